@@ -1,0 +1,168 @@
+//! Exact decimal text: the provider's digits are copied, validated and normalised to plain
+//! notation without ever passing through a binary float.
+
+use serde::de::{Deserialize, Deserializer, Error as _};
+use serde_json::value::RawValue;
+
+/// A decimal kept as the text the provider sent, in the plain notation of the WIT
+/// `decimal` type. Deserialises from a JSON number or a JSON string holding a number.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dec(pub String);
+
+impl Dec {
+    /// Parses decimal text (`"189.845"`, `"-0.5"`, `"7.0449e+07"`, `"+3"`) into plain notation.
+    pub fn parse(text: &str) -> Result<Dec, String> {
+        normalize(text).map(Dec)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
+    /// True when the value is zero ("0", "-0.000").
+    pub fn is_zero(&self) -> bool {
+        self.0.bytes().all(|b| matches!(b, b'0' | b'.' | b'-'))
+    }
+}
+
+impl std::fmt::Display for Dec {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Dec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // A borrowed RawValue hands us the number's exact source text; serde_json would
+        // otherwise route non-integers through f64 and lose digits.
+        let raw = <&'de RawValue>::deserialize(d)?;
+        let text = raw.get();
+        let inner = match text.strip_prefix('"') {
+            Some(rest) => rest.strip_suffix('"').unwrap_or(rest),
+            None => text,
+        };
+        normalize(inner).map(Dec).map_err(D::Error::custom)
+    }
+}
+
+/// Validates decimal text and rewrites it in plain notation: a leading `+` is dropped,
+/// an exponent is applied by moving the decimal point, redundant leading zeros of the
+/// integer part are removed. Fractional digits (trailing zeros included) are kept, so the
+/// provider's stated precision survives.
+pub fn normalize(text: &str) -> Result<String, String> {
+    let bad = || format!("not a decimal number: {text:?}");
+    let s = text.trim();
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let (mantissa, exp) = match body.find(['e', 'E']) {
+        Some(i) => {
+            let e: i32 = body[i + 1..].parse().map_err(|_| bad())?;
+            (&body[..i], e)
+        }
+        None => (body, 0),
+    };
+    let (int_part, frac_part) = match mantissa.split_once('.') {
+        Some((i, f)) => (i, f),
+        None => (mantissa, ""),
+    };
+    let digits_ok = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if int_part.is_empty() && frac_part.is_empty()
+        || !digits_ok(int_part)
+        || !digits_ok(frac_part)
+        || (mantissa.contains('.') && (int_part.is_empty() && frac_part.is_empty()))
+    {
+        return Err(bad());
+    }
+    if exp.unsigned_abs() > 400 {
+        return Err(format!("exponent out of range: {text:?}"));
+    }
+    // Fast path: already plain notation with no leading zeros (what nearly every provider sends).
+    let (int_digits, frac_digits) = if exp == 0 {
+        (int_part.to_owned(), frac_part.to_owned())
+    } else {
+        let mut all = String::with_capacity(int_part.len() + frac_part.len());
+        all.push_str(int_part);
+        all.push_str(frac_part);
+        let point = int_part.len() as i64 + i64::from(exp);
+        if point <= 0 {
+            let zeros = "0".repeat((-point) as usize);
+            (String::new(), zeros + &all)
+        } else if point as usize >= all.len() {
+            let zeros = "0".repeat(point as usize - all.len());
+            (all + &zeros, String::new())
+        } else {
+            let (i, f) = all.split_at(point as usize);
+            (i.to_owned(), f.to_owned())
+        }
+    };
+    let int_trimmed = int_digits.trim_start_matches('0');
+    let mut out = String::with_capacity(int_trimmed.len() + frac_digits.len() + 3);
+    if neg {
+        out.push('-');
+    }
+    out.push_str(if int_trimmed.is_empty() { "0" } else { int_trimmed });
+    if !frac_digits.is_empty() {
+        out.push('.');
+        out.push_str(&frac_digits);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Result<&str, ()>) {
+        let got = normalize(input).map_err(|_| ());
+        assert_eq!(got.as_deref().map_err(|_| ()), expected, "normalize({input:?})");
+    }
+
+    #[test]
+    fn normalizes_exactly() {
+        for (input, expected) in [
+            ("189.845", Ok("189.845")),
+            ("-0.5", Ok("-0.5")),
+            ("642646396.0", Ok("642646396.0")),
+            ("7.0449e+07", Ok("70449000")),
+            ("1.5E-3", Ok("0.0015")),
+            ("1.5e-1", Ok("0.15")),
+            ("12.345e1", Ok("123.45")),
+            ("+3", Ok("3")),
+            ("007.10", Ok("7.10")),
+            ("0.000001", Ok("0.000001")),
+            ("34.54999923706055", Ok("34.54999923706055")),
+            ("1e2", Ok("100")),
+            ("", Err(())),
+            ("abc", Err(())),
+            ("1.2.3", Err(())),
+            ("NaN", Err(())),
+            ("1e", Err(())),
+            (".", Err(())),
+            ("--1", Err(())),
+        ] {
+            check(input, expected);
+        }
+    }
+
+    #[test]
+    fn deserializes_numbers_and_strings_without_floats() {
+        let v: Vec<Dec> =
+            serde_json::from_str(r#"[0.1, "0.30000000000000004", 1e-7, 123456789012345678901234567890]"#)
+                .unwrap();
+        let texts: Vec<&str> = v.iter().map(Dec::as_str).collect();
+        assert_eq!(
+            texts,
+            ["0.1", "0.30000000000000004", "0.0000001", "123456789012345678901234567890"]
+        );
+        let opt: Vec<Option<Dec>> = serde_json::from_str("[null, 2.50]").unwrap();
+        assert_eq!(opt, [None, Some(Dec("2.50".into()))]);
+        assert!(serde_json::from_str::<Dec>(r#""n/a""#).is_err());
+    }
+}

@@ -1,0 +1,165 @@
+//! UTC time for plugins: every parser here returns a WIT `timestamp` (nanoseconds since the
+//! Unix epoch, UTC) and reports malformed input as text for a `bad-response`.
+
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, NaiveDateTime, TimeZone, Utc};
+
+pub use chrono::NaiveDate as Date;
+pub use chrono_tz::Tz;
+/// The zone US equity providers (Alpha Vantage, Polygon dailies) report local times in.
+pub const US_EASTERN: Tz = chrono_tz::America::New_York;
+
+use crate::Timestamp;
+
+const NANOS_PER_SEC: i64 = 1_000_000_000;
+
+/// Epoch seconds to a timestamp; `None` outside the representable range.
+pub fn from_epoch_secs(secs: i64) -> Option<Timestamp> {
+    secs.checked_mul(NANOS_PER_SEC)
+}
+
+/// Epoch milliseconds to a timestamp; `None` outside the representable range.
+pub fn from_epoch_millis(ms: i64) -> Option<Timestamp> {
+    ms.checked_mul(1_000_000)
+}
+
+/// Whole seconds since the epoch (floor).
+pub fn to_epoch_secs(ts: Timestamp) -> i64 {
+    ts.div_euclid(NANOS_PER_SEC)
+}
+
+/// Whole milliseconds since the epoch (floor).
+pub fn to_epoch_millis(ts: Timestamp) -> i64 {
+    ts.div_euclid(1_000_000)
+}
+
+fn from_datetime<Z: TimeZone>(dt: &DateTime<Z>) -> Result<Timestamp, String> {
+    dt.timestamp_nanos_opt()
+        .ok_or_else(|| format!("time out of range: {}", dt.naive_utc()))
+}
+
+/// RFC 3339 with 0 to 9 fractional digits and any offset: `2024-01-02T14:30:00Z`,
+/// `2021-02-22T15:51:44.208957Z`, `2016-06-22T18:41:29.264030555Z`, `2022-02-01T05:00:00-05:00`.
+pub fn parse_rfc3339(text: &str) -> Result<Timestamp, String> {
+    let dt = DateTime::parse_from_rfc3339(text)
+        .map_err(|e| format!("not an RFC 3339 time: {text:?} ({e})"))?;
+    from_datetime(&dt)
+}
+
+/// A naive exchange-local date-time (`2018-05-30 16:00:00` with `fmt` `%Y-%m-%d %H:%M:%S`)
+/// in the named zone. In the repeated hour of a DST change the earlier instant is taken;
+/// a time that does not exist (the skipped hour) is an error.
+pub fn parse_local(text: &str, fmt: &str, zone: Tz) -> Result<Timestamp, String> {
+    let naive = NaiveDateTime::parse_from_str(text, fmt)
+        .map_err(|e| format!("not a local time in the form {fmt:?}: {text:?} ({e})"))?;
+    match zone.from_local_datetime(&naive) {
+        LocalResult::Single(dt) | LocalResult::Ambiguous(dt, _) => from_datetime(&dt),
+        LocalResult::None => Err(format!("{text} does not exist in {zone} (DST gap)")),
+    }
+}
+
+/// A calendar date (`2017-11-16`) to the daily-bar key: that date at 00:00:00 UTC.
+pub fn parse_date(text: &str) -> Result<Timestamp, String> {
+    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("not a date YYYY-MM-DD: {text:?} ({e})"))?;
+    Ok(date_key(date))
+}
+
+/// The daily-bar key of a date: 00:00:00 UTC of that date.
+pub fn date_key(date: NaiveDate) -> Timestamp {
+    date.and_hms_opt(0, 0, 0)
+        .expect("midnight exists")
+        .and_utc()
+        .timestamp_nanos_opt()
+        .unwrap_or(i64::MAX)
+}
+
+/// The daily-bar key of the trading date on which instant `ts` falls in `zone`.
+/// Providers stamp daily bars with an exchange-local instant (Polygon: midnight New York;
+/// Yahoo: the session open); the bar belongs to that local date.
+pub fn trading_date_key(ts: Timestamp, zone: Tz) -> Timestamp {
+    date_key(Utc.timestamp_nanos(ts).with_timezone(&zone).date_naive())
+}
+
+/// The daily-bar key of the UTC date of `ts`.
+pub fn utc_date_key(ts: Timestamp) -> Timestamp {
+    date_key(Utc.timestamp_nanos(ts).date_naive())
+}
+
+/// The UTC calendar date of a timestamp.
+pub fn utc_date(ts: Timestamp) -> NaiveDate {
+    Utc.timestamp_nanos(ts).date_naive()
+}
+
+/// `ts` formatted as RFC 3339 in UTC with seconds precision (`2024-01-02T14:30:00Z`).
+pub fn format_rfc3339(ts: Timestamp) -> String {
+    Utc.timestamp_nanos(ts).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Adds whole calendar months, keeping the day of month (clamped to the month's length).
+pub fn add_months(ts: Timestamp, months: u32) -> Timestamp {
+    let dt = Utc.timestamp_nanos(ts);
+    let total = dt.year() * 12 + dt.month0() as i32 + months as i32;
+    let (y, m0) = (total.div_euclid(12), total.rem_euclid(12) as u32);
+    let mut day = dt.day();
+    loop {
+        if let Some(d) = NaiveDate::from_ymd_opt(y, m0 + 1, day) {
+            let shifted = d.and_time(dt.time()).and_utc();
+            return shifted.timestamp_nanos_opt().unwrap_or(i64::MAX);
+        }
+        day -= 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(got: Result<Timestamp, String>, expected: &str) {
+        let got = got.map(format_rfc3339);
+        assert_eq!(got.as_deref(), Ok(expected));
+    }
+
+    #[test]
+    fn rfc3339_with_0_to_9_fraction_digits() {
+        check(parse_rfc3339("2024-01-02T14:30:00Z"), "2024-01-02T14:30:00Z");
+        check(parse_rfc3339("2021-02-22T15:51:44.2Z"), "2021-02-22T15:51:44.200Z");
+        check(parse_rfc3339("2021-02-22T15:51:44.208Z"), "2021-02-22T15:51:44.208Z");
+        check(parse_rfc3339("2021-02-22T15:51:44.2089575Z"), "2021-02-22T15:51:44.208957500Z");
+        check(parse_rfc3339("2016-06-22T18:41:29.264030555Z"), "2016-06-22T18:41:29.264030555Z");
+        check(parse_rfc3339("2022-02-01T00:00:00-05:00"), "2022-02-01T05:00:00Z");
+        assert!(parse_rfc3339("2022-02-01 00:00").is_err());
+    }
+
+    #[test]
+    fn us_eastern_local_times_follow_dst() {
+        let f = "%Y-%m-%d %H:%M:%S";
+        // Winter: UTC-5; summer: UTC-4.
+        check(parse_local("2024-01-05 09:30:00", f, US_EASTERN), "2024-01-05T14:30:00Z");
+        check(parse_local("2018-05-30 16:00:00", f, US_EASTERN), "2018-05-30T20:00:00Z");
+        // Ambiguous hour on 2024-11-03: the first (EDT) instance.
+        check(parse_local("2024-11-03 01:30:00", f, US_EASTERN), "2024-11-03T05:30:00Z");
+        // Nonexistent hour on 2024-03-10.
+        assert!(parse_local("2024-03-10 02:30:00", f, US_EASTERN).is_err());
+    }
+
+    #[test]
+    fn epochs_and_dates() {
+        check(from_epoch_secs(1727875800).ok_or_default(), "2024-10-02T13:30:00Z");
+        check(from_epoch_millis(1112331600000).ok_or_default(), "2005-04-01T05:00:00Z");
+        check(parse_date("2017-11-16"), "2017-11-16T00:00:00Z");
+        // Polygon stamps US dailies at New York midnight, which is the previous UTC day
+        // plus 4-5 hours: the key is the New York date.
+        let t = from_epoch_millis(1112331600000).unwrap();
+        check(Ok(trading_date_key(t, US_EASTERN)), "2005-04-01T00:00:00Z");
+        check(Ok(add_months(date_key(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()), 1)), "2024-02-29T00:00:00Z");
+    }
+
+    trait OkOrDefault {
+        fn ok_or_default(self) -> Result<Timestamp, String>;
+    }
+    impl OkOrDefault for Option<Timestamp> {
+        fn ok_or_default(self) -> Result<Timestamp, String> {
+            self.ok_or_else(|| "overflow".into())
+        }
+    }
+}
