@@ -1,1 +1,187 @@
-fn main() {}
+//! Project tasks that cargo alone does not do: `cargo xtask plugins` builds every plugin
+//! crate into a wasm32-wasip2 component and drops `<name>.wasm` where the host looks for
+//! it; `cargo xtask test` builds them and runs the whole test suite.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const TARGET: &str = "wasm32-wasip2";
+
+const HELP: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  plugins   build every plugin crate (release, wasm32-wasip2) and place
+            plugins/<name>.wasm (providers) and plugins/testing/<name>.wasm (test-only)
+  test      `plugins`, then `cargo test --workspace` (the whole suite)
+  help      this text
+";
+
+fn main() -> std::process::ExitCode {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let result = match task.as_str() {
+        "plugins" => build_plugins().map(|_| ()),
+        "test" => build_plugins().and_then(|_| run_tests()),
+        "help" | "--help" | "-h" => {
+            print!("{HELP}");
+            Ok(())
+        }
+        other => {
+            eprint!("unknown task {other:?}\n\n{HELP}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the workspace")
+        .to_owned()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<()> {
+    let status = cmd
+        .status()
+        .with_context(|| format!("cannot run {cmd:?}"))?;
+    if !status.success() {
+        bail!("{cmd:?} failed with {status}");
+    }
+    Ok(())
+}
+
+fn ensure_target() -> anyhow::Result<()> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output();
+    match out {
+        Ok(o)
+            if String::from_utf8_lossy(&o.stdout)
+                .lines()
+                .any(|l| l.trim() == TARGET) =>
+        {
+            Ok(())
+        }
+        Ok(_) => {
+            eprintln!("xtask: installing the {TARGET} target with rustup");
+            run(Command::new("rustup").args(["target", "add", TARGET]))
+        }
+        // Without rustup the toolchain may still have the target; cargo will say if not.
+        Err(_) => Ok(()),
+    }
+}
+
+/// A plugin crate: its package name and whether it is test-only.
+struct PluginCrate {
+    name: String,
+    testing: bool,
+}
+
+fn package_name(manifest: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(manifest)
+        .with_context(|| format!("read {}", manifest.display()))?;
+    text.lines()
+        .find_map(|l| {
+            let l = l.trim();
+            l.strip_prefix("name")
+                .map(str::trim_start)
+                .and_then(|r| r.strip_prefix('='))
+                .map(|r| r.trim().trim_matches('"').to_owned())
+        })
+        .with_context(|| format!("no package name in {}", manifest.display()))
+}
+
+fn discover() -> anyhow::Result<Vec<PluginCrate>> {
+    let mut found = Vec::new();
+    for (dir, testing) in [
+        (root().join("plugins"), false),
+        (root().join("plugins/testing"), true),
+    ] {
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .with_context(|| format!("read {}", dir.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.join("Cargo.toml").is_file() && p.file_name().is_some_and(|n| n != "sdk"))
+            .collect();
+        entries.sort();
+        for p in entries {
+            found.push(PluginCrate {
+                name: package_name(&p.join("Cargo.toml"))?,
+                testing,
+            });
+        }
+    }
+    Ok(found)
+}
+
+fn target_dir() -> anyhow::Result<PathBuf> {
+    let out = cargo()
+        .args(["metadata", "--format-version", "1", "--no-deps"])
+        .current_dir(root())
+        .output()
+        .context("cargo metadata")?;
+    if !out.status.success() {
+        bail!(
+            "cargo metadata failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+    Ok(PathBuf::from(
+        v["target_directory"]
+            .as_str()
+            .context("no target_directory")?,
+    ))
+}
+
+fn build_plugins() -> anyhow::Result<()> {
+    ensure_target()?;
+    let crates = discover()?;
+    let mut cmd = cargo();
+    cmd.current_dir(root())
+        .args(["build", "--release", "--target", TARGET]);
+    for c in &crates {
+        cmd.args(["-p", &c.name]);
+    }
+    run(&mut cmd)?;
+    let out_dir = target_dir()?.join(TARGET).join("release");
+    for c in &crates {
+        let built = out_dir.join(format!("{}.wasm", c.name.replace('-', "_")));
+        let dest_dir = if c.testing {
+            root().join("plugins/testing")
+        } else {
+            root().join("plugins")
+        };
+        let dest = dest_dir.join(format!("{}.wasm", c.name));
+        // Write beside, then rename: a running host watching plugins/ never sees half a file.
+        let tmp = dest_dir.join(format!(".{}.wasm.tmp", c.name));
+        std::fs::copy(&built, &tmp)
+            .with_context(|| format!("copy {} to {}", built.display(), tmp.display()))?;
+        std::fs::rename(&tmp, &dest)?;
+        let size = std::fs::metadata(&dest)?.len();
+        eprintln!(
+            "xtask: {} ({} KiB)",
+            dest.strip_prefix(root()).unwrap_or(&dest).display(),
+            size / 1024
+        );
+    }
+    Ok(())
+}
+
+fn run_tests() -> anyhow::Result<()> {
+    run(cargo()
+        .current_dir(root())
+        .args(["test", "--workspace", "--no-fail-fast"]))
+}

@@ -1,0 +1,84 @@
+//! The Alpha Vantage provider plugin: daily and intraday equity bars from the
+//! `TIME_SERIES_DAILY` and `TIME_SERIES_INTRADAY` functions (API key required).
+
+pub mod parse;
+pub mod request;
+pub mod symbols;
+
+use mdhost_sdk::{AssetClass, BarsPage, BarsRequest, Info, ProviderError, RateLimit, http};
+
+/// The plugin; `describe` and `fetch_bars` are also callable natively (tests, benchmarks).
+pub struct AlphaVantage;
+
+impl mdhost_sdk::Provider for AlphaVantage {
+    fn describe() -> Info {
+        Info {
+            name: "alphavantage".into(),
+            version: "0.1.0".into(),
+            description: "Alpha Vantage time series: US equities and ETFs, intraday and daily bars"
+                .into(),
+            asset_classes: vec![AssetClass::Equity, AssetClass::Etf],
+            timeframes: request::timeframes(),
+            allowed_hosts: vec!["www.alphavantage.co".into()],
+            secrets: vec!["api_key".into()],
+            // The free tier's documented limit.
+            default_rate_limit: RateLimit {
+                requests: 5,
+                per_seconds: 60,
+            },
+            max_symbols_per_request: 1,
+            streaming: false,
+        }
+    }
+
+    fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
+        let plan = request::plan(&req)?;
+        let resp = http::get_json(&plan.url)?.check_common()?;
+        let ctx = parse::Context {
+            symbol: &plan.symbol,
+            av_symbol: &plan.av_symbol,
+            timeframe: plan.timeframe,
+            series: plan.series,
+            start: plan.start,
+            end: plan.end,
+        };
+        let bars = parse::parse_series(resp.status, &resp.body, &ctx)?;
+        Ok(BarsPage {
+            bars,
+            next_cursor: None,
+        })
+    }
+}
+
+mdhost_sdk::no_stream!(AlphaVantage);
+// Exported only in the component: the export names (`mdhost:provider/provider@0.1.0#…`)
+// are not valid symbols for a native linker, and native builds exist only for the tests.
+#[cfg(target_arch = "wasm32")]
+mdhost_sdk::export!(AlphaVantage);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mdhost_sdk::Provider as _;
+
+    #[test]
+    fn describes_itself() {
+        let info = AlphaVantage::describe();
+        assert_eq!(info.name, "alphavantage");
+        assert_eq!(info.version, "0.1.0");
+        assert_eq!(info.asset_classes, [AssetClass::Equity, AssetClass::Etf]);
+        assert_eq!(info.timeframes.len(), 6);
+        assert_eq!(info.allowed_hosts, ["www.alphavantage.co"]);
+        assert_eq!(info.secrets, ["api_key"]);
+        assert_eq!(
+            info.default_rate_limit,
+            RateLimit {
+                requests: 5,
+                per_seconds: 60
+            }
+        );
+        assert_eq!(info.max_symbols_per_request, 1);
+        assert!(!info.streaming);
+        assert!(request::BASE.starts_with("https://www.alphavantage.co/"));
+    }
+}

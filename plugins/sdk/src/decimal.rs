@@ -107,7 +107,11 @@ pub fn normalize(text: &str) -> Result<String, String> {
     if neg {
         out.push('-');
     }
-    out.push_str(if int_trimmed.is_empty() { "0" } else { int_trimmed });
+    out.push_str(if int_trimmed.is_empty() {
+        "0"
+    } else {
+        int_trimmed
+    });
     if !frac_digits.is_empty() {
         out.push('.');
         out.push_str(&frac_digits);
@@ -121,7 +125,11 @@ mod tests {
 
     fn check(input: &str, expected: Result<&str, ()>) {
         let got = normalize(input).map_err(|_| ());
-        assert_eq!(got.as_deref().map_err(|_| ()), expected, "normalize({input:?})");
+        assert_eq!(
+            got.as_deref().map_err(|_| ()),
+            expected,
+            "normalize({input:?})"
+        );
     }
 
     #[test]
@@ -153,13 +161,19 @@ mod tests {
 
     #[test]
     fn deserializes_numbers_and_strings_without_floats() {
-        let v: Vec<Dec> =
-            serde_json::from_str(r#"[0.1, "0.30000000000000004", 1e-7, 123456789012345678901234567890]"#)
-                .unwrap();
+        let v: Vec<Dec> = serde_json::from_str(
+            r#"[0.1, "0.30000000000000004", 1e-7, 123456789012345678901234567890]"#,
+        )
+        .unwrap();
         let texts: Vec<&str> = v.iter().map(Dec::as_str).collect();
         assert_eq!(
             texts,
-            ["0.1", "0.30000000000000004", "0.0000001", "123456789012345678901234567890"]
+            [
+                "0.1",
+                "0.30000000000000004",
+                "0.0000001",
+                "123456789012345678901234567890"
+            ]
         );
         let opt: Vec<Option<Dec>> = serde_json::from_str("[null, 2.50]").unwrap();
         assert_eq!(opt, [None, Some(Dec("2.50".into()))]);

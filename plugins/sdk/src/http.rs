@@ -23,17 +23,13 @@ impl Response {
 
     /// `Retry-After` in whole seconds, when it is given as seconds.
     pub fn retry_after(&self) -> Option<u32> {
-        self.header("retry-after").and_then(|v| v.trim().parse().ok())
+        self.header("retry-after")
+            .and_then(|v| v.trim().parse().ok())
     }
 
     /// Up to 200 characters of the body, for error messages.
     pub fn snippet(&self) -> String {
-        let text = String::from_utf8_lossy(&self.body);
-        let mut s: String = text.chars().take(200).collect();
-        if text.chars().count() > 200 {
-            s.push('…');
-        }
-        s
+        snippet(&self.body)
     }
 
     /// Classifies the statuses whose meaning does not depend on the provider:
@@ -55,6 +51,16 @@ impl Response {
             _ => Ok(self),
         }
     }
+}
+
+/// Up to 200 characters of a body, for error messages (parsers get bodies as bytes).
+pub fn snippet(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text.chars().take(200).collect();
+    if text.chars().count() > 200 {
+        s.push('…');
+    }
+    s
 }
 
 /// Maps a host transport error to the provider-error a plugin returns.
@@ -80,11 +86,18 @@ pub fn send(
     let req = wit::Request {
         method: method.to_owned(),
         url: url.to_owned(),
-        headers: headers.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+        headers: headers
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect(),
         body,
     };
     let resp = wit::send(&req).map_err(classify)?;
-    Ok(Response { status: resp.status, headers: resp.headers, body: resp.body })
+    Ok(Response {
+        status: resp.status,
+        headers: resp.headers,
+        body: resp.body,
+    })
 }
 
 /// `GET url` with an `Accept: application/json` header.

@@ -26,18 +26,18 @@ pub mod bindings {
 pub mod decimal;
 pub mod http;
 pub mod log;
+pub mod page;
+pub mod symbol;
 pub mod time;
 pub mod url;
 
+pub use bindings::export;
 pub use bindings::exports::mdhost::provider::provider::{
     BarsPage, BarsRequest, Guest as Provider, Info, RateLimit,
 };
-pub use bindings::exports::mdhost::provider::streaming::{
-    Event, Guest as Stream, Plan, Transport,
-};
-pub use bindings::export;
+pub use bindings::exports::mdhost::provider::streaming::{Event, Guest as Stream, Plan, Transport};
 pub use bindings::mdhost::provider::types::{
-    AssetClass, Bar, ProviderError, Quote, Timeframe, TimeUnit, Timestamp, Trade,
+    AssetClass, Bar, ProviderError, Quote, TimeUnit, Timeframe, Timestamp, Trade,
 };
 pub use decimal::Dec;
 
@@ -56,8 +56,7 @@ macro_rules! no_stream {
             }
             fn on_message(
                 _message: ::std::vec::Vec<u8>,
-            ) -> ::std::result::Result<::std::vec::Vec<$crate::Event>, $crate::ProviderError>
-            {
+            ) -> ::std::result::Result<::std::vec::Vec<$crate::Event>, $crate::ProviderError> {
                 ::std::result::Result::Err($crate::ProviderError::Unsupported(
                     "this plugin does not stream".into(),
                 ))
@@ -113,7 +112,6 @@ impl std::fmt::Display for Timeframe {
 /// Decodes a JSON body into `T`, classifying a failure as `bad-response` with serde's
 /// message (which names the line, column and the expected shape).
 pub fn decode_json<'a, T: serde::Deserialize<'a>>(body: &'a [u8]) -> Result<T, ProviderError> {
-    serde_json::from_slice(body).map_err(|e| {
-        ProviderError::BadResponse(format!("could not decode JSON body: {e}"))
-    })
+    serde_json::from_slice(body)
+        .map_err(|e| ProviderError::BadResponse(format!("could not decode JSON body: {e}")))
 }

@@ -11,6 +11,8 @@ pub const US_EASTERN: Tz = chrono_tz::America::New_York;
 use crate::Timestamp;
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
+/// One calendar day of UTC time in nanoseconds (UTC has no DST).
+pub const NANOS_PER_DAY: i64 = 86_400 * NANOS_PER_SEC;
 
 /// Epoch seconds to a timestamp; `None` outside the representable range.
 pub fn from_epoch_secs(secs: i64) -> Option<Timestamp> {
@@ -85,6 +87,24 @@ pub fn utc_date_key(ts: Timestamp) -> Timestamp {
     date_key(Utc.timestamp_nanos(ts).date_naive())
 }
 
+/// The weekly-bar key of the week holding the UTC date of `ts`: that week's Monday at
+/// 00:00:00 UTC, as the WIT `time-unit` documents for `week` bars.
+pub fn week_start_key(ts: Timestamp) -> Timestamp {
+    let date = utc_date(ts);
+    let back = u64::from(date.weekday().num_days_from_monday());
+    date_key(
+        date.checked_sub_days(chrono::Days::new(back))
+            .unwrap_or(date),
+    )
+}
+
+/// The monthly-bar key of the month holding the UTC date of `ts`: the first day of that
+/// month at 00:00:00 UTC.
+pub fn month_start_key(ts: Timestamp) -> Timestamp {
+    let date = utc_date(ts);
+    date_key(date.with_day(1).unwrap_or(date))
+}
+
 /// The UTC calendar date of a timestamp.
 pub fn utc_date(ts: Timestamp) -> NaiveDate {
     Utc.timestamp_nanos(ts).date_naive()
@@ -92,7 +112,8 @@ pub fn utc_date(ts: Timestamp) -> NaiveDate {
 
 /// `ts` formatted as RFC 3339 in UTC with seconds precision (`2024-01-02T14:30:00Z`).
 pub fn format_rfc3339(ts: Timestamp) -> String {
-    Utc.timestamp_nanos(ts).to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    Utc.timestamp_nanos(ts)
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
 /// Adds whole calendar months, keeping the day of month (clamped to the month's length).
@@ -121,12 +142,30 @@ mod tests {
 
     #[test]
     fn rfc3339_with_0_to_9_fraction_digits() {
-        check(parse_rfc3339("2024-01-02T14:30:00Z"), "2024-01-02T14:30:00Z");
-        check(parse_rfc3339("2021-02-22T15:51:44.2Z"), "2021-02-22T15:51:44.200Z");
-        check(parse_rfc3339("2021-02-22T15:51:44.208Z"), "2021-02-22T15:51:44.208Z");
-        check(parse_rfc3339("2021-02-22T15:51:44.2089575Z"), "2021-02-22T15:51:44.208957500Z");
-        check(parse_rfc3339("2016-06-22T18:41:29.264030555Z"), "2016-06-22T18:41:29.264030555Z");
-        check(parse_rfc3339("2022-02-01T00:00:00-05:00"), "2022-02-01T05:00:00Z");
+        check(
+            parse_rfc3339("2024-01-02T14:30:00Z"),
+            "2024-01-02T14:30:00Z",
+        );
+        check(
+            parse_rfc3339("2021-02-22T15:51:44.2Z"),
+            "2021-02-22T15:51:44.200Z",
+        );
+        check(
+            parse_rfc3339("2021-02-22T15:51:44.208Z"),
+            "2021-02-22T15:51:44.208Z",
+        );
+        check(
+            parse_rfc3339("2021-02-22T15:51:44.2089575Z"),
+            "2021-02-22T15:51:44.208957500Z",
+        );
+        check(
+            parse_rfc3339("2016-06-22T18:41:29.264030555Z"),
+            "2016-06-22T18:41:29.264030555Z",
+        );
+        check(
+            parse_rfc3339("2022-02-01T00:00:00-05:00"),
+            "2022-02-01T05:00:00Z",
+        );
         assert!(parse_rfc3339("2022-02-01 00:00").is_err());
     }
 
@@ -134,24 +173,66 @@ mod tests {
     fn us_eastern_local_times_follow_dst() {
         let f = "%Y-%m-%d %H:%M:%S";
         // Winter: UTC-5; summer: UTC-4.
-        check(parse_local("2024-01-05 09:30:00", f, US_EASTERN), "2024-01-05T14:30:00Z");
-        check(parse_local("2018-05-30 16:00:00", f, US_EASTERN), "2018-05-30T20:00:00Z");
+        check(
+            parse_local("2024-01-05 09:30:00", f, US_EASTERN),
+            "2024-01-05T14:30:00Z",
+        );
+        check(
+            parse_local("2018-05-30 16:00:00", f, US_EASTERN),
+            "2018-05-30T20:00:00Z",
+        );
         // Ambiguous hour on 2024-11-03: the first (EDT) instance.
-        check(parse_local("2024-11-03 01:30:00", f, US_EASTERN), "2024-11-03T05:30:00Z");
+        check(
+            parse_local("2024-11-03 01:30:00", f, US_EASTERN),
+            "2024-11-03T05:30:00Z",
+        );
         // Nonexistent hour on 2024-03-10.
         assert!(parse_local("2024-03-10 02:30:00", f, US_EASTERN).is_err());
     }
 
     #[test]
     fn epochs_and_dates() {
-        check(from_epoch_secs(1727875800).ok_or_default(), "2024-10-02T13:30:00Z");
-        check(from_epoch_millis(1112331600000).ok_or_default(), "2005-04-01T05:00:00Z");
+        check(
+            from_epoch_secs(1727875800).ok_or_default(),
+            "2024-10-02T13:30:00Z",
+        );
+        check(
+            from_epoch_millis(1112331600000).ok_or_default(),
+            "2005-04-01T05:00:00Z",
+        );
         check(parse_date("2017-11-16"), "2017-11-16T00:00:00Z");
         // Polygon stamps US dailies at New York midnight, which is the previous UTC day
         // plus 4-5 hours: the key is the New York date.
         let t = from_epoch_millis(1112331600000).unwrap();
         check(Ok(trading_date_key(t, US_EASTERN)), "2005-04-01T00:00:00Z");
-        check(Ok(add_months(date_key(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()), 1)), "2024-02-29T00:00:00Z");
+        check(
+            Ok(add_months(
+                date_key(NaiveDate::from_ymd_opt(2024, 1, 31).unwrap()),
+                1,
+            )),
+            "2024-02-29T00:00:00Z",
+        );
+    }
+
+    #[test]
+    fn week_and_month_keys() {
+        // 2024-10-02 is a Wednesday; its week starts on Monday 2024-09-30.
+        let wed = parse_rfc3339("2024-10-02T13:30:00Z").unwrap();
+        check(Ok(week_start_key(wed)), "2024-09-30T00:00:00Z");
+        check(Ok(month_start_key(wed)), "2024-10-01T00:00:00Z");
+        // A Monday maps to itself, a Sunday to the Monday before it.
+        check(
+            Ok(week_start_key(parse_date("2024-09-30").unwrap())),
+            "2024-09-30T00:00:00Z",
+        );
+        check(
+            Ok(week_start_key(parse_date("2024-09-29").unwrap())),
+            "2024-09-23T00:00:00Z",
+        );
+        check(
+            Ok(month_start_key(parse_date("2024-03-01").unwrap())),
+            "2024-03-01T00:00:00Z",
+        );
     }
 
     trait OkOrDefault {

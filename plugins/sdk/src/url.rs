@@ -31,7 +31,10 @@ pub struct UrlBuilder {
 impl UrlBuilder {
     /// `base` is the scheme, host and fixed path prefix, e.g. `https://api.polygon.io/v2/aggs`.
     pub fn new(base: &str) -> Self {
-        UrlBuilder { url: base.trim_end_matches('/').to_owned(), has_query: base.contains('?') }
+        UrlBuilder {
+            url: base.trim_end_matches('/').to_owned(),
+            has_query: base.contains('?'),
+        }
     }
 
     /// Appends one path segment, percent-encoded (`^GSPC` becomes `%5EGSPC`).

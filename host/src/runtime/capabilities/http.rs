@@ -1,0 +1,90 @@
+//! The `http` import: allowlist check, secret substitution, the provider's rate limiter,
+//! retries within the deadline and the response size cap, in that order.
+
+use crate::net::{HttpRequest, SendError, send_with_retries};
+use crate::runtime::bindings::mdhost::provider::http::{Host, HttpError, Request, Response};
+use crate::runtime::state::CallState;
+
+use super::PluginCaps;
+use super::secrets::Place;
+
+impl PluginCaps {
+    /// Performs one plugin request with every host rule applied.
+    pub async fn send(
+        &self,
+        req: Request,
+        deadline: tokio::time::Instant,
+    ) -> Result<Response, HttpError> {
+        let deny = |msg: String| {
+            tracing::warn!(plugin = %self.name, version = %self.version, url = %req.url, "request denied: {msg}");
+            HttpError::Denied(msg)
+        };
+        let url = self.grant.check(&req.url).map_err(|d| deny(d.0))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let wire_url = self
+            .secrets
+            .substitute(&req.url, &host, Place::Url)
+            .map_err(|d| deny(d.0))?;
+        let mut wire_headers = Vec::with_capacity(req.headers.len());
+        for (k, v) in &req.headers {
+            wire_headers.push((
+                k.clone(),
+                self.secrets
+                    .substitute(v, &host, Place::Header)
+                    .map_err(|d| deny(d.0))?,
+            ));
+        }
+        let wire_body = match &req.body {
+            Some(b) => Some(
+                self.secrets
+                    .substitute_body(b.clone(), &host)
+                    .map_err(|d| deny(d.0))?,
+            ),
+            None => None,
+        };
+        let as_built = HttpRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+        };
+        let wire = HttpRequest {
+            method: as_built.method.clone(),
+            url: wire_url,
+            headers: wire_headers,
+            body: wire_body,
+        };
+        let (result, stats) = send_with_retries(
+            self.transport.as_ref(),
+            &as_built,
+            &wire,
+            deadline,
+            self.limiter.as_deref(),
+            &self.retry,
+            self.limits.max_response_bytes,
+        )
+        .await;
+        tracing::debug!(
+            plugin = %self.name, version = %self.version, url = %as_built.url,
+            attempts = stats.attempts, rate_limit_wait_ms = stats.rate_limit_wait.as_millis() as u64,
+            status = result.as_ref().map(|r| r.status).ok(), "http.send"
+        );
+        match result {
+            Ok(r) => Ok(Response {
+                status: r.status,
+                headers: r.headers,
+                body: r.body,
+            }),
+            Err(SendError::Timeout) => Err(HttpError::Timeout),
+            Err(SendError::TooLarge(_)) => Err(HttpError::TooLarge),
+            Err(SendError::Transport(m)) => Err(HttpError::Transport(m)),
+        }
+    }
+}
+
+impl Host for CallState {
+    async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
+        let caps = self.caps.clone();
+        caps.send(req, self.deadline).await
+    }
+}

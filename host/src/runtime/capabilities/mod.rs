@@ -1,0 +1,49 @@
+//! Host capabilities offered to plugins (the WIT imports), one file per import, each
+//! checking its grant first.
+
+pub mod grant;
+pub mod http;
+pub mod log;
+pub mod secrets;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::net::{ProviderLimiter, RetryPolicy, Transport};
+
+/// Per-call resource limits of one plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CallLimits {
+    /// Wall-clock budget of one call, host-side waits included.
+    pub deadline: Duration,
+    /// Cap on the instance's linear memory, in bytes.
+    pub memory_cap: usize,
+    /// Cap on one HTTP response body, in bytes.
+    pub max_response_bytes: usize,
+}
+
+impl Default for CallLimits {
+    fn default() -> Self {
+        CallLimits {
+            deadline: Duration::from_secs(30),
+            memory_cap: 64 << 20,
+            max_response_bytes: 32 << 20,
+        }
+    }
+}
+
+/// Everything a plugin's calls may use, resolved from its `describe` and the operator's
+/// settings. Shared by all instances of one loaded plugin version.
+pub struct PluginCaps {
+    pub name: String,
+    pub version: String,
+    pub grant: grant::HostGrant,
+    pub secrets: secrets::SecretSet,
+    pub limiter: Option<Arc<ProviderLimiter>>,
+    pub transport: Arc<dyn Transport>,
+    pub retry: RetryPolicy,
+    pub limits: CallLimits,
+}
+
+/// The `types` interface has no functions; its host trait is empty.
+impl crate::runtime::bindings::mdhost::provider::types::Host for crate::runtime::state::CallState {}

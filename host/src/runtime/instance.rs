@@ -1,0 +1,179 @@
+//! One live plugin instance and the containment of its calls: every call is armed with the
+//! plugin's deadline, and a trap, deadline hit or memory-cap hit fails that call only and
+//! retires the instance (its state can no longer be trusted).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::{Store, Trap, UpdateDeadline};
+
+use super::Shared;
+use super::bindings::{ProviderPlugin, ProviderPluginPre};
+use super::capabilities::PluginCaps;
+use super::convert::ContractError;
+use super::state::CallState;
+use crate::domain::{BarsPage, BarsRequest, ProviderError, ProviderInfo};
+
+/// A call that failed in the host's sandbox rather than with a plugin-classified error.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    #[error("deadline of {0:?} exceeded")]
+    Deadline(Duration),
+    #[error("memory cap of {cap} bytes exceeded (the plugin asked for {requested} bytes)")]
+    MemoryCap { cap: usize, requested: usize },
+    #[error("plugin trapped: {0}")]
+    Trap(String),
+    #[error("could not instantiate plugin: {0}")]
+    Instantiate(String),
+    #[error(transparent)]
+    Contract(#[from] ContractError),
+    #[error("instance is unusable after an earlier failure ({0}); create a new one")]
+    Poisoned(String),
+}
+
+impl CallError {
+    /// Stable kind name for metrics and reports.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CallError::Deadline(_) => "deadline",
+            CallError::MemoryCap { .. } => "memory-cap",
+            CallError::Trap(_) => "trap",
+            CallError::Instantiate(_) => "instantiate",
+            CallError::Contract(_) => "contract",
+            CallError::Poisoned(_) => "poisoned",
+        }
+    }
+}
+
+/// Extra time after the deadline before the host abandons a call whose guest code is
+/// not running (it is stuck in a host await); the epoch interrupt handles guest code.
+const BACKSTOP_GRACE: Duration = Duration::from_secs(1);
+
+pub struct PluginInstance {
+    store: Store<CallState>,
+    bindings: ProviderPlugin,
+    poisoned: Option<String>,
+}
+
+impl PluginInstance {
+    pub(crate) async fn new(
+        shared: &Shared,
+        pre: &ProviderPluginPre<CallState>,
+        caps: Arc<PluginCaps>,
+    ) -> Result<Self, CallError> {
+        let mut store = Store::new(&shared.engine, CallState::new(caps));
+        store.limiter(|s| &mut s.limiter);
+        // Checked on every epoch tick: interrupt once the call's wall-clock budget is
+        // spent, otherwise yield so one looping plugin cannot hog an executor thread.
+        store.epoch_deadline_callback(|ctx| {
+            if std::time::Instant::now() >= ctx.data().cpu_deadline {
+                Ok(UpdateDeadline::Interrupt)
+            } else {
+                Ok(UpdateDeadline::Yield(1))
+            }
+        });
+        store.data_mut().arm();
+        store.set_epoch_deadline(1);
+        match pre.instantiate_async(&mut store).await {
+            Ok(bindings) => Ok(PluginInstance {
+                store,
+                bindings,
+                poisoned: None,
+            }),
+            Err(e) => Err(match classify(&store, e) {
+                CallError::Trap(m) => CallError::Instantiate(m),
+                other => other,
+            }),
+        }
+    }
+
+    fn caps(&self) -> &PluginCaps {
+        &self.store.data().caps
+    }
+
+    fn begin(&mut self) -> Result<(), CallError> {
+        if let Some(why) = &self.poisoned {
+            return Err(CallError::Poisoned(why.clone()));
+        }
+        self.store.data_mut().arm();
+        self.store.set_epoch_deadline(1);
+        Ok(())
+    }
+
+    fn backstop(&self) -> Duration {
+        self.caps().limits.deadline + BACKSTOP_GRACE
+    }
+
+    fn finish<R>(
+        &mut self,
+        what: &str,
+        outcome: Option<wasmtime::Result<R>>,
+    ) -> Result<R, CallError> {
+        self.store.data_mut().flush_stdio();
+        let err = match outcome {
+            Some(Ok(r)) => return Ok(r),
+            Some(Err(e)) => classify(&self.store, e),
+            None => CallError::Deadline(self.caps().limits.deadline),
+        };
+        let caps = self.caps();
+        tracing::warn!(plugin = %caps.name, version = %caps.version, call = what, kind = err.kind(), error = %err, "plugin call failed; instance retired");
+        self.poisoned = Some(err.to_string());
+        Err(err)
+    }
+
+    /// Calls `describe` and checks its output against the contract.
+    pub async fn describe(&mut self) -> Result<ProviderInfo, CallError> {
+        self.begin()?;
+        let backstop = self.backstop();
+        let fut = self
+            .bindings
+            .mdhost_provider_provider()
+            .call_describe(&mut self.store);
+        let outcome = tokio::time::timeout(backstop, fut).await.ok();
+        let info = self.finish("describe", outcome)?;
+        Ok(ProviderInfo::try_from(info)?)
+    }
+
+    /// Calls `fetch-bars`. The outer error is the sandbox's; the inner one the plugin's.
+    pub async fn fetch_bars(
+        &mut self,
+        req: &BarsRequest,
+    ) -> Result<Result<BarsPage, ProviderError>, CallError> {
+        let wit_req = req.try_into()?;
+        self.begin()?;
+        let backstop = self.backstop();
+        let fut = self
+            .bindings
+            .mdhost_provider_provider()
+            .call_fetch_bars(&mut self.store, &wit_req);
+        let outcome = tokio::time::timeout(backstop, fut).await.ok();
+        let page = self.finish("fetch-bars", outcome)?;
+        Ok(page.map(BarsPage::from).map_err(ProviderError::from))
+    }
+}
+
+/// Names what stopped a call: the memory cap, the deadline, or another trap.
+fn classify(store: &Store<CallState>, e: wasmtime::Error) -> CallError {
+    let data = store.data();
+    if let Some(requested) = data.limiter.memory_denied {
+        return CallError::MemoryCap {
+            cap: data.limiter.memory_cap,
+            requested,
+        };
+    }
+    let interrupted = matches!(e.downcast_ref::<Trap>(), Some(Trap::Interrupt));
+    if interrupted || std::time::Instant::now() >= data.cpu_deadline {
+        return CallError::Deadline(data.caps.limits.deadline);
+    }
+    // One line: what trapped and, for a Rust guest, its panic message. The wasm
+    // backtrace goes to the debug log only.
+    tracing::debug!(plugin = %data.caps.name, backtrace = %format!("{e:?}"), "plugin trap");
+    let what = match e.downcast_ref::<Trap>() {
+        Some(t) => t.to_string(),
+        None => e.root_cause().to_string(),
+    };
+    CallError::Trap(match data.panic_message() {
+        Some(p) => format!("{what}; the plugin panicked {p}"),
+        None => what,
+    })
+}

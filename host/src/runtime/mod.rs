@@ -1,0 +1,137 @@
+//! The plugin runtime: one wasmtime engine, compiled components cached by content hash,
+//! an `InstancePre` per plugin, and calls run in fresh, limited instances so that a trap,
+//! a deadline or the memory cap fails only that call. Only this module knows wasmtime.
+
+mod bindings;
+pub mod cache;
+pub mod capabilities;
+mod convert;
+mod engine;
+mod instance;
+mod load;
+mod state;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use bindings::SUPPORTED_WIT_VERSIONS;
+pub use cache::{CacheHit, content_hash};
+pub use capabilities::CallLimits;
+pub use convert::ContractError;
+pub use instance::{CallError, PluginInstance};
+pub use load::{LoadError, Plugin};
+
+use crate::domain::RateLimit;
+use crate::net::{RateLimiters, RetryPolicy, Transport};
+
+/// Operator settings for one plugin (from `[plugins.<name>]` in plugins.toml).
+#[derive(Debug, Clone, Default)]
+pub struct PluginSettings {
+    /// Narrows the plugin's declared hosts; `None` keeps them (https only).
+    pub allow_hosts: Option<Vec<String>>,
+    pub secrets: BTreeMap<String, SecretSetting>,
+    /// Overrides the plugin's default rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Requests allowed at once before the limiter spaces them (default 1).
+    pub burst: Option<u32>,
+    pub limits: CallLimits,
+}
+
+/// A secret: the environment variable holding it and the hosts it may be sent to
+/// (`None`: the plugin's permitted hosts).
+#[derive(Debug, Clone)]
+pub struct SecretSetting {
+    pub env: String,
+    pub hosts: Option<Vec<String>>,
+}
+
+/// How the runtime is built.
+pub struct RuntimeOptions {
+    /// Where compiled components are kept between runs; `None` disables the disk cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Use the pooling allocator if the machine allows it.
+    pub pooling: bool,
+    pub transport: Arc<dyn Transport>,
+    pub retry: RetryPolicy,
+}
+
+impl RuntimeOptions {
+    /// Real network, disk cache in the user's cache directory, pooling on.
+    pub fn standard() -> Result<Self, crate::net::TransportError> {
+        Ok(RuntimeOptions {
+            cache_dir: default_cache_dir(),
+            pooling: true,
+            transport: Arc::new(crate::net::ReqwestTransport::new()?),
+            retry: RetryPolicy::default(),
+        })
+    }
+}
+
+/// `$MDHOST_CACHE_DIR`, else the platform cache directory (`~/.cache/mdhost/components`).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("MDHOST_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    directories::ProjectDirs::from("", "", "mdhost").map(|p| p.cache_dir().join("components"))
+}
+
+pub(crate) struct Shared {
+    engine: wasmtime::Engine,
+    linker: wasmtime::component::Linker<state::CallState>,
+    cache: cache::ComponentCache,
+    limiters: RateLimiters,
+    transport: Arc<dyn Transport>,
+    retry: RetryPolicy,
+    pooling: bool,
+    _ticker: engine::EpochTicker,
+}
+
+/// The plugin host. Cheap to clone; all clones share one engine, cache and limiters.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+/// The runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the plugin runtime: {0}")]
+pub struct RuntimeError(String);
+
+impl Runtime {
+    pub fn new(opts: RuntimeOptions) -> Result<Self, RuntimeError> {
+        let err = |e: wasmtime::Error| RuntimeError(format!("{e:#}"));
+        let (engine, pooling) = engine::build_engine(opts.pooling).map_err(err)?;
+        let mut linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+        bindings::ProviderPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(err)?;
+        let cache = cache::ComponentCache::new(&engine, opts.cache_dir);
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                limiters: RateLimiters::default(),
+                transport: opts.transport,
+                retry: opts.retry,
+                pooling,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.shared.pooling
+    }
+
+    /// Deadline used while validating a plugin at load time (its settings are unknown
+    /// until `describe` names it).
+    pub const VALIDATION_DEADLINE: Duration = Duration::from_secs(10);
+}

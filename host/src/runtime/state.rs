@@ -1,0 +1,154 @@
+//! Per-call store state: the WASI context (granting nothing), the resource limiter, the
+//! plugin's capabilities and the call's deadline. One `Store<CallState>` per instance.
+
+use std::sync::Arc;
+
+use wasmtime::ResourceLimiter;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::capabilities::PluginCaps;
+
+/// Bytes of plugin stdout/stderr kept per call; the rest is dropped (and said so).
+const STDIO_CAPTURE: usize = 64 * 1024;
+
+/// Caps memory and counts what a store may create; records a refused memory growth so that
+/// the trap that follows is reported as the memory cap, not as a generic trap.
+pub struct CallLimiter {
+    pub memory_cap: usize,
+    pub memory_denied: Option<usize>,
+}
+
+impl ResourceLimiter for CallLimiter {
+    fn memory_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.memory_cap {
+            self.memory_denied = Some(desired);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        desired: usize,
+        _max: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        Ok(desired <= 1_000_000)
+    }
+
+    fn instances(&self) -> usize {
+        64
+    }
+    fn tables(&self) -> usize {
+        64
+    }
+    fn memories(&self) -> usize {
+        8
+    }
+}
+
+pub struct CallState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub limiter: CallLimiter,
+    pub caps: Arc<PluginCaps>,
+    /// When host-side waits (HTTP, rate limits) must end; tokio time, so virtual in replay.
+    pub deadline: tokio::time::Instant,
+    /// When guest computation must end; wall-clock time, checked on every epoch tick.
+    pub cpu_deadline: std::time::Instant,
+    stdout: MemoryOutputPipe,
+    stderr: MemoryOutputPipe,
+    /// Bytes of each pipe already logged (a pipe cannot be cleared).
+    logged: [usize; 2],
+    /// Length of stderr when the current call began.
+    stderr_at_arm: usize,
+}
+
+impl CallState {
+    pub fn new(caps: Arc<PluginCaps>) -> Self {
+        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE);
+        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE);
+        // Nothing is granted: no preopened directories, no environment variables, no
+        // arguments, no stdin, no sockets or name lookups. Clocks and randomness remain.
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .build();
+        let memory_cap = caps.limits.memory_cap;
+        CallState {
+            wasi,
+            table: ResourceTable::new(),
+            limiter: CallLimiter {
+                memory_cap,
+                memory_denied: None,
+            },
+            caps,
+            deadline: tokio::time::Instant::now(),
+            cpu_deadline: std::time::Instant::now(),
+            stdout,
+            stderr,
+            logged: [0, 0],
+            stderr_at_arm: 0,
+        }
+    }
+
+    /// Starts a new call: sets both deadlines `caps.limits.deadline` from now.
+    pub fn arm(&mut self) {
+        let d = self.caps.limits.deadline;
+        self.deadline = tokio::time::Instant::now() + d;
+        self.cpu_deadline = std::time::Instant::now() + d;
+        self.limiter.memory_denied = None;
+        self.stderr_at_arm = self.stderr.contents().len();
+    }
+
+    /// The panic message the plugin printed during the current call, if it panicked
+    /// ("at src/lib.rs:10:9: describe is broken"). Rust guests print it to stderr just
+    /// before they trap, so it is the most useful part of a trap report.
+    pub fn panic_message(&self) -> Option<String> {
+        let bytes = self.stderr.contents();
+        let text = String::from_utf8_lossy(bytes.get(self.stderr_at_arm..).unwrap_or_default())
+            .into_owned();
+        let (_, after) = text.split_once("panicked at ")?;
+        let mut lines = after.lines();
+        let location = lines.next()?.trim_end_matches(':');
+        let message = lines.next().unwrap_or_default();
+        let mut m = format!("at {location}: {message}");
+        m.truncate(m.char_indices().nth(500).map_or(m.len(), |(i, _)| i));
+        Some(m)
+    }
+
+    /// Sends what the plugin printed since the last flush to the log, with its name.
+    pub fn flush_stdio(&mut self) {
+        for (i, (stream, pipe)) in [("stdout", &self.stdout), ("stderr", &self.stderr)]
+            .into_iter()
+            .enumerate()
+        {
+            let bytes = pipe.contents();
+            let new = bytes.get(self.logged[i]..).unwrap_or_default();
+            self.logged[i] = bytes.len();
+            let text = String::from_utf8_lossy(new);
+            for line in text.lines().filter(|l| !l.trim().is_empty()) {
+                tracing::info!(plugin = %self.caps.name, version = %self.caps.version, stream, "{line}");
+            }
+        }
+    }
+}
+
+impl WasiView for CallState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
