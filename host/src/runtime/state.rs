@@ -102,10 +102,13 @@ impl CallState {
         }
     }
 
-    /// Starts a new call: sets both deadlines `caps.limits.deadline` from now.
+    /// Starts a new call: guest code may run for `caps.limits.deadline`; host-side waits
+    /// end a little earlier, so that a plugin whose request timed out still has time to
+    /// classify the failure instead of being interrupted mid-answer.
     pub fn arm(&mut self) {
         let d = self.caps.limits.deadline;
-        self.deadline = tokio::time::Instant::now() + d;
+        let reserve = (d / 10).min(std::time::Duration::from_secs(1));
+        self.deadline = tokio::time::Instant::now() + (d - reserve);
         self.cpu_deadline = std::time::Instant::now() + d;
         self.limiter.memory_denied = None;
         self.stderr_at_arm = self.stderr.contents().len();

@@ -201,7 +201,7 @@ impl HostGrant {
                 )))
             }
             Some(_) => Err(Denial(format!(
-                "host {host:?} is not in {section}; add \"{wanted}\" to permit it"
+                "host {host:?} is not in {section}; add \"{wanted}\" to {section} to permit it"
             ))),
         }
     }
@@ -261,7 +261,7 @@ mod tests {
         check(
             &g,
             "https://query2.yahoo.com/x",
-            Err("add \"query2.yahoo.com\" to permit it"),
+            Err("add \"query2.yahoo.com\" to [plugins.p].allow_hosts to permit it"),
         );
         check(&g, "http://127.0.0.1:8080/x", Ok(()));
         check(&g, "https://127.0.0.1:8080/x", Ok(()));
