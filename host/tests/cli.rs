@@ -1,0 +1,294 @@
+//! The `mdhost` binary as a user meets it: `plugin inspect` and `plugin call` on real
+//! components, clear one-line errors and non-zero exits on bad input.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn mdhost(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mdhost"))
+        .args(args)
+        .current_dir(dir)
+        .env("MDHOST_CACHE_DIR", dir.join("cache"))
+        .env_remove("MDHOST_LOG")
+        .output()
+        .expect("run mdhost")
+}
+
+fn stderr_lines(o: &Output) -> Vec<String> {
+    String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn inspect_json_describes_each_provider() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, hosts, secrets) in [
+        (
+            "yahoo",
+            vec!["query1.finance.yahoo.com", "query2.finance.yahoo.com"],
+            vec![],
+        ),
+        ("alphavantage", vec!["www.alphavantage.co"], vec!["api_key"]),
+        ("polygon", vec!["api.polygon.io"], vec!["api_key"]),
+    ] {
+        let wasm = common::provider_wasm(name);
+        let out = mdhost(
+            &["plugin", "inspect", wasm.to_str().unwrap(), "--json"],
+            dir.path(),
+        );
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["info"]["name"], name);
+        assert_eq!(v["wit_version"], "0.1.0");
+        assert_eq!(v["sha256"].as_str().map(str::len), Some(64));
+        assert_eq!(v["info"]["allowed_hosts"], serde_json::json!(hosts));
+        assert_eq!(v["info"]["secrets"], serde_json::json!(secrets));
+        assert_eq!(v["info"]["streaming"], false);
+        assert!(
+            v["info"]["timeframes"]
+                .as_array()
+                .unwrap()
+                .contains(&serde_json::json!("1d"))
+        );
+    }
+}
+
+/// A copy of the misbehave component whose provider export claims another WIT version
+/// (same length, so the binary stays well-formed).
+fn with_wit_version(dir: &Path, version: &str) -> PathBuf {
+    let bytes = std::fs::read(common::test_wasm("misbehave")).unwrap();
+    let (from, to) = (
+        b"mdhost:provider/provider@0.1.0".as_slice(),
+        format!("mdhost:provider/provider@{version}"),
+    );
+    assert_eq!(from.len(), to.len());
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i..].starts_with(from) {
+            out.extend_from_slice(to.as_bytes());
+            i += from.len();
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    let p = dir.join(format!("v{version}.wasm"));
+    std::fs::write(&p, out).unwrap();
+    p
+}
+
+fn check_refused(dir: &Path, file: &Path, expected: &str) {
+    let out = mdhost(&["plugin", "inspect", file.to_str().unwrap()], dir);
+    assert!(!out.status.success(), "{} was accepted", file.display());
+    let lines = stderr_lines(&out);
+    let last = lines.last().cloned().unwrap_or_default();
+    assert!(last.starts_with("error: "), "{lines:?}");
+    assert!(last.contains(expected), "{last:?} lacks {expected:?}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn inspect_refuses_bad_components_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = d.join("notes.wasm");
+    std::fs::write(&text, "hello").unwrap();
+    let core = d.join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    check_refused(d, &text, "notes.wasm: not a WebAssembly file");
+    check_refused(
+        d,
+        &core,
+        "is a core WebAssembly module, not a component; build the plugin with `--target wasm32-wasip2`",
+    );
+    check_refused(
+        d,
+        &with_wit_version(d, "0.9.0"),
+        "built against mdhost:provider/provider@0.9.0, which this host does not support; supported versions: 0.1.0",
+    );
+    check_refused(
+        d,
+        &common::test_wasm("bad-describe"),
+        "describe failed: plugin trapped: wasm trap: wasm `unreachable` instruction executed; the plugin panicked at plugins/testing/bad-describe/src/lib.rs:10:9: bad-describe: describe is broken on purpose",
+    );
+    check_refused(
+        d,
+        &d.join("missing.wasm"),
+        "missing.wasm: cannot read: No such file or directory",
+    );
+}
+
+#[test]
+fn call_prints_every_bar_as_csv_or_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = common::test_wasm("misbehave");
+    let args = [
+        "plugin",
+        "call",
+        wasm.to_str().unwrap(),
+        "--symbols",
+        "ECHO,BRK.B",
+        "--timeframe",
+        "1d",
+        "--from",
+        "2024-01-02",
+        "--to",
+        "2024-01-02",
+    ];
+    let csv = mdhost(&[&args[..], &["--format", "csv"]].concat(), dir.path());
+    assert!(
+        csv.status.success(),
+        "{}",
+        String::from_utf8_lossy(&csv.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&csv.stdout),
+        "symbol,timeframe,start,open,high,low,close,volume,vwap,trades,complete\n\
+         ECHO,1d,2024-01-02T00:00:00Z,100.25,101.5,99.75,100.5,1200,,,true\n\
+         BRK.B,1d,2024-01-02T00:00:00Z,100.25,101.5,99.75,100.5,1200,,,true\n"
+    );
+    let json = mdhost(&args, dir.path());
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v.as_array().map(Vec::len), Some(2));
+    assert_eq!(v[1]["symbol"], "BRK.B");
+    assert_eq!(v[1]["low"], "99.75");
+    assert_eq!(v[1]["start"], "2024-01-02T00:00:00Z");
+}
+
+#[test]
+fn call_reports_failures_and_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = common::test_wasm("misbehave");
+    let w = wasm.to_str().unwrap();
+    for (args, expected) in [
+        (
+            vec![
+                "--symbols",
+                "TRAP",
+                "--timeframe",
+                "1d",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-03",
+            ],
+            "plugin trapped",
+        ),
+        (
+            vec![
+                "--symbols",
+                "ECHO",
+                "--timeframe",
+                "1h",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-03",
+            ],
+            "does not offer timeframe 1h; it offers 1m, 1d",
+        ),
+        (
+            vec![
+                "--symbols",
+                "ECHO",
+                "--timeframe",
+                "1d",
+                "--from",
+                "2024-01-05",
+                "--to",
+                "2024-01-02",
+            ],
+            "--to (2024-01-03 00:00:00 UTC) must be after --from",
+        ),
+        (
+            vec![
+                "--symbols",
+                "ECHO",
+                "--timeframe",
+                "1d",
+                "--from",
+                "tomorrow",
+                "--to",
+                "2024-01-02",
+            ],
+            "neither a date (2024-01-02) nor an RFC 3339 time",
+        ),
+        (
+            vec![
+                "--symbols",
+                "ECHO",
+                "--timeframe",
+                "7x",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-03",
+            ],
+            "invalid timeframe \"7x\"",
+        ),
+    ] {
+        let out = mdhost(&[&["plugin", "call", w][..], &args].concat(), dir.path());
+        assert!(!out.status.success(), "{args:?} succeeded");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expected), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn a_bad_config_is_refused_with_file_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("plugins.toml");
+    std::fs::write(&conf, "[plugins.misbehave]\nmemory_mb = 64\nburst = 0\n").unwrap();
+    let wasm = common::test_wasm("misbehave");
+    let out = mdhost(
+        &[
+            "plugin",
+            "call",
+            wasm.to_str().unwrap(),
+            "--symbols",
+            "ECHO",
+            "--timeframe",
+            "1d",
+            "--from",
+            "2024-01-02",
+            "--to",
+            "2024-01-03",
+            "--config",
+            conf.to_str().unwrap(),
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("plugins.toml:3: plugins.misbehave.burst: must be at least 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_is_there_for_every_command() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["plugin", "--help"],
+        vec!["plugin", "inspect", "--help"],
+        vec!["plugin", "call", "--help"],
+    ] {
+        let out = mdhost(&args, dir.path());
+        assert!(out.status.success(), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage: mdhost"),
+            "{args:?}"
+        );
+    }
+}
