@@ -1,0 +1,148 @@
+//! Runtime benchmarks (criterion): `describe` on a warm instance, instantiation from the
+//! `InstancePre`, and polygon `fetch-bars` on a 50,000-bar body served from memory, next
+//! to native Rust decoding the same body with the plugin's own parser, in the same run.
+//!
+//! Needs the components built in release mode: `cargo xtask plugins`.
+//! Run: `cargo bench -p mdhost --bench runtime`.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use mdhost::domain::{BarsRequest, RateLimit, Timeframe};
+use mdhost::net::transport::SendFuture;
+use mdhost::net::{HttpRequest, HttpResponse, RetryPolicy, Transport};
+use mdhost::runtime::{Plugin, PluginSettings, Runtime, RuntimeOptions, SecretSetting};
+
+const BARS: usize = 50_000;
+/// 2024-01-02T14:30:00Z in milliseconds.
+const FIRST_MS: i64 = 1_704_205_800_000;
+
+/// A Polygon aggregates body of `BARS` one-minute bars with realistic number shapes
+/// (float volumes, four-decimal prices), as the provider sends them.
+fn polygon_body() -> Vec<u8> {
+    let mut s = String::with_capacity(BARS * 120);
+    s.push_str(r#"{"ticker":"AAPL","queryCount":50000,"resultsCount":50000,"adjusted":true,"results":["#);
+    for i in 0..BARS {
+        let cents = 18_700 + (i % 500) as i64;
+        if i > 0 {
+            s.push(',');
+        }
+        write!(
+            s,
+            r#"{{"v":{}.0,"vw":{}.{:04},"o":{}.{:02},"c":{}.{:02},"h":{}.{:02},"l":{}.{:02},"t":{},"n":{}}}"#,
+            1000 + i % 9000,
+            cents / 100,
+            (i * 37) % 10_000,
+            cents / 100,
+            cents % 100,
+            (cents + 3) / 100,
+            (cents + 3) % 100,
+            (cents + 9) / 100,
+            (cents + 9) % 100,
+            (cents - 7) / 100,
+            (cents - 7) % 100,
+            FIRST_MS + i as i64 * 60_000,
+            10 + i % 90,
+        )
+        .unwrap();
+    }
+    s.push_str(r#"],"status":"OK","request_id":"bench","count":50000}"#);
+    s.into_bytes()
+}
+
+/// Serves one fixed body for every request: the network taken out of the measurement.
+struct MemoryTransport(Arc<Vec<u8>>);
+
+impl Transport for MemoryTransport {
+    fn send<'a>(&'a self, _: &'a HttpRequest, _: &'a HttpRequest, _: Duration, _: usize) -> SendFuture<'a> {
+        let body = self.0.as_ref().clone();
+        Box::pin(async move { Ok(HttpResponse { status: 200, headers: vec![], body }) })
+    }
+}
+
+fn wasm(name: &str) -> PathBuf {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(format!("{name}.wasm"));
+    assert!(p.is_file(), "{} missing: run `cargo xtask plugins`", p.display());
+    p
+}
+
+fn setup(body: Arc<Vec<u8>>) -> (tokio::runtime::Runtime, Plugin, bool) {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: None,
+        pooling: true,
+        transport: Arc::new(MemoryTransport(body)),
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    let settings = PluginSettings {
+        // The body comes from memory; the secret only has to resolve (CARGO_PKG_NAME is
+        // set by cargo for every bench process).
+        secrets: [("api_key".to_owned(), SecretSetting { env: "CARGO_PKG_NAME".into(), hosts: None })].into(),
+        rate_limit: Some(RateLimit { requests: 1_000_000, per_seconds: 1 }),
+        burst: Some(1_000_000),
+        ..PluginSettings::default()
+    };
+    let plugin = rt.block_on(runtime.load_file(&wasm("polygon"), |_| settings)).unwrap();
+    (rt, plugin, runtime.pooling())
+}
+
+fn request() -> BarsRequest {
+    BarsRequest {
+        symbols: vec!["AAPL".into()],
+        timeframe: "1m".parse::<Timeframe>().unwrap(),
+        start: Utc.timestamp_millis_opt(FIRST_MS).unwrap(),
+        end: Utc.timestamp_millis_opt(FIRST_MS + BARS as i64 * 60_000).unwrap(),
+        cursor: None,
+    }
+}
+
+fn calls(c: &mut Criterion) {
+    let (rt, plugin, pooling) = setup(Arc::new(b"{}".to_vec()));
+    println!("pooling allocator in use: {pooling}");
+    let mut warm = rt.block_on(plugin.instance()).unwrap();
+    let mut g = c.benchmark_group("runtime");
+    g.bench_function("describe_warm_instance", |b| {
+        b.iter(|| rt.block_on(warm.describe()).unwrap());
+    });
+    g.bench_function("instantiate_from_instance_pre", |b| {
+        b.iter(|| rt.block_on(plugin.instance()).unwrap());
+    });
+    g.finish();
+}
+
+fn fetch_bars(c: &mut Criterion) {
+    let body = Arc::new(polygon_body());
+    let (rt, plugin, _) = setup(body.clone());
+    let req = request();
+    // Both sides must produce the same bars, or the comparison means nothing.
+    let via_wasm = rt.block_on(plugin.fetch_bars(&req)).unwrap().unwrap();
+    assert_eq!(via_wasm.bars.len(), BARS);
+    let ctx = polygon::parse::Context {
+        symbol: "AAPL",
+        timeframe: mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Minute, 1),
+        start: FIRST_MS * 1_000_000,
+        end: (FIRST_MS + BARS as i64 * 60_000) * 1_000_000,
+    };
+    let native = polygon::parse::parse_aggs(&body, &ctx).unwrap();
+    assert_eq!(native.bars.len(), BARS);
+    assert_eq!((native.bars[7].open.as_str(), native.bars[7].volume.as_deref()), (via_wasm.bars[7].open.as_str(), via_wasm.bars[7].volume.as_deref()));
+
+    let mut g = c.benchmark_group("polygon_50k_bars");
+    g.throughput(Throughput::Elements(BARS as u64));
+    g.sample_size(30);
+    g.bench_function("wasm_fetch_bars", |b| {
+        b.iter(|| rt.block_on(plugin.fetch_bars(&req)).unwrap().unwrap());
+    });
+    g.bench_function("native_parse", |b| {
+        b.iter(|| polygon::parse::parse_aggs(&body, &ctx).unwrap());
+    });
+    g.finish();
+}
+
+criterion_group!(benches, calls, fetch_bars);
+criterion_main!(benches);
