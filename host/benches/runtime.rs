@@ -25,7 +25,9 @@ const FIRST_MS: i64 = 1_704_205_800_000;
 /// (float volumes, four-decimal prices), as the provider sends them.
 fn polygon_body() -> Vec<u8> {
     let mut s = String::with_capacity(BARS * 120);
-    s.push_str(r#"{"ticker":"AAPL","queryCount":50000,"resultsCount":50000,"adjusted":true,"results":["#);
+    s.push_str(
+        r#"{"ticker":"AAPL","queryCount":50000,"resultsCount":50000,"adjusted":true,"results":["#,
+    );
     for i in 0..BARS {
         let cents = 18_700 + (i % 500) as i64;
         if i > 0 {
@@ -58,20 +60,42 @@ fn polygon_body() -> Vec<u8> {
 struct MemoryTransport(Arc<Vec<u8>>);
 
 impl Transport for MemoryTransport {
-    fn send<'a>(&'a self, _: &'a HttpRequest, _: &'a HttpRequest, _: Duration, _: usize) -> SendFuture<'a> {
+    fn send<'a>(
+        &'a self,
+        _: &'a HttpRequest,
+        _: &'a HttpRequest,
+        _: Duration,
+        _: usize,
+    ) -> SendFuture<'a> {
         let body = self.0.as_ref().clone();
-        Box::pin(async move { Ok(HttpResponse { status: 200, headers: vec![], body }) })
+        Box::pin(async move {
+            Ok(HttpResponse {
+                status: 200,
+                headers: vec![],
+                body,
+            })
+        })
     }
 }
 
 fn wasm(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../plugins").join(format!("{name}.wasm"));
-    assert!(p.is_file(), "{} missing: run `cargo xtask plugins`", p.display());
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../plugins")
+        .join(format!("{name}.wasm"));
+    assert!(
+        p.is_file(),
+        "{} missing: run `cargo xtask plugins`",
+        p.display()
+    );
     p
 }
 
 fn setup(body: Arc<Vec<u8>>) -> (tokio::runtime::Runtime, Plugin, bool) {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: None,
         pooling: true,
@@ -82,12 +106,24 @@ fn setup(body: Arc<Vec<u8>>) -> (tokio::runtime::Runtime, Plugin, bool) {
     let settings = PluginSettings {
         // The body comes from memory; the secret only has to resolve (CARGO_PKG_NAME is
         // set by cargo for every bench process).
-        secrets: [("api_key".to_owned(), SecretSetting { env: "CARGO_PKG_NAME".into(), hosts: None })].into(),
-        rate_limit: Some(RateLimit { requests: 1_000_000, per_seconds: 1 }),
+        secrets: [(
+            "api_key".to_owned(),
+            SecretSetting {
+                env: "CARGO_PKG_NAME".into(),
+                hosts: None,
+            },
+        )]
+        .into(),
+        rate_limit: Some(RateLimit {
+            requests: 1_000_000,
+            per_seconds: 1,
+        }),
         burst: Some(1_000_000),
         ..PluginSettings::default()
     };
-    let plugin = rt.block_on(runtime.load_file(&wasm("polygon"), |_| settings)).unwrap();
+    let plugin = rt
+        .block_on(runtime.load_file(&wasm("polygon"), |_| settings))
+        .unwrap();
     (rt, plugin, runtime.pooling())
 }
 
@@ -96,7 +132,9 @@ fn request() -> BarsRequest {
         symbols: vec!["AAPL".into()],
         timeframe: "1m".parse::<Timeframe>().unwrap(),
         start: Utc.timestamp_millis_opt(FIRST_MS).unwrap(),
-        end: Utc.timestamp_millis_opt(FIRST_MS + BARS as i64 * 60_000).unwrap(),
+        end: Utc
+            .timestamp_millis_opt(FIRST_MS + BARS as i64 * 60_000)
+            .unwrap(),
         cursor: None,
     }
 }
@@ -130,7 +168,16 @@ fn fetch_bars(c: &mut Criterion) {
     };
     let native = polygon::parse::parse_aggs(&body, &ctx).unwrap();
     assert_eq!(native.bars.len(), BARS);
-    assert_eq!((native.bars[7].open.as_str(), native.bars[7].volume.as_deref()), (via_wasm.bars[7].open.as_str(), via_wasm.bars[7].volume.as_deref()));
+    assert_eq!(
+        (
+            native.bars[7].open.as_str(),
+            native.bars[7].volume.as_deref()
+        ),
+        (
+            via_wasm.bars[7].open.as_str(),
+            via_wasm.bars[7].volume.as_deref()
+        )
+    );
 
     let mut g = c.benchmark_group("polygon_50k_bars");
     g.throughput(Throughput::Elements(BARS as u64));

@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use crate::domain::RateLimit;
+use chrono::{DateTime, NaiveDate, Utc};
+
+use crate::domain::{RateLimit, Timeframe};
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
 
@@ -44,6 +46,25 @@ struct RawConfig {
     host: RawHost,
     #[serde(default)]
     plugins: BTreeMap<String, Spanned<RawPlugin>>,
+    #[serde(default)]
+    jobs: Vec<Spanned<RawJob>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    name: Spanned<String>,
+    kind: Option<Spanned<String>>,
+    providers: Spanned<Vec<String>>,
+    symbols: Option<Spanned<Vec<String>>>,
+    symbols_file: Option<Spanned<PathBuf>>,
+    timeframe: Spanned<String>,
+    schedule: Option<Spanned<String>>,
+    lookback: Option<Spanned<String>>,
+    batch_size: Option<Spanned<u32>>,
+    concurrency: Option<Spanned<u32>>,
+    from: Option<Spanned<String>>,
+    to: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +72,7 @@ struct RawConfig {
 struct RawHost {
     plugins_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
+    admin_addr: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +107,43 @@ struct RawSecret {
 pub struct HostConfig {
     pub plugins_dir: PathBuf,
     pub cache_dir: Option<PathBuf>,
+    /// Where the admin API listens.
+    pub admin_addr: std::net::SocketAddr,
+}
+
+/// The admin API's default address: loopback only, so nothing is exposed by accident.
+pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
+
+/// What a job does on each run.
+#[derive(Debug, Clone)]
+pub enum JobKind {
+    /// Fetch the recent window on a cron schedule; `lookback` re-fetches recent bars so
+    /// gaps and late corrections heal.
+    Poll {
+        schedule: Box<cron::Schedule>,
+        schedule_text: String,
+        lookback: Duration,
+    },
+    /// Fetch a fixed range once, resumably.
+    Backfill {
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    },
+}
+
+/// One validated `[[jobs]]` entry.
+#[derive(Debug, Clone)]
+pub struct JobConfig {
+    pub name: String,
+    pub kind: JobKind,
+    /// Failover order: the first provider serving the job, then the next on failure.
+    pub providers: Vec<String>,
+    pub symbols: Vec<String>,
+    pub timeframe: Timeframe,
+    /// Symbols per run batch (further split by each provider's max-symbols-per-request).
+    pub batch_size: usize,
+    /// Provider calls of this job in flight at once.
+    pub concurrency: usize,
 }
 
 /// The validated configuration.
@@ -93,6 +152,7 @@ pub struct Config {
     pub file: PathBuf,
     pub host: HostConfig,
     pub plugins: BTreeMap<String, PluginSettings>,
+    pub jobs: Vec<JobConfig>,
 }
 
 impl Config {
@@ -104,8 +164,10 @@ impl Config {
             host: HostConfig {
                 plugins_dir: PathBuf::from("plugins"),
                 cache_dir: None,
+                admin_addr: DEFAULT_ADMIN_ADDR.parse().expect("valid default"),
             },
             plugins: BTreeMap::new(),
+            jobs: Vec::new(),
         }
     }
 
@@ -126,6 +188,19 @@ impl Config {
         let raw: RawConfig = toml::from_str(text).map_err(|e| src.toml_error(&e))?;
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let admin_addr = match raw.host.admin_addr {
+            Some(a) => match a.get_ref().parse() {
+                Ok(addr) => addr,
+                Err(_) => {
+                    let msg = format!(
+                        "{:?} is not an address like \"127.0.0.1:9464\"",
+                        a.get_ref()
+                    );
+                    return src.err(a.span(), "host.admin_addr".into(), msg);
+                }
+            },
+            None => DEFAULT_ADMIN_ADDR.parse().expect("valid default"),
+        };
         let host = HostConfig {
             plugins_dir: resolve(
                 raw.host
@@ -133,16 +208,28 @@ impl Config {
                     .unwrap_or_else(|| PathBuf::from("plugins")),
             ),
             cache_dir: raw.host.cache_dir.map(resolve),
+            admin_addr,
         };
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
             let settings = src.plugin(&name, p)?;
             plugins.insert(name, settings);
         }
+        let mut jobs: Vec<JobConfig> = Vec::new();
+        for j in raw.jobs {
+            let span = j.span();
+            let job = src.job(j.into_inner(), &base)?;
+            if jobs.iter().any(|other| other.name == job.name) {
+                let msg = "a job of this name is already defined";
+                return src.err(span, format!("jobs[{}]", job.name), msg);
+            }
+            jobs.push(job);
+        }
         Ok(Config {
             file: path.to_owned(),
             host,
             plugins,
+            jobs,
         })
     }
 
@@ -218,6 +305,187 @@ impl Source<'_> {
             key,
             message: e.message().to_owned(),
         }
+    }
+
+    fn job(&self, j: RawJob, base: &Path) -> Result<JobConfig, ConfigError> {
+        let name = j.name.get_ref().clone();
+        let k = |field: &str| format!("jobs[{name}].{field}");
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if !valid_name {
+            return self.err(
+                j.name.span(),
+                "jobs.name".into(),
+                format!("{name:?}: job names are letters, digits, '-' and '_'"),
+            );
+        }
+        if j.providers.get_ref().is_empty() {
+            return self.err(
+                j.providers.span(),
+                k("providers"),
+                "list at least one provider (failover order)",
+            );
+        }
+        let timeframe: Timeframe = match j.timeframe.get_ref().parse() {
+            Ok(t) => t,
+            Err(e) => return self.err(j.timeframe.span(), k("timeframe"), e.to_string()),
+        };
+        let symbols = match (j.symbols, j.symbols_file) {
+            (Some(s), None) => {
+                if s.get_ref().is_empty() {
+                    return self.err(s.span(), k("symbols"), "the list is empty");
+                }
+                s.into_inner()
+            }
+            (None, Some(f)) => {
+                let path = if f.get_ref().is_absolute() {
+                    f.get_ref().clone()
+                } else {
+                    base.join(f.get_ref())
+                };
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        let list: Vec<String> = text
+                            .lines()
+                            .map(|l| l.split('#').next().unwrap_or_default().trim())
+                            .filter(|l| !l.is_empty())
+                            .map(str::to_owned)
+                            .collect();
+                        if list.is_empty() {
+                            return self.err(
+                                f.span(),
+                                k("symbols_file"),
+                                format!("{} lists no symbols", path.display()),
+                            );
+                        }
+                        list
+                    }
+                    Err(e) => {
+                        return self.err(
+                            f.span(),
+                            k("symbols_file"),
+                            format!("cannot read {}: {e}", path.display()),
+                        );
+                    }
+                }
+            }
+            (Some(s), Some(_)) => {
+                return self.err(
+                    s.span(),
+                    k("symbols"),
+                    "give either symbols or symbols_file, not both",
+                );
+            }
+            (None, None) => {
+                return self.err(
+                    j.name.span(),
+                    format!("jobs[{name}]"),
+                    "give symbols or symbols_file",
+                );
+            }
+        };
+        let kind_text = j.kind.as_ref().map_or("poll", |k| k.get_ref().as_str());
+        let kind = match kind_text {
+            "poll" => {
+                let Some(sched) = j.schedule else {
+                    return self.err(
+                        j.name.span(),
+                        k("schedule"),
+                        "a poll job needs a cron schedule, e.g. \"0 */5 * * * *\"",
+                    );
+                };
+                // The cron crate wants a seconds field; accept the classic five fields too.
+                let text = sched.get_ref().trim().to_owned();
+                let full = if text.split_whitespace().count() == 5 {
+                    format!("0 {text}")
+                } else {
+                    text.clone()
+                };
+                let schedule = match full.parse::<cron::Schedule>() {
+                    Ok(s) => Box::new(s),
+                    Err(e) => {
+                        return self.err(
+                            sched.span(),
+                            k("schedule"),
+                            format!(
+                                "invalid cron expression {text:?}: {}",
+                                e.to_string().lines().last().unwrap_or_default()
+                            ),
+                        );
+                    }
+                };
+                let lookback = match &j.lookback {
+                    Some(l) => match humantime::parse_duration(l.get_ref()) {
+                        Ok(d) => d,
+                        Err(e) => {
+                            return self.err(
+                                l.span(),
+                                k("lookback"),
+                                format!("{e}; write it like \"2d\" or \"6h\""),
+                            );
+                        }
+                    },
+                    None => Duration::from_secs(2 * 86_400),
+                };
+                JobKind::Poll {
+                    schedule,
+                    schedule_text: text,
+                    lookback,
+                }
+            }
+            "backfill" => {
+                let when = |v: &Option<Spanned<String>>,
+                            field: &str,
+                            end: bool|
+                 -> Result<DateTime<Utc>, ConfigError> {
+                    match v {
+                        Some(t) => parse_when(t.get_ref(), end)
+                            .or_else(|m| self.err(t.span(), k(field), m)),
+                        None => {
+                            self.err(j.name.span(), k(field), "a backfill job needs from and to")
+                        }
+                    }
+                };
+                let (from, to) = (when(&j.from, "from", false)?, when(&j.to, "to", true)?);
+                if to <= from {
+                    return self.err(
+                        j.to.as_ref().map_or(0..0, |t| t.span()),
+                        k("to"),
+                        "must be after from",
+                    );
+                }
+                JobKind::Backfill { from, to }
+            }
+            other => {
+                let span = j.kind.as_ref().map_or(0..0, |k| k.span());
+                return self.err(
+                    span,
+                    k("kind"),
+                    format!("{other:?}: expected \"poll\" or \"backfill\""),
+                );
+            }
+        };
+        let positive = |v: Option<Spanned<u32>>,
+                        field: &str,
+                        default: usize|
+         -> Result<usize, ConfigError> {
+            match v {
+                Some(n) if *n.get_ref() == 0 => self.err(n.span(), k(field), "must be at least 1"),
+                Some(n) => Ok(*n.get_ref() as usize),
+                None => Ok(default),
+            }
+        };
+        Ok(JobConfig {
+            batch_size: positive(j.batch_size, "batch_size", 50)?,
+            concurrency: positive(j.concurrency, "concurrency", 1)?,
+            name,
+            kind,
+            providers: j.providers.into_inner(),
+            symbols,
+            timeframe,
+        })
     }
 
     fn plugin(&self, name: &str, p: Spanned<RawPlugin>) -> Result<PluginSettings, ConfigError> {
@@ -331,6 +599,26 @@ impl Source<'_> {
     }
 }
 
+/// A date (00:00 UTC; with `end_of_day`, the next midnight, so the day is included) or an
+/// RFC 3339 time.
+pub fn parse_when(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        let d = if end_of_day {
+            d.succ_opt().ok_or("date out of range")?
+        } else {
+            d
+        };
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            format!(
+                "{s:?} is neither a date (2024-01-02) nor an RFC 3339 time (2024-01-02T14:30:00Z)"
+            )
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -389,7 +677,70 @@ mod tests {
         );
         check(
             "[hots]\n",
-            Err("conf/plugins.toml:1: hots: unknown field `hots`, expected `host` or `plugins`"),
+            Err(
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`",
+            ),
+        );
+    }
+
+    #[test]
+    fn jobs_are_validated_with_their_line() {
+        let job = |body: &str| {
+            format!(
+                "[host]\n\n[[jobs]]\nname = \"j\"\nproviders = [\"yahoo\"]\ntimeframe = \"1h\"\n{body}"
+            )
+        };
+        check(
+            &job("symbols = [\"AAPL\"]\nschedule = \"0 5 * * * *\"\n"),
+            Ok(()),
+        );
+        check(
+            &job("symbols = [\"AAPL\"]\nschedule = \"*/5 * * * *\"\n"),
+            Ok(()),
+        );
+        check(
+            &job(
+                "symbols = [\"AAPL\"]\nkind = \"backfill\"\nfrom = \"2024-01-01\"\nto = \"2024-02-01\"\n",
+            ),
+            Ok(()),
+        );
+        check(
+            &job("symbols = [\"AAPL\"]\nschedule = \"every minute\"\n"),
+            Err(
+                "conf/plugins.toml:8: jobs[j].schedule: invalid cron expression \"every minute\": The 'Seconds' field does not support using names. 'every' specified.",
+            ),
+        );
+        check(
+            &job("schedule = \"0 5 * * * *\"\n"),
+            Err("conf/plugins.toml:4: jobs[j]: give symbols or symbols_file"),
+        );
+        check(
+            &job("symbols = []\nschedule = \"0 5 * * * *\"\n"),
+            Err("conf/plugins.toml:7: jobs[j].symbols: the list is empty"),
+        );
+        check(
+            &job(
+                "symbols = [\"AAPL\"]\nkind = \"backfill\"\nfrom = \"2024-03-01\"\nto = \"2024-02-01\"\n",
+            ),
+            Err("conf/plugins.toml:10: jobs[j].to: must be after from"),
+        );
+        check(
+            &job("symbols = [\"AAPL\"]\nkind = \"sometimes\"\n"),
+            Err(
+                "conf/plugins.toml:8: jobs[j].kind: \"sometimes\": expected \"poll\" or \"backfill\"",
+            ),
+        );
+        check(
+            &job("symbols = [\"AAPL\"]\n").replace("\"1h\"", "\"1q\""),
+            Err(
+                "conf/plugins.toml:6: jobs[j].timeframe: invalid timeframe \"1q\": expected a count and a unit such as 30s, 1m, 5m, 1h, 1d, 1w or 1mo",
+            ),
+        );
+        check(
+            "[host]\nadmin_addr = \"localhost\"\n",
+            Err(
+                "conf/plugins.toml:2: host.admin_addr: \"localhost\" is not an address like \"127.0.0.1:9464\"",
+            ),
         );
     }
 

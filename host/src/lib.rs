@@ -6,10 +6,12 @@
 //!   The only module that knows wasmtime or the generated WIT bindings.
 //! - [`net`]: transport, per-provider rate limiters and the retry loop behind `http.send`.
 //! - [`config`]: `plugins.toml`, parsed once into validated settings.
+//! - [`reload`]: the registry of served plugins and the watcher that hot-reloads it.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
 pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod net;
+pub mod reload;
 pub mod runtime;

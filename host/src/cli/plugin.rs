@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::output;
@@ -59,30 +59,12 @@ pub enum Format {
     Csv,
 }
 
-fn parse_time(s: &str, end_of_day: bool) -> Result<DateTime<Utc>, String> {
-    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        let d = if end_of_day {
-            d.succ_opt().ok_or("date out of range")?
-        } else {
-            d
-        };
-        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
-    }
-    DateTime::parse_from_rfc3339(s)
-        .map(|t| t.with_timezone(&Utc))
-        .map_err(|_| {
-            format!(
-                "{s:?} is neither a date (2024-01-02) nor an RFC 3339 time (2024-01-02T14:30:00Z)"
-            )
-        })
-}
-
 fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(s, false)
+    crate::config::parse_when(s, false)
 }
 
 fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
-    parse_time(s, true)
+    crate::config::parse_when(s, true)
 }
 
 pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {

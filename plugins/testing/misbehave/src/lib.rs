@@ -117,7 +117,9 @@ impl Provider for Misbehave {
     fn describe() -> Info {
         Info {
             name: "misbehave".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
+            // A literal found nowhere else in the binary, so that a test can patch it
+            // (same length) to produce a second, genuinely different version.
+            version: "1.0.0+misbehave".into(),
             description: "Test-only plugin that misbehaves on request".into(),
             asset_classes: vec![AssetClass::Equity],
             timeframes: vec![

@@ -1,0 +1,259 @@
+//! The plugins a running host serves, by name. A new or changed file is compiled and
+//! validated off to the side and swapped in only when it is good; calls already running
+//! keep the `Arc<Plugin>` they started with, so they finish on the old version. A file that
+//! fails leaves the previous version serving and its error visible in `status()`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::runtime::{Plugin, Runtime, content_hash};
+
+/// What `/plugins` shows for one plugin file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PluginStatus {
+    pub file: String,
+    /// The plugin name, once any version of the file has loaded.
+    pub name: Option<String>,
+    pub version: Option<String>,
+    /// SHA-256 of the version being served.
+    pub hash: Option<String>,
+    pub wit_version: Option<String>,
+    /// `serving`, `failed` (never loaded), or `serving-previous` (a newer file failed).
+    pub state: &'static str,
+    pub last_error: Option<String>,
+    pub loaded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+struct FileEntry {
+    /// The version this file provides right now.
+    serving: Option<Arc<Plugin>>,
+    /// Hash of the file content last attempted, so duplicate events cost nothing.
+    attempted: Option<String>,
+    last_error: Option<String>,
+    loaded_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Default)]
+struct State {
+    files: BTreeMap<PathBuf, FileEntry>,
+    by_name: BTreeMap<String, Arc<Plugin>>,
+    /// Successful swaps since start (a metric).
+    reloads: u64,
+}
+
+pub struct Registry {
+    runtime: Runtime,
+    config: RwLock<Arc<Config>>,
+    state: RwLock<State>,
+}
+
+fn is_plugin_file(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "wasm")
+        && path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| !n.starts_with('.'))
+}
+
+impl Registry {
+    pub fn new(runtime: Runtime, config: Config) -> Self {
+        Registry {
+            runtime,
+            config: RwLock::new(Arc::new(config)),
+            state: RwLock::default(),
+        }
+    }
+
+    pub fn config(&self) -> Arc<Config> {
+        self.config.read().expect("registry lock").clone()
+    }
+
+    pub fn plugins_dir(&self) -> PathBuf {
+        self.config().host.plugins_dir.clone()
+    }
+
+    /// The version of plugin `name` new calls should use.
+    pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.state
+            .read()
+            .expect("registry lock")
+            .by_name
+            .get(name)
+            .cloned()
+    }
+
+    pub fn reloads(&self) -> u64 {
+        self.state.read().expect("registry lock").reloads
+    }
+
+    /// Loads every `*.wasm` in the plugins directory (hidden files are partial writes).
+    pub async fn scan(&self) -> std::io::Result<()> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.plugins_dir())?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| is_plugin_file(p) && p.is_file())
+            .collect();
+        paths.sort();
+        for p in paths {
+            self.load_path(&p).await;
+        }
+        Ok(())
+    }
+
+    /// Handles a change of `path`: loads it if it exists, unloads it if it is gone.
+    pub async fn file_changed(&self, path: &Path) {
+        if !is_plugin_file(path) {
+            return;
+        }
+        if path.is_file() {
+            self.load_path(path).await
+        } else {
+            self.remove_path(path)
+        }
+    }
+
+    /// Loads (or reloads) one file; on failure the previous version keeps serving.
+    pub async fn load_path(&self, path: &Path) {
+        let bytes = match tokio::fs::read(path).await {
+            Ok(b) => b,
+            // Removed between the event and now: the removal event will follow.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+            Err(e) => return self.record_error(path, None, format!("cannot read: {e}")),
+        };
+        let hash = content_hash(&bytes);
+        if self
+            .state
+            .read()
+            .expect("registry lock")
+            .files
+            .get(path)
+            .and_then(|f| f.attempted.as_ref())
+            == Some(&hash)
+        {
+            return;
+        }
+        self.load_bytes(path, &bytes, hash).await;
+    }
+
+    async fn load_bytes(&self, path: &Path, bytes: &[u8], hash: String) {
+        let config = self.config();
+        let origin = path.display().to_string();
+        let loaded = self
+            .runtime
+            .load_bytes(bytes, &origin, |info| config.plugin(&info.name))
+            .await;
+        let plugin = match loaded {
+            Ok(p) => Arc::new(p),
+            Err(e) => return self.record_error(path, Some(hash), e.to_string()),
+        };
+        let mut st = self.state.write().expect("registry lock");
+        // Names are unique: a second file claiming a served name is refused.
+        let clash = st
+            .files
+            .iter()
+            .find(|(p, f)| {
+                p.as_path() != path
+                    && f.serving
+                        .as_ref()
+                        .is_some_and(|s| s.name() == plugin.name())
+            })
+            .map(|(p, _)| p.display().to_string());
+        if let Some(other) = clash {
+            drop(st);
+            let msg = format!(
+                "plugin name {:?} is already served from {other}",
+                plugin.name()
+            );
+            return self.record_error(path, Some(hash), msg);
+        }
+        let entry = st.files.entry(path.to_owned()).or_default();
+        let previous = entry.serving.replace(plugin.clone());
+        entry.attempted = Some(hash);
+        entry.last_error = None;
+        entry.loaded_at = Some(Utc::now());
+        if let Some(prev) = &previous
+            && prev.name() != plugin.name()
+        {
+            st.by_name.remove(prev.name());
+        }
+        st.by_name.insert(plugin.name().to_owned(), plugin.clone());
+        st.reloads += 1;
+        drop(st);
+        match previous {
+            Some(prev) => {
+                tracing::info!(plugin = %plugin.name(), from = %prev.version(), to = %plugin.version(), file = %origin, "plugin reloaded")
+            }
+            None => {
+                tracing::info!(plugin = %plugin.name(), version = %plugin.version(), file = %origin, "plugin added")
+            }
+        }
+    }
+
+    fn record_error(&self, path: &Path, hash: Option<String>, message: String) {
+        tracing::error!(file = %path.display(), error = %message, "plugin not loaded; any previous version keeps serving");
+        let mut st = self.state.write().expect("registry lock");
+        let entry = st.files.entry(path.to_owned()).or_default();
+        entry.attempted = hash;
+        entry.last_error = Some(message);
+    }
+
+    /// Unloads the plugin of a removed file. Calls already running keep their `Arc`.
+    pub fn remove_path(&self, path: &Path) {
+        let mut st = self.state.write().expect("registry lock");
+        if let Some(entry) = st.files.remove(path)
+            && let Some(p) = entry.serving
+        {
+            st.by_name.remove(p.name());
+            tracing::info!(plugin = %p.name(), version = %p.version(), file = %path.display(), "plugin removed");
+        }
+    }
+
+    /// Applies a new, already validated configuration: every file is reloaded with its new
+    /// settings (compiled components come from the cache, so this costs a `describe` each).
+    pub async fn apply_config(&self, config: Config) {
+        let dir_changed = config.host.plugins_dir != self.plugins_dir();
+        *self.config.write().expect("registry lock") = Arc::new(config);
+        let paths: Vec<PathBuf> = {
+            let mut st = self.state.write().expect("registry lock");
+            // Forget attempted hashes so that unchanged files load again with new settings.
+            st.files.values_mut().for_each(|f| f.attempted = None);
+            st.files.keys().cloned().collect()
+        };
+        for p in paths {
+            self.file_changed(&p).await;
+        }
+        if dir_changed && let Err(e) = self.scan().await {
+            tracing::error!(error = %e, "cannot scan the new plugins directory");
+        }
+    }
+
+    /// One row per plugin file, for `/plugins`.
+    pub fn status(&self) -> Vec<PluginStatus> {
+        let st = self.state.read().expect("registry lock");
+        st.files
+            .iter()
+            .map(|(path, f)| {
+                let p = f.serving.as_ref();
+                PluginStatus {
+                    file: path.display().to_string(),
+                    name: p.map(|p| p.name().to_owned()),
+                    version: p.map(|p| p.version().to_owned()),
+                    hash: p.map(|p| p.hash().to_owned()),
+                    wit_version: p.map(|p| p.wit_version().to_owned()),
+                    state: match (p.is_some(), f.last_error.is_some()) {
+                        (true, false) => "serving",
+                        (true, true) => "serving-previous",
+                        (false, _) => "failed",
+                    },
+                    last_error: f.last_error.clone(),
+                    loaded_at: f.loaded_at,
+                }
+            })
+            .collect()
+    }
+}

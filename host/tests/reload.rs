@@ -1,0 +1,244 @@
+//! Hot reload against the real file watcher: replacing, corrupting and deleting plugin files
+//! and editing plugins.toml while the host serves calls.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{TimeZone, Utc};
+use mdhost::config::Config;
+use mdhost::domain::{BarsRequest, Timeframe};
+use mdhost::net::{ReqwestTransport, RetryPolicy};
+use mdhost::reload::{Registry, Watcher};
+use mdhost::runtime::{Runtime, RuntimeOptions};
+
+const V1: &str = "1.0.0+misbehave";
+const V2: &str = "2.0.0+misbehave";
+
+/// The misbehave component with its version literal replaced (same length).
+fn misbehave_version(version: &str) -> Vec<u8> {
+    let bytes = std::fs::read(common::test_wasm("misbehave")).unwrap();
+    let (from, to) = (V1.as_bytes(), version.as_bytes());
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("version literal present");
+    let mut out = bytes.clone();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
+/// Writes beside and renames, as a deployment tool would.
+fn install(dir: &Path, name: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
+}
+
+async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+struct Host {
+    _dir: tempfile::TempDir,
+    plugins: PathBuf,
+    config_file: PathBuf,
+    registry: Arc<Registry>,
+    watcher: Watcher,
+}
+
+async fn start(config_text: &str) -> Host {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    install(&plugins, "misbehave.wasm", &misbehave_version(V1));
+    let config_file = dir.path().join("plugins.toml");
+    std::fs::write(&config_file, config_text).unwrap();
+    let config = Config::load(&config_file).unwrap();
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: Some(dir.path().join("cache")),
+        pooling: true,
+        transport: Arc::new(ReqwestTransport::new().unwrap()),
+        retry: RetryPolicy::default(),
+    })
+    .unwrap();
+    let registry = Arc::new(Registry::new(runtime, config));
+    registry.scan().await.unwrap();
+    let watcher = Watcher::start(registry.clone(), Some(config_file.clone())).unwrap();
+    Host {
+        _dir: dir,
+        plugins,
+        config_file,
+        registry,
+        watcher,
+    }
+}
+
+fn echo() -> BarsRequest {
+    BarsRequest {
+        symbols: vec!["ECHO".into()],
+        timeframe: "1d".parse::<Timeframe>().unwrap(),
+        start: Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2024, 1, 3, 0, 0, 0).unwrap(),
+        cursor: None,
+    }
+}
+
+fn version(h: &Host) -> Option<String> {
+    h.registry.get("misbehave").map(|p| p.version().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replacing_a_plugin_under_load_loses_no_call() {
+    let h = start("").await;
+    assert_eq!(version(&h).as_deref(), Some(V1));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (ok, failed, new_seen) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let caller = tokio::spawn({
+        let (registry, stop, ok, failed, new_seen) = (
+            h.registry.clone(),
+            stop.clone(),
+            ok.clone(),
+            failed.clone(),
+            new_seen.clone(),
+        );
+        async move {
+            while !stop.load(Ordering::Relaxed) {
+                let plugin = registry.get("misbehave").expect("always a version serving");
+                match plugin.fetch_bars(&echo()).await {
+                    Ok(Ok(page)) if page.bars.len() == 1 => ok.fetch_add(1, Ordering::Relaxed),
+                    _ => failed.fetch_add(1, Ordering::Relaxed),
+                };
+                if plugin.version() == V2 {
+                    new_seen.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+    });
+    eventually("calls are flowing", || ok.load(Ordering::Relaxed) > 10).await;
+    install(&h.plugins, "misbehave.wasm", &misbehave_version(V2));
+    eventually("the new version serves", || {
+        new_seen.load(Ordering::Relaxed) > 10
+    })
+    .await;
+    stop.store(true, Ordering::Relaxed);
+    caller.await.unwrap();
+    assert_eq!(
+        failed.load(Ordering::Relaxed),
+        0,
+        "calls failed during the swap"
+    );
+    assert_eq!(version(&h).as_deref(), Some(V2));
+    assert_eq!(h.registry.status()[0].state, "serving");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_file_leaves_the_old_version_serving_then_deletion_unloads() {
+    let h = start("").await;
+    install(&h.plugins, "misbehave.wasm", b"\0asm\x0d\0\x01\0garbage");
+    eventually("the error is reported", || {
+        h.registry.status()[0].last_error.is_some()
+    })
+    .await;
+    let s = &h.registry.status()[0];
+    assert_eq!(
+        (s.state, s.version.as_deref()),
+        ("serving-previous", Some(V1))
+    );
+    assert!(
+        s.last_error
+            .as_deref()
+            .unwrap()
+            .contains("misbehave.wasm: invalid component"),
+        "{s:?}"
+    );
+    let page = h
+        .registry
+        .get("misbehave")
+        .unwrap()
+        .fetch_bars(&echo())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.bars.len(), 1);
+
+    std::fs::remove_file(h.plugins.join("misbehave.wasm")).unwrap();
+    eventually("the plugin is unloaded", || {
+        h.registry.get("misbehave").is_none()
+    })
+    .await;
+    assert!(h.registry.status().is_empty());
+
+    // A second file may not claim a name another file serves.
+    install(&h.plugins, "a.wasm", &misbehave_version(V1));
+    eventually("a.wasm serves", || version(&h).is_some()).await;
+    install(&h.plugins, "b.wasm", &misbehave_version(V2));
+    eventually("b.wasm is refused", || {
+        h.registry.status().iter().any(|s| s.last_error.is_some())
+    })
+    .await;
+    let b = h
+        .registry
+        .status()
+        .into_iter()
+        .find(|s| s.file.ends_with("b.wasm"))
+        .unwrap();
+    assert_eq!(b.state, "failed");
+    assert!(
+        b.last_error
+            .unwrap()
+            .contains("plugin name \"misbehave\" is already served from")
+    );
+    assert_eq!(version(&h).as_deref(), Some(V1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_edits_apply_in_place_and_invalid_edits_are_refused() {
+    let h = start("[plugins.misbehave]\ndeadline = \"5s\"\n").await;
+    let deadline = |h: &Host| h.registry.get("misbehave").map(|p| p.limits().deadline);
+    assert_eq!(deadline(&h), Some(Duration::from_secs(5)));
+    std::fs::write(&h.config_file, "[plugins.misbehave]\ndeadline = \"7s\"\n").unwrap();
+    eventually("the new deadline applies", || {
+        deadline(&h) == Some(Duration::from_secs(7))
+    })
+    .await;
+    std::fs::write(
+        &h.config_file,
+        "[plugins.misbehave]\ndeadline = \"7s\"\nmemory_mb = \"lots\"\n",
+    )
+    .unwrap();
+    eventually("the edit is refused", || h.watcher.config_error().is_some()).await;
+    let err = h.watcher.config_error().unwrap();
+    assert!(
+        err.contains("plugins.toml:3: plugins.misbehave.memory_mb: invalid type"),
+        "{err}"
+    );
+    assert_eq!(
+        deadline(&h),
+        Some(Duration::from_secs(7)),
+        "the previous configuration keeps running"
+    );
+    assert!(
+        h.registry
+            .get("misbehave")
+            .unwrap()
+            .fetch_bars(&echo())
+            .await
+            .unwrap()
+            .is_ok()
+    );
+}
