@@ -54,6 +54,10 @@ impl<'de> Deserialize<'de> for Dec {
 /// integer part are removed. Fractional digits (trailing zeros included) are kept, so the
 /// provider's stated precision survives.
 pub fn normalize(text: &str) -> Result<String, String> {
+    // Nearly every provider value is already plain notation: copy it once.
+    if is_plain(text.as_bytes()) {
+        return Ok(text.to_owned());
+    }
     let bad = || format!("not a decimal number: {text:?}");
     let s = text.trim();
     let (neg, body) = match s.as_bytes().first() {
@@ -117,6 +121,20 @@ pub fn normalize(text: &str) -> Result<String, String> {
         out.push_str(&frac_digits);
     }
     Ok(out)
+}
+
+/// `-?(0|[1-9][0-9]*)(\.[0-9]+)?`: already in the WIT `decimal` form.
+fn is_plain(b: &[u8]) -> bool {
+    let b = b.strip_prefix(b"-").unwrap_or(b);
+    let int_len = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    if int_len == 0 || (int_len > 1 && b[0] == b'0') {
+        return false;
+    }
+    match &b[int_len..] {
+        [] => true,
+        [b'.', frac @ ..] => !frac.is_empty() && frac.iter().all(u8::is_ascii_digit),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
