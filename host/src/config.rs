@@ -318,6 +318,7 @@ impl Source<'_> {
                 SecretSetting {
                     env: s.env,
                     hosts: s.hosts,
+                    value: None,
                 },
             );
         }
