@@ -6,10 +6,13 @@
 //!   The only module that knows wasmtime or the generated WIT bindings.
 //! - [`net`]: transport, per-provider rate limiters and the retry loop behind `http.send`.
 //! - [`config`]: `plugins.toml`, parsed once into validated settings.
+//! - [`harness`]: cassettes, strict replay on a virtual clock, recording, golden files and
+//!   the plugin conformance checklist (`mdhost plugin test` / `plugin record`).
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod harness;
 pub mod net;
 pub mod runtime;
