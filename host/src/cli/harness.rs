@@ -11,7 +11,7 @@ use clap::{Args, Parser};
 use super::plugin::CallArgs;
 use crate::domain::BarsRequest;
 use crate::harness::record::{Plan, RecordJob, SecretToScrub};
-use crate::harness::{self, Cassette, End, Harness, HarnessOptions, RecordMode, TestOptions};
+use crate::harness::{self, Cassette, Harness, HarnessOptions, RecordMode, TestOptions};
 use crate::net::ReqwestTransport;
 
 #[derive(Debug, Args)]
@@ -104,15 +104,6 @@ pub async fn test(args: TestArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn describe_end(end: &End) -> String {
-    match end {
-        End::Complete => "complete".into(),
-        End::ProviderError { kind, message } => format!("{kind}: {message}"),
-        End::CallError { kind, message } => format!("{kind} failure: {message}"),
-        End::Stopped { message } => format!("stopped: {message}"),
-    }
-}
-
 /// Every configured secret value, to keep out of the cassette whatever plugin it is for.
 fn secrets_to_scrub(config: &crate::config::Config) -> Vec<SecretToScrub> {
     let mut out: Vec<SecretToScrub> = Vec::new();
@@ -181,7 +172,7 @@ pub async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 args.cassette.display(),
                 run.outcome.pages.len(),
                 run.outcome.bars.len(),
-                describe_end(&run.outcome.end)
+                run.outcome.end
             );
             if run.strict_failures.is_empty() {
                 Ok(ExitCode::SUCCESS)
@@ -217,7 +208,7 @@ pub async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
                 s.scrubbed,
                 s.outcome.pages.len(),
                 s.outcome.bars.len(),
-                describe_end(&s.outcome.end)
+                s.outcome.end
             );
             eprintln!(
                 "next: put it in tests/cassettes/<plugin>/ and run `mdhost plugin test {} --bless` to write its golden file",

@@ -77,6 +77,17 @@ impl End {
     }
 }
 
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Complete => f.write_str("complete"),
+            End::ProviderError { kind, message } => write!(f, "{kind} ({message})"),
+            End::CallError { kind, message } => write!(f, "a {kind} failure ({message})"),
+            End::Stopped { message } => write!(f, "stopped: {message}"),
+        }
+    }
+}
+
 /// Everything a request produced, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
