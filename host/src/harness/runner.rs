@@ -96,9 +96,20 @@ impl Harness {
         })
         .map_err(|e| HarnessError::Runtime(e.to_string()))?;
         let plugin = tokio
-            .block_on(runtime.load_file(path, |info| PluginSettings {
-                secrets: dummy_secrets(info),
-                ..PluginSettings::default()
+            .block_on(runtime.load_file(path, |info| {
+                PluginSettings {
+                    // Every declared host, plain http included: replay never reaches a
+                    // network, and a cassette recorded against a local test server is http.
+                    // Undeclared hosts are still denied, as in production.
+                    allow_hosts: Some(
+                        info.allowed_hosts
+                            .iter()
+                            .map(|h| format!("http://{h}"))
+                            .collect(),
+                    ),
+                    secrets: dummy_secrets(info),
+                    ..PluginSettings::default()
+                }
             }))
             .map_err(HarnessError::Load)?;
         Ok(Harness {
