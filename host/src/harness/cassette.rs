@@ -83,7 +83,7 @@ struct RawExchange {
 struct RawRequest {
     method: String,
     url: String,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "header_lines")]
     headers: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body: Option<String>,
@@ -95,7 +95,7 @@ struct RawRequest {
 #[serde(deny_unknown_fields)]
 struct RawResponse {
     status: u16,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default, skip_serializing_if = "Vec::is_empty", with = "header_lines")]
     headers: Vec<(String, String)>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     body: Option<String>,
@@ -109,6 +109,41 @@ struct RawResponse {
     /// server that sent no length would.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     truncate: Option<usize>,
+}
+
+/// Headers are written one `name: value` line each, which reads better in YAML than
+/// pairs; a `[name, value]` pair is accepted too.
+mod header_lines {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Line {
+        Text(String),
+        Pair(String, String),
+    }
+
+    pub fn serialize<S: Serializer>(h: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+        h.iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect::<Vec<_>>()
+            .serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+        Vec::<Line>::deserialize(d)?
+            .into_iter()
+            .map(|l| match l {
+                Line::Pair(k, v) => Ok((k, v)),
+                Line::Text(t) => t
+                    .split_once(':')
+                    .map(|(k, v)| (k.trim().to_owned(), v.trim_start().to_owned()))
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(format!("header {t:?} is not `name: value`"))
+                    }),
+            })
+            .collect()
+    }
 }
 
 // ---- Validated types --------------------------------------------------------------------
@@ -499,7 +534,7 @@ exchanges:
     request: {method: GET, url: 'https://h.example/a?x=1'}
     response:
       status: 429
-      headers: [[retry-after, '20']]
+      headers: ['retry-after: 20', [x-pair, 'a: b']]
       body: slow down
   - request: {method: GET, url: 'https://h.example/a?x=1'}
     fault: timeout
@@ -514,6 +549,16 @@ exchanges:
         assert_eq!(case.expect.error.as_deref(), Some("rate-limited"));
         assert_eq!(c.exchanges.len(), 3);
         assert_eq!(c.exchanges[0].source.as_deref(), Some("synthetic"));
+        match &c.exchanges[0].answer {
+            Answer::Response(r) => assert_eq!(
+                r.headers,
+                [
+                    ("retry-after".to_owned(), "20".to_owned()),
+                    ("x-pair".to_owned(), "a: b".to_owned())
+                ]
+            ),
+            other => panic!("{other:?}"),
+        }
         assert_eq!(c.exchanges[1].answer, Answer::Fault(Fault::Timeout));
         assert_eq!(c.exchanges[1].delay, Some(Duration::from_millis(1500)));
         assert_eq!(
@@ -534,6 +579,10 @@ exchanges:
         check(
             "version: 1\nexchanges:\n  - request: {method: GET, url: 'https://h/'}\n    response: {stauts: 200}\n",
             Err("unknown field `stauts`"),
+        );
+        check(
+            "version: 1\nexchanges:\n  - request: {method: GET, url: 'https://h/', headers: [nocolon]}\n    fault: reset\n",
+            Err("header \"nocolon\" is not `name: value`"),
         );
         check(
             "version: 1\nexchanges:\n  - request: {method: GET, url: 'https://h/'}\n",
