@@ -338,3 +338,118 @@ fn the_cli_exits_non_zero_with_a_diff_on_a_broken_golden() {
     assert!(stdout.contains("-    {\"symbol\":\"EUR/USD\""), "{stdout}");
     assert!(stdout.contains("1 failed"), "{stdout}");
 }
+
+/// Serves `GET /bars` on 127.0.0.1 until the returned guard is dropped. The body and a
+/// header echo `secret`, as a provider echoing the caller's key would.
+fn local_provider(secret: &'static str) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let body = format!(
+                r#"[{{"t": 1704153600000000000, "o": "185.5", "h": "186.25", "l": "184.75", "c": "185.75", "v": "1200", "note": "key {secret}"}}]"#
+            );
+            let app = axum::Router::new().route(
+                "/bars",
+                axum::routing::get(move || async move {
+                    ([("x-echo", secret), ("content-type", "application/json")], body)
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    stop_rx.await.ok();
+                })
+                .await
+                .unwrap();
+        });
+    });
+    (port_rx.recv().unwrap(), stop_tx)
+}
+
+#[test]
+fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
+    const SECRET: &str = "SECRETVALUE123";
+    let (port, stop) = local_provider(SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("plugins.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins.misbehave]\nallow_hosts = [\"http://127.0.0.1:{port}\"]\n\n[plugins.misbehave.secrets.x]\nenv = \"MDHOST_TEST_RECORD_SECRET\"\n"
+        ),
+    )
+    .unwrap();
+    let cassette = dir.path().join("cases/fetch.yaml");
+    let misbehave = wasm("plugins/testing/misbehave.wasm");
+    let record = |mode: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mdhost"))
+            .args(["plugin", "record"])
+            .arg(&misbehave)
+            .arg("--cassette")
+            .arg(&cassette)
+            .args(["--mode", mode, "--"])
+            .arg("--symbols")
+            .arg(format!("FETCH:http://127.0.0.1:{port}/bars,TEST"))
+            .args([
+                "--timeframe",
+                "1d",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-02",
+            ])
+            .arg("--config")
+            .arg(&config)
+            .env("MDHOST_TEST_RECORD_SECRET", SECRET)
+            .env("MDHOST_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+
+    // `none` never records: there is nothing to replay yet.
+    let out = record("none");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("does not exist, and mode `none` never records")
+    );
+
+    let out = record("once");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 exchange(s) recorded"));
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
+    assert!(text.contains("key {{secret:x}}"), "{text}");
+    assert!(
+        text.contains("symbols:"),
+        "the request is kept as the case:\n{text}"
+    );
+
+    // With the provider gone, the cassette still answers: `once` and `none` replay it.
+    stop.send(()).unwrap();
+    for mode in ["once", "none"] {
+        let out = record(mode);
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("replayed"));
+    }
+
+    // And it is a ready case: every check of the case passes once blessed.
+    let r = run(&misbehave, &dir.path().join("cases"), true).unwrap();
+    let case_checks: Vec<_> = r.results.iter().filter(|x| x.case == "fetch").collect();
+    assert_eq!(case_checks.len(), 7);
+    assert!(case_checks.iter().all(|x| x.pass), "{}", r.to_text());
+}
