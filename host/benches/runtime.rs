@@ -111,6 +111,7 @@ fn setup(body: Arc<Vec<u8>>) -> (tokio::runtime::Runtime, Plugin, bool) {
             SecretSetting {
                 env: "CARGO_PKG_NAME".into(),
                 hosts: None,
+                value: None,
             },
         )]
         .into(),

@@ -586,6 +586,7 @@ impl Source<'_> {
                 SecretSetting {
                     env: s.env,
                     hosts: s.hosts,
+                    value: None,
                 },
             );
         }

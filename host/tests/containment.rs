@@ -107,6 +107,7 @@ async fn load(rt: &Runtime, addr: &str) -> Plugin {
             SecretSetting {
                 env: "CARGO_PKG_NAME".into(),
                 hosts: Some(vec!["127.0.0.1".into(), "api.bound.example".into()]),
+                value: None,
             },
         )]
         .into(),

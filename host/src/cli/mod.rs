@@ -1,6 +1,7 @@
 //! The `mdhost` command line. Parsing and output live here; the work is done by the
 //! library modules. Errors end the process with one line on stderr and a non-zero exit.
 
+mod harness;
 mod output;
 mod plugin;
 

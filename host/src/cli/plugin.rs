@@ -24,6 +24,12 @@ pub enum PluginCommand {
     },
     /// Fetch bars through a plugin, live, following every page, and print them.
     Call(CallArgs),
+    /// Run a plugin against its cassettes (no network): golden outputs and the
+    /// conformance checklist. Exits non-zero when any check fails.
+    Test(super::harness::TestArgs),
+    /// Make a `plugin call` live and record its HTTP exchanges into a cassette
+    /// (`--mode` decides when the network is used).
+    Record(super::harness::RecordArgs),
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +77,8 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Inspect { file, json } => inspect(file, json).await,
         PluginCommand::Call(args) => call(args).await,
+        PluginCommand::Test(args) => super::harness::test(args).await,
+        PluginCommand::Record(args) => super::harness::record(args).await,
     }
 }
 

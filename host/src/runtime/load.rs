@@ -238,8 +238,10 @@ impl Runtime {
                     .map_err(|e| format!("secrets.{name}.hosts: {e}"))?,
                 None => default_hosts.clone(),
             };
-            let value = std::env::var(&setting.env)
-                .ok()
+            let value = setting
+                .value
+                .clone()
+                .or_else(|| std::env::var(&setting.env).ok())
                 .filter(|v| !v.is_empty())
                 .map(SecretValue::new);
             secrets.insert(

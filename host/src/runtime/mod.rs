@@ -45,6 +45,10 @@ pub struct PluginSettings {
 pub struct SecretSetting {
     pub env: String,
     pub hosts: Option<Vec<String>>,
+    /// A value given directly, which wins over `env`. Only the replay harness uses it: it
+    /// gives every declared secret a dummy value, since cassettes hold placeholders and
+    /// the value never reaches a (replayed) wire.
+    pub value: Option<String>,
 }
 
 /// How the runtime is built.

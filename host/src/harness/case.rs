@@ -1,0 +1,186 @@
+//! Cases: a cassette with a `case:` section (the request to make) and its golden file,
+//! found by scanning a directory; and running a request through a plugin, page after page,
+//! into an [`Outcome`] that the checks and the golden file look at.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::domain::{BarsRequest, RawBar};
+use crate::runtime::Plugin;
+
+/// The files of one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseFiles {
+    /// The file stem, which names the case in reports.
+    pub name: String,
+    pub cassette: PathBuf,
+    /// `<name>.golden.json` beside the cassette.
+    pub golden: PathBuf,
+}
+
+/// The cases in `dir`: every `*.yaml` / `*.yml` file, by name.
+pub fn discover(dir: &Path) -> std::io::Result<Vec<CaseFiles>> {
+    let mut cases = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let is_yaml = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !is_yaml || !path.is_file() || name.starts_with('.') {
+            continue;
+        }
+        cases.push(CaseFiles {
+            golden: dir.join(format!("{name}.golden.json")),
+            name,
+            cassette: path,
+        });
+    }
+    cases.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(cases)
+}
+
+/// One page as the loop saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PageRecord {
+    /// The cursor the page was asked with.
+    pub cursor: Option<String>,
+    /// How many bars it held.
+    pub bars: usize,
+    pub next_cursor: Option<String>,
+}
+
+/// How the page loop ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum End {
+    /// The last page came without a cursor.
+    Complete,
+    /// The plugin returned a classified error.
+    ProviderError { kind: String, message: String },
+    /// The call failed in the sandbox (trap, deadline, memory cap, contract breach).
+    CallError { kind: String, message: String },
+    /// The harness stopped a pagination that would not end.
+    Stopped { message: String },
+}
+
+impl End {
+    /// The provider-error kind, if the loop ended with one.
+    pub fn error_kind(&self) -> Option<&str> {
+        match self {
+            End::ProviderError { kind, .. } => Some(kind),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for End {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            End::Complete => f.write_str("complete"),
+            End::ProviderError { kind, message } => write!(f, "{kind} ({message})"),
+            End::CallError { kind, message } => write!(f, "a {kind} failure ({message})"),
+            End::Stopped { message } => write!(f, "stopped: {message}"),
+        }
+    }
+}
+
+/// Everything a request produced, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub pages: Vec<PageRecord>,
+    pub bars: Vec<RawBar>,
+    pub end: End,
+}
+
+impl Outcome {
+    /// Bars of the pages before page `i` (0-based).
+    pub fn bars_before_page(&self, i: usize) -> usize {
+        self.pages[..i].iter().map(|p| p.bars).sum()
+    }
+}
+
+/// Asks for every page of `req`, following cursors, until the last page, an error, a
+/// repeated cursor or `max_pages`.
+pub async fn fetch_all(plugin: &Plugin, req: &BarsRequest, max_pages: u32) -> Outcome {
+    let mut req = req.clone();
+    let mut pages = Vec::new();
+    let mut bars = Vec::new();
+    let mut seen: HashSet<String> = req.cursor.iter().cloned().collect();
+    let end = 'pages: {
+        for _ in 0..max_pages {
+            let page = match plugin.fetch_bars(&req).await {
+                Err(e) => {
+                    break 'pages End::CallError {
+                        kind: e.kind().into(),
+                        message: e.to_string(),
+                    };
+                }
+                Ok(Err(e)) => {
+                    break 'pages End::ProviderError {
+                        kind: e.kind().into(),
+                        message: e.to_string(),
+                    };
+                }
+                Ok(Ok(page)) => page,
+            };
+            pages.push(PageRecord {
+                cursor: req.cursor.clone(),
+                bars: page.bars.len(),
+                next_cursor: page.next_cursor.clone(),
+            });
+            bars.extend(page.bars);
+            match page.next_cursor {
+                None => break 'pages End::Complete,
+                Some(c) if !seen.insert(c.clone()) => {
+                    break 'pages End::Stopped {
+                        message: format!(
+                            "page {} returned cursor {c:?}, which an earlier page already gave: pagination does not terminate",
+                            pages.len()
+                        ),
+                    };
+                }
+                Some(c) => req.cursor = Some(c),
+            }
+        }
+        End::Stopped {
+            message: format!("no last page after {max_pages} pages"),
+        }
+    };
+    Outcome { pages, bars, end }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn discovers_yaml_cases_in_name_order_with_their_goldens() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in [
+            "b.yaml",
+            "a.yml",
+            "a.golden.json",
+            "notes.md",
+            ".hidden.yaml",
+        ] {
+            std::fs::write(dir.path().join(f), "").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("sub.yaml")).unwrap();
+        let cases = discover(dir.path()).unwrap();
+        let names: Vec<(&str, PathBuf)> = cases
+            .iter()
+            .map(|c| (c.name.as_str(), c.golden.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("a", dir.path().join("a.golden.json")),
+                ("b", dir.path().join("b.golden.json"))
+            ]
+        );
+    }
+}

@@ -1,0 +1,455 @@
+//! The replay harness end to end: every provider's cases under `cargo test`, and the
+//! harness's own promises (strict replay, virtual time, golden files, clear errors) checked
+//! with real plugin components. Needs the built plugins: `cargo xtask plugins` (which
+//! `cargo xtask test` runs first).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use mdhost::harness::{
+    self, Cassette, End, Harness, HarnessError, HarnessOptions, Report, TestOptions,
+};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("host lives in the workspace")
+        .to_owned()
+}
+
+/// A built plugin component; fails with the command that builds it when it is missing.
+fn wasm(rel: &str) -> PathBuf {
+    let p = root().join(rel);
+    assert!(
+        p.is_file(),
+        "{} is missing: build the plugins first with `cargo xtask plugins` (or run `cargo xtask test`)",
+        p.display()
+    );
+    p
+}
+
+fn run(plugin: &Path, cases: &Path, bless: bool) -> Result<Report, HarnessError> {
+    harness::test_plugin(&TestOptions {
+        cases_dir: Some(cases.to_owned()),
+        bless,
+        ..TestOptions::new(plugin)
+    })
+}
+
+/// Runs a provider's own cases and fails with the whole report when a check fails.
+fn check_provider(name: &str) {
+    let report = run(
+        &wasm(&format!("plugins/{name}.wasm")),
+        &root().join("tests/cassettes").join(name),
+        false,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.passed(), "{}", report.to_text());
+    // Every case runs the whole checklist (7 checks), plus the plugin-wide checks.
+    let cases = std::fs::read_dir(root().join("tests/cassettes").join(name))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "yaml")
+        })
+        .count();
+    assert!(cases >= 8, "{name} has only {cases} cases");
+    assert_eq!(report.results.len(), 3 + 7 * cases, "{}", report.to_text());
+}
+
+#[test]
+fn yahoo_passes_its_cases() {
+    check_provider("yahoo");
+}
+
+#[test]
+fn alphavantage_passes_its_cases() {
+    check_provider("alphavantage");
+}
+
+#[test]
+fn polygon_passes_its_cases() {
+    check_provider("polygon");
+}
+
+/// A yahoo case whose body is the real EUR/USD capture, with an absolute `body_file` so
+/// that the cassette works from a temporary directory. `extra` is appended to `exchanges`.
+fn eurusd_case(url_period2: &str, extra: &str) -> String {
+    let body = root().join("plugins/yahoo/testdata/chart_EURUSD=X_1d_2020-01-01_2020-01-03.json");
+    format!(
+        "version: 1
+case: {{symbols: [EUR/USD], timeframe: 1d, start: 2020-01-01T00:00:00Z, end: 2020-01-04T00:00:00Z}}
+exchanges:
+  - request:
+      method: GET
+      url: 'https://query1.finance.yahoo.com/v8/finance/chart/EURUSD%3DX?period1=1577750400&period2={url_period2}&interval=1d&includePrePost=false&events=div%7Csplit'
+    response: {{status: 200, body_file: '{}'}}
+{extra}",
+        body.display()
+    )
+}
+
+/// A temporary cases directory holding `files` (name, content).
+fn cases_dir(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, text) in files {
+        std::fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// The failed checks of a report, as (case, check, message).
+fn failures(r: &Report) -> Vec<(String, String, String)> {
+    r.failures()
+        .map(|f| (f.case.clone(), f.check.clone(), f.message.clone()))
+        .collect()
+}
+
+fn failure<'a>(r: &'a Report, case: &str, check: &str) -> &'a str {
+    r.results
+        .iter()
+        .find(|x| x.case == case && x.check == check && !x.pass)
+        .map(|x| x.message.as_str())
+        .unwrap_or_else(|| panic!("no failed {case}/{check} in\n{}", r.to_text()))
+}
+
+#[test]
+fn an_unmatched_request_fails_with_a_diff_against_the_nearest_exchange() {
+    // The cassette expects period2=1578182399, the plugin asks for 1578182400.
+    let dir = cases_dir(&[("eurusd.yaml", &eurusd_case("1578182399", ""))]);
+    let r = run(&wasm("plugins/yahoo.wasm"), dir.path(), true).unwrap();
+    let m = failure(&r, "eurusd", "replay");
+    assert!(m.contains("no exchange matches GET https://query1.finance.yahoo.com/v8/finance/chart/EURUSD%3DX?period1=1577750400&period2=1578182400"), "{m}");
+    assert!(m.contains("nearest is exchanges[0]"), "{m}");
+    assert!(
+        m.contains("query period2: cassette 1578182399, plugin 1578182400"),
+        "{m}"
+    );
+    assert!(
+        m.contains("exchanges[0] (GET"),
+        "the unused exchange is reported too: {m}"
+    );
+}
+
+#[test]
+fn an_unused_exchange_fails_the_case() {
+    let extra = "  - request: {method: GET, url: 'https://query1.finance.yahoo.com/v8/finance/chart/EURUSD%3DX?period1=1'}
+    response: {status: 200, body: '{}'}
+";
+    let dir = cases_dir(&[("eurusd.yaml", &eurusd_case("1578182400", extra))]);
+    let r = run(&wasm("plugins/yahoo.wasm"), dir.path(), true).unwrap();
+    assert_eq!(
+        failures(&r),
+        [(
+            "eurusd".to_owned(),
+            "replay".to_owned(),
+            format!(
+                "{}: exchanges[1] (GET https://query1.finance.yahoo.com/v8/finance/chart/EURUSD%3DX?period1=1) was never used",
+                dir.path().join("eurusd.yaml").display()
+            )
+        )]
+    );
+}
+
+#[test]
+fn retry_after_waits_on_virtual_time_and_costs_no_wall_time() {
+    let h = Harness::load(&wasm("plugins/yahoo.wasm"), &HarnessOptions::default()).unwrap();
+    let path = root().join("tests/cassettes/yahoo/btc_1d_after_429_retry_after.yaml");
+    let cassette = Arc::new(Cassette::load(&path).unwrap());
+    let req = cassette.case.clone().unwrap().request;
+    let wall = Instant::now();
+    let run = h.run(cassette, &req);
+    let wall = wall.elapsed();
+    assert_eq!(run.outcome.end, End::Complete, "{:?}", run.strict_failures);
+    assert_eq!(run.log.used, [0, 1], "the 429, then the retried 200");
+    // The host waited the provider's 20 s before retrying …
+    assert!(
+        run.virtual_elapsed >= Duration::from_secs(20),
+        "{:?}",
+        run.virtual_elapsed
+    );
+    // … on the virtual clock only.
+    assert!(wall < Duration::from_secs(5), "took {wall:?} of wall time");
+}
+
+#[test]
+fn bless_writes_goldens_and_a_broken_golden_fails_with_a_diff() {
+    let dir = cases_dir(&[("eurusd.yaml", &eurusd_case("1578182400", ""))]);
+    let yahoo = wasm("plugins/yahoo.wasm");
+    let golden = dir.path().join("eurusd.golden.json");
+
+    // No golden yet: the case fails and says how to make one.
+    let r = run(&yahoo, dir.path(), false).unwrap();
+    let m = failure(&r, "eurusd", "golden");
+    assert!(
+        m.contains("eurusd.golden.json: missing; run `mdhost plugin test … --bless`"),
+        "{m}"
+    );
+
+    // Bless writes it; then the same run passes.
+    let r = run(&yahoo, dir.path(), true).unwrap();
+    assert!(r.passed(), "{}", r.to_text());
+    let text = std::fs::read_to_string(&golden).unwrap();
+    assert!(text.contains("\"symbol\":\"EUR/USD\""), "{text}");
+    assert!(run(&yahoo, dir.path(), false).unwrap().passed());
+
+    // A changed value fails with a diff naming the file and both lines.
+    let first_close = text
+        .split("\"close\":\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    std::fs::write(
+        &golden,
+        text.replacen(
+            &format!("\"close\":\"{first_close}\""),
+            "\"close\":\"1.0\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let r = run(&yahoo, dir.path(), false).unwrap();
+    assert_eq!(r.failures().count(), 1, "{}", r.to_text());
+    let m = failure(&r, "eurusd", "golden");
+    assert!(m.contains("differs from the output"), "{m}");
+    assert!(m.contains(&format!("--- {}", golden.display())), "{m}");
+    assert!(m.contains("\"close\":\"1.0\""), "{m}");
+    assert!(m.contains("+    {\"symbol\":\"EUR/USD\""), "{m}");
+
+    // Bless again restores it.
+    assert!(run(&yahoo, dir.path(), true).unwrap().passed());
+    assert_eq!(std::fs::read_to_string(&golden).unwrap(), text);
+}
+
+#[test]
+fn bad_input_gives_clear_errors_never_panics() {
+    let yahoo = wasm("plugins/yahoo.wasm");
+
+    // A malformed cassette fails its own case, naming the file and line; others still run.
+    let dir = cases_dir(&[
+        (
+            "broken.yaml",
+            "version: 1\nexchanges:\n  - request: {method: GET\n",
+        ),
+        ("nocase.yaml", "version: 1\nexchanges: []\n"),
+        ("eurusd.yaml", &eurusd_case("1578182400", "")),
+    ]);
+    let r = run(&yahoo, dir.path(), true).unwrap();
+    let m = failure(&r, "broken", "cassette");
+    assert!(
+        m.starts_with(&format!(
+            "{}: line ",
+            dir.path().join("broken.yaml").display()
+        )),
+        "{m}"
+    );
+    let m = failure(&r, "nocase", "cassette");
+    assert!(m.contains("nocase.yaml: has no `case:` section"), "{m}");
+    assert!(
+        r.results
+            .iter()
+            .any(|x| x.case == "eurusd" && x.check == "golden" && x.pass)
+    );
+
+    // An empty or missing cases directory.
+    let empty = tempfile::tempdir().unwrap();
+    let r = run(&yahoo, empty.path(), false).unwrap();
+    assert!(!r.passed());
+    assert!(failure(&r, "(plugin)", "cases").contains("no cases"));
+    let missing = empty.path().join("nope");
+    let e = run(&yahoo, &missing, false).unwrap_err().to_string();
+    assert!(e.contains("nope: cannot read the cases directory"), "{e}");
+
+    // A plugin file that is not there, or not a component.
+    let e = run(&empty.path().join("ghost.wasm"), empty.path(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("ghost.wasm: cannot read"), "{e}");
+    let e = run(&dir.path().join("eurusd.yaml"), empty.path(), false)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("eurusd.yaml: not a WebAssembly file"), "{e}");
+
+    // A plugin that traps: the case fails with the plugin file and the panic message.
+    let misbehave = wasm("plugins/testing/misbehave.wasm");
+    let dir = cases_dir(&[(
+        "trap.yaml",
+        "version: 1\ncase: {symbols: [TRAP], timeframe: 1d, start: 2024-01-02T00:00:00Z, end: 2024-01-03T00:00:00Z}\nexchanges: []\n",
+    )]);
+    let r = run(&misbehave, dir.path(), true).unwrap();
+    let m = failure(&r, "trap", "errors");
+    assert!(
+        m.contains("misbehave.wasm: the call failed in the sandbox (trap)"),
+        "{m}"
+    );
+    assert!(m.contains("misbehave: deliberate panic"), "{m}");
+}
+
+#[test]
+fn the_cli_exits_non_zero_with_a_diff_on_a_broken_golden() {
+    let dir = cases_dir(&[("eurusd.yaml", &eurusd_case("1578182400", ""))]);
+    let yahoo = wasm("plugins/yahoo.wasm");
+    let cli = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mdhost"))
+            .args(["plugin", "test"])
+            .arg(&yahoo)
+            .arg("--cassettes")
+            .arg(dir.path())
+            .args(extra)
+            .env("MDHOST_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    assert!(cli(&["--bless"]).status.success());
+    let ok = cli(&["--json"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&ok.stdout).unwrap();
+    assert_eq!(v["passed"], true);
+    assert!(
+        v["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["pass"] == true)
+    );
+
+    let golden = dir.path().join("eurusd.golden.json");
+    let text = std::fs::read_to_string(&golden).unwrap();
+    std::fs::write(
+        &golden,
+        text.replacen("\"complete\":true", "\"complete\":false", 1),
+    )
+    .unwrap();
+    let out = cli(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("FAIL  eurusd"), "{stdout}");
+    assert!(stdout.contains("-    {\"symbol\":\"EUR/USD\""), "{stdout}");
+    assert!(stdout.contains("1 failed"), "{stdout}");
+}
+
+/// Serves `GET /bars` on 127.0.0.1 until the returned guard is dropped. The body and a
+/// header echo `secret`, as a provider echoing the caller's key would.
+fn local_provider(secret: &'static str) -> (u16, tokio::sync::oneshot::Sender<()>) {
+    let (port_tx, port_rx) = std::sync::mpsc::channel();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let body = format!(
+                r#"[{{"t": 1704153600000000000, "o": "185.5", "h": "186.25", "l": "184.75", "c": "185.75", "v": "1200", "note": "key {secret}"}}]"#
+            );
+            let app = axum::Router::new().route(
+                "/bars",
+                axum::routing::get(move || async move {
+                    ([("x-echo", secret), ("content-type", "application/json")], body)
+                }),
+            );
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            port_tx.send(listener.local_addr().unwrap().port()).unwrap();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    stop_rx.await.ok();
+                })
+                .await
+                .unwrap();
+        });
+    });
+    (port_rx.recv().unwrap(), stop_tx)
+}
+
+#[test]
+fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
+    const SECRET: &str = "SECRETVALUE123";
+    let (port, stop) = local_provider(SECRET);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("plugins.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[plugins.misbehave]\nallow_hosts = [\"http://127.0.0.1:{port}\"]\n\n[plugins.misbehave.secrets.x]\nenv = \"MDHOST_TEST_RECORD_SECRET\"\n"
+        ),
+    )
+    .unwrap();
+    let cassette = dir.path().join("cases/fetch.yaml");
+    let misbehave = wasm("plugins/testing/misbehave.wasm");
+    let record = |mode: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_mdhost"))
+            .args(["plugin", "record"])
+            .arg(&misbehave)
+            .arg("--cassette")
+            .arg(&cassette)
+            .args(["--mode", mode, "--"])
+            .arg("--symbols")
+            .arg(format!("FETCH:http://127.0.0.1:{port}/bars,TEST"))
+            .args([
+                "--timeframe",
+                "1d",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-02",
+            ])
+            .arg("--config")
+            .arg(&config)
+            .env("MDHOST_TEST_RECORD_SECRET", SECRET)
+            .env("MDHOST_CACHE_DIR", dir.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+
+    // `none` never records: there is nothing to replay yet.
+    let out = record("none");
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("does not exist, and mode `none` never records")
+    );
+
+    let out = record("once");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 exchange(s) recorded"));
+    let text = std::fs::read_to_string(&cassette).unwrap();
+    assert!(!text.contains(SECRET), "the secret leaked:\n{text}");
+    assert!(text.contains("key {{secret:x}}"), "{text}");
+    assert!(
+        text.contains("symbols:"),
+        "the request is kept as the case:\n{text}"
+    );
+
+    // With the provider gone, the cassette still answers: `once` and `none` replay it.
+    stop.send(()).unwrap();
+    for mode in ["once", "none"] {
+        let out = record(mode);
+        assert!(
+            out.status.success(),
+            "{mode}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stderr).contains("replayed"));
+    }
+
+    // And it is a ready case: every check of the case passes once blessed.
+    let r = run(&misbehave, &dir.path().join("cases"), true).unwrap();
+    let case_checks: Vec<_> = r.results.iter().filter(|x| x.case == "fetch").collect();
+    assert_eq!(case_checks.len(), 7);
+    assert!(case_checks.iter().all(|x| x.pass), "{}", r.to_text());
+}
