@@ -453,3 +453,64 @@ fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
     assert_eq!(case_checks.len(), 7);
     assert!(case_checks.iter().all(|x| x.pass), "{}", r.to_text());
 }
+
+/// A misbehave case whose first bar has its low above its open; `expect` is the case's
+/// `expect:` section.
+fn bad_low_case(expect: &str) -> String {
+    format!(
+        r#"version: 1
+case:
+  symbols: ['FETCH:https://api.bound.example/bars', TEST]
+  timeframe: 1d
+  start: 2024-01-02T00:00:00Z
+  end: 2024-01-04T00:00:00Z
+{expect}
+exchanges:
+  - request: {{method: GET, url: 'https://api.bound.example/bars'}}
+    response:
+      status: 200
+      body: '[{{"t": 1704153600000000000, "o": "10", "h": "11", "l": "10.5", "c": "10.75", "v": "5"}},
+        {{"t": 1704240000000000000, "o": "10", "h": "11", "l": "9", "c": "10.5", "v": "5"}}]'
+"#
+    )
+}
+
+#[test]
+fn a_bar_failing_validation_must_be_declared_as_an_expected_quarantine() {
+    let dir = cases_dir(&[
+        (
+            "declared.yaml",
+            &bad_low_case(
+                "  expect:\n    quarantine: [{start: 2024-01-02T00:00:00Z, reason: low}]",
+            ),
+        ),
+        ("undeclared.yaml", &bad_low_case("")),
+        (
+            "wrong_bar.yaml",
+            &bad_low_case(
+                "  expect:\n    quarantine: [{start: 2024-01-03T00:00:00Z, reason: low}]",
+            ),
+        ),
+    ]);
+    let r = run(&wasm("plugins/testing/misbehave.wasm"), dir.path(), true).unwrap();
+    let validation = |case: &str| {
+        r.results
+            .iter()
+            .find(|x| x.case == case && x.check == "validation")
+            .unwrap()
+    };
+    assert!(validation("declared").pass, "{}", r.to_text());
+    assert_eq!(
+        validation("undeclared").message,
+        "bar TEST 1d 2024-01-02 00:00:00 UTC fails validation: low 10.5 is above min(open, close) 10"
+    );
+    let m = &validation("wrong_bar").message;
+    assert!(
+        m.contains("bar TEST 1d 2024-01-02 00:00:00 UTC fails validation"),
+        "{m}"
+    );
+    assert!(
+        m.contains("expects the bar at 2024-01-03 00:00:00 UTC to be quarantined (\"low\"), but no bar there fails that way"),
+        "{m}"
+    );
+}
