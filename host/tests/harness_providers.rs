@@ -339,9 +339,12 @@ fn the_cli_exits_non_zero_with_a_diff_on_a_broken_golden() {
     assert!(stdout.contains("1 failed"), "{stdout}");
 }
 
-/// Serves `GET /bars` on 127.0.0.1 until the returned guard is dropped. The body and a
-/// header echo `secret`, as a provider echoing the caller's key would.
-fn local_provider(secret: &'static str) -> (u16, tokio::sync::oneshot::Sender<()>) {
+/// Serves `GET /bars` on 127.0.0.1 until told to stop, counting requests in `hits`. The
+/// body and a header echo `secret`, as a provider echoing the caller's key would.
+fn local_provider(
+    secret: &'static str,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+) -> (u16, tokio::sync::oneshot::Sender<()>) {
     let (port_tx, port_rx) = std::sync::mpsc::channel();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     std::thread::spawn(move || {
@@ -356,6 +359,7 @@ fn local_provider(secret: &'static str) -> (u16, tokio::sync::oneshot::Sender<()
             let app = axum::Router::new().route(
                 "/bars",
                 axum::routing::get(move || async move {
+                    hits.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     ([("x-echo", secret), ("content-type", "application/json")], body)
                 }),
             );
@@ -375,7 +379,9 @@ fn local_provider(secret: &'static str) -> (u16, tokio::sync::oneshot::Sender<()
 #[test]
 fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
     const SECRET: &str = "SECRETVALUE123";
-    let (port, stop) = local_provider(SECRET);
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let hits_now = || hits.load(std::sync::atomic::Ordering::SeqCst);
+    let (port, stop) = local_provider(SECRET, hits.clone());
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("plugins.toml");
     std::fs::write(
@@ -387,15 +393,15 @@ fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
     .unwrap();
     let cassette = dir.path().join("cases/fetch.yaml");
     let misbehave = wasm("plugins/testing/misbehave.wasm");
-    let record = |mode: &str| {
+    let record_to = |cassette: &Path, mode: &str, query: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_mdhost"))
             .args(["plugin", "record"])
             .arg(&misbehave)
             .arg("--cassette")
-            .arg(&cassette)
+            .arg(cassette)
             .args(["--mode", mode, "--"])
             .arg("--symbols")
-            .arg(format!("FETCH:http://127.0.0.1:{port}/bars,TEST"))
+            .arg(format!("FETCH:http://127.0.0.1:{port}/bars{query},TEST"))
             .args([
                 "--timeframe",
                 "1d",
@@ -411,6 +417,7 @@ fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
             .output()
             .unwrap()
     };
+    let record = |mode: &str| record_to(&cassette, mode, "");
 
     // `none` never records: there is nothing to replay yet.
     let out = record("none");
@@ -435,6 +442,33 @@ fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
         "the request is kept as the case:\n{text}"
     );
 
+    assert_eq!(hits_now(), 1);
+
+    // new-episodes replays what the cassette has and goes live only for the rest.
+    let out = record("new-episodes");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("0 exchange(s) recorded, 1 kept"));
+    assert_eq!(
+        hits_now(),
+        1,
+        "a matching request must not reach the network"
+    );
+    let more = dir.path().join("more.yaml");
+    std::fs::copy(&cassette, &more).unwrap();
+    let out = record_to(&more, "new-episodes", "?page=2");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 exchange(s) recorded, 1 kept"));
+    assert_eq!(hits_now(), 2);
+    assert_eq!(Cassette::load(&more).unwrap().exchanges.len(), 2);
+
     // With the provider gone, the cassette still answers: `once` and `none` replay it.
     stop.send(()).unwrap();
     for mode in ["once", "none"] {
@@ -452,4 +486,65 @@ fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
     let case_checks: Vec<_> = r.results.iter().filter(|x| x.case == "fetch").collect();
     assert_eq!(case_checks.len(), 7);
     assert!(case_checks.iter().all(|x| x.pass), "{}", r.to_text());
+}
+
+/// A misbehave case whose first bar has its low above its open; `expect` is the case's
+/// `expect:` section.
+fn bad_low_case(expect: &str) -> String {
+    format!(
+        r#"version: 1
+case:
+  symbols: ['FETCH:https://api.bound.example/bars', TEST]
+  timeframe: 1d
+  start: 2024-01-02T00:00:00Z
+  end: 2024-01-04T00:00:00Z
+{expect}
+exchanges:
+  - request: {{method: GET, url: 'https://api.bound.example/bars'}}
+    response:
+      status: 200
+      body: '[{{"t": 1704153600000000000, "o": "10", "h": "11", "l": "10.5", "c": "10.75", "v": "5"}},
+        {{"t": 1704240000000000000, "o": "10", "h": "11", "l": "9", "c": "10.5", "v": "5"}}]'
+"#
+    )
+}
+
+#[test]
+fn a_bar_failing_validation_must_be_declared_as_an_expected_quarantine() {
+    let dir = cases_dir(&[
+        (
+            "declared.yaml",
+            &bad_low_case(
+                "  expect:\n    quarantine: [{start: 2024-01-02T00:00:00Z, reason: low}]",
+            ),
+        ),
+        ("undeclared.yaml", &bad_low_case("")),
+        (
+            "wrong_bar.yaml",
+            &bad_low_case(
+                "  expect:\n    quarantine: [{start: 2024-01-03T00:00:00Z, reason: low}]",
+            ),
+        ),
+    ]);
+    let r = run(&wasm("plugins/testing/misbehave.wasm"), dir.path(), true).unwrap();
+    let validation = |case: &str| {
+        r.results
+            .iter()
+            .find(|x| x.case == case && x.check == "validation")
+            .unwrap()
+    };
+    assert!(validation("declared").pass, "{}", r.to_text());
+    assert_eq!(
+        validation("undeclared").message,
+        "bar TEST 1d 2024-01-02 00:00:00 UTC fails validation: low 10.5 is above min(open, close) 10"
+    );
+    let m = &validation("wrong_bar").message;
+    assert!(
+        m.contains("bar TEST 1d 2024-01-02 00:00:00 UTC fails validation"),
+        "{m}"
+    );
+    assert!(
+        m.contains("expects the bar at 2024-01-03 00:00:00 UTC to be quarantined (\"low\"), but no bar there fails that way"),
+        "{m}"
+    );
 }

@@ -310,7 +310,14 @@ impl Cassette {
         let err = |m: String| CassetteError::new(path, m);
         let raw: RawCassette = serde_yaml::from_str(text).map_err(|e| {
             err(match e.location() {
-                Some(l) => format!("line {}, column {}: {e}", l.line(), l.column()),
+                // serde_yaml also appends the location to its message; say it once, first.
+                Some(l) => format!(
+                    "line {}, column {}: {}",
+                    l.line(),
+                    l.column(),
+                    e.to_string()
+                        .replace(&format!(" at line {} column {}", l.line(), l.column()), "")
+                ),
                 None => e.to_string(),
             })
         })?;

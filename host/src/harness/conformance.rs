@@ -217,7 +217,7 @@ fn probe_checks(h: &Harness, cassettes: &[Arc<Cassette>]) -> CheckResult {
         match &run.outcome.end {
             End::ProviderError { kind, .. } if kind == "unsupported" && sent == 0 => {}
             other => problems.push(format!(
-                "{what}: expected `unsupported` without a request, got {} after {sent} request(s)",
+                "{what}: expected `unsupported` without a request; after {sent} request(s) the call ended with: {}",
                 other
             )),
         }
