@@ -180,8 +180,48 @@ fn build_plugins() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs the suite, passing its output through, and closes with one total line
+/// (`tests: N passed, N failed`) so that the last word is the whole suite's, not the last
+/// crate's doc-tests.
 fn run_tests() -> anyhow::Result<()> {
-    run(cargo()
+    use std::io::{BufRead, BufReader, Write};
+    let mut child = cargo()
         .current_dir(root())
-        .args(["test", "--workspace", "--no-fail-fast"]))
+        .args(["test", "--workspace", "--no-fail-fast"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .context("cannot run cargo test")?;
+    let (mut passed, mut failed) = (0u64, 0u64);
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut out = std::io::stdout().lock();
+    for line in BufReader::new(stdout).lines() {
+        let line = line?;
+        if let Some(rest) = line.strip_prefix("test result: ") {
+            passed += count(rest, " passed");
+            failed += count(rest, " failed");
+        }
+        writeln!(out, "{line}")?;
+    }
+    let status = child.wait()?;
+    writeln!(out, "tests: {passed} passed, {failed} failed")?;
+    if !status.success() {
+        bail!("cargo test failed with {status}");
+    }
+    if passed == 0 {
+        bail!("cargo test ran no test");
+    }
+    Ok(())
+}
+
+/// The number before `label` in a `test result:` line ("ok. 30 passed; 0 failed; …").
+fn count(summary: &str, label: &str) -> u64 {
+    summary
+        .split(';')
+        .find_map(|part| {
+            part.trim_end()
+                .strip_suffix(label)
+                .map(|n| n.rsplit(' ').next().unwrap_or(n))
+        })
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
 }
