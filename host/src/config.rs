@@ -12,6 +12,7 @@ use serde_spanned::Spanned;
 use crate::domain::RateLimit;
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
+use crate::validate::Policies;
 
 /// A configuration error located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,6 +45,9 @@ struct RawConfig {
     host: RawHost,
     #[serde(default)]
     plugins: BTreeMap<String, Spanned<RawPlugin>>,
+    /// Validation policies per asset class and per instrument (see `validate::policy`).
+    #[serde(default)]
+    validation: Policies,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -93,6 +97,7 @@ pub struct Config {
     pub file: PathBuf,
     pub host: HostConfig,
     pub plugins: BTreeMap<String, PluginSettings>,
+    pub validation: Policies,
 }
 
 impl Config {
@@ -106,6 +111,7 @@ impl Config {
                 cache_dir: None,
             },
             plugins: BTreeMap::new(),
+            validation: Policies::default(),
         }
     }
 
@@ -143,6 +149,7 @@ impl Config {
             file: path.to_owned(),
             host,
             plugins,
+            validation: raw.validation,
         })
     }
 
@@ -389,7 +396,23 @@ mod tests {
         );
         check(
             "[hots]\n",
-            Err("conf/plugins.toml:1: hots: unknown field `hots`, expected `host` or `plugins`"),
+            Err(
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `validation`",
+            ),
+        );
+    }
+
+    #[test]
+    fn validation_policies_are_read_and_checked() {
+        check(
+            "[validation.classes.crypto]\nmax_jump = \"0.8\"\n[validation.instruments.\"CL=F\"]\nasset_class = \"commodity\"\nallow_negative = true\n",
+            Ok(()),
+        );
+        check(
+            "[validation.classes.equity]\nmax_jmp = \"0.8\"\n",
+            Err(
+                "conf/plugins.toml:2: validation.classes.equity.max_jmp: unknown field `max_jmp`, expected one of `asset_class`, `calendar`, `allow_negative`, `volume_expected`, `spike_z`, `spike_window`, `spike_min_history`, `max_jump`, `stale_after_intervals`",
+            ),
         );
     }
 
