@@ -11,6 +11,7 @@ mod convert;
 mod error;
 mod migrate;
 mod postgres;
+mod rows;
 pub mod spool;
 mod sqlite;
 mod types;

@@ -11,10 +11,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::convert;
+use super::rows::{self, BAR_COLUMNS};
 use super::*;
 use crate::domain::Bar;
 
@@ -69,7 +70,14 @@ cmp AS (
            b.open AS old_open, b.high AS old_high, b.low AS old_low, b.close AS old_close,
            b.volume AS old_volume, b.vwap AS old_vwap, b.trades AS old_trades
     FROM input i
-    LEFT JOIN bars b ON b.symbol = i.symbol AND b.timeframe = i.timeframe AND b.start = i.start
+    -- One primary-key probe per row. A plain join lets the planner hash the whole table
+    -- (its statistics lag a fast-growing table), so every batch would scan everything
+    -- stored so far; the LIMIT keeps the subquery from being flattened into such a join.
+    LEFT JOIN LATERAL (
+        SELECT * FROM bars
+        WHERE bars.symbol = i.symbol AND bars.timeframe = i.timeframe AND bars.start = i.start
+        LIMIT 1
+    ) b ON true
 ),
 ev AS (
     INSERT INTO quality_events (kind, symbol, timeframe, start, source, detail, created_at)
@@ -340,50 +348,6 @@ async fn checkpoint(
     Ok(())
 }
 
-fn bar_row(r: &PgRow) -> Result<StoredBar, StoreError> {
-    Ok(StoredBar {
-        bar: Bar {
-            symbol: r.try_get("symbol")?,
-            timeframe: convert::timeframe(r.try_get::<&str, _>("timeframe")?)?,
-            start: r.try_get("start")?,
-            open: r.try_get("open")?,
-            high: r.try_get("high")?,
-            low: r.try_get("low")?,
-            close: r.try_get("close")?,
-            volume: r.try_get("volume")?,
-            vwap: r.try_get("vwap")?,
-            trades: r.try_get("trades")?,
-            complete: r.try_get("complete")?,
-        },
-        source: r.try_get("source")?,
-        plugin_version: r.try_get("plugin_version")?,
-        ingested_at: r.try_get("ingested_at")?,
-    })
-}
-
-fn run_row(r: &PgRow) -> Result<RunRow, StoreError> {
-    let status: String = r.try_get("status")?;
-    Ok(RunRow {
-        id: r.try_get("id")?,
-        start: RunStart {
-            job: r.try_get("job")?,
-            provider: r.try_get("provider")?,
-            plugin_version: r.try_get("plugin_version")?,
-            started_at: r.try_get("started_at")?,
-        },
-        status: RunStatus::parse(&status)
-            .ok_or_else(|| StoreError::corrupt("status", status.clone(), "unknown run status"))?,
-        finished_at: r.try_get("finished_at")?,
-        symbols_ok: convert::count(r.try_get("symbols_ok")?),
-        symbols_failed: convert::count(r.try_get("symbols_failed")?),
-        bars_written: convert::count(r.try_get("bars_written")?),
-        bars_rejected: convert::count(r.try_get("bars_rejected")?),
-        errors: convert::errors(r.try_get("errors")?)?,
-    })
-}
-
-const BAR_COLUMNS: &str = "symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete, source, plugin_version, ingested_at";
-
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -466,16 +430,14 @@ impl Store for PgStore {
             "SELECT {BAR_COLUMNS} FROM bars
              WHERE symbol = $1 AND timeframe = $2 AND start >= $3 AND start < $4 ORDER BY start"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(symbol)
             .bind(timeframe.to_string())
             .bind(from)
             .bind(to)
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(bar_row)
-            .collect()
+            .await?;
+        rows::all(rows, rows::bar)
     }
 
     async fn latest_bars(
@@ -487,13 +449,11 @@ impl Store for PgStore {
              WHERE $1::text IS NULL OR timeframe = $1
              ORDER BY symbol, timeframe, start DESC"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(timeframe.map(|t| t.to_string()))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(bar_row)
-            .collect()
+            .await?;
+        rows::all(rows, rows::bar)
     }
 
     async fn recent_closes(
@@ -518,64 +478,24 @@ impl Store for PgStore {
     }
 
     async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
-        sqlx::query(
-            "SELECT symbol, timeframe, source, asset_class, last_bar_start, last_success_at,
-                    last_error_at, last_error
-             FROM freshness ORDER BY symbol, timeframe, source",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Freshness {
-                symbol: r.try_get("symbol")?,
-                timeframe: convert::timeframe(r.try_get::<&str, _>("timeframe")?)?,
-                source: r.try_get("source")?,
-                asset_class: convert::asset_class(r.try_get::<&str, _>("asset_class")?)?,
-                last_bar_start: r.try_get("last_bar_start")?,
-                last_success_at: r.try_get("last_success_at")?,
-                last_error_at: r.try_get("last_error_at")?,
-                last_error: r.try_get("last_error")?,
-            })
-        })
-        .collect()
+        let rows = sqlx::query(rows::FRESHNESS).fetch_all(&self.pool).await?;
+        rows::all(rows, rows::freshness)
     }
 
     async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
-        sqlx::query(
+        let rows = sqlx::query(
             "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap,
                     trades::text AS trades, complete, reasons, source, plugin_version, received_at
              FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Quarantined {
-                id: r.try_get("id")?,
-                symbol: r.try_get("symbol")?,
-                timeframe: r.try_get("timeframe")?,
-                start: r.try_get("start")?,
-                open: r.try_get("open")?,
-                high: r.try_get("high")?,
-                low: r.try_get("low")?,
-                close: r.try_get("close")?,
-                volume: r.try_get("volume")?,
-                vwap: r.try_get("vwap")?,
-                trades: r.try_get("trades")?,
-                complete: r.try_get("complete")?,
-                reasons: convert::reasons(r.try_get("reasons")?)?,
-                source: r.try_get("source")?,
-                plugin_version: r.try_get("plugin_version")?,
-                received_at: r.try_get("received_at")?,
-            })
-        })
-        .collect()
+        .await?;
+        rows::all(rows, rows::quarantined)
     }
 
     async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query(
+        let rows = sqlx::query(
             r#"SELECT id, kind, symbol, timeframe, start, "end", source, detail, created_at
              FROM quality_events WHERE $1::text IS NULL OR kind = $1
              ORDER BY created_at DESC, id DESC LIMIT $2"#,
@@ -583,32 +503,16 @@ impl Store for PgStore {
         .bind(kind)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(StoredEvent {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                symbol: r.try_get("symbol")?,
-                timeframe: r.try_get("timeframe")?,
-                start: r.try_get("start")?,
-                end: r.try_get("end")?,
-                source: r.try_get("source")?,
-                detail: r.try_get("detail")?,
-                created_at: r.try_get("created_at")?,
-            })
-        })
-        .collect()
+        .await?;
+        rows::all(rows, rows::event)
     }
 
     async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
-        sqlx::query("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT $1")
+        let rows = sqlx::query("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT $1")
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(run_row)
-            .collect()
+            .await?;
+        rows::all(rows, rows::run)
     }
 
     async fn checkpoint(
@@ -626,16 +530,7 @@ impl Store for PgStore {
         .bind(timeframe.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Checkpoint {
-                job: job.to_owned(),
-                symbol: symbol.to_owned(),
-                timeframe,
-                cursor: r.try_get("cursor")?,
-                covered_from: r.try_get("covered_from")?,
-                covered_to: r.try_get("covered_to")?,
-            })
-        })
-        .transpose()
+        row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))
+            .transpose()
     }
 }

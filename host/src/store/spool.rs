@@ -144,7 +144,8 @@ impl Resilient {
         }
     }
 
-    /// The default spool beside a SQLite file, or `data/spool.jsonl`.
+    /// The spool the CLI uses: `data/spool.jsonl` in the working directory, beside the
+    /// default SQLite store.
     pub fn default_spool_path() -> &'static Path {
         Path::new("data/spool.jsonl")
     }

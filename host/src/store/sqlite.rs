@@ -12,12 +12,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
-use sqlx::{Row, Sqlite, SqliteConnection, Transaction};
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
-use super::convert::{self, from_nanos, to_nanos};
+use super::convert::{self, to_nanos};
+use super::rows::{self, BAR_COLUMNS};
 use super::*;
 use crate::domain::Bar;
 
@@ -319,37 +319,6 @@ async fn checkpoint(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(),
     Ok(())
 }
 
-fn time(r: &SqliteRow, col: &str) -> Result<DateTime<Utc>, StoreError> {
-    Ok(from_nanos(r.try_get(col)?))
-}
-
-fn opt_time(r: &SqliteRow, col: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
-    Ok(r.try_get::<Option<i64>, _>(col)?.map(from_nanos))
-}
-
-fn bar_row(r: &SqliteRow) -> Result<StoredBar, StoreError> {
-    Ok(StoredBar {
-        bar: Bar {
-            symbol: r.try_get("symbol")?,
-            timeframe: convert::timeframe(r.try_get::<&str, _>("timeframe")?)?,
-            start: time(r, "start")?,
-            open: convert::decimal("open", r.try_get("open")?)?,
-            high: convert::decimal("high", r.try_get("high")?)?,
-            low: convert::decimal("low", r.try_get("low")?)?,
-            close: convert::decimal("close", r.try_get("close")?)?,
-            volume: convert::opt_decimal("volume", r.try_get("volume")?)?,
-            vwap: convert::opt_decimal("vwap", r.try_get("vwap")?)?,
-            trades: r.try_get("trades")?,
-            complete: r.try_get("complete")?,
-        },
-        source: r.try_get("source")?,
-        plugin_version: r.try_get("plugin_version")?,
-        ingested_at: time(r, "ingested_at")?,
-    })
-}
-
-const BAR_COLUMNS: &str = "symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete, source, plugin_version, ingested_at";
-
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -431,16 +400,14 @@ impl Store for SqliteStore {
             "SELECT {BAR_COLUMNS} FROM bars
              WHERE symbol = ? AND timeframe = ? AND start >= ? AND start < ? ORDER BY start"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(symbol)
             .bind(timeframe.to_string())
             .bind(to_nanos(from))
             .bind(to_nanos(to))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(bar_row)
-            .collect()
+            .await?;
+        rows::all(rows, rows::bar)
     }
 
     async fn latest_bars(
@@ -456,13 +423,11 @@ impl Store for SqliteStore {
                             WHERE m.symbol = b.symbol AND m.timeframe = b.timeframe)
              ORDER BY symbol, timeframe"
         );
-        sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(timeframe.map(|t| t.to_string()))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(bar_row)
-            .collect()
+            .await?;
+        rows::all(rows, rows::bar)
     }
 
     async fn recent_closes(
@@ -490,64 +455,24 @@ impl Store for SqliteStore {
     }
 
     async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
-        sqlx::query(
-            "SELECT symbol, timeframe, source, asset_class, last_bar_start, last_success_at,
-                    last_error_at, last_error
-             FROM freshness ORDER BY symbol, timeframe, source",
-        )
-        .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Freshness {
-                symbol: r.try_get("symbol")?,
-                timeframe: convert::timeframe(r.try_get::<&str, _>("timeframe")?)?,
-                source: r.try_get("source")?,
-                asset_class: convert::asset_class(r.try_get::<&str, _>("asset_class")?)?,
-                last_bar_start: opt_time(r, "last_bar_start")?,
-                last_success_at: opt_time(r, "last_success_at")?,
-                last_error_at: opt_time(r, "last_error_at")?,
-                last_error: r.try_get("last_error")?,
-            })
-        })
-        .collect()
+        let rows = sqlx::query(rows::FRESHNESS).fetch_all(&self.pool).await?;
+        rows::all(rows, rows::freshness)
     }
 
     async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
-        sqlx::query(
+        let rows = sqlx::query(
             "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
                     complete, reasons, source, plugin_version, received_at
              FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT ?",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(Quarantined {
-                id: r.try_get("id")?,
-                symbol: r.try_get("symbol")?,
-                timeframe: r.try_get("timeframe")?,
-                start: time(r, "start")?,
-                open: r.try_get("open")?,
-                high: r.try_get("high")?,
-                low: r.try_get("low")?,
-                close: r.try_get("close")?,
-                volume: r.try_get("volume")?,
-                vwap: r.try_get("vwap")?,
-                trades: r.try_get("trades")?,
-                complete: r.try_get("complete")?,
-                reasons: convert::reasons(r.try_get("reasons")?)?,
-                source: r.try_get("source")?,
-                plugin_version: r.try_get("plugin_version")?,
-                received_at: time(r, "received_at")?,
-            })
-        })
-        .collect()
+        .await?;
+        rows::all(rows, rows::quarantined)
     }
 
     async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        sqlx::query(
+        let rows = sqlx::query(
             r#"SELECT id, kind, symbol, timeframe, start, "end", source, detail, created_at
              FROM quality_events WHERE ?1 IS NULL OR kind = ?1
              ORDER BY created_at DESC, id DESC LIMIT ?2"#,
@@ -555,52 +480,16 @@ impl Store for SqliteStore {
         .bind(kind)
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(|r| {
-            Ok(StoredEvent {
-                id: r.try_get("id")?,
-                kind: r.try_get("kind")?,
-                symbol: r.try_get("symbol")?,
-                timeframe: r.try_get("timeframe")?,
-                start: opt_time(r, "start")?,
-                end: opt_time(r, "end")?,
-                source: r.try_get("source")?,
-                detail: r.try_get("detail")?,
-                created_at: time(r, "created_at")?,
-            })
-        })
-        .collect()
+        .await?;
+        rows::all(rows, rows::event)
     }
 
     async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
-        sqlx::query("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?")
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
-            .await?
-            .iter()
-            .map(|r| {
-                let status: String = r.try_get("status")?;
-                Ok(RunRow {
-                    id: r.try_get("id")?,
-                    start: RunStart {
-                        job: r.try_get("job")?,
-                        provider: r.try_get("provider")?,
-                        plugin_version: r.try_get("plugin_version")?,
-                        started_at: time(r, "started_at")?,
-                    },
-                    status: RunStatus::parse(&status).ok_or_else(|| {
-                        StoreError::corrupt("status", status.clone(), "unknown run status")
-                    })?,
-                    finished_at: opt_time(r, "finished_at")?,
-                    symbols_ok: convert::count(r.try_get("symbols_ok")?),
-                    symbols_failed: convert::count(r.try_get("symbols_failed")?),
-                    bars_written: convert::count(r.try_get("bars_written")?),
-                    bars_rejected: convert::count(r.try_get("bars_rejected")?),
-                    errors: convert::errors(r.try_get("errors")?)?,
-                })
-            })
-            .collect()
+            .await?;
+        rows::all(rows, rows::run)
     }
 
     async fn checkpoint(
@@ -618,16 +507,7 @@ impl Store for SqliteStore {
         .bind(timeframe.to_string())
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| {
-            Ok(Checkpoint {
-                job: job.to_owned(),
-                symbol: symbol.to_owned(),
-                timeframe,
-                cursor: r.try_get("cursor")?,
-                covered_from: time(&r, "covered_from")?,
-                covered_to: time(&r, "covered_to")?,
-            })
-        })
-        .transpose()
+        row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))
+            .transpose()
     }
 }
