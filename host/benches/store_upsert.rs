@@ -17,6 +17,9 @@ use sqlx::Connection;
 
 const START: &str = "2026-01-05T00:00:00Z";
 
+/// Concurrent writer tasks (`BENCH_WRITERS`, default 2: one per core).
+static WRITERS: std::sync::LazyLock<i64> = std::sync::LazyLock::new(|| env_or("BENCH_WRITERS", 2));
+
 fn env_or(name: &str, default: i64) -> i64 {
     std::env::var(name)
         .ok()
@@ -84,7 +87,7 @@ impl Pass {
 async fn validated_upsert(store: Arc<dyn Store>, symbols: i64, minutes: i64) -> Pass {
     let start: DateTime<Utc> = START.parse().unwrap();
     let now = Utc::now();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<WriteBatch>(2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<WriteBatch>(2);
     let t0 = Instant::now();
     let producer = tokio::task::spawn_blocking(move || {
         let validator = Validator::default();
@@ -116,9 +119,26 @@ async fn validated_upsert(store: Arc<dyn Store>, symbols: i64, minutes: i64) -> 
             }
         }
     });
+    // Two writers, as two jobs of the scheduler would write concurrently: one Postgres
+    // backend per connection, so the server can use both cores.
+    let rx = Arc::new(tokio::sync::Mutex::new(rx));
+    let writers: Vec<_> = (0..*WRITERS)
+        .map(|_| {
+            let (rx, store) = (rx.clone(), store.clone());
+            tokio::spawn(async move {
+                let mut sum = WriteSummary::default();
+                loop {
+                    let next = rx.lock().await.recv().await;
+                    let Some(batch) = next else { break };
+                    sum += store.write(&batch).await.expect("write");
+                }
+                sum
+            })
+        })
+        .collect();
     let mut sum = WriteSummary::default();
-    while let Some(batch) = rx.recv().await {
-        sum += store.write(&batch).await.expect("write");
+    for w in writers {
+        sum += w.await.unwrap();
     }
     producer.await.unwrap();
     Pass {
