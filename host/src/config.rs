@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::{RateLimit, Timeframe};
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
+use crate::validate::Policies;
 
 /// A configuration error located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +49,9 @@ struct RawConfig {
     plugins: BTreeMap<String, Spanned<RawPlugin>>,
     #[serde(default)]
     jobs: Vec<Spanned<RawJob>>,
+    /// Validation policies per asset class and per instrument (see `validate::policy`).
+    #[serde(default)]
+    validation: Policies,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +157,7 @@ pub struct Config {
     pub host: HostConfig,
     pub plugins: BTreeMap<String, PluginSettings>,
     pub jobs: Vec<JobConfig>,
+    pub validation: Policies,
 }
 
 impl Config {
@@ -168,6 +173,7 @@ impl Config {
             },
             plugins: BTreeMap::new(),
             jobs: Vec::new(),
+            validation: Policies::default(),
         }
     }
 
@@ -230,6 +236,7 @@ impl Config {
             host,
             plugins,
             jobs,
+            validation: raw.validation,
         })
     }
 
@@ -679,7 +686,7 @@ mod tests {
         check(
             "[hots]\n",
             Err(
-                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`",
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `validation`",
             ),
         );
     }
@@ -755,5 +762,19 @@ mod tests {
         assert_eq!(c.host.plugins_dir, PathBuf::from("/etc/mdhost/p"));
         let d = c.plugin("yahoo");
         assert_eq!(d.limits, CallLimits::default());
+    }
+
+    #[test]
+    fn validation_policies_are_read_and_checked() {
+        check(
+            "[validation.classes.crypto]\nmax_jump = \"0.8\"\n[validation.instruments.\"CL=F\"]\nasset_class = \"commodity\"\nallow_negative = true\n",
+            Ok(()),
+        );
+        check(
+            "[validation.classes.equity]\nmax_jmp = \"0.8\"\n",
+            Err(
+                "conf/plugins.toml:2: validation.classes.equity.max_jmp: unknown field `max_jmp`, expected one of `asset_class`, `calendar`, `allow_negative`, `volume_expected`, `spike_z`, `spike_window`, `spike_min_history`, `max_jump`, `stale_after_intervals`",
+            ),
+        );
     }
 }

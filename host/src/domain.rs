@@ -5,6 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -41,6 +42,17 @@ impl Timeframe {
             TimeUnit::Month => return None,
         };
         Some(chrono::Duration::seconds(secs * i64::from(self.count)))
+    }
+
+    /// The end of an interval starting at `start`: one fixed duration later, or `count`
+    /// calendar months for monthly bars.
+    pub fn end_of(&self, start: DateTime<Utc>) -> DateTime<Utc> {
+        match self.duration() {
+            Some(d) => start + d,
+            None => start
+                .checked_add_months(chrono::Months::new(self.count))
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        }
     }
 }
 
@@ -101,7 +113,7 @@ impl<'de> Deserialize<'de> for Timeframe {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AssetClass {
     Equity,
@@ -111,6 +123,46 @@ pub enum AssetClass {
     Crypto,
     Commodity,
     Economic,
+}
+
+impl AssetClass {
+    pub const ALL: [AssetClass; 7] = [
+        AssetClass::Equity,
+        AssetClass::Etf,
+        AssetClass::Index,
+        AssetClass::Forex,
+        AssetClass::Crypto,
+        AssetClass::Commodity,
+        AssetClass::Economic,
+    ];
+
+    /// The lowercase name used in configuration and in the store.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AssetClass::Equity => "equity",
+            AssetClass::Etf => "etf",
+            AssetClass::Index => "index",
+            AssetClass::Forex => "forex",
+            AssetClass::Crypto => "crypto",
+            AssetClass::Commodity => "commodity",
+            AssetClass::Economic => "economic",
+        }
+    }
+}
+
+impl FromStr for AssetClass {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AssetClass::ALL
+            .into_iter()
+            .find(|c| c.as_str() == s)
+            .ok_or_else(|| {
+                format!(
+                    "unknown asset class {s:?}: expected equity, etf, index, forex, crypto, commodity or economic"
+                )
+            })
+    }
 }
 
 /// A bar as a plugin returned it: times converted to UTC instants, decimals still the
@@ -129,6 +181,31 @@ pub struct RawBar {
     pub vwap: Option<String>,
     pub trades: Option<u64>,
     pub complete: bool,
+}
+
+/// A bar that passed the hard validation rules: exact decimals, normalized (trailing zeros
+/// stripped, so that "189.80" and "189.8" are one value on every backend).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bar {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub start: DateTime<Utc>,
+    pub open: Decimal,
+    pub high: Decimal,
+    pub low: Decimal,
+    pub close: Decimal,
+    pub volume: Option<Decimal>,
+    pub vwap: Option<Decimal>,
+    /// Fits a signed 64-bit column; validation rejects larger counts.
+    pub trades: Option<i64>,
+    pub complete: bool,
+}
+
+impl Bar {
+    /// The exclusive end of the interval (the start plus one timeframe; months by calendar).
+    pub fn end(&self) -> DateTime<Utc> {
+        self.timeframe.end_of(self.start)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -5,6 +5,11 @@
 //! - [`runtime`]: wasmtime engine, component cache, sandboxed calls, host capabilities.
 //!   The only module that knows wasmtime or the generated WIT bindings.
 //! - [`net`]: transport, per-provider rate limiters and the retry loop behind `http.send`.
+//! - [`validate`]: the hard and soft rules every bar passes through before the store;
+//!   reason codes, per-class and per-instrument policies, session calendars.
+//! - [`store`]: the store trait and its Postgres and SQLite backends: bulk upsert,
+//!   quarantine, quality events, freshness, runs, checkpoints, and the outage spool.
+//! - [`ingest`]: a plugin's answer → history lookup → validation → one store batch.
 //! - [`config`]: `plugins.toml`, parsed once into validated settings.
 //! - [`reload`]: the registry of served plugins and the watcher that hot-reloads it.
 //! - [`harness`]: cassettes, strict replay on a virtual clock, recording, golden files and
@@ -15,6 +20,9 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod harness;
+pub mod ingest;
 pub mod net;
 pub mod reload;
 pub mod runtime;
+pub mod store;
+pub mod validate;

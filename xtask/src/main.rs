@@ -15,7 +15,9 @@ usage: cargo xtask <task>
 tasks:
   plugins   build every plugin crate (release, wasm32-wasip2) and place
             plugins/<name>.wasm (providers) and plugins/testing/<name>.wasm (test-only)
-  test      `plugins`, then `cargo test --workspace` (the whole suite)
+  test      `plugins`, make sure Postgres answers on 127.0.0.1:5432 (starting the
+            local cluster with pg_ctlcluster if it is down), then
+            `cargo test --workspace` (the whole suite)
   help      this text
 ";
 
@@ -23,7 +25,9 @@ fn main() -> std::process::ExitCode {
     let task = std::env::args().nth(1).unwrap_or_default();
     let result = match task.as_str() {
         "plugins" => build_plugins().map(|_| ()),
-        "test" => build_plugins().and_then(|_| run_tests()),
+        "test" => build_plugins()
+            .and_then(|_| ensure_postgres())
+            .and_then(|_| run_tests()),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
@@ -178,6 +182,50 @@ fn build_plugins() -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The store tests run against the real Postgres on 127.0.0.1:5432. If nothing answers
+/// there and this machine has a Debian-style cluster, start it; otherwise say what to do.
+fn ensure_postgres() -> anyhow::Result<()> {
+    // Tests pointed at another server (MDHOST_TEST_PG) are that server's business.
+    if std::env::var_os("MDHOST_TEST_PG").is_some() {
+        return Ok(());
+    }
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], 5432).into();
+    let up =
+        || std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(1)).is_ok();
+    if up() {
+        return Ok(());
+    }
+    let has_ctl = Command::new("pg_ctlcluster").arg("--help").output().is_ok();
+    if !has_ctl {
+        bail!(
+            "Postgres is not running on 127.0.0.1:5432 and pg_ctlcluster is not installed; \
+             install and start PostgreSQL (trust auth for user postgres) or set MDHOST_TEST_PG"
+        );
+    }
+    let versions: Vec<String> = std::fs::read_dir("/etc/postgresql")
+        .context("read /etc/postgresql")?
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    let version = versions
+        .iter()
+        .max()
+        .context("no cluster under /etc/postgresql")?;
+    eprintln!("xtask: starting Postgres {version}/main with pg_ctlcluster");
+    run(Command::new("pg_ctlcluster").args([
+        "--skip-systemctl-redirect",
+        version,
+        "main",
+        "start",
+    ]))?;
+    for _ in 0..50 {
+        if up() {
+            return Ok(());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    bail!("Postgres {version}/main started but does not answer on 127.0.0.1:5432")
 }
 
 /// Runs the suite, passing its output through, and closes with one total line

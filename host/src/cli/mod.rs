@@ -2,8 +2,10 @@
 //! library modules. Errors end the process with one line on stderr and a non-zero exit.
 
 mod harness;
+mod ingest;
 mod output;
 mod plugin;
+mod store;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,14 @@ pub enum Command {
     /// Work with plugin components: inspect them, call them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
+    /// Create or upgrade the store's tables (also done whenever the store is opened).
+    Migrate(store::MigrateArgs),
+    /// Print stored bars of one series.
+    Bars(store::BarsArgs),
+    /// Show when each series last got a bar and which are stale.
+    Freshness(store::FreshnessArgs),
+    /// Show quarantined bars with every reason they were rejected.
+    Quarantine(store::QuarantineArgs),
 }
 
 /// `--config`: an explicit file must exist; without one, `./plugins.toml` is used when
@@ -85,6 +95,10 @@ pub fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Plugin(cmd) => plugin::run(cmd).await,
+            Command::Migrate(args) => store::migrate(args).await,
+            Command::Bars(args) => store::bars(args).await,
+            Command::Freshness(args) => store::freshness(args).await,
+            Command::Quarantine(args) => store::quarantine(args).await,
         }
     });
     match result {

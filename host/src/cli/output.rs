@@ -2,29 +2,131 @@
 
 use std::io::Write;
 
+use chrono::{DateTime, Utc};
+
 use crate::domain::{ProviderInfo, RawBar};
+use crate::store::{Freshness, Quarantined, StoredBar};
+
+const BAR_HEADER: &str = "symbol,timeframe,start,open,high,low,close,volume,vwap,trades,complete";
+
+fn time(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn csv_row(out: &mut impl Write, fields: &[&str]) -> std::io::Result<()> {
+    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+    writeln!(out, "{}", quoted.join(","))
+}
 
 pub fn bars_csv(out: &mut impl Write, bars: &[RawBar]) -> std::io::Result<()> {
+    writeln!(out, "{BAR_HEADER}")?;
+    for b in bars {
+        csv_row(
+            out,
+            &[
+                &b.symbol,
+                &b.timeframe.to_string(),
+                &time(&b.start),
+                &b.open,
+                &b.high,
+                &b.low,
+                &b.close,
+                b.volume.as_deref().unwrap_or_default(),
+                b.vwap.as_deref().unwrap_or_default(),
+                &b.trades.map(|t| t.to_string()).unwrap_or_default(),
+                &b.complete.to_string(),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// Stored bars as CSV, with their source: the exact decimals as stored.
+pub fn stored_bars_csv(out: &mut impl Write, bars: &[StoredBar]) -> std::io::Result<()> {
+    writeln!(out, "{BAR_HEADER},source,plugin_version")?;
+    let opt = |d: Option<rust_decimal::Decimal>| d.map(|v| v.to_string()).unwrap_or_default();
+    for s in bars {
+        let b = &s.bar;
+        csv_row(
+            out,
+            &[
+                &b.symbol,
+                &b.timeframe.to_string(),
+                &time(&b.start),
+                &b.open.to_string(),
+                &b.high.to_string(),
+                &b.low.to_string(),
+                &b.close.to_string(),
+                &opt(b.volume),
+                &opt(b.vwap),
+                &b.trades.map(|t| t.to_string()).unwrap_or_default(),
+                &b.complete.to_string(),
+                &s.source,
+                &s.plugin_version,
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+fn or_dash(t: Option<DateTime<Utc>>) -> String {
+    t.map(|t| time(&t)).unwrap_or_else(|| "-".into())
+}
+
+pub fn freshness_text(
+    out: &mut impl Write,
+    rows: &[Freshness],
+    stale: &[&Freshness],
+) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "no series in the store yet");
+    }
     writeln!(
         out,
-        "symbol,timeframe,start,open,high,low,close,volume,vwap,trades,complete"
+        "{:<12} {:<4} {:<14} {:<22} {:<22} {:<6} last error",
+        "symbol", "tf", "source", "last bar", "last success", "state"
     )?;
-    for b in bars {
+    for f in rows {
+        let state = if stale.iter().any(|s| std::ptr::eq(*s, f)) {
+            "STALE"
+        } else {
+            "ok"
+        };
         writeln!(
             out,
-            "{},{},{},{},{},{},{},{},{},{},{}",
-            csv_field(&b.symbol),
-            b.timeframe,
-            b.start.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
-            csv_field(&b.open),
-            csv_field(&b.high),
-            csv_field(&b.low),
-            csv_field(&b.close),
-            b.volume.as_deref().map(csv_field).unwrap_or_default(),
-            b.vwap.as_deref().map(csv_field).unwrap_or_default(),
-            b.trades.map(|t| t.to_string()).unwrap_or_default(),
-            b.complete
+            "{:<12} {:<4} {:<14} {:<22} {:<22} {:<6} {}",
+            f.symbol,
+            f.timeframe.to_string(),
+            f.source,
+            or_dash(f.last_bar_start),
+            or_dash(f.last_success_at),
+            state,
+            f.last_error.as_deref().unwrap_or("-")
         )?;
+    }
+    writeln!(out, "{} series, {} stale", rows.len(), stale.len())
+}
+
+pub fn quarantine_text(out: &mut impl Write, rows: &[Quarantined]) -> std::io::Result<()> {
+    if rows.is_empty() {
+        return writeln!(out, "quarantine is empty");
+    }
+    for q in rows {
+        let codes: Vec<&str> = q.reasons.iter().map(|r| r.code.as_str()).collect();
+        writeln!(
+            out,
+            "{} {} {} from {} {} (received {}): {}",
+            q.symbol,
+            q.timeframe,
+            time(&q.start),
+            q.source,
+            q.plugin_version,
+            time(&q.received_at),
+            codes.join(", ")
+        )?;
+        for r in &q.reasons {
+            writeln!(out, "    {}: {}", r.code.as_str(), r.detail)?;
+        }
     }
     Ok(())
 }

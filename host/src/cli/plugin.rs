@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::output;
-use crate::domain::{BarsRequest, RawBar, Timeframe};
+use crate::domain::{AssetClass, BarsRequest, RawBar, Timeframe};
 use crate::runtime::{Plugin, Runtime, RuntimeOptions};
 
 #[derive(Debug, Subcommand)]
@@ -57,6 +57,18 @@ pub struct CallArgs {
     /// Stop after this many pages per symbol batch (guards against endless pagination).
     #[arg(long, default_value_t = 10_000)]
     pub max_pages: u32,
+    /// Validate the bars and write them to a store instead of printing them. Without a
+    /// URL: $MDHOST_DATABASE_URL, else sqlite://data/mdhost.db.
+    #[arg(long = "store", value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub store: Option<String>,
+    /// Asset class for validation of symbols that [validation.instruments] does not name.
+    /// Default: the plugin's first declared class.
+    #[arg(long, value_parser = parse_asset_class)]
+    pub asset_class: Option<AssetClass>,
+}
+
+fn parse_asset_class(s: &str) -> Result<AssetClass, String> {
+    s.parse()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -65,11 +77,11 @@ pub enum Format {
     Csv,
 }
 
-fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {
     crate::config::parse_when(s, false)
 }
 
-fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
+pub(super) fn parse_to(s: &str) -> Result<DateTime<Utc>, String> {
     crate::config::parse_when(s, true)
 }
 
@@ -119,7 +131,7 @@ async fn inspect(file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Fetches every page for one batch of symbols.
-async fn fetch_all(
+pub(super) async fn fetch_all(
     plugin: &Plugin,
     symbols: &[String],
     args: &CallArgs,
@@ -184,6 +196,9 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
             args.timeframe,
             offered.join(", ")
         );
+    }
+    if let Some(url) = &args.store {
+        return super::ingest::call_into_store(&plugin, &args, url, &config).await;
     }
     let batch = plugin.info().max_symbols_per_request.max(1) as usize;
     let mut all = Vec::new();

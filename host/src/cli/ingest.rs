@@ -1,0 +1,146 @@
+//! `mdhost plugin call … --store`: fetch through the plugin, validate, write to the store,
+//! leave a `runs` row, and print one summary line.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use chrono::Utc;
+
+use super::plugin::{CallArgs, fetch_all};
+use super::store::StoreArg;
+use crate::config::Config;
+use crate::ingest::{Ingested, ingest};
+use crate::runtime::Plugin;
+use crate::store::{
+    Failure, Resilient, RetryPolicy, RunOutcome, RunStart, RunStatus, Source, Store,
+};
+use crate::validate::{Request, Validator};
+
+pub async fn call_into_store(
+    plugin: &Plugin,
+    args: &CallArgs,
+    url: &str,
+    config: &Config,
+) -> anyhow::Result<ExitCode> {
+    let store_arg = StoreArg {
+        url: Some(url.to_owned()),
+    };
+    let (url, inner) = store_arg.open().await?;
+    // Once opened, a store that goes away mid-run is retried and then spooled, not lost.
+    let store: Arc<dyn Store> = Arc::new(Resilient::new(
+        inner,
+        Resilient::default_spool_path(),
+        RetryPolicy::default(),
+    ));
+    let info = plugin.info();
+    let default_class = args
+        .asset_class
+        .or_else(|| info.asset_classes.first().copied())
+        .context("the plugin declares no asset class; pass --asset-class")?;
+    let validator = Validator::new(config.validation.clone());
+    let source = Source {
+        provider: plugin.name().to_owned(),
+        version: plugin.version().to_owned(),
+    };
+    let started_at = Utc::now();
+    let run = RunStart {
+        job: "cli:plugin-call".into(),
+        provider: source.provider.clone(),
+        plugin_version: source.version.clone(),
+        started_at,
+    };
+    let batch = info.max_symbols_per_request.max(1) as usize;
+    let mut total = Ingested::default();
+    let (mut ok, mut failed) = (0u64, 0u64);
+    let mut errors = Vec::new();
+    for chunk in args.symbols.chunks(batch) {
+        let req = Request {
+            symbols: chunk.to_vec(),
+            timeframe: args.timeframe,
+            start: args.from,
+            end: args.to,
+            default_class,
+        };
+        let fetched = fetch_all(plugin, chunk, args).await;
+        let result = match fetched {
+            Ok(raw) => ingest(&*store, &validator, &req, &source, raw, None, Utc::now())
+                .await
+                .map_err(anyhow::Error::from),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(done) => {
+                ok += chunk.len() as u64;
+                total.received += done.received;
+                total.accepted += done.accepted;
+                total.rejected += done.rejected;
+                total.write += done.write;
+            }
+            Err(e) => {
+                // One failing batch does not stop the others; freshness and the run say so.
+                failed += chunk.len() as u64;
+                let msg = format!("{e:#}");
+                for symbol in chunk {
+                    let class = validator.policy(symbol, default_class).asset_class;
+                    store
+                        .record_failure(&Failure {
+                            symbol: symbol.clone(),
+                            timeframe: args.timeframe,
+                            source: source.provider.clone(),
+                            asset_class: class,
+                            error: msg.clone(),
+                            at: Utc::now(),
+                        })
+                        .await?;
+                }
+                errors.push(msg);
+            }
+        }
+    }
+    let outcome = RunOutcome {
+        finished_at: Utc::now(),
+        status: RunStatus::from_counts(ok, failed),
+        symbols_ok: ok,
+        symbols_failed: failed,
+        bars_written: total.write.inserted + total.write.updated,
+        bars_rejected: total.rejected,
+        errors: errors.clone(),
+    };
+    let run_id = store.record_run(&run, &outcome).await?;
+    let w = total.write;
+    println!(
+        "{} {}: {} symbols ok, {} failed; {} bars received, {} stored ({} new, {} updated, {} unchanged), {} quarantined, {} quality events{}; run {} in {}",
+        source.provider,
+        args.timeframe,
+        ok,
+        failed,
+        total.received,
+        total.accepted,
+        w.inserted,
+        w.updated,
+        w.unchanged,
+        total.rejected,
+        w.events,
+        if w.spooled {
+            " (store unreachable: spooled for replay)"
+        } else {
+            ""
+        },
+        if run_id == 0 {
+            "(spooled)".to_owned()
+        } else {
+            run_id.to_string()
+        },
+        url.redacted()
+    );
+    if errors.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        bail!(
+            "{failed} of {} symbols failed: {}",
+            ok + failed,
+            errors.join("; ")
+        )
+    }
+}

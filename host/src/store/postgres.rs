@@ -1,0 +1,563 @@
+//! The Postgres backend: exact NUMERIC and TIMESTAMPTZ, set-based writes.
+//!
+//! A batch's bars travel as one array per column and are unnested server-side; a single
+//! statement then compares them with what is stored, logs revisions and disagreements, and
+//! upserts only what changed (`INSERT … ON CONFLICT`). A fully duplicate batch therefore
+//! costs index lookups and no writes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::convert;
+use super::rows::{self, BAR_COLUMNS};
+use super::*;
+use crate::domain::Bar;
+
+/// Bars per statement: large enough to amortise the round trip, small enough to keep each
+/// statement's memory modest.
+const CHUNK: usize = 10_000;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects and migrates.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Duration::from_secs(5)).await
+    }
+
+    /// Connects and migrates; an operation that cannot get a connection within
+    /// `acquire_timeout` fails as unreachable, so the caller's retry and spool take over.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(acquire_timeout)
+            .connect(url)
+            .await?;
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+const UPSERT: &str = r#"
+WITH input AS (
+    SELECT * FROM UNNEST(
+        $1::text[], $2::text[], $3::timestamptz[], $4::numeric[], $5::numeric[], $6::numeric[],
+        $7::numeric[], $8::numeric[], $9::numeric[], $10::int8[], $11::bool[]
+    ) AS t(symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete)
+),
+-- The stored bars the batch could touch: one index range scan per series over the span the
+-- batch covers (bounds computed by the caller), rather than one probe per row, which costs
+-- about twice as much. MATERIALIZED keeps it one pass: inlined, the planner may re-run it
+-- for every input row.
+existing AS MATERIALIZED (
+    SELECT b.*
+    FROM UNNEST($15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])
+         AS r(symbol, timeframe, lo, hi)
+    JOIN LATERAL (
+        SELECT * FROM bars
+        WHERE bars.symbol = r.symbol AND bars.timeframe = r.timeframe
+          AND bars.start BETWEEN r.lo AND r.hi
+    ) b ON true
+),
+-- What each row needs: `write` (new, or its own source's change that does not turn a
+-- closed bar back to forming) and `event` (a closed bar's revision, or another source's
+-- different closed bar). Rows that need neither, the whole of a duplicate batch, stop here.
+cmp AS (
+    SELECT i.*,
+           b.source IS NULL OR (b.source = $12 AND (NOT b.complete OR i.complete)) AS write,
+           CASE WHEN b.complete AND i.complete AND b.source = $12 THEN 'revision'
+                WHEN b.complete AND i.complete AND b.source <> $12
+                     AND (i.open, i.high, i.low, i.close, i.volume)
+                         IS DISTINCT FROM (b.open, b.high, b.low, b.close, b.volume)
+                    THEN 'disagreement'
+           END AS event
+    FROM input i
+    LEFT JOIN existing b
+        ON b.symbol = i.symbol AND b.timeframe = i.timeframe AND b.start = i.start
+    WHERE b.source IS NULL
+       OR (i.open, i.high, i.low, i.close, i.volume, i.vwap, i.trades, i.complete)
+          IS DISTINCT FROM (b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trades, b.complete)
+),
+ev AS (
+    INSERT INTO quality_events (kind, symbol, timeframe, start, source, detail, created_at)
+    SELECT c.event, c.symbol, c.timeframe, c.start, $12,
+           json_build_object(
+               'old', json_build_object('open', b.open::text, 'high', b.high::text,
+                                        'low', b.low::text, 'close', b.close::text,
+                                        'volume', b.volume::text, 'vwap', b.vwap::text,
+                                        'trades', b.trades, 'source', b.source),
+               'new', json_build_object('open', c.open::text, 'high', c.high::text,
+                                        'low', c.low::text, 'close', c.close::text,
+                                        'volume', c.volume::text, 'vwap', c.vwap::text,
+                                        'trades', c.trades, 'source', $12::text))::text,
+           $14
+    FROM cmp c
+    JOIN existing b ON b.symbol = c.symbol AND b.timeframe = c.timeframe AND b.start = c.start
+    WHERE c.event IS NOT NULL
+    RETURNING kind
+),
+up AS (
+    INSERT INTO bars (symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+                      complete, source, plugin_version, ingested_at)
+    SELECT symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+           complete, $12, $13, $14
+    FROM cmp
+    WHERE write
+    ON CONFLICT (symbol, timeframe, start) DO UPDATE SET
+        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+        volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, trades = EXCLUDED.trades,
+        complete = EXCLUDED.complete, plugin_version = EXCLUDED.plugin_version,
+        ingested_at = EXCLUDED.ingested_at
+    -- The guard that holds even against a concurrent writer: never another source's bar,
+    -- never a closed bar back to forming.
+    WHERE bars.source = EXCLUDED.source AND (NOT bars.complete OR EXCLUDED.complete)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM up WHERE inserted) AS inserted,
+       (SELECT count(*) FROM up WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM ev WHERE kind = 'revision') AS revisions,
+       (SELECT count(*) FROM ev WHERE kind = 'disagreement') AS disagreements
+"#;
+
+async fn upsert_chunk(
+    tx: &mut Transaction<'static, Postgres>,
+    bars: &[Bar],
+    source: &Source,
+    now: DateTime<Utc>,
+) -> Result<WriteSummary, StoreError> {
+    let n = bars.len();
+    let mut symbol = Vec::with_capacity(n);
+    let mut timeframe = Vec::with_capacity(n);
+    let mut start = Vec::with_capacity(n);
+    let (mut open, mut high, mut low, mut close) = (
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+        Vec::with_capacity(n),
+    );
+    let mut volume: Vec<Option<Decimal>> = Vec::with_capacity(n);
+    let mut vwap: Vec<Option<Decimal>> = Vec::with_capacity(n);
+    let mut trades: Vec<Option<i64>> = Vec::with_capacity(n);
+    let mut complete = Vec::with_capacity(n);
+    for b in bars {
+        symbol.push(b.symbol.as_str());
+        timeframe.push(b.timeframe.to_string());
+        start.push(b.start);
+        open.push(b.open);
+        high.push(b.high);
+        low.push(b.low);
+        close.push(b.close);
+        volume.push(b.volume);
+        vwap.push(b.vwap);
+        trades.push(b.trades);
+        complete.push(b.complete);
+    }
+    // The span of each series in the batch, for the range scans in `existing`.
+    let mut spans: BTreeMap<(&str, Timeframe), (DateTime<Utc>, DateTime<Utc>)> = BTreeMap::new();
+    for b in bars {
+        let e = spans
+            .entry((b.symbol.as_str(), b.timeframe))
+            .or_insert((b.start, b.start));
+        e.0 = e.0.min(b.start);
+        e.1 = e.1.max(b.start);
+    }
+    let span_symbols: Vec<&str> = spans.keys().map(|k| k.0).collect();
+    let span_tfs: Vec<String> = spans.keys().map(|k| k.1.to_string()).collect();
+    let span_lo: Vec<DateTime<Utc>> = spans.values().map(|v| v.0).collect();
+    let span_hi: Vec<DateTime<Utc>> = spans.values().map(|v| v.1).collect();
+    let row = sqlx::query(UPSERT)
+        .bind(symbol)
+        .bind(timeframe)
+        .bind(start)
+        .bind(open)
+        .bind(high)
+        .bind(low)
+        .bind(close)
+        .bind(volume)
+        .bind(vwap)
+        .bind(trades)
+        .bind(complete)
+        .bind(&source.provider)
+        .bind(&source.version)
+        .bind(now)
+        .bind(span_symbols)
+        .bind(span_tfs)
+        .bind(span_lo)
+        .bind(span_hi)
+        .fetch_one(&mut **tx)
+        .await?;
+    let get = |c: &str| row.try_get::<i64, _>(c).map(convert::count);
+    let inserted = get("inserted")?;
+    let updated = get("updated")?;
+    Ok(WriteSummary {
+        inserted,
+        updated,
+        unchanged: n as u64 - inserted - updated,
+        revisions: get("revisions")?,
+        disagreements: get("disagreements")?,
+        ..WriteSummary::default()
+    })
+}
+
+async fn quarantine(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    if batch.rejected.is_empty() {
+        return Ok(());
+    }
+    let r = &batch.rejected;
+    let col = |f: fn(&crate::validate::Rejected) -> String| r.iter().map(f).collect::<Vec<_>>();
+    let opt =
+        |f: fn(&crate::validate::Rejected) -> Option<String>| r.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO quarantined_bars (symbol, timeframe, start, open, high, low, close, volume,
+             vwap, trades, complete, reasons, source, plugin_version, received_at)
+         SELECT symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete,
+                reasons, $13, $14, $15
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[], $11::bool[],
+                     $12::text[])
+              AS t(symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+                   complete, reasons)",
+    )
+    .bind(col(|x| x.raw.symbol.clone()))
+    .bind(col(|x| x.raw.timeframe.to_string()))
+    .bind(r.iter().map(|x| x.raw.start).collect::<Vec<_>>())
+    .bind(col(|x| x.raw.open.clone()))
+    .bind(col(|x| x.raw.high.clone()))
+    .bind(col(|x| x.raw.low.clone()))
+    .bind(col(|x| x.raw.close.clone()))
+    .bind(opt(|x| x.raw.volume.clone()))
+    .bind(opt(|x| x.raw.vwap.clone()))
+    .bind(
+        r.iter()
+            .map(|x| x.raw.trades.map(Decimal::from))
+            .collect::<Vec<_>>(),
+    )
+    .bind(r.iter().map(|x| x.raw.complete).collect::<Vec<_>>())
+    .bind(col(|x| convert::reasons_json(&x.reasons)))
+    .bind(&batch.source.provider)
+    .bind(&batch.source.version)
+    .bind(batch.received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn events(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    if batch.events.is_empty() {
+        return Ok(());
+    }
+    let e = &batch.events;
+    sqlx::query(
+        r#"INSERT INTO quality_events (kind, symbol, timeframe, start, "end", source, detail, created_at)
+         SELECT kind, symbol, timeframe, start, "end", $7, detail, $8
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                     $6::text[]) AS t(kind, symbol, timeframe, start, "end", detail)"#,
+    )
+    .bind(e.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.symbol.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.timeframe.to_string()).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.start).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.end).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.detail.as_str()).collect::<Vec<_>>())
+    .bind(&batch.source.provider)
+    .bind(batch.received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Freshness of every series in the batch: the newest bar start and the time of this
+/// success; a series that only had quarantined bars records that as its last error.
+async fn freshness(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    let mut newest: BTreeMap<(&str, String), DateTime<Utc>> = BTreeMap::new();
+    for b in &batch.bars {
+        let e = newest
+            .entry((b.symbol.as_str(), b.timeframe.to_string()))
+            .or_insert(b.start);
+        *e = (*e).max(b.start);
+    }
+    if !newest.is_empty() {
+        let (keys, starts): (Vec<_>, Vec<_>) = newest.into_iter().unzip();
+        let (symbols, tfs): (Vec<&str>, Vec<String>) = keys.into_iter().unzip();
+        let classes: Vec<&str> = symbols
+            .iter()
+            .map(|s| batch.asset_class(s).as_str())
+            .collect();
+        sqlx::query(
+            "INSERT INTO freshness (symbol, timeframe, source, asset_class, last_bar_start, last_success_at)
+             SELECT symbol, timeframe, $5, asset_class, last_bar, $6
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+                  AS t(symbol, timeframe, asset_class, last_bar)
+             ON CONFLICT (symbol, timeframe, source) DO UPDATE SET
+                 asset_class = EXCLUDED.asset_class,
+                 last_bar_start = GREATEST(freshness.last_bar_start, EXCLUDED.last_bar_start),
+                 last_success_at = GREATEST(freshness.last_success_at, EXCLUDED.last_success_at)",
+        )
+        .bind(&symbols)
+        .bind(&tfs)
+        .bind(&classes)
+        .bind(&starts)
+        .bind(&batch.source.provider)
+        .bind(batch.received_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for f in batch.quarantine_only_failures() {
+        record_failure_in(&mut **tx, &f).await?;
+    }
+    Ok(())
+}
+
+async fn record_failure_in(conn: &mut sqlx::PgConnection, f: &Failure) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO freshness (symbol, timeframe, source, asset_class, last_error_at, last_error)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (symbol, timeframe, source) DO UPDATE SET
+             asset_class = EXCLUDED.asset_class,
+             last_error_at = EXCLUDED.last_error_at, last_error = EXCLUDED.last_error",
+    )
+    .bind(&f.symbol)
+    .bind(f.timeframe.to_string())
+    .bind(&f.source)
+    .bind(f.asset_class.as_str())
+    .bind(f.at)
+    .bind(&f.error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn checkpoint(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    let Some(c) = &batch.checkpoint else {
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO checkpoints (job, symbol, timeframe, cursor, covered_from, covered_to, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (job, symbol, timeframe) DO UPDATE SET
+             cursor = EXCLUDED.cursor, covered_from = EXCLUDED.covered_from,
+             covered_to = EXCLUDED.covered_to, updated_at = EXCLUDED.updated_at",
+    )
+    .bind(&c.job)
+    .bind(&c.symbol)
+    .bind(c.timeframe.to_string())
+    .bind(&c.cursor)
+    .bind(c.covered_from)
+    .bind(c.covered_to)
+    .bind(batch.received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        migrate::postgres().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut sum = WriteSummary::default();
+        for chunk in batch.bars.chunks(CHUNK) {
+            sum += upsert_chunk(&mut tx, chunk, &batch.source, batch.received_at).await?;
+        }
+        quarantine(&mut tx, batch).await?;
+        events(&mut tx, batch).await?;
+        freshness(&mut tx, batch).await?;
+        checkpoint(&mut tx, batch).await?;
+        tx.commit().await?;
+        sum.quarantined = batch.rejected.len() as u64;
+        sum.events = batch.events.len() as u64 + sum.revisions + sum.disagreements;
+        Ok(sum)
+    }
+
+    async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        record_failure_in(&mut conn, failure).await
+    }
+
+    async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
+        let id = sqlx::query_scalar(
+            "INSERT INTO runs (job, provider, plugin_version, started_at, status)
+             VALUES ($1, $2, $3, $4, 'running') RETURNING id",
+        )
+        .bind(&run.job)
+        .bind(&run.provider)
+        .bind(&run.plugin_version)
+        .bind(run.started_at)
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(id)
+    }
+
+    async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = $2, status = $3, symbols_ok = $4, symbols_failed = $5,
+                 bars_written = $6, bars_rejected = $7, errors = $8
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(o.finished_at)
+        .bind(o.status.as_str())
+        .bind(convert::db_count(o.symbols_ok))
+        .bind(convert::db_count(o.symbols_failed))
+        .bind(convert::db_count(o.bars_written))
+        .bind(convert::db_count(o.bars_rejected))
+        .bind(convert::errors_json(&o.errors))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn record_run(&self, run: &RunStart, o: &RunOutcome) -> Result<i64, StoreError> {
+        let id = self.begin_run(run).await?;
+        self.finish_run(id, o).await?;
+        Ok(id)
+    }
+
+    async fn bars(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredBar>, StoreError> {
+        let sql = format!(
+            "SELECT {BAR_COLUMNS} FROM bars
+             WHERE symbol = $1 AND timeframe = $2 AND start >= $3 AND start < $4 ORDER BY start"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(symbol)
+            .bind(timeframe.to_string())
+            .bind(from)
+            .bind(to)
+            .fetch_all(&self.pool)
+            .await?;
+        rows::all(rows, rows::bar)
+    }
+
+    async fn latest_bars(
+        &self,
+        timeframe: Option<Timeframe>,
+    ) -> Result<Vec<StoredBar>, StoreError> {
+        let sql = format!(
+            "SELECT DISTINCT ON (symbol, timeframe) {BAR_COLUMNS} FROM bars
+             WHERE $1::text IS NULL OR timeframe = $1
+             ORDER BY symbol, timeframe, start DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(timeframe.map(|t| t.to_string()))
+            .fetch_all(&self.pool)
+            .await?;
+        rows::all(rows, rows::bar)
+    }
+
+    async fn recent_closes(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Decimal>, StoreError> {
+        let mut closes: Vec<Decimal> = sqlx::query_scalar(
+            "SELECT close FROM bars WHERE symbol = $1 AND timeframe = $2 AND start < $3
+             ORDER BY start DESC LIMIT $4",
+        )
+        .bind(symbol)
+        .bind(timeframe.to_string())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        closes.reverse();
+        Ok(closes)
+    }
+
+    async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
+        let rows = sqlx::query(rows::FRESHNESS).fetch_all(&self.pool).await?;
+        rows::all(rows, rows::freshness)
+    }
+
+    async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap,
+                    trades::text AS trades, complete, reasons, source, plugin_version, received_at
+             FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(rows, rows::quarantined)
+    }
+
+    async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        let rows = sqlx::query(
+            r#"SELECT id, kind, symbol, timeframe, start, "end", source, detail, created_at
+             FROM quality_events WHERE $1::text IS NULL OR kind = $1
+             ORDER BY created_at DESC, id DESC LIMIT $2"#,
+        )
+        .bind(kind)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(rows, rows::event)
+    }
+
+    async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT $1")
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows::all(rows, rows::run)
+    }
+
+    async fn checkpoint(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let row = sqlx::query(
+            "SELECT cursor, covered_from, covered_to FROM checkpoints
+             WHERE job = $1 AND symbol = $2 AND timeframe = $3",
+        )
+        .bind(job)
+        .bind(symbol)
+        .bind(timeframe.to_string())
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))
+            .transpose()
+    }
+}

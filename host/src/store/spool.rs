@@ -1,0 +1,333 @@
+//! Store outages lose nothing: a write that finds the store unreachable is retried with
+//! backoff and, past a bound, appended to a local spool file (JSON lines, fsynced before the
+//! call returns). The spool is replayed, oldest first, before the next write that reaches
+//! the store, and whenever [`Resilient::replay`] is called. Writes are idempotent, so a
+//! batch that was in fact committed before the connection dropped replays harmlessly.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use backon::{ExponentialBuilder, Retryable};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+use super::*;
+
+/// How long to keep trying before spooling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    pub first_delay: Duration,
+    pub max_delay: Duration,
+    /// Retries after the first attempt.
+    pub retries: usize,
+}
+
+impl Default for RetryPolicy {
+    /// About a minute of retries (1 + 2 + 4 + … capped at 15 s) before spooling.
+    fn default() -> Self {
+        RetryPolicy {
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15),
+            retries: 6,
+        }
+    }
+}
+
+/// One spooled operation.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Record {
+    Write(WriteBatch),
+    Run {
+        start: RunStart,
+        outcome: RunOutcome,
+    },
+    Failure(Failure),
+}
+
+/// The spool file. Only [`Resilient`] touches it, under its lock.
+struct Spool {
+    path: PathBuf,
+}
+
+impl Spool {
+    fn io(&self, source: std::io::Error) -> StoreError {
+        StoreError::Spool {
+            path: self.path.display().to_string(),
+            source,
+        }
+    }
+
+    /// Appends one record and fsyncs it: once this returns, the record survives a crash.
+    fn append(&self, record: &Record) -> Result<(), StoreError> {
+        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| self.io(e))?;
+        }
+        let mut line = serde_json::to_vec(record).expect("spool records serialize");
+        line.push(b'\n');
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        f.write_all(&line).map_err(|e| self.io(e))?;
+        f.sync_data().map_err(|e| self.io(e))
+    }
+
+    /// The spooled records, oldest first. A last line without its newline was cut off by a
+    /// crash before the fsync that would have acknowledged it, so it is dropped.
+    fn read(&self) -> Result<Vec<Record>, StoreError> {
+        let f = match std::fs::File::open(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(self.io(e)),
+        };
+        let mut out = Vec::new();
+        let mut reader = std::io::BufReader::new(f);
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).map_err(|e| self.io(e))? == 0 {
+                break;
+            }
+            if !line.ends_with('\n') {
+                tracing::warn!(spool = %self.path.display(), "dropping a torn last spool line");
+                break;
+            }
+            let record = serde_json::from_str(&line)
+                .map_err(|e| self.io(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+            out.push(record);
+        }
+        Ok(out)
+    }
+
+    /// Replaces the spool with `rest` (atomically: write beside, fsync, rename).
+    fn rewrite(&self, rest: &[Record]) -> Result<(), StoreError> {
+        if rest.is_empty() {
+            return match std::fs::remove_file(&self.path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(self.io(e)),
+                _ => Ok(()),
+            };
+        }
+        let tmp = self.path.with_extension("tmp");
+        let mut f = std::fs::File::create(&tmp).map_err(|e| self.io(e))?;
+        for r in rest {
+            let mut line = serde_json::to_vec(r).expect("spool records serialize");
+            line.push(b'\n');
+            f.write_all(&line).map_err(|e| self.io(e))?;
+        }
+        f.sync_data().map_err(|e| self.io(e))?;
+        std::fs::rename(&tmp, &self.path).map_err(|e| self.io(e))
+    }
+}
+
+/// A store wrapper that retries, spools and replays. Reads pass straight through.
+pub struct Resilient {
+    inner: Arc<dyn Store>,
+    spool: Mutex<Spool>,
+    retry: RetryPolicy,
+}
+
+impl Resilient {
+    pub fn new(inner: Arc<dyn Store>, spool_path: impl Into<PathBuf>, retry: RetryPolicy) -> Self {
+        Resilient {
+            inner,
+            spool: Mutex::new(Spool {
+                path: spool_path.into(),
+            }),
+            retry,
+        }
+    }
+
+    /// The spool the CLI uses: `data/spool.jsonl` in the working directory, beside the
+    /// default SQLite store.
+    pub fn default_spool_path() -> &'static Path {
+        Path::new("data/spool.jsonl")
+    }
+
+    /// How many operations wait in the spool.
+    pub async fn pending(&self) -> Result<usize, StoreError> {
+        Ok(self.spool.lock().await.read()?.len())
+    }
+
+    /// Applies spooled operations in order; stops at the first that fails and keeps it and
+    /// the rest. Returns how many were applied.
+    pub async fn replay(&self) -> Result<usize, StoreError> {
+        let spool = self.spool.lock().await;
+        self.replay_locked(&spool).await
+    }
+
+    async fn replay_locked(&self, spool: &Spool) -> Result<usize, StoreError> {
+        let records = spool.read()?;
+        if records.is_empty() {
+            return Ok(0);
+        }
+        for (done, record) in records.iter().enumerate() {
+            let applied = match record {
+                Record::Write(b) => self.inner.write(b).await.map(|_| ()),
+                Record::Run { start, outcome } => {
+                    self.inner.record_run(start, outcome).await.map(|_| ())
+                }
+                Record::Failure(f) => self.inner.record_failure(f).await,
+            };
+            if let Err(e) = applied {
+                spool.rewrite(&records[done..])?;
+                return Err(e);
+            }
+        }
+        spool.rewrite(&[])?;
+        tracing::info!(records = records.len(), "replayed the store spool");
+        Ok(records.len())
+    }
+
+    /// Runs `op` with retries while the store is unreachable; other errors return at once.
+    async fn with_retry<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let backoff = ExponentialBuilder::default()
+            .with_min_delay(self.retry.first_delay)
+            .with_max_delay(self.retry.max_delay)
+            .with_max_times(self.retry.retries)
+            .with_jitter();
+        op.retry(backoff)
+            .when(StoreError::is_unavailable)
+            .notify(|e, wait| tracing::warn!(error = %e, ?wait, "store unreachable; retrying"))
+            .await
+    }
+
+    /// Replays the spool, then does `op`; spools `record` when the store stays unreachable.
+    async fn durable<T, F, Fut>(&self, record: Record, spooled: T, op: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        let spool = self.spool.lock().await;
+        // Order matters: older spooled batches first, so a newer value is not overwritten
+        // by an older one replayed after it.
+        let ready = match self.with_retry(|| self.replay_locked(&spool)).await {
+            Ok(_) => true,
+            Err(e) if e.is_unavailable() => false,
+            Err(e) => return Err(e),
+        };
+        if ready {
+            match self.with_retry(op).await {
+                Ok(v) => return Ok(v),
+                Err(e) if !e.is_unavailable() => return Err(e),
+                Err(_) => {}
+            }
+        }
+        spool.append(&record)?;
+        tracing::warn!(spool = %spool.path.display(), "store unreachable; operation spooled for replay");
+        Ok(spooled)
+    }
+}
+
+#[async_trait]
+impl Store for Resilient {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        self.inner.migrate().await
+    }
+
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
+        let spooled = WriteSummary {
+            spooled: true,
+            quarantined: batch.rejected.len() as u64,
+            events: batch.events.len() as u64,
+            ..WriteSummary::default()
+        };
+        self.durable(Record::Write(batch.clone()), spooled, || {
+            self.inner.write(batch)
+        })
+        .await
+    }
+
+    async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError> {
+        self.durable(Record::Failure(failure.clone()), (), || {
+            self.inner.record_failure(failure)
+        })
+        .await
+    }
+
+    async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
+        self.inner.begin_run(run).await
+    }
+
+    async fn finish_run(&self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
+        self.with_retry(|| self.inner.finish_run(id, outcome)).await
+    }
+
+    /// A spooled run has no id yet; 0 stands for "recorded later".
+    async fn record_run(&self, run: &RunStart, outcome: &RunOutcome) -> Result<i64, StoreError> {
+        let record = Record::Run {
+            start: run.clone(),
+            outcome: outcome.clone(),
+        };
+        self.durable(record, 0, || self.inner.record_run(run, outcome))
+            .await
+    }
+
+    async fn bars(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredBar>, StoreError> {
+        self.inner.bars(symbol, timeframe, from, to).await
+    }
+
+    async fn latest_bars(
+        &self,
+        timeframe: Option<Timeframe>,
+    ) -> Result<Vec<StoredBar>, StoreError> {
+        self.inner.latest_bars(timeframe).await
+    }
+
+    async fn recent_closes(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Decimal>, StoreError> {
+        self.inner
+            .recent_closes(symbol, timeframe, before, limit)
+            .await
+    }
+
+    async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
+        self.inner.freshness().await
+    }
+
+    async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
+        self.inner.quarantine(limit).await
+    }
+
+    async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        self.inner.events(kind, limit).await
+    }
+
+    async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        self.inner.runs(limit).await
+    }
+
+    async fn checkpoint(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        self.inner.checkpoint(job, symbol, timeframe).await
+    }
+}

@@ -1,0 +1,557 @@
+//! The store's contract, written once and run against both backends: SQLite in a temporary
+//! file and a fresh database on the real Postgres at 127.0.0.1:5432 (user postgres, trust
+//! auth; `MDHOST_TEST_PG` overrides the server URL).
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::domain::{AssetClass, Bar, RawBar};
+use crate::validate::{EventKind, QualityEvent, Reason, ReasonCode, Rejected};
+
+mod outage;
+pub(crate) mod support;
+
+use support::TestDb;
+
+fn t(s: &str) -> DateTime<Utc> {
+    s.parse().unwrap()
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+fn bar(symbol: &str, start: &str, close: &str) -> Bar {
+    Bar {
+        symbol: symbol.into(),
+        timeframe: "1m".parse().unwrap(),
+        start: t(start),
+        open: d(close),
+        high: d(close),
+        low: d(close),
+        close: d(close),
+        volume: Some(d("100")),
+        vwap: None,
+        trades: Some(3),
+        complete: true,
+    }
+}
+
+fn source(name: &str) -> Source {
+    Source {
+        provider: name.into(),
+        version: "1.0.0".into(),
+    }
+}
+
+fn batch(src: &str, bars: Vec<Bar>) -> WriteBatch {
+    let mut b = WriteBatch::new(source(src), t("2025-07-08T15:00:00Z"));
+    b.bars = bars;
+    b
+}
+
+fn tf() -> Timeframe {
+    "1m".parse().unwrap()
+}
+
+async fn all_bars(store: &dyn Store, symbol: &str) -> Vec<StoredBar> {
+    store
+        .bars(
+            symbol,
+            tf(),
+            t("2000-01-01T00:00:00Z"),
+            t("2100-01-01T00:00:00Z"),
+        )
+        .await
+        .unwrap()
+}
+
+/// Expected counts of a write: (inserted, updated, unchanged, revisions, disagreements).
+fn check_summary(got: WriteSummary, expected: (u64, u64, u64, u64, u64)) {
+    assert_eq!(
+        (
+            got.inserted,
+            got.updated,
+            got.unchanged,
+            got.revisions,
+            got.disagreements
+        ),
+        expected,
+        "{got:?}"
+    );
+}
+
+/// Declares a store test that runs once per backend.
+macro_rules! both {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let db = super::TestDb::sqlite().await;
+                super::$name(db.store()).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let db = super::TestDb::postgres().await;
+                super::$name(db.store()).await;
+            }
+        }
+    };
+}
+
+both!(decimals_and_instants_round_trip_exactly);
+async fn decimals_and_instants_round_trip_exactly(store: Arc<dyn Store>) {
+    let mut b = bar("TINY", "2025-07-08T14:00:00Z", "0.000000000000000001");
+    b.high = d("123456789012.123456789");
+    b.volume = Some(d("79228162514264337593543950335"));
+    b.vwap = Some(d("0.5"));
+    b.trades = Some(i64::MAX);
+    let mut c = bar("TINY", "2025-07-08T14:01:00Z", "189.845");
+    c.volume = None;
+    c.trades = None;
+    c.complete = false;
+    store
+        .write(&batch("p", vec![b.clone(), c.clone()]))
+        .await
+        .unwrap();
+    let got: Vec<Bar> = all_bars(&*store, "TINY")
+        .await
+        .into_iter()
+        .map(|s| s.bar)
+        .collect();
+    assert_eq!(got, vec![b, c]);
+    assert_eq!(got[0].open.to_string(), "0.000000000000000001");
+    assert_eq!(got[0].high.to_string(), "123456789012.123456789");
+    assert_eq!(
+        got[0].volume.unwrap().to_string(),
+        "79228162514264337593543950335"
+    );
+}
+
+both!(replaying_a_batch_changes_nothing);
+async fn replaying_a_batch_changes_nothing(store: Arc<dyn Store>) {
+    // 2,500 bars: several SQLite statements and, for Postgres, more than nothing.
+    let start = t("2025-07-08T00:00:00Z");
+    let bars: Vec<Bar> = (0..2_500)
+        .map(|i| {
+            let mut b = bar(
+                "SPY",
+                "2025-07-08T00:00:00Z",
+                &format!("{}.25", 500 + i % 7),
+            );
+            b.start = start + Duration::minutes(i);
+            b
+        })
+        .collect();
+    let b = batch("p", bars);
+    check_summary(store.write(&b).await.unwrap(), (2_500, 0, 0, 0, 0));
+    let before = all_bars(&*store, "SPY").await;
+    check_summary(store.write(&b).await.unwrap(), (0, 0, 2_500, 0, 0));
+    assert_eq!(
+        all_bars(&*store, "SPY").await,
+        before,
+        "ingested_at untouched too"
+    );
+    assert!(store.events(None, 10).await.unwrap().is_empty());
+}
+
+both!(a_forming_bar_is_updated_in_place_without_an_event);
+async fn a_forming_bar_is_updated_in_place_without_an_event(store: Arc<dyn Store>) {
+    let mut forming = bar("AAPL", "2025-07-08T14:00:00Z", "210");
+    forming.complete = false;
+    check_summary(
+        store
+            .write(&batch("p", vec![forming.clone()]))
+            .await
+            .unwrap(),
+        (1, 0, 0, 0, 0),
+    );
+    forming.close = d("210.5");
+    forming.high = d("210.5");
+    check_summary(
+        store
+            .write(&batch("p", vec![forming.clone()]))
+            .await
+            .unwrap(),
+        (0, 1, 0, 0, 0),
+    );
+    let mut done = forming.clone();
+    done.complete = true;
+    done.close = d("210.25");
+    check_summary(
+        store.write(&batch("p", vec![done.clone()])).await.unwrap(),
+        (0, 1, 0, 0, 0),
+    );
+    // A late forming copy never turns a closed bar back.
+    check_summary(
+        store.write(&batch("p", vec![forming])).await.unwrap(),
+        (0, 0, 1, 0, 0),
+    );
+    assert_eq!(all_bars(&*store, "AAPL").await[0].bar, done);
+    assert!(store.events(None, 10).await.unwrap().is_empty());
+}
+
+both!(a_changed_closed_bar_is_updated_and_logged_as_a_revision);
+async fn a_changed_closed_bar_is_updated_and_logged_as_a_revision(store: Arc<dyn Store>) {
+    let first = bar("AAPL", "2025-07-08T14:00:00Z", "210");
+    store.write(&batch("p", vec![first])).await.unwrap();
+    let mut revised = bar("AAPL", "2025-07-08T14:00:00Z", "210");
+    revised.volume = Some(d("150"));
+    let sum = store
+        .write(&batch("p", vec![revised.clone()]))
+        .await
+        .unwrap();
+    check_summary(sum, (0, 1, 0, 1, 0));
+    assert_eq!(sum.events, 1);
+    assert_eq!(all_bars(&*store, "AAPL").await[0].bar, revised);
+    let events = store.events(None, 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, EventKind::Revision.as_str());
+    assert_eq!(events[0].start, Some(t("2025-07-08T14:00:00Z")));
+    let detail: serde_json::Value = serde_json::from_str(&events[0].detail).unwrap();
+    assert_eq!(detail["old"]["volume"], "100");
+    assert_eq!(detail["new"]["volume"], "150");
+}
+
+both!(another_source_never_overwrites_and_disagreement_is_logged);
+async fn another_source_never_overwrites_and_disagreement_is_logged(store: Arc<dyn Store>) {
+    let ours = bar("MSFT", "2025-07-08T14:00:00Z", "500");
+    store
+        .write(&batch("yahoo", vec![ours.clone()]))
+        .await
+        .unwrap();
+    // Agreement is silent.
+    let same = ours.clone();
+    check_summary(
+        store.write(&batch("polygon", vec![same])).await.unwrap(),
+        (0, 0, 1, 0, 0),
+    );
+    // Disagreement is kept on record, and the stored bar stays the first source's.
+    let other = bar("MSFT", "2025-07-08T14:00:00Z", "500.01");
+    check_summary(
+        store.write(&batch("polygon", vec![other])).await.unwrap(),
+        (0, 0, 1, 0, 1),
+    );
+    let stored = &all_bars(&*store, "MSFT").await[0];
+    assert_eq!((&stored.bar, stored.source.as_str()), (&ours, "yahoo"));
+    let events = store.events(Some("disagreement"), 10).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].source, "polygon");
+    let detail: serde_json::Value = serde_json::from_str(&events[0].detail).unwrap();
+    assert_eq!(detail["old"]["close"], "500");
+    assert_eq!(detail["old"]["source"], "yahoo");
+    assert_eq!(detail["new"]["close"], "500.01");
+}
+
+both!(quarantine_keeps_raw_values_and_every_reason);
+async fn quarantine_keeps_raw_values_and_every_reason(store: Arc<dyn Store>) {
+    let raw = RawBar {
+        symbol: "BAD".into(),
+        timeframe: tf(),
+        start: t("2025-07-08T14:00:30Z"),
+        open: "1e5".into(),
+        high: "-1".into(),
+        low: "2".into(),
+        close: "2".into(),
+        volume: None,
+        vwap: Some("x".into()),
+        trades: Some(u64::MAX),
+        complete: true,
+    };
+    let reasons = vec![
+        Reason::new(
+            ReasonCode::DecimalMalformed,
+            "open \"1e5\" is not a plain decimal",
+        ),
+        Reason::new(ReasonCode::PriceNotPositive, "high is -1"),
+        Reason::new(ReasonCode::Misaligned, "not on the grid"),
+    ];
+    let mut b = batch("p", vec![]);
+    b.rejected = vec![Rejected {
+        raw: raw.clone(),
+        reasons: reasons.clone(),
+    }];
+    let sum = store.write(&b).await.unwrap();
+    assert_eq!(sum.quarantined, 1);
+    let q = store.quarantine(10).await.unwrap();
+    assert_eq!(q.len(), 1);
+    let q = &q[0];
+    assert_eq!(
+        (q.open.as_str(), q.high.as_str(), q.vwap.as_deref()),
+        ("1e5", "-1", Some("x"))
+    );
+    assert_eq!(q.trades.as_deref(), Some("18446744073709551615"));
+    assert_eq!(q.start, raw.start);
+    assert_eq!(q.reasons, reasons);
+    // A series with nothing but quarantined bars shows up in freshness as an error.
+    let f = store.freshness().await.unwrap();
+    assert_eq!(f.len(), 1);
+    assert_eq!(
+        f[0].last_error.as_deref(),
+        Some("every bar quarantined: decimal.malformed, price.not_positive, time.misaligned")
+    );
+}
+
+both!(a_checkpoint_commits_with_its_bars_or_not_at_all);
+async fn a_checkpoint_commits_with_its_bars_or_not_at_all(store: Arc<dyn Store>) {
+    let cp = Checkpoint {
+        job: "backfill".into(),
+        symbol: "AAPL".into(),
+        timeframe: tf(),
+        cursor: Some("page-2".into()),
+        covered_from: t("2025-07-08T14:00:00Z"),
+        covered_to: t("2025-07-08T14:02:00Z"),
+    };
+    let mut b = batch(
+        "p",
+        vec![
+            bar("AAPL", "2025-07-08T14:00:00Z", "1"),
+            bar("AAPL", "2025-07-08T14:01:00Z", "1"),
+        ],
+    );
+    b.checkpoint = Some(cp.clone());
+    store.write(&b).await.unwrap();
+    assert_eq!(
+        store.checkpoint("backfill", "AAPL", tf()).await.unwrap(),
+        Some(cp.clone())
+    );
+    assert_eq!(store.checkpoint("other", "AAPL", tf()).await.unwrap(), None);
+}
+
+/// The failure half of the checkpoint test needs to break the table under the store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_checkpoint_write_rolls_back_its_bars() {
+    for db in [TestDb::sqlite().await, TestDb::postgres().await] {
+        db.exec("ALTER TABLE checkpoints RENAME TO checkpoints_gone")
+            .await;
+        let mut b = batch("p", vec![bar("AAPL", "2025-07-08T14:00:00Z", "1")]);
+        b.checkpoint = Some(Checkpoint {
+            job: "j".into(),
+            symbol: "AAPL".into(),
+            timeframe: tf(),
+            cursor: None,
+            covered_from: t("2025-07-08T14:00:00Z"),
+            covered_to: t("2025-07-08T14:01:00Z"),
+        });
+        assert!(
+            db.store().write(&b).await.is_err(),
+            "{}",
+            db.store().backend()
+        );
+        assert!(
+            all_bars(&*db.store(), "AAPL").await.is_empty(),
+            "{}",
+            db.store().backend()
+        );
+        assert!(db.store().freshness().await.unwrap().is_empty());
+    }
+}
+
+both!(events_freshness_and_stale_series);
+async fn events_freshness_and_stale_series(store: Arc<dyn Store>) {
+    let mut b = batch(
+        "p",
+        vec![
+            bar("AAPL", "2025-07-08T14:00:00Z", "1"),
+            bar("AAPL", "2025-07-08T14:05:00Z", "1"),
+        ],
+    );
+    b.asset_classes.insert("BTC/USD".into(), AssetClass::Crypto);
+    b.bars.push(bar("BTC/USD", "2025-07-08T14:05:00Z", "60000"));
+    b.events.push(QualityEvent {
+        kind: EventKind::Gap,
+        symbol: "AAPL".into(),
+        timeframe: tf(),
+        start: Some(t("2025-07-08T14:01:00Z")),
+        end: Some(t("2025-07-08T14:05:00Z")),
+        detail: "the market was open".into(),
+    });
+    let sum = store.write(&b).await.unwrap();
+    assert_eq!(sum.events, 1);
+    let ev = store.events(Some("gap.session"), 10).await.unwrap();
+    assert_eq!((ev.len(), ev[0].end), (1, Some(t("2025-07-08T14:05:00Z"))));
+    // An older batch does not move freshness back.
+    let mut old = batch("p", vec![bar("AAPL", "2025-07-08T13:59:00Z", "1")]);
+    old.received_at = t("2025-07-08T14:30:00Z");
+    store.write(&old).await.unwrap();
+    store
+        .record_failure(&Failure {
+            symbol: "AAPL".into(),
+            timeframe: tf(),
+            source: "p".into(),
+            asset_class: AssetClass::Equity,
+            error: "rate limited".into(),
+            at: t("2025-07-08T16:00:00Z"),
+        })
+        .await
+        .unwrap();
+    let f = store.freshness().await.unwrap();
+    let view: Vec<_> = f
+        .iter()
+        .map(|f| {
+            (
+                f.symbol.as_str(),
+                f.asset_class,
+                f.last_bar_start,
+                f.last_success_at,
+                f.last_error.as_deref(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        view,
+        vec![
+            (
+                "AAPL",
+                AssetClass::Equity,
+                Some(t("2025-07-08T14:05:00Z")),
+                Some(t("2025-07-08T15:00:00Z")),
+                Some("rate limited")
+            ),
+            (
+                "BTC/USD",
+                AssetClass::Crypto,
+                Some(t("2025-07-08T14:05:00Z")),
+                Some(t("2025-07-08T15:00:00Z")),
+                None
+            ),
+        ]
+    );
+    // On Saturday the equity is fresh (market closed since Friday), the coin is not.
+    let policies = crate::validate::Policies::default();
+    let stale: Vec<&str> = super::stale(&f, &policies, t("2025-07-12T12:00:00Z"))
+        .iter()
+        .map(|f| f.symbol.as_str())
+        .collect();
+    assert_eq!(
+        stale,
+        vec!["AAPL", "BTC/USD"],
+        "Wednesday to Saturday missed sessions"
+    );
+    let stale: Vec<&str> = super::stale(&f, &policies, t("2025-07-08T14:07:00Z"))
+        .iter()
+        .map(|f| f.symbol.as_str())
+        .collect();
+    assert!(stale.is_empty(), "{stale:?}");
+}
+
+both!(reads_latest_range_and_history);
+async fn reads_latest_range_and_history(store: Arc<dyn Store>) {
+    let bars = vec![
+        bar("AAPL", "2025-07-08T14:00:00Z", "1"),
+        bar("AAPL", "2025-07-08T14:01:00Z", "2"),
+        bar("AAPL", "2025-07-08T14:02:00Z", "3"),
+        bar("MSFT", "2025-07-08T14:00:00Z", "9"),
+    ];
+    store.write(&batch("p", bars)).await.unwrap();
+    let latest: Vec<(String, String)> = store
+        .latest_bars(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|b| (b.bar.symbol, b.bar.close.to_string()))
+        .collect();
+    assert_eq!(
+        latest,
+        vec![("AAPL".into(), "3".into()), ("MSFT".into(), "9".into())]
+    );
+    assert!(
+        store
+            .latest_bars(Some("1h".parse().unwrap()))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let range = store
+        .bars(
+            "AAPL",
+            tf(),
+            t("2025-07-08T14:01:00Z"),
+            t("2025-07-08T14:02:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(range.len(), 1, "from inclusive, to exclusive");
+    assert_eq!(range[0].source, "p");
+    let closes = store
+        .recent_closes("AAPL", tf(), t("2025-07-08T14:02:00Z"), 10)
+        .await
+        .unwrap();
+    assert_eq!(closes, vec![d("1"), d("2")]);
+    let closes = store
+        .recent_closes("AAPL", tf(), t("2025-07-08T15:00:00Z"), 2)
+        .await
+        .unwrap();
+    assert_eq!(closes, vec![d("2"), d("3")]);
+}
+
+both!(every_run_leaves_a_row);
+async fn every_run_leaves_a_row(store: Arc<dyn Store>) {
+    let start = RunStart {
+        job: "daily".into(),
+        provider: "yahoo".into(),
+        plugin_version: "0.1.0".into(),
+        started_at: t("2025-07-08T14:00:00Z"),
+    };
+    let id = store.begin_run(&start).await.unwrap();
+    let runs = store.runs(10).await.unwrap();
+    assert_eq!(
+        (runs.len(), runs[0].status, runs[0].finished_at),
+        (1, RunStatus::Running, None)
+    );
+    let outcome = RunOutcome {
+        finished_at: t("2025-07-08T14:00:05Z"),
+        status: RunStatus::Partial,
+        symbols_ok: 487,
+        symbols_failed: 13,
+        bars_written: 11_688,
+        bars_rejected: 2,
+        errors: vec!["ZZZZ: unknown symbol".into()],
+    };
+    store.finish_run(id, &outcome).await.unwrap();
+    let mut later = start.clone();
+    later.started_at = t("2025-07-08T15:00:00Z");
+    let id2 = store
+        .record_run(
+            &later,
+            &RunOutcome {
+                status: RunStatus::Ok,
+                errors: vec![],
+                ..outcome.clone()
+            },
+        )
+        .await
+        .unwrap();
+    assert_ne!(id, id2);
+    let runs = store.runs(10).await.unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1].id, id);
+    assert_eq!(
+        (
+            runs[1].status,
+            runs[1].symbols_ok,
+            runs[1].symbols_failed,
+            runs[1].bars_written,
+            runs[1].errors.clone()
+        ),
+        (
+            RunStatus::Partial,
+            487,
+            13,
+            11_688,
+            vec!["ZZZZ: unknown symbol".to_string()]
+        )
+    );
+    assert_eq!(runs[0].status, RunStatus::Ok);
+    assert_eq!(runs[0].start.started_at, later.started_at);
+}
+
+both!(migrating_twice_is_harmless);
+async fn migrating_twice_is_harmless(store: Arc<dyn Store>) {
+    store.migrate().await.unwrap();
+    store.migrate().await.unwrap();
+}

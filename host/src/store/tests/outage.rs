@@ -1,0 +1,250 @@
+//! Store outages lose nothing: a throwaway Postgres cluster (initdb/pg_ctl on a free port)
+//! is stopped under a running writer and started again; everything written meanwhile is
+//! spooled and lands once the server is back.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use super::*;
+
+/// A private Postgres cluster in a temporary directory, stopped when dropped.
+struct Cluster {
+    bin: PathBuf,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+fn pg_bin() -> PathBuf {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("Postgres server binaries in /usr/lib/postgresql (apt-get install postgresql)")
+        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
+        .filter(|p| p.join("pg_ctl").is_file())
+        .collect();
+    versions.sort();
+    versions.pop().expect("a Postgres version with pg_ctl")
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+impl Cluster {
+    /// Postgres refuses to run as root, so as root the commands run as `postgres`.
+    fn command(&self, tool: &str) -> Command {
+        let exe = self.bin.join(tool);
+        if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(exe);
+            c
+        } else {
+            Command::new(exe)
+        }
+    }
+
+    fn run(&self, mut cmd: Command) {
+        let out = cmd.output().expect("run a Postgres tool");
+        assert!(
+            out.status.success(),
+            "{cmd:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn data(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    fn create() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        if is_root() {
+            let ok = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(dir.path())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "chown the cluster directory to postgres");
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let c = Cluster {
+            bin: pg_bin(),
+            dir,
+            port,
+        };
+        let mut init = c.command("initdb");
+        init.args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+            .arg(c.data());
+        c.run(init);
+        c
+    }
+
+    fn start(&self) {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data())
+            .arg("-l")
+            .arg(self.dir.path().join("log"))
+            .arg("-o")
+            .arg(format!(
+                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+                self.port,
+                self.dir.path().display()
+            ))
+            .args(["-w", "start"]);
+        self.run(cmd);
+    }
+
+    fn stop(&self) {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data())
+            .args(["-m", "fast", "-w", "stop"]);
+        self.run(cmd);
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        let mut cmd = self.command("pg_ctl");
+        cmd.arg("-D")
+            .arg(self.data())
+            .args(["-m", "immediate", "stop"]);
+        let _ = cmd.output();
+    }
+}
+
+fn quick_retry() -> RetryPolicy {
+    RetryPolicy {
+        first_delay: Duration::from_millis(50),
+        max_delay: Duration::from_millis(200),
+        retries: 2,
+    }
+}
+
+fn minute_bars(symbol: &str, from: i64, n: i64) -> Vec<Bar> {
+    (from..from + n)
+        .map(|i| {
+            let mut b = bar(symbol, "2025-07-08T14:00:00Z", "100.5");
+            b.start += chrono::Duration::minutes(i);
+            b
+        })
+        .collect()
+}
+
+fn spool_lines(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|s| s.lines().count())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postgres_outage_is_spooled_and_replayed() {
+    let cluster = Cluster::create();
+    cluster.start();
+    let pg: Arc<dyn Store> = Arc::new(
+        PgStore::connect_with(&cluster.url(), Duration::from_secs(1))
+            .await
+            .expect("connect to the throwaway cluster"),
+    );
+    let spool = cluster.dir.path().join("spool").join("spool.jsonl");
+    let store = Resilient::new(pg.clone(), &spool, quick_retry());
+
+    let a = store
+        .write(&batch("p", minute_bars("AAPL", 0, 10)))
+        .await
+        .unwrap();
+    assert_eq!((a.inserted, a.spooled), (10, false));
+
+    cluster.stop();
+    let b = store
+        .write(&batch("p", minute_bars("AAPL", 10, 10)))
+        .await
+        .unwrap();
+    assert!(b.spooled, "{b:?}");
+    let run = RunStart {
+        job: "j".into(),
+        provider: "p".into(),
+        plugin_version: "1".into(),
+        started_at: t("2025-07-08T15:00:00Z"),
+    };
+    let outcome = RunOutcome {
+        finished_at: t("2025-07-08T15:00:01Z"),
+        status: RunStatus::Ok,
+        symbols_ok: 1,
+        symbols_failed: 0,
+        bars_written: 10,
+        bars_rejected: 0,
+        errors: vec![],
+    };
+    assert_eq!(
+        store.record_run(&run, &outcome).await.unwrap(),
+        0,
+        "spooled run"
+    );
+    assert_eq!(spool_lines(&spool), 2);
+    assert!(
+        store
+            .bars(
+                "AAPL",
+                tf(),
+                t("2025-07-08T00:00:00Z"),
+                t("2025-07-09T00:00:00Z")
+            )
+            .await
+            .is_err()
+    );
+
+    cluster.start();
+    // The next write replays the spool first, then lands itself.
+    let c = store
+        .write(&batch("p", minute_bars("AAPL", 20, 10)))
+        .await
+        .unwrap();
+    assert_eq!((c.inserted, c.spooled), (10, false));
+    assert_eq!(store.pending().await.unwrap(), 0);
+    assert!(!spool.exists(), "an empty spool is removed");
+    assert_eq!(all_bars(&*pg, "AAPL").await.len(), 30);
+    assert_eq!(pg.runs(10).await.unwrap().len(), 1);
+
+    // A process that dies with a spool behind is made whole by the next one.
+    cluster.stop();
+    assert!(
+        store
+            .write(&batch("p", minute_bars("MSFT", 0, 5)))
+            .await
+            .unwrap()
+            .spooled
+    );
+    drop(store);
+    cluster.start();
+    let next = Resilient::new(pg.clone(), &spool, quick_retry());
+    assert_eq!(next.replay().await.unwrap(), 1);
+    assert_eq!(all_bars(&*pg, "MSFT").await.len(), 5);
+    // Replaying what is already there changes nothing (idempotent writes).
+    assert_eq!(next.replay().await.unwrap(), 0);
+    assert_eq!(all_bars(&*pg, "AAPL").await.len(), 30);
+}
+
+#[tokio::test]
+async fn a_torn_last_spool_line_is_dropped_and_the_rest_kept() {
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("spool.jsonl");
+    let good = serde_json::json!({"write": batch("p", minute_bars("AAPL", 0, 3))});
+    std::fs::write(&path, format!("{good}\n{{\"write\": {{\"sou")).unwrap();
+    let store = Resilient::new(db.store(), &path, quick_retry());
+    assert_eq!(store.replay().await.unwrap(), 1);
+    assert_eq!(all_bars(&*db.store(), "AAPL").await.len(), 3);
+    assert!(!path.exists());
+}

@@ -1,0 +1,280 @@
+//! What goes into the store and what comes back out of it.
+
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{AssetClass, Bar, Timeframe};
+use crate::validate::{QualityEvent, Rejected};
+
+/// Who produced a batch: the plugin's name and version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub provider: String,
+    pub version: String,
+}
+
+/// Where a paginated fetch has got to: stored with the bars of the page it follows, so a
+/// killed backfill resumes at the exact page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub job: String,
+    /// The series, or the batch of symbols the job requests together.
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub cursor: Option<String>,
+    pub covered_from: DateTime<Utc>,
+    pub covered_to: DateTime<Utc>,
+}
+
+/// One validated batch, written in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteBatch {
+    pub source: Source,
+    /// Asset class per symbol, kept with freshness so staleness can use its calendar.
+    /// Symbols not listed are taken as equities.
+    #[serde(default)]
+    pub asset_classes: BTreeMap<String, AssetClass>,
+    pub bars: Vec<Bar>,
+    #[serde(default)]
+    pub rejected: Vec<Rejected>,
+    #[serde(default)]
+    pub events: Vec<QualityEvent>,
+    #[serde(default)]
+    pub checkpoint: Option<Checkpoint>,
+    /// When the batch was received; also the freshness `last_success`. Kept in the batch
+    /// so that a spooled batch replays with the time it really arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+impl WriteBatch {
+    pub fn new(source: Source, received_at: DateTime<Utc>) -> Self {
+        WriteBatch {
+            source,
+            asset_classes: BTreeMap::new(),
+            bars: Vec::new(),
+            rejected: Vec::new(),
+            events: Vec::new(),
+            checkpoint: None,
+            received_at,
+        }
+    }
+
+    pub fn asset_class(&self, symbol: &str) -> AssetClass {
+        self.asset_classes
+            .get(symbol)
+            .copied()
+            .unwrap_or(AssetClass::Equity)
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteSummary {
+    pub inserted: u64,
+    /// Updated in place: a forming bar that moved on or completed, or a revision.
+    pub updated: u64,
+    /// Identical to what was stored, or another source's bar left as it was.
+    pub unchanged: u64,
+    pub revisions: u64,
+    pub disagreements: u64,
+    pub quarantined: u64,
+    pub events: u64,
+    /// The store was unreachable and the batch went to the local spool.
+    pub spooled: bool,
+}
+
+impl AddAssign for WriteSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.revisions += o.revisions;
+        self.disagreements += o.disagreements;
+        self.quarantined += o.quarantined;
+        self.events += o.events;
+        self.spooled |= o.spooled;
+    }
+}
+
+/// A series that could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub source: String,
+    pub asset_class: AssetClass,
+    pub error: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStart {
+    pub job: String,
+    pub provider: String,
+    pub plugin_version: String,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    /// Every symbol succeeded.
+    Ok,
+    /// Some symbols failed.
+    Partial,
+    /// Nothing succeeded; the run will be retried.
+    Failed,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Ok => "ok",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            RunStatus::Running,
+            RunStatus::Ok,
+            RunStatus::Partial,
+            RunStatus::Failed,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// The status that the symbol counts imply.
+    pub fn from_counts(ok: u64, failed: u64) -> Self {
+        match (ok, failed) {
+            (_, 0) => RunStatus::Ok,
+            (0, _) => RunStatus::Failed,
+            _ => RunStatus::Partial,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub finished_at: DateTime<Utc>,
+    pub status: RunStatus,
+    pub symbols_ok: u64,
+    pub symbols_failed: u64,
+    pub bars_written: u64,
+    pub bars_rejected: u64,
+    pub errors: Vec<String>,
+}
+
+/// A stored bar with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBar {
+    #[serde(flatten)]
+    pub bar: Bar,
+    pub source: String,
+    pub plugin_version: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub source: String,
+    pub asset_class: AssetClass,
+    pub last_bar_start: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A quarantined bar: the plugin's raw values and every reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub id: i64,
+    pub symbol: String,
+    pub timeframe: String,
+    pub start: DateTime<Utc>,
+    pub open: String,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume: Option<String>,
+    pub vwap: Option<String>,
+    pub trades: Option<String>,
+    pub complete: bool,
+    pub reasons: Vec<crate::validate::Reason>,
+    pub source: String,
+    pub plugin_version: String,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub kind: String,
+    pub symbol: String,
+    pub timeframe: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub source: String,
+    /// Free text, or JSON (old and new values) for revisions and disagreements.
+    pub detail: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: i64,
+    #[serde(flatten)]
+    pub start: RunStart,
+    pub status: RunStatus,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub symbols_ok: u64,
+    pub symbols_failed: u64,
+    pub bars_written: u64,
+    pub bars_rejected: u64,
+    pub errors: Vec<String>,
+}
+
+impl WriteBatch {
+    /// Symbols of this batch whose bars were all quarantined: their fetch "succeeded" but gave
+    /// nothing usable, which freshness records as an error.
+    pub fn quarantine_only_failures(&self) -> Vec<Failure> {
+        let batch = self;
+        let with_bars: std::collections::HashSet<(&str, Timeframe)> = batch
+            .bars
+            .iter()
+            .map(|b| (b.symbol.as_str(), b.timeframe))
+            .collect();
+        let mut out: BTreeMap<(String, Timeframe), Vec<&'static str>> = BTreeMap::new();
+        for r in &batch.rejected {
+            if !with_bars.contains(&(r.raw.symbol.as_str(), r.raw.timeframe)) {
+                let codes = out
+                    .entry((r.raw.symbol.clone(), r.raw.timeframe))
+                    .or_default();
+                for reason in &r.reasons {
+                    if !codes.contains(&reason.code.as_str()) {
+                        codes.push(reason.code.as_str());
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|((symbol, timeframe), codes)| Failure {
+                asset_class: batch.asset_class(&symbol),
+                symbol,
+                timeframe,
+                source: batch.source.provider.clone(),
+                error: format!("every bar quarantined: {}", codes.join(", ")),
+                at: batch.received_at,
+            })
+            .collect()
+    }
+}

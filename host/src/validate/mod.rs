@@ -1,0 +1,291 @@
+//! Host-side validation shared by every plugin (DESIGN §5): hard rules quarantine a bar with
+//! every reason; soft rules keep the bar and record a quality event beside it.
+//!
+//! [`Validator::validate`] is a pure function of the bars, the request, the recent history
+//! and the clock, so every rule is tested without a store or a plugin.
+
+mod align;
+pub mod calendar;
+mod decimal;
+pub mod gaps;
+mod hard;
+pub mod policy;
+mod reason;
+pub mod spike;
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+pub use calendar::Calendar;
+pub use decimal::{DecimalError, parse as parse_decimal};
+pub use hard::Expect;
+pub use policy::{Policies, Policy};
+pub use reason::{EventKind, QualityEvent, Reason, ReasonCode};
+
+use crate::domain::{AssetClass, Bar, RawBar, Timeframe};
+
+/// What was asked of the provider: the hard rules check the answer against it, and gaps
+/// are looked for inside its range.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub symbols: Vec<String>,
+    pub timeframe: Timeframe,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+    /// The class of symbols that `[validation.instruments]` does not name.
+    pub default_class: AssetClass,
+}
+
+/// A bar that broke hard rules, as the plugin sent it, with every reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejected {
+    pub raw: RawBar,
+    pub reasons: Vec<Reason>,
+}
+
+/// The result of validating one batch.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub accepted: Vec<Bar>,
+    pub rejected: Vec<Rejected>,
+    pub events: Vec<QualityEvent>,
+}
+
+/// Closes of the bars just before a batch, oldest first, per symbol: the spike rule's
+/// reference when a batch starts a series or holds only a few bars.
+pub type History = HashMap<String, Vec<Decimal>>;
+
+#[derive(Debug, Clone, Default)]
+pub struct Validator {
+    policies: Policies,
+}
+
+impl Validator {
+    pub fn new(policies: Policies) -> Self {
+        Validator { policies }
+    }
+
+    pub fn policy(&self, symbol: &str, default_class: AssetClass) -> Policy {
+        self.policies.resolve(symbol, default_class)
+    }
+
+    /// Validates one batch. `gaps` turns the gap search off for batches that are not a
+    /// whole answer to `req` (a stream segment, one page of several).
+    pub fn validate(
+        &self,
+        req: &Request,
+        raw: Vec<RawBar>,
+        history: &History,
+        now: DateTime<Utc>,
+        gaps: bool,
+    ) -> Outcome {
+        let mut policies = PolicyCache {
+            validator: self,
+            default_class: req.default_class,
+            map: HashMap::new(),
+        };
+        let expect = Expect {
+            symbols: &req.symbols,
+            timeframe: req.timeframe,
+            now,
+        };
+        let mut out = Outcome::default();
+        // Per symbol: the indices of its bars in `accepted`, and start → index to collapse
+        // duplicates within the batch. Keyed once per symbol, not once per bar.
+        let mut series: HashMap<String, Series> = HashMap::new();
+        for bar in raw {
+            let policy = policies.get(&bar.symbol);
+            let ok = match hard::check(&bar, &expect, policy) {
+                Err(reasons) => {
+                    out.rejected.push(Rejected { raw: bar, reasons });
+                    continue;
+                }
+                Ok(ok) => ok,
+            };
+            if !series.contains_key(&ok.symbol) {
+                series.insert(ok.symbol.clone(), Series::default());
+            }
+            let s = series.get_mut(&ok.symbol).expect("inserted above");
+            match s.by_start.get(&ok.start) {
+                Some(&i) => {
+                    // The later copy wins, as a provider's correction would; a copy that
+                    // differs is worth knowing about.
+                    if out.accepted[i] != ok {
+                        out.events.push(event(
+                            EventKind::DuplicateInBatch,
+                            &ok,
+                            "the batch held two different bars for this start; the later one is kept".into(),
+                        ));
+                    }
+                    out.accepted[i] = ok;
+                }
+                None => {
+                    s.by_start.insert(ok.start, out.accepted.len());
+                    s.indices.push(out.accepted.len());
+                    out.accepted.push(ok);
+                }
+            }
+        }
+        let mut symbols: Vec<&String> = series.keys().collect();
+        symbols.sort();
+        for symbol in symbols {
+            let mut bars: Vec<&Bar> = series[symbol]
+                .indices
+                .iter()
+                .map(|&i| &out.accepted[i])
+                .collect();
+            bars.sort_by_key(|b| b.start);
+            let prior = history.get(symbol).map(Vec::as_slice).unwrap_or_default();
+            soft_rules(policies.get(symbol), &bars, prior, &mut out.events);
+        }
+        if gaps {
+            for symbol in &req.symbols {
+                let policy = policies.get(symbol);
+                let mut starts: Vec<DateTime<Utc>> = series
+                    .get(symbol)
+                    .map(|s| s.indices.iter().map(|&i| out.accepted[i].start).collect())
+                    .unwrap_or_default();
+                starts.sort();
+                for g in gaps::find(
+                    policy.calendar,
+                    req.timeframe,
+                    &starts,
+                    req.start,
+                    req.end,
+                    now,
+                    policy.stale_after_intervals,
+                ) {
+                    out.events.push(QualityEvent {
+                        kind: EventKind::Gap,
+                        symbol: symbol.clone(),
+                        timeframe: req.timeframe,
+                        start: Some(g.from),
+                        end: Some(g.to),
+                        detail: format!(
+                            "the market was open from {} to {} and no bar came",
+                            g.from, g.to
+                        ),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// The bars of one symbol within a batch.
+#[derive(Default)]
+struct Series {
+    indices: Vec<usize>,
+    by_start: HashMap<DateTime<Utc>, usize>,
+}
+
+/// Policies resolved once per symbol of a batch.
+struct PolicyCache<'a> {
+    validator: &'a Validator,
+    default_class: AssetClass,
+    map: HashMap<String, Policy>,
+}
+
+impl PolicyCache<'_> {
+    fn get(&mut self, symbol: &str) -> &Policy {
+        if !self.map.contains_key(symbol) {
+            let p = self.validator.policy(symbol, self.default_class);
+            self.map.insert(symbol.to_owned(), p);
+        }
+        &self.map[symbol]
+    }
+}
+
+fn event(kind: EventKind, bar: &Bar, detail: String) -> QualityEvent {
+    QualityEvent {
+        kind,
+        symbol: bar.symbol.clone(),
+        timeframe: bar.timeframe,
+        start: Some(bar.start),
+        end: None,
+        detail,
+    }
+}
+
+/// Zero volume, robust z-score spikes and the max-jump cap, over one series in time order.
+fn soft_rules(policy: &Policy, bars: &[&Bar], prior: &[Decimal], events: &mut Vec<QualityEvent>) {
+    let mut window = spike::Window::new(policy.spike_window);
+    let mut prev: Option<Decimal> = None;
+    for &close in prior {
+        if let Some(r) = prev.and_then(|p| spike::log_return(p, close)) {
+            window.push(r);
+        }
+        prev = Some(close);
+    }
+    for bar in bars {
+        if policy.volume_expected && bar.volume.is_some_and(|v| v.is_zero()) {
+            events.push(event(
+                EventKind::ZeroVolume,
+                bar,
+                "zero volume for an instrument that trades volume".into(),
+            ));
+        }
+        if let Some(p) = prev {
+            if let Some(limit) = policy.max_jump {
+                if spike::exceeds_jump(p, bar.close, limit) {
+                    events.push(event(
+                        EventKind::SpikeMaxJump,
+                        bar,
+                        format!(
+                            "close moved from {p} to {}, more than {limit} of the previous close",
+                            bar.close
+                        ),
+                    ));
+                }
+            }
+            if let Some(r) = spike::log_return(p, bar.close) {
+                if let Some(z) = policy.spike_z {
+                    if window.len() >= policy.spike_min_history {
+                        if let Some(s) = window.score(r, z) {
+                            events.push(event(
+                                EventKind::SpikeZScore,
+                                bar,
+                                format!(
+                                    "log return {} has a robust z-score of {} (limit {z}) against the last {} returns",
+                                    spike::fixed_to_decimal(s.log_return),
+                                    Decimal::new(s.z_hundredths as i64, 2),
+                                    window.len()
+                                ),
+                            ));
+                        }
+                    }
+                }
+                window.push(r);
+            }
+        }
+        prev = Some(bar.close);
+    }
+}
+
+/// The stale-series event for a series whose newest stored bar starts at `last`, if it is
+/// stale at `now`.
+pub fn staleness(
+    policy: &Policy,
+    symbol: &str,
+    tf: Timeframe,
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Option<QualityEvent> {
+    gaps::is_stale(policy.calendar, tf, last, now, policy.stale_after_intervals).then(|| {
+        QualityEvent {
+            kind: EventKind::Stale,
+            symbol: symbol.to_owned(),
+            timeframe: tf,
+            start: Some(tf.end_of(last)),
+            end: Some(now),
+            detail: format!("no bar after {last} although the market has been open since"),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests;
