@@ -5,8 +5,8 @@
 //! Module map: [`cassette`] (the file format) and [`stream`] (its stream sessions);
 //! [`matching`] and [`replay`] (the replay transport); [`record`] (the recording transport,
 //! record modes, secret scrubbing); [`case`] and [`golden`] (cases, their page loop and
-//! golden files); [`runner`] (a plugin in a paused-clock host); [`validate`] (bar checks,
-//! a stand-in for the host validator); [`conformance`] (the checklist); [`report`].
+//! golden files); [`runner`] (a plugin in a paused-clock host); [`validate`] (the host's
+//! validation rules applied to replayed output); [`conformance`] (the checklist); [`report`].
 
 pub mod case;
 pub mod cassette;
