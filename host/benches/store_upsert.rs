@@ -84,22 +84,34 @@ impl Pass {
 
 /// Validates each symbol's bars on a blocking thread while the previous symbol's batch is
 /// being written: the pipeline a collector runs, with validation off the writer's path.
-async fn validated_upsert(store: Arc<dyn Store>, symbols: i64, minutes: i64) -> Pass {
+/// What the plugin was asked for symbol `s`: crypto, so every minute is a trading minute.
+fn request(s: usize, minutes: i64) -> Request {
     let start: DateTime<Utc> = START.parse().unwrap();
+    Request {
+        symbols: vec![format!("SYM{s:03}")],
+        timeframe: "1m".parse().unwrap(),
+        start,
+        end: start + chrono::Duration::minutes(minutes),
+        default_class: AssetClass::Crypto,
+    }
+}
+
+/// The plugin output to validate and write, made before the clock starts: producing test
+/// data is not part of what is measured (the reference's generate_series is its own).
+fn plugin_output(symbols: i64, minutes: i64) -> Vec<Vec<RawBar>> {
+    let start: DateTime<Utc> = START.parse().unwrap();
+    (0..symbols).map(|s| raw_bars(s, minutes, start)).collect()
+}
+
+async fn validated_upsert(store: Arc<dyn Store>, symbols: i64, minutes: i64) -> Pass {
+    let output = plugin_output(symbols, minutes);
     let now = Utc::now();
     let (tx, rx) = tokio::sync::mpsc::channel::<WriteBatch>(2);
     let t0 = Instant::now();
     let producer = tokio::task::spawn_blocking(move || {
         let validator = Validator::default();
-        for s in 0..symbols {
-            let raw = raw_bars(s, minutes, start);
-            let req = Request {
-                symbols: vec![format!("SYM{s:03}")],
-                timeframe: "1m".parse().unwrap(),
-                start,
-                end: start + chrono::Duration::minutes(minutes),
-                default_class: AssetClass::Crypto,
-            };
+        for (s, raw) in output.into_iter().enumerate() {
+            let req = request(s, minutes);
             let out = validator.validate(&req, raw, &History::new(), now, true);
             assert!(out.rejected.is_empty(), "{:?}", out.rejected.first());
             let mut batch = WriteBatch::new(
@@ -150,26 +162,14 @@ async fn validated_upsert(store: Arc<dyn Store>, symbols: i64, minutes: i64) -> 
 
 /// Validation alone, for the report: how much of a pass is the host's CPU.
 fn validation_only(symbols: i64, minutes: i64) -> Pass {
-    let start: DateTime<Utc> = START.parse().unwrap();
     let now = Utc::now();
     let validator = Validator::default();
+    let output = plugin_output(symbols, minutes);
     let t0 = Instant::now();
     let mut events = 0;
-    for s in 0..symbols {
-        let req = Request {
-            symbols: vec![format!("SYM{s:03}")],
-            timeframe: "1m".parse().unwrap(),
-            start,
-            end: start + chrono::Duration::minutes(minutes),
-            default_class: AssetClass::Crypto,
-        };
-        let out = validator.validate(
-            &req,
-            raw_bars(s, minutes, start),
-            &History::new(),
-            now,
-            true,
-        );
+    for (s, raw) in output.into_iter().enumerate() {
+        let req = request(s, minutes);
+        let out = validator.validate(&req, raw, &History::new(), now, true);
         events += out.events.len() as u64;
     }
     Pass {

@@ -536,7 +536,7 @@ fn a_bar_failing_validation_must_be_declared_as_an_expected_quarantine() {
     assert!(validation("declared").pass, "{}", r.to_text());
     assert_eq!(
         validation("undeclared").message,
-        "bar TEST 1d 2024-01-02 00:00:00 UTC fails validation: low 10.5 is above min(open, close) 10"
+        "bar TEST 1d 2024-01-02 00:00:00 UTC fails validation: ohlc.low_above_open: low 10.5 vs open 10"
     );
     let m = &validation("wrong_bar").message;
     assert!(

@@ -110,8 +110,33 @@ impl Drop for Watcher {
     }
 }
 
+/// Reads `file` once its content has stopped changing. An editor that writes in place
+/// truncates first: reading in between would see an empty (and valid!) configuration and
+/// drop every setting.
+async fn settled(file: &Path) -> std::io::Result<String> {
+    let mut last = tokio::fs::read_to_string(file).await?;
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = tokio::fs::read_to_string(file).await?;
+        if now == last {
+            return Ok(now);
+        }
+        last = now;
+    }
+    Ok(last)
+}
+
 async fn apply_config(registry: &Registry, file: &Path, errors: &Mutex<Option<String>>) {
-    match Config::load(file) {
+    let loaded = match settled(file).await {
+        Ok(text) => Config::parse(&text, file),
+        Err(e) => Err(crate::config::ConfigError {
+            file: file.to_owned(),
+            line: 0,
+            key: String::new(),
+            message: format!("cannot read: {e}"),
+        }),
+    };
+    match loaded {
         Ok(config) => {
             *errors.lock().expect("config error lock") = None;
             tracing::info!(file = %file.display(), "configuration changed; applying");

@@ -6,10 +6,12 @@
 pub enum StoreError {
     #[error("{0:?} is not a store URL: use postgres://… or sqlite:…, or a file path for SQLite")]
     BadUrl(String),
+    // Not marked as sources: sqlx's messages already include their causes, and a one-line
+    // CLI error that joins the chain would repeat them.
     #[error("database: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
+    Migrate(sqlx::migrate::MigrateError),
     /// A stored value does not read back as its type: the database was edited by hand or
     /// by a newer mdhost.
     #[error("stored value {value:?} in {column} is not valid: {reason}")]
@@ -24,6 +26,18 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(e)
+    }
+}
+
+impl From<sqlx::migrate::MigrateError> for StoreError {
+    fn from(e: sqlx::migrate::MigrateError) -> Self {
+        StoreError::Migrate(e)
+    }
 }
 
 impl StoreError {

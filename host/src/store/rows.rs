@@ -33,22 +33,29 @@ pub(super) trait Columns {
     }
 }
 
+/// The columns both drivers decode the same way.
+macro_rules! same_in_both {
+    () => {
+        fn text(&self, c: &str) -> Result<String, StoreError> {
+            Ok(self.try_get(c)?)
+        }
+        fn opt_text(&self, c: &str) -> Result<Option<String>, StoreError> {
+            Ok(self.try_get(c)?)
+        }
+        fn int(&self, c: &str) -> Result<i64, StoreError> {
+            Ok(self.try_get(c)?)
+        }
+        fn opt_int(&self, c: &str) -> Result<Option<i64>, StoreError> {
+            Ok(self.try_get(c)?)
+        }
+        fn flag(&self, c: &str) -> Result<bool, StoreError> {
+            Ok(self.try_get(c)?)
+        }
+    };
+}
+
 impl Columns for PgRow {
-    fn text(&self, c: &str) -> Result<String, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_text(&self, c: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn int(&self, c: &str) -> Result<i64, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_int(&self, c: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn flag(&self, c: &str) -> Result<bool, StoreError> {
-        Ok(self.try_get(c)?)
-    }
+    same_in_both!();
     fn opt_time(&self, c: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self.try_get(c)?)
     }
@@ -57,22 +64,9 @@ impl Columns for PgRow {
     }
 }
 
+/// SQLite: instants are INTEGER nanoseconds, decimals canonical TEXT.
 impl Columns for SqliteRow {
-    fn text(&self, c: &str) -> Result<String, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_text(&self, c: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn int(&self, c: &str) -> Result<i64, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn opt_int(&self, c: &str) -> Result<Option<i64>, StoreError> {
-        Ok(self.try_get(c)?)
-    }
-    fn flag(&self, c: &str) -> Result<bool, StoreError> {
-        Ok(self.try_get(c)?)
-    }
+    same_in_both!();
     fn opt_time(&self, c: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
         Ok(self.try_get::<Option<i64>, _>(c)?.map(convert::from_nanos))
     }
