@@ -38,7 +38,7 @@ impl std::fmt::Display for Dec {
 impl<'de> Deserialize<'de> for Dec {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // A borrowed RawValue hands us the number's exact source text; serde_json would
-        // otherwise route non-integers through f64 and lose digits.
+        // otherwise route non-integers through a binary float and lose digits.
         let raw = <&'de RawValue>::deserialize(d)?;
         let text = raw.get();
         let inner = match text.strip_prefix('"') {
