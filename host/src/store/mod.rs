@@ -57,7 +57,11 @@ pub trait Store: Send + Sync {
     async fn finish_run(&self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError>;
 
     /// Writes a whole `runs` row at once (a run that is already over, or a spooled one).
-    async fn record_run(&self, run: &RunStart, outcome: &RunOutcome) -> Result<i64, StoreError>;
+    async fn record_run(&self, run: &RunStart, outcome: &RunOutcome) -> Result<i64, StoreError> {
+        let id = self.begin_run(run).await?;
+        self.finish_run(id, outcome).await?;
+        Ok(id)
+    }
 
     /// Bars of one series with `from ≤ start < to`, oldest first.
     async fn bars(

@@ -440,12 +440,6 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn record_run(&self, run: &RunStart, o: &RunOutcome) -> Result<i64, StoreError> {
-        let id = self.begin_run(run).await?;
-        self.finish_run(id, o).await?;
-        Ok(id)
-    }
-
     async fn bars(
         &self,
         symbol: &str,

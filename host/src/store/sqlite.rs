@@ -383,12 +383,6 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn record_run(&self, run: &RunStart, o: &RunOutcome) -> Result<i64, StoreError> {
-        let id = self.begin_run(run).await?;
-        self.finish_run(id, o).await?;
-        Ok(id)
-    }
-
     async fn bars(
         &self,
         symbol: &str,
