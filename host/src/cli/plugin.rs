@@ -4,12 +4,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::output;
 use crate::domain::{AssetClass, BarsRequest, RawBar, Timeframe};
+use crate::harness::End;
 use crate::runtime::{Plugin, Runtime, RuntimeOptions};
 
 #[derive(Debug, Subcommand)]
@@ -130,48 +131,33 @@ async fn inspect(file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fetches every page for one batch of symbols.
+/// Fetches every page for one batch of symbols, with the same page loop the harness uses
+/// (cursor following, the repeated-cursor guard, the page cap).
 pub(super) async fn fetch_all(
     plugin: &Plugin,
     symbols: &[String],
     args: &CallArgs,
 ) -> anyhow::Result<Vec<RawBar>> {
-    let mut req = BarsRequest {
+    let req = BarsRequest {
         symbols: symbols.to_vec(),
         timeframe: args.timeframe,
         start: args.from,
         end: args.to,
         cursor: None,
     };
-    let mut bars = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for page_no in 1..=args.max_pages {
-        let page = plugin
-            .fetch_bars(&req)
-            .await
-            .with_context(|| {
-                format!(
-                    "plugin {} {} failed on page {page_no}",
-                    plugin.name(),
-                    plugin.version()
-                )
-            })?
-            .map_err(|e| anyhow::anyhow!("{} {}: {e}", plugin.name(), symbols.join(",")))?;
-        bars.extend(page.bars);
-        match page.next_cursor {
-            None => return Ok(bars),
-            Some(c) if !seen.insert(c.clone()) => bail!(
-                "plugin {} returned cursor {c:?} twice: pagination does not terminate",
-                plugin.name()
-            ),
-            Some(c) => req.cursor = Some(c),
-        }
+    let out = crate::harness::case::fetch_all(plugin, &req, args.max_pages).await;
+    let who = format!("{} {}", plugin.name(), symbols.join(","));
+    match out.end {
+        End::Complete => Ok(out.bars),
+        End::CallError { message, .. } => bail!(
+            "plugin {} {} failed on page {}: {message}",
+            plugin.name(),
+            plugin.version(),
+            out.pages.len() + 1
+        ),
+        End::ProviderError { message, .. } => bail!("{who}: {message}"),
+        End::Stopped { message } => bail!("{who}: {message} (--max-pages {})", args.max_pages),
     }
-    bail!(
-        "stopped after {} pages (--max-pages) for {}",
-        args.max_pages,
-        symbols.join(",")
-    )
 }
 
 async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
