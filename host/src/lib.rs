@@ -10,6 +10,7 @@
 //! - [`store`]: the store trait and its Postgres and SQLite backends: bulk upsert,
 //!   quarantine, quality events, freshness, runs, checkpoints, and the outage spool.
 //! - [`ingest`]: a plugin's answer → history lookup → validation → one store batch.
+//! - [`jobs`]: job runs (batches, failover, circuit breaker), the cron scheduler, job status.
 //! - [`config`]: `plugins.toml`, parsed once into validated settings.
 //! - [`reload`]: the registry of served plugins and the watcher that hot-reloads it.
 //! - [`harness`]: cassettes, strict replay on a virtual clock, recording, golden files and
@@ -21,6 +22,7 @@ pub mod config;
 pub mod domain;
 pub mod harness;
 pub mod ingest;
+pub mod jobs;
 pub mod net;
 pub mod reload;
 pub mod runtime;

@@ -1,0 +1,64 @@
+//! What the outside (the admin API, logs) sees of jobs: their state, their last run, and
+//! the one control it has, triggering a run now.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::store::RunStatus;
+
+/// The totals of one finished run; `line` is the summary log line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunSummary {
+    /// The `runs` row, when the store took it.
+    pub run_id: Option<i64>,
+    pub job: String,
+    /// The providers that served the run, in the order they were used.
+    pub providers: Vec<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: DateTime<Utc>,
+    pub status: RunStatus,
+    pub symbols_total: u64,
+    pub symbols_ok: u64,
+    pub symbols_failed: u64,
+    pub bars_written: u64,
+    pub bars_rejected: u64,
+    /// One entry per failed symbol or batch, `SYMBOL: reason`.
+    pub errors: Vec<String>,
+    /// "processed 487/500 symbols, 11,688 bars, 13 failed: …"
+    pub line: String,
+}
+
+/// One job as `/jobs` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JobStatus {
+    pub name: String,
+    /// `poll` or `backfill`.
+    pub kind: &'static str,
+    /// The cron expression of a poll job.
+    pub schedule: Option<String>,
+    pub providers: Vec<String>,
+    pub symbols: usize,
+    pub timeframe: String,
+    pub running: bool,
+    pub next_run: Option<DateTime<Utc>>,
+    pub last_run: Option<RunSummary>,
+}
+
+/// Why a run could not be triggered.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TriggerError {
+    #[error("no job is named {0:?}")]
+    UnknownJob(String),
+    #[error("job {0:?} is already running")]
+    AlreadyRunning(String),
+    #[error("the service is shutting down")]
+    ShuttingDown,
+}
+
+/// The scheduler as the admin API drives it.
+pub trait JobControl: Send + Sync {
+    /// Every configured job, in configuration order.
+    fn jobs(&self) -> Vec<JobStatus>;
+    /// Starts a run of `name` now (outside its schedule).
+    fn trigger(&self, name: &str) -> Result<(), TriggerError>;
+}
