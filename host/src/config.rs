@@ -14,6 +14,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use crate::domain::{RateLimit, Timeframe};
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
+use crate::store::StoreUrl;
 use crate::validate::Policies;
 
 /// A configuration error located in its file.
@@ -77,6 +78,9 @@ struct RawHost {
     plugins_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     admin_addr: Option<Spanned<String>>,
+    store: Option<Spanned<String>>,
+    #[serde(default)]
+    connect_to: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -85,6 +89,7 @@ struct RawPlugin {
     allow_hosts: Option<Vec<Spanned<String>>>,
     rate_limit: Option<Spanned<RawRateLimit>>,
     burst: Option<Spanned<u32>>,
+    concurrency: Option<Spanned<u32>>,
     deadline: Option<Spanned<String>>,
     memory_mb: Option<Spanned<u64>>,
     max_response_mb: Option<Spanned<u64>>,
@@ -113,6 +118,13 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     /// Where the admin API listens.
     pub admin_addr: std::net::SocketAddr,
+    /// The store URL; `$MDHOST_DATABASE_URL` overrides it, and without either the
+    /// embedded SQLite default is used.
+    pub store: Option<StoreUrl>,
+    /// Host names whose connections go to another address (like curl's `--connect-to`):
+    /// a local caching proxy or sidecar, or a test's mock provider. URLs, the allowlist
+    /// and secrets still see the original name.
+    pub connect_to: BTreeMap<String, std::net::SocketAddr>,
 }
 
 /// The admin API's default address: loopback only, so nothing is exposed by accident.
@@ -170,6 +182,8 @@ impl Config {
                 plugins_dir: PathBuf::from("plugins"),
                 cache_dir: None,
                 admin_addr: DEFAULT_ADMIN_ADDR.parse().expect("valid default"),
+                store: None,
+                connect_to: BTreeMap::new(),
             },
             plugins: BTreeMap::new(),
             jobs: Vec::new(),
@@ -207,6 +221,26 @@ impl Config {
             },
             None => DEFAULT_ADMIN_ADDR.parse().expect("valid default"),
         };
+        let store = match raw.host.store {
+            Some(s) => match StoreUrl::parse(s.get_ref()) {
+                Ok(u) => Some(u),
+                Err(e) => return src.err(s.span(), "host.store".into(), e.to_string()),
+            },
+            None => None,
+        };
+        let mut connect_to = BTreeMap::new();
+        for (name, addr) in raw.host.connect_to {
+            match addr.get_ref().parse() {
+                Ok(a) => connect_to.insert(name.to_ascii_lowercase(), a),
+                Err(_) => {
+                    let msg = format!(
+                        "{:?} is not an address like \"127.0.0.1:8080\"",
+                        addr.get_ref()
+                    );
+                    return src.err(addr.span(), format!("host.connect_to.{name}"), msg);
+                }
+            };
+        }
         let host = HostConfig {
             plugins_dir: resolve(
                 raw.host
@@ -215,6 +249,8 @@ impl Config {
             ),
             cache_dir: raw.host.cache_dir.map(resolve),
             admin_addr,
+            store,
+            connect_to,
         };
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
@@ -538,6 +574,12 @@ impl Source<'_> {
             }
             b => b.map(Spanned::into_inner),
         };
+        let concurrency = match p.concurrency {
+            Some(c) if *c.get_ref() == 0 => {
+                return self.err(c.span(), k("concurrency"), "must be at least 1");
+            }
+            c => c.map(Spanned::into_inner),
+        };
         let mut limits = CallLimits::default();
         if let Some(d) = p.deadline {
             limits.deadline = match humantime::parse_duration(d.get_ref()) {
@@ -602,6 +644,7 @@ impl Source<'_> {
             secrets,
             rate_limit,
             burst,
+            concurrency,
             limits,
         })
     }
@@ -658,7 +701,7 @@ mod tests {
         check(
             "[plugins.polygon]\n\nallow_hostz = []\n",
             Err(
-                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `allow_hosts`, `rate_limit`, `burst`, `deadline`, `memory_mb`, `max_response_mb`, `secrets`",
+                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `secrets`",
             ),
         );
         check(
@@ -749,6 +792,40 @@ mod tests {
             Err(
                 "conf/plugins.toml:2: host.admin_addr: \"localhost\" is not an address like \"127.0.0.1:9464\"",
             ),
+        );
+    }
+
+    #[test]
+    fn host_store_connect_to_and_plugin_concurrency_are_checked() {
+        check(
+            "[host]\nstore = \"postgres://postgres@127.0.0.1/md\"\n[host.connect_to]\n\"mock.provider.test\" = \"127.0.0.1:8080\"\n[plugins.yahoo]\nconcurrency = 4\n",
+            Ok(()),
+        );
+        check(
+            "[host]\nstore = \"mysql://h/db\"\n",
+            Err(
+                "conf/plugins.toml:2: host.store: \"mysql://h/db\" is not a store URL: use postgres://… or sqlite:…, or a file path for SQLite",
+            ),
+        );
+        check(
+            "[host.connect_to]\n\"a.example\" = \"nowhere\"\n",
+            Err(
+                "conf/plugins.toml:2: host.connect_to.a.example: \"nowhere\" is not an address like \"127.0.0.1:8080\"",
+            ),
+        );
+        check(
+            "[plugins.yahoo]\nconcurrency = 0\n",
+            Err("conf/plugins.toml:2: plugins.yahoo.concurrency: must be at least 1"),
+        );
+        let c = Config::parse(
+            "[host]\nstore = \"sqlite://x.db\"\n[host.connect_to]\n\"Mock.Provider.Test\" = \"127.0.0.1:8080\"\n",
+            Path::new("p.toml"),
+        )
+        .unwrap();
+        assert_eq!(c.host.store, Some(StoreUrl::Sqlite("sqlite://x.db".into())));
+        assert_eq!(
+            c.host.connect_to.get("mock.provider.test"),
+            Some(&"127.0.0.1:8080".parse().unwrap())
         );
     }
 

@@ -23,6 +23,7 @@ pub mod domain;
 pub mod harness;
 pub mod ingest;
 pub mod jobs;
+pub mod metrics;
 pub mod net;
 pub mod reload;
 pub mod runtime;

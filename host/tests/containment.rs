@@ -113,6 +113,7 @@ async fn load(rt: &Runtime, addr: &str) -> Plugin {
         .into(),
         rate_limit: None,
         burst: None,
+        concurrency: None,
         limits: CallLimits {
             deadline: DEADLINE,
             memory_cap: MEMORY_CAP,

@@ -26,7 +26,8 @@ pub struct StoreArg {
 
 impl StoreArg {
     pub fn resolve(&self) -> anyhow::Result<StoreUrl> {
-        StoreUrl::resolve(self.url.as_deref()).with_context(|| format!("--store or ${ENV_URL}"))
+        StoreUrl::resolve(self.url.as_deref(), None)
+            .with_context(|| format!("--store or ${ENV_URL}"))
     }
 
     /// Opens and migrates the store.

@@ -36,6 +36,9 @@ pub struct PluginSettings {
     pub rate_limit: Option<RateLimit>,
     /// Requests allowed at once before the limiter spaces them (default 1).
     pub burst: Option<u32>,
+    /// Calls of this plugin in flight at once, across all jobs (default: unlimited; the
+    /// rate limit still spaces their requests).
+    pub concurrency: Option<u32>,
     pub limits: CallLimits,
 }
 

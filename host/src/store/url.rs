@@ -16,15 +16,23 @@ pub enum StoreUrl {
 }
 
 impl StoreUrl {
-    /// `explicit` (the `--store` value) wins; an empty one means "the default".
-    pub fn resolve(explicit: Option<&str>) -> Result<Self, StoreError> {
+    /// `explicit` (the `--store` value) wins, then `$MDHOST_DATABASE_URL`, then
+    /// `configured` (`[host] store`), then the SQLite default. An empty value counts as unset.
+    pub fn resolve(
+        explicit: Option<&str>,
+        configured: Option<&StoreUrl>,
+    ) -> Result<Self, StoreError> {
         let env = std::env::var(ENV_URL).ok().filter(|v| !v.is_empty());
-        let url = explicit
+        match explicit
             .filter(|s| !s.is_empty())
             .map(str::to_owned)
             .or(env)
-            .unwrap_or_else(|| DEFAULT_URL.to_owned());
-        Self::parse(&url)
+        {
+            Some(url) => Self::parse(&url),
+            None => Ok(configured
+                .cloned()
+                .unwrap_or_else(|| Self::parse(DEFAULT_URL).expect("valid default"))),
+        }
     }
 
     pub fn parse(url: &str) -> Result<Self, StoreError> {

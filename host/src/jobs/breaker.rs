@@ -1,0 +1,168 @@
+//! A circuit breaker per provider: after repeated provider-level failures the provider is
+//! skipped (its jobs fail over) for a cool-down, then one trial call decides whether it is
+//! back. This spares a provider that is down, and its rate limit, from every job's retries.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+/// When the breaker opens and for how long.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BreakerPolicy {
+    /// Consecutive provider-level failures that open the breaker.
+    pub threshold: u32,
+    pub cooldown: Duration,
+}
+
+impl Default for BreakerPolicy {
+    fn default() -> Self {
+        BreakerPolicy {
+            threshold: 5,
+            cooldown: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct State {
+    failures: u32,
+    open_until: Option<Instant>,
+    /// A half-open trial call is under way; others keep waiting for its verdict.
+    trial: bool,
+}
+
+/// Why a call was not let through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("circuit open after repeated failures (retry in {}s)", .0.as_secs().max(1))]
+pub struct Open(pub Duration);
+
+/// The breakers of every provider.
+#[derive(Debug, Default)]
+pub struct Breakers {
+    policy: BreakerPolicy,
+    state: Mutex<HashMap<String, State>>,
+}
+
+impl Breakers {
+    pub fn new(policy: BreakerPolicy) -> Self {
+        Breakers {
+            policy,
+            state: Mutex::default(),
+        }
+    }
+
+    /// May a call to `provider` go ahead now? After the cool-down one trial call is let
+    /// through; its outcome closes or re-opens the breaker.
+    pub fn allow(&self, provider: &str) -> Result<(), Open> {
+        let mut map = self.state.lock().expect("breaker lock");
+        let s = map.entry(provider.to_owned()).or_default();
+        match s.open_until {
+            None => Ok(()),
+            Some(until) => {
+                let now = Instant::now();
+                if now < until {
+                    Err(Open(until - now))
+                } else if s.trial {
+                    Err(Open(Duration::ZERO))
+                } else {
+                    s.trial = true;
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    pub fn success(&self, provider: &str) {
+        let mut map = self.state.lock().expect("breaker lock");
+        map.insert(provider.to_owned(), State::default());
+    }
+
+    pub fn failure(&self, provider: &str) {
+        let mut map = self.state.lock().expect("breaker lock");
+        let s = map.entry(provider.to_owned()).or_default();
+        s.failures += 1;
+        if s.trial || s.failures >= self.policy.threshold {
+            s.open_until = Some(Instant::now() + self.policy.cooldown);
+            s.trial = false;
+        }
+    }
+
+    /// Whether `provider`'s breaker is open (for status and metrics).
+    pub fn is_open(&self, provider: &str) -> bool {
+        let map = self.state.lock().expect("breaker lock");
+        map.get(provider).is_some_and(|s| s.open_until.is_some())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Clone, Copy)]
+    enum Step {
+        Fail,
+        Succeed,
+        Wait(u64),
+        /// Expect `allow` to answer this.
+        Allowed(bool),
+    }
+    use Step::*;
+
+    async fn check(steps: &[Step]) {
+        let b = Breakers::new(BreakerPolicy {
+            threshold: 3,
+            cooldown: Duration::from_secs(10),
+        });
+        for (i, step) in steps.iter().enumerate() {
+            match *step {
+                Fail => b.failure("p"),
+                Succeed => b.success("p"),
+                Wait(s) => tokio::time::advance(Duration::from_secs(s)).await,
+                Allowed(want) => assert_eq!(b.allow("p").is_ok(), want, "step {i} of {steps:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn opens_after_the_threshold_and_lets_one_trial_through_after_the_cooldown() {
+        check(&[Fail, Fail, Allowed(true), Fail, Allowed(false)]).await;
+        check(&[Fail, Fail, Succeed, Fail, Fail, Allowed(true)]).await;
+        check(&[
+            Fail,
+            Fail,
+            Fail,
+            Wait(9),
+            Allowed(false),
+            Wait(1),
+            Allowed(true),
+            Allowed(false),
+        ])
+        .await;
+        // The trial fails: open again for a whole cool-down.
+        check(&[
+            Fail,
+            Fail,
+            Fail,
+            Wait(10),
+            Allowed(true),
+            Fail,
+            Wait(9),
+            Allowed(false),
+        ])
+        .await;
+        // The trial succeeds: closed.
+        check(&[
+            Fail,
+            Fail,
+            Fail,
+            Wait(10),
+            Allowed(true),
+            Succeed,
+            Allowed(true),
+            Allowed(true),
+        ])
+        .await;
+    }
+}

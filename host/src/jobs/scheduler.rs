@@ -1,0 +1,224 @@
+//! The scheduler: one task per configured job. A poll job sleeps until its next cron tick
+//! and runs; a run is never started while the previous one is going, and ticks missed
+//! meanwhile (or while the service was down) are coalesced into one run. Configuration is
+//! read afresh for every run, so an edit of plugins.toml (a swapped provider, a new
+//! schedule, an added or removed job) takes effect on the next tick without a restart.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::run::{JobContext, Quiet, run_job};
+use super::status::{JobControl, JobStatus, RunSummary, TriggerError};
+use crate::config::{Config, JobConfig, JobKind};
+use crate::validate::Validator;
+
+/// How often the scheduler looks for a new configuration.
+const CONFIG_POLL: Duration = Duration::from_millis(200);
+
+/// The state of one job, shared by its task and the admin API.
+#[derive(Default)]
+struct Slot {
+    trigger: Notify,
+    /// Wakes the task to re-read its schedule after a configuration change.
+    reconfigured: Notify,
+    running: AtomicBool,
+    next_run: Mutex<Option<DateTime<Utc>>>,
+    last_run: Mutex<Option<RunSummary>>,
+    /// Cancelled when the job leaves the configuration.
+    removed: CancellationToken,
+}
+
+pub struct Scheduler {
+    ctx: JobContext,
+    /// Shutdown: no new runs, and running ones stop after the page in hand.
+    shutdown: CancellationToken,
+    slots: Mutex<BTreeMap<String, Arc<Slot>>>,
+    tasks: Mutex<JoinSet<()>>,
+}
+
+impl Scheduler {
+    /// Starts a task for every job of the registry's configuration, and a watcher that
+    /// follows configuration changes.
+    pub fn start(ctx: JobContext) -> Arc<Self> {
+        let s = Arc::new(Scheduler {
+            ctx,
+            shutdown: CancellationToken::new(),
+            slots: Mutex::default(),
+            tasks: Mutex::new(JoinSet::new()),
+        });
+        let config = s.ctx.registry.config();
+        s.reconcile(&config);
+        let me = s.clone();
+        tokio::spawn(async move { me.follow_config(config).await });
+        s
+    }
+
+    async fn follow_config(self: Arc<Self>, mut seen: Arc<Config>) {
+        loop {
+            tokio::select! {
+                _ = self.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(CONFIG_POLL) => {}
+            }
+            let now = self.ctx.registry.config();
+            if !Arc::ptr_eq(&now, &seen) {
+                self.reconcile(&now);
+                seen = now;
+            }
+        }
+    }
+
+    /// Starts tasks for new jobs, stops removed ones, wakes the rest to re-read theirs.
+    fn reconcile(self: &Arc<Self>, config: &Config) {
+        let mut slots = self.slots.lock().expect("slots lock");
+        slots.retain(|name, slot| {
+            let keep = config.jobs.iter().any(|j| &j.name == name);
+            if keep {
+                slot.reconfigured.notify_one();
+            } else {
+                tracing::info!(job = %name, "job removed from the configuration");
+                slot.removed.cancel();
+            }
+            keep
+        });
+        for job in &config.jobs {
+            if slots.contains_key(&job.name) {
+                continue;
+            }
+            let slot = Arc::new(Slot::default());
+            slots.insert(job.name.clone(), slot.clone());
+            let task = self.clone().job_loop(job.name.clone(), slot);
+            self.tasks.lock().expect("tasks lock").spawn(task);
+        }
+    }
+
+    /// The job's current configuration, if it still has one.
+    fn job(&self, name: &str) -> Option<JobConfig> {
+        self.ctx
+            .registry
+            .config()
+            .jobs
+            .iter()
+            .find(|j| j.name == name)
+            .cloned()
+    }
+
+    async fn job_loop(self: Arc<Self>, name: String, slot: Arc<Slot>) {
+        // Poll jobs run once at start: the ticks missed while the service was down are
+        // coalesced into this run, and its lookback heals what they would have fetched.
+        let mut due = true;
+        let mut basis = Utc::now();
+        loop {
+            if self.shutdown.is_cancelled() || slot.removed.is_cancelled() {
+                return;
+            }
+            let Some(job) = self.job(&name) else { return };
+            let next = match &job.kind {
+                JobKind::Poll { schedule, .. } => schedule.after(&basis).next(),
+                // A backfill runs once (resuming from its checkpoints) and again on demand.
+                JobKind::Backfill { .. } => None,
+            };
+            *slot.next_run.lock().expect("slot lock") = if due { Some(Utc::now()) } else { next };
+            if !due {
+                let sleep = async {
+                    match next {
+                        Some(at) => {
+                            let wait = (at - Utc::now()).to_std().unwrap_or(Duration::ZERO);
+                            tokio::time::sleep(wait).await
+                        }
+                        None => std::future::pending().await,
+                    }
+                };
+                tokio::select! {
+                    _ = self.shutdown.cancelled() => return,
+                    _ = slot.removed.cancelled() => return,
+                    _ = slot.reconfigured.notified() => continue,
+                    _ = slot.trigger.notified() => {}
+                    _ = sleep => {}
+                }
+            }
+            due = false;
+            // The configuration may have changed while sleeping: run what is current.
+            let Some(job) = self.job(&name) else { return };
+            let started = Utc::now();
+            slot.running.store(true, Ordering::SeqCst);
+            *slot.next_run.lock().expect("slot lock") = None;
+            let validator = Validator::new(self.ctx.registry.config().validation.clone());
+            let summary =
+                run_job(&self.ctx, &job, &validator, started, &self.shutdown, &Quiet).await;
+            *slot.last_run.lock().expect("slot lock") = Some(summary);
+            slot.running.store(false, Ordering::SeqCst);
+            // The next tick after this run's start: if it has passed already, ticks were
+            // missed while running and exactly one more run follows at once.
+            basis = started;
+        }
+    }
+
+    /// Stops scheduling, lets running jobs finish their page (each saves its checkpoint
+    /// with the page's bars) within `grace`, then stops what is left. True if every job
+    /// stopped on its own.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        self.shutdown.cancel();
+        let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+                .await
+                .is_ok();
+        if !drained {
+            tracing::warn!(grace = ?grace, "jobs still running after the grace period; stopping them");
+            tasks.abort_all();
+            while tasks.join_next().await.is_some() {}
+        }
+        drained
+    }
+}
+
+impl JobControl for Scheduler {
+    fn jobs(&self) -> Vec<JobStatus> {
+        let config = self.ctx.registry.config();
+        let slots = self.slots.lock().expect("slots lock");
+        config
+            .jobs
+            .iter()
+            .map(|j| {
+                let slot = slots.get(&j.name);
+                let (kind, schedule) = match &j.kind {
+                    JobKind::Poll { schedule_text, .. } => ("poll", Some(schedule_text.clone())),
+                    JobKind::Backfill { .. } => ("backfill", None),
+                };
+                JobStatus {
+                    name: j.name.clone(),
+                    kind,
+                    schedule,
+                    providers: j.providers.clone(),
+                    symbols: j.symbols.len(),
+                    timeframe: j.timeframe.to_string(),
+                    running: slot.is_some_and(|s| s.running.load(Ordering::SeqCst)),
+                    next_run: slot.and_then(|s| *s.next_run.lock().expect("slot lock")),
+                    last_run: slot.and_then(|s| s.last_run.lock().expect("slot lock").clone()),
+                }
+            })
+            .collect()
+    }
+
+    fn trigger(&self, name: &str) -> Result<(), TriggerError> {
+        if self.shutdown.is_cancelled() {
+            return Err(TriggerError::ShuttingDown);
+        }
+        let slots = self.slots.lock().expect("slots lock");
+        let slot = slots
+            .get(name)
+            .ok_or_else(|| TriggerError::UnknownJob(name.to_owned()))?;
+        if slot.running.load(Ordering::SeqCst) {
+            return Err(TriggerError::AlreadyRunning(name.to_owned()));
+        }
+        slot.trigger.notify_one();
+        Ok(())
+    }
+}
