@@ -15,6 +15,7 @@
 //! - [`reload`]: the registry of served plugins and the watcher that hot-reloads it.
 //! - [`harness`]: cassettes, strict replay on a virtual clock, recording, golden files and
 //!   the plugin conformance checklist (`mdhost plugin test` / `plugin record`).
+//! - [`metrics`]: the Prometheus counters, histograms and freshness gauges (`/metrics`).
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
 pub mod cli;
@@ -23,6 +24,7 @@ pub mod domain;
 pub mod harness;
 pub mod ingest;
 pub mod jobs;
+pub mod metrics;
 pub mod net;
 pub mod reload;
 pub mod runtime;
