@@ -16,11 +16,13 @@
 //! - [`harness`]: cassettes, strict replay on a virtual clock, recording, golden files and
 //!   the plugin conformance checklist (`mdhost plugin test` / `plugin record`).
 //! - [`metrics`]: the Prometheus counters, histograms and freshness gauges (`/metrics`).
+//! - [`export`]: bars as CSV, one layout for the command line and the admin API.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod export;
 pub mod harness;
 pub mod ingest;
 pub mod jobs;
