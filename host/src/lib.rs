@@ -16,9 +16,12 @@
 //! - [`harness`]: cassettes, strict replay on a virtual clock, recording, golden files and
 //!   the plugin conformance checklist (`mdhost plugin test` / `plugin record`).
 //! - [`metrics`]: the Prometheus counters, histograms and freshness gauges (`/metrics`).
+//! - [`admin`]: the admin HTTP API (health, readiness, metrics, plugins, jobs, freshness,
+//!   bars) as an axum router, served with graceful shutdown.
 //! - [`export`]: bars as CSV, one layout for the command line and the admin API.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod domain;
