@@ -15,11 +15,17 @@
 //! - [`reload`]: the registry of served plugins and the watcher that hot-reloads it.
 //! - [`harness`]: cassettes, strict replay on a virtual clock, recording, golden files and
 //!   the plugin conformance checklist (`mdhost plugin test` / `plugin record`).
+//! - [`metrics`]: the Prometheus counters, histograms and freshness gauges (`/metrics`).
+//! - [`admin`]: the admin HTTP API (health, readiness, metrics, plugins, jobs, freshness,
+//!   bars) as an axum router, served with graceful shutdown.
+//! - [`export`]: bars as CSV, one layout for the command line and the admin API.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
+pub mod admin;
 pub mod cli;
 pub mod config;
 pub mod domain;
+pub mod export;
 pub mod harness;
 pub mod ingest;
 pub mod jobs;

@@ -1,23 +1,383 @@
-//! Prometheus metrics. Placeholder with the agreed API while the admin branch builds the
-//! real registry; replaced when that branch merges.
+//! The host's Prometheus metrics: plugin calls, rate-limit waits, bars, job runs and plugin
+//! reloads as counters and histograms, and series freshness as a gauge computed at scrape
+//! time. One [`Metrics`] is shared (as an `Arc`) by the runtime, the jobs and the admin API.
+//!
+//! The counters live in the Prometheus project's own Rust client (`prometheus-client`):
+//! label families, histogram buckets and the text encoding (label escaping included) are
+//! its job, not ours.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::encoding::text::encode_registry;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 
-#[derive(Debug, Default)]
-pub struct Metrics {}
+use crate::store::Freshness;
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CallLabels {
+    provider: String,
+    op: String,
+    outcome: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OpLabels {
+    provider: String,
+    op: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct BarLabels {
+    provider: String,
+    timeframe: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RunLabels {
+    job: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SeriesLabels {
+    symbol: String,
+    timeframe: String,
+    source: String,
+}
+
+/// A float counter (seconds); the client stores the `f64` bits in an `AtomicU64`.
+type SecondsCounter = Counter<f64, AtomicU64>;
+
+/// Call latency buckets: 5 ms doubling up to ~41 s, which covers a cached `describe` as
+/// well as a paginated fetch that runs into the default 30 s deadline.
+fn call_latency_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.005, 2.0, 14))
+}
+
+/// The metrics of one running host.
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    call_seconds: Family<OpLabels, Histogram, fn() -> Histogram>,
+    rate_limit_waits: Family<ProviderLabels, Counter>,
+    rate_limit_wait_seconds: Family<ProviderLabels, SecondsCounter>,
+    bars_written: Family<BarLabels, Counter>,
+    bars_rejected: Family<BarLabels, Counter>,
+    runs: Family<RunLabels, Counter>,
+    reloads: Family<OutcomeLabels, Counter>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
 
 impl Metrics {
     pub fn new() -> Self {
-        Metrics {}
+        let mut registry = Registry::default();
+        let calls = Family::<CallLabels, Counter>::default();
+        let call_seconds = Family::<OpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            call_latency_histogram,
+        );
+        let rate_limit_waits = Family::<ProviderLabels, Counter>::default();
+        let rate_limit_wait_seconds = Family::<ProviderLabels, SecondsCounter>::default();
+        let bars_written = Family::<BarLabels, Counter>::default();
+        let bars_rejected = Family::<BarLabels, Counter>::default();
+        let runs = Family::<RunLabels, Counter>::default();
+        let reloads = Family::<OutcomeLabels, Counter>::default();
+        // The client appends `_total` to counter samples; help texts get a final period.
+        registry.register(
+            "mdhost_plugin_calls",
+            "Plugin calls by provider, operation and outcome (ok, or the error kind)",
+            calls.clone(),
+        );
+        registry.register(
+            "mdhost_plugin_call_duration_seconds",
+            "Duration of plugin calls by provider and operation, host-side waits included",
+            call_seconds.clone(),
+        );
+        registry.register(
+            "mdhost_rate_limit_waits",
+            "Plugin HTTP requests that had to wait for the provider's rate limiter",
+            rate_limit_waits.clone(),
+        );
+        registry.register(
+            "mdhost_rate_limit_wait_seconds",
+            "Time plugin HTTP requests spent waiting for the provider's rate limiter",
+            rate_limit_wait_seconds.clone(),
+        );
+        registry.register(
+            "mdhost_bars_written",
+            "Bars that passed validation and were written, by provider and timeframe",
+            bars_written.clone(),
+        );
+        registry.register(
+            "mdhost_bars_rejected",
+            "Bars quarantined by validation, by provider and timeframe",
+            bars_rejected.clone(),
+        );
+        registry.register(
+            "mdhost_job_runs",
+            "Finished job runs by job and status (ok, partial, failed)",
+            runs.clone(),
+        );
+        registry.register(
+            "mdhost_plugin_reloads",
+            "Plugin loads: ok for a version swapped in, failed for a file that did not load",
+            reloads.clone(),
+        );
+        Metrics {
+            registry,
+            calls,
+            call_seconds,
+            rate_limit_waits,
+            rate_limit_wait_seconds,
+            bars_written,
+            bars_rejected,
+            runs,
+            reloads,
+        }
     }
-    pub fn call(&self, _provider: &str, _op: &str, _outcome: &str, _elapsed: Duration) {}
-    pub fn rate_limit_wait(&self, _provider: &str, _waited: Duration) {}
-    pub fn bars(&self, _provider: &str, _timeframe: &str, _written: u64, _rejected: u64) {}
-    pub fn run(&self, _job: &str, _status: &str) {}
-    pub fn reload(&self, _ok: bool) {}
-    pub fn render(&self, _freshness: &[crate::store::Freshness], _now: DateTime<Utc>) -> String {
-        String::new()
+
+    /// One plugin call: `op` is `describe` or `fetch-bars`, `outcome` is `ok` or the error
+    /// kind (`deadline`, `trap`, `rate-limited`, `transient`, …).
+    pub fn call(&self, provider: &str, op: &str, outcome: &str, elapsed: Duration) {
+        self.calls
+            .get_or_create(&CallLabels {
+                provider: provider.to_owned(),
+                op: op.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.call_seconds
+            .get_or_create(&OpLabels {
+                provider: provider.to_owned(),
+                op: op.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A request of `provider` waited `waited` for its rate limiter.
+    pub fn rate_limit_wait(&self, provider: &str, waited: Duration) {
+        let labels = ProviderLabels {
+            provider: provider.to_owned(),
+        };
+        self.rate_limit_waits.get_or_create(&labels).inc();
+        self.rate_limit_wait_seconds
+            .get_or_create(&labels)
+            .inc_by(waited.as_secs_f64());
+    }
+
+    /// Bars of one provider and timeframe that were written or quarantined.
+    pub fn bars(&self, provider: &str, timeframe: &str, written: u64, rejected: u64) {
+        let labels = BarLabels {
+            provider: provider.to_owned(),
+            timeframe: timeframe.to_owned(),
+        };
+        self.bars_written.get_or_create(&labels).inc_by(written);
+        self.bars_rejected.get_or_create(&labels).inc_by(rejected);
+    }
+
+    /// A finished run of `job` with its status (`ok`, `partial`, `failed`).
+    pub fn run(&self, job: &str, status: &str) {
+        self.runs
+            .get_or_create(&RunLabels {
+                job: job.to_owned(),
+                status: status.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A plugin file loaded and swapped in (`ok`), or failed to load.
+    pub fn reload(&self, ok: bool) {
+        let outcome = if ok { "ok" } else { "failed" };
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+    }
+
+    /// Everything in the Prometheus text format (0.0.4), with the age of each series'
+    /// newest bar at `now` computed from `freshness` (a series with no bar has no age and
+    /// is left out).
+    pub fn render(&self, freshness: &[Freshness], now: DateTime<Utc>) -> String {
+        // The ages are a view of the store at scrape time, not state kept here, so they go
+        // into a registry of their own that lives for this one scrape.
+        let mut scrape = Registry::default();
+        let ages = Family::<SeriesLabels, Gauge<f64, AtomicU64>>::default();
+        for f in freshness {
+            let Some(last) = f.last_bar_start else {
+                continue;
+            };
+            let age = (now - last).num_milliseconds() as f64 / 1000.0;
+            ages.get_or_create(&SeriesLabels {
+                symbol: f.symbol.clone(),
+                timeframe: f.timeframe.to_string(),
+                source: f.source.clone(),
+            })
+            .set(age);
+        }
+        scrape.register(
+            "mdhost_freshness_age_seconds",
+            "Seconds since the start of the newest stored bar, per series and source",
+            ages,
+        );
+        let mut out = String::new();
+        // Writing into a String cannot fail; the client's encoders only pass on the
+        // writer's errors. No `# EOF` marker: that belongs to OpenMetrics, and this is
+        // served as the plain 0.0.4 text format, where it would be a stray comment.
+        encode_registry(&mut out, &self.registry).expect("encoding into a String");
+        encode_registry(&mut out, &scrape).expect("encoding into a String");
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::AssetClass;
+
+    fn lines(m: &Metrics, freshness: &[Freshness], now: DateTime<Utc>) -> Vec<String> {
+        m.render(freshness, now)
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Each recorded event is checked by the sample lines it must produce.
+    fn check(record: impl FnOnce(&Metrics), expected: &[&str]) {
+        let m = Metrics::new();
+        record(&m);
+        let got = lines(&m, &[], Utc::now());
+        for want in expected {
+            assert!(
+                got.iter().any(|l| l == want),
+                "missing {want:?} in:\n{}",
+                got.join("\n")
+            );
+        }
+    }
+
+    #[test]
+    fn each_event_shows_up_as_its_samples() {
+        check(
+            |m| {
+                m.call("yahoo", "fetch-bars", "ok", Duration::from_millis(20));
+                m.call("yahoo", "fetch-bars", "ok", Duration::from_millis(30));
+                m.call("yahoo", "fetch-bars", "deadline", Duration::from_secs(30));
+            },
+            &[
+                r#"mdhost_plugin_calls_total{provider="yahoo",op="fetch-bars",outcome="ok"} 2"#,
+                r#"mdhost_plugin_calls_total{provider="yahoo",op="fetch-bars",outcome="deadline"} 1"#,
+                r#"mdhost_plugin_call_duration_seconds_count{provider="yahoo",op="fetch-bars"} 3"#,
+                r#"mdhost_plugin_call_duration_seconds_sum{provider="yahoo",op="fetch-bars"} 30.05"#,
+                r#"mdhost_plugin_call_duration_seconds_bucket{le="0.02",provider="yahoo",op="fetch-bars"} 1"#,
+                r#"mdhost_plugin_call_duration_seconds_bucket{le="0.04",provider="yahoo",op="fetch-bars"} 2"#,
+                r#"mdhost_plugin_call_duration_seconds_bucket{le="+Inf",provider="yahoo",op="fetch-bars"} 3"#,
+            ],
+        );
+        check(
+            |m| {
+                m.rate_limit_wait("polygon", Duration::from_millis(1500));
+                m.rate_limit_wait("polygon", Duration::from_millis(500));
+            },
+            &[
+                r#"mdhost_rate_limit_waits_total{provider="polygon"} 2"#,
+                r#"mdhost_rate_limit_wait_seconds_total{provider="polygon"} 2.0"#,
+            ],
+        );
+        check(
+            |m| {
+                m.bars("yahoo", "1d", 250, 2);
+                m.bars("yahoo", "1d", 10, 0);
+            },
+            &[
+                r#"mdhost_bars_written_total{provider="yahoo",timeframe="1d"} 260"#,
+                r#"mdhost_bars_rejected_total{provider="yahoo",timeframe="1d"} 2"#,
+            ],
+        );
+        check(
+            |m| {
+                m.run("daily", "ok");
+                m.run("daily", "partial");
+                m.run("daily", "ok");
+            },
+            &[
+                r#"mdhost_job_runs_total{job="daily",status="ok"} 2"#,
+                r#"mdhost_job_runs_total{job="daily",status="partial"} 1"#,
+            ],
+        );
+        check(
+            |m| {
+                m.reload(true);
+                m.reload(false);
+                m.reload(true);
+            },
+            &[
+                r#"mdhost_plugin_reloads_total{outcome="ok"} 2"#,
+                r#"mdhost_plugin_reloads_total{outcome="failed"} 1"#,
+            ],
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        check(
+            |m| m.run("say \"hi\"\\now", "ok"),
+            &[r#"mdhost_job_runs_total{job="say \"hi\"\\now",status="ok"} 1"#],
+        );
+    }
+
+    #[test]
+    fn freshness_ages_are_computed_at_render_time() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let row = |symbol: &str, last: Option<&str>| Freshness {
+            symbol: symbol.into(),
+            timeframe: "1d".parse().unwrap(),
+            source: "yahoo".into(),
+            asset_class: AssetClass::Equity,
+            last_bar_start: last.map(t),
+            last_success_at: None,
+            last_error_at: None,
+            last_error: None,
+        };
+        let rows = [
+            row("AAPL", Some("2024-01-02T00:00:00Z")),
+            row("EUR/USD", Some("2024-01-03T12:00:00.5Z")),
+            row("NEVER", None),
+        ];
+        // A family keeps its samples in a hash map: sort for a stable comparison.
+        let mut got = lines(&Metrics::new(), &rows, t("2024-01-04T00:00:00Z"));
+        got.sort();
+        assert_eq!(
+            got,
+            [
+                r#"mdhost_freshness_age_seconds{symbol="AAPL",timeframe="1d",source="yahoo"} 172800.0"#,
+                r#"mdhost_freshness_age_seconds{symbol="EUR/USD",timeframe="1d",source="yahoo"} 43199.5"#,
+            ],
+            "a series without a bar has no age sample"
+        );
     }
 }

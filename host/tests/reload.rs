@@ -70,6 +70,7 @@ async fn start(config_text: &str) -> Host {
         pooling: true,
         transport: Arc::new(ReqwestTransport::new().unwrap()),
         retry: RetryPolicy::default(),
+        metrics: Default::default(),
     })
     .unwrap();
     let registry = Arc::new(Registry::new(runtime, config));

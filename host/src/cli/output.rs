@@ -1,73 +1,13 @@
-//! Rendering bars and plugin info for people (text, CSV) and programs (JSON).
+//! Rendering plugin info, freshness and the quarantine for people. Bars as CSV are
+//! [`crate::export`]'s, shared with the admin API.
 
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::{ProviderInfo, RawBar};
-use crate::store::{Freshness, Quarantined, StoredBar};
-
-const BAR_HEADER: &str = "symbol,timeframe,start,open,high,low,close,volume,vwap,trades,complete";
-
-fn time(t: &DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
-}
-
-fn csv_row(out: &mut impl Write, fields: &[&str]) -> std::io::Result<()> {
-    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    writeln!(out, "{}", quoted.join(","))
-}
-
-pub fn bars_csv(out: &mut impl Write, bars: &[RawBar]) -> std::io::Result<()> {
-    writeln!(out, "{BAR_HEADER}")?;
-    for b in bars {
-        csv_row(
-            out,
-            &[
-                &b.symbol,
-                &b.timeframe.to_string(),
-                &time(&b.start),
-                &b.open,
-                &b.high,
-                &b.low,
-                &b.close,
-                b.volume.as_deref().unwrap_or_default(),
-                b.vwap.as_deref().unwrap_or_default(),
-                &b.trades.map(|t| t.to_string()).unwrap_or_default(),
-                &b.complete.to_string(),
-            ],
-        )?;
-    }
-    Ok(())
-}
-
-/// Stored bars as CSV, with their source: the exact decimals as stored.
-pub fn stored_bars_csv(out: &mut impl Write, bars: &[StoredBar]) -> std::io::Result<()> {
-    writeln!(out, "{BAR_HEADER},source,plugin_version")?;
-    let opt = |d: Option<rust_decimal::Decimal>| d.map(|v| v.to_string()).unwrap_or_default();
-    for s in bars {
-        let b = &s.bar;
-        csv_row(
-            out,
-            &[
-                &b.symbol,
-                &b.timeframe.to_string(),
-                &time(&b.start),
-                &b.open.to_string(),
-                &b.high.to_string(),
-                &b.low.to_string(),
-                &b.close.to_string(),
-                &opt(b.volume),
-                &opt(b.vwap),
-                &b.trades.map(|t| t.to_string()).unwrap_or_default(),
-                &b.complete.to_string(),
-                &s.source,
-                &s.plugin_version,
-            ],
-        )?;
-    }
-    Ok(())
-}
+use crate::domain::ProviderInfo;
+use crate::export::time;
+use crate::store::{Freshness, Quarantined};
 
 fn or_dash(t: Option<DateTime<Utc>>) -> String {
     t.map(|t| time(&t)).unwrap_or_else(|| "-".into())
@@ -129,16 +69,6 @@ pub fn quarantine_text(out: &mut impl Write, rows: &[Quarantined]) -> std::io::R
         }
     }
     Ok(())
-}
-
-/// Quotes a field when it holds a comma, quote or newline (decimals never do, but a
-/// misbehaving plugin's text must not break the file).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
 }
 
 pub fn info_text(

@@ -202,7 +202,7 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &all)?;
             writeln!(out)?;
         }
-        Format::Csv => output::bars_csv(&mut out, &all)?,
+        Format::Csv => crate::export::bars_csv(&mut out, &all)?,
     }
     out.flush()?;
     if failures.is_empty() {

@@ -13,7 +13,7 @@ use clap::Args;
 use super::output;
 use super::plugin::{Format, parse_from, parse_to};
 use crate::domain::Timeframe;
-use crate::store::{self, ENV_URL, Store, StoreUrl};
+use crate::store::{self, ENV_URL, FreshnessReport, Store, StoreUrl};
 
 /// `--store`, shared by every command that opens the store.
 #[derive(Debug, Clone, Args)]
@@ -114,7 +114,7 @@ pub async fn bars(args: BarsArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &bars)?;
             writeln!(out)?;
         }
-        Format::Csv => output::stored_bars_csv(&mut out, &bars)?,
+        Format::Csv => crate::export::stored_bars_csv(&mut out, &bars)?,
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -123,15 +123,13 @@ pub async fn freshness(args: FreshnessArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(args.config.as_ref())?;
     let (_, store) = args.store.open().await?;
     let rows = store.freshness().await?;
-    let now = Utc::now();
-    let stale = store::stale(&rows, &config.validation, now);
+    let report = FreshnessReport::new(&rows, &config.validation, Utc::now());
     let mut out = std::io::stdout().lock();
     if args.json {
-        let v = serde_json::json!({ "checked_at": now, "series": rows, "stale": stale });
-        serde_json::to_writer_pretty(&mut out, &v)?;
+        serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
-        output::freshness_text(&mut out, &rows, &stale)?;
+        output::freshness_text(&mut out, &rows, &report.stale)?;
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -314,6 +314,7 @@ pub async fn record(job: RecordJob) -> Result<RecordSummary, RecordError> {
         pooling: true,
         transport,
         retry: RetryPolicy::default(),
+        metrics: Default::default(),
     })
     .map_err(|e| RecordError::Runtime(e.to_string()))?;
     let plugin = rt.load_file(&job.plugin, job.settings).await?;

@@ -93,6 +93,7 @@ impl Harness {
                 jitter: false,
                 ..RetryPolicy::default()
             },
+            metrics: Default::default(),
         })
         .map_err(|e| HarnessError::Runtime(e.to_string()))?;
         let plugin = tokio

@@ -184,6 +184,7 @@ impl Registry {
         st.by_name.insert(plugin.name().to_owned(), plugin.clone());
         st.reloads += 1;
         drop(st);
+        self.runtime.metrics().reload(true);
         match previous {
             Some(prev) => {
                 tracing::info!(plugin = %plugin.name(), from = %prev.version(), to = %plugin.version(), file = %origin, "plugin reloaded")
@@ -196,6 +197,7 @@ impl Registry {
 
     fn record_error(&self, path: &Path, hash: Option<String>, message: String) {
         tracing::error!(file = %path.display(), error = %message, "plugin not loaded; any previous version keeps serving");
+        self.runtime.metrics().reload(false);
         let mut st = self.state.write().expect("registry lock");
         let entry = st.files.entry(path.to_owned()).or_default();
         entry.attempted = hash;

@@ -184,6 +184,7 @@ impl Runtime {
                 deadline: Runtime::VALIDATION_DEADLINE,
                 ..CallLimits::default()
             },
+            metrics: shared.metrics.clone(),
         });
         let info = async {
             let mut inst = PluginInstance::new(shared, &pre, probe).await?;
@@ -275,6 +276,7 @@ impl Runtime {
             transport: self.shared.transport.clone(),
             retry: self.shared.retry.clone(),
             limits,
+            metrics: self.shared.metrics.clone(),
         })
     }
 }
@@ -314,7 +316,11 @@ impl Plugin {
 
     /// `describe` in a fresh instance.
     pub async fn describe(&self) -> Result<ProviderInfo, CallError> {
-        self.instance().await?.describe().await
+        let started = tokio::time::Instant::now();
+        let result = async { self.instance().await?.describe().await }.await;
+        let outcome = result.as_ref().map_or_else(CallError::kind, |_| "ok");
+        self.count("describe", outcome, started);
+        result
     }
 
     /// `fetch-bars` in a fresh instance, so that no state leaks between calls and a
@@ -323,6 +329,22 @@ impl Plugin {
         &self,
         req: &BarsRequest,
     ) -> Result<Result<BarsPage, ProviderError>, CallError> {
-        self.instance().await?.fetch_bars(req).await
+        let started = tokio::time::Instant::now();
+        let result = async { self.instance().await?.fetch_bars(req).await }.await;
+        let outcome = match &result {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(e)) => e.kind(),
+            Err(e) => e.kind(),
+        };
+        self.count("fetch-bars", outcome, started);
+        result
+    }
+
+    /// Counts one call. The latency is read on tokio's clock, like every host-side wait,
+    /// so that under replay it shows the virtual time a call took (Retry-After included).
+    fn count(&self, op: &str, outcome: &str, started: tokio::time::Instant) {
+        self.shared
+            .metrics
+            .call(self.name(), op, outcome, started.elapsed());
     }
 }

@@ -24,6 +24,7 @@ pub use instance::{CallError, PluginInstance};
 pub use load::{LoadError, Plugin};
 
 use crate::domain::RateLimit;
+use crate::metrics::Metrics;
 use crate::net::{RateLimiters, RetryPolicy, Transport};
 
 /// Operator settings for one plugin (from `[plugins.<name>]` in plugins.toml).
@@ -62,6 +63,8 @@ pub struct RuntimeOptions {
     pub pooling: bool,
     pub transport: Arc<dyn Transport>,
     pub retry: RetryPolicy,
+    /// Where plugin calls, their latency and rate-limit waits are counted.
+    pub metrics: Arc<Metrics>,
 }
 
 impl RuntimeOptions {
@@ -72,6 +75,7 @@ impl RuntimeOptions {
             pooling: true,
             transport: Arc::new(crate::net::ReqwestTransport::new()?),
             retry: RetryPolicy::default(),
+            metrics: Arc::new(Metrics::new()),
         })
     }
 }
@@ -91,6 +95,7 @@ pub(crate) struct Shared {
     limiters: RateLimiters,
     transport: Arc<dyn Transport>,
     retry: RetryPolicy,
+    metrics: Arc<Metrics>,
     pooling: bool,
     _ticker: engine::EpochTicker,
 }
@@ -127,10 +132,16 @@ impl Runtime {
                 limiters: RateLimiters::default(),
                 transport: opts.transport,
                 retry: opts.retry,
+                metrics: opts.metrics,
                 pooling,
                 _ticker: ticker,
             }),
         })
+    }
+
+    /// The metrics this runtime's plugin calls are counted in.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
     }
 
     /// Whether the pooling allocator is in use.

@@ -113,6 +113,29 @@ pub async fn open(url: &StoreUrl) -> Result<Arc<dyn Store>, StoreError> {
     })
 }
 
+/// Freshness as `mdhost freshness --json` and the admin API's `/freshness` show it: every
+/// series, and those of them that are stale at `checked_at`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FreshnessReport<'a> {
+    pub checked_at: DateTime<Utc>,
+    pub series: &'a [Freshness],
+    pub stale: Vec<&'a Freshness>,
+}
+
+impl<'a> FreshnessReport<'a> {
+    pub fn new(
+        rows: &'a [Freshness],
+        policies: &crate::validate::Policies,
+        now: DateTime<Utc>,
+    ) -> Self {
+        FreshnessReport {
+            checked_at: now,
+            series: rows,
+            stale: stale(rows, policies, now),
+        }
+    }
+}
+
 /// The freshness rows that are stale at `now`, judged with each series' calendar.
 pub fn stale<'a>(
     rows: &'a [Freshness],

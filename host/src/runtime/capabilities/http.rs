@@ -69,6 +69,10 @@ impl PluginCaps {
             attempts = stats.attempts, rate_limit_wait_ms = stats.rate_limit_wait.as_millis() as u64,
             status = result.as_ref().map(|r| r.status).ok(), "http.send"
         );
+        if !stats.rate_limit_wait.is_zero() {
+            self.metrics
+                .rate_limit_wait(&self.name, stats.rate_limit_wait);
+        }
         match result {
             Ok(r) => Ok(Response {
                 status: r.status,

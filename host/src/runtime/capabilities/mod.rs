@@ -9,6 +9,7 @@ pub mod secrets;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::metrics::Metrics;
 use crate::net::{ProviderLimiter, RetryPolicy, Transport};
 
 /// Per-call resource limits of one plugin.
@@ -43,6 +44,8 @@ pub struct PluginCaps {
     pub transport: Arc<dyn Transport>,
     pub retry: RetryPolicy,
     pub limits: CallLimits,
+    /// Rate-limit waits are counted here, where the limiter is awaited.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The `types` interface has no functions; its host trait is empty.
