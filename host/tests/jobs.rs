@@ -46,8 +46,10 @@ async fn host(config: &str, store: Option<Arc<dyn Store>>) -> Host {
         pooling: false,
         transport: Arc::new(ReqwestTransport::new().unwrap()),
         retry: RetryPolicy::default(),
+        metrics: Arc::new(Metrics::new()),
     })
     .unwrap();
+    let metrics = runtime.metrics().clone();
     let registry = Arc::new(Registry::new(runtime, config));
     registry.scan().await.unwrap();
     assert!(
@@ -65,7 +67,7 @@ async fn host(config: &str, store: Option<Arc<dyn Store>>) -> Host {
     let ctx = JobContext {
         registry,
         store,
-        metrics: Arc::new(Metrics::new()),
+        metrics,
         breakers: Arc::new(Breakers::new(BreakerPolicy {
             threshold: 2,
             cooldown: Duration::from_secs(600),

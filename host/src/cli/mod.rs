@@ -1,10 +1,13 @@
 //! The `mdhost` command line. Parsing and output live here; the work is done by the
 //! library modules. Errors end the process with one line on stderr and a non-zero exit.
 
+mod backfill;
 mod harness;
 mod ingest;
 mod output;
 mod plugin;
+mod run;
+mod service;
 mod store;
 
 use std::path::PathBuf;
@@ -36,6 +39,11 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the service: scheduled jobs, hot-reloaded plugins, the admin API. Stops
+    /// cleanly on SIGTERM or SIGINT.
+    Run(run::RunArgs),
+    /// Fetch a historical range once, with a progress bar; resumable after any stop.
+    Backfill(backfill::BackfillArgs),
     /// Work with plugin components: inspect them, call them.
     #[command(subcommand)]
     Plugin(plugin::PluginCommand),
@@ -80,8 +88,13 @@ fn init_logging(format: LogFormat, default_level: &str) {
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    // One-shot commands print results on stdout; only warnings belong on stderr.
-    init_logging(cli.log_format, "warn");
+    // One-shot commands print results on stdout; only warnings belong on stderr. The
+    // service's log is its output.
+    let level = match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    };
+    init_logging(cli.log_format, level);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -94,6 +107,8 @@ pub fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
+            Command::Run(args) => run::run(args).await,
+            Command::Backfill(args) => backfill::run(args).await,
             Command::Plugin(cmd) => plugin::run(cmd).await,
             Command::Migrate(args) => store::migrate(args).await,
             Command::Bars(args) => store::bars(args).await,

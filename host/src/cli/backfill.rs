@@ -1,0 +1,207 @@
+//! `mdhost backfill`: fetch a historical range once, with a progress bar. Every page is
+//! written with its checkpoint in one transaction, so a killed backfill started again
+//! continues where it stopped and ends with the same table.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use tokio_util::sync::CancellationToken;
+
+use super::service::Host;
+use super::store::StoreArg;
+use crate::config::{JobConfig, JobKind, parse_when};
+use crate::domain::Timeframe;
+use crate::jobs::{Progress, run_job};
+use crate::store::RunStatus;
+use crate::validate::Validator;
+
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("what").required(true).args(["job", "provider"]))]
+pub struct BackfillArgs {
+    /// A `kind = "backfill"` job of the configuration (a poll job is backfilled over the
+    /// range given with --from/--to).
+    #[arg(long, value_name = "NAME")]
+    pub job: Option<String>,
+    /// Ad hoc: the provider to fetch from (with --symbols, --timeframe, --from, --to).
+    #[arg(long, value_name = "NAME", requires_all = ["symbols", "timeframe", "from", "to"])]
+    pub provider: Option<String>,
+    /// Comma-separated canonical symbols.
+    #[arg(long, value_delimiter = ',', value_name = "SYMBOLS")]
+    pub symbols: Vec<String>,
+    #[arg(long)]
+    pub timeframe: Option<Timeframe>,
+    /// Start: a date (00:00 UTC) or an RFC 3339 time.
+    #[arg(long, value_parser = |s: &str| parse_when(s, false))]
+    pub from: Option<DateTime<Utc>>,
+    /// End, exclusive: a date (its whole day is included) or an RFC 3339 time.
+    #[arg(long, value_parser = |s: &str| parse_when(s, true))]
+    pub to: Option<DateTime<Utc>>,
+    /// Symbols per batch (ad hoc; a job has its own).
+    #[arg(long, default_value_t = 50)]
+    pub batch_size: usize,
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Print the run summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    let host = Host::start(args.config.as_ref(), &args.store).await?;
+    let config = host.registry.config();
+    let job = job(&args, &config.jobs)?;
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!(
+                "interrupted: finishing the page in hand; run the same command again to resume"
+            );
+            on_signal.cancel();
+        }
+    });
+    let bar = Bar::new();
+    let validator = Validator::new(config.validation.clone());
+    let summary = run_job(
+        &host.job_context(),
+        &job,
+        &validator,
+        Utc::now(),
+        &cancel,
+        &bar,
+    )
+    .await;
+    bar.finish();
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        println!("{}: {}", job.name, summary.line);
+    }
+    Ok(match summary.status {
+        RunStatus::Ok => ExitCode::SUCCESS,
+        _ => ExitCode::FAILURE,
+    })
+}
+
+/// The job to run: a configured one (its range overridable), or one made of the flags.
+fn job(args: &BackfillArgs, jobs: &[JobConfig]) -> anyhow::Result<JobConfig> {
+    let mut job = match (&args.job, &args.provider) {
+        (Some(name), _) => jobs
+            .iter()
+            .find(|j| &j.name == name)
+            .cloned()
+            .with_context(|| {
+                let names: Vec<&str> = jobs.iter().map(|j| j.name.as_str()).collect();
+                format!(
+                    "no job named {name:?} in the configuration (jobs: {})",
+                    names.join(", ")
+                )
+            })?,
+        (None, Some(provider)) => {
+            let (tf, from, to) = (
+                args.timeframe.expect("required"),
+                args.from.expect("required"),
+                args.to.expect("required"),
+            );
+            JobConfig {
+                // Deterministic, so the same command resumes from its checkpoints.
+                name: format!(
+                    "backfill-{provider}-{tf}-{}-{}",
+                    from.format("%Y%m%dT%H%M"),
+                    to.format("%Y%m%dT%H%M")
+                ),
+                kind: JobKind::Backfill { from, to },
+                providers: vec![provider.clone()],
+                symbols: args.symbols.clone(),
+                timeframe: tf,
+                batch_size: args.batch_size.max(1),
+                concurrency: 1,
+            }
+        }
+        (None, None) => {
+            bail!("give --job NAME, or --provider with --symbols, --timeframe, --from and --to")
+        }
+    };
+    if args.job.is_some() {
+        match (&job.kind, args.from, args.to) {
+            (JobKind::Backfill { .. }, None, None) => {}
+            (_, Some(from), Some(to)) => {
+                // Its own checkpoints: a poll job's record only what its polls covered.
+                job.name = format!("{}-backfill", job.name);
+                job.kind = JobKind::Backfill { from, to };
+            }
+            (JobKind::Poll { .. }, _, _) => bail!(
+                "job {:?} is a poll job: give --from and --to to backfill it",
+                job.name
+            ),
+            _ => bail!("give both --from and --to, or neither"),
+        }
+    }
+    if let JobKind::Backfill { from, to } = job.kind
+        && to <= from
+    {
+        bail!("--to must be after --from");
+    }
+    Ok(job)
+}
+
+/// The progress bar: symbol-windows done, pages, bars, bar rate and ETA. Hidden when
+/// stderr is not a terminal.
+struct Bar {
+    bar: ProgressBar,
+    started: Instant,
+    pages: std::sync::atomic::AtomicU64,
+    bars: std::sync::atomic::AtomicU64,
+}
+
+impl Bar {
+    fn new() -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{spinner} {elapsed_precise} [{wide_bar}] {pos}/{len} symbol-windows, {msg}, ETA {eta}",
+            )
+            .expect("valid template"),
+        );
+        bar.enable_steady_tick(Duration::from_millis(200));
+        Bar {
+            bar,
+            started: Instant::now(),
+            pages: Default::default(),
+            bars: Default::default(),
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+impl Progress for Bar {
+    fn start(&self, units: u64) {
+        self.bar.set_length(units);
+    }
+
+    fn page(&self, bars: u64) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let pages = self.pages.fetch_add(1, Relaxed) + 1;
+        let total = self.bars.fetch_add(bars, Relaxed) + bars;
+        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        // Display only: the rate is not data.
+        self.bar.set_message(format!(
+            "{pages} pages, {total} bars ({:.0} bars/s)",
+            total as f64 / secs
+        ));
+    }
+
+    fn advance(&self, units: u64) {
+        self.bar.inc(units);
+    }
+}

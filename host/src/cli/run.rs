@@ -1,0 +1,106 @@
+//! `mdhost run`: the long-running service. Plugins hot-reload, jobs run on their
+//! schedules, the admin API answers, and SIGTERM or SIGINT shuts it all down in order.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use super::service::Host;
+use super::store::StoreArg;
+use crate::admin::{self, AdminState};
+use crate::jobs::{JobControl, Scheduler};
+use crate::reload::Watcher;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The configuration file; without it `./plugins.toml` is used if present. It is
+    /// watched: a valid edit applies at once, an invalid one is refused and reported.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+    /// Where the admin API listens (overrides `[host] admin_addr`).
+    #[arg(long, value_name = "ADDR")]
+    pub admin_addr: Option<SocketAddr>,
+    /// How long running jobs get to finish their page at shutdown.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    pub grace: Duration,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let host = Host::start(args.config.as_ref(), &args.store).await?;
+    let config = host.registry.config();
+    let watcher = Arc::new(
+        Watcher::start(host.registry.clone(), host.config_file.clone())
+            .context("cannot watch for plugin and configuration changes")?,
+    );
+    let scheduler = Scheduler::start(host.job_context());
+    let addr = args.admin_addr.unwrap_or(config.host.admin_addr);
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot listen on {addr} (set [host] admin_addr or --admin-addr)")
+    })?;
+    let bound = listener.local_addr()?;
+    let errors = watcher.clone();
+    let state = AdminState {
+        registry: host.registry.clone(),
+        store: host.store.clone(),
+        metrics: host.metrics.clone(),
+        jobs: scheduler.clone() as Arc<dyn JobControl>,
+        config_error: Arc::new(move || errors.config_error()),
+    };
+    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(admin::serve(listener, state, async {
+        let _ = admin_stopped.await;
+    }));
+    tracing::info!(
+        admin = %bound,
+        store = %host.store_url.redacted(),
+        plugins = host.registry.status().iter().filter(|s| s.state != "failed").count(),
+        jobs = config.jobs.len(),
+        "mdhost is running"
+    );
+
+    let signal = shutdown_signal().await?;
+    tracing::info!(signal, grace = ?args.grace, "shutting down: no new runs; running jobs finish their page");
+    let clean = scheduler.shutdown(args.grace).await;
+    // The admin API answers until the jobs are done, so /jobs shows the shutdown.
+    let _ = stop_admin.send(());
+    match server.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!(error = %e, "admin API stopped with an error"),
+        Err(e) => tracing::warn!(error = %e, "admin API task failed"),
+    }
+    drop(watcher);
+    if clean {
+        tracing::info!("stopped cleanly");
+    } else {
+        tracing::warn!("stopped after the grace period; unfinished pages will be fetched again");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Waits for SIGTERM or SIGINT (Ctrl-C); returns its name.
+async fn shutdown_signal() -> anyhow::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        Ok(tokio::select! {
+            _ = term.recv() => "SIGTERM",
+            _ = int.recv() => "SIGINT",
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c()
+            .await
+            .context("cannot handle Ctrl-C")?;
+        Ok("Ctrl-C")
+    }
+}

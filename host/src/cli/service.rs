@@ -1,0 +1,92 @@
+//! What `mdhost run` and `mdhost backfill` share: the configuration, the store (with its
+//! outage spool), the runtime with its metrics and transport, and the plugin registry.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::store::StoreArg;
+use crate::config::Config;
+use crate::jobs::{Breakers, JobContext, Slots};
+use crate::metrics::Metrics;
+use crate::net::ReqwestTransport;
+use crate::reload::Registry;
+use crate::runtime::{Runtime, RuntimeOptions};
+use crate::store::{self, Resilient, RetryPolicy, Store, StoreUrl};
+
+/// A configured host, ready to run jobs.
+pub(crate) struct Host {
+    /// The file the configuration came from (watched by `run`), if any.
+    pub config_file: Option<PathBuf>,
+    pub store_url: StoreUrl,
+    pub store: Arc<dyn Store>,
+    pub registry: Arc<Registry>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl Host {
+    /// Loads the configuration, opens and migrates the store, and loads every plugin of
+    /// the plugins directory (a plugin that fails to load is reported, not fatal).
+    pub async fn start(config: Option<&PathBuf>, store: &StoreArg) -> anyhow::Result<Host> {
+        let config_file = match config {
+            Some(p) => Some(p.clone()),
+            None => Some(PathBuf::from("plugins.toml")).filter(|p| p.is_file()),
+        };
+        let config = super::load_config(config_file.as_ref())?;
+        let store_url = StoreUrl::resolve(store.url.as_deref(), config.host.store.as_ref())
+            .context("--store, $MDHOST_DATABASE_URL or [host] store")?;
+        let inner = store::open(&store_url)
+            .await
+            .with_context(|| format!("cannot open the store {}", store_url.redacted()))?;
+        let store: Arc<dyn Store> = Arc::new(Resilient::new(
+            inner,
+            Resilient::default_spool_path(),
+            RetryPolicy::default(),
+        ));
+        let runtime = runtime(&config)?;
+        let metrics = runtime.metrics().clone();
+        let dir = config.host.plugins_dir.clone();
+        let registry = Arc::new(Registry::new(runtime, config));
+        registry
+            .scan()
+            .await
+            .with_context(|| format!("cannot read the plugins directory {}", dir.display()))?;
+        for s in registry.status() {
+            if let Some(e) = &s.last_error {
+                tracing::error!(file = %s.file, error = %e, "plugin not loaded");
+            }
+        }
+        Ok(Host {
+            config_file,
+            store_url,
+            store,
+            registry,
+            metrics,
+        })
+    }
+
+    /// What the scheduler and the backfill command run jobs with.
+    pub fn job_context(&self) -> JobContext {
+        JobContext {
+            registry: self.registry.clone(),
+            store: self.store.clone(),
+            metrics: self.metrics.clone(),
+            breakers: Arc::new(Breakers::default()),
+            slots: Arc::new(Slots::default()),
+        }
+    }
+}
+
+fn runtime(config: &Config) -> anyhow::Result<Runtime> {
+    let mut opts = RuntimeOptions::standard()?;
+    if config.host.cache_dir.is_some() {
+        opts.cache_dir = config.host.cache_dir.clone();
+    }
+    if !config.host.connect_to.is_empty() {
+        opts.transport = Arc::new(ReqwestTransport::with_connect_to(
+            config.host.connect_to.clone(),
+        )?);
+    }
+    Ok(Runtime::new(opts)?)
+}
