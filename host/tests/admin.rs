@@ -294,6 +294,12 @@ impl Host {
         );
     }
 
+    /// `/readyz` says ready, with one plugin serving from `backend`.
+    async fn check_ready(&self, backend: &str) {
+        let body = json!({ "status": "ready", "store": backend, "plugins_serving": 1 });
+        self.check("GET", "/readyz", 200, body).await;
+    }
+
     async fn stop(mut self) {
         self.shutdown.take().unwrap().send(()).unwrap();
         tokio::time::timeout(Duration::from_secs(10), &mut self.server)
@@ -517,13 +523,7 @@ async fn postgres_bars_and_freshness_come_back_exactly_as_stored() {
     })
     .await;
     check_bars_and_freshness(&h).await;
-    h.check(
-        "GET",
-        "/readyz",
-        200,
-        json!({ "status": "ready", "store": "postgres", "plugins_serving": 1 }),
-    )
-    .await;
+    h.check_ready("postgres").await;
     h.stop().await;
 }
 
@@ -811,13 +811,7 @@ async fn not_ready_without_a_serving_plugin_but_alive() {
     )
     .unwrap();
     h.registry.scan().await.unwrap();
-    h.check(
-        "GET",
-        "/readyz",
-        200,
-        json!({ "status": "ready", "store": "sqlite", "plugins_serving": 1 }),
-    )
-    .await;
+    h.check_ready("sqlite").await;
     h.stop().await;
 }
 
