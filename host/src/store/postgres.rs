@@ -19,6 +19,15 @@ use super::rows::{self, BAR_COLUMNS};
 use super::*;
 use crate::domain::Bar;
 
+/// An open-ended range comes as `DateTime::MIN_UTC`/`MAX_UTC` (`mdhost bars` and `/bars`
+/// without `from`/`to`), which TIMESTAMPTZ (4713 BC to 294276 AD) refuses as out of range;
+/// years 1 to 9999 hold every bar there is.
+fn in_timestamptz_range(t: DateTime<Utc>) -> DateTime<Utc> {
+    let first = DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z").expect("valid");
+    let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").expect("valid");
+    t.clamp(first.to_utc(), last.to_utc())
+}
+
 /// Bars per statement: large enough to amortise the round trip, small enough to keep each
 /// statement's memory modest.
 const CHUNK: usize = 10_000;
@@ -454,8 +463,8 @@ impl Store for PgStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(symbol)
             .bind(timeframe.to_string())
-            .bind(from)
-            .bind(to)
+            .bind(in_timestamptz_range(from))
+            .bind(in_timestamptz_range(to))
             .fetch_all(&self.pool)
             .await?;
         rows::all(rows, rows::bar)
