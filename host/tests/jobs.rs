@@ -9,72 +9,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
+use common::host::Host;
 use mdhost::config::Config;
-use mdhost::jobs::{
-    BreakerPolicy, Breakers, JobContext, JobControl, Quiet, Scheduler, Slots, TriggerError, run_job,
-};
-use mdhost::metrics::Metrics;
-use mdhost::net::{ReqwestTransport, RetryPolicy};
-use mdhost::reload::Registry;
-use mdhost::runtime::{Runtime, RuntimeOptions};
-use mdhost::store::{RunStatus, SqliteStore, Store};
-use mdhost::validate::Validator;
-use tokio_util::sync::CancellationToken;
+use mdhost::jobs::{BreakerPolicy, Breakers, JobControl, Scheduler, TriggerError};
+use mdhost::store::{RunStatus, Store};
 
-struct Host {
-    _dir: tempfile::TempDir,
-    ctx: JobContext,
-}
+const MISBEHAVE_SECRET: &str = "[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\" }\n\n";
 
-/// A host serving the misbehave component, with `config` (TOML; `[plugins.misbehave]`
+/// A host serving the misbehave component, with `config` (TOML; the misbehave secret
 /// is added) and a SQLite store, or `store` if given.
 async fn host(config: &str, store: Option<Arc<dyn Store>>) -> Host {
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(
-        common::test_wasm("misbehave"),
-        plugins.join("misbehave.wasm"),
-    )
-    .unwrap();
-    let text = format!(
-        "[host]\nplugins_dir = \"plugins\"\n\n[plugins.misbehave.secrets]\nx = {{ env = \"CARGO_PKG_NAME\" }}\n\n{config}"
-    );
-    let config = Config::parse(&text, &dir.path().join("plugins.toml")).unwrap();
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: Some(dir.path().join("cache")),
-        pooling: false,
-        transport: Arc::new(ReqwestTransport::new().unwrap()),
-        retry: RetryPolicy::default(),
-        metrics: Arc::new(Metrics::new()),
-    })
-    .unwrap();
-    let metrics = runtime.metrics().clone();
-    let registry = Arc::new(Registry::new(runtime, config));
-    registry.scan().await.unwrap();
-    assert!(
-        registry.get("misbehave").is_some(),
-        "{:?}",
-        registry.status()
-    );
-    let store = match store {
-        Some(s) => s,
-        None => {
-            let url = format!("sqlite://{}", dir.path().join("t.db").display());
-            Arc::new(SqliteStore::connect(&url).await.unwrap())
-        }
-    };
-    let ctx = JobContext {
-        registry,
-        store,
-        metrics,
-        breakers: Arc::new(Breakers::new(BreakerPolicy {
-            threshold: 2,
-            cooldown: Duration::from_secs(600),
-        })),
-        slots: Arc::new(Slots::default()),
-    };
-    Host { _dir: dir, ctx }
+    let config = format!("{MISBEHAVE_SECRET}{config}");
+    common::host::host(&[common::test_wasm("misbehave")], &config, store, 2).await
 }
 
 fn job(providers: &str, symbols: &str, extra: &str) -> String {
@@ -84,17 +30,7 @@ fn job(providers: &str, symbols: &str, extra: &str) -> String {
 }
 
 async fn run_once(h: &Host) -> mdhost::jobs::RunSummary {
-    let config = h.ctx.registry.config();
-    let validator = Validator::new(config.validation.clone());
-    run_job(
-        &h.ctx,
-        &config.jobs[0],
-        &validator,
-        Utc::now(),
-        &CancellationToken::new(),
-        &Quiet,
-    )
-    .await
+    h.run_first_job(Utc::now()).await
 }
 
 #[tokio::test]

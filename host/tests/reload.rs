@@ -3,41 +3,16 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
-use mdhost::config::Config;
 use mdhost::domain::{BarsRequest, Timeframe};
-use mdhost::net::{ReqwestTransport, RetryPolicy};
 use mdhost::reload::{Registry, Watcher};
-use mdhost::runtime::{Runtime, RuntimeOptions};
 
-const V1: &str = "1.0.0+misbehave";
-const V2: &str = "2.0.0+misbehave";
-
-/// The misbehave component with its version literal replaced (same length).
-fn misbehave_version(version: &str) -> Vec<u8> {
-    let bytes = std::fs::read(common::test_wasm("misbehave")).unwrap();
-    let (from, to) = (V1.as_bytes(), version.as_bytes());
-    assert_eq!(from.len(), to.len());
-    let at = bytes
-        .windows(from.len())
-        .position(|w| w == from)
-        .expect("version literal present");
-    let mut out = bytes.clone();
-    out[at..at + to.len()].copy_from_slice(to);
-    out
-}
-
-/// Writes beside and renames, as a deployment tool would.
-fn install(dir: &Path, name: &str, bytes: &[u8]) {
-    let tmp = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(&tmp, dir.join(name)).unwrap();
-}
+use common::{V1, V2, install, misbehave_version};
 
 async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
     for _ in 0..200 {
@@ -64,17 +39,7 @@ async fn start(config_text: &str) -> Host {
     install(&plugins, "misbehave.wasm", &misbehave_version(V1));
     let config_file = dir.path().join("plugins.toml");
     std::fs::write(&config_file, config_text).unwrap();
-    let config = Config::load(&config_file).unwrap();
-    let runtime = Runtime::new(RuntimeOptions {
-        cache_dir: Some(dir.path().join("cache")),
-        pooling: true,
-        transport: Arc::new(ReqwestTransport::new().unwrap()),
-        retry: RetryPolicy::default(),
-        metrics: Default::default(),
-    })
-    .unwrap();
-    let registry = Arc::new(Registry::new(runtime, config));
-    registry.scan().await.unwrap();
+    let registry = common::host::registry(dir.path(), true).await;
     let watcher = Watcher::start(registry.clone(), Some(config_file.clone())).unwrap();
     Host {
         _dir: dir,

@@ -70,6 +70,11 @@ impl Registry {
         }
     }
 
+    /// The metrics its runtime records into (calls, reloads, …).
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        self.runtime.metrics()
+    }
+
     pub fn config(&self) -> Arc<Config> {
         self.config.read().expect("registry lock").clone()
     }

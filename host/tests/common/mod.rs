@@ -1,10 +1,14 @@
-//! Helpers shared by the host's integration tests: where the built plugin components are.
+//! Helpers shared by the host's integration tests: where the built plugin components are,
+//! Postgres databases, an in-process host, the service binary, and a mock provider.
 
 #![allow(dead_code)]
 
+pub mod host;
+pub mod mock_provider;
 pub mod pg;
+pub mod service;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -30,4 +34,48 @@ fn existing(p: PathBuf) -> PathBuf {
         p.display()
     );
     p
+}
+
+/// A temporary directory laid out as an operator's: `plugins/` holding `components`
+/// (copied under their file names) and `plugins.toml`, a `[host]` section naming that
+/// directory followed by `config`.
+pub fn deployment(components: &[PathBuf], config: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir(&plugins).unwrap();
+    for c in components {
+        std::fs::copy(c, plugins.join(c.file_name().unwrap())).unwrap();
+    }
+    std::fs::write(
+        dir.path().join("plugins.toml"),
+        format!("[host]\nplugins_dir = \"plugins\"\n\n{config}"),
+    )
+    .unwrap();
+    dir
+}
+
+/// The version the misbehave component declares, and a second one of the same length
+/// that [`misbehave_version`] patches in to make a genuinely different component.
+pub const V1: &str = "1.0.0+misbehave";
+pub const V2: &str = "2.0.0+misbehave";
+
+/// The misbehave component with its version literal replaced (same length).
+pub fn misbehave_version(version: &str) -> Vec<u8> {
+    let bytes = std::fs::read(test_wasm("misbehave")).unwrap();
+    let (from, to) = (V1.as_bytes(), version.as_bytes());
+    assert_eq!(from.len(), to.len());
+    let at = bytes
+        .windows(from.len())
+        .position(|w| w == from)
+        .expect("version literal present");
+    let mut out = bytes.clone();
+    out[at..at + to.len()].copy_from_slice(to);
+    out
+}
+
+/// Writes beside and renames, as a deployment tool would.
+pub fn install(dir: &Path, name: &str, bytes: &[u8]) {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, dir.join(name)).unwrap();
 }
