@@ -3,109 +3,20 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::mock_provider::{self, MockConfig};
 use common::pg::PgDb;
-
-struct Service {
-    child: std::process::Child,
-    admin: String,
-    /// Every log line so far (JSON).
-    lines: mpsc::Receiver<String>,
-    log: Vec<String>,
-}
-
-impl Service {
-    fn start(dir: &std::path::Path, store: &str) -> Service {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mdhost"))
-            .args(["--log-format", "json", "run", "--config"])
-            .arg(dir.join("plugins.toml"))
-            .args([
-                "--store",
-                store,
-                "--admin-addr",
-                "127.0.0.1:0",
-                "--grace",
-                "10s",
-            ])
-            .current_dir(dir)
-            .env("MDHOST_CACHE_DIR", dir.join("cache"))
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("start mdhost run");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut s = Service {
-            child,
-            admin: String::new(),
-            lines,
-            log: Vec::new(),
-        };
-        let line = s.wait_for_log("admin API listening", Duration::from_secs(60));
-        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
-        s.admin = v["fields"]["addr"].as_str().unwrap().to_owned();
-        s
-    }
-
-    fn wait_for_log(&mut self, needle: &str, timeout: Duration) -> String {
-        let until = Instant::now() + timeout;
-        if let Some(l) = self.log.iter().find(|l| l.contains(needle)) {
-            return l.clone();
-        }
-        while let Some(left) = until.checked_duration_since(Instant::now()) {
-            match self.lines.recv_timeout(left) {
-                Ok(l) => {
-                    self.log.push(l.clone());
-                    if l.contains(needle) {
-                        return l;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no log line with {needle:?}; log:\n{}", self.log.join("\n"));
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let r = reqwest::get(format!("http://{}{path}", self.admin))
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
+use common::service::{Service, sample};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_service_runs_jobs_serves_the_admin_api_and_stops_on_sigterm() {
     let db = PgDb::create("mdhost_service").await;
-    let dir = tempfile::tempdir().unwrap();
-    let plugins = dir.path().join("plugins");
-    std::fs::create_dir(&plugins).unwrap();
-    std::fs::copy(
-        common::test_wasm("misbehave"),
-        plugins.join("misbehave.wasm"),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.path().join("plugins.toml"),
-        "[host]\nplugins_dir = \"plugins\"\n\n[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\" }\n\n\
+    let dir = common::deployment(
+        &[common::test_wasm("misbehave")],
+        "[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\" }\n\n\
          [[jobs]]\nname = \"fast\"\nproviders = [\"misbehave\"]\nsymbols = [\"AAPL\", \"MSFT\"]\ntimeframe = \"1m\"\nschedule = \"*/2 * * * * *\"\nlookback = \"10m\"\n",
-    )
-    .unwrap();
+    );
     let mut svc = Service::start(dir.path(), &db.url);
 
     let (status, body) = svc.get("/healthz").await;
@@ -156,31 +67,112 @@ async fn the_service_runs_jobs_serves_the_admin_api_and_stops_on_sigterm() {
     svc.wait_for_log("processed 2/2 symbols", Duration::from_secs(5));
 
     // SIGTERM: no new runs, a clean exit 0.
-    let pid = svc.child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let code = loop {
-        if let Some(code) = svc.child.try_wait().unwrap() {
-            break code;
-        }
-        assert!(Instant::now() < deadline, "did not stop within 30 s");
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    svc.wait_for_log("stopped cleanly", Duration::from_secs(5));
-    assert!(
-        code.success(),
-        "exit {code:?}; log:\n{}",
-        svc.log.join("\n")
-    );
+    svc.terminate();
     let runs = db.rows("SELECT status FROM runs").await;
     assert!(
         runs.iter().all(|r| r != "running"),
         "a run left open: {runs:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_polls_a_provider_over_http_into_postgres() {
+    let mock = mock_provider::start(MockConfig {
+        page_size: 25,
+        ..MockConfig::default()
+    })
+    .await;
+    let db = PgDb::create("mdhost_e2e").await;
+    let dir = common::deployment(
+        &[common::test_wasm("mockrest")],
+        &format!(
+            "{}\n\
+             [[jobs]]\nname = \"crypto-fast\"\nproviders = [\"mockrest\"]\n\
+             symbols = [\"BTC/USD\", \"ETH/USD\", \"SOL/USD\"]\ntimeframe = \"1m\"\n\
+             schedule = \"*/2 * * * * *\"\nlookback = \"30m\"\n",
+            mock.plugin_config(),
+        ),
+    );
+    let mut svc = Service::start(dir.path(), &db.url);
+
+    // The start-up run and at least one scheduled run.
+    let ok_runs = "SELECT id FROM runs WHERE status = 'ok'";
+    for _ in 0..150 {
+        if db.rows(ok_runs).await.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        db.rows(ok_runs).await.len() >= 2,
+        "two runs; log:\n{}",
+        svc.log.join("\n")
+    );
+
+    // Every stored bar is the provider's, with no gap: each symbol's rows equal the
+    // provider's series over the span stored.
+    for symbol in ["BTC/USD", "ETH/USD", "SOL/USD"] {
+        let rows = db
+            .rows(&format!(
+                "SELECT symbol, extract(epoch FROM start)::bigint, open::text, high::text, \
+                 low::text, close::text, volume::text FROM bars \
+                 WHERE symbol = '{symbol}' AND source = 'mockrest' ORDER BY start"
+            ))
+            .await;
+        assert!(rows.len() >= 30, "{symbol}: {} bars", rows.len());
+        let t = |row: &String| -> i64 { row.split('|').nth(1).unwrap().parse().unwrap() };
+        let (first, last) = (t(&rows[0]), t(rows.last().unwrap()));
+        let want: Vec<String> = mock
+            .state
+            .series(symbol, "1m", first, last + 60)
+            .iter()
+            .map(mock_provider::MockBar::row)
+            .collect();
+        assert_eq!(rows, want, "{symbol}");
+    }
+
+    let (status, body) = svc.get("/jobs").await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let job = v.as_array().map_or(&v["jobs"][0], |a| &a[0]);
+    assert_eq!(job["name"], "crypto-fast");
+    assert_eq!(job["last_run"]["status"], "ok", "{body}");
+    assert!(
+        job["last_run"]["line"]
+            .as_str()
+            .unwrap()
+            .starts_with("processed 3/3 symbols, "),
+        "{body}"
+    );
+
+    let (status, metrics) = svc.get("/metrics").await;
+    assert_eq!(status, 200);
+    let stored = db.rows("SELECT count(*) FROM bars").await[0]
+        .parse::<f64>()
+        .unwrap();
+    let written = sample(
+        &metrics,
+        r#"mdhost_bars_written_total{provider="mockrest",timeframe="1m"}"#,
+    );
+    // Every run re-writes its lookback window, so more bars are written than stored.
+    assert!(written >= stored, "written {written}, stored {stored}");
+    let calls = sample(
+        &metrics,
+        r#"mdhost_plugin_calls_total{provider="mockrest",op="fetch-bars",outcome="ok"}"#,
+    );
+    assert!(
+        calls >= 2.0 * 4.0,
+        "each run pages through 90 bars, 25 at a time: {calls}"
+    );
+    assert!(
+        sample(
+            &metrics,
+            r#"mdhost_job_runs_total{job="crypto-fast",status="ok"}"#
+        ) >= 2.0
+    );
+    assert!(mock.state.requests() as f64 >= calls);
+
+    svc.terminate();
+    let runs = db.rows("SELECT status FROM runs").await;
+    assert!(runs.iter().all(|r| r != "running"), "{runs:?}");
 }
