@@ -5,4 +5,4 @@ mod registry;
 mod watch;
 
 pub use registry::{PluginStatus, Registry};
-pub use watch::{WatchError, Watcher};
+pub use watch::{DEBOUNCE, WatchError, Watcher};
