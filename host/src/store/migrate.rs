@@ -10,11 +10,18 @@ use sqlx::migrate::{Migration, MigrationType, Migrator};
 /// (version, description, SQL), oldest first. Append; never edit a released one.
 type Embedded = &'static [(i64, &'static str, &'static str)];
 
-const POSTGRES: Embedded = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/postgres/0001_init.sql"),
-)];
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "bar digest",
+        include_str!("../../../migrations/postgres/0002_bar_digest.sql"),
+    ),
+];
 
 const SQLITE: Embedded = &[(
     1,

@@ -8,6 +8,7 @@
 //! sources' closed bars is logged as a disagreement.
 
 mod convert;
+mod digest;
 mod error;
 mod migrate;
 mod postgres;

@@ -555,3 +555,52 @@ async fn migrating_twice_is_harmless(store: Arc<dyn Store>) {
     store.migrate().await.unwrap();
     store.migrate().await.unwrap();
 }
+
+/// Postgres inserts a chunk of new bars without conflict handling when its check found none
+/// stored. A bar another writer commits after that check must still be compared, not
+/// overwritten: the insert fails on the key, is rolled back, and the full comparison runs.
+#[tokio::test]
+async fn a_bar_committed_concurrently_is_compared_not_overwritten() {
+    let db = TestDb::postgres().await;
+    let pool = db.pg_pool().unwrap().clone();
+    let mut other = pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO bars (symbol, timeframe, start, open, high, low, close, complete, source,
+                           plugin_version, ingested_at)
+         VALUES ('AAPL', '1m', '2025-07-08T14:30:00Z', 1, 1, 1, 1, true, 'other', '1', now())",
+    )
+    .execute(&mut *other)
+    .await
+    .unwrap();
+    let store = db.store();
+    let write = tokio::spawn(async move {
+        store
+            .write(&batch(
+                "mine",
+                vec![bar("AAPL", "2025-07-08T14:30:00Z", "2")],
+            ))
+            .await
+    });
+    // Our check cannot see the uncommitted row; our insert then waits on its key. Commit
+    // the other writer's row only once that wait has begun.
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..500 {
+        let n: i64 = sqlx::query_scalar(waiting).fetch_one(&pool).await.unwrap();
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let n: i64 = sqlx::query_scalar(waiting).fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 1, "the insert waits on the other writer's key");
+    other.commit().await.unwrap();
+    let sum = write.await.unwrap().unwrap();
+    check_summary(sum, (0, 0, 1, 0, 1));
+    let stored = all_bars(&*db.store(), "AAPL").await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(
+        (stored[0].source.as_str(), stored[0].bar.close),
+        ("other", d("1"))
+    );
+}

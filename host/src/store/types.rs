@@ -248,6 +248,10 @@ impl WriteBatch {
     /// nothing usable, which freshness records as an error.
     pub fn quarantine_only_failures(&self) -> Vec<Failure> {
         let batch = self;
+        // Nearly every batch has no rejected bar: then there is nothing to look up.
+        if batch.rejected.is_empty() {
+            return Vec::new();
+        }
         let with_bars: std::collections::HashSet<(&str, Timeframe)> = batch
             .bars
             .iter()

@@ -75,6 +75,14 @@ impl TestDb {
         }
     }
 
+    /// The Postgres pool, for tests of that backend alone.
+    pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
+        match &self.backend {
+            Backend::Postgres(s, _) => Some(s.pool()),
+            Backend::Sqlite(..) => None,
+        }
+    }
+
     /// Runs a raw statement on the backend (to break things on purpose).
     pub async fn exec(&self, sql: &'static str) {
         match &self.backend {
