@@ -21,6 +21,12 @@
 //! - [`export`]: bars as CSV, one layout for the command line and the admin API.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
+/// A page of bars is hundreds of thousands of small strings lifted out of the guest,
+/// checked and dropped again; mimalloc allocates and frees them faster than the system
+/// allocator (BENCHMARKS.md, "Plugin runtime").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub mod admin;
 pub mod cli;
 pub mod config;

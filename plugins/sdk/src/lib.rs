@@ -23,6 +23,12 @@ pub mod bindings {
     });
 }
 
+// Every plugin built on the SDK allocates through talc (see Cargo.toml). Each call runs in
+// a fresh instance, so the heap only ever lives for one call or one stream connection.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 pub mod decimal;
 pub mod http;
 pub mod log;
