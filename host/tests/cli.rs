@@ -292,3 +292,54 @@ fn help_is_there_for_every_command() {
         );
     }
 }
+
+/// `mdhost migrate` in `dir` with `args`, without $MDHOST_DATABASE_URL.
+fn store_command(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_mdhost"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("MDHOST_DATABASE_URL")
+        .env_remove("MDHOST_LOG")
+        .output()
+        .expect("run mdhost")
+}
+
+#[test]
+fn store_commands_use_the_configured_store_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("plugins.toml");
+    std::fs::write(&config, "[host]\nstore = \"sqlite://configured.db\"\n").unwrap();
+    let out = store_command(dir.path(), &["migrate"]);
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("configured.db"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(dir.path().join("configured.db").is_file());
+    assert!(
+        !dir.path().join("data/mdhost.db").exists(),
+        "not the default"
+    );
+
+    // --store wins, and a broken configuration does not get in its way.
+    std::fs::write(&config, "[host]\nstore = 5\n").unwrap();
+    let out = store_command(
+        dir.path(),
+        &["quarantine", "--store", "sqlite://explicit.db"],
+    );
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert!(dir.path().join("explicit.db").is_file());
+
+    // Without --store the configuration decides, so its error is the answer.
+    let out = store_command(
+        dir.path(),
+        &["bars", "--symbol", "AAPL", "--timeframe", "1m"],
+    );
+    assert!(!out.status.success());
+    let err = stderr_lines(&out).join("\n");
+    assert!(
+        err.contains("plugins.toml:2") && err.contains("store"),
+        "{err}"
+    );
+}

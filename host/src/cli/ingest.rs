@@ -8,12 +8,12 @@ use anyhow::{Context, bail};
 use chrono::Utc;
 
 use super::plugin::{CallArgs, fetch_all};
-use super::store::StoreArg;
 use crate::config::Config;
 use crate::ingest::{Ingested, ingest};
 use crate::runtime::Plugin;
 use crate::store::{
-    Failure, Resilient, RetryPolicy, RunOutcome, RunStart, RunStatus, Source, Store,
+    ENV_URL, Failure, Resilient, RetryPolicy, RunOutcome, RunStart, RunStatus, Source, Store,
+    StoreUrl,
 };
 use crate::validate::{Request, Validator};
 
@@ -23,10 +23,12 @@ pub async fn call_into_store(
     url: &str,
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
-    let store_arg = StoreArg {
-        url: Some(url.to_owned()),
-    };
-    let (url, inner) = store_arg.open().await?;
+    // A bare `--store` means the default: $MDHOST_DATABASE_URL, `[host] store`, SQLite.
+    let url = StoreUrl::resolve(Some(url), config.host.store.as_ref())
+        .with_context(|| format!("--store, ${ENV_URL} or [host] store"))?;
+    let inner = crate::store::open(&url)
+        .await
+        .with_context(|| format!("cannot open the store {}", url.redacted()))?;
     // Once opened, a store that goes away mid-run is retried and then spooled, not lost.
     let store: Arc<dyn Store> = Arc::new(Resilient::new(
         inner,

@@ -19,20 +19,35 @@ use crate::store::{self, ENV_URL, FreshnessReport, Store, StoreUrl};
 #[derive(Debug, Clone, Args)]
 pub struct StoreArg {
     /// Store URL: postgres://user@host/db, sqlite:path, or a file path for SQLite.
-    /// Default: $MDHOST_DATABASE_URL, else sqlite://data/mdhost.db.
+    /// Default: $MDHOST_DATABASE_URL, else `[host] store` of the configuration, else
+    /// sqlite://data/mdhost.db.
     #[arg(long = "store", value_name = "URL")]
     pub url: Option<String>,
 }
 
 impl StoreArg {
-    pub fn resolve(&self) -> anyhow::Result<StoreUrl> {
-        StoreUrl::resolve(self.url.as_deref(), None)
-            .with_context(|| format!("--store or ${ENV_URL}"))
+    /// The first of: `--store`, `$MDHOST_DATABASE_URL`, `[host] store` of the
+    /// configuration (`config`, or ./plugins.toml when it exists), the SQLite default —
+    /// the order `mdhost run` uses, so these commands read the store the service writes.
+    /// The configuration is read only when it decides, so a broken plugins.toml does not
+    /// get in the way of `--store`.
+    pub fn resolve(&self, config: Option<&PathBuf>) -> anyhow::Result<StoreUrl> {
+        let explicit = self.url.as_deref().filter(|u| !u.is_empty());
+        let from_env = std::env::var(ENV_URL).is_ok_and(|v| !v.is_empty());
+        let configured = match (explicit, from_env) {
+            (None, false) => super::load_config(config)?.host.store,
+            _ => None,
+        };
+        StoreUrl::resolve(explicit, configured.as_ref())
+            .with_context(|| format!("--store, ${ENV_URL} or [host] store"))
     }
 
-    /// Opens and migrates the store.
-    pub async fn open(&self) -> anyhow::Result<(StoreUrl, Arc<dyn Store>)> {
-        let url = self.resolve()?;
+    /// Opens and migrates the store (see [`StoreArg::resolve`] for which one).
+    pub async fn open(
+        &self,
+        config: Option<&PathBuf>,
+    ) -> anyhow::Result<(StoreUrl, Arc<dyn Store>)> {
+        let url = self.resolve(config)?;
         let store = store::open(&url)
             .await
             .with_context(|| format!("cannot open the store {}", url.redacted()))?;
@@ -42,6 +57,10 @@ impl StoreArg {
 
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
+    /// Settings file whose `[host] store` is used when neither --store nor
+    /// $MDHOST_DATABASE_URL is given. Default: ./plugins.toml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArg,
 }
@@ -64,6 +83,10 @@ pub struct BarsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
+    /// Settings file whose `[host] store` is used when neither --store nor
+    /// $MDHOST_DATABASE_URL is given. Default: ./plugins.toml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArg,
 }
@@ -73,7 +96,8 @@ pub struct FreshnessArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Settings file whose [validation] section assigns calendars. Default: ./plugins.toml.
+    /// Settings file: its [validation] section assigns calendars, and its `[host] store` is
+    /// used when neither --store nor $MDHOST_DATABASE_URL is given. Default: ./plugins.toml.
     #[arg(long)]
     pub config: Option<PathBuf>,
     #[command(flatten)]
@@ -88,13 +112,17 @@ pub struct QuarantineArgs {
     /// Show at most this many bars, newest first.
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
+    /// Settings file whose `[host] store` is used when neither --store nor
+    /// $MDHOST_DATABASE_URL is given. Default: ./plugins.toml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArg,
 }
 
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {
     // Opening migrates; saying so explicitly is the command's whole point.
-    let (url, store) = args.store.open().await?;
+    let (url, store) = args.store.open(args.config.as_ref()).await?;
     store.migrate().await?;
     println!("{} store {} is up to date", store.backend(), url.redacted());
     Ok(ExitCode::SUCCESS)
@@ -106,7 +134,7 @@ pub async fn bars(args: BarsArgs) -> anyhow::Result<ExitCode> {
     if to <= from {
         bail!("--to ({to}) must be after --from ({from})");
     }
-    let (_, store) = args.store.open().await?;
+    let (_, store) = args.store.open(args.config.as_ref()).await?;
     let bars = store.bars(&args.symbol, args.timeframe, from, to).await?;
     let mut out = std::io::stdout().lock();
     match args.format {
@@ -121,7 +149,7 @@ pub async fn bars(args: BarsArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn freshness(args: FreshnessArgs) -> anyhow::Result<ExitCode> {
     let config = super::load_config(args.config.as_ref())?;
-    let (_, store) = args.store.open().await?;
+    let (_, store) = args.store.open(args.config.as_ref()).await?;
     let rows = store.freshness().await?;
     let report = FreshnessReport::new(&rows, &config.validation, Utc::now());
     let mut out = std::io::stdout().lock();
@@ -135,7 +163,7 @@ pub async fn freshness(args: FreshnessArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn quarantine(args: QuarantineArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) = args.store.open().await?;
+    let (_, store) = args.store.open(args.config.as_ref()).await?;
     let rows = store.quarantine(args.limit).await?;
     let mut out = std::io::stdout().lock();
     if args.json {
