@@ -2,19 +2,16 @@
 //! leave a `runs` row, and print one summary line.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
 
 use super::plugin::{CallArgs, fetch_all};
+use super::store::StoreArg;
 use crate::config::Config;
 use crate::ingest::{Ingested, ingest};
 use crate::runtime::Plugin;
-use crate::store::{
-    ENV_URL, Failure, Resilient, RetryPolicy, RunOutcome, RunStart, RunStatus, Source, Store,
-    StoreUrl,
-};
+use crate::store::{Failure, RunOutcome, RunStart, RunStatus, Source};
 use crate::validate::{Request, Validator};
 
 pub async fn call_into_store(
@@ -24,17 +21,11 @@ pub async fn call_into_store(
     config: &Config,
 ) -> anyhow::Result<ExitCode> {
     // A bare `--store` means the default: $MDHOST_DATABASE_URL, `[host] store`, SQLite.
-    let url = StoreUrl::resolve(Some(url), config.host.store.as_ref())
-        .with_context(|| format!("--store, ${ENV_URL} or [host] store"))?;
-    let inner = crate::store::open(&url)
-        .await
-        .with_context(|| format!("cannot open the store {}", url.redacted()))?;
-    // Once opened, a store that goes away mid-run is retried and then spooled, not lost.
-    let store: Arc<dyn Store> = Arc::new(Resilient::new(
-        inner,
-        Resilient::default_spool_path(),
-        RetryPolicy::default(),
-    ));
+    let url = StoreArg {
+        url: Some(url.to_owned()),
+    }
+    .resolve_with(config.host.store.as_ref())?;
+    let store = super::store::open_for_writing(&url).await?;
     let info = plugin.info();
     let default_class = args
         .asset_class

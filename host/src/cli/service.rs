@@ -13,7 +13,7 @@ use crate::metrics::Metrics;
 use crate::net::ReqwestTransport;
 use crate::reload::Registry;
 use crate::runtime::{Runtime, RuntimeOptions};
-use crate::store::{self, Resilient, RetryPolicy, Store, StoreUrl};
+use crate::store::{Store, StoreUrl};
 
 /// A configured host, ready to run jobs.
 pub(crate) struct Host {
@@ -34,16 +34,8 @@ impl Host {
             None => Some(PathBuf::from("plugins.toml")).filter(|p| p.is_file()),
         };
         let config = super::load_config(config_file.as_ref())?;
-        let store_url = StoreUrl::resolve(store.url.as_deref(), config.host.store.as_ref())
-            .context("--store, $MDHOST_DATABASE_URL or [host] store")?;
-        let inner = store::open(&store_url)
-            .await
-            .with_context(|| format!("cannot open the store {}", store_url.redacted()))?;
-        let store: Arc<dyn Store> = Arc::new(Resilient::new(
-            inner,
-            Resilient::default_spool_path(),
-            RetryPolicy::default(),
-        ));
+        let store_url = store.resolve_with(config.host.store.as_ref())?;
+        let store = super::store::open_for_writing(&store_url).await?;
         let runtime = runtime(&config)?;
         let metrics = runtime.metrics().clone();
         let dir = config.host.plugins_dir.clone();

@@ -38,7 +38,12 @@ impl StoreArg {
             (None, false) => super::load_config(config)?.host.store,
             _ => None,
         };
-        StoreUrl::resolve(explicit, configured.as_ref())
+        self.resolve_with(configured.as_ref())
+    }
+
+    /// As [`StoreArg::resolve`], with the configuration's `[host] store` already read.
+    pub fn resolve_with(&self, configured: Option<&StoreUrl>) -> anyhow::Result<StoreUrl> {
+        StoreUrl::resolve(self.url.as_deref(), configured)
             .with_context(|| format!("--store, ${ENV_URL} or [host] store"))
     }
 
@@ -48,11 +53,26 @@ impl StoreArg {
         config: Option<&PathBuf>,
     ) -> anyhow::Result<(StoreUrl, Arc<dyn Store>)> {
         let url = self.resolve(config)?;
-        let store = store::open(&url)
-            .await
-            .with_context(|| format!("cannot open the store {}", url.redacted()))?;
+        let store = open_url(&url).await?;
         Ok((url, store))
     }
+}
+
+/// Opens and migrates the store at `url`.
+pub async fn open_url(url: &StoreUrl) -> anyhow::Result<Arc<dyn Store>> {
+    store::open(url)
+        .await
+        .with_context(|| format!("cannot open the store {}", url.redacted()))
+}
+
+/// Opens the store at `url` for a run that writes: once opened, a store that goes away
+/// mid-run is retried and then spooled to `data/spool.jsonl`, not lost.
+pub async fn open_for_writing(url: &StoreUrl) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(store::Resilient::new(
+        open_url(url).await?,
+        store::Resilient::default_spool_path(),
+        store::RetryPolicy::default(),
+    )))
 }
 
 #[derive(Debug, Args)]
