@@ -51,7 +51,9 @@ pub trait Store: Send + Sync {
     /// Records that fetching a series failed (freshness `last_error`).
     async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError>;
 
-    /// Opens a `runs` row for a job that is starting; returns its id.
+    /// Opens a `runs` row for a job that is starting; returns its id. Rows of the same job
+    /// still `running` belong to a process that stopped without closing them (a job never
+    /// overlaps itself), and become `interrupted`, finished at this run's start.
     async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError>;
 
     /// Closes the `runs` row `id` with the run's totals.

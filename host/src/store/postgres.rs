@@ -572,6 +572,15 @@ impl Store for PgStore {
     }
 
     async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE runs SET status = 'interrupted', finished_at = $2
+             WHERE job = $1 AND status = 'running'",
+        )
+        .bind(&run.job)
+        .bind(run.started_at)
+        .execute(&mut *tx)
+        .await?;
         let id = sqlx::query_scalar(
             "INSERT INTO runs (job, provider, plugin_version, started_at, status)
              VALUES ($1, $2, $3, $4, 'running') RETURNING id",
@@ -580,8 +589,9 @@ impl Store for PgStore {
         .bind(&run.provider)
         .bind(&run.plugin_version)
         .bind(run.started_at)
-        .fetch_one(&self.pool)
+        .fetch_one(&mut *tx)
         .await?;
+        tx.commit().await?;
         Ok(id)
     }
 

@@ -604,3 +604,41 @@ async fn a_bar_committed_concurrently_is_compared_not_overwritten() {
         ("other", d("1"))
     );
 }
+
+both!(a_run_left_open_is_marked_interrupted_by_the_next_run_of_its_job);
+async fn a_run_left_open_is_marked_interrupted_by_the_next_run_of_its_job(store: Arc<dyn Store>) {
+    let start = |job: &str, at: &str| RunStart {
+        job: job.into(),
+        provider: "yahoo".into(),
+        plugin_version: "0.1.0".into(),
+        started_at: t(at),
+    };
+    // A process began these and was killed before closing them.
+    let killed = store
+        .begin_run(&start("daily", "2025-07-08T14:00:00Z"))
+        .await
+        .unwrap();
+    let other_job = store
+        .begin_run(&start("hourly", "2025-07-08T14:00:00Z"))
+        .await
+        .unwrap();
+    let next = store
+        .begin_run(&start("daily", "2025-07-08T15:00:00Z"))
+        .await
+        .unwrap();
+    let runs = store.runs(10).await.unwrap();
+    let by_id = |id: i64| {
+        let r = runs.iter().find(|r| r.id == id).unwrap();
+        (r.status, r.finished_at)
+    };
+    assert_eq!(
+        by_id(killed),
+        (RunStatus::Interrupted, Some(t("2025-07-08T15:00:00Z")))
+    );
+    assert_eq!(
+        by_id(other_job),
+        (RunStatus::Running, None),
+        "another job's run"
+    );
+    assert_eq!(by_id(next), (RunStatus::Running, None));
+}

@@ -128,6 +128,9 @@ pub enum RunStatus {
     Partial,
     /// Nothing succeeded; the run will be retried.
     Failed,
+    /// The process stopped before the run finished (killed, crashed, power lost). Set when
+    /// the next run of the same job begins; that run resumes from the checkpoints.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -137,6 +140,7 @@ impl RunStatus {
             RunStatus::Ok => "ok",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 
@@ -146,6 +150,7 @@ impl RunStatus {
             RunStatus::Ok,
             RunStatus::Partial,
             RunStatus::Failed,
+            RunStatus::Interrupted,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)
