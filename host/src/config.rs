@@ -127,6 +127,31 @@ pub struct HostConfig {
     pub connect_to: BTreeMap<String, std::net::SocketAddr>,
 }
 
+impl HostConfig {
+    /// The `[host]` keys that differ between `self` (running) and `new` (just loaded).
+    /// None of them is applied to a running service: the watcher, the store, the HTTP
+    /// transport and the admin listener are built once at start.
+    pub fn needs_restart(&self, new: &HostConfig) -> Vec<&'static str> {
+        let mut changed = Vec::new();
+        if self.plugins_dir != new.plugins_dir {
+            changed.push("plugins_dir");
+        }
+        if self.cache_dir != new.cache_dir {
+            changed.push("cache_dir");
+        }
+        if self.admin_addr != new.admin_addr {
+            changed.push("admin_addr");
+        }
+        if self.store != new.store {
+            changed.push("store");
+        }
+        if self.connect_to != new.connect_to {
+            changed.push("connect_to");
+        }
+        changed
+    }
+}
+
 /// The admin API's default address: loopback only, so nothing is exposed by accident.
 pub const DEFAULT_ADMIN_ADDR: &str = "127.0.0.1:9464";
 
@@ -683,6 +708,35 @@ mod tests {
             (Err(m), Err(want)) => assert_eq!(m, want),
             (got, want) => panic!("got {got:?}, want {want:?}"),
         }
+    }
+
+    fn check_restart(old: &str, new: &str, expected: &[&str]) {
+        let parse = |t: &str| {
+            Config::parse(t, Path::new("conf/plugins.toml"))
+                .unwrap()
+                .host
+        };
+        assert_eq!(
+            parse(old).needs_restart(&parse(new)),
+            expected,
+            "{old:?} -> {new:?}"
+        );
+    }
+
+    #[test]
+    fn host_settings_that_need_a_restart_are_named() {
+        check_restart("", "", &[]);
+        check_restart("", "[plugins.yahoo]\ndeadline = \"5s\"\n", &[]);
+        check_restart(
+            "[host]\nadmin_addr = \"127.0.0.1:9464\"\n",
+            "[host]\nadmin_addr = \"127.0.0.1:9465\"\nstore = \"sqlite:x.db\"\n",
+            &["admin_addr", "store"],
+        );
+        check_restart(
+            "",
+            "[host]\nplugins_dir = \"other\"\n[host.connect_to]\n\"a.example\" = \"127.0.0.1:1\"\n",
+            &["plugins_dir", "connect_to"],
+        );
     }
 
     #[test]

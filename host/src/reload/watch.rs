@@ -140,6 +140,13 @@ async fn apply_config(registry: &Registry, file: &Path, errors: &Mutex<Option<St
         Ok(config) => {
             *errors.lock().expect("config error lock") = None;
             tracing::info!(file = %file.display(), "configuration changed; applying");
+            let pending = registry.config().host.needs_restart(&config.host);
+            if !pending.is_empty() {
+                tracing::warn!(
+                    keys = %pending.iter().map(|k| format!("host.{k}")).collect::<Vec<_>>().join(", "),
+                    "these [host] settings changed and apply only after a restart; the rest of the edit applies now"
+                );
+            }
             registry.apply_config(config).await;
         }
         Err(e) => {
