@@ -50,14 +50,14 @@ async fn rate_limited_job(symbols: usize) {
     let s = h.run_first_job(chrono::Utc::now()).await;
     let elapsed = started.elapsed();
     let requests = mock.state.requests();
-    let span = mock.state.busy_span().as_secs_f64();
+    let span = mock.state.busy_span().as_secs_f64(); // float-ok: report arithmetic
     // Requests after the first, over the time from the first to the last: the rate the
     // limiter sustained (the allowed rate is 10/s).
-    let rate = (requests.saturating_sub(1)) as f64 / span.max(f64::EPSILON);
+    let rate = (requests.saturating_sub(1)) as f64 / span.max(f64::EPSILON); // float-ok: report/metric arithmetic, not market data
     println!("rate-limited job: {}", s.line);
     println!(
         "  {symbols} symbols, {requests} requests in {:.1} s (status {:?}); 429s: {}; most in any 60 s window: {} (limit 600); sustained rate {:.2}/s = {:.1}% of the allowed 10/s",
-        elapsed.as_secs_f64(),
+        elapsed.as_secs_f64(), // float-ok: report arithmetic
         s.status,
         mock.state.rate_limited(),
         mock.state.max_in_window(),
@@ -105,7 +105,7 @@ async fn reload_latency(reloads: usize) {
         assert!(registry.get("yahoo").is_some());
     }
     times.sort();
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0; // float-ok: report arithmetic
     println!(
         "hot reload of a {} KiB component, {} times: median {:.0} ms, max {:.0} ms, min {:.0} ms (watcher debounce {} ms)",
         yahoo.len() / 1024,

@@ -62,8 +62,9 @@ struct SeriesLabels {
     source: String,
 }
 
-/// A float counter (seconds); the client stores the `f64` bits in an `AtomicU64`.
-type SecondsCounter = Counter<f64, AtomicU64>;
+/// A float counter of seconds (a duration, not market data); the client stores its bits
+/// in an `AtomicU64`.
+type SecondsCounter = Counter<f64, AtomicU64>; // float-ok: seconds waited, not market data
 
 /// Call latency buckets: 5 ms doubling up to ~41 s, which covers a cached `describe` as
 /// well as a paginated fetch that runs into the default 30 s deadline.
@@ -178,7 +179,7 @@ impl Metrics {
                 provider: provider.to_owned(),
                 op: op.to_owned(),
             })
-            .observe(elapsed.as_secs_f64());
+            .observe(elapsed.as_secs_f64()); // float-ok: a latency
     }
 
     /// A request of `provider` waited `waited` for its rate limiter.
@@ -189,7 +190,7 @@ impl Metrics {
         self.rate_limit_waits.get_or_create(&labels).inc();
         self.rate_limit_wait_seconds
             .get_or_create(&labels)
-            .inc_by(waited.as_secs_f64());
+            .inc_by(waited.as_secs_f64()); // float-ok: seconds waited
     }
 
     /// Bars of one provider and timeframe that were written or quarantined.
@@ -225,12 +226,12 @@ impl Metrics {
         // The ages are a view of the store at scrape time, not state kept here, so they go
         // into a registry of their own that lives for this one scrape.
         let mut scrape = Registry::default();
-        let ages = Family::<SeriesLabels, Gauge<f64, AtomicU64>>::default();
+        let ages = Family::<SeriesLabels, Gauge<f64, AtomicU64>>::default(); // float-ok: ages in seconds
         for f in freshness {
             let Some(last) = f.last_bar_start else {
                 continue;
             };
-            let age = (now - last).num_milliseconds() as f64 / 1000.0;
+            let age = (now - last).num_milliseconds() as f64 / 1000.0; // float-ok: an age, not data
             ages.get_or_create(&SeriesLabels {
                 symbol: f.symbol.clone(),
                 timeframe: f.timeframe.to_string(),

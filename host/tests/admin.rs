@@ -602,7 +602,7 @@ async fn metrics_count_real_plugin_calls_rate_limit_waits_and_reloads() {
         assert!(samples.contains(&want), "missing {want} in\n{}", a.body);
     }
     // The limiter spaced the two fetches by about a second.
-    let waited: f64 = samples
+    let waited: f64 = samples // float-ok: report arithmetic
         .iter()
         .find_map(|l| {
             l.strip_prefix(r#"mdhost_rate_limit_wait_seconds_total{provider="misbehave"} "#)
@@ -612,7 +612,7 @@ async fn metrics_count_real_plugin_calls_rate_limit_waits_and_reloads() {
         .unwrap();
     assert!((0.5..=1.0).contains(&waited), "waited {waited} s");
     // Freshness ages are computed from the store at scrape time.
-    let age: f64 = samples
+    let age: f64 = samples // float-ok: report arithmetic
         .iter()
         .find_map(|l| {
             l.strip_prefix(
@@ -622,7 +622,7 @@ async fn metrics_count_real_plugin_calls_rate_limit_waits_and_reloads() {
         .expect("AAPL's age")
         .parse()
         .unwrap();
-    let expected = (Utc::now() - t("2024-01-04T00:00:00Z")).num_seconds() as f64;
+    let expected = (Utc::now() - t("2024-01-04T00:00:00Z")).num_seconds() as f64; // float-ok
     assert!(
         (age - expected).abs() < 60.0,
         "age {age}, expected {expected}"

@@ -148,7 +148,7 @@ async fn the_service_polls_a_provider_over_http_into_postgres() {
     let (status, metrics) = svc.get("/metrics").await;
     assert_eq!(status, 200);
     let stored = db.rows("SELECT count(*) FROM bars").await[0]
-        .parse::<f64>()
+        .parse::<f64>() // float-ok: report/metric arithmetic, not market data
         .unwrap();
     let written = sample(
         &metrics,
@@ -170,7 +170,7 @@ async fn the_service_polls_a_provider_over_http_into_postgres() {
             r#"mdhost_job_runs_total{job="crypto-fast",status="ok"}"#
         ) >= 2.0
     );
-    assert!(mock.state.requests() as f64 >= calls);
+    assert!(mock.state.requests() as f64 >= calls); // float-ok: report/metric arithmetic, not market data
 
     svc.terminate();
     let runs = db.rows("SELECT status FROM runs").await;

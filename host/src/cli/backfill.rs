@@ -193,11 +193,11 @@ impl Progress for Bar {
         use std::sync::atomic::Ordering::Relaxed;
         let pages = self.pages.fetch_add(1, Relaxed) + 1;
         let total = self.bars.fetch_add(bars, Relaxed) + bars;
-        let secs = self.started.elapsed().as_secs_f64().max(0.001);
+        let secs = self.started.elapsed().as_secs_f64().max(0.001); // float-ok: display only
         // Display only: the rate is not data.
         self.bar.set_message(format!(
             "{pages} pages, {total} bars ({:.0} bars/s)",
-            total as f64 / secs
+            total as f64 / secs // float-ok: progress-bar rate, display only
         ));
     }
 

@@ -113,8 +113,9 @@ impl Drop for Service {
     }
 }
 
-/// The value of the first `/metrics` sample whose line starts with `prefix`.
-pub fn sample(metrics: &str, prefix: &str) -> f64 {
+/// The value of the first `/metrics` sample whose line starts with `prefix`
+/// (float-ok: Prometheus sample values are floats; counts and seconds, not market data).
+pub fn sample(metrics: &str, prefix: &str) -> f64 /* float-ok */ {
     metrics
         .lines()
         .find(|l| l.starts_with(prefix))
