@@ -320,10 +320,16 @@ async fn upsert_chunk(
             ..WriteSummary::default()
         });
     }
-    let pick = |i: i32| usize::try_from(i).expect("a position in the chunk");
-    let rows: Vec<&Bar> = changed.iter().map(|&(i, _)| all[pick(i)]).collect();
-    let digests: Vec<i64> = changed.iter().map(|&(i, _)| keys.digest[pick(i)]).collect();
-    let cols = Columns::keys(&rows, &names, digests);
+    // Every row changed (a first pass): the key columns already built serve as they are.
+    let (rows, cols) = if changed.len() == all.len() {
+        (all, keys)
+    } else {
+        let pick = |i: i32| usize::try_from(i).expect("a position in the chunk");
+        let rows: Vec<&Bar> = changed.iter().map(|&(i, _)| all[pick(i)]).collect();
+        let digests = changed.iter().map(|&(i, _)| keys.digest[pick(i)]).collect();
+        let cols = Columns::keys(&rows, &names, digests);
+        (rows, cols)
+    };
     if changed.iter().all(|&(_, stored)| !stored) {
         let mut sp = tx.begin().await?;
         let q = sqlx::query(INSERT_NEW)
