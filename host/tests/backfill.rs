@@ -14,28 +14,23 @@ use common::pg::PgDb;
 const SYMBOLS: &str = "BTC/USD,ETH/USD,SOL/USD,ADA/USD";
 
 fn backfill(dir: &Path, store: &str) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdhost"));
-    cmd.arg("backfill")
-        .arg("--config")
-        .arg(dir.join("plugins.toml"))
-        .args([
-            "--store",
-            store,
-            "--provider",
-            "mockrest",
-            "--symbols",
-            SYMBOLS,
-            "--timeframe",
-            "1m",
-            "--from",
-            "2023-11-01",
-            "--to",
-            "2023-11-02",
-        ])
-        .current_dir(dir)
-        .env("MDHOST_CACHE_DIR", dir.join("cache"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    let mut cmd = common::service::mdhost(dir, "backfill");
+    cmd.args([
+        "--store",
+        store,
+        "--provider",
+        "mockrest",
+        "--symbols",
+        SYMBOLS,
+        "--timeframe",
+        "1m",
+        "--from",
+        "2023-11-01",
+        "--to",
+        "2023-11-02",
+    ])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     cmd
 }
 
@@ -78,11 +73,16 @@ async fn a_killed_backfill_resumes_and_ends_with_the_uninterrupted_table() {
     let db = PgDb::create("mdhost_backfill_kill").await;
     let mut child = backfill(dir.path(), &db.url).spawn().unwrap();
     let until = Instant::now() + Duration::from_secs(60);
-    // Counts 0 until the child has created the tables.
-    let stored = "SELECT CASE WHEN to_regclass('bars') IS NULL THEN 0 \
-                  ELSE (xpath('/row/c/text()', query_to_xml('SELECT count(*) AS c FROM bars', false, true, '')))[1]::text::int END";
     loop {
-        let n: usize = db.rows(stored).await[0].parse().unwrap();
+        // The child creates the tables first; until then nothing is stored.
+        let created = db.rows("SELECT to_regclass('bars') IS NOT NULL").await[0] == "true";
+        let n: usize = if created {
+            db.rows("SELECT count(*) FROM bars").await[0]
+                .parse()
+                .unwrap()
+        } else {
+            0
+        };
         if n >= 10 * 240 {
             break;
         }

@@ -210,7 +210,8 @@ impl MockState {
         let now = self.now();
         let step = step(timeframe).expect("a timeframe the mock serves");
         let revisions = self.revisions.lock().unwrap();
-        let first = from.div_euclid(step) * step + if from % step == 0 { 0 } else { step };
+        // The first interval boundary at or after `from`.
+        let first = (from + step - 1).div_euclid(step) * step;
         (0..)
             .map(|i| first + i * step)
             .take_while(|t| *t < to && t + step <= now)

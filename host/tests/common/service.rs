@@ -6,6 +6,18 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+/// `mdhost <command> --config <dir>/plugins.toml`, run in `dir` with its own component
+/// cache, as an operator would run it from a deployment directory.
+pub fn mdhost(dir: &std::path::Path, command: &str) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdhost"));
+    cmd.arg(command)
+        .arg("--config")
+        .arg(dir.join("plugins.toml"))
+        .current_dir(dir)
+        .env("MDHOST_CACHE_DIR", dir.join("cache"));
+    cmd
+}
+
 pub struct Service {
     pub child: std::process::Child,
     pub admin: String,
@@ -16,9 +28,8 @@ pub struct Service {
 
 impl Service {
     pub fn start(dir: &std::path::Path, store: &str) -> Service {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_mdhost"))
-            .args(["--log-format", "json", "run", "--config"])
-            .arg(dir.join("plugins.toml"))
+        let mut child = mdhost(dir, "run")
+            .args(["--log-format", "json"])
             .args([
                 "--store",
                 store,
@@ -27,8 +38,6 @@ impl Service {
                 "--grace",
                 "10s",
             ])
-            .current_dir(dir)
-            .env("MDHOST_CACHE_DIR", dir.join("cache"))
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
