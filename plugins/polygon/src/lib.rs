@@ -1,14 +1,28 @@
 //! The Polygon.io provider plugin: aggregate bars of any multiplier for US equities, ETFs,
-//! FX and crypto from `/v2/aggs` (API key required), paged through `next_url`.
+//! FX and crypto from `/v2/aggs` (API key required), paged through `next_url`; and a
+//! real-time stream of US stocks' minute (`AM`) or second (`A`) aggregates.
 
+pub mod events;
 pub mod parse;
 pub mod request;
+pub mod stream;
 pub mod symbols;
 
-use mdhost_sdk::{AssetClass, BarsPage, BarsRequest, Info, ProviderError, RateLimit, http};
+use std::cell::RefCell;
 
-/// The plugin; `describe` and `fetch_bars` are also callable natively (tests, benchmarks).
+use mdhost_sdk::{
+    AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
+};
+
+/// The plugin; `describe`, `fetch_bars` and the stream hooks are also callable natively
+/// (tests, benchmarks).
 pub struct Polygon;
+
+thread_local! {
+    /// The connection's session. The host gives every connection a fresh instance and
+    /// calls `connect` first, so this holds exactly one connection's state.
+    static SESSION: RefCell<Option<stream::Session>> = const { RefCell::new(None) };
+}
 
 impl mdhost_sdk::Provider for Polygon {
     fn describe() -> Info {
@@ -16,7 +30,7 @@ impl mdhost_sdk::Provider for Polygon {
             name: "polygon".into(),
             version: "0.1.0".into(),
             description:
-                "Polygon.io aggregates: US equities, ETFs, FX and crypto, second to monthly bars"
+                "Polygon.io aggregates: US equities, ETFs, FX and crypto, second to monthly bars; streamed stock aggregates"
                     .into(),
             asset_classes: vec![
                 AssetClass::Equity,
@@ -25,7 +39,7 @@ impl mdhost_sdk::Provider for Polygon {
                 AssetClass::Crypto,
             ],
             timeframes: request::timeframes(),
-            allowed_hosts: vec!["api.polygon.io".into()],
+            allowed_hosts: vec!["api.polygon.io".into(), "socket.polygon.io".into()],
             secrets: vec!["api_key".into()],
             // The free tier's documented limit.
             default_rate_limit: RateLimit {
@@ -33,7 +47,7 @@ impl mdhost_sdk::Provider for Polygon {
                 per_seconds: 60,
             },
             max_symbols_per_request: 1,
-            streaming: false,
+            streaming: true,
         }
     }
 
@@ -50,7 +64,23 @@ impl mdhost_sdk::Provider for Polygon {
     }
 }
 
-mdhost_sdk::no_stream!(Polygon);
+impl mdhost_sdk::Stream for Polygon {
+    fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, ProviderError> {
+        let (plan, session) = stream::connect(&symbols, timeframe)?;
+        SESSION.with(|s| *s.borrow_mut() = Some(session));
+        Ok(plan)
+    }
+
+    fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
+        SESSION.with(|s| match s.borrow_mut().as_mut() {
+            Some(session) => session.on_message(&message),
+            None => Err(ProviderError::Unsupported(
+                "a message arrived before connect: the host must call connect first".into(),
+            )),
+        })
+    }
+}
+
 // Exported only in the component: the export names (`mdhost:provider/provider@0.1.0#…`)
 // are not valid symbols for a native linker, and native builds exist only for the tests.
 #[cfg(target_arch = "wasm32")]
@@ -59,7 +89,7 @@ mdhost_sdk::export!(Polygon);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mdhost_sdk::Provider as _;
+    use mdhost_sdk::{Provider as _, Stream as _, TimeUnit};
 
     #[test]
     fn describes_itself() {
@@ -75,7 +105,7 @@ mod tests {
                 AssetClass::Crypto
             ]
         );
-        assert_eq!(info.allowed_hosts, ["api.polygon.io"]);
+        assert_eq!(info.allowed_hosts, ["api.polygon.io", "socket.polygon.io"]);
         assert_eq!(info.secrets, ["api_key"]);
         assert_eq!(
             info.default_rate_limit,
@@ -85,7 +115,45 @@ mod tests {
             }
         );
         assert_eq!(info.max_symbols_per_request, 1);
-        assert!(!info.streaming);
+        assert!(info.streaming);
         assert!(request::ORIGIN.starts_with("https://api.polygon.io/"));
+    }
+
+    #[test]
+    fn the_session_lives_between_hook_calls() {
+        // Each test runs on its own thread, so its thread-local session is its own.
+        let greeting =
+            br#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#;
+        assert!(matches!(
+            Polygon::on_message(greeting.to_vec()),
+            Err(ProviderError::Unsupported(_))
+        ));
+        let m1 = Timeframe::of(TimeUnit::Minute, 1);
+        Polygon::connect(vec!["AAPL".into()], m1).unwrap();
+        assert_eq!(
+            Polygon::on_message(greeting.to_vec()),
+            Ok(vec![
+                Event::Status("connected: Connected Successfully".into()),
+                Event::Reply(stream::AUTH.into())
+            ])
+        );
+        assert_eq!(
+            Polygon::on_message(
+                br#"[{"ev":"status","status":"auth_success","message":"authenticated"}]"#.to_vec()
+            ),
+            Ok(vec![
+                Event::Status("auth_success: authenticated".into()),
+                Event::Reply(r#"{"action":"subscribe","params":"AM.AAPL"}"#.into())
+            ])
+        );
+        // A new connection starts the handshake over.
+        Polygon::connect(vec!["MSFT".into()], Timeframe::of(TimeUnit::Second, 1)).unwrap();
+        assert_eq!(
+            Polygon::on_message(greeting.to_vec()),
+            Ok(vec![
+                Event::Status("connected: Connected Successfully".into()),
+                Event::Reply(stream::AUTH.into())
+            ])
+        );
     }
 }
