@@ -1,0 +1,130 @@
+//! The OANDA provider plugin (v20 REST API): mid-price candles of FX pairs and CFDs from
+//! 5 seconds to 1 month (history and the host's gap recovery), and the live pricing stream
+//! whose quotes the host aggregates into bars. Needs the operator's API token and account.
+
+pub mod error;
+pub mod granularity;
+pub mod parse;
+pub mod request;
+pub mod stream;
+pub mod symbols;
+
+use mdhost_sdk::{
+    AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
+};
+
+/// The plugin; its functions are also callable natively (tests, benchmarks).
+pub struct Oanda;
+
+impl mdhost_sdk::Provider for Oanda {
+    fn describe() -> Info {
+        Info {
+            name: "oanda".into(),
+            version: "0.1.0".into(),
+            description:
+                "OANDA v20: FX and CFD mid-price candles, 5 seconds to 1 month, and live prices"
+                    .into(),
+            asset_classes: vec![AssetClass::Forex, AssetClass::Commodity],
+            timeframes: granularity::timeframes(),
+            // The live (fxTrade) hosts are the ones requested; the practice hosts are listed
+            // so that an operator may point a build at them without a new allowlist.
+            allowed_hosts: vec![
+                "api-fxtrade.oanda.com".into(),
+                "stream-fxtrade.oanda.com".into(),
+                "api-fxpractice.oanda.com".into(),
+                "stream-fxpractice.oanda.com".into(),
+            ],
+            secrets: vec!["api_token".into(), "account_id".into()],
+            // OANDA allows 120 REST requests per second per IP; 100 leaves headroom for
+            // anything else the operator runs with the same token.
+            default_rate_limit: RateLimit {
+                requests: 100,
+                per_seconds: 1,
+            },
+            max_symbols_per_request: 1,
+            streaming: true,
+        }
+    }
+
+    fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
+        let plan = request::plan(&req)?;
+        let resp = http::send("GET", &plan.url, request::HEADERS, None)?;
+        let ctx = parse::Context {
+            symbol: &plan.symbol,
+            instrument: &plan.instrument,
+            granularity: plan.granularity,
+            timeframe: plan.timeframe,
+            count: plan.count,
+            start: plan.start,
+            end: plan.end,
+        };
+        parse::parse_response(resp, &ctx)
+    }
+}
+
+impl mdhost_sdk::Stream for Oanda {
+    fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, ProviderError> {
+        stream::connect(&symbols, timeframe)
+    }
+
+    fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
+        stream::on_message(&message)
+    }
+}
+
+// Exported only in the component: the export names (`mdhost:provider/provider@0.1.0#…`)
+// are not valid symbols for a native linker, and native builds exist only for the tests.
+#[cfg(target_arch = "wasm32")]
+mdhost_sdk::export!(Oanda);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mdhost_sdk::{Provider as _, Stream as _, TimeUnit, Transport};
+
+    #[test]
+    fn describes_itself() {
+        let info = Oanda::describe();
+        assert_eq!(info.name, "oanda");
+        assert_eq!(info.version, "0.1.0");
+        assert_eq!(
+            info.asset_classes,
+            [AssetClass::Forex, AssetClass::Commodity]
+        );
+        assert_eq!(
+            info.allowed_hosts,
+            [
+                "api-fxtrade.oanda.com",
+                "stream-fxtrade.oanda.com",
+                "api-fxpractice.oanda.com",
+                "stream-fxpractice.oanda.com"
+            ]
+        );
+        assert_eq!(info.secrets, ["api_token", "account_id"]);
+        assert_eq!(
+            info.default_rate_limit,
+            RateLimit {
+                requests: 100,
+                per_seconds: 1
+            }
+        );
+        assert_eq!(info.max_symbols_per_request, 1);
+        assert!(info.streaming);
+        assert_eq!(info.timeframes, granularity::timeframes());
+        // Every URL the plugin plans is on an allowed host.
+        assert!(request::CANDLES.starts_with("https://api-fxtrade.oanda.com/"));
+        assert!(stream::ACCOUNTS.starts_with("https://stream-fxtrade.oanda.com/"));
+    }
+
+    #[test]
+    fn streams_through_the_trait() {
+        let plan =
+            Oanda::connect(vec!["USD/JPY".into()], Timeframe::of(TimeUnit::Minute, 1)).unwrap();
+        assert_eq!(plan.transport, Transport::HttpLines);
+        assert!(plan.url.ends_with("/pricing/stream?instruments=USD_JPY"));
+        assert!(matches!(
+            Oanda::on_message(b"garbage".to_vec()),
+            Err(ProviderError::BadResponse(_))
+        ));
+    }
+}
