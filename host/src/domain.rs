@@ -244,6 +244,59 @@ pub struct BarsPage {
     pub next_cursor: Option<String>,
 }
 
+/// How a stream connection is carried (the WIT `streaming.transport`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StreamTransport {
+    /// A WebSocket (`wss://`, or `ws://` where the operator allows plain http).
+    Websocket,
+    /// A long-lived HTTP GET whose body is newline-delimited messages.
+    HttpLines,
+}
+
+/// A plugin's plan of a stream connection; placeholders (`{{secret:NAME}}`) still intact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamPlan {
+    pub transport: StreamTransport,
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    /// Text frames sent, in order, right after the connection opens.
+    pub on_open: Vec<String>,
+}
+
+/// A top-of-book quote as the plugin sent it (decimal text unparsed, like [`RawBar`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawQuote {
+    pub symbol: String,
+    pub time: DateTime<Utc>,
+    pub bid: String,
+    pub ask: String,
+    pub bid_size: Option<String>,
+    pub ask_size: Option<String>,
+}
+
+/// One trade print as the plugin sent it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawTrade {
+    pub symbol: String,
+    pub time: DateTime<Utc>,
+    pub price: String,
+    pub size: Option<String>,
+}
+
+/// What one stream message meant (the WIT `streaming.event`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StreamEvent {
+    Bar(RawBar),
+    Quote(RawQuote),
+    Trade(RawTrade),
+    /// Text to send back on the same connection (auth, subscribe); placeholders intact.
+    Reply(String),
+    Heartbeat,
+    Status(String),
+    Error(ProviderError),
+}
+
 /// A failure the plugin classified (the WIT `provider-error`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[serde(tag = "kind", content = "detail", rename_all = "kebab-case")]

@@ -40,4 +40,5 @@ pub mod net;
 pub mod reload;
 pub mod runtime;
 pub mod store;
+pub mod stream;
 pub mod validate;

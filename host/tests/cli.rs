@@ -26,14 +26,48 @@ fn stderr_lines(o: &Output) -> Vec<String> {
 #[test]
 fn inspect_json_describes_each_provider() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, hosts, secrets) in [
+    for (name, hosts, secrets, streaming) in [
         (
             "yahoo",
             vec!["query1.finance.yahoo.com", "query2.finance.yahoo.com"],
             vec![],
+            false,
         ),
-        ("alphavantage", vec!["www.alphavantage.co"], vec!["api_key"]),
-        ("polygon", vec!["api.polygon.io"], vec!["api_key"]),
+        (
+            "alphavantage",
+            vec!["www.alphavantage.co"],
+            vec!["api_key"],
+            false,
+        ),
+        (
+            "polygon",
+            vec!["api.polygon.io", "socket.polygon.io"],
+            vec!["api_key"],
+            true,
+        ),
+        (
+            "binance",
+            vec!["api.binance.com", "stream.binance.com"],
+            vec![],
+            true,
+        ),
+        (
+            "alpaca",
+            vec!["data.alpaca.markets", "stream.data.alpaca.markets"],
+            vec!["key_id", "secret_key"],
+            true,
+        ),
+        (
+            "oanda",
+            vec![
+                "api-fxtrade.oanda.com",
+                "stream-fxtrade.oanda.com",
+                "api-fxpractice.oanda.com",
+                "stream-fxpractice.oanda.com",
+            ],
+            vec!["api_token", "account_id"],
+            true,
+        ),
     ] {
         let wasm = common::provider_wasm(name);
         let out = mdhost(
@@ -51,7 +85,7 @@ fn inspect_json_describes_each_provider() {
         assert_eq!(v["sha256"].as_str().map(str::len), Some(64));
         assert_eq!(v["info"]["allowed_hosts"], serde_json::json!(hosts));
         assert_eq!(v["info"]["secrets"], serde_json::json!(secrets));
-        assert_eq!(v["info"]["streaming"], false);
+        assert_eq!(v["info"]["streaming"], streaming, "{name}");
         assert!(
             v["info"]["timeframes"]
                 .as_array()

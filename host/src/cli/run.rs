@@ -15,6 +15,7 @@ use super::store::StoreArg;
 use crate::admin::{self, AdminState};
 use crate::jobs::{JobControl, Scheduler};
 use crate::reload::Watcher;
+use crate::stream::{Connector, StreamContext, Streams};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -40,6 +41,16 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .context("cannot watch for plugin and configuration changes")?,
     );
     let scheduler = Scheduler::start(host.job_context());
+    let connector = Connector::new(config.host.connect_to.clone())
+        .context("cannot set up the stream transports")?;
+    let streams = Streams::start(
+        StreamContext {
+            registry: host.registry.clone(),
+            connector: Arc::new(connector),
+            metrics: host.metrics.clone(),
+        },
+        host.store.clone(),
+    );
     let addr = args.admin_addr.unwrap_or(config.host.admin_addr);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (set [host] admin_addr or --admin-addr)")
@@ -62,12 +73,15 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         store = %host.store_url.redacted(),
         plugins = host.registry.status().iter().filter(|s| s.state != "failed").count(),
         jobs = config.jobs.len(),
+        streams = config.streams.len(),
         "mdhost is running"
     );
 
     let signal = shutdown_signal().await?;
-    tracing::info!(signal, grace = ?args.grace, "shutting down: no new runs; running jobs finish their page");
-    let clean = scheduler.shutdown(args.grace).await;
+    tracing::info!(signal, grace = ?args.grace, "shutting down: no new runs; running jobs finish their page; streams close and flush");
+    let (jobs_clean, streams_clean) =
+        tokio::join!(scheduler.shutdown(args.grace), streams.shutdown(args.grace));
+    let clean = jobs_clean && streams_clean;
     // The admin API answers until the jobs are done, so /jobs shows the shutdown.
     let _ = stop_admin.send(());
     match server.await {

@@ -17,6 +17,9 @@ use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
 use crate::store::StoreUrl;
 use crate::validate::Policies;
 
+mod streams;
+pub use streams::StreamConfig;
+
 /// A configuration error located in its file.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct ConfigError {
@@ -50,6 +53,8 @@ struct RawConfig {
     plugins: BTreeMap<String, Spanned<RawPlugin>>,
     #[serde(default)]
     jobs: Vec<Spanned<RawJob>>,
+    #[serde(default)]
+    streams: Vec<Spanned<streams::RawStream>>,
     /// Validation policies per asset class and per instrument (see `validate::policy`).
     #[serde(default)]
     validation: Policies,
@@ -194,6 +199,7 @@ pub struct Config {
     pub host: HostConfig,
     pub plugins: BTreeMap<String, PluginSettings>,
     pub jobs: Vec<JobConfig>,
+    pub streams: Vec<StreamConfig>,
     pub validation: Policies,
 }
 
@@ -212,6 +218,7 @@ impl Config {
             },
             plugins: BTreeMap::new(),
             jobs: Vec::new(),
+            streams: Vec::new(),
             validation: Policies::default(),
         }
     }
@@ -292,11 +299,22 @@ impl Config {
             }
             jobs.push(job);
         }
+        let mut streams: Vec<StreamConfig> = Vec::new();
+        for s in raw.streams {
+            let span = s.span();
+            let stream = src.stream(s.into_inner())?;
+            if streams.iter().any(|other| other.name == stream.name) {
+                let msg = "a stream of this name is already defined";
+                return src.err(span, format!("streams[{}]", stream.name), msg);
+            }
+            streams.push(stream);
+        }
         Ok(Config {
             file: path.to_owned(),
             host,
             plugins,
             jobs,
+            streams,
             validation: raw.validation,
         })
     }
@@ -375,20 +393,27 @@ impl Source<'_> {
         }
     }
 
-    fn job(&self, j: RawJob, base: &Path) -> Result<JobConfig, ConfigError> {
-        let name = j.name.get_ref().clone();
-        let k = |field: &str| format!("jobs[{name}].{field}");
-        let valid_name = !name.is_empty()
-            && name
+    /// A job's or stream's name: letters, digits, '-' and '_' (it appears in metrics,
+    /// logs and URLs).
+    fn name(&self, name: &Spanned<String>, table: &str, what: &str) -> Result<String, ConfigError> {
+        let text = name.get_ref();
+        let valid = !text.is_empty()
+            && text
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-        if !valid_name {
+        if !valid {
             return self.err(
-                j.name.span(),
-                "jobs.name".into(),
-                format!("{name:?}: job names are letters, digits, '-' and '_'"),
+                name.span(),
+                format!("{table}.name"),
+                format!("{text:?}: {what} names are letters, digits, '-' and '_'"),
             );
         }
+        Ok(text.clone())
+    }
+
+    fn job(&self, j: RawJob, base: &Path) -> Result<JobConfig, ConfigError> {
+        let name = self.name(&j.name, "jobs", "job")?;
+        let k = |field: &str| format!("jobs[{name}].{field}");
         if j.providers.get_ref().is_empty() {
             return self.err(
                 j.providers.span(),
@@ -783,7 +808,7 @@ mod tests {
         check(
             "[hots]\n",
             Err(
-                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `validation`",
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `validation`",
             ),
         );
     }

@@ -1,6 +1,6 @@
 //! Stream sessions in a cassette: the frames of one streaming connection in order (what
 //! the server sends, what the host is expected to send back, pauses, server disconnects).
-//! Defined and parsed now so that the stream runtime can replay them when it lands.
+//! The stream tests' loopback server (`host/tests/common/stream_server.rs`) plays them.
 
 use std::time::Duration;
 
@@ -8,13 +8,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::{Deserialize, Serialize};
 
-/// How the connection is carried (mirrors the WIT `streaming.transport`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum StreamTransport {
-    Websocket,
-    HttpLines,
-}
+/// How the connection is carried (the WIT `streaming.transport`).
+pub use crate::domain::StreamTransport;
 
 /// One step of a session.
 #[derive(Debug, Clone, PartialEq, Eq)]

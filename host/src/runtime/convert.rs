@@ -5,10 +5,11 @@
 use chrono::{DateTime, TimeZone, Utc};
 
 use super::bindings::exports::mdhost::provider::provider as wit;
+use super::bindings::exports::mdhost::provider::streaming as ws;
 use super::bindings::mdhost::provider::types as wt;
 use crate::domain::{
-    AssetClass, BarsPage, BarsRequest, ProviderError, ProviderInfo, RateLimit, RawBar, TimeUnit,
-    Timeframe,
+    AssetClass, BarsPage, BarsRequest, ProviderError, ProviderInfo, RateLimit, RawBar, RawQuote,
+    RawTrade, StreamEvent, StreamPlan, StreamTransport, TimeUnit, Timeframe,
 };
 
 /// Plugin output that breaks the contract itself (as opposed to data validation, which
@@ -193,6 +194,46 @@ impl From<wit::BarsPage> for BarsPage {
         BarsPage {
             bars: p.bars.into_iter().map(Into::into).collect(),
             next_cursor: p.next_cursor,
+        }
+    }
+}
+
+impl From<ws::Plan> for StreamPlan {
+    fn from(p: ws::Plan) -> Self {
+        StreamPlan {
+            transport: match p.transport {
+                ws::Transport::Websocket => StreamTransport::Websocket,
+                ws::Transport::HttpLines => StreamTransport::HttpLines,
+            },
+            url: p.url,
+            headers: p.headers,
+            on_open: p.on_open,
+        }
+    }
+}
+
+impl From<ws::Event> for StreamEvent {
+    fn from(e: ws::Event) -> Self {
+        match e {
+            ws::Event::Bar(b) => StreamEvent::Bar(b.into()),
+            ws::Event::Quote(q) => StreamEvent::Quote(RawQuote {
+                symbol: q.symbol,
+                time: instant(q.time),
+                bid: q.bid,
+                ask: q.ask,
+                bid_size: q.bid_size,
+                ask_size: q.ask_size,
+            }),
+            ws::Event::Trade(t) => StreamEvent::Trade(RawTrade {
+                symbol: t.symbol,
+                time: instant(t.time),
+                price: t.price,
+                size: t.size,
+            }),
+            ws::Event::Reply(text) => StreamEvent::Reply(text),
+            ws::Event::Heartbeat => StreamEvent::Heartbeat,
+            ws::Event::Status(text) => StreamEvent::Status(text),
+            ws::Event::Error(e) => StreamEvent::Error(e.into()),
         }
     }
 }

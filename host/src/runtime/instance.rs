@@ -12,7 +12,9 @@ use super::bindings::{ProviderPlugin, ProviderPluginPre};
 use super::capabilities::PluginCaps;
 use super::convert::ContractError;
 use super::state::CallState;
-use crate::domain::{BarsPage, BarsRequest, ProviderError, ProviderInfo};
+use crate::domain::{
+    BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent, StreamPlan, Timeframe,
+};
 
 /// A call that failed in the host's sandbox rather than with a plugin-classified error.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -149,6 +151,51 @@ impl PluginInstance {
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let page = self.finish("fetch-bars", outcome)?;
         Ok(page.map(BarsPage::from).map_err(ProviderError::from))
+    }
+}
+
+impl PluginInstance {
+    /// Calls `streaming.connect`: the plan of one connection. The instance then serves
+    /// that connection's messages, so its state is the connection's state.
+    pub async fn connect(
+        &mut self,
+        symbols: &[String],
+        timeframe: Timeframe,
+    ) -> Result<Result<StreamPlan, ProviderError>, CallError> {
+        self.begin()?;
+        let backstop = self.backstop();
+        let fut = self.bindings.mdhost_provider_streaming().call_connect(
+            &mut self.store,
+            symbols,
+            timeframe.into(),
+        );
+        let outcome = tokio::time::timeout(backstop, fut).await.ok();
+        let plan = self.finish("connect", outcome)?;
+        Ok(plan.map(StreamPlan::from).map_err(ProviderError::from))
+    }
+
+    /// Calls `streaming.on-message` with one frame or line.
+    pub async fn on_message(
+        &mut self,
+        message: &[u8],
+    ) -> Result<Result<Vec<StreamEvent>, ProviderError>, CallError> {
+        self.begin()?;
+        let backstop = self.backstop();
+        let fut = self
+            .bindings
+            .mdhost_provider_streaming()
+            .call_on_message(&mut self.store, message);
+        let outcome = tokio::time::timeout(backstop, fut).await.ok();
+        let events = self.finish("on-message", outcome)?;
+        Ok(events
+            .map(|list| list.into_iter().map(StreamEvent::from).collect())
+            .map_err(ProviderError::from))
+    }
+
+    /// The capabilities of the plugin this instance runs (its grant and secrets apply to
+    /// the stream's URL, headers and replies too).
+    pub fn capabilities(&self) -> &PluginCaps {
+        self.caps()
     }
 }
 

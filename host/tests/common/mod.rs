@@ -1,5 +1,6 @@
 //! Helpers shared by the host's integration tests: where the built plugin components are,
-//! Postgres databases, an in-process host, the service binary, and a mock provider.
+//! Postgres databases, an in-process host, the service binary, a mock provider and a
+//! stream server.
 
 #![allow(dead_code)]
 
@@ -7,6 +8,7 @@ pub mod host;
 pub mod mock_provider;
 pub mod pg;
 pub mod service;
+pub mod stream_server;
 
 use std::path::{Path, PathBuf};
 

@@ -5,6 +5,7 @@ pub mod grant;
 pub mod http;
 pub mod log;
 pub mod secrets;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;

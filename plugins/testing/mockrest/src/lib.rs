@@ -7,11 +7,14 @@
 //! Wire format: `GET http://mock.provider.test/v1/bars?symbols=A,B&timeframe=1m&start=S&end=E[&cursor=C]`
 //! (times in epoch seconds, `end` exclusive) answers
 //! `{"bars":[{"s":"A","t":S,"o":"1.5","h":…,"l":…,"c":…,"v":…}],"next":"C"|null}`;
-//! an unknown symbol answers 404 `{"error":"unknown symbol","symbol":"X"}`.
+//! an unknown symbol answers 404 `{"error":"unknown symbol","symbol":"X"}`. Its streams are
+//! in `stream`.
+
+pub mod stream;
 
 use mdhost_sdk::{
-    AssetClass, Bar, BarsPage, BarsRequest, Dec, Info, Provider, ProviderError, RateLimit,
-    TimeUnit, Timeframe, http, page, time, url::UrlBuilder,
+    AssetClass, Bar, BarsPage, BarsRequest, Dec, Event, Info, Plan, Provider, ProviderError,
+    RateLimit, TimeUnit, Timeframe, http, page, time, url::UrlBuilder,
 };
 
 /// The base URL; tests route the name to their server with `[host.connect_to]`.
@@ -115,14 +118,14 @@ impl Provider for MockRest {
             description: "Test-only REST adapter for the host's loopback mock provider".into(),
             asset_classes: vec![AssetClass::Crypto],
             timeframes: timeframes(),
-            allowed_hosts: vec!["mock.provider.test".into()],
-            secrets: vec![],
+            allowed_hosts: vec!["mock.provider.test".into(), "mock.stream.test".into()],
+            secrets: vec!["token".into()],
             default_rate_limit: RateLimit {
                 requests: 600,
                 per_seconds: 60,
             },
             max_symbols_per_request: 10,
-            streaming: false,
+            streaming: true,
         }
     }
 
@@ -133,7 +136,14 @@ impl Provider for MockRest {
     }
 }
 
-mdhost_sdk::no_stream!(MockRest);
+impl mdhost_sdk::Stream for MockRest {
+    fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, ProviderError> {
+        stream::connect(symbols, timeframe)
+    }
+    fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
+        stream::on_message(message)
+    }
+}
 #[cfg(target_arch = "wasm32")]
 mdhost_sdk::export!(MockRest);
 

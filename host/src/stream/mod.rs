@@ -1,0 +1,186 @@
+//! The stream runtime: the `[[streams]]` of the configuration kept connected under
+//! `mdhost run`. Each stream has a session (connection loop, see `session`), a write path
+//! (`writer`) and a gap-recovery worker (`recover`); the transports are the host's
+//! (`transport`), and trades or quotes become bars host-side (`aggregate`). A configuration
+//! edit restarts exactly the streams it changed.
+
+pub mod aggregate;
+pub mod recover;
+pub mod session;
+pub mod transport;
+pub mod writer;
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+pub use session::StreamContext;
+pub use transport::Connector;
+
+use crate::config::StreamConfig;
+use crate::store::Store;
+use crate::validate::Validator;
+
+/// How often the supervisor looks for configuration changes.
+const CONFIG_POLL: Duration = Duration::from_millis(500);
+
+struct Running {
+    cfg: StreamConfig,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Starts, restarts and stops the configured streams.
+pub struct Streams {
+    ctx: Arc<StreamContext>,
+    store: Arc<dyn Store>,
+    running: Mutex<BTreeMap<String, Running>>,
+    stop_watch: watch::Sender<bool>,
+    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Streams {
+    /// Starts every configured stream and follows configuration changes.
+    pub fn start(ctx: StreamContext, store: Arc<dyn Store>) -> Arc<Streams> {
+        let (stop_watch, mut stopped) = watch::channel(false);
+        let streams = Arc::new(Streams {
+            ctx: Arc::new(ctx),
+            store,
+            running: Mutex::new(BTreeMap::new()),
+            stop_watch,
+            watcher: Mutex::new(None),
+        });
+        streams.apply();
+        let me = streams.clone();
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval(CONFIG_POLL);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => me.apply(),
+                    _ = stopped.changed() => break,
+                }
+            }
+        });
+        *streams.watcher.lock().expect("streams lock") = Some(task);
+        streams
+    }
+
+    /// Names of the streams running now.
+    pub fn names(&self) -> Vec<String> {
+        self.running
+            .lock()
+            .expect("streams lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Brings the running streams in line with the registry's configuration.
+    fn apply(&self) {
+        let config = self.ctx.registry.config();
+        let wanted: BTreeMap<&str, &StreamConfig> = config
+            .streams
+            .iter()
+            .map(|s| (s.name.as_str(), s))
+            .collect();
+        let mut running = self.running.lock().expect("streams lock");
+        let stale: Vec<String> = running
+            .iter()
+            .filter(|(name, r)| wanted.get(name.as_str()).is_none_or(|w| **w != r.cfg))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in stale {
+            if let Some(r) = running.remove(&name) {
+                tracing::info!(stream = %name, "stream configuration changed or removed; stopping it");
+                let _ = r.stop.send(true);
+                // The old session closes its connection and flushes on its own.
+                tokio::spawn(r.task);
+            }
+        }
+        for (name, cfg) in wanted {
+            if running.contains_key(name) {
+                continue;
+            }
+            let (stop, stop_rx) = watch::channel(false);
+            let task = tokio::spawn(run_stream(
+                Arc::new(cfg.clone()),
+                self.ctx.clone(),
+                self.store.clone(),
+                Validator::new(config.validation.clone()),
+                stop_rx,
+            ));
+            tracing::info!(stream = %name, provider = %cfg.provider, symbols = cfg.symbols.len(), timeframe = %cfg.timeframe, "stream started");
+            running.insert(
+                name.to_owned(),
+                Running {
+                    cfg: cfg.clone(),
+                    stop,
+                    task,
+                },
+            );
+        }
+    }
+
+    /// Stops every stream: each closes its connection with a close frame and flushes its
+    /// pending bars. Returns false when `grace` ran out first.
+    pub async fn shutdown(&self, grace: Duration) -> bool {
+        let _ = self.stop_watch.send(true);
+        if let Some(w) = self.watcher.lock().expect("streams lock").take() {
+            w.abort();
+        }
+        let all: Vec<Running> = std::mem::take(&mut *self.running.lock().expect("streams lock"))
+            .into_values()
+            .collect();
+        for r in &all {
+            let _ = r.stop.send(true);
+        }
+        let tasks = futures_util::future::join_all(all.into_iter().map(|r| r.task));
+        tokio::time::timeout(grace, tasks).await.is_ok()
+    }
+}
+
+/// One stream: its write path, its recovery worker and its session, stopped in order.
+async fn run_stream(
+    cfg: Arc<StreamConfig>,
+    ctx: Arc<StreamContext>,
+    store: Arc<dyn Store>,
+    validator: Validator,
+    stop: watch::Receiver<bool>,
+) {
+    let writer = writer::Writer::start(
+        writer::WriterSpec {
+            stream: cfg.name.clone(),
+            timeframe: cfg.timeframe,
+            flush_bars: cfg.flush_bars,
+            flush_interval: cfg.flush_interval,
+        },
+        store,
+        validator.clone(),
+        ctx.metrics.clone(),
+    );
+    let (gap_tx, gap_rx) = mpsc::unbounded_channel();
+    let mut providers = vec![cfg.provider.clone()];
+    providers.extend(cfg.failover.iter().cloned());
+    let recovery = tokio::spawn(
+        recover::Recovery {
+            stream: cfg.name.clone(),
+            providers,
+            timeframe: cfg.timeframe,
+            registry: ctx.registry.clone(),
+            metrics: ctx.metrics.clone(),
+            writer: writer.tx.clone(),
+        }
+        .run(gap_rx),
+    );
+    session::Session::new(cfg.clone(), ctx, validator, writer.tx.clone(), gap_tx)
+        .run(stop)
+        .await;
+    // Gaps still queued are left to the poll jobs' lookback; what was fetched is written.
+    recovery.abort();
+    let _ = recovery.await;
+    let writer::Writer { tx, done } = writer;
+    drop(tx);
+    let _ = done.await;
+}

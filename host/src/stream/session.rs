@@ -1,0 +1,576 @@
+//! One stream's connection loop: plan the connection with a fresh plugin instance, open it,
+//! send `on-open`, hand every message to `on-message`, act on the events (bars to the write
+//! path, replies back on the wire, trades and quotes to the aggregator), and reconnect with
+//! jittered exponential backoff when it ends, opening the circuit after repeated failures.
+//! Between messages it keeps watch: a heartbeat line, stale symbols, bars due on the clock.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use backon::{BackoffBuilder, ExponentialBuilder};
+use chrono::{DateTime, Utc};
+use tokio::sync::{mpsc, watch};
+
+use super::aggregate::Aggregator;
+use super::recover::Gap;
+use super::transport::{Connection, Connector, Incoming};
+use super::writer::Item;
+use crate::config::StreamConfig;
+use crate::domain::{AssetClass, ProviderError, RawBar, StreamEvent};
+use crate::metrics::Metrics;
+use crate::reload::Registry;
+use crate::runtime::PluginInstance;
+use crate::runtime::capabilities::PluginCaps;
+use crate::runtime::capabilities::stream::WirePlan;
+use crate::store::Source;
+use crate::validate::{EventKind, QualityEvent, Validator};
+
+/// What the sessions of all streams share.
+pub struct StreamContext {
+    pub registry: Arc<Registry>,
+    pub connector: Arc<Connector>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// Why a connection ended (or never opened).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Ended {
+    /// The host is stopping the stream.
+    Stopped,
+    /// The connection closed or broke; reconnect.
+    Dropped(String),
+    /// The plugin or the host's rules refused to go on (a trap, a denial, no plugin).
+    Failed(String),
+    Unauthorized(String),
+    RateLimited(Option<u32>),
+}
+
+impl Ended {
+    fn outcome(&self) -> &'static str {
+        match self {
+            Ended::Unauthorized(_) => "unauthorized",
+            _ => "failed",
+        }
+    }
+}
+
+/// An open connection with the instance that parses it.
+struct Open {
+    instance: PluginInstance,
+    wire: WirePlan,
+    conn: Connection,
+    source: Source,
+    class: AssetClass,
+}
+
+/// Message counts since the last report.
+#[derive(Debug, Default)]
+struct Counts {
+    messages: u64,
+    bad: u64,
+    bars: u64,
+    dropped_late: u64,
+}
+
+/// How often stale symbols, clock-closed bars and counters are looked at.
+const TICK: Duration = Duration::from_secs(1);
+
+pub struct Session {
+    cfg: Arc<StreamConfig>,
+    ctx: Arc<StreamContext>,
+    writer: mpsc::Sender<Item>,
+    gaps: mpsc::UnboundedSender<Gap>,
+    validator: Validator,
+    symbols: HashSet<String>,
+    /// Newest complete bar start per symbol: the next one should follow it.
+    last_bar: HashMap<String, DateTime<Utc>>,
+    /// When each symbol last had data (any bar, trade or quote).
+    last_data: HashMap<String, (Instant, DateTime<Utc>)>,
+    stale: HashSet<String>,
+    started: (Instant, DateTime<Utc>),
+    aggregator: Aggregator,
+    counts: Counts,
+    /// Counts since the last heartbeat line.
+    beat: Counts,
+    last_beat: Instant,
+    last_message: Option<Instant>,
+    bad_logged: (u32, Option<Instant>),
+    connected: bool,
+    /// The class of symbols `[validation.instruments]` does not name (the plugin's first).
+    class: AssetClass,
+    source: Option<Source>,
+}
+
+impl Session {
+    pub fn new(
+        cfg: Arc<StreamConfig>,
+        ctx: Arc<StreamContext>,
+        validator: Validator,
+        writer: mpsc::Sender<Item>,
+        gaps: mpsc::UnboundedSender<Gap>,
+    ) -> Self {
+        Session {
+            symbols: cfg.symbols.iter().cloned().collect(),
+            aggregator: Aggregator::new(cfg.timeframe, cfg.late_grace),
+            cfg,
+            ctx,
+            writer,
+            gaps,
+            validator,
+            last_bar: HashMap::new(),
+            last_data: HashMap::new(),
+            stale: HashSet::new(),
+            started: (Instant::now(), Utc::now()),
+            counts: Counts::default(),
+            beat: Counts::default(),
+            last_beat: Instant::now(),
+            last_message: None,
+            bad_logged: (0, None),
+            connected: false,
+            class: AssetClass::Equity,
+            source: None,
+        }
+    }
+
+    /// Runs until `stop` turns true: connect, serve, reconnect.
+    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+        let name = self.cfg.name.clone();
+        let mut backoff = self.backoff();
+        let mut failures = 0u32;
+        loop {
+            if *stop.borrow() {
+                break;
+            }
+            let (ended, healthy) = match self.open().await {
+                Ok(open) => {
+                    let (ended, healthy) = self.serve(open, &mut stop).await;
+                    // A connection counts as `ok` once it delivers data (see `serve`); one
+                    // that never did failed, refused credentials included.
+                    if !healthy && ended != Ended::Stopped {
+                        self.ctx.metrics.stream_connect(&name, ended.outcome());
+                    }
+                    (ended, healthy)
+                }
+                Err(e) => {
+                    self.ctx.metrics.stream_connect(&name, e.outcome());
+                    (e, false)
+                }
+            };
+            if ended == Ended::Stopped {
+                break;
+            }
+            if healthy {
+                backoff = self.backoff();
+                failures = 0;
+            } else {
+                failures += 1;
+            }
+            let mut delay = backoff
+                .next()
+                .unwrap_or(self.cfg.reconnect_max)
+                .min(self.cfg.reconnect_max);
+            if let Ended::RateLimited(Some(s)) = ended {
+                delay = delay.max(Duration::from_secs(u64::from(s)));
+            }
+            if failures >= self.cfg.breaker_after {
+                delay = self.cfg.breaker_cooldown;
+                tracing::error!(stream = %name, failures, cooldown = ?delay, reason = ?ended, "stream circuit open: repeated connection failures; trying again after the cooldown");
+            } else {
+                tracing::warn!(stream = %name, reason = ?ended, retry_in = ?delay, "stream connection ended; reconnecting");
+            }
+            if !self.wait(delay, &mut stop).await {
+                break;
+            }
+        }
+        self.report();
+        tracing::info!(stream = %name, "stream stopped");
+    }
+
+    fn backoff(&self) -> backon::ExponentialBackoff {
+        ExponentialBuilder::default()
+            .with_min_delay(self.cfg.reconnect_min)
+            .with_max_delay(self.cfg.reconnect_max)
+            .with_jitter()
+            .without_max_times()
+            .build()
+    }
+
+    /// Waits `delay` while keeping watch; false when the stream is being stopped.
+    async fn wait(&mut self, delay: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+        let until = tokio::time::Instant::now() + delay;
+        let mut tick = tokio::time::interval(TICK);
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep_until(until) => return true,
+                _ = stop.changed() => return false,
+                _ = tick.tick() => self.housekeeping().await,
+            }
+        }
+    }
+
+    async fn open(&mut self) -> Result<Open, Ended> {
+        let plugin = self.ctx.registry.get(&self.cfg.provider).ok_or_else(|| {
+            Ended::Failed(format!("plugin {:?} is not loaded", self.cfg.provider))
+        })?;
+        if !plugin.info().streaming {
+            return Err(Ended::Failed(format!(
+                "plugin {:?} does not stream",
+                plugin.name()
+            )));
+        }
+        let mut instance = plugin
+            .instance()
+            .await
+            .map_err(|e| Ended::Failed(e.to_string()))?;
+        let symbols: Vec<String> = self.cfg.symbols.clone();
+        let plan = match instance.connect(&symbols, self.cfg.timeframe).await {
+            Err(e) => return Err(Ended::Failed(format!("connect: {e}"))),
+            Ok(Err(ProviderError::Unauthorized(m))) => return Err(Ended::Unauthorized(m)),
+            Ok(Err(e)) => return Err(Ended::Failed(format!("connect: {e}"))),
+            Ok(Ok(plan)) => plan,
+        };
+        let wire = instance
+            .capabilities()
+            .stream_plan(&plan)
+            .map_err(|d| Ended::Failed(format!("stream denied: {d}")))?;
+        let conn = self.ctx.connector.open(&wire).await.map_err(|e| {
+            if e.is_unauthorized() {
+                Ended::Unauthorized(e.to_string())
+            } else {
+                Ended::Dropped(e.to_string())
+            }
+        })?;
+        let class = plugin
+            .info()
+            .asset_classes
+            .first()
+            .copied()
+            .unwrap_or(AssetClass::Equity);
+        let source = Source {
+            provider: plugin.name().to_owned(),
+            version: plugin.version().to_owned(),
+        };
+        Ok(Open {
+            instance,
+            wire,
+            conn,
+            source,
+            class,
+        })
+    }
+
+    /// Serves one open connection until it ends; `healthy` tells whether it delivered data
+    /// (then the next reconnect starts from the shortest delay again).
+    async fn serve(&mut self, open: Open, stop: &mut watch::Receiver<bool>) -> (Ended, bool) {
+        let Open {
+            mut instance,
+            wire,
+            mut conn,
+            source,
+            class,
+        } = open;
+        self.class = class;
+        self.source = Some(source.clone());
+        let name = self.cfg.name.clone();
+        tracing::info!(stream = %name, provider = %source.provider, version = %source.version, url = %wire.shown_url, "stream connected");
+        self.connected = true;
+        self.ctx.metrics.stream_connected(&name, true);
+        let mut healthy = false;
+        let ended = 'conn: {
+            for m in &wire.on_open {
+                if let Err(e) = conn.send(m.clone()).await {
+                    break 'conn Ended::Dropped(format!("sending on-open message: {e}"));
+                }
+            }
+            let mut tick = tokio::time::interval(TICK);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = stop.changed() => {
+                        conn.close("mdhost is shutting down").await;
+                        self.set_disconnected();
+                        return (Ended::Stopped, healthy);
+                    }
+                    r = conn.next() => match r {
+                        Ok(Incoming::Message(bytes)) => {
+                            let received = Instant::now();
+                            self.counts.messages += 1;
+                            self.last_message = Some(received);
+                            let events = match instance.on_message(&bytes).await {
+                                Err(e) => break 'conn Ended::Failed(format!("on-message: {e}")),
+                                Ok(Err(e)) => {
+                                    self.bad_message(&bytes, &e.to_string());
+                                    continue;
+                                }
+                                Ok(Ok(events)) => events,
+                            };
+                            for ev in events {
+                                let data = matches!(ev, StreamEvent::Bar(_) | StreamEvent::Quote(_) | StreamEvent::Trade(_) | StreamEvent::Heartbeat);
+                                if data && !healthy {
+                                    healthy = true;
+                                    self.ctx.metrics.stream_connect(&name, "ok");
+                                }
+                                if let Some(end) = self.event(ev, received, &mut conn, &wire, instance.capabilities(), &source).await {
+                                    break 'conn end;
+                                }
+                            }
+                        }
+                        Ok(Incoming::Closed { code, reason }) => {
+                            let code = code.map_or("no code".to_owned(), |c| c.to_string());
+                            break 'conn Ended::Dropped(format!("the server closed the connection ({code}): {reason}"));
+                        }
+                        Err(e) => break 'conn Ended::Dropped(e.to_string()),
+                    },
+                    _ = tick.tick() => self.housekeeping().await,
+                }
+            }
+        };
+        conn.close("mdhost is reconnecting").await;
+        self.set_disconnected();
+        (ended, healthy)
+    }
+
+    fn set_disconnected(&mut self) {
+        self.connected = false;
+        self.ctx.metrics.stream_connected(&self.cfg.name, false);
+    }
+
+    /// Acts on one event; `Some` ends the connection.
+    async fn event(
+        &mut self,
+        ev: StreamEvent,
+        received: Instant,
+        conn: &mut Connection,
+        wire: &WirePlan,
+        caps: &PluginCaps,
+        source: &Source,
+    ) -> Option<Ended> {
+        match ev {
+            StreamEvent::Bar(bar) => self.bar(bar, Some(received), source).await,
+            StreamEvent::Quote(q) => {
+                if self.known(&q.symbol) {
+                    self.note_data(&q.symbol);
+                    let r = self.aggregator.quote(&q);
+                    self.aggregated(r, received, source).await;
+                }
+            }
+            StreamEvent::Trade(t) => {
+                if self.known(&t.symbol) {
+                    self.note_data(&t.symbol);
+                    let r = self.aggregator.trade(&t);
+                    self.aggregated(r, received, source).await;
+                }
+            }
+            StreamEvent::Reply(text) => {
+                let wire_text = match caps.stream_reply(&wire.host, &text) {
+                    Ok(t) => t,
+                    Err(d) => return Some(Ended::Failed(format!("reply denied: {d}"))),
+                };
+                if let Err(e) = conn.send(wire_text).await {
+                    return Some(Ended::Dropped(format!("sending a reply: {e}")));
+                }
+            }
+            StreamEvent::Heartbeat => {}
+            StreamEvent::Status(text) => {
+                tracing::info!(stream = %self.cfg.name, status = %text, "provider status");
+            }
+            StreamEvent::Error(e) => match e {
+                ProviderError::Unauthorized(m) => return Some(Ended::Unauthorized(m)),
+                ProviderError::RateLimited(s) => return Some(Ended::RateLimited(s)),
+                ProviderError::Transient(m) => return Some(Ended::Dropped(m)),
+                other => {
+                    tracing::warn!(stream = %self.cfg.name, error = %other, "provider reported an error on the stream");
+                }
+            },
+        }
+        None
+    }
+
+    fn known(&mut self, symbol: &str) -> bool {
+        if self.symbols.contains(symbol) {
+            return true;
+        }
+        self.bad_message(
+            symbol.as_bytes(),
+            "data for a symbol the stream did not subscribe to",
+        );
+        false
+    }
+
+    async fn aggregated(
+        &mut self,
+        r: Result<super::aggregate::Aggregated, String>,
+        received: Instant,
+        source: &Source,
+    ) {
+        match r {
+            Ok(a) => {
+                self.counts.dropped_late += u64::from(a.dropped_late);
+                for bar in a.bars {
+                    self.deliver(bar, Some(received), source.clone()).await;
+                }
+            }
+            Err(m) => self.bad_message(&[], &m),
+        }
+    }
+
+    /// A bar from the wire: closed bars are written; a gap before it is recovered.
+    async fn bar(&mut self, bar: RawBar, received: Option<Instant>, source: &Source) {
+        if !self.known(&bar.symbol) {
+            return;
+        }
+        self.note_data(&bar.symbol);
+        // The open bar's updates (Binance's `x: false`) are data, not yet a bar.
+        if !bar.complete {
+            return;
+        }
+        if let Some(&last) = self.last_bar.get(&bar.symbol) {
+            let expected = self.cfg.timeframe.end_of(last);
+            if self.cfg.recover
+                && bar.start > expected
+                && self.market_open(&bar.symbol, expected, bar.start)
+            {
+                let gap = Gap {
+                    symbol: bar.symbol.clone(),
+                    start: expected,
+                    end: bar.start,
+                };
+                tracing::info!(stream = %self.cfg.name, symbol = %gap.symbol, from = %gap.start, to = %gap.end, "gap in the stream; recovering");
+                let _ = self.gaps.send(gap);
+            }
+        }
+        let newest = self.last_bar.entry(bar.symbol.clone()).or_insert(bar.start);
+        *newest = (*newest).max(bar.start);
+        self.deliver(bar, received, source.clone()).await;
+    }
+
+    /// Whether `symbol`'s market was open at some instant of `[from, to)`; unknown
+    /// calendars count as open, so a gap is recovered rather than ignored.
+    fn market_open(&self, symbol: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        let calendar = self.validator.policy(symbol, self.class).calendar;
+        calendar.open_between(from, to) != Some(false)
+    }
+
+    async fn deliver(&mut self, bar: RawBar, received: Option<Instant>, source: Source) {
+        self.counts.bars += 1;
+        let item = Item::Bar {
+            bar,
+            source,
+            class: self.class,
+            received,
+        };
+        // Waits when the store is behind: backpressure rather than unbounded memory.
+        let _ = self.writer.send(item).await;
+    }
+
+    fn note_data(&mut self, symbol: &str) {
+        self.last_data
+            .insert(symbol.to_owned(), (Instant::now(), Utc::now()));
+        if self.stale.remove(symbol) {
+            tracing::info!(stream = %self.cfg.name, symbol, "data resumed");
+        }
+    }
+
+    fn bad_message(&mut self, bytes: &[u8], why: &str) {
+        self.counts.bad += 1;
+        // The first few in full, then one line a minute: a broken feed must not flood the log.
+        let (n, last) = self.bad_logged;
+        if n < 5 || last.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+            self.bad_logged = (n + 1, Some(Instant::now()));
+            let text = String::from_utf8_lossy(&bytes[..bytes.len().min(200)]).into_owned();
+            tracing::warn!(stream = %self.cfg.name, error = %why, message = %text, bad_so_far = self.counts.bad + self.beat.bad, "stream message skipped");
+        }
+    }
+
+    /// Once a tick: bars due on the clock, stale symbols, counters, the heartbeat line.
+    async fn housekeeping(&mut self) {
+        let now = Utc::now();
+        let due = self.aggregator.close_due(now);
+        if let Some(source) = self.source.clone() {
+            for bar in due {
+                self.deliver(bar, None, source.clone()).await;
+            }
+        }
+        self.check_stale(now).await;
+        self.report();
+        if self.last_beat.elapsed() >= self.cfg.heartbeat {
+            self.heartbeat();
+        }
+    }
+
+    async fn check_stale(&mut self, now: DateTime<Utc>) {
+        let mut symbols: Vec<String> = self.cfg.symbols.clone();
+        symbols.retain(|s| !self.stale.contains(s));
+        for symbol in symbols {
+            let (since, since_at) = self.last_data.get(&symbol).copied().unwrap_or(self.started);
+            let silent = since.elapsed();
+            if silent < self.cfg.stale_after {
+                continue;
+            }
+            let calendar = self.validator.policy(&symbol, self.class).calendar;
+            if calendar.open_between(since_at, now) != Some(true) {
+                continue;
+            }
+            self.stale.insert(symbol.clone());
+            tracing::warn!(stream = %self.cfg.name, symbol = %symbol, silent_for = ?silent, connected = self.connected, "stale: no data from the stream during the session");
+            self.ctx.metrics.stream_stale(&self.cfg.name, &symbol);
+            let event = QualityEvent {
+                kind: EventKind::Stale,
+                symbol: symbol.clone(),
+                timeframe: self.cfg.timeframe,
+                start: Some(since_at),
+                end: Some(now),
+                detail: format!(
+                    "stream {}: no data for {} s during the session",
+                    self.cfg.name,
+                    silent.as_secs()
+                ),
+            };
+            let source = self.source.clone().unwrap_or_else(|| Source {
+                provider: self.cfg.provider.clone(),
+                version: String::new(),
+            });
+            let _ = self
+                .writer
+                .send(Item::Event {
+                    event,
+                    source,
+                    class: self.class,
+                })
+                .await;
+        }
+    }
+
+    /// Moves the counts into the metrics and the heartbeat tally.
+    fn report(&mut self) {
+        let c = std::mem::take(&mut self.counts);
+        if c.messages > 0 || c.bad > 0 {
+            self.ctx
+                .metrics
+                .stream_messages(&self.cfg.name, c.messages, c.bad);
+        }
+        self.beat.messages += c.messages;
+        self.beat.bad += c.bad;
+        self.beat.bars += c.bars;
+        self.beat.dropped_late += c.dropped_late;
+    }
+
+    fn heartbeat(&mut self) {
+        let b = std::mem::take(&mut self.beat);
+        self.last_beat = Instant::now();
+        let age = self.last_message.map(|t| format!("{:.1?}", t.elapsed()));
+        tracing::info!(
+            stream = %self.cfg.name,
+            connected = self.connected,
+            symbols = self.symbols.len(),
+            stale = self.stale.len(),
+            messages = b.messages,
+            bars = b.bars,
+            bad = b.bad,
+            late_dropped = b.dropped_late,
+            last_message_age = age.as_deref().unwrap_or("never"),
+            "stream heartbeat"
+        );
+    }
+}

@@ -1,0 +1,310 @@
+//! The stream write path: bars of every connection of one stream go through validation
+//! and the store in small batches, flushed when `flush_bars` wait or the oldest has waited
+//! `flush_interval`. Each committed bar's latency (commit − bar end) is observed; one above
+//! ten seconds is logged. A store failure keeps the batch and retries: nothing is dropped.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+use crate::domain::{AssetClass, RawBar, Timeframe};
+use crate::metrics::Metrics;
+use crate::store::{Source, Store, WriteBatch};
+use crate::validate::{History, QualityEvent, Request, Validator};
+
+/// A bar older than this at commit (after its interval ended) is logged as late.
+pub const LATENCY_WARNING: Duration = Duration::from_secs(10);
+
+/// What sessions and gap recovery hand to the writer.
+#[derive(Debug)]
+pub enum Item {
+    Bar {
+        bar: RawBar,
+        source: Source,
+        /// The class of symbols `[validation.instruments]` does not name.
+        class: AssetClass,
+        /// When the message carrying it arrived (`None` for a recovered bar).
+        received: Option<Instant>,
+    },
+    /// A quality event of the stream itself (a stale symbol).
+    Event {
+        event: QualityEvent,
+        source: Source,
+        class: AssetClass,
+    },
+}
+
+/// The fixed facts of one stream's write path.
+pub struct WriterSpec {
+    pub stream: String,
+    pub timeframe: Timeframe,
+    pub flush_bars: usize,
+    pub flush_interval: Duration,
+}
+
+/// Handle to a running writer: send items, then drop every sender and await `done`.
+pub struct Writer {
+    pub tx: mpsc::Sender<Item>,
+    pub done: tokio::task::JoinHandle<()>,
+}
+
+/// Items a stream may have in flight before its sessions wait for the store.
+const QUEUE: usize = 20_000;
+
+impl Writer {
+    pub fn start(
+        spec: WriterSpec,
+        store: Arc<dyn Store>,
+        validator: Validator,
+        metrics: Arc<Metrics>,
+    ) -> Writer {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        let state = State {
+            spec,
+            store,
+            validator,
+            metrics,
+            history: History::new(),
+            seeded: HashMap::new(),
+            last_warning: None,
+        };
+        let done = tokio::spawn(state.run(rx));
+        Writer { tx, done }
+    }
+}
+
+struct State {
+    spec: WriterSpec,
+    store: Arc<dyn Store>,
+    validator: Validator,
+    metrics: Arc<Metrics>,
+    /// Recent closes per symbol, kept across batches so that the spike rule sees the
+    /// series without a query per flush.
+    history: History,
+    /// Symbols whose history was read from the store once.
+    seeded: HashMap<String, ()>,
+    last_warning: Option<Instant>,
+}
+
+impl State {
+    async fn run(mut self, mut rx: mpsc::Receiver<Item>) {
+        let mut buf: Vec<Item> = Vec::with_capacity(self.spec.flush_bars);
+        loop {
+            let Some(first) = rx.recv().await else { break };
+            buf.push(first);
+            let deadline = tokio::time::Instant::now() + self.spec.flush_interval;
+            let mut open = true;
+            while buf.len() < self.spec.flush_bars {
+                tokio::select! {
+                    item = rx.recv() => match item {
+                        Some(i) => buf.push(i),
+                        None => { open = false; break; }
+                    },
+                    () = tokio::time::sleep_until(deadline) => break,
+                }
+            }
+            self.flush(&mut buf).await;
+            if !open {
+                break;
+            }
+        }
+        self.flush(&mut buf).await;
+    }
+
+    /// Writes `buf` (grouped by source), retrying a failed write until it lands.
+    async fn flush(&mut self, buf: &mut Vec<Item>) {
+        if buf.is_empty() {
+            return;
+        }
+        let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+        for item in buf.drain(..) {
+            let (source, class, entry) = match item {
+                Item::Bar {
+                    bar,
+                    source,
+                    class,
+                    received,
+                } => (source, class, Entry::Bar(bar, received)),
+                Item::Event {
+                    event,
+                    source,
+                    class,
+                } => (source, class, Entry::Event(event)),
+            };
+            let g = groups
+                .entry((source.provider.clone(), source.version.clone()))
+                .or_insert_with(|| Group {
+                    source,
+                    class,
+                    bars: Vec::new(),
+                    received: Vec::new(),
+                    events: Vec::new(),
+                });
+            match entry {
+                Entry::Bar(bar, received) => {
+                    g.bars.push(bar);
+                    g.received.push(received);
+                }
+                Entry::Event(e) => g.events.push(e),
+            }
+        }
+        for g in groups.into_values() {
+            self.write_group(g).await;
+        }
+    }
+
+    async fn write_group(&mut self, g: Group) {
+        self.seed_history(&g.bars, g.class).await;
+        let mut symbols: Vec<String> = g.bars.iter().map(|b| b.symbol.clone()).collect();
+        symbols.extend(g.events.iter().map(|e| e.symbol.clone()));
+        symbols.sort();
+        symbols.dedup();
+        let (start, end) = span(&g.bars, self.spec.timeframe);
+        let req = Request {
+            symbols: symbols.clone(),
+            timeframe: self.spec.timeframe,
+            start,
+            end,
+            default_class: g.class,
+        };
+        let received: HashMap<(String, DateTime<Utc>), Option<Instant>> = g
+            .bars
+            .iter()
+            .zip(&g.received)
+            .map(|(b, r)| ((b.symbol.clone(), b.start), *r))
+            .collect();
+        let now = Utc::now();
+        // No gap search: a flush is a slice of a stream, not a whole answer.
+        let mut outcome = self
+            .validator
+            .validate(&req, g.bars, &self.history, now, false);
+        outcome.events.extend(g.events);
+        let asset_classes = symbols
+            .iter()
+            .map(|s| (s.clone(), self.validator.policy(s, g.class).asset_class))
+            .collect();
+        let batch = WriteBatch {
+            source: g.source.clone(),
+            asset_classes,
+            bars: outcome.accepted,
+            rejected: outcome.rejected,
+            events: outcome.events,
+            checkpoint: None,
+            received_at: now,
+        };
+        let mut wait = Duration::from_millis(200);
+        loop {
+            match self.store.write(&batch).await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(stream = %self.spec.stream, bars = batch.bars.len(), error = %e, retry_in = ?wait, "stream write failed; the batch is kept and retried");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+            }
+        }
+        let committed = Utc::now();
+        let done = Instant::now();
+        let tf = self.spec.timeframe.to_string();
+        self.metrics.bars(
+            &g.source.provider,
+            &tf,
+            batch.bars.len() as u64,
+            batch.rejected.len() as u64,
+        );
+        let mut late = 0usize;
+        let mut worst = Duration::ZERO;
+        for bar in &batch.bars {
+            let after_end = (committed - self.spec.timeframe.end_of(bar.start))
+                .to_std()
+                .unwrap_or_default();
+            let after_receipt = received
+                .get(&(bar.symbol.clone(), bar.start))
+                .copied()
+                .flatten()
+                .map(|r| done.duration_since(r));
+            self.metrics
+                .stream_bar_committed(&self.spec.stream, after_end, after_receipt);
+            if after_receipt.is_some() && after_end > LATENCY_WARNING {
+                late += 1;
+                worst = worst.max(after_end);
+            }
+            self.remember(bar.symbol.clone(), g.class, bar.close);
+        }
+        // Live bars only (recovered ones are late by nature), at most once a minute.
+        if late > 0
+            && self
+                .last_warning
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            self.last_warning = Some(Instant::now());
+            tracing::warn!(stream = %self.spec.stream, bars = late, worst = ?worst, "stream bars committed more than {LATENCY_WARNING:?} after their interval ended");
+        }
+    }
+
+    /// Reads the recent closes of symbols seen for the first time.
+    async fn seed_history(&mut self, bars: &[RawBar], class: AssetClass) {
+        for bar in bars {
+            if self.seeded.contains_key(&bar.symbol) {
+                continue;
+            }
+            self.seeded.insert(bar.symbol.clone(), ());
+            let n = self.window(&bar.symbol, class);
+            match self
+                .store
+                .recent_closes(&bar.symbol, self.spec.timeframe, bar.start, n as u32)
+                .await
+            {
+                Ok(closes) => {
+                    self.history.insert(bar.symbol.clone(), closes);
+                }
+                Err(e) => {
+                    tracing::warn!(stream = %self.spec.stream, symbol = %bar.symbol, error = %e, "cannot read recent closes; the spike rule starts without history")
+                }
+            }
+        }
+    }
+
+    fn window(&self, symbol: &str, class: AssetClass) -> usize {
+        self.validator.policy(symbol, class).spike_window + 1
+    }
+
+    fn remember(&mut self, symbol: String, class: AssetClass, close: rust_decimal::Decimal) {
+        let n = self.window(&symbol, class);
+        let closes = self.history.entry(symbol).or_default();
+        closes.push(close);
+        if closes.len() > n {
+            let extra = closes.len() - n;
+            closes.drain(..extra);
+        }
+    }
+}
+
+enum Entry {
+    Bar(RawBar, Option<Instant>),
+    Event(QualityEvent),
+}
+
+struct Group {
+    source: Source,
+    class: AssetClass,
+    bars: Vec<RawBar>,
+    received: Vec<Option<Instant>>,
+    events: Vec<QualityEvent>,
+}
+
+/// The range the bars of a batch cover (an empty batch covers nothing).
+fn span(bars: &[RawBar], timeframe: Timeframe) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = bars.iter().map(|b| b.start).min();
+    let end = bars.iter().map(|b| timeframe.end_of(b.start)).max();
+    match (start, end) {
+        (Some(s), Some(e)) => (s, e),
+        _ => {
+            let now = Utc::now();
+            (now, now)
+        }
+    }
+}
