@@ -152,7 +152,7 @@ async fn a_stream_subscribes_stores_closed_bars_recovers_gaps_and_closes_on_shut
         &config(
             &rest,
             &server,
-            "[[streams]]\nname = \"crypto\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\", \"ETH/USD\"]\ntimeframe = \"1m\"\nreconnect_min = \"50ms\"\n",
+            "[[streams]]\nname = \"crypto\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\", \"ETH/USD\"]\ntimeframe = \"1m\"\nreconnect_min = \"50ms\"\nheartbeat = \"1s\"\n",
         ),
     );
     let mut svc = Service::start(dir.path(), &db.url);
@@ -165,6 +165,13 @@ async fn a_stream_subscribes_stores_closed_bars_recovers_gaps_and_closes_on_shut
     );
     let sources = db.rows("SELECT DISTINCT source FROM bars").await;
     assert_eq!(sources, ["mockrest"]);
+    // The heartbeat line names what an operator checks first.
+    let beat = svc.wait_for_log("stream heartbeat", Duration::from_secs(5));
+    let v: serde_json::Value = serde_json::from_str(&beat).unwrap();
+    assert_eq!(v["fields"]["stream"], "crypto");
+    assert_eq!(v["fields"]["symbols"], 2);
+    assert!(v["fields"]["messages"].as_u64().unwrap() >= 1, "{beat}");
+    assert!(v["fields"]["last_message_age"].is_string(), "{beat}");
 
     let seen = server.seen();
     assert!(seen.mismatches.is_empty(), "{:?}", seen.mismatches);
@@ -397,6 +404,61 @@ async fn a_thousand_disconnects_leave_no_gap_and_no_duplicate() {
             "mdhost_stream_gap_recoveries_total{stream=\"soak\",outcome=\"ok\"}"
         ),
         DISCONNECTS as f64 // float-ok
+    );
+    svc.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn editing_a_stream_in_plugins_toml_restarts_it_with_the_new_symbols() {
+    let db = PgDb::create("mdhost_stream_edit").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let mut first = handshake(&["BTC/USD"]);
+    first.push(bar("BTC/USD", T0));
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, first), None, TOKEN).await;
+    let mut second = handshake(&["BTC/USD", "ETH/USD"]);
+    second.push(bar("ETH/USD", T0));
+    server.push(&session(StreamTransport::Websocket, second));
+    let stream = |symbols: &str| {
+        format!(
+            "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [{symbols}]\ntimeframe = \"1m\"\n"
+        )
+    };
+    let dir = common::deployment(
+        &[common::test_wasm("mockrest")],
+        &config(&rest, &server, &stream("\"BTC/USD\"")),
+    );
+    let mut svc = Service::start(dir.path(), &db.url);
+    rows_when(&db, BAR_ROWS, 1, Duration::from_secs(20)).await;
+    let toml = dir.path().join("plugins.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let edited = text.replace(
+        "symbols = [\"BTC/USD\"]",
+        "symbols = [\"BTC/USD\", \"ETH/USD\"]",
+    );
+    assert_ne!(text, edited);
+    std::fs::write(&toml, edited).unwrap();
+    let rows = rows_when(&db, BAR_ROWS, 2, Duration::from_secs(20)).await;
+    assert_eq!(
+        rows,
+        [
+            bar_at("BTC/USD", T0, 0).row(),
+            bar_at("ETH/USD", T0, 0).row()
+        ],
+        "log:\n{}",
+        svc.log.join("\n")
+    );
+    let seen = server.seen();
+    assert!(seen.mismatches.is_empty(), "{:?}", seen.mismatches);
+    // The old connection was closed properly before the new one subscribed.
+    assert!(
+        seen.client_closes.contains(&(0, Some(1000))),
+        "{:?}",
+        seen.client_closes
+    );
+    svc.wait_for_log(
+        "stream configuration changed or removed",
+        Duration::from_secs(1),
     );
     svc.terminate();
 }

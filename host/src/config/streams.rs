@@ -123,7 +123,7 @@ impl Source<'_> {
             flush_interval: duration(
                 &s.flush_interval,
                 "flush_interval",
-                Duration::from_millis(50),
+                Duration::from_millis(5),
             )?,
             late_grace: duration(&s.late_grace, "late_grace", Duration::from_secs(2))?,
             recover: s.recover.map_or(true, Spanned::into_inner),

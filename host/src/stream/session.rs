@@ -100,6 +100,7 @@ pub struct Session {
     /// The class of symbols `[validation.instruments]` does not name (the plugin's first).
     class: AssetClass,
     source: Option<Source>,
+    on_message_time: prometheus_client::metrics::histogram::Histogram,
 }
 
 impl Session {
@@ -110,6 +111,7 @@ impl Session {
         writer: mpsc::Sender<Item>,
         gaps: mpsc::UnboundedSender<Gap>,
     ) -> Self {
+        let on_message_time = ctx.metrics.stream_on_message(&cfg.name);
         Session {
             symbols: cfg.symbols.iter().cloned().collect(),
             aggregator: Aggregator::new(cfg.timeframe, cfg.late_grace),
@@ -130,6 +132,7 @@ impl Session {
             connected: false,
             class: AssetClass::Equity,
             source: None,
+            on_message_time,
         }
     }
 
@@ -297,7 +300,9 @@ impl Session {
                             let received = Instant::now();
                             self.counts.messages += 1;
                             self.last_message = Some(received);
-                            let events = match instance.on_message(&bytes).await {
+                            let parsed = instance.on_message(&bytes).await;
+                            self.on_message_time.observe(received.elapsed().as_secs_f64()); // float-ok: a latency
+                            let events = match parsed {
                                 Err(e) => break 'conn Ended::Failed(format!("on-message: {e}")),
                                 Ok(Err(e)) => {
                                     self.bad_message(&bytes, &e.to_string());

@@ -68,7 +68,7 @@ impl Writer {
             validator,
             metrics,
             history: History::new(),
-            seeded: HashMap::new(),
+            seeded: std::collections::HashSet::new(),
             last_warning: None,
         };
         let done = tokio::spawn(state.run(rx));
@@ -85,7 +85,7 @@ struct State {
     /// series without a query per flush.
     history: History,
     /// Symbols whose history was read from the store once.
-    seeded: HashMap<String, ()>,
+    seeded: std::collections::HashSet<String>,
     last_warning: Option<Instant>,
 }
 
@@ -248,10 +248,10 @@ impl State {
     /// Reads the recent closes of symbols seen for the first time.
     async fn seed_history(&mut self, bars: &[RawBar], class: AssetClass) {
         for bar in bars {
-            if self.seeded.contains_key(&bar.symbol) {
+            if self.seeded.contains(&bar.symbol) {
                 continue;
             }
-            self.seeded.insert(bar.symbol.clone(), ());
+            self.seeded.insert(bar.symbol.clone());
             let n = self.window(&bar.symbol, class);
             match self
                 .store

@@ -1,0 +1,186 @@
+//! The stream benchmark of BENCHMARKS.md ("Streams"): `mdhost run` holding one WebSocket
+//! connection on which 100 symbols send 10 messages a second each (one closed bar per
+//! message), written into Postgres. It reports, from the service's own histograms, the
+//! p50/p99 of the plugin's `on-message` call and of message received → bar committed,
+//! and the service's CPU time over the measured window (from /proc).
+//!
+//! `cargo bench -p mdhost --bench streams` (run `cargo xtask plugins` first; Postgres on
+//! 127.0.0.1:5432). `BENCH_SYMBOLS` (100), `BENCH_RATE` (messages per symbol per second,
+//! 10), `BENCH_SECONDS` (30) and `BENCH_BURST` (messages sent back to back, default one
+//! per symbol) change the load.
+
+#[path = "../tests/common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::mock_provider::{self, MockConfig, bar_at};
+use common::pg::PgDb;
+use common::service::Service;
+use common::stream_server;
+use mdhost::harness::stream::{Frame, StreamSession, StreamTransport};
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// User + system CPU seconds the process has used so far (Linux /proc, clock ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 /* float-ok: a CPU time report */ {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0 // float-ok: a CPU time report
+}
+
+/// The `q` quantile of a Prometheus histogram in `metrics`, as the upper bound of the
+/// first bucket holding it (so "≤ x"), and the sample count.
+fn quantile(metrics: &str, name: &str, q: f64 /* float-ok */) -> (f64 /* float-ok */, u64) {
+    let mut buckets: Vec<(f64 /* float-ok */, u64)> = Vec::new();
+    for line in metrics
+        .lines()
+        .filter(|l| l.starts_with(&format!("{name}_bucket{{")))
+    {
+        let le = line
+            .split("le=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap();
+        let count: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().unwrap()
+        }; // float-ok
+        buckets.push((bound, count));
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let total = buckets.last().map_or(0, |b| b.1);
+    let want = (q * total as f64).ceil() as u64; // float-ok: report arithmetic
+    let bound = buckets
+        .iter()
+        .find(|b| b.1 >= want)
+        .map_or(f64::NAN, |b| b.0); // float-ok
+    (bound, total)
+}
+
+fn main() {
+    let symbols = env_or("BENCH_SYMBOLS", 100);
+    let rate = env_or("BENCH_RATE", 10);
+    let seconds = env_or("BENCH_SECONDS", 30);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let db = PgDb::create("mdhost_bench_stream").await;
+        let rest = mock_provider::start(MockConfig::default()).await;
+        let names: Vec<String> = (0..symbols).map(|i| format!("S{i:03}/USD")).collect();
+        let ticks = seconds * rate;
+        // Every message is a new closed minute bar; the series ends well before now.
+        let now = chrono::Utc::now().timestamp();
+        let base = now - now % 60 - (ticks as i64 + 10) * 60;
+        let list = serde_json::to_string(&names).unwrap();
+        let mut frames = vec![
+            Frame::Recv(br#"{"t":"hello"}"#.to_vec()),
+            Frame::Send(r#"{"op":"auth","token":"{{secret:token}}"}"#.into()),
+            Frame::Recv(br#"{"t":"authed"}"#.to_vec()),
+            Frame::Send(format!(r#"{{"op":"subscribe","symbols":{list},"tf":"1m"}}"#)),
+            Frame::Recv(br#"{"t":"subscribed"}"#.to_vec()),
+            // The service's start-up settles before the measured load begins.
+            Frame::Delay(Duration::from_secs(2)),
+        ];
+        // Messages go out in bursts of `burst` (default: one per symbol, as minute bars
+        // arrive together when the minute closes), spaced to keep the overall rate.
+        let burst = env_or("BENCH_BURST", symbols).clamp(1, symbols * ticks);
+        let pause = Duration::from_micros(1_000_000 * burst / (symbols * rate));
+        let mut sent = 0;
+        for tick in 0..ticks {
+            for s in &names {
+                let b = bar_at(s, base + tick as i64 * 60, 0);
+                frames.push(Frame::Recv(
+                    format!(
+                        r#"{{"t":"bar","s":"{}","ts":{},"o":"{}","h":"{}","l":"{}","c":"{}","v":"{}","x":true}}"#,
+                        b.symbol, b.t, b.o, b.h, b.l, b.c, b.v
+                    )
+                    .into_bytes(),
+                ));
+                sent += 1;
+                if sent % burst == 0 {
+                    frames.push(Frame::Delay(pause));
+                }
+            }
+        }
+        let session = StreamSession {
+            name: "bench".into(),
+            source: Some("synthetic load".into()),
+            transport: StreamTransport::Websocket,
+            url: "ws://mock.stream.test/v1/stream".into(),
+            frames,
+        };
+        let server = stream_server::start(&session, None, "mdhost").await;
+        let config = format!(
+            "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n[plugins.mockrest]\n\
+             allow_hosts = [\"http://{}\", \"http://{}\"]\n\n\
+             [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\" }}\n\n\
+             [[streams]]\nname = \"bench\"\nprovider = \"mockrest\"\nsymbols = {list}\n\
+             timeframe = \"1m\"\nstale_after = \"1h\"\n",
+            mock_provider::HOST,
+            rest.addr,
+            server.connect_to(),
+            mock_provider::HOST,
+            stream_server::HOST,
+        );
+        let dir = common::deployment(&[common::test_wasm("mockrest")], &config);
+        // SAFETY: set before any thread reads the environment of this process's children.
+        unsafe { std::env::set_var("CARGO_PKG_NAME", "mdhost") };
+        let mut svc = Service::start(dir.path(), &db.url);
+        svc.wait_for_log("stream connected", Duration::from_secs(30));
+        let pid = svc.child.id();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let count_sql = "SELECT count(*)::text FROM bars";
+        let n0: usize = db.rows(count_sql).await[0].parse().unwrap();
+        let (cpu0, t0) = (cpu_seconds(pid), Instant::now());
+        let expected = (symbols * ticks) as usize;
+        loop {
+            let n: usize = db.rows(count_sql).await[0].parse().unwrap();
+            if n >= expected || t0.elapsed() > Duration::from_secs(seconds * 3 + 30) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let (cpu1, wall) = (cpu_seconds(pid), t0.elapsed());
+        let stored: usize = db.rows(count_sql).await[0].parse().unwrap();
+        let (_, metrics) = svc.get("/metrics").await;
+        let om = |q| quantile(&metrics, "mdhost_stream_on_message_seconds", q);
+        let cm = |q| quantile(&metrics, "mdhost_stream_commit_seconds", q);
+        let ((om50, n), (om90, _), (om99, _), (om999, _)) = (om(0.5), om(0.9), om(0.99), om(0.999));
+        let ((c50, bars), (c90, _), (c99, _), (c999, _)) = (cm(0.5), cm(0.9), cm(0.99), cm(0.999));
+        let wall_s = wall.as_secs_f64(); // float-ok: report arithmetic
+        println!("streams: {symbols} symbols × {rate} messages/s for {seconds} s on one connection into Postgres, in bursts of {burst}");
+        println!("  stored {stored}/{expected} bars; {n} on-message calls, {bars} bars committed");
+        let us = |v: f64 /* float-ok */| format!("{:.1} µs", v * 1e6); // float-ok
+        let ms = |v: f64 /* float-ok */| format!("{:.2} ms", v * 1e3); // float-ok
+        println!(
+            "  on-message: p50 ≤ {}, p90 ≤ {}, p99 ≤ {}, p99.9 ≤ {}",
+            us(om50), us(om90), us(om99), us(om999)
+        );
+        println!(
+            "  received → committed: p50 ≤ {}, p90 ≤ {}, p99 ≤ {}, p99.9 ≤ {}",
+            ms(c50), ms(c90), ms(c99), ms(c999)
+        );
+        println!(
+            "  service CPU: {:.2} s over {:.1} s = {:.1}% of one core ({:.0} messages/s over the window)",
+            cpu1 - cpu0,
+            wall_s,
+            (cpu1 - cpu0) / wall_s * 100.0, // float-ok
+            (stored - n0) as f64 / wall_s, // float-ok: report arithmetic
+        );
+        svc.terminate();
+    });
+}
