@@ -85,6 +85,21 @@ fn config(rest: &MockProvider, server: &StreamServer, streams: &str) -> String {
     )
 }
 
+/// `mdhost run` on a deployment of mockrest with `streams` (TOML), against both servers.
+fn start_service(
+    db: &PgDb,
+    rest: &MockProvider,
+    server: &StreamServer,
+    streams: &str,
+) -> (tempfile::TempDir, Service) {
+    let dir = common::deployment(
+        &[common::test_wasm("mockrest")],
+        &config(rest, server, streams),
+    );
+    let svc = Service::start(dir.path(), &db.url);
+    (dir, svc)
+}
+
 const BAR_ROWS: &str = "SELECT symbol, extract(epoch from start)::bigint, open::text, high::text, low::text, close::text, volume::text FROM bars ORDER BY symbol, start";
 
 /// Waits until `sql` returns `n` rows (or the time is up) and returns them.
@@ -147,15 +162,12 @@ async fn a_stream_subscribes_stores_closed_bars_recovers_gaps_and_closes_on_shut
     ]);
     let server =
         stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
-    let dir = common::deployment(
-        &[common::test_wasm("mockrest")],
-        &config(
-            &rest,
-            &server,
-            "[[streams]]\nname = \"crypto\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\", \"ETH/USD\"]\ntimeframe = \"1m\"\nreconnect_min = \"50ms\"\nheartbeat = \"1s\"\n",
-        ),
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"crypto\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\", \"ETH/USD\"]\ntimeframe = \"1m\"\nreconnect_min = \"50ms\"\nheartbeat = \"1s\"\n",
     );
-    let mut svc = Service::start(dir.path(), &db.url);
     let rows = rows_when(&db, BAR_ROWS, 10, Duration::from_secs(30)).await;
     assert_eq!(
         rows,
@@ -237,16 +249,13 @@ async fn refused_credentials_back_off_and_open_the_circuit() {
         TOKEN,
     )
     .await;
-    let dir = common::deployment(
-        &[common::test_wasm("mockrest")],
-        &config(
-            &rest,
-            &server,
-            "[[streams]]\nname = \"refused\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"refused\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
              reconnect_min = \"50ms\"\nreconnect_max = \"200ms\"\nbreaker_after = 3\nbreaker_cooldown = \"1h\"\n",
-        ),
     );
-    let mut svc = Service::start(dir.path(), &db.url);
     let line = svc.wait_for_log("stream circuit open", Duration::from_secs(20));
     assert!(line.contains("auth failed"), "{line}");
     // The circuit holds: no fourth attempt within the cooldown.
@@ -290,16 +299,13 @@ async fn quotes_over_http_lines_become_mid_bars_and_silence_raises_a_stale_alert
     quiet.push(bar("BTC/USD", T0));
     let server = stream_server::start(&fx, None, TOKEN).await;
     server.push(&session(StreamTransport::Websocket, quiet));
-    let dir = common::deployment(
-        &[common::test_wasm("mockrest")],
-        &config(
-            &rest,
-            &server,
-            "[[streams]]\nname = \"fx\"\nprovider = \"mockrest\"\nsymbols = [\"EUR/USD\"]\ntimeframe = \"1m\"\n\n\
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"fx\"\nprovider = \"mockrest\"\nsymbols = [\"EUR/USD\"]\ntimeframe = \"1m\"\n\n\
              [[streams]]\nname = \"quiet\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\nstale_after = \"1s\"\n",
-        ),
     );
-    let mut svc = Service::start(dir.path(), &db.url);
     let fx_rows = "SELECT symbol, extract(epoch from start)::bigint, open::text, high::text, low::text, close::text, coalesce(volume::text, '-') FROM bars WHERE symbol = 'EUR/USD' ORDER BY start";
     let rows = rows_when(&db, fx_rows, 2, Duration::from_secs(20)).await;
     assert_eq!(
@@ -371,16 +377,13 @@ async fn a_thousand_disconnects_leave_no_gap_and_no_duplicate() {
         }
         server.push(&session(StreamTransport::Websocket, frames));
     }
-    let dir = common::deployment(
-        &[common::test_wasm("mockrest")],
-        &config(
-            &rest,
-            &server,
-            "[[streams]]\nname = \"soak\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"soak\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
              reconnect_min = \"1ms\"\nreconnect_max = \"20ms\"\nstale_after = \"1h\"\n",
-        ),
     );
-    let mut svc = Service::start(dir.path(), &db.url);
     let minutes = 3 * DISCONNECTS + 2;
     let rows = rows_when(&db, BAR_ROWS, minutes as usize, Duration::from_secs(240)).await;
     let seen = server.seen();
@@ -424,11 +427,7 @@ async fn editing_a_stream_in_plugins_toml_restarts_it_with_the_new_symbols() {
             "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [{symbols}]\ntimeframe = \"1m\"\n"
         )
     };
-    let dir = common::deployment(
-        &[common::test_wasm("mockrest")],
-        &config(&rest, &server, &stream("\"BTC/USD\"")),
-    );
-    let mut svc = Service::start(dir.path(), &db.url);
+    let (dir, mut svc) = start_service(&db, &rest, &server, &stream("\"BTC/USD\""));
     rows_when(&db, BAR_ROWS, 1, Duration::from_secs(20)).await;
     let toml = dir.path().join("plugins.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
@@ -460,5 +459,45 @@ async fn editing_a_stream_in_plugins_toml_restarts_it_with_the_new_symbols() {
         "stream configuration changed or removed",
         Duration::from_secs(1),
     );
+    svc.terminate();
+}
+
+/// A live series (bars up to the current minute): after a reconnect the new connection
+/// stays silent, yet the minutes that closed during the outage are fetched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reconnect_recovers_the_outage_even_when_no_bar_follows() {
+    let db = PgDb::create("mdhost_stream_outage").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let now = chrono::Utc::now().timestamp();
+    let minute = now - now % MIN;
+    let first_bar = minute - 5 * MIN;
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.extend([
+        bar("BTC/USD", first_bar),
+        bar("BTC/USD", first_bar + MIN),
+        Frame::Disconnect {
+            code: Some(1011),
+            reason: "restart".into(),
+        },
+    ]);
+    frames.extend(handshake(&["BTC/USD"]));
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+             reconnect_min = \"50ms\"\nlate_grace = \"200ms\"\n",
+    );
+    let rows = rows_when(&db, BAR_ROWS, 5, Duration::from_secs(20)).await;
+    // Five minutes up to the one in progress when the test began (six if a minute closed
+    // meanwhile); every one equal to the provider's series, none missing.
+    assert!(rows.len() >= 5, "{rows:?}\nlog:\n{}", svc.log.join("\n"));
+    assert_eq!(
+        rows,
+        expected_rows(&["BTC/USD"], first_bar, rows.len() as i64)
+    );
+    svc.wait_for_log("no bar since the reconnect", Duration::from_secs(1));
     svc.terminate();
 }

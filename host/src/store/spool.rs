@@ -53,7 +53,14 @@ enum Record {
 /// The spool file. Only [`Resilient`] touches it, under its lock.
 struct Spool {
     path: PathBuf,
+    /// When the file was last found absent. Another process (a backfill beside the
+    /// service) may spool into the same file, so absence is re-checked at most once per
+    /// [`RECHECK`] instead of on every write.
+    absent_since: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// How long an absent spool file is trusted to stay absent, unless this process spools.
+const RECHECK: Duration = Duration::from_secs(1);
 
 impl Spool {
     fn io(&self, source: std::io::Error) -> StoreError {
@@ -139,6 +146,7 @@ impl Resilient {
             inner,
             spool: Mutex::new(Spool {
                 path: spool_path.into(),
+                absent_since: std::sync::Mutex::new(None),
             }),
             retry,
         }
@@ -159,12 +167,18 @@ impl Resilient {
     /// the rest. Returns how many were applied.
     pub async fn replay(&self) -> Result<usize, StoreError> {
         let spool = self.spool.lock().await;
+        *spool.absent_since.lock().expect("spool flag") = None;
         self.replay_locked(&spool).await
     }
 
     async fn replay_locked(&self, spool: &Spool) -> Result<usize, StoreError> {
+        let absent = *spool.absent_since.lock().expect("spool flag");
+        if absent.is_some_and(|t| t.elapsed() < RECHECK) {
+            return Ok(0);
+        }
         let records = spool.read()?;
         if records.is_empty() {
+            *spool.absent_since.lock().expect("spool flag") = Some(std::time::Instant::now());
             return Ok(0);
         }
         for (done, record) in records.iter().enumerate() {
@@ -202,8 +216,14 @@ impl Resilient {
             .await
     }
 
-    /// Replays the spool, then does `op`; spools `record` when the store stays unreachable.
-    async fn durable<T, F, Fut>(&self, record: Record, spooled: T, op: F) -> Result<T, StoreError>
+    /// Replays the spool, then does `op`; spools `record()` when the store stays
+    /// unreachable (built only then: a batch is not copied on every write).
+    async fn durable<T, F, Fut>(
+        &self,
+        record: impl FnOnce() -> Record,
+        spooled: T,
+        op: F,
+    ) -> Result<T, StoreError>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = Result<T, StoreError>>,
@@ -223,7 +243,9 @@ impl Resilient {
                 Err(_) => {}
             }
         }
-        spool.append(&record)?;
+        spool.append(&record())?;
+        // This process just spooled: the next operation replays first.
+        *spool.absent_since.lock().expect("spool flag") = None;
         tracing::warn!(spool = %spool.path.display(), "store unreachable; operation spooled for replay");
         Ok(spooled)
     }
@@ -246,16 +268,20 @@ impl Store for Resilient {
             events: batch.events.len() as u64,
             ..WriteSummary::default()
         };
-        self.durable(Record::Write(batch.clone()), spooled, || {
-            self.inner.write(batch)
-        })
+        self.durable(
+            || Record::Write(batch.clone()),
+            spooled,
+            || self.inner.write(batch),
+        )
         .await
     }
 
     async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError> {
-        self.durable(Record::Failure(failure.clone()), (), || {
-            self.inner.record_failure(failure)
-        })
+        self.durable(
+            || Record::Failure(failure.clone()),
+            (),
+            || self.inner.record_failure(failure),
+        )
         .await
     }
 
@@ -269,7 +295,7 @@ impl Store for Resilient {
 
     /// A spooled run has no id yet; 0 stands for "recorded later".
     async fn record_run(&self, run: &RunStart, outcome: &RunOutcome) -> Result<i64, StoreError> {
-        let record = Record::Run {
+        let record = || Record::Run {
             start: run.clone(),
             outcome: outcome.clone(),
         };

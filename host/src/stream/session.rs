@@ -101,7 +101,14 @@ pub struct Session {
     class: AssetClass,
     source: Option<Source>,
     on_message_time: prometheus_client::metrics::histogram::Histogram,
+    /// After a reconnect: the symbols that have had no bar since, with their last bar
+    /// before the outage, and when the connection opened.
+    after_reconnect: Option<(Instant, HashMap<String, DateTime<Utc>>)>,
 }
+
+/// A reconnect recovers the outage only for series whose last bar is this recent: older
+/// ones are history (a backfill's job), not an outage.
+const RECONNECT_RECOVERY_HORIZON: chrono::Duration = chrono::Duration::days(1);
 
 impl Session {
     pub fn new(
@@ -133,6 +140,7 @@ impl Session {
             class: AssetClass::Equity,
             source: None,
             on_message_time,
+            after_reconnect: None,
         }
     }
 
@@ -278,6 +286,14 @@ impl Session {
         let name = self.cfg.name.clone();
         tracing::info!(stream = %name, provider = %source.provider, version = %source.version, url = %wire.shown_url, "stream connected");
         self.connected = true;
+        let now = Utc::now();
+        let recent: HashMap<String, DateTime<Utc>> = self
+            .last_bar
+            .iter()
+            .filter(|(_, last)| now - **last < RECONNECT_RECOVERY_HORIZON)
+            .map(|(s, last)| (s.clone(), *last))
+            .collect();
+        self.after_reconnect = (!recent.is_empty()).then(|| (Instant::now(), recent));
         self.ctx.metrics.stream_connected(&name, true);
         let mut healthy = false;
         let ended = 'conn: {
@@ -430,6 +446,10 @@ impl Session {
         if !bar.complete {
             return;
         }
+        if let Some((_, waiting)) = &mut self.after_reconnect {
+            // Its first bar since the reconnect shows the outage's extent (below).
+            waiting.remove(&bar.symbol);
+        }
         if let Some(&last) = self.last_bar.get(&bar.symbol) {
             let expected = self.cfg.timeframe.end_of(last);
             if self.cfg.recover
@@ -498,9 +518,41 @@ impl Session {
             }
         }
         self.check_stale(now).await;
+        self.recover_after_reconnect(now);
         self.report();
         if self.last_beat.elapsed() >= self.cfg.heartbeat {
             self.heartbeat();
+        }
+    }
+
+    /// A symbol that has had no bar `late_grace` after a reconnect: what closed during the
+    /// outage is fetched now, rather than when (if ever) its next bar arrives.
+    fn recover_after_reconnect(&mut self, now: DateTime<Utc>) {
+        let Some((since, _)) = &self.after_reconnect else {
+            return;
+        };
+        if since.elapsed() < self.cfg.late_grace {
+            return;
+        }
+        let (_, waiting) = self.after_reconnect.take().expect("checked above");
+        let Some(current) = super::aggregate::interval_start(self.cfg.timeframe, now) else {
+            return;
+        };
+        for (symbol, last) in waiting {
+            let start = self.cfg.timeframe.end_of(last);
+            if !self.cfg.recover || start >= current || !self.market_open(&symbol, start, current) {
+                continue;
+            }
+            tracing::info!(stream = %self.cfg.name, symbol = %symbol, from = %start, to = %current, "no bar since the reconnect; recovering the outage");
+            // The recovered bars count as received: the stream's next bar is compared with
+            // the last of them, so the interval is not fetched twice.
+            let newest = current - (start - last);
+            self.last_bar.insert(symbol.clone(), newest.max(last));
+            let _ = self.gaps.send(Gap {
+                symbol,
+                start,
+                end: current,
+            });
         }
     }
 
