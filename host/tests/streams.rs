@@ -501,3 +501,41 @@ async fn a_reconnect_recovers_the_outage_even_when_no_bar_follows() {
     svc.wait_for_log("no bar since the reconnect", Duration::from_secs(1));
     svc.terminate();
 }
+
+/// Bars still waiting for their batch when SIGTERM arrives are written before the
+/// service exits.
+#[tokio::test(flavor = "multi_thread")]
+async fn shutdown_flushes_the_bars_still_waiting_for_their_batch() {
+    let db = PgDb::create("mdhost_stream_flush").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.extend((0..3).map(|i| bar("BTC/USD", T0 + i * MIN)));
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    // A batch that would wait an hour for its 1,000th bar.
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"held\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+         flush_bars = 1000\nflush_interval = \"1h\"\n",
+    );
+    let until = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, metrics) = svc.get("/metrics").await;
+        if metrics.contains("mdhost_stream_messages_total{stream=\"held\"} 6") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "messages not received:\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        db.rows(BAR_ROWS).await.is_empty(),
+        "the batch is still open"
+    );
+    svc.terminate();
+    assert_eq!(db.rows(BAR_ROWS).await, expected_rows(&["BTC/USD"], T0, 3));
+}
