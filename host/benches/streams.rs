@@ -5,7 +5,9 @@
 //! and the service's CPU time over the measured window (from /proc).
 //!
 //! `cargo bench -p mdhost --bench streams` (run `cargo xtask plugins` first; Postgres on
-//! 127.0.0.1:5432). `BENCH_SYMBOLS` (100), `BENCH_RATE` (messages per symbol per second,
+//! 127.0.0.1:5432). It first times the same `on-message` call in-process, back to back and
+//! after pauses (`BENCH_ISOLATED_ONLY=1` stops there; `BENCH_PAUSE=spin|sweep` changes how
+//! the pause is spent). `BENCH_SYMBOLS` (100), `BENCH_RATE` (messages per symbol per second,
 //! 10), `BENCH_SECONDS` (30) and `BENCH_BURST` (messages sent back to back, default one
 //! per symbol) change the load.
 
@@ -69,6 +71,91 @@ fn quantile(metrics: &str, name: &str, q: f64 /* float-ok */) -> (f64 /* float-o
     (bound, total)
 }
 
+/// p50/p99 of `on-message` over `n` timed calls, each after `pause` (zero: back to back).
+async fn timed_calls(
+    inst: &mut mdhost::runtime::PluginInstance,
+    message: &[u8],
+    n: usize,
+    pause: Duration,
+) -> (Duration, Duration) {
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        if !pause.is_zero() {
+            match std::env::var("BENCH_PAUSE").as_deref() {
+                // Diagnostics: keep the core busy instead of sleeping, with or without
+                // sweeping a buffer larger than the caches.
+                Ok("spin") => {
+                    let until = Instant::now() + pause;
+                    while Instant::now() < until {
+                        std::hint::spin_loop();
+                    }
+                }
+                Ok("sweep") => {
+                    let until = Instant::now() + pause;
+                    let mut buf = vec![1u8; 32 << 20];
+                    let mut i = 0;
+                    while Instant::now() < until {
+                        let len = buf.len();
+                        buf[i % len] = buf[(i * 7919) % len].wrapping_add(1);
+                        i += 64;
+                    }
+                    std::hint::black_box(&buf);
+                }
+                _ => tokio::time::sleep(pause).await,
+            }
+        }
+        let t = Instant::now();
+        let events = inst.on_message(message).await.unwrap().unwrap();
+        times.push(t.elapsed());
+        assert_eq!(events.len(), 1);
+    }
+    times.sort();
+    (times[n / 2], times[n * 99 / 100])
+}
+
+/// The same `on-message` call in-process, without the service around it: back to back,
+/// and each after a pause, to separate the call's cost from the cost of a cold start.
+async fn isolated_on_message() {
+    let dir = common::deployment(&[common::test_wasm("mockrest")], "");
+    let registry = common::host::registry(dir.path(), true).await;
+    let plugin = registry.get("mockrest").expect("mockrest loaded");
+    let mut inst = plugin.instance().await.unwrap();
+    let tf = "1m".parse().unwrap();
+    inst.connect(&["S000/USD".to_owned()], tf)
+        .await
+        .unwrap()
+        .unwrap();
+    let b = bar_at("S000/USD", 1_767_711_600, 0);
+    let message = format!(
+        r#"{{"t":"bar","s":"{}","ts":{},"o":"{}","h":"{}","l":"{}","c":"{}","v":"{}","x":true}}"#,
+        b.symbol, b.t, b.o, b.h, b.l, b.c, b.v
+    );
+    timed_calls(&mut inst, message.as_bytes(), 1000, Duration::ZERO).await;
+    let us = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6); // float-ok: report
+    for pause in [
+        Duration::ZERO,
+        Duration::from_millis(2),
+        Duration::from_millis(100),
+    ] {
+        let n = if pause >= Duration::from_millis(100) {
+            100
+        } else {
+            2000
+        };
+        let (p50, p99) = timed_calls(&mut inst, message.as_bytes(), n, pause).await;
+        println!(
+            "isolated on-message, {n} calls {:>12}: p50 {}, p99 {}",
+            if pause.is_zero() {
+                "back to back".to_owned()
+            } else {
+                format!("after {pause:?}")
+            },
+            us(p50),
+            us(p99)
+        );
+    }
+}
+
 fn main() {
     let symbols = env_or("BENCH_SYMBOLS", 100);
     let rate = env_or("BENCH_RATE", 10);
@@ -77,6 +164,10 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    rt.block_on(isolated_on_message());
+    if std::env::var_os("BENCH_ISOLATED_ONLY").is_some() {
+        return;
+    }
     rt.block_on(async {
         let db = PgDb::create("mdhost_bench_stream").await;
         let rest = mock_provider::start(MockConfig::default()).await;
