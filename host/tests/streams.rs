@@ -539,3 +539,54 @@ async fn shutdown_flushes_the_bars_still_waiting_for_their_batch() {
     svc.terminate();
     assert_eq!(db.rows(BAR_ROWS).await, expected_rows(&["BTC/USD"], T0, 3));
 }
+
+/// When the stream's own provider cannot deliver a missing interval, the next provider of
+/// `failover` does, through the same validation and store.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gap_the_stream_provider_cannot_fill_comes_from_the_failover_provider() {
+    let db = PgDb::create("mdhost_stream_failover").await;
+    let rest = mock_provider::start(MockConfig {
+        failing: vec!["BTC/USD".into()],
+        ..MockConfig::default()
+    })
+    .await;
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.extend([bar("BTC/USD", T0), bar("BTC/USD", T0 + 2 * MIN)]);
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    // mockrest's retries of the 500s end within a second; misbehave answers any request
+    // with one fixed bar at the start of the requested window.
+    let text = config(
+        &rest,
+        &server,
+        "[[streams]]\nname = \"failover\"\nprovider = \"mockrest\"\nfailover = [\"misbehave\"]\n\
+         symbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\n\
+         [plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\" }\n",
+    )
+    .replace("rate_limit = {", "deadline = \"1s\"\nrate_limit = {");
+    let dir = common::deployment(
+        &[
+            common::test_wasm("mockrest"),
+            common::test_wasm("misbehave"),
+        ],
+        &text,
+    );
+    let mut svc = Service::start(dir.path(), &db.url);
+    let sql =
+        "SELECT extract(epoch from start)::bigint, close::text, source FROM bars ORDER BY start";
+    let rows = rows_when(&db, sql, 3, Duration::from_secs(30)).await;
+    let stream_bar = |t: i64| format!("{t}|{}|mockrest", bar_at("BTC/USD", t, 0).c);
+    assert_eq!(
+        rows,
+        [
+            stream_bar(T0),
+            format!("{}|100.5|misbehave", T0 + MIN),
+            stream_bar(T0 + 2 * MIN)
+        ],
+        "log:\n{}",
+        svc.log.join("\n")
+    );
+    let line = svc.wait_for_log("gap recovered", Duration::from_secs(1));
+    assert!(line.contains("\"provider\":\"misbehave\""), "{line}");
+    svc.terminate();
+}
