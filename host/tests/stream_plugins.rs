@@ -223,7 +223,7 @@ async fn alpaca_authenticates_subscribes_and_classifies_its_errors() {
     let frames: &[(&str, Expect)] = &[
         (&sip[0], ok([status("connected"), reply(ALPACA_AUTH)])),
         (&sip[1], ok([status("authenticated"),
-            reply(r#"{"action":"subscribe","bars":["SPY","AAPL","AMD"]}"#)])),
+            reply(r#"{"action":"subscribe","bars":["SPY","AAPL","AMD"],"updatedBars":["SPY","AAPL","AMD"]}"#)])),
         (&sip[2], ok([trade("AAPL", at("2021-02-22T15:51:44.208Z"), "126.55", "1")])),
         (&sip[3][..50], None),
         // Three quotes in one frame, in order; times with 7 and 9 fractional digits.
@@ -253,7 +253,7 @@ async fn alpaca_authenticates_subscribes_and_classifies_its_errors() {
     #[rustfmt::skip]
     let expected = [
         ok([status("connected"), reply(ALPACA_AUTH)]),
-        ok([status("authenticated"), reply(r#"{"action":"subscribe","bars":["IBM"]}"#)]),
+        ok([status("authenticated"), reply(r#"{"action":"subscribe","bars":["IBM"],"updatedBars":["IBM"]}"#)]),
         // Alpaca did not understand what was sent: an event, not a refused frame.
         ok([Error(BadResponse(text("400: invalid syntax")))]),
         unauthorized("401: not authenticated"),

@@ -128,7 +128,9 @@ mod tests {
             Alpaca::on_message(br#"[{"T":"success","msg":"authenticated"}]"#.to_vec()),
             Ok(vec![
                 Event::Status("authenticated".into()),
-                Event::Reply(r#"{"action":"subscribe","bars":["AAPL"]}"#.into())
+                Event::Reply(
+                    r#"{"action":"subscribe","bars":["AAPL"],"updatedBars":["AAPL"]}"#.into()
+                )
             ])
         );
         // A refused connect leaves the previous session alone.

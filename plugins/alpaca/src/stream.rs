@@ -73,14 +73,19 @@ pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<(Plan, Sessio
 struct Subscribe<'a> {
     action: &'static str,
     bars: Vec<&'a str>,
+    /// Corrections of minute bars already sent (late trades), as `u` messages: without
+    /// them a stored bar would keep its first, incomplete values.
+    #[serde(rename = "updatedBars")]
+    updated_bars: Vec<&'a str>,
 }
 
 impl Session {
-    /// The subscribe message for the bars of every symbol asked for.
+    /// The subscribe message for the bars, and their corrections, of every symbol asked for.
     pub fn subscribe_message(&self) -> String {
         let msg = Subscribe {
             action: "subscribe",
             bars: self.symbols.alpaca().collect(),
+            updated_bars: self.symbols.alpaca().collect(),
         };
         serde_json::to_string(&msg).unwrap_or_default()
     }
@@ -324,7 +329,9 @@ mod tests {
                     r#"[{"T":"success","msg":"authenticated"}]"#,
                     Ok(vec![
                         status("authenticated"),
-                        reply(r#"{"action":"subscribe","bars":["AAPL","MSFT"]}"#),
+                        reply(
+                            r#"{"action":"subscribe","bars":["AAPL","MSFT"],"updatedBars":["AAPL","MSFT"]}"#,
+                        ),
                     ]),
                 ),
                 // Repeats do not resend anything.
@@ -404,7 +411,9 @@ mod tests {
                     frames[1],
                     Ok(vec![
                         status("authenticated"),
-                        reply(r#"{"action":"subscribe","bars":["SPY","AAPL","AMD"]}"#),
+                        reply(
+                            r#"{"action":"subscribe","bars":["SPY","AAPL","AMD"],"updatedBars":["SPY","AAPL","AMD"]}"#,
+                        ),
                     ]),
                 ),
                 (
@@ -466,7 +475,9 @@ mod tests {
                     frames[1],
                     Ok(vec![
                         status("authenticated"),
-                        reply(r#"{"action":"subscribe","bars":["BTC/USD"]}"#),
+                        reply(
+                            r#"{"action":"subscribe","bars":["BTC/USD"],"updatedBars":["BTC/USD"]}"#,
+                        ),
                     ]),
                 ),
                 (
@@ -498,7 +509,7 @@ mod tests {
             Ok(vec![status("connected"), reply(AUTH)]),
             Ok(vec![
                 status("authenticated"),
-                reply(r#"{"action":"subscribe","bars":["IBM"]}"#),
+                reply(r#"{"action":"subscribe","bars":["IBM"],"updatedBars":["IBM"]}"#),
             ]),
             Ok(vec![Event::Error(ProviderError::BadResponse(
                 "Alpaca stream error 400: invalid syntax".into(),
