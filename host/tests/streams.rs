@@ -177,6 +177,10 @@ async fn a_stream_subscribes_stores_closed_bars_recovers_gaps_and_closes_on_shut
     );
     let sources = db.rows("SELECT DISTINCT source FROM bars").await;
     assert_eq!(sources, ["mockrest"]);
+    // These bars are months old, so each live one was committed long after its interval
+    // ended: one warning line (rate-limited), with the count and the worst delay.
+    let late = svc.wait_for_log("after their interval ended", Duration::from_secs(5));
+    assert!(late.contains("\"level\":\"WARN\""), "{late}");
     // The heartbeat line names what an operator checks first.
     let beat = svc.wait_for_log("stream heartbeat", Duration::from_secs(5));
     let v: serde_json::Value = serde_json::from_str(&beat).unwrap();
