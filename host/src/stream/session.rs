@@ -46,6 +46,19 @@ enum Ended {
     RateLimited(Option<u32>),
 }
 
+impl std::fmt::Display for Ended {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ended::Stopped => f.write_str("stopped"),
+            Ended::Dropped(m) => write!(f, "connection lost: {m}"),
+            Ended::Failed(m) => write!(f, "failed: {m}"),
+            Ended::Unauthorized(m) => write!(f, "unauthorized: {m}"),
+            Ended::RateLimited(Some(s)) => write!(f, "rate limited (retry in {s} s)"),
+            Ended::RateLimited(None) => f.write_str("rate limited"),
+        }
+    }
+}
+
 impl Ended {
     fn outcome(&self) -> &'static str {
         match self {
@@ -186,9 +199,9 @@ impl Session {
             }
             if failures >= self.cfg.breaker_after {
                 delay = self.cfg.breaker_cooldown;
-                tracing::error!(stream = %name, failures, cooldown = ?delay, reason = ?ended, "stream circuit open: repeated connection failures; trying again after the cooldown");
+                tracing::error!(stream = %name, failures, cooldown = ?delay, reason = %ended, "stream circuit open: repeated connection failures; trying again after the cooldown");
             } else {
-                tracing::warn!(stream = %name, reason = ?ended, retry_in = ?delay, "stream connection ended; reconnecting");
+                tracing::warn!(stream = %name, reason = %ended, retry_in = ?delay, "stream connection ended; reconnecting");
             }
             if !self.wait(delay, &mut stop).await {
                 break;
