@@ -28,19 +28,12 @@ const TABLE: &[(TimeUnit, u32, &str)] = &[
 /// The timeframes listed by `describe`: exactly the table, since Binance does not
 /// aggregate to other multiples.
 pub fn timeframes() -> Vec<Timeframe> {
-    TABLE
-        .iter()
-        .map(|(unit, count, _)| Timeframe::of(*unit, *count))
-        .collect()
+    page::table_timeframes(TABLE)
 }
 
 /// Binance's interval name of a timeframe (`1M` is a month, `1m` a minute).
 pub fn interval(tf: Timeframe) -> Result<&'static str, ProviderError> {
-    TABLE
-        .iter()
-        .find(|(unit, count, _)| *unit == tf.unit && *count == tf.count)
-        .map(|(_, _, name)| *name)
-        .ok_or_else(|| page::unsupported_timeframe(tf, &timeframes()))
+    page::table_name(TABLE, tf)
 }
 
 #[cfg(test)]

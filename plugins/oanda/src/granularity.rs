@@ -30,19 +30,12 @@ const TABLE: &[(TimeUnit, u32, &str)] = &[
 
 /// The timeframes listed by `describe`: exactly the table.
 pub fn timeframes() -> Vec<Timeframe> {
-    TABLE
-        .iter()
-        .map(|(unit, count, _)| Timeframe::of(*unit, *count))
-        .collect()
+    page::table_timeframes(TABLE)
 }
 
 /// OANDA's granularity of a timeframe (`M1` is a minute, `M` a month).
 pub fn granularity(tf: Timeframe) -> Result<&'static str, ProviderError> {
-    TABLE
-        .iter()
-        .find(|(unit, count, _)| *unit == tf.unit && *count == tf.count)
-        .map(|(_, _, name)| *name)
-        .ok_or_else(|| page::unsupported_timeframe(tf, &timeframes()))
+    page::table_name(TABLE, tf)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Request checks and page shaping that every bar-fetching plugin shares: one symbol per
 //! call, the accepted timeframes, and the final form of a page (range, order, `complete`).
 
-use crate::{Bar, ProviderError, Timeframe, Timestamp};
+use crate::{Bar, ProviderError, TimeUnit, Timeframe, Timestamp};
 
 /// The one symbol of a request, for plugins whose `max-symbols-per-request` is 1.
 /// The host never sends more, so more than one is a host bug answered with `unsupported`.
@@ -16,6 +16,27 @@ pub fn single_symbol(symbols: &[String]) -> Result<&str, ProviderError> {
             many.len()
         ))),
     }
+}
+
+/// A provider's names for the timeframes it serves, e.g. `(TimeUnit::Minute, 1, "1m")`.
+pub type TimeframeNames = [(TimeUnit, u32, &'static str)];
+
+/// The timeframes of a name table: what `describe` lists when the provider serves exactly
+/// the table.
+pub fn table_timeframes(table: &TimeframeNames) -> Vec<Timeframe> {
+    table
+        .iter()
+        .map(|(unit, count, _)| Timeframe::of(*unit, *count))
+        .collect()
+}
+
+/// The provider's name of `tf` in `table`, or `unsupported` listing what the table serves.
+pub fn table_name(table: &TimeframeNames, tf: Timeframe) -> Result<&'static str, ProviderError> {
+    table
+        .iter()
+        .find(|(unit, count, _)| *unit == tf.unit && *count == tf.count)
+        .map(|(_, _, name)| *name)
+        .ok_or_else(|| unsupported_timeframe(tf, &table_timeframes(table)))
 }
 
 /// `unsupported` naming the timeframe asked for and the ones the plugin accepts.
