@@ -5,6 +5,7 @@
 mod bindings;
 pub mod cache;
 pub mod capabilities;
+mod capture;
 mod convert;
 mod engine;
 mod instance;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::capabilities::PluginCaps;
+use super::capture::Capture;
 
 /// Bytes of plugin stdout/stderr kept per call; the rest is dropped (and said so).
 const STDIO_CAPTURE: usize = 64 * 1024;
@@ -63,18 +63,17 @@ pub struct CallState {
     pub deadline: tokio::time::Instant,
     /// When guest computation must end; wall-clock time, checked on every epoch tick.
     pub cpu_deadline: std::time::Instant,
-    stdout: MemoryOutputPipe,
-    stderr: MemoryOutputPipe,
-    /// Bytes of each pipe already logged (a pipe cannot be cleared).
-    logged: [usize; 2],
-    /// Length of stderr when the current call began.
-    stderr_at_arm: usize,
+    stdout: Capture,
+    stderr: Capture,
+    /// What the current call wrote to stderr and was already drained into the log: a
+    /// trap report looks for the panic message in it.
+    stderr_this_call: String,
 }
 
 impl CallState {
     pub fn new(caps: Arc<PluginCaps>) -> Self {
-        let stdout = MemoryOutputPipe::new(STDIO_CAPTURE);
-        let stderr = MemoryOutputPipe::new(STDIO_CAPTURE);
+        let stdout = Capture::new(STDIO_CAPTURE);
+        let stderr = Capture::new(STDIO_CAPTURE);
         // Nothing is granted: no preopened directories, no environment variables, no
         // arguments, no stdin, no sockets or name lookups. Clocks and randomness remain.
         let wasi = WasiCtx::builder()
@@ -97,8 +96,7 @@ impl CallState {
             cpu_deadline: std::time::Instant::now(),
             stdout,
             stderr,
-            logged: [0, 0],
-            stderr_at_arm: 0,
+            stderr_this_call: String::new(),
         }
     }
 
@@ -111,16 +109,19 @@ impl CallState {
         self.deadline = tokio::time::Instant::now() + (d - reserve);
         self.cpu_deadline = std::time::Instant::now() + d;
         self.limiter.memory_denied = None;
-        self.stderr_at_arm = self.stderr.contents().len();
+        self.stderr_this_call.clear();
     }
 
     /// The panic message the plugin printed during the current call, if it panicked
     /// ("at src/lib.rs:10:9: describe is broken"). Rust guests print it to stderr just
     /// before they trap, so it is the most useful part of a trap report.
     pub fn panic_message(&self) -> Option<String> {
-        let bytes = self.stderr.contents();
-        let text = String::from_utf8_lossy(bytes.get(self.stderr_at_arm..).unwrap_or_default())
-            .into_owned();
+        let pending = self.stderr.peek();
+        let text = format!(
+            "{}{}",
+            self.stderr_this_call,
+            String::from_utf8_lossy(&pending)
+        );
         let (_, after) = text.split_once("panicked at ")?;
         let mut lines = after.lines();
         let location = lines.next()?.trim_end_matches(':');
@@ -130,18 +131,23 @@ impl CallState {
         Some(m)
     }
 
-    /// Sends what the plugin printed since the last flush to the log, with its name.
+    /// Sends what the plugin printed since the last flush to the log, with its name, and
+    /// empties the captures.
     pub fn flush_stdio(&mut self) {
-        for (i, (stream, pipe)) in [("stdout", &self.stdout), ("stderr", &self.stderr)]
-            .into_iter()
-            .enumerate()
-        {
-            let bytes = pipe.contents();
-            let new = bytes.get(self.logged[i]..).unwrap_or_default();
-            self.logged[i] = bytes.len();
-            let text = String::from_utf8_lossy(new);
+        for (stream, pipe) in [
+            ("stdout", self.stdout.clone()),
+            ("stderr", self.stderr.clone()),
+        ] {
+            let (bytes, dropped) = pipe.drain();
+            let text = String::from_utf8_lossy(&bytes);
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
                 tracing::info!(plugin = %self.caps.name, version = %self.caps.version, stream, "{line}");
+            }
+            if dropped > 0 {
+                tracing::warn!(plugin = %self.caps.name, version = %self.caps.version, stream, dropped_bytes = dropped, "plugin output beyond {STDIO_CAPTURE} bytes per call was dropped");
+            }
+            if stream == "stderr" && self.stderr_this_call.len() < STDIO_CAPTURE {
+                self.stderr_this_call.push_str(&text);
             }
         }
     }
