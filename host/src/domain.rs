@@ -54,6 +54,20 @@ impl Timeframe {
                 .unwrap_or(DateTime::<Utc>::MAX_UTC),
         }
     }
+
+    /// The start of the interval containing `t` on the UTC grid (weeks from Monday);
+    /// `None` for months, whose intervals are not of one length.
+    pub fn interval_start(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let len = self.duration()?.num_seconds();
+        // The epoch fell on a Thursday; Monday-based weeks start three days later.
+        let offset = if self.unit == TimeUnit::Week {
+            3 * 86_400
+        } else {
+            0
+        };
+        let secs = t.timestamp() + offset;
+        DateTime::from_timestamp(secs - secs.rem_euclid(len) - offset, 0)
+    }
 }
 
 impl fmt::Display for Timeframe {

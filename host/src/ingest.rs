@@ -16,6 +16,42 @@ fn history_len(validator: &Validator, req: &Request, symbol: &str) -> u32 {
     u32::try_from(p.spike_window + 1).unwrap_or(u32::MAX)
 }
 
+/// Validates `raw` against `req` and `history` and assembles the batch that writes the
+/// result (bars, quarantine, events, asset classes, `checkpoint`) in one transaction.
+/// `gaps`: whether `raw` is a whole answer to `req`, so that gaps inside it are reported.
+#[allow(clippy::too_many_arguments)]
+pub fn validated_batch(
+    validator: &Validator,
+    req: &Request,
+    source: &Source,
+    raw: Vec<RawBar>,
+    history: &History,
+    checkpoint: Option<Checkpoint>,
+    now: DateTime<Utc>,
+    gaps: bool,
+) -> WriteBatch {
+    let outcome = validator.validate(req, raw, history, now, gaps);
+    let asset_classes: BTreeMap<String, _> = req
+        .symbols
+        .iter()
+        .map(|s| {
+            (
+                s.clone(),
+                validator.policy(s, req.default_class).asset_class,
+            )
+        })
+        .collect();
+    WriteBatch {
+        source: source.clone(),
+        asset_classes,
+        bars: outcome.accepted,
+        rejected: outcome.rejected,
+        events: outcome.events,
+        checkpoint,
+        received_at: now,
+    }
+}
+
 /// What one ingest did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Ingested {
@@ -45,26 +81,7 @@ pub async fn ingest(
         history.insert(symbol.clone(), closes);
     }
     let received = raw.len() as u64;
-    let outcome = validator.validate(req, raw, &history, now, true);
-    let asset_classes: BTreeMap<String, _> = req
-        .symbols
-        .iter()
-        .map(|s| {
-            (
-                s.clone(),
-                validator.policy(s, req.default_class).asset_class,
-            )
-        })
-        .collect();
-    let batch = WriteBatch {
-        source: source.clone(),
-        asset_classes,
-        bars: outcome.accepted,
-        rejected: outcome.rejected,
-        events: outcome.events,
-        checkpoint,
-        received_at: now,
-    };
+    let batch = validated_batch(validator, req, source, raw, &history, checkpoint, now, true);
     let write = store.write(&batch).await?;
     Ok(Ingested {
         received,

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
-use crate::domain::{RawBar, RawQuote, RawTrade, TimeUnit, Timeframe};
+use crate::domain::{RawBar, RawQuote, RawTrade, Timeframe};
 
 /// Closed intervals kept per symbol so that late messages can still correct them.
 const KEPT_CLOSED: usize = 8;
@@ -92,21 +92,6 @@ pub struct Aggregator {
     series: HashMap<String, BTreeMap<DateTime<Utc>, Building>>,
 }
 
-/// The start of the interval of `timeframe` containing `t`; `None` for months, whose
-/// bars the aggregator does not build.
-pub fn interval_start(timeframe: Timeframe, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let len = timeframe.duration()?.num_seconds();
-    // Weeks start on Monday; the epoch fell on a Thursday, three days later.
-    let offset = if timeframe.unit == TimeUnit::Week {
-        3 * 86_400
-    } else {
-        0
-    };
-    let secs = t.timestamp() + offset;
-    let start = secs - secs.rem_euclid(len) - offset;
-    DateTime::from_timestamp(start, 0)
-}
-
 impl Aggregator {
     /// `grace`: how long after an interval's end messages may still arrive before the bar
     /// is emitted on the clock alone.
@@ -151,7 +136,7 @@ impl Aggregator {
 
     fn tick(&mut self, symbol: &str, t: Tick) -> Aggregated {
         let mut out = Aggregated::default();
-        let Some(start) = interval_start(self.timeframe, t.time) else {
+        let Some(start) = self.timeframe.interval_start(t.time) else {
             return out;
         };
         let (timeframe, series) = (
@@ -382,7 +367,10 @@ mod tests {
     #[test]
     fn intervals_align_to_the_timeframe() {
         let at = |tf: &str, s: &str| {
-            interval_start(tf.parse().unwrap(), s.parse().unwrap()).map(|d| d.to_rfc3339())
+            tf.parse::<Timeframe>()
+                .unwrap()
+                .interval_start(s.parse().unwrap())
+                .map(|d| d.to_rfc3339())
         };
         assert_eq!(
             at("5m", "2024-03-01T10:07:59.9Z").as_deref(),

@@ -37,6 +37,8 @@ pub struct Streams {
     ctx: Arc<StreamContext>,
     store: Arc<dyn Store>,
     running: Mutex<BTreeMap<String, Running>>,
+    /// The configuration last applied; an unchanged one is not compared stream by stream.
+    applied: Mutex<Option<Arc<crate::config::Config>>>,
     stop_watch: watch::Sender<bool>,
     watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
@@ -49,6 +51,7 @@ impl Streams {
             ctx: Arc::new(ctx),
             store,
             running: Mutex::new(BTreeMap::new()),
+            applied: Mutex::new(None),
             stop_watch,
             watcher: Mutex::new(None),
         });
@@ -80,6 +83,13 @@ impl Streams {
     /// Brings the running streams in line with the registry's configuration.
     fn apply(&self) {
         let config = self.ctx.registry.config();
+        {
+            let mut applied = self.applied.lock().expect("streams lock");
+            if applied.as_ref().is_some_and(|a| Arc::ptr_eq(a, &config)) {
+                return;
+            }
+            *applied = Some(config.clone());
+        }
         let wanted: BTreeMap<&str, &StreamConfig> = config
             .streams
             .iter()

@@ -548,7 +548,7 @@ impl Session {
             return;
         }
         let (_, waiting) = self.after_reconnect.take().expect("checked above");
-        let Some(current) = super::aggregate::interval_start(self.cfg.timeframe, now) else {
+        let Some(current) = self.cfg.timeframe.interval_start(now) else {
             return;
         };
         for (symbol, last) in waiting {

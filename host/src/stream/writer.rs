@@ -1,7 +1,8 @@
 //! The stream write path: bars of every connection of one stream go through validation
 //! and the store in small batches, flushed when `flush_bars` wait or the oldest has waited
 //! `flush_interval`. Each committed bar's latency (commit − bar end) is observed; one above
-//! ten seconds is logged. A store failure keeps the batch and retries: nothing is dropped.
+//! ten seconds is logged. An unreachable store is retried (the service's store spools
+//! outages); a batch the store keeps refusing is reported and dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
 use crate::domain::{AssetClass, RawBar, Timeframe};
+use crate::ingest::validated_batch;
 use crate::metrics::Metrics;
 use crate::store::{Source, Store, WriteBatch};
 use crate::validate::{History, QualityEvent, Request, Validator};
@@ -164,47 +166,38 @@ impl State {
         symbols.dedup();
         let (start, end) = span(&g.bars, self.spec.timeframe);
         let req = Request {
-            symbols: symbols.clone(),
+            symbols,
             timeframe: self.spec.timeframe,
             start,
             end,
             default_class: g.class,
         };
-        let received: HashMap<(String, DateTime<Utc>), Option<Instant>> = g
-            .bars
-            .iter()
-            .zip(&g.received)
-            .map(|(b, r)| ((b.symbol.clone(), b.start), *r))
-            .collect();
-        let now = Utc::now();
-        // No gap search: a flush is a slice of a stream, not a whole answer.
-        let mut outcome = self
-            .validator
-            .validate(&req, g.bars, &self.history, now, false);
-        outcome.events.extend(g.events);
-        let asset_classes = symbols
-            .iter()
-            .map(|s| (s.clone(), self.validator.policy(s, g.class).asset_class))
-            .collect();
-        let batch = WriteBatch {
-            source: g.source.clone(),
-            asset_classes,
-            bars: outcome.accepted,
-            rejected: outcome.rejected,
-            events: outcome.events,
-            checkpoint: None,
-            received_at: now,
-        };
-        let mut wait = Duration::from_millis(200);
-        loop {
-            match self.store.write(&batch).await {
-                Ok(_) => break,
-                Err(e) => {
-                    tracing::error!(stream = %self.spec.stream, bars = batch.bars.len(), error = %e, retry_in = ?wait, "stream write failed; the batch is kept and retried");
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(10));
-                }
+        // When each live bar's message arrived, by symbol and start (validation may drop
+        // or collapse bars, so positions do not survive it).
+        let mut received: HashMap<String, HashMap<DateTime<Utc>, Instant>> = HashMap::new();
+        for (bar, at) in g.bars.iter().zip(&g.received) {
+            if let Some(at) = at {
+                received
+                    .entry(bar.symbol.clone())
+                    .or_default()
+                    .insert(bar.start, *at);
             }
+        }
+        // No gap search: a flush is a slice of a stream, not a whole answer.
+        let now = Utc::now();
+        let mut batch = validated_batch(
+            &self.validator,
+            &req,
+            &g.source,
+            g.bars,
+            &self.history,
+            None,
+            now,
+            false,
+        );
+        batch.events.extend(g.events);
+        if !self.write(&batch).await {
+            return;
         }
         let committed = Utc::now();
         let done = Instant::now();
@@ -222,10 +215,9 @@ impl State {
                 .to_std()
                 .unwrap_or_default();
             let after_receipt = received
-                .get(&(bar.symbol.clone(), bar.start))
-                .copied()
-                .flatten()
-                .map(|r| done.duration_since(r));
+                .get(&bar.symbol)
+                .and_then(|m| m.get(&bar.start))
+                .map(|r| done.duration_since(*r));
             self.metrics
                 .stream_bar_committed(&self.spec.stream, after_end, after_receipt);
             if after_receipt.is_some() && after_end > LATENCY_WARNING {
@@ -242,6 +234,30 @@ impl State {
         {
             self.last_warning = Some(Instant::now());
             tracing::warn!(stream = %self.spec.stream, bars = late, worst = ?worst, "stream bars committed more than {LATENCY_WARNING:?} after their interval ended");
+        }
+    }
+
+    /// Writes `batch`. An unreachable store is waited out (the service's store spools
+    /// outages itself; this covers one that does not); any other error is tried twice more
+    /// and then reported, so that one batch the store refuses cannot stall the stream.
+    /// Returns whether the batch was written.
+    async fn write(&self, batch: &WriteBatch) -> bool {
+        let mut wait = Duration::from_millis(200);
+        let mut refused = 0;
+        loop {
+            match self.store.write(batch).await {
+                Ok(_) => return true,
+                Err(e) if e.is_unavailable() || refused < 2 => {
+                    refused += u32::from(!e.is_unavailable());
+                    tracing::warn!(stream = %self.spec.stream, bars = batch.bars.len(), error = %e, retry_in = ?wait, "stream write failed; retrying");
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(10));
+                }
+                Err(e) => {
+                    tracing::error!(stream = %self.spec.stream, bars = batch.bars.len(), error = %e, "the store refused a stream batch three times; it is dropped (a poll job with a lookback window fetches it again)");
+                    return false;
+                }
+            }
         }
     }
 
