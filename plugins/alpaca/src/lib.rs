@@ -9,20 +9,12 @@ pub mod request;
 pub mod stream;
 pub mod symbols;
 
-use std::cell::RefCell;
-
 use mdhost_sdk::{
     AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
 };
 
 /// The plugin; `describe`, `fetch_bars` and the stream hooks are also callable natively.
 pub struct Alpaca;
-
-thread_local! {
-    /// The connection's session. The host gives every connection a fresh instance and
-    /// calls `connect` first, so this holds exactly one connection's state.
-    static SESSION: RefCell<Option<stream::Session>> = const { RefCell::new(None) };
-}
 
 impl mdhost_sdk::Provider for Alpaca {
     fn describe() -> Info {
@@ -65,16 +57,13 @@ impl mdhost_sdk::Provider for Alpaca {
 impl mdhost_sdk::Stream for Alpaca {
     fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, ProviderError> {
         let (plan, session) = stream::connect(&symbols, timeframe)?;
-        SESSION.with(|s| *s.borrow_mut() = Some(session));
+        mdhost_sdk::stream::keep(session);
         Ok(plan)
     }
 
     fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
-        SESSION.with(|s| match s.borrow_mut().as_mut() {
-            Some(session) => session.on_message(&message),
-            None => Err(ProviderError::Unsupported(
-                "a message arrived before connect: the host must call connect first".into(),
-            )),
+        mdhost_sdk::stream::with_session(|session: &mut stream::Session| {
+            session.on_message(&message)
         })
     }
 }
@@ -113,7 +102,7 @@ mod tests {
         // Each test runs on its own thread, so its thread-local session is its own.
         assert!(matches!(
             Alpaca::on_message(br#"[{"T":"success","msg":"connected"}]"#.to_vec()),
-            Err(ProviderError::Unsupported(_))
+            Err(ProviderError::BadResponse(_))
         ));
         let m1 = Timeframe::of(TimeUnit::Minute, 1);
         Alpaca::connect(vec!["AAPL".into()], m1).unwrap();

@@ -6,8 +6,6 @@
 //! the host's transport answers) and closes every connection after 24 hours; the host
 //! reconnects through a fresh instance and a new `connect`.
 
-use std::cell::RefCell;
-
 use mdhost_sdk::{Bar, Dec, Event, Plan, ProviderError, Timeframe, Transport, time};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -172,27 +170,16 @@ impl Session {
     }
 }
 
-thread_local! {
-    /// The session of this instance's connection. The host gives every connection a fresh
-    /// instance and calls `connect` first, so one slot per instance is one per connection.
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
-}
-
 /// `connect`: plans the connection and keeps its session for `on_message`.
 pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<Plan, ProviderError> {
     let (plan, session) = plan(symbols, timeframe)?;
-    SESSION.with(|s| *s.borrow_mut() = Some(session));
+    mdhost_sdk::stream::keep(session);
     Ok(plan)
 }
 
 /// `on-message`: parses a message against the session `connect` kept.
 pub fn on_message(message: &[u8]) -> Result<Vec<Event>, ProviderError> {
-    SESSION.with(|s| match &*s.borrow() {
-        Some(session) => session.on_message(message),
-        None => Err(ProviderError::BadResponse(
-            "a message arrived before connect".into(),
-        )),
-    })
+    mdhost_sdk::stream::with_session(|session: &mut Session| session.on_message(message))
 }
 
 #[cfg(test)]
@@ -353,7 +340,7 @@ mod tests {
     #[test]
     fn the_connection_keeps_its_session() {
         // Tests may share a thread (`--test-threads=1`), and with it the slot: start empty.
-        SESSION.with(|s| *s.borrow_mut() = None);
+        mdhost_sdk::stream::forget();
         assert!(matches!(
             on_message(KLINE_EVENT.as_bytes()),
             Err(ProviderError::BadResponse(_))

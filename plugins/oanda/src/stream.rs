@@ -5,8 +5,6 @@
 //! OANDA streams prices, not bars: the host aggregates the quotes into mid-price bars of
 //! whatever timeframe it connected with, so `connect` accepts any timeframe.
 
-use std::cell::RefCell;
-
 use mdhost_sdk::http::snippet;
 use mdhost_sdk::url::{self, UrlBuilder};
 use mdhost_sdk::{Dec, Event, Plan, ProviderError, Quote, Timeframe, Transport, time};
@@ -141,27 +139,16 @@ impl Session {
     }
 }
 
-thread_local! {
-    /// The session of this instance's connection. The host gives every connection a fresh
-    /// instance and calls `connect` first, so one slot per instance is one per connection.
-    static SESSION: RefCell<Option<Session>> = const { RefCell::new(None) };
-}
-
 /// `connect`: plans the connection and keeps its session for `on_message`.
 pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<Plan, ProviderError> {
     let (plan, session) = plan(symbols, timeframe)?;
-    SESSION.with(|s| *s.borrow_mut() = Some(session));
+    mdhost_sdk::stream::keep(session);
     Ok(plan)
 }
 
 /// `on-message`: parses a line against the session `connect` kept.
 pub fn on_message(message: &[u8]) -> Result<Vec<Event>, ProviderError> {
-    SESSION.with(|s| match &*s.borrow() {
-        Some(session) => session.on_message(message),
-        None => Err(ProviderError::BadResponse(
-            "a message arrived before connect".into(),
-        )),
-    })
+    mdhost_sdk::stream::with_session(|session: &mut Session| session.on_message(message))
 }
 
 #[cfg(test)]
@@ -357,7 +344,7 @@ mod tests {
     #[test]
     fn the_connection_keeps_its_session() {
         // Tests may share a thread (`--test-threads=1`), and with it the slot: start empty.
-        SESSION.with(|s| *s.borrow_mut() = None);
+        mdhost_sdk::stream::forget();
         let heartbeat = STREAM.lines().nth(1).unwrap().as_bytes();
         assert!(matches!(
             on_message(heartbeat),

@@ -5,7 +5,6 @@
 //! epoch milliseconds), `T` (a trade), and channels this plugin does not use. Prices and
 //! sizes are JSON numbers, kept as the exact text sent.
 
-use mdhost_sdk::http::snippet;
 use mdhost_sdk::{Dec, ProviderError, decode_json};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -94,23 +93,13 @@ struct Sym {
     sym: String,
 }
 
-/// The elements of a frame. Polygon always sends an array; a bare object is read as a frame
-/// of one (Polygon's specification writes its examples that way).
-pub fn elements(frame: &[u8]) -> Result<Vec<&RawValue>, ProviderError> {
-    match frame.trim_ascii_start().first() {
-        Some(b'[') => decode_json(frame),
-        Some(b'{') => Ok(vec![decode_json(frame)?]),
-        _ => Err(ProviderError::BadResponse(format!(
-            "expected a JSON array of messages, got: {}",
-            snippet(frame)
-        ))),
-    }
-}
-
 /// Decodes every message of a frame, in order. A frame with anything that cannot be read
 /// is refused whole, so that the host counts it once.
 pub fn decode(frame: &[u8]) -> Result<Vec<Message>, ProviderError> {
-    elements(frame)?.into_iter().map(message).collect()
+    mdhost_sdk::stream::frame_elements(frame)?
+        .into_iter()
+        .map(message)
+        .collect()
 }
 
 fn message(raw: &RawValue) -> Result<Message, ProviderError> {

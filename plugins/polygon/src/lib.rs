@@ -8,8 +8,6 @@ pub mod request;
 pub mod stream;
 pub mod symbols;
 
-use std::cell::RefCell;
-
 use mdhost_sdk::{
     AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
 };
@@ -17,12 +15,6 @@ use mdhost_sdk::{
 /// The plugin; `describe`, `fetch_bars` and the stream hooks are also callable natively
 /// (tests, benchmarks).
 pub struct Polygon;
-
-thread_local! {
-    /// The connection's session. The host gives every connection a fresh instance and
-    /// calls `connect` first, so this holds exactly one connection's state.
-    static SESSION: RefCell<Option<stream::Session>> = const { RefCell::new(None) };
-}
 
 impl mdhost_sdk::Provider for Polygon {
     fn describe() -> Info {
@@ -67,16 +59,13 @@ impl mdhost_sdk::Provider for Polygon {
 impl mdhost_sdk::Stream for Polygon {
     fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, ProviderError> {
         let (plan, session) = stream::connect(&symbols, timeframe)?;
-        SESSION.with(|s| *s.borrow_mut() = Some(session));
+        mdhost_sdk::stream::keep(session);
         Ok(plan)
     }
 
     fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
-        SESSION.with(|s| match s.borrow_mut().as_mut() {
-            Some(session) => session.on_message(&message),
-            None => Err(ProviderError::Unsupported(
-                "a message arrived before connect: the host must call connect first".into(),
-            )),
+        mdhost_sdk::stream::with_session(|session: &mut stream::Session| {
+            session.on_message(&message)
         })
     }
 }
@@ -126,7 +115,7 @@ mod tests {
             br#"[{"ev":"status","status":"connected","message":"Connected Successfully"}]"#;
         assert!(matches!(
             Polygon::on_message(greeting.to_vec()),
-            Err(ProviderError::Unsupported(_))
+            Err(ProviderError::BadResponse(_))
         ));
         let m1 = Timeframe::of(TimeUnit::Minute, 1);
         Polygon::connect(vec!["AAPL".into()], m1).unwrap();

@@ -33,6 +33,7 @@ pub mod decimal;
 pub mod http;
 pub mod log;
 pub mod page;
+pub mod stream;
 pub mod symbol;
 pub mod time;
 pub mod url;

@@ -10,8 +10,6 @@
 //! HTTP lines `http://mock.stream.test/v1/lines?symbols=…`:
 //! `{"t":"quote","s":SYM,"ms":EPOCH_MS,"b":…,"a":…}` and `{"t":"hb"}`.
 
-use std::cell::RefCell;
-
 use mdhost_sdk::url::UrlBuilder;
 use mdhost_sdk::{Bar, Dec, Event, Plan, ProviderError, Quote, Timeframe, Trade, Transport, time};
 
@@ -24,11 +22,6 @@ const FIAT: &[&str] = &["EUR", "USD", "JPY", "GBP", "CHF", "CAD", "AUD"];
 struct Conn {
     symbols: Vec<String>,
     timeframe: Timeframe,
-}
-
-thread_local! {
-    // One instance serves one connection, so this is the connection's state.
-    static CONN: RefCell<Option<Conn>> = const { RefCell::new(None) };
 }
 
 fn is_fx(symbol: &str) -> bool {
@@ -60,7 +53,7 @@ pub fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, Provi
             "one connection streams either crypto bars or FX quotes, not both".into(),
         ));
     };
-    CONN.with(|c| *c.borrow_mut() = Some(Conn { symbols, timeframe }));
+    mdhost_sdk::stream::keep(Conn { symbols, timeframe });
     Ok(plan)
 }
 
@@ -87,17 +80,11 @@ struct Wire {
 }
 
 pub fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
-    let batch = message.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[');
-    let wires: Vec<Wire> = if batch {
-        mdhost_sdk::decode_json(&message)?
-    } else {
-        vec![mdhost_sdk::decode_json(&message)?]
-    };
-    CONN.with(|c| {
-        let conn = c.borrow();
-        let conn = conn
-            .as_ref()
-            .ok_or_else(|| ProviderError::BadResponse("message before connect".into()))?;
+    let wires: Vec<Wire> = mdhost_sdk::stream::frame_elements(&message)?
+        .into_iter()
+        .map(|raw| mdhost_sdk::decode_json(raw.get().as_bytes()))
+        .collect::<Result<_, _>>()?;
+    mdhost_sdk::stream::with_session(|conn: &mut Conn| {
         wires.into_iter().map(|w| event(conn, w)).collect()
     })
 }
