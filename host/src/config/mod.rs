@@ -411,6 +411,29 @@ impl Source<'_> {
         Ok(text.clone())
     }
 
+    /// A count that must be at least 1, if given.
+    fn at_least_one(
+        &self,
+        v: Option<&Spanned<u32>>,
+        key: String,
+    ) -> Result<Option<u32>, ConfigError> {
+        match v {
+            Some(n) if *n.get_ref() == 0 => self.err(n.span(), key, "must be at least 1"),
+            n => Ok(n.map(|n| *n.get_ref())),
+        }
+    }
+
+    /// A duration such as "30s" or "2m"; a malformed one is refused with `example`.
+    fn duration(
+        &self,
+        v: &Spanned<String>,
+        key: String,
+        example: &str,
+    ) -> Result<Duration, ConfigError> {
+        humantime::parse_duration(v.get_ref())
+            .or_else(|e| self.err(v.span(), key, format!("{e}; write it like {example}")))
+    }
+
     fn job(&self, j: RawJob, base: &Path) -> Result<JobConfig, ConfigError> {
         let name = self.name(&j.name, "jobs", "job")?;
         let k = |field: &str| format!("jobs[{name}].{field}");
@@ -510,16 +533,7 @@ impl Source<'_> {
                     }
                 };
                 let lookback = match &j.lookback {
-                    Some(l) => match humantime::parse_duration(l.get_ref()) {
-                        Ok(d) => d,
-                        Err(e) => {
-                            return self.err(
-                                l.span(),
-                                k("lookback"),
-                                format!("{e}; write it like \"2d\" or \"6h\""),
-                            );
-                        }
-                    },
+                    Some(l) => self.duration(l, k("lookback"), "\"2d\" or \"6h\"")?,
                     None => Duration::from_secs(2 * 86_400),
                 };
                 JobKind::Poll {
@@ -560,15 +574,9 @@ impl Source<'_> {
                 );
             }
         };
-        let positive = |v: Option<Spanned<u32>>,
-                        field: &str,
-                        default: usize|
-         -> Result<usize, ConfigError> {
-            match v {
-                Some(n) if *n.get_ref() == 0 => self.err(n.span(), k(field), "must be at least 1"),
-                Some(n) => Ok(*n.get_ref() as usize),
-                None => Ok(default),
-            }
+        let positive = |v: Option<Spanned<u32>>, field: &str, default: u32| {
+            self.at_least_one(v.as_ref(), k(field))
+                .map(|n| n.unwrap_or(default) as usize)
         };
         Ok(JobConfig {
             batch_size: positive(j.batch_size, "batch_size", 50)?,
@@ -618,31 +626,14 @@ impl Source<'_> {
             }),
             None => None,
         };
-        let burst = match p.burst {
-            Some(b) if *b.get_ref() == 0 => {
-                return self.err(b.span(), k("burst"), "must be at least 1");
-            }
-            b => b.map(Spanned::into_inner),
-        };
-        let concurrency = match p.concurrency {
-            Some(c) if *c.get_ref() == 0 => {
-                return self.err(c.span(), k("concurrency"), "must be at least 1");
-            }
-            c => c.map(Spanned::into_inner),
-        };
+        let burst = self.at_least_one(p.burst.as_ref(), k("burst"))?;
+        let concurrency = self.at_least_one(p.concurrency.as_ref(), k("concurrency"))?;
         let mut limits = CallLimits::default();
         if let Some(d) = p.deadline {
-            limits.deadline = match humantime::parse_duration(d.get_ref()) {
-                Ok(v) if v >= Duration::from_millis(10) => v,
-                Ok(_) => return self.err(d.span(), k("deadline"), "must be at least 10ms"),
-                Err(e) => {
-                    return self.err(
-                        d.span(),
-                        k("deadline"),
-                        format!("{e}; write it like \"30s\" or \"2m\""),
-                    );
-                }
-            };
+            limits.deadline = self.duration(&d, k("deadline"), "\"30s\" or \"2m\"")?;
+            if limits.deadline < Duration::from_millis(10) {
+                return self.err(d.span(), k("deadline"), "must be at least 10ms");
+            }
         }
         if let Some(m) = p.memory_mb {
             let mb = *m.get_ref();

@@ -82,21 +82,15 @@ impl Source<'_> {
             );
         }
         let duration = |v: &Option<Spanned<String>>, field: &str, default: Duration| match v {
-            Some(d) => match humantime::parse_duration(d.get_ref()) {
-                Ok(x) if !x.is_zero() => Ok(x),
-                Ok(_) => self.err(d.span(), k(field), "must be longer than zero"),
-                Err(e) => self.err(
-                    d.span(),
-                    k(field),
-                    format!("{e}; write it like \"2m\" or \"500ms\""),
-                ),
+            Some(d) => match self.duration(d, k(field), "\"2m\" or \"500ms\"")? {
+                x if x.is_zero() => self.err(d.span(), k(field), "must be longer than zero"),
+                x => Ok(x),
             },
             None => Ok(default),
         };
-        let positive = |v: &Option<Spanned<u32>>, field: &str, default: u32| match v {
-            Some(n) if *n.get_ref() == 0 => self.err(n.span(), k(field), "must be at least 1"),
-            Some(n) => Ok(*n.get_ref()),
-            None => Ok(default),
+        let positive = |v: &Option<Spanned<u32>>, field: &str, default: u32| {
+            self.at_least_one(v.as_ref(), k(field))
+                .map(|n| n.unwrap_or(default))
         };
         let reconnect_min = duration(&s.reconnect_min, "reconnect_min", Duration::from_secs(1))?;
         let reconnect_max = duration(&s.reconnect_max, "reconnect_max", Duration::from_secs(60))?;
@@ -126,7 +120,7 @@ impl Source<'_> {
                 Duration::from_millis(5),
             )?,
             late_grace: duration(&s.late_grace, "late_grace", Duration::from_secs(2))?,
-            recover: s.recover.map_or(true, Spanned::into_inner),
+            recover: s.recover.is_none_or(Spanned::into_inner),
             name,
             provider: s.provider.into_inner(),
             failover: s.failover,
