@@ -9,7 +9,7 @@
 //! after pauses (`BENCH_ISOLATED_ONLY=1` stops there; `BENCH_PAUSE=spin|sweep` changes how
 //! the pause is spent). `BENCH_SYMBOLS` (100), `BENCH_RATE` (messages per symbol per second,
 //! 10), `BENCH_SECONDS` (30) and `BENCH_BURST` (messages sent back to back, default one
-//! per symbol) change the load.
+//! per symbol) change the load. `BENCH_BREAKDOWN=1` runs only [`breakdown`].
 
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
@@ -71,6 +71,48 @@ fn quantile(metrics: &str, name: &str, q: f64 /* float-ok */) -> (f64 /* float-o
     (bound, total)
 }
 
+/// Spends `pause` before a timed call: asleep (the default), or with `BENCH_PAUSE=spin|sweep`
+/// keeping the core busy, with or without sweeping a buffer larger than the caches.
+async fn pause(pause: Duration) {
+    if pause.is_zero() {
+        return;
+    }
+    let until = Instant::now() + pause;
+    match std::env::var("BENCH_PAUSE").as_deref() {
+        Ok("spin") => {
+            while Instant::now() < until {
+                std::hint::spin_loop();
+            }
+        }
+        Ok("sweep") => {
+            let mut buf = vec![1u8; 32 << 20];
+            let mut i = 0;
+            while Instant::now() < until {
+                let len = buf.len();
+                buf[i % len] = buf[(i * 7919) % len].wrapping_add(1);
+                i += 64;
+            }
+            std::hint::black_box(&buf);
+        }
+        _ => tokio::time::sleep(pause).await,
+    }
+}
+
+/// p50/p99 of `$body` over `$n` runs, each after [`pause`] of `$pause`.
+macro_rules! timed {
+    ($n:expr, $pause:expr, $body:expr) => {{
+        let mut times = Vec::with_capacity($n);
+        for _ in 0..$n {
+            pause($pause).await;
+            let t = Instant::now();
+            $body;
+            times.push(t.elapsed());
+        }
+        times.sort();
+        (times[$n / 2], times[$n * 99 / 100])
+    }};
+}
+
 /// p50/p99 of `on-message` over `n` timed calls, each after `pause` (zero: back to back).
 async fn timed_calls(
     inst: &mut mdhost::runtime::PluginInstance,
@@ -78,39 +120,11 @@ async fn timed_calls(
     n: usize,
     pause: Duration,
 ) -> (Duration, Duration) {
-    let mut times = Vec::with_capacity(n);
-    for _ in 0..n {
-        if !pause.is_zero() {
-            match std::env::var("BENCH_PAUSE").as_deref() {
-                // Diagnostics: keep the core busy instead of sleeping, with or without
-                // sweeping a buffer larger than the caches.
-                Ok("spin") => {
-                    let until = Instant::now() + pause;
-                    while Instant::now() < until {
-                        std::hint::spin_loop();
-                    }
-                }
-                Ok("sweep") => {
-                    let until = Instant::now() + pause;
-                    let mut buf = vec![1u8; 32 << 20];
-                    let mut i = 0;
-                    while Instant::now() < until {
-                        let len = buf.len();
-                        buf[i % len] = buf[(i * 7919) % len].wrapping_add(1);
-                        i += 64;
-                    }
-                    std::hint::black_box(&buf);
-                }
-                _ => tokio::time::sleep(pause).await,
-            }
-        }
-        let t = Instant::now();
-        let events = inst.on_message(message).await.unwrap().unwrap();
-        times.push(t.elapsed());
-        assert_eq!(events.len(), 1);
-    }
-    times.sort();
-    (times[n / 2], times[n * 99 / 100])
+    timed!(
+        n,
+        pause,
+        assert_eq!(inst.on_message(message).await.unwrap().unwrap().len(), 1)
+    )
 }
 
 /// The same `on-message` call in-process, without the service around it: back to back,
@@ -156,7 +170,68 @@ async fn isolated_on_message() {
     }
 }
 
+/// Where the cost of a call after a pause goes (`BENCH_BREAKDOWN=1`): the binance
+/// plugin's `on-message` on its real kline frame, a `describe` call (almost no guest code),
+/// and the same parser compiled natively (`binance::stream`), each back to back and after
+/// pauses. If native code slows down after a pause as much as the wasm call does, the cost
+/// is the machine's, not the runtime's.
+async fn breakdown() {
+    let dir = common::deployment(&[common::provider_wasm("binance")], "");
+    let registry = common::host::registry(dir.path(), true).await;
+    let plugin = registry.get("binance").expect("binance loaded");
+    let mut inst = plugin.instance().await.unwrap();
+    let tf: mdhost::domain::Timeframe = "1m".parse().unwrap();
+    let syms = vec!["BNB/BTC".to_owned()];
+    inst.connect(&syms, tf).await.unwrap().unwrap();
+    let frame = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../plugins/binance/testdata/ws_kline_event_docs_example.json"
+    ))
+    .unwrap();
+    let (_, session) = binance::stream::plan(
+        &syms,
+        mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Minute, 1),
+    )
+    .unwrap();
+    let us = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e6); // float-ok: report
+    for pause in [
+        Duration::ZERO,
+        Duration::from_millis(2),
+        Duration::from_millis(20),
+    ] {
+        let n = 2000;
+        let w = timed!(
+            n,
+            pause,
+            assert_eq!(inst.on_message(&frame).await.unwrap().unwrap().len(), 1)
+        );
+        let d = timed!(n, pause, inst.describe().await.unwrap());
+        let nat = timed!(
+            n,
+            pause,
+            assert_eq!(session.on_message(&frame).unwrap().len(), 1)
+        );
+        println!(
+            "pause {pause:?}: wasm on-message p50 {} p99 {} | describe p50 {} p99 {} | native p50 {} p99 {}",
+            us(w.0),
+            us(w.1),
+            us(d.0),
+            us(d.1),
+            us(nat.0),
+            us(nat.1),
+        );
+    }
+}
+
 fn main() {
+    if std::env::var_os("BENCH_BREAKDOWN").is_some() {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(breakdown());
+        return;
+    }
     let symbols = env_or("BENCH_SYMBOLS", 100);
     let rate = env_or("BENCH_RATE", 10);
     let seconds = env_or("BENCH_SECONDS", 30);
