@@ -71,6 +71,11 @@ fn quantile(metrics: &str, name: &str, q: f64 /* float-ok */) -> (f64 /* float-o
     (bound, total)
 }
 
+/// A measured duration in microseconds, for the report.
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6) // float-ok: report
+}
+
 /// Spends `pause` before a timed call: asleep (the default), or with `BENCH_PAUSE=spin|sweep`
 /// keeping the core busy, with or without sweeping a buffer larger than the caches.
 async fn pause(pause: Duration) {
@@ -145,7 +150,6 @@ async fn isolated_on_message() {
         b.symbol, b.t, b.o, b.h, b.l, b.c, b.v
     );
     timed_calls(&mut inst, message.as_bytes(), 1000, Duration::ZERO).await;
-    let us = |d: Duration| format!("{:.1} µs", d.as_secs_f64() * 1e6); // float-ok: report
     for pause in [
         Duration::ZERO,
         Duration::from_millis(2),
@@ -193,7 +197,6 @@ async fn breakdown() {
         mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Minute, 1),
     )
     .unwrap();
-    let us = |d: Duration| format!("{:.1}", d.as_secs_f64() * 1e6); // float-ok: report
     for pause in [
         Duration::ZERO,
         Duration::from_millis(2),
@@ -224,21 +227,17 @@ async fn breakdown() {
 }
 
 fn main() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     if std::env::var_os("BENCH_BREAKDOWN").is_some() {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()
-            .unwrap();
         rt.block_on(breakdown());
         return;
     }
     let symbols = env_or("BENCH_SYMBOLS", 100);
     let rate = env_or("BENCH_RATE", 10);
     let seconds = env_or("BENCH_SECONDS", 30);
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     rt.block_on(isolated_on_message());
     if std::env::var_os("BENCH_ISOLATED_ONLY").is_some() {
         return;
@@ -330,11 +329,11 @@ fn main() {
         let wall_s = wall.as_secs_f64(); // float-ok: report arithmetic
         println!("streams: {symbols} symbols × {rate} messages/s for {seconds} s on one connection into Postgres, in bursts of {burst}");
         println!("  stored {stored}/{expected} bars; {n} on-message calls, {bars} bars committed");
-        let us = |v: f64 /* float-ok */| format!("{:.1} µs", v * 1e6); // float-ok
+        let secs_us = |v: f64 /* float-ok */| format!("{:.1} µs", v * 1e6); // float-ok
         let ms = |v: f64 /* float-ok */| format!("{:.2} ms", v * 1e3); // float-ok
         println!(
             "  on-message: p50 ≤ {}, p90 ≤ {}, p99 ≤ {}, p99.9 ≤ {}",
-            us(om50), us(om90), us(om99), us(om999)
+            secs_us(om50), secs_us(om90), secs_us(om99), secs_us(om999)
         );
         println!(
             "  received → committed: p50 ≤ {}, p90 ≤ {}, p99 ≤ {}, p99.9 ≤ {}",
