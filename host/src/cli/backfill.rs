@@ -1,6 +1,12 @@
 //! `mdhost backfill`: fetch a historical range once, with a progress bar. Every page is
-//! written with its checkpoint in one transaction, so a killed backfill started again
-//! continues where it stopped and ends with the same table.
+//! written with its checkpoint in one transaction, and each window of each series is
+//! marked covered only with its last page, so a backfill that was killed, stopped or hit
+//! faults continues, when started again, exactly where data is missing, and ends with the
+//! table an uninterrupted run would leave.
+//!
+//! SIGTERM or SIGINT stops it gracefully: the page in flight gets a few seconds to commit,
+//! the run is recorded as `stopped`, and the command says how to resume. A second signal
+//! exits at once (nothing committed is lost either way).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,19 +60,12 @@ pub struct BackfillArgs {
 }
 
 pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
+    // Before anything else: a signal during start-up must stop this run, not kill it.
+    let cancel = CancellationToken::new();
+    stop_on_signal(cancel.clone())?;
     let host = Host::start(args.config.as_ref(), &args.store).await?;
     let config = host.registry.config();
     let job = job(&args, &config.jobs)?;
-    let cancel = CancellationToken::new();
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!(
-                "interrupted: finishing the page in hand; run the same command again to resume"
-            );
-            on_signal.cancel();
-        }
-    });
     let bar = Bar::new();
     let validator = Validator::new(config.validation.clone());
     let summary = run_job(
@@ -84,10 +83,74 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     } else {
         println!("{}: {}", job.name, summary.line);
     }
+    let again = resume_command();
     Ok(match summary.status {
         RunStatus::Ok => ExitCode::SUCCESS,
-        _ => ExitCode::FAILURE,
+        // Stopping on request is not a failure of the command; what is left is said.
+        RunStatus::Stopped => {
+            eprintln!("stopped: what was committed is kept; resume with: {again}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!(
+                "incomplete: {}; run it again to fetch what is missing: {again}",
+                summary.reason.as_deref().unwrap_or("some windows failed")
+            );
+            ExitCode::FAILURE
+        }
     })
+}
+
+/// The command line that started this process, to run again.
+fn resume_command() -> String {
+    std::env::args()
+        .map(|a| {
+            if a.is_empty() || a.contains(|c: char| c.is_whitespace() || "'\"$`\\".contains(c)) {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            } else {
+                a
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// SIGTERM or SIGINT cancels the run (the page in flight may still commit); a second one
+/// exits at once.
+fn stop_on_signal(cancel: CancellationToken) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        let mut int = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+        tokio::spawn(async move {
+            let name = tokio::select! {
+                _ = term.recv() => "SIGTERM",
+                _ = int.recv() => "SIGINT",
+            };
+            eprintln!(
+                "{name}: stopping after the page in flight (at most {} s); send it again to exit now",
+                crate::jobs::run::STOP_GRACE.as_secs()
+            );
+            cancel.cancel();
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
+            }
+            eprintln!("exiting now: the page in flight is abandoned and fetched again by the next run");
+            std::process::exit(130);
+        });
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("interrupted: stopping after the page in flight");
+                cancel.cancel();
+            }
+        });
+    }
+    Ok(())
 }
 
 /// The job to run: a configured one (its range overridable), or one made of the flags.

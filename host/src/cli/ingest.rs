@@ -9,7 +9,7 @@ use chrono::Utc;
 use super::plugin::{CallArgs, fetch_all};
 use super::store::StoreArg;
 use crate::config::Config;
-use crate::ingest::{Ingested, ingest};
+use crate::ingest::{Commit, Ingested, Page, ingest};
 use crate::runtime::Plugin;
 use crate::store::{Failure, RunOutcome, RunStart, RunStatus, Source};
 use crate::validate::{Request, Validator};
@@ -57,18 +57,22 @@ pub async fn call_into_store(
         };
         let fetched = fetch_all(plugin, chunk, args).await;
         let result = match fetched {
-            Ok(raw) => ingest(&*store, &validator, &req, &source, raw, None, Utc::now())
-                .await
-                .map_err(anyhow::Error::from),
+            Ok(raw) => {
+                let page = Page {
+                    req: &req,
+                    source: &source,
+                    last: true,
+                };
+                ingest(&*store, &validator, page, raw, Commit::default(), Utc::now())
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
             Err(e) => Err(e),
         };
         match result {
             Ok(done) => {
                 ok += chunk.len() as u64;
-                total.received += done.received;
-                total.accepted += done.accepted;
-                total.rejected += done.rejected;
-                total.write += done.write;
+                total += done;
             }
             Err(e) => {
                 // One failing batch does not stop the others; freshness and the run say so.
@@ -94,11 +98,15 @@ pub async fn call_into_store(
     let outcome = RunOutcome {
         finished_at: Utc::now(),
         status: RunStatus::from_counts(ok, failed),
+        reason: (failed > 0).then(|| format!("{failed} of {} symbols failed", ok + failed)),
         symbols_ok: ok,
         symbols_failed: failed,
-        bars_written: total.write.inserted + total.write.updated,
+        bars_fetched: total.received,
+        bars_written: total.written(),
         bars_rejected: total.rejected,
+        bars_skipped: total.skipped(),
         errors: errors.clone(),
+        uncovered: Vec::new(),
     };
     let run_id = store.record_run(&run, &outcome).await?;
     let w = total.write;

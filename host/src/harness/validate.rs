@@ -35,7 +35,13 @@ pub fn bar_violations(bar: &RawBar, req: &BarsRequest) -> Vec<String> {
     };
     // Gap search is off: one bar is not a whole answer to the request.
     let outcome =
-        Validator::default().validate(&vreq, vec![bar.clone()], &History::new(), Utc::now(), false);
+        Validator::default().validate(
+        &vreq,
+        vec![bar.clone()],
+        &History::new(),
+        Utc::now(),
+        &Default::default(),
+    );
     for rejected in outcome.rejected {
         for r in rejected.reasons {
             reasons.push(format!("{}: {}", r.code.as_str(), r.detail));

@@ -1,6 +1,7 @@
 //! Jobs (DESIGN §7): what a `[[jobs]]` entry does when it runs, the scheduler that runs it,
 //! and the view of it the admin API shows.
 
+pub mod account;
 pub mod breaker;
 pub mod plan;
 pub mod run;

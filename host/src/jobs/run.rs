@@ -1,12 +1,20 @@
 //! One run of a job: its windows, its symbol batches, provider failover for each request,
-//! page-by-page ingest with checkpoints, and the run's summary line and `runs` row.
+//! page-by-page ingest with checkpoints and coverage, and the run's summary line and
+//! `runs` row.
 //!
 //! A failing symbol never stops its batch: a symbol-level error on a multi-symbol request
 //! is retried symbol by symbol to isolate it, and a provider-level failure (a trap, a
 //! deadline, 5xx after retries, unauthorized) moves the request to the next provider.
+//!
+//! Nothing is marked done that is not committed: a window of a series is added to the
+//! job's coverage in the transaction of its last page, a backfill skips only the windows
+//! its coverage holds, and whatever a run leaves uncovered is named in its `runs` row and
+//! fetched by the next run.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::future::Future;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
@@ -14,23 +22,28 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::account::{SymbolAccount, Tally, summary_line, verdict};
 use super::breaker::Breakers;
 use super::plan::{self, Window};
 use super::status::RunSummary;
 use crate::config::{JobConfig, JobKind};
 use crate::domain::{AssetClass, BarsRequest, ProviderError};
-use crate::ingest::ingest;
+use crate::ingest::{Commit, Page, ingest};
 use crate::metrics::Metrics;
 use crate::reload::Registry;
 use crate::runtime::Plugin;
-use crate::store::{Checkpoint, Failure, RunOutcome, RunStart, RunStatus, Source, Store};
+use crate::store::{
+    Checkpoint, Coverage, Failure, RunOutcome, RunStart, RunStatus, Source, Span, Store,
+};
 use crate::validate::{Request, Validator};
 
 /// A provider whose pages never end is cut off here (and the request fails over).
 pub const MAX_PAGES: u32 = 10_000;
 
-/// Errors listed in the summary line; the rest are in the `runs` row.
-const SUMMARY_ERRORS: usize = 5;
+/// Once a stop is requested, how long the page in flight (its fetch, then its write) may
+/// take before it is abandoned. An abandoned page commits nothing, so its window stays
+/// uncovered and the next run fetches it.
+pub const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// What a run needs from the service.
 #[derive(Clone)]
@@ -84,31 +97,11 @@ enum Fail {
     /// These symbols are the problem (unknown, unsupported, a bad payload): isolate them,
     /// then try the next provider without blaming this one.
     Symbols(String),
-    /// The store refused the write (after its own retries and spool): the next provider
-    /// would fare no better.
+    /// The store refused the write or a read (after its own retries and spool): the next
+    /// provider would fare no better.
     Store(String),
-    /// Shutdown: stop after the page in hand (its checkpoint is saved).
-    Interrupted,
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct Tally {
-    bars: u64,
-    rejected: u64,
-}
-
-impl std::ops::AddAssign for Tally {
-    fn add_assign(&mut self, o: Tally) {
-        self.bars += o.bars;
-        self.rejected += o.rejected;
-    }
-}
-
-/// What became of one symbol over the run.
-#[derive(Debug, Default, Clone)]
-struct SymbolResult {
-    failed: bool,
-    errors: Vec<String>,
+    /// A stop was requested: the pages committed so far are kept.
+    Stopped,
 }
 
 /// One run of `job`, as of `now`. Never fails as a whole: what went wrong is in the
@@ -156,19 +149,21 @@ pub async fn run_job(
         };
         progress.start((job.symbols.len() * windows.len()) as u64);
         let batches = plan::batches(&job.symbols, job.batch_size);
-        let results: Vec<(BTreeMap<String, SymbolResult>, Tally)> =
+        let results: Vec<(BTreeMap<String, SymbolAccount>, Tally)> =
             futures_util::stream::iter(batches)
                 .map(|b| runner.batch(b, &windows))
                 .buffer_unordered(job.concurrency)
                 .collect()
                 .await;
-        let mut symbols: BTreeMap<String, SymbolResult> = BTreeMap::new();
+        let mut symbols: BTreeMap<String, SymbolAccount> = BTreeMap::new();
         let mut tally = Tally::default();
         for (s, t) in results {
             symbols.extend(s);
             tally += t;
         }
-        let summary = runner.finish(run_id, &start, symbols, tally).await;
+        let summary = runner
+            .finish(run_id, &start, &symbols, &windows, tally)
+            .await;
         if summary.status == RunStatus::Ok {
             tracing::info!(status = summary.status.as_str(), "{}", summary.line);
         } else {
@@ -196,24 +191,35 @@ impl Runner<'_> {
         &self,
         batch: Vec<String>,
         windows: &[Window],
-    ) -> (BTreeMap<String, SymbolResult>, Tally) {
-        let mut results: BTreeMap<String, SymbolResult> = batch
+    ) -> (BTreeMap<String, SymbolAccount>, Tally) {
+        let mut acc: BTreeMap<String, SymbolAccount> = batch
             .iter()
-            .map(|s| (s.clone(), SymbolResult::default()))
+            .map(|s| (s.clone(), SymbolAccount::default()))
             .collect();
         let mut tally = Tally::default();
+        if let Err(e) = self.load_coverage(&mut acc).await {
+            for a in acc.values_mut() {
+                a.error(format!("store: cannot read the job's coverage: {e}"));
+            }
+            return (acc, tally);
+        }
         for window in windows {
             if self.cancel.is_cancelled() {
-                for r in results.values_mut() {
-                    r.failed = true;
-                    r.errors.push("interrupted by shutdown".into());
-                }
                 break;
             }
-            let mut pending = batch.clone();
+            let span = Span::new(window.start, window.end);
+            // Series whose window an earlier run committed are not asked for again.
+            let mut pending: Vec<String> = batch
+                .iter()
+                .filter(|s| !span.within(&acc[*s].done))
+                .cloned()
+                .collect();
             let mut notes: BTreeMap<String, Vec<String>> = BTreeMap::new();
+            // Symbols the store failed for: another provider would meet the same store.
+            let mut store_failed: Vec<String> = Vec::new();
+            let mut stopped = false;
             for provider in &self.job.providers {
-                if pending.is_empty() {
+                if pending.is_empty() || stopped {
                     break;
                 }
                 let Some(plugin) = self.ctx.registry.get(provider) else {
@@ -232,24 +238,22 @@ impl Runner<'_> {
                 let mut failed = Vec::new();
                 let max = plugin.info().max_symbols_per_request;
                 for req in plan::requests(&pending, max) {
+                    if stopped {
+                        failed.extend(req);
+                        continue;
+                    }
                     match self
-                        .with_isolation(&plugin, &req, *window, &mut notes)
+                        .with_isolation(&plugin, &req, *window, &mut notes, &mut tally)
                         .await
                     {
-                        Ok((t, still_failed)) => {
-                            tally += t;
-                            failed.extend(still_failed);
-                        }
-                        Err(Fail::Interrupted) => {
-                            note(&mut notes, &req, "interrupted by shutdown".into());
-                            return (finish_batch(results, notes, &batch), tally);
+                        Ok(still_failed) => failed.extend(still_failed),
+                        Err(Fail::Stopped) => {
+                            stopped = true;
+                            failed.extend(req);
                         }
                         Err(Fail::Store(m)) => {
-                            // Final: recorded as failed below, not retried elsewhere.
                             note(&mut notes, &req, m);
-                            for s in &req {
-                                results.get_mut(s).expect("batch symbol").failed = true;
-                            }
+                            store_failed.extend(req);
                         }
                         Err(Fail::Provider(m) | Fail::Symbols(m)) => {
                             note(&mut notes, &req, m);
@@ -259,40 +263,72 @@ impl Runner<'_> {
                 }
                 pending = failed;
             }
-            for s in &pending {
-                results.get_mut(s).expect("batch symbol").failed = true;
-            }
-            let done = batch.len() as u64;
-            self.progress.advance(done);
-            for (s, msgs) in notes {
-                let r = results.get_mut(&s).expect("batch symbol");
-                if r.failed && r.errors.is_empty() {
-                    r.errors = msgs;
+            pending.extend(store_failed);
+            for s in &batch {
+                if !pending.contains(s) && !span.within(&acc[s].done) {
+                    // Neither done before nor left over: this run committed the window.
+                    acc.get_mut(s).expect("batch symbol").done.push(span);
                 }
             }
-            self.record_failures(&results, &pending).await;
+            self.progress.advance(batch.len() as u64);
+            // Symbols left over for a reason other than the stop itself.
+            let failed: Vec<String> = pending
+                .into_iter()
+                .filter(|s| notes.contains_key(s))
+                .collect();
+            for s in &failed {
+                let a = acc.get_mut(s).expect("batch symbol");
+                for m in &notes[s] {
+                    a.error(m.clone());
+                }
+            }
+            self.record_failures(&acc, &failed).await;
+            if stopped {
+                break;
+            }
         }
-        (results, tally)
+        (acc, tally)
+    }
+
+    /// What earlier runs of a backfill committed, per symbol (polls start from nothing).
+    async fn load_coverage(
+        &self,
+        acc: &mut BTreeMap<String, SymbolAccount>,
+    ) -> Result<(), crate::store::StoreError> {
+        if !matches!(self.job.kind, JobKind::Backfill { .. }) {
+            return Ok(());
+        }
+        for (symbol, a) in acc.iter_mut() {
+            a.done = self
+                .ctx
+                .store
+                .coverage(&self.job.name, symbol, self.job.timeframe)
+                .await?;
+        }
+        Ok(())
     }
 
     /// One request with one provider; a symbol-level failure of a multi-symbol request is
-    /// retried symbol by symbol. Returns the bars and the symbols that still failed.
+    /// retried symbol by symbol. Returns the symbols that still failed.
     async fn with_isolation(
         &self,
         plugin: &Arc<Plugin>,
         symbols: &[String],
         window: Window,
         notes: &mut BTreeMap<String, Vec<String>>,
-    ) -> Result<(Tally, Vec<String>), Fail> {
-        match self.request(plugin, symbols, window).await {
-            Ok(t) => Ok((t, Vec::new())),
+        tally: &mut Tally,
+    ) -> Result<Vec<String>, Fail> {
+        match self.request(plugin, symbols, window, tally).await {
+            Ok(()) => Ok(Vec::new()),
             Err(Fail::Symbols(m)) if symbols.len() > 1 => {
                 tracing::info!(provider = plugin.name(), error = %m, "isolating the symbols of a failed request");
-                let mut tally = Tally::default();
                 let mut failed = Vec::new();
                 for s in symbols {
-                    match self.request(plugin, std::slice::from_ref(s), window).await {
-                        Ok(t) => tally += t,
+                    match self
+                        .request(plugin, std::slice::from_ref(s), window, tally)
+                        .await
+                    {
+                        Ok(()) => {}
                         Err(Fail::Provider(m) | Fail::Symbols(m)) => {
                             note(notes, std::slice::from_ref(s), m);
                             failed.push(s.clone());
@@ -300,29 +336,29 @@ impl Runner<'_> {
                         Err(other) => return Err(other),
                     }
                 }
-                Ok((tally, failed))
+                Ok(failed)
             }
             Err(e) => Err(e),
         }
     }
 
-    /// Every page of one request, each written with its checkpoint as it arrives.
+    /// Every page of one request, each written with its checkpoint as it arrives; the last
+    /// also adds the window to each symbol's coverage. Bars of pages committed before a
+    /// failure are counted in `tally` all the same.
     async fn request(
         &self,
         plugin: &Arc<Plugin>,
         symbols: &[String],
         window: Window,
-    ) -> Result<Tally, Fail> {
+        tally: &mut Tally,
+    ) -> Result<(), Fail> {
         let name = plugin.name();
         if let Err(open) = self.ctx.breakers.allow(name) {
             return Err(Fail::Provider(format!("{name}: {open}")));
         }
         let key = symbols.join(",");
         let tf = self.job.timeframe;
-        let backfill_from = match &self.job.kind {
-            JobKind::Backfill { from, .. } => Some(*from),
-            JobKind::Poll { .. } => None,
-        };
+        let backfill = matches!(self.job.kind, JobKind::Backfill { .. });
         let mut req = BarsRequest {
             symbols: symbols.to_vec(),
             timeframe: tf,
@@ -330,27 +366,22 @@ impl Runner<'_> {
             end: window.end,
             cursor: None,
         };
-        if backfill_from.is_some() {
+        if backfill {
             let cp = self
                 .ctx
                 .store
                 .checkpoint(&self.job.name, &key, tf)
                 .await
                 .map_err(|e| Fail::Store(format!("store: {e}")))?;
-            match resume_point(cp.as_ref(), window, name) {
-                Resume::Done => return Ok(Tally::default()),
-                Resume::At(c) => req.cursor = Some(c),
-                Resume::Fresh => {}
-            }
+            req.cursor = resume_cursor(cp.as_ref(), window, name);
         }
         self.used_provider(name);
-        let default_class = default_class(plugin);
         let vreq = Request {
             symbols: req.symbols.clone(),
             timeframe: tf,
             start: window.start,
             end: window.end,
-            default_class,
+            default_class: default_class(plugin),
         };
         let source = Source {
             provider: name.to_owned(),
@@ -359,14 +390,15 @@ impl Runner<'_> {
         let limit = self.ctx.registry.config().plugin(name).concurrency;
         let slots = self.ctx.slots.get(name, limit);
         let mut seen: HashSet<String> = req.cursor.iter().cloned().collect();
-        let mut tally = Tally::default();
         for _ in 0..MAX_PAGES {
             let permit = match &slots {
                 Some(s) => Some(s.clone().acquire_owned().await.expect("never closed")),
                 None => None,
             };
             let span = tracing::info_span!("call", provider = name, version = plugin.version());
-            let answer = plugin.fetch_bars(&req).instrument(span).await;
+            let answer = within_grace(self.cancel, plugin.fetch_bars(&req).instrument(span))
+                .await
+                .ok_or(Fail::Stopped)?;
             drop(permit);
             let page = match answer {
                 Err(e) => {
@@ -385,54 +417,38 @@ impl Runner<'_> {
                     "{name}: pagination does not terminate (cursor {c:?} came twice)"
                 )));
             }
-            let checkpoint = match (backfill_from, &next) {
-                (Some(_), Some(c)) => Some(Checkpoint {
-                    job: self.job.name.clone(),
-                    symbol: key.clone(),
-                    timeframe: tf,
-                    cursor: Some(format!("{name} {c}")),
-                    covered_from: window.start,
-                    covered_to: window.end,
-                }),
-                (from, None) => Some(Checkpoint {
-                    job: self.job.name.clone(),
-                    symbol: key.clone(),
-                    timeframe: tf,
-                    cursor: None,
-                    covered_from: from.unwrap_or(window.start),
-                    covered_to: window.end,
-                }),
-                (None, Some(_)) => None,
+            let commit = self.commit(backfill, &key, window, name, symbols, next.as_deref());
+            let page_ref = Page {
+                req: &vreq,
+                source: &source,
+                last: next.is_none(),
             };
-            let pages_bars = page.bars;
-            let got = ingest(
+            let written = ingest(
                 &*self.ctx.store,
                 self.validator,
-                &vreq,
-                &source,
-                pages_bars,
-                checkpoint,
+                page_ref,
+                page.bars,
+                commit,
                 Utc::now(),
-            )
-            .await
-            .map_err(|e| Fail::Store(format!("store: {e}")))?;
-            let t = Tally {
-                bars: got.accepted,
-                rejected: got.rejected,
-            };
+            );
+            let got = within_grace(self.cancel, written)
+                .await
+                .ok_or(Fail::Stopped)?
+                .map_err(|e| Fail::Store(format!("store: {e}")))?;
+            let t = Tally::page(&got);
             self.ctx
                 .metrics
-                .bars(name, &tf.to_string(), t.bars, t.rejected);
-            self.progress.page(t.bars);
-            tally += t;
+                .bars(name, &tf.to_string(), t.stored, t.rejected);
+            self.progress.page(t.stored);
+            *tally += t;
             match next {
                 None => {
                     self.ctx.breakers.success(name);
-                    return Ok(tally);
+                    return Ok(());
                 }
                 Some(c) => {
                     if self.cancel.is_cancelled() {
-                        return Err(Fail::Interrupted);
+                        return Err(Fail::Stopped);
                     }
                     req.cursor = Some(c);
                 }
@@ -442,6 +458,46 @@ impl Runner<'_> {
         Err(Fail::Provider(format!(
             "{name}: no last page after {MAX_PAGES} pages"
         )))
+    }
+
+    /// What commits with a page of `window`: a backfill's next cursor, and with the last
+    /// page the window's coverage for every symbol of the request.
+    fn commit(
+        &self,
+        backfill: bool,
+        key: &str,
+        window: Window,
+        provider: &str,
+        symbols: &[String],
+        next: Option<&str>,
+    ) -> Commit {
+        if !backfill {
+            return Commit::default();
+        }
+        let checkpoint = Checkpoint {
+            job: self.job.name.clone(),
+            symbol: key.to_owned(),
+            timeframe: self.job.timeframe,
+            cursor: next.map(|c| format!("{provider} {c}")),
+            covered_from: window.start,
+            covered_to: window.end,
+        };
+        let coverage = match next {
+            Some(_) => Vec::new(),
+            None => symbols
+                .iter()
+                .map(|s| Coverage {
+                    job: self.job.name.clone(),
+                    symbol: s.clone(),
+                    timeframe: self.job.timeframe,
+                    span: Span::new(window.start, window.end),
+                })
+                .collect(),
+        };
+        Commit {
+            checkpoint: Some(checkpoint),
+            coverage,
+        }
     }
 
     fn classify(&self, name: &str, e: ProviderError) -> Fail {
@@ -467,9 +523,8 @@ impl Runner<'_> {
     }
 
     /// Freshness `last_error` for every symbol no provider could serve.
-    async fn record_failures(&self, results: &BTreeMap<String, SymbolResult>, pending: &[String]) {
+    async fn record_failures(&self, acc: &BTreeMap<String, SymbolAccount>, pending: &[String]) {
         for s in pending {
-            let r = &results[s];
             let fallback = self.ctx.registry.get(&self.job.providers[0]);
             let class = self
                 .validator
@@ -483,7 +538,7 @@ impl Runner<'_> {
                 timeframe: self.job.timeframe,
                 source: self.job.providers[0].clone(),
                 asset_class: class,
-                error: r.errors.join("; "),
+                error: acc[s].errors.join("; "),
                 at: Utc::now(),
             };
             if let Err(e) = self.ctx.store.record_failure(&failure).await {
@@ -497,27 +552,25 @@ impl Runner<'_> {
         &self,
         run_id: Option<i64>,
         start: &RunStart,
-        symbols: BTreeMap<String, SymbolResult>,
+        symbols: &BTreeMap<String, SymbolAccount>,
+        windows: &[Window],
         tally: Tally,
     ) -> RunSummary {
         let total = symbols.len() as u64;
-        let failed: Vec<(&String, &SymbolResult)> =
-            symbols.iter().filter(|(_, r)| r.failed).collect();
-        let n_failed = failed.len() as u64;
-        let errors: Vec<String> = failed
-            .iter()
-            .map(|(s, r)| format!("{s}: {}", r.errors.join("; ")))
-            .collect();
-        let status = RunStatus::from_counts(total - n_failed, n_failed);
+        let v = verdict(symbols, windows, self.cancel.is_cancelled());
         let finished_at = Utc::now();
         let outcome = RunOutcome {
             finished_at,
-            status,
-            symbols_ok: total - n_failed,
-            symbols_failed: n_failed,
-            bars_written: tally.bars,
+            status: v.status,
+            reason: v.reason.clone(),
+            symbols_ok: v.symbols_ok,
+            symbols_failed: v.symbols_failed,
+            bars_fetched: tally.fetched,
+            bars_written: tally.written,
             bars_rejected: tally.rejected,
-            errors: errors.clone(),
+            bars_skipped: tally.skipped,
+            errors: v.errors.clone(),
+            uncovered: v.uncovered.clone(),
         };
         let run_id = match run_id {
             Some(id) => match self.ctx.store.finish_run(id, &outcome).await {
@@ -529,24 +582,40 @@ impl Runner<'_> {
             },
             None => self.ctx.store.record_run(start, &outcome).await.ok(),
         };
-        self.ctx.metrics.run(&self.job.name, status.as_str());
-        let line = summary_line(total, n_failed, tally, &errors);
+        self.ctx.metrics.run(&self.job.name, v.status.as_str());
+        let line = summary_line(total, &v, tally);
         RunSummary {
             run_id,
             job: self.job.name.clone(),
             providers: self.used.lock().expect("used lock").clone(),
             started_at: start.started_at,
             finished_at,
-            status,
+            status: v.status,
+            reason: v.reason,
             symbols_total: total,
-            symbols_ok: total - n_failed,
-            symbols_failed: n_failed,
-            bars_written: tally.bars,
+            symbols_ok: v.symbols_ok,
+            symbols_failed: v.symbols_failed,
+            bars_fetched: tally.fetched,
+            bars_written: tally.written,
             bars_rejected: tally.rejected,
-            errors,
+            bars_skipped: tally.skipped,
+            bars_spooled: tally.spooled,
+            errors: v.errors,
+            uncovered: v.uncovered,
             line,
         }
     }
+}
+
+/// `f`, unless a stop is requested and `f` does not finish within [`STOP_GRACE`] of it.
+async fn within_grace<F: Future>(cancel: &CancellationToken, f: F) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    tokio::select! {
+        biased;
+        out = &mut f => return Some(out),
+        () = cancel.cancelled() => {}
+    }
+    tokio::time::timeout(STOP_GRACE, f).await.ok()
 }
 
 /// The class of symbols `[validation.instruments]` does not name: the plugin's first.
@@ -565,144 +634,21 @@ fn note(notes: &mut BTreeMap<String, Vec<String>>, symbols: &[String], msg: Stri
     }
 }
 
-/// A batch cut short by shutdown: symbols not yet done are failed with their notes.
-fn finish_batch(
-    mut results: BTreeMap<String, SymbolResult>,
-    notes: BTreeMap<String, Vec<String>>,
-    batch: &[String],
-) -> BTreeMap<String, SymbolResult> {
-    for s in batch {
-        if let Some(msgs) = notes.get(s) {
-            let r = results.get_mut(s).expect("batch symbol");
-            r.failed = true;
-            r.errors = msgs.clone();
-        }
+/// The cursor a backfill request of `window` resumes at: the one its checkpoint saved for
+/// this very window with this provider (another provider's cursor means nothing here).
+/// Whether the window is needed at all is the coverage's business, not the checkpoint's.
+fn resume_cursor(cp: Option<&Checkpoint>, window: Window, provider: &str) -> Option<String> {
+    let cp = cp?;
+    if cp.covered_from != window.start || cp.covered_to != window.end {
+        return None;
     }
-    results
-}
-
-/// Where a backfill request starts, given its checkpoint.
-#[derive(Debug, PartialEq, Eq)]
-enum Resume {
-    /// The window is covered already.
-    Done,
-    /// Mid-window: continue with this provider's cursor.
-    At(String),
-    Fresh,
-}
-
-/// A checkpoint without a cursor says `[covered_from, covered_to)` is done; one with a
-/// cursor says the window `[covered_from, covered_to)` is under way (and everything before
-/// it is done), to be resumed with the cursor if the same provider serves it.
-fn resume_point(cp: Option<&Checkpoint>, window: Window, provider: &str) -> Resume {
-    let Some(cp) = cp else { return Resume::Fresh };
-    match &cp.cursor {
-        None if cp.covered_from <= window.start && window.end <= cp.covered_to => Resume::Done,
-        None => Resume::Fresh,
-        Some(_) if window.end <= cp.covered_from => Resume::Done,
-        Some(c) if cp.covered_from == window.start && cp.covered_to == window.end => {
-            match c.split_once(' ') {
-                Some((p, cursor)) if p == provider => Resume::At(cursor.to_owned()),
-                _ => Resume::Fresh,
-            }
-        }
-        Some(_) => Resume::Fresh,
-    }
-}
-
-/// "processed 487/500 symbols, 11,688 bars, 13 failed: A: …; B: …, …"
-fn summary_line(total: u64, failed: u64, tally: Tally, errors: &[String]) -> String {
-    let mut line = format!(
-        "processed {}/{} symbols, {} bars",
-        thousands(total - failed),
-        thousands(total),
-        thousands(tally.bars)
-    );
-    if tally.rejected > 0 {
-        line += &format!(" ({} rejected)", thousands(tally.rejected));
-    }
-    if failed > 0 {
-        line += &format!(", {} failed: ", thousands(failed));
-        line += &errors[..errors.len().min(SUMMARY_ERRORS)].join("; ");
-        if errors.len() > SUMMARY_ERRORS {
-            line += &format!("; … and {} more", errors.len() - SUMMARY_ERRORS);
-        }
-    }
-    line
-}
-
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    let (p, cursor) = cp.cursor.as_deref()?.split_once(' ')?;
+    (p == provider).then(|| cursor.to_owned())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn numbers_get_thousands_separators() {
-        for (n, s) in [
-            (0, "0"),
-            (999, "999"),
-            (1000, "1,000"),
-            (11688, "11,688"),
-            (1234567, "1,234,567"),
-        ] {
-            assert_eq!(thousands(n), s);
-        }
-    }
-
-    fn check_line(
-        total: u64,
-        failed: u64,
-        bars: u64,
-        rejected: u64,
-        errors: &[&str],
-        expected: &str,
-    ) {
-        let errors: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
-        assert_eq!(
-            summary_line(total, failed, Tally { bars, rejected }, &errors),
-            expected
-        );
-    }
-
-    #[test]
-    fn the_summary_line_says_what_happened() {
-        check_line(
-            500,
-            0,
-            11688,
-            0,
-            &[],
-            "processed 500/500 symbols, 11,688 bars",
-        );
-        check_line(
-            500,
-            2,
-            11688,
-            3,
-            &["X: unknown symbol: X", "Y: yahoo: transient: 503"],
-            "processed 498/500 symbols, 11,688 bars (3 rejected), 2 failed: X: unknown symbol: X; Y: yahoo: transient: 503",
-        );
-        let many = ["A: e", "B: e", "C: e", "D: e", "E: e", "F: e", "G: e"];
-        check_line(
-            10,
-            7,
-            0,
-            0,
-            &many,
-            "processed 3/10 symbols, 0 bars, 7 failed: A: e; B: e; C: e; D: e; E: e; … and 2 more",
-        );
-    }
 
     fn t(s: &str) -> DateTime<Utc> {
         s.parse().unwrap()
@@ -719,35 +665,32 @@ mod tests {
         }
     }
 
-    fn check_resume(cp: Option<Checkpoint>, window: (&str, &str), expected: Resume) {
+    fn check(cp: Option<Checkpoint>, window: (&str, &str), expected: Option<&str>) {
         let w = Window {
             start: t(window.0),
             end: t(window.1),
         };
         assert_eq!(
-            resume_point(cp.as_ref(), w, "polygon"),
+            resume_cursor(cp.as_ref(), w, "polygon").as_deref(),
             expected,
             "{cp:?} {w:?}"
         );
     }
 
     #[test]
-    fn a_backfill_resumes_where_its_checkpoint_says() {
+    fn a_backfill_resumes_only_the_window_its_cursor_belongs_to() {
         let (d1, d2, d3) = (
             "2024-01-01T00:00:00Z",
             "2024-01-02T00:00:00Z",
             "2024-01-03T00:00:00Z",
         );
-        check_resume(None, (d1, d2), Resume::Fresh);
-        check_resume(Some(cp(None, d1, d2)), (d1, d2), Resume::Done);
-        check_resume(Some(cp(None, d1, d2)), (d2, d3), Resume::Fresh);
-        check_resume(Some(cp(Some("polygon p2"), d2, d3)), (d1, d2), Resume::Done);
-        check_resume(
-            Some(cp(Some("polygon p2 x"), d2, d3)),
-            (d2, d3),
-            Resume::At("p2 x".into()),
-        );
+        check(None, (d1, d2), None);
+        check(Some(cp(None, d1, d2)), (d1, d2), None);
+        check(Some(cp(Some("polygon p2 x"), d2, d3)), (d2, d3), Some("p2 x"));
+        // A cursor of a later window says nothing about an earlier one: the earlier one
+        // may have failed, and is fetched from its start.
+        check(Some(cp(Some("polygon p2"), d2, d3)), (d1, d2), None);
         // Another provider's cursor means nothing to this one.
-        check_resume(Some(cp(Some("yahoo p2"), d2, d3)), (d2, d3), Resume::Fresh);
+        check(Some(cp(Some("yahoo p2"), d2, d3)), (d2, d3), None);
     }
 }

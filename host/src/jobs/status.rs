@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::RunStatus;
+use crate::store::{RunStatus, Uncovered};
 
 /// The totals of one finished run; `line` is the summary log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -17,13 +17,26 @@ pub struct RunSummary {
     pub started_at: DateTime<Utc>,
     pub finished_at: DateTime<Utc>,
     pub status: RunStatus,
+    /// Why the run is not `ok`.
+    pub reason: Option<String>,
     pub symbols_total: u64,
+    /// Symbols with every window committed.
     pub symbols_ok: u64,
+    /// Symbols with a window that failed (a stop is not a failure).
     pub symbols_failed: u64,
+    /// Bars the providers sent.
+    pub bars_fetched: u64,
+    /// Bars that changed the table (new or updated).
     pub bars_written: u64,
     pub bars_rejected: u64,
+    /// Bars that left the table as it was (already stored, another source's, or a repeat).
+    pub bars_skipped: u64,
+    /// Bars of pages spooled locally while the store was unreachable (counted as written).
+    pub bars_spooled: u64,
     /// One entry per failed symbol or batch, `SYMBOL: reason`.
     pub errors: Vec<String>,
+    /// The ranges of each series this run left for the next one.
+    pub uncovered: Vec<Uncovered>,
     /// "processed 487/500 symbols, 11,688 bars, 13 failed: …"
     pub line: String,
 }

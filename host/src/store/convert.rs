@@ -63,6 +63,14 @@ pub fn errors(text: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::corrupt("errors", text, e))
 }
 
+pub fn uncovered_json(spans: &[super::Uncovered]) -> String {
+    serde_json::to_string(spans).expect("spans serialize")
+}
+
+pub fn uncovered(text: &str) -> Result<Vec<super::Uncovered>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::corrupt("uncovered", text, e))
+}
+
 pub fn count(v: i64) -> u64 {
     u64::try_from(v).unwrap_or_default()
 }

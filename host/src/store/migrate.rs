@@ -21,13 +21,25 @@ const POSTGRES: Embedded = &[
         "bar digest",
         include_str!("../../../migrations/postgres/0002_bar_digest.sql"),
     ),
+    (
+        3,
+        "coverage and run account",
+        include_str!("../../../migrations/postgres/0003_coverage_and_run_account.sql"),
+    ),
 ];
 
-const SQLITE: Embedded = &[(
-    1,
-    "init",
-    include_str!("../../../migrations/sqlite/0001_init.sql"),
-)];
+const SQLITE: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "coverage and run account",
+        include_str!("../../../migrations/sqlite/0002_coverage_and_run_account.sql"),
+    ),
+];
 
 fn migrator(list: Embedded) -> Migrator {
     let migrations: Vec<Migration> = list

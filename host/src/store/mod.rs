@@ -79,14 +79,15 @@ pub trait Store: Send + Sync {
     async fn latest_bars(&self, timeframe: Option<Timeframe>)
     -> Result<Vec<StoredBar>, StoreError>;
 
-    /// Closes of the `limit` bars before `before`, oldest first (the spike rule's history).
-    async fn recent_closes(
+    /// Start and close of the `limit` bars before `before`, oldest first: the spike rule's
+    /// history, and where the gap search of the next bars begins.
+    async fn recent_bars(
         &self,
         symbol: &str,
         timeframe: Timeframe,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<Decimal>, StoreError>;
+    ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError>;
 
     /// Every freshness row; [`stale`] tells which are behind.
     async fn freshness(&self) -> Result<Vec<Freshness>, StoreError>;
@@ -100,12 +101,22 @@ pub trait Store: Send + Sync {
     /// The newest runs first.
     async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError>;
 
+    /// Where the window in progress of `job` for the request `symbol` (symbols joined with
+    /// commas) resumes.
     async fn checkpoint(
         &self,
         job: &str,
         symbol: &str,
         timeframe: Timeframe,
     ) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// The ranges of one series that `job` has committed, disjoint and in order.
+    async fn coverage(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<Span>, StoreError>;
 }
 
 /// Opens (creating if needed) and migrates the store at `url`.

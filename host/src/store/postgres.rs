@@ -206,9 +206,9 @@ fn timeframe_names<'a>(bars: impl IntoIterator<Item = &'a Bar>) -> BTreeMap<Time
     names
 }
 
-type Span = (DateTime<Utc>, DateTime<Utc>);
-type Spans<'a> = BTreeMap<(&'a str, Timeframe), Span>;
-type SpanRun<'a> = ((&'a str, Timeframe), Span);
+type Extent = (DateTime<Utc>, DateTime<Utc>);
+type Spans<'a> = BTreeMap<(&'a str, Timeframe), Extent>;
+type SpanRun<'a> = ((&'a str, Timeframe), Extent);
 
 /// The first and last start of each series in `bars`. Bars of a series nearly always
 /// arrive together, so the map is touched once per run of a series, not once per bar.
@@ -545,6 +545,35 @@ async fn checkpoint(
     Ok(())
 }
 
+/// Adds each covered window, joined with the ranges of its series that it overlaps or
+/// touches, so a series' coverage stays a few disjoint ranges.
+async fn coverage(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    for c in &batch.coverage {
+        sqlx::query(
+            "WITH joined AS (
+                 DELETE FROM coverage
+                 WHERE job = $1 AND symbol = $2 AND timeframe = $3
+                   AND covered_from <= $5 AND covered_to >= $4
+                 RETURNING covered_from, covered_to)
+             INSERT INTO coverage (job, symbol, timeframe, covered_from, covered_to, updated_at)
+             SELECT $1, $2, $3, LEAST($4, min(covered_from)), GREATEST($5, max(covered_to)), $6
+             FROM joined",
+        )
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(c.timeframe.to_string())
+        .bind(c.span.from)
+        .bind(c.span.to)
+        .bind(batch.received_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for PgStore {
     fn backend(&self) -> &'static str {
@@ -566,6 +595,7 @@ impl Store for PgStore {
         events(&mut tx, batch).await?;
         freshness(&mut tx, batch).await?;
         checkpoint(&mut tx, batch).await?;
+        coverage(&mut tx, batch).await?;
         tx.commit().await?;
         sum.quarantined = batch.rejected.len() as u64;
         sum.events = batch.events.len() as u64 + sum.revisions + sum.disagreements;
@@ -604,7 +634,8 @@ impl Store for PgStore {
     async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE runs SET finished_at = $2, status = $3, symbols_ok = $4, symbols_failed = $5,
-                 bars_written = $6, bars_rejected = $7, errors = $8
+                 bars_written = $6, bars_rejected = $7, errors = $8, reason = $9,
+                 bars_fetched = $10, bars_skipped = $11, uncovered = $12
              WHERE id = $1",
         )
         .bind(id)
@@ -615,6 +646,10 @@ impl Store for PgStore {
         .bind(convert::db_count(o.bars_written))
         .bind(convert::db_count(o.bars_rejected))
         .bind(convert::errors_json(&o.errors))
+        .bind(&o.reason)
+        .bind(convert::db_count(o.bars_fetched))
+        .bind(convert::db_count(o.bars_skipped))
+        .bind(convert::uncovered_json(&o.uncovered))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -657,15 +692,15 @@ impl Store for PgStore {
         rows::all(rows, rows::bar)
     }
 
-    async fn recent_closes(
+    async fn recent_bars(
         &self,
         symbol: &str,
         timeframe: Timeframe,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<Decimal>, StoreError> {
-        let mut closes: Vec<Decimal> = sqlx::query_scalar(
-            "SELECT close FROM bars WHERE symbol = $1 AND timeframe = $2 AND start < $3
+    ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
+        let mut closes: Vec<(DateTime<Utc>, Decimal)> = sqlx::query_as(
+            "SELECT start, close FROM bars WHERE symbol = $1 AND timeframe = $2 AND start < $3
              ORDER BY start DESC LIMIT $4",
         )
         .bind(symbol)
@@ -733,5 +768,23 @@ impl Store for PgStore {
         .await?;
         row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))
             .transpose()
+    }
+
+    async fn coverage(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<Span>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT covered_from, covered_to FROM coverage
+             WHERE job = $1 AND symbol = $2 AND timeframe = $3 ORDER BY covered_from",
+        )
+        .bind(job)
+        .bind(symbol)
+        .bind(timeframe.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(rows, rows::span)
     }
 }

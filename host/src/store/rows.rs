@@ -167,7 +167,15 @@ pub(super) fn run(r: &impl Columns) -> Result<RunRow, StoreError> {
         bars_written: convert::count(r.int("bars_written")?),
         bars_rejected: convert::count(r.int("bars_rejected")?),
         errors: convert::errors(&r.text("errors")?)?,
+        reason: r.opt_text("reason")?,
+        bars_fetched: convert::count(r.int("bars_fetched")?),
+        bars_skipped: convert::count(r.int("bars_skipped")?),
+        uncovered: convert::uncovered(&r.text("uncovered")?)?,
     })
+}
+
+pub(super) fn span(r: &impl Columns) -> Result<Span, StoreError> {
+    Ok(Span::new(r.time("covered_from")?, r.time("covered_to")?))
 }
 
 pub(super) fn checkpoint(

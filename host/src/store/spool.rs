@@ -3,6 +3,9 @@
 //! call returns). The spool is replayed, oldest first, before the next write that reaches
 //! the store, and whenever [`Resilient::replay`] is called. Writes are idempotent, so a
 //! batch that was in fact committed before the connection dropped replays harmlessly.
+//!
+//! The reads a run depends on (recent history, checkpoints, coverage) wait out an outage
+//! the same way, and replay the spool first, so that they see what this process spooled.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
@@ -28,12 +31,14 @@ pub struct RetryPolicy {
 }
 
 impl Default for RetryPolicy {
-    /// About a minute of retries (1 + 2 + 4 + … capped at 15 s) before spooling.
+    /// At least 75 s of waiting (1 + 2 + 4 + 8 + 15 + 15 + 15 + 15, jitter only adds)
+    /// before a write spools or a read gives up: a store restart or a failover of a minute
+    /// costs a pause, not a failed page.
     fn default() -> Self {
         RetryPolicy {
             first_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(15),
-            retries: 6,
+            retries: 8,
         }
     }
 }
@@ -216,6 +221,20 @@ impl Resilient {
             .await
     }
 
+    /// Replays the spool, then reads with `op`, each waiting out an outage: a read on the
+    /// ingest path sees what was spooled before it, once the store is back.
+    async fn read<T, F, Fut>(&self, op: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, StoreError>>,
+    {
+        {
+            let spool = self.spool.lock().await;
+            self.with_retry(|| self.replay_locked(&spool)).await?;
+        }
+        self.with_retry(op).await
+    }
+
     /// Replays the spool, then does `op`; spools `record()` when the store stays
     /// unreachable (built only then: a batch is not copied on every write).
     async fn durable<T, F, Fut>(
@@ -286,7 +305,7 @@ impl Store for Resilient {
     }
 
     async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
-        self.inner.begin_run(run).await
+        self.with_retry(|| self.inner.begin_run(run)).await
     }
 
     async fn finish_run(&self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError> {
@@ -320,15 +339,14 @@ impl Store for Resilient {
         self.inner.latest_bars(timeframe).await
     }
 
-    async fn recent_closes(
+    async fn recent_bars(
         &self,
         symbol: &str,
         timeframe: Timeframe,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<Decimal>, StoreError> {
-        self.inner
-            .recent_closes(symbol, timeframe, before, limit)
+    ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
+        self.read(|| self.inner.recent_bars(symbol, timeframe, before, limit))
             .await
     }
 
@@ -354,6 +372,17 @@ impl Store for Resilient {
         symbol: &str,
         timeframe: Timeframe,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        self.inner.checkpoint(job, symbol, timeframe).await
+        self.read(|| self.inner.checkpoint(job, symbol, timeframe))
+            .await
+    }
+
+    async fn coverage(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<Span>, StoreError> {
+        self.read(|| self.inner.coverage(job, symbol, timeframe))
+            .await
     }
 }

@@ -319,6 +319,50 @@ async fn checkpoint(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(),
     Ok(())
 }
 
+/// Adds each covered window, joined with the ranges of its series that it overlaps or
+/// touches, so a series' coverage stays a few disjoint ranges.
+async fn coverage(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(), StoreError> {
+    const TOUCHING: &str = "job = ?1 AND symbol = ?2 AND timeframe = ?3
+                            AND covered_from <= ?5 AND covered_to >= ?4";
+    for c in &batch.coverage {
+        let tf = c.timeframe.to_string();
+        let (from, to) = (to_nanos(c.span.from), to_nanos(c.span.to));
+        let (lo, hi): (Option<i64>, Option<i64>) = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "SELECT min(covered_from), max(covered_to) FROM coverage WHERE {TOUCHING}"
+        )))
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(&tf)
+        .bind(from)
+        .bind(to)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DELETE FROM coverage WHERE {TOUCHING}"
+        )))
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(&tf)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO coverage (job, symbol, timeframe, covered_from, covered_to, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(&tf)
+        .bind(lo.map_or(from, |l| l.min(from)))
+        .bind(hi.map_or(to, |h| h.max(to)))
+        .bind(to_nanos(batch.received_at))
+        .execute(&mut *tx)
+        .await?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     fn backend(&self) -> &'static str {
@@ -339,6 +383,7 @@ impl Store for SqliteStore {
         events(&mut tx, batch).await?;
         freshness(&mut tx, batch).await?;
         checkpoint(&mut tx, batch).await?;
+        coverage(&mut tx, batch).await?;
         tx.commit().await?;
         sum.quarantined = batch.rejected.len() as u64;
         sum.events = batch.events.len() as u64 + sum.revisions + sum.disagreements;
@@ -377,7 +422,8 @@ impl Store for SqliteStore {
     async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE runs SET finished_at = ?2, status = ?3, symbols_ok = ?4, symbols_failed = ?5,
-                 bars_written = ?6, bars_rejected = ?7, errors = ?8
+                 bars_written = ?6, bars_rejected = ?7, errors = ?8, reason = ?9,
+                 bars_fetched = ?10, bars_skipped = ?11, uncovered = ?12
              WHERE id = ?1",
         )
         .bind(id)
@@ -388,6 +434,10 @@ impl Store for SqliteStore {
         .bind(convert::db_count(o.bars_written))
         .bind(convert::db_count(o.bars_rejected))
         .bind(convert::errors_json(&o.errors))
+        .bind(&o.reason)
+        .bind(convert::db_count(o.bars_fetched))
+        .bind(convert::db_count(o.bars_skipped))
+        .bind(convert::uncovered_json(&o.uncovered))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -434,15 +484,15 @@ impl Store for SqliteStore {
         rows::all(rows, rows::bar)
     }
 
-    async fn recent_closes(
+    async fn recent_bars(
         &self,
         symbol: &str,
         timeframe: Timeframe,
         before: DateTime<Utc>,
         limit: u32,
-    ) -> Result<Vec<Decimal>, StoreError> {
-        let texts: Vec<String> = sqlx::query_scalar(
-            "SELECT close FROM bars WHERE symbol = ? AND timeframe = ? AND start < ?
+    ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as(
+            "SELECT start, close FROM bars WHERE symbol = ? AND timeframe = ? AND start < ?
              ORDER BY start DESC LIMIT ?",
         )
         .bind(symbol)
@@ -451,10 +501,9 @@ impl Store for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        texts
-            .iter()
+        rows.iter()
             .rev()
-            .map(|t| convert::decimal("close", t))
+            .map(|(start, close)| Ok((convert::from_nanos(*start), convert::decimal("close", close)?)))
             .collect()
     }
 
@@ -513,5 +562,23 @@ impl Store for SqliteStore {
         .await?;
         row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))
             .transpose()
+    }
+
+    async fn coverage(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<Span>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT covered_from, covered_to FROM coverage
+             WHERE job = ? AND symbol = ? AND timeframe = ? ORDER BY covered_from",
+        )
+        .bind(job)
+        .bind(symbol)
+        .bind(timeframe.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(rows, rows::span)
     }
 }

@@ -477,15 +477,24 @@ async fn reads_latest_range_and_history(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(range.len(), 1, "from inclusive, to exclusive");
     assert_eq!(range[0].source, "p");
-    let closes = store
-        .recent_closes("AAPL", tf(), t("2025-07-08T14:02:00Z"), 10)
+    let recent = store
+        .recent_bars("AAPL", tf(), t("2025-07-08T14:02:00Z"), 10)
         .await
         .unwrap();
-    assert_eq!(closes, vec![d("1"), d("2")]);
-    let closes = store
-        .recent_closes("AAPL", tf(), t("2025-07-08T15:00:00Z"), 2)
+    assert_eq!(
+        recent,
+        vec![
+            (t("2025-07-08T14:00:00Z"), d("1")),
+            (t("2025-07-08T14:01:00Z"), d("2"))
+        ]
+    );
+    let closes: Vec<Decimal> = store
+        .recent_bars("AAPL", tf(), t("2025-07-08T15:00:00Z"), 2)
         .await
-        .unwrap();
+        .unwrap()
+        .into_iter()
+        .map(|(_, c)| c)
+        .collect();
     assert_eq!(closes, vec![d("2"), d("3")]);
 }
 
@@ -503,14 +512,23 @@ async fn every_run_leaves_a_row(store: Arc<dyn Store>) {
         (runs.len(), runs[0].status, runs[0].finished_at),
         (1, RunStatus::Running, None)
     );
+    let uncovered = vec![Uncovered {
+        symbol: "ZZZZ".into(),
+        from: t("2025-07-07T00:00:00Z"),
+        to: t("2025-07-08T00:00:00Z"),
+    }];
     let outcome = RunOutcome {
         finished_at: t("2025-07-08T14:00:05Z"),
         status: RunStatus::Partial,
+        reason: Some("1 of 500 symbols incomplete".into()),
         symbols_ok: 487,
         symbols_failed: 13,
+        bars_fetched: 11_700,
         bars_written: 11_688,
         bars_rejected: 2,
+        bars_skipped: 10,
         errors: vec!["ZZZZ: unknown symbol".into()],
+        uncovered: uncovered.clone(),
     };
     store.finish_run(id, &outcome).await.unwrap();
     let mut later = start.clone();
@@ -546,8 +564,96 @@ async fn every_run_leaves_a_row(store: Arc<dyn Store>) {
             vec!["ZZZZ: unknown symbol".to_string()]
         )
     );
+    assert_eq!(
+        (
+            runs[1].reason.as_deref(),
+            runs[1].bars_fetched,
+            runs[1].bars_skipped,
+            &runs[1].uncovered
+        ),
+        (
+            Some("1 of 500 symbols incomplete"),
+            11_700,
+            10,
+            &uncovered
+        )
+    );
     assert_eq!(runs[0].status, RunStatus::Ok);
     assert_eq!(runs[0].start.started_at, later.started_at);
+}
+
+fn covered(job: &str, symbol: &str, from: &str, to: &str) -> Coverage {
+    Coverage {
+        job: job.into(),
+        symbol: symbol.into(),
+        timeframe: tf(),
+        span: Span::new(t(from), t(to)),
+    }
+}
+
+/// Adds each of `windows` (hours of 2025-07-08) in its own batch, in order, and checks
+/// the ranges stored after each.
+async fn check_coverage(store: &Arc<dyn Store>, job: &str, steps: &[((u32, u32), &[(u32, u32)])]) {
+    let h = |n: u32| format!("2025-07-08T{n:02}:00:00Z");
+    for ((from, to), want) in steps {
+        let mut b = batch("p", vec![]);
+        b.coverage = vec![covered(job, "AAPL", &h(*from), &h(*to))];
+        store.write(&b).await.unwrap();
+        let got = store.coverage(job, "AAPL", tf()).await.unwrap();
+        let want: Vec<Span> = want
+            .iter()
+            .map(|(a, b)| Span::new(t(&h(*a)), t(&h(*b))))
+            .collect();
+        assert_eq!(got, want, "after adding {from}..{to}");
+    }
+}
+
+both!(coverage_joins_what_touches_and_keeps_holes);
+async fn coverage_joins_what_touches_and_keeps_holes(store: Arc<dyn Store>) {
+    check_coverage(
+        &store,
+        "bf",
+        &[
+            // A failed window 1..2 leaves a hole between the first and the third.
+            ((0, 1), &[(0, 1)]),
+            ((2, 3), &[(0, 1), (2, 3)]),
+            ((3, 4), &[(0, 1), (2, 4)]),
+            ((6, 7), &[(0, 1), (2, 4), (6, 7)]),
+            // The rerun fills the hole: three ranges become one where they touch.
+            ((1, 2), &[(0, 4), (6, 7)]),
+            // Overlaps and repeats change nothing but the bounds.
+            ((3, 5), &[(0, 5), (6, 7)]),
+            ((0, 5), &[(0, 5), (6, 7)]),
+            ((4, 8), &[(0, 8)]),
+        ],
+    )
+    .await;
+    // Other jobs and series are their own.
+    assert_eq!(store.coverage("other", "AAPL", tf()).await.unwrap(), vec![]);
+    assert_eq!(store.coverage("bf", "MSFT", tf()).await.unwrap(), vec![]);
+}
+
+/// Coverage commits with its bars or not at all: a window is never marked covered
+/// without its bars, and its bars never land without the mark.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_coverage_write_rolls_back_its_bars() {
+    for db in [TestDb::sqlite().await, TestDb::postgres().await] {
+        db.exec("ALTER TABLE coverage RENAME TO coverage_gone").await;
+        let mut b = batch("p", vec![bar("AAPL", "2025-07-08T14:00:00Z", "1")]);
+        b.coverage = vec![covered(
+            "bf",
+            "AAPL",
+            "2025-07-08T00:00:00Z",
+            "2025-07-09T00:00:00Z",
+        )];
+        let store = db.store();
+        assert!(store.write(&b).await.is_err(), "{}", store.backend());
+        assert!(
+            all_bars(&*store, "AAPL").await.is_empty(),
+            "{}",
+            store.backend()
+        );
+    }
 }
 
 both!(migrating_twice_is_harmless);

@@ -16,17 +16,69 @@ pub struct Source {
     pub version: String,
 }
 
-/// Where a paginated fetch has got to: stored with the bars of the page it follows, so a
-/// killed backfill resumes at the exact page.
+/// Where a paginated fetch of one window has got to: stored with the bars of the page it
+/// follows, so a killed backfill resumes at the exact page. It says nothing about what is
+/// covered; [`Coverage`] does.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub job: String,
-    /// The series, or the batch of symbols the job requests together.
+    /// The symbols the job requests together, joined with commas.
     pub symbol: String,
     pub timeframe: Timeframe,
+    /// `"<provider> <cursor>"` for the next page; `None` once the window's last page is in.
     pub cursor: Option<String>,
+    /// The window the cursor belongs to.
     pub covered_from: DateTime<Utc>,
     pub covered_to: DateTime<Utc>,
+}
+
+/// A time range `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Span {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Span {
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        Span { from, to }
+    }
+
+    /// Whether one of `spans` holds all of `self`.
+    pub fn within(&self, spans: &[Span]) -> bool {
+        spans.iter().any(|s| s.from <= self.from && self.to <= s.to)
+    }
+
+    /// `spans` with every overlapping or touching pair joined, in order.
+    pub fn merged(mut spans: Vec<Span>) -> Vec<Span> {
+        spans.sort();
+        let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans {
+            match out.last_mut() {
+                Some(last) if s.from <= last.to => last.to = last.to.max(s.to),
+                _ => out.push(s),
+            }
+        }
+        out
+    }
+}
+
+/// A window of one series whose bars are committed: added to the job's coverage in the
+/// transaction that commits the window's last page, joined with the ranges it touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub job: String,
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub span: Span,
+}
+
+/// A window of one series that a run could not fetch or commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uncovered {
+    pub symbol: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
 }
 
 /// One validated batch, written in one transaction.
@@ -44,6 +96,8 @@ pub struct WriteBatch {
     pub events: Vec<QualityEvent>,
     #[serde(default)]
     pub checkpoint: Option<Checkpoint>,
+    #[serde(default)]
+    pub coverage: Vec<Coverage>,
     /// When the batch was received; also the freshness `last_success`. Kept in the batch
     /// so that a spooled batch replays with the time it really arrived.
     pub received_at: DateTime<Utc>,
@@ -58,6 +112,7 @@ impl WriteBatch {
             rejected: Vec::new(),
             events: Vec::new(),
             checkpoint: None,
+            coverage: Vec::new(),
             received_at,
         }
     }
@@ -128,6 +183,9 @@ pub enum RunStatus {
     Partial,
     /// Nothing succeeded; the run will be retried.
     Failed,
+    /// Stopped on request (SIGTERM, SIGINT, shutdown) before the run was done: what it
+    /// committed is kept, the rest is left for the next run.
+    Stopped,
     /// The process stopped before the run finished (killed, crashed, power lost). Set when
     /// the next run of the same job begins; that run resumes from the checkpoints.
     Interrupted,
@@ -140,6 +198,7 @@ impl RunStatus {
             RunStatus::Ok => "ok",
             RunStatus::Partial => "partial",
             RunStatus::Failed => "failed",
+            RunStatus::Stopped => "stopped",
             RunStatus::Interrupted => "interrupted",
         }
     }
@@ -150,6 +209,7 @@ impl RunStatus {
             RunStatus::Ok,
             RunStatus::Partial,
             RunStatus::Failed,
+            RunStatus::Stopped,
             RunStatus::Interrupted,
         ]
         .into_iter()
@@ -170,11 +230,27 @@ impl RunStatus {
 pub struct RunOutcome {
     pub finished_at: DateTime<Utc>,
     pub status: RunStatus,
+    /// Why the run ended with this status, in one sentence (none when it is `ok`).
+    #[serde(default)]
+    pub reason: Option<String>,
     pub symbols_ok: u64,
     pub symbols_failed: u64,
+    /// Bars the provider sent.
+    #[serde(default)]
+    pub bars_fetched: u64,
+    /// Bars that changed the table: new, or updated in place (a spooled batch counts whole).
     pub bars_written: u64,
+    /// Bars quarantined.
     pub bars_rejected: u64,
+    /// Bars that left the table as it was: identical to the stored bar, another source's
+    /// bar that is kept, or a second copy within one page. fetched = written + rejected +
+    /// skipped.
+    #[serde(default)]
+    pub bars_skipped: u64,
     pub errors: Vec<String>,
+    /// Windows the run could not fetch or commit; the next run fetches them.
+    #[serde(default)]
+    pub uncovered: Vec<Uncovered>,
 }
 
 /// A stored bar with its provenance.
@@ -246,6 +322,10 @@ pub struct RunRow {
     pub bars_written: u64,
     pub bars_rejected: u64,
     pub errors: Vec<String>,
+    pub reason: Option<String>,
+    pub bars_fetched: u64,
+    pub bars_skipped: u64,
+    pub uncovered: Vec<Uncovered>,
 }
 
 impl WriteBatch {

@@ -191,9 +191,9 @@ impl State {
             &g.source,
             g.bars,
             &self.history,
-            None,
+            Default::default(),
             now,
-            false,
+            &Default::default(),
         );
         batch.events.extend(g.events);
         if !self.write(&batch).await {
@@ -271,10 +271,11 @@ impl State {
             let n = self.window(&bar.symbol, class);
             match self
                 .store
-                .recent_closes(&bar.symbol, self.spec.timeframe, bar.start, n as u32)
+                .recent_bars(&bar.symbol, self.spec.timeframe, bar.start, n as u32)
                 .await
             {
-                Ok(closes) => {
+                Ok(recent) => {
+                    let closes = recent.into_iter().map(|(_, close)| close).collect();
                     self.history.insert(bar.symbol.clone(), closes);
                 }
                 Err(e) => {

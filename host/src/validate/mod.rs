@@ -58,6 +58,21 @@ pub struct Outcome {
 /// reference when a batch starts a series or holds only a few bars.
 pub type History = HashMap<String, Vec<Decimal>>;
 
+/// Where to look for gaps, per symbol: `[from, to)`. A symbol not named is not searched:
+/// its bars are a slice of a series whose neighbours are judged elsewhere (a stream
+/// segment, or a page whose series goes on in the next page).
+pub type GapRanges = HashMap<String, (DateTime<Utc>, DateTime<Utc>)>;
+
+impl Request {
+    /// Every symbol searched over the whole request: the batch is the whole answer.
+    pub fn whole(&self) -> GapRanges {
+        self.symbols
+            .iter()
+            .map(|s| (s.clone(), (self.start, self.end)))
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Validator {
     policies: Policies,
@@ -72,15 +87,14 @@ impl Validator {
         self.policies.resolve(symbol, default_class)
     }
 
-    /// Validates one batch. `gaps` turns the gap search off for batches that are not a
-    /// whole answer to `req` (a stream segment, one page of several).
+    /// Validates one batch; gaps are looked for only where `gaps` says.
     pub fn validate(
         &self,
         req: &Request,
         raw: Vec<RawBar>,
         history: &History,
         now: DateTime<Utc>,
-        gaps: bool,
+        gaps: &GapRanges,
     ) -> Outcome {
         let mut policies = PolicyCache {
             validator: self,
@@ -141,8 +155,11 @@ impl Validator {
             let prior = history.get(symbol).map(Vec::as_slice).unwrap_or_default();
             soft_rules(policies.get(symbol), &bars, prior, &mut out.events);
         }
-        if gaps {
-            for symbol in &req.symbols {
+        for symbol in &req.symbols {
+            let Some(&(from, to)) = gaps.get(symbol) else {
+                continue;
+            };
+            {
                 let policy = policies.get(symbol);
                 let mut starts: Vec<DateTime<Utc>> = series
                     .get(symbol)
@@ -153,8 +170,8 @@ impl Validator {
                     policy.calendar,
                     req.timeframe,
                     &starts,
-                    req.start,
-                    req.end,
+                    from,
+                    to,
                     now,
                     policy.stale_after_intervals,
                 ) {

@@ -70,7 +70,7 @@ fn summary(o: &Outcome) -> Summary {
 
 fn check(req: Request, bars: Vec<RawBar>, history: &History, expected: Summary) {
     let now = t("2025-07-20T00:00:00Z");
-    let got = Validator::default().validate(&req, bars, history, now, true);
+    let got = Validator::default().validate(&req, bars, history, now, &req.whole());
     assert_eq!(summary(&got), expected);
 }
 

@@ -181,11 +181,15 @@ async fn a_postgres_outage_is_spooled_and_replayed() {
     let outcome = RunOutcome {
         finished_at: t("2025-07-08T15:00:01Z"),
         status: RunStatus::Ok,
+        reason: None,
         symbols_ok: 1,
         symbols_failed: 0,
+        bars_fetched: 10,
         bars_written: 10,
         bars_rejected: 0,
+        bars_skipped: 0,
         errors: vec![],
+        uncovered: vec![],
     };
     assert_eq!(
         store.record_run(&run, &outcome).await.unwrap(),
