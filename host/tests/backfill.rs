@@ -6,10 +6,10 @@ mod common;
 
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::mock_provider::{self, MockConfig};
-use common::pg::PgDb;
+use common::pg::{PgDb, wait_for_bars};
 
 const SYMBOLS: &str = "BTC/USD,ETH/USD,SOL/USD,ADA/USD";
 
@@ -72,27 +72,7 @@ async fn a_killed_backfill_resumes_and_ends_with_the_uninterrupted_table() {
     mock.state.reset_counters();
     let db = PgDb::create("mdhost_backfill_kill").await;
     let mut child = backfill(dir.path(), &db.url).spawn().unwrap();
-    let until = Instant::now() + Duration::from_secs(60);
-    loop {
-        // The child creates the tables first; until then nothing is stored.
-        let created = db.rows("SELECT to_regclass('bars') IS NOT NULL").await[0] == "true";
-        let n: usize = if created {
-            db.rows("SELECT count(*) FROM bars").await[0]
-                .parse()
-                .unwrap()
-        } else {
-            0
-        };
-        if n >= 10 * 240 {
-            break;
-        }
-        assert!(
-            child.try_wait().unwrap().is_none(),
-            "the backfill ended before it was killed"
-        );
-        assert!(Instant::now() < until, "no progress: {n} bars");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    wait_for_bars(&db.url, 10 * 240, &mut child).await;
     child.kill().unwrap();
     let status = child.wait().unwrap();
     assert!(!status.success(), "killed: {status:?}");

@@ -44,20 +44,8 @@ async fn stored(h: &Host, symbol: &str) -> Vec<String> {
         .bars(symbol, tf, at(0), at(NOW + 3600))
         .await
         .unwrap()
-        .into_iter()
-        .map(|b| {
-            let b = b.bar;
-            let v = b.volume.map(|v| v.to_string()).unwrap_or_default();
-            format!(
-                "{}|{}|{}|{}|{}|{}|{v}",
-                b.symbol,
-                b.start.timestamp(),
-                b.open,
-                b.high,
-                b.low,
-                b.close
-            )
-        })
+        .iter()
+        .map(|b| mock_provider::stored_row(&b.bar))
         .collect()
 }
 

@@ -5,7 +5,12 @@
 --
 -- The old `checkpoints.covered_*` columns said "covered from the range start" as soon as
 -- a later window succeeded, even across a failed one; they are not carried over. From now
--- on `checkpoints` only says where a window in progress resumes (its cursor).
+-- on `checkpoints` only says where a window in progress resumes: one row per window
+-- (`covered_from`, `covered_to`) with its cursor, deleted when the window's last page
+-- commits, so a later window never overwrites the place an earlier one stopped at.
+DELETE FROM checkpoints WHERE cursor IS NULL;
+ALTER TABLE checkpoints DROP CONSTRAINT checkpoints_pkey;
+ALTER TABLE checkpoints ADD PRIMARY KEY (job, symbol, timeframe, covered_from);
 CREATE TABLE coverage (
     job             TEXT        NOT NULL,
     symbol          TEXT        NOT NULL,

@@ -5,7 +5,23 @@
 --
 -- The old `checkpoints.covered_*` columns said "covered from the range start" as soon as
 -- a later window succeeded, even across a failed one; they are not carried over. From now
--- on `checkpoints` only says where a window in progress resumes (its cursor).
+-- on `checkpoints` only says where a window in progress resumes: one row per window
+-- (`covered_from`, `covered_to`) with its cursor, deleted when the window's last page
+-- commits, so a later window never overwrites the place an earlier one stopped at.
+-- (SQLite cannot change a primary key in place: the table is rebuilt.)
+CREATE TABLE checkpoints_by_window (
+    job             TEXT    NOT NULL,
+    symbol          TEXT    NOT NULL,
+    timeframe       TEXT    NOT NULL,
+    cursor          TEXT,
+    covered_from    INTEGER NOT NULL,
+    covered_to      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    PRIMARY KEY (job, symbol, timeframe, covered_from)
+);
+INSERT INTO checkpoints_by_window SELECT * FROM checkpoints WHERE cursor IS NOT NULL;
+DROP TABLE checkpoints;
+ALTER TABLE checkpoints_by_window RENAME TO checkpoints;
 CREATE TABLE coverage (
     job             TEXT        NOT NULL,
     symbol          TEXT        NOT NULL,

@@ -370,7 +370,7 @@ impl Runner<'_> {
             let cp = self
                 .ctx
                 .store
-                .checkpoint(&self.job.name, &key, tf)
+                .checkpoint(&self.job.name, &key, tf, window.start)
                 .await
                 .map_err(|e| Fail::Store(format!("store: {e}")))?;
             req.cursor = resume_cursor(cp.as_ref(), window, name);

@@ -101,13 +101,15 @@ pub trait Store: Send + Sync {
     /// The newest runs first.
     async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError>;
 
-    /// Where the window in progress of `job` for the request `symbol` (symbols joined with
-    /// commas) resumes.
+    /// Where the window of `job` starting at `window_start`, for the request `symbol`
+    /// (symbols joined with commas), resumes: its saved cursor, if a page of it committed
+    /// and its last page did not.
     async fn checkpoint(
         &self,
         job: &str,
         symbol: &str,
         timeframe: Timeframe,
+        window_start: DateTime<Utc>,
     ) -> Result<Option<Checkpoint>, StoreError>;
 
     /// The ranges of one series that `job` has committed, disjoint and in order.

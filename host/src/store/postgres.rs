@@ -519,6 +519,7 @@ async fn record_failure_in(conn: &mut sqlx::PgConnection, f: &Failure) -> Result
     Ok(())
 }
 
+/// A window's cursor after one of its pages; gone once its last page is in.
 async fn checkpoint(
     tx: &mut Transaction<'static, Postgres>,
     batch: &WriteBatch,
@@ -526,17 +527,30 @@ async fn checkpoint(
     let Some(c) = &batch.checkpoint else {
         return Ok(());
     };
+    let Some(cursor) = &c.cursor else {
+        sqlx::query(
+            "DELETE FROM checkpoints
+             WHERE job = $1 AND symbol = $2 AND timeframe = $3 AND covered_from = $4",
+        )
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(c.timeframe.to_string())
+        .bind(c.covered_from)
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
+    };
     sqlx::query(
         "INSERT INTO checkpoints (job, symbol, timeframe, cursor, covered_from, covered_to, updated_at)
          VALUES ($1, $2, $3, $4, $5, $6, $7)
-         ON CONFLICT (job, symbol, timeframe) DO UPDATE SET
-             cursor = EXCLUDED.cursor, covered_from = EXCLUDED.covered_from,
-             covered_to = EXCLUDED.covered_to, updated_at = EXCLUDED.updated_at",
+         ON CONFLICT (job, symbol, timeframe, covered_from) DO UPDATE SET
+             cursor = EXCLUDED.cursor, covered_to = EXCLUDED.covered_to,
+             updated_at = EXCLUDED.updated_at",
     )
     .bind(&c.job)
     .bind(&c.symbol)
     .bind(c.timeframe.to_string())
-    .bind(&c.cursor)
+    .bind(cursor)
     .bind(c.covered_from)
     .bind(c.covered_to)
     .bind(batch.received_at)
@@ -756,14 +770,16 @@ impl Store for PgStore {
         job: &str,
         symbol: &str,
         timeframe: Timeframe,
+        window_start: DateTime<Utc>,
     ) -> Result<Option<Checkpoint>, StoreError> {
         let row = sqlx::query(
             "SELECT cursor, covered_from, covered_to FROM checkpoints
-             WHERE job = $1 AND symbol = $2 AND timeframe = $3",
+             WHERE job = $1 AND symbol = $2 AND timeframe = $3 AND covered_from = $4",
         )
         .bind(job)
         .bind(symbol)
         .bind(timeframe.to_string())
+        .bind(window_start)
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))

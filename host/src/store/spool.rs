@@ -371,8 +371,9 @@ impl Store for Resilient {
         job: &str,
         symbol: &str,
         timeframe: Timeframe,
+        window_start: DateTime<Utc>,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        self.read(|| self.inner.checkpoint(job, symbol, timeframe))
+        self.read(|| self.inner.checkpoint(job, symbol, timeframe, window_start))
             .await
     }
 

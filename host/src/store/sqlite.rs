@@ -296,21 +296,35 @@ async fn record_failure_in(conn: &mut SqliteConnection, f: &Failure) -> Result<(
     Ok(())
 }
 
+/// A window's cursor after one of its pages; gone once its last page is in.
 async fn checkpoint(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(), StoreError> {
     let Some(c) = &batch.checkpoint else {
+        return Ok(());
+    };
+    let Some(cursor) = &c.cursor else {
+        sqlx::query(
+            "DELETE FROM checkpoints
+             WHERE job = ?1 AND symbol = ?2 AND timeframe = ?3 AND covered_from = ?4",
+        )
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(c.timeframe.to_string())
+        .bind(to_nanos(c.covered_from))
+        .execute(&mut *tx)
+        .await?;
         return Ok(());
     };
     sqlx::query(
         "INSERT INTO checkpoints (job, symbol, timeframe, cursor, covered_from, covered_to, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (job, symbol, timeframe) DO UPDATE SET
-             cursor = excluded.cursor, covered_from = excluded.covered_from,
-             covered_to = excluded.covered_to, updated_at = excluded.updated_at",
+         ON CONFLICT (job, symbol, timeframe, covered_from) DO UPDATE SET
+             cursor = excluded.cursor, covered_to = excluded.covered_to,
+             updated_at = excluded.updated_at",
     )
     .bind(&c.job)
     .bind(&c.symbol)
     .bind(c.timeframe.to_string())
-    .bind(&c.cursor)
+    .bind(cursor)
     .bind(to_nanos(c.covered_from))
     .bind(to_nanos(c.covered_to))
     .bind(to_nanos(batch.received_at))
@@ -550,14 +564,16 @@ impl Store for SqliteStore {
         job: &str,
         symbol: &str,
         timeframe: Timeframe,
+        window_start: DateTime<Utc>,
     ) -> Result<Option<Checkpoint>, StoreError> {
         let row = sqlx::query(
             "SELECT cursor, covered_from, covered_to FROM checkpoints
-             WHERE job = ? AND symbol = ? AND timeframe = ?",
+             WHERE job = ?1 AND symbol = ?2 AND timeframe = ?3 AND covered_from = ?4",
         )
         .bind(job)
         .bind(symbol)
         .bind(timeframe.to_string())
+        .bind(to_nanos(window_start))
         .fetch_optional(&self.pool)
         .await?;
         row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))

@@ -315,11 +315,43 @@ async fn a_checkpoint_commits_with_its_bars_or_not_at_all(store: Arc<dyn Store>)
     );
     b.checkpoint = Some(cp.clone());
     store.write(&b).await.unwrap();
+    let at = cp.covered_from;
     assert_eq!(
-        store.checkpoint("backfill", "AAPL", tf()).await.unwrap(),
+        store.checkpoint("backfill", "AAPL", tf(), at).await.unwrap(),
         Some(cp.clone())
     );
-    assert_eq!(store.checkpoint("other", "AAPL", tf()).await.unwrap(), None);
+    assert_eq!(store.checkpoint("other", "AAPL", tf(), at).await.unwrap(), None);
+    // Each window keeps its own cursor: a later window's pages do not move it.
+    let later = Checkpoint {
+        cursor: Some("page-9".into()),
+        covered_from: t("2025-07-08T14:02:00Z"),
+        covered_to: t("2025-07-08T14:04:00Z"),
+        ..cp.clone()
+    };
+    let mut b2 = batch("p", vec![]);
+    b2.checkpoint = Some(later.clone());
+    store.write(&b2).await.unwrap();
+    assert_eq!(
+        store.checkpoint("backfill", "AAPL", tf(), at).await.unwrap(),
+        Some(cp.clone())
+    );
+    // The window's last page removes its cursor.
+    b2.checkpoint = Some(Checkpoint {
+        cursor: None,
+        ..later.clone()
+    });
+    store.write(&b2).await.unwrap();
+    assert_eq!(
+        store
+            .checkpoint("backfill", "AAPL", tf(), later.covered_from)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.checkpoint("backfill", "AAPL", tf(), at).await.unwrap(),
+        Some(cp)
+    );
 }
 
 /// The failure half of the checkpoint test needs to break the table under the store.
@@ -333,7 +365,7 @@ async fn a_failed_checkpoint_write_rolls_back_its_bars() {
             job: "j".into(),
             symbol: "AAPL".into(),
             timeframe: tf(),
-            cursor: None,
+            cursor: Some("p2".into()),
             covered_from: t("2025-07-08T14:00:00Z"),
             covered_to: t("2025-07-08T14:01:00Z"),
         });

@@ -1,7 +1,8 @@
 //! A market-data provider on loopback for tests and benchmarks, spoken to by the `mockrest`
 //! test plugin: a deterministic bar series per symbol, cursor pagination, unknown symbols,
-//! outages, a sliding-window rate limit that answers 429 like a real provider, and counters
-//! of what it saw (requests, 429s, the most requests seen in any window).
+//! outages, a sliding-window rate limit that answers 429 like a real provider, scripted
+//! faults (truncated bodies, stalls, error statuses, connections reset mid-body), and
+//! counters of what it saw (requests, 429s, the most requests seen in any window).
 //!
 //! The service reaches it through `[host.connect_to] "mock.provider.test" = "<addr>"`.
 
@@ -53,6 +54,29 @@ impl Default for MockConfig {
     }
 }
 
+/// A way for one answer to go wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 200 with the first half of the JSON body.
+    Truncate,
+    /// The answer comes after this long (past the plugin's deadline, typically).
+    Stall(Duration),
+    /// This status with a JSON error body.
+    Status(u16),
+    /// Headers and part of the body, then the connection is dropped.
+    Reset,
+}
+
+/// `fault` for the next `times` requests whose window starts at `start` (any, if `None`)
+/// and whose cursor is `cursor` (any, if `None`).
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub start: Option<i64>,
+    pub cursor: Option<usize>,
+    pub times: usize,
+    pub fault: Fault,
+}
+
 /// One bar of the series, as the wire and the store spell it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct MockBar {
@@ -74,6 +98,20 @@ impl MockBar {
             self.symbol, self.t, self.o, self.h, self.l, self.c, self.v
         )
     }
+}
+
+/// A stored bar in the shape of [`MockBar::row`], to compare a table with the series.
+pub fn stored_row(b: &mdhost::domain::Bar) -> String {
+    let v = b.volume.map(|v| v.to_string()).unwrap_or_default();
+    format!(
+        "{}|{}|{}|{}|{}|{}|{v}",
+        b.symbol,
+        b.start.timestamp(),
+        b.open,
+        b.high,
+        b.low,
+        b.close
+    )
 }
 
 /// Cents as canonical decimal text (no trailing zeros), the form both stores give back.
@@ -134,9 +172,33 @@ pub struct MockState {
     down: Mutex<bool>,
     revisions: Mutex<BTreeMap<(String, i64), u32>>,
     counters: Mutex<Counters>,
+    faults: Mutex<Vec<FaultRule>>,
 }
 
 impl MockState {
+    /// Replaces the scripted faults (an empty list clears them).
+    pub fn set_faults(&self, rules: Vec<FaultRule>) {
+        *self.faults.lock().unwrap() = rules;
+    }
+
+    /// The fault for a request of `start` at `cursor`, if a rule with uses left matches.
+    fn fault(&self, start: i64, cursor: usize) -> Option<Fault> {
+        let mut rules = self.faults.lock().unwrap();
+        let rule = rules.iter_mut().find(|r| {
+            r.times > 0
+                && r.start.is_none_or(|s| s == start)
+                && r.cursor.is_none_or(|c| c == cursor)
+        })?;
+        rule.times -= 1;
+        Some(rule.fault)
+    }
+
+    /// Requests whose window started at `start` (epoch seconds).
+    pub fn requests_starting(&self, start: i64) -> usize {
+        let needle = format!("start={start}&");
+        self.log().iter().filter(|l| l.contains(&needle)).count()
+    }
+
     pub fn set_page_size(&self, n: usize) {
         self.config.lock().unwrap().page_size = n;
     }
@@ -290,6 +352,7 @@ pub async fn start(config: MockConfig) -> MockProvider {
         down: Mutex::new(false),
         revisions: Mutex::new(BTreeMap::new()),
         counters: Mutex::new(Counters::default()),
+        faults: Mutex::new(Vec::new()),
     });
     let app = axum::Router::new()
         .route("/v1/bars", axum::routing::get(bars))
@@ -387,6 +450,14 @@ async fn bars(State(state): State<Arc<MockState>>, RawQuery(raw): RawQuery) -> R
             serde_json::json!({"error": "internal error"}),
         );
     }
+    let fault = state.fault(q.start, q.cursor);
+    if let Some(Fault::Stall(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
+    if let Some(Fault::Status(code)) = fault {
+        let status = StatusCode::from_u16(code).unwrap();
+        return json(status, serde_json::json!({"error": "scripted fault"}));
+    }
     let distinct: BTreeSet<&String> = q.symbols.iter().collect();
     let all: Vec<MockBar> = distinct
         .into_iter()
@@ -400,8 +471,33 @@ async fn bars(State(state): State<Arc<MockState>>, RawQuery(raw): RawQuery) -> R
         .map(|b| serde_json::json!({"s": b.symbol, "t": b.t, "o": b.o, "h": b.h, "l": b.l, "c": b.c, "v": b.v}))
         .collect();
     let next = (end < all.len()).then(|| end.to_string());
-    json(
-        StatusCode::OK,
-        serde_json::json!({"bars": page, "next": next}),
-    )
+    let body = serde_json::json!({"bars": page, "next": next}).to_string();
+    match fault {
+        Some(Fault::Truncate) => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            body[..body.len() / 2].to_owned(),
+        )
+            .into_response(),
+        Some(Fault::Reset) => {
+            // A body that breaks off: hyper drops the connection mid-response.
+            let half = bytes::Bytes::from(body[..body.len() / 2].to_owned());
+            let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
+                Ok(half),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
+            ];
+            (
+                StatusCode::OK,
+                [("content-type", "application/json")],
+                axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+            )
+                .into_response()
+        }
+        _ => (
+            StatusCode::OK,
+            [("content-type", "application/json")],
+            body,
+        )
+            .into_response(),
+    }
 }

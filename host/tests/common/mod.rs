@@ -1,12 +1,13 @@
 //! Helpers shared by the host's integration tests: where the built plugin components are,
-//! Postgres databases, an in-process host, the service binary, a mock provider and a
-//! stream server.
+//! Postgres databases (and private clusters to stop and start), an in-process host, the
+//! service binary, a mock provider and a stream server.
 
 #![allow(dead_code)]
 
 pub mod host;
 pub mod mock_provider;
 pub mod pg;
+pub mod pg_cluster;
 pub mod service;
 pub mod stream_server;
 

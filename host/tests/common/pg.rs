@@ -73,3 +73,27 @@ impl Drop for PgDb {
         .join();
     }
 }
+
+/// Waits until the `bars` table at `url` holds at least `n` rows, while `child` (which
+/// creates the table) keeps running; panics if it ends first or makes no progress.
+pub async fn wait_for_bars(url: &str, n: i64, child: &mut std::process::Child) {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let count: i64 = match sqlx::PgPool::connect(url).await {
+            Ok(pool) => sqlx::query_scalar("SELECT count(*) FROM bars")
+                .fetch_one(&pool)
+                .await
+                .unwrap_or(0),
+            Err(_) => 0,
+        };
+        if count >= n {
+            return;
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the child ended with {count} bars stored, before {n}"
+        );
+        assert!(std::time::Instant::now() < until, "no progress: {count} bars");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}

@@ -2,127 +2,14 @@
 //! is stopped under a running writer and started again; everything written meanwhile is
 //! spooled and lands once the server is back.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::time::Duration;
 
 use super::*;
 
-/// A private Postgres cluster in a temporary directory, stopped when dropped.
-struct Cluster {
-    bin: PathBuf,
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-fn pg_bin() -> PathBuf {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .expect("Postgres server binaries in /usr/lib/postgresql (apt-get install postgresql)")
-        .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
-        .filter(|p| p.join("pg_ctl").is_file())
-        .collect();
-    versions.sort();
-    versions.pop().expect("a Postgres version with pg_ctl")
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-}
-
-impl Cluster {
-    /// Postgres refuses to run as root, so as root the commands run as `postgres`.
-    fn command(&self, tool: &str) -> Command {
-        let exe = self.bin.join(tool);
-        if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        }
-    }
-
-    fn run(&self, mut cmd: Command) {
-        let out = cmd.output().expect("run a Postgres tool");
-        assert!(
-            out.status.success(),
-            "{cmd:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-
-    fn data(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-
-    fn create() -> Self {
-        let dir = tempfile::tempdir().expect("temp dir");
-        if is_root() {
-            let ok = Command::new("chown")
-                .args(["-R", "postgres:postgres"])
-                .arg(dir.path())
-                .status()
-                .is_ok_and(|s| s.success());
-            assert!(ok, "chown the cluster directory to postgres");
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let c = Cluster {
-            bin: pg_bin(),
-            dir,
-            port,
-        };
-        let mut init = c.command("initdb");
-        init.args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
-            .arg(c.data());
-        c.run(init);
-        c
-    }
-
-    fn start(&self) {
-        let mut cmd = self.command("pg_ctl");
-        cmd.arg("-D")
-            .arg(self.data())
-            .arg("-l")
-            .arg(self.dir.path().join("log"))
-            .arg("-o")
-            .arg(format!(
-                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
-                self.port,
-                self.dir.path().display()
-            ))
-            .args(["-w", "start"]);
-        self.run(cmd);
-    }
-
-    fn stop(&self) {
-        let mut cmd = self.command("pg_ctl");
-        cmd.arg("-D")
-            .arg(self.data())
-            .args(["-m", "fast", "-w", "stop"]);
-        self.run(cmd);
-    }
-
-    fn url(&self) -> String {
-        format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        let mut cmd = self.command("pg_ctl");
-        cmd.arg("-D")
-            .arg(self.data())
-            .args(["-m", "immediate", "stop"]);
-        let _ = cmd.output();
-    }
-}
+#[path = "../../../tests/common/pg_cluster.rs"]
+mod pg_cluster;
+use pg_cluster::Cluster;
 
 fn quick_retry() -> RetryPolicy {
     RetryPolicy {
@@ -157,7 +44,7 @@ async fn a_postgres_outage_is_spooled_and_replayed() {
             .await
             .expect("connect to the throwaway cluster"),
     );
-    let spool = cluster.dir.path().join("spool").join("spool.jsonl");
+    let spool = cluster.path().join("spool").join("spool.jsonl");
     let store = Resilient::new(pg.clone(), &spool, quick_retry());
 
     let a = store
