@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use common::mock_provider::{self, Fault, FaultRule, MockConfig, MockProvider};
 use common::pg::{PgDb, wait_for_bars};
 use common::pg_cluster::Cluster;
+use common::service::Service;
 use mdhost::store::{RunRow, RunStatus, Store, StoreUrl};
 
 const DAY: i64 = 86_400;
@@ -302,4 +303,96 @@ async fn sigterm_stops_a_backfill_that_the_same_command_then_completes() {
     assert_eq!(got, want, "{}", diff(&got, &want));
     let statuses: Vec<RunStatus> = runs(&*store).await.iter().map(|r| r.status).collect();
     assert_eq!(statuses, vec![RunStatus::Stopped, RunStatus::Ok]);
+}
+
+/// A deployment whose one poll job fetches two days of minutes for `symbols` at start-up
+/// (and not again during the test), from a provider whose clock stands at `now`.
+async fn poll_deployment(symbols: &[&str]) -> (MockProvider, tempfile::TempDir, i64) {
+    let now = Utc::now().timestamp() / 60 * 60;
+    let mock = mock_provider::start(MockConfig {
+        page_size: 240,
+        latency: Duration::from_millis(30),
+        now: Some(now),
+        ..MockConfig::default()
+    })
+    .await;
+    let list: Vec<String> = symbols.iter().map(|s| format!("\"{s}\"")).collect();
+    let dir = common::deployment(
+        &[common::test_wasm("mockrest")],
+        &format!(
+            "{}\n[[jobs]]\nname = \"poll\"\nproviders = [\"mockrest\"]\nsymbols = [{}]\n\
+             timeframe = \"1m\"\nschedule = \"0 0 0 1 1 *\"\nlookback = \"2d\"\n",
+            mock.plugin_config(),
+            list.join(", ")
+        ),
+    );
+    (mock, dir, now)
+}
+
+/// The provider's bars for the poll window of a run that started at `started`.
+fn poll_truth(mock: &MockProvider, symbols: &[&str], started: DateTime<Utc>, now: i64) -> Vec<String> {
+    let w = mdhost::jobs::plan::poll_window(
+        started,
+        "1m".parse().unwrap(),
+        Duration::from_secs(2 * DAY as u64),
+    );
+    symbols
+        .iter()
+        .flat_map(|s| mock.state.series(s, "1m", w.start.timestamp(), now))
+        .map(|b| b.row())
+        .collect()
+}
+
+/// Waits for the first run to be closed; returns its row.
+async fn first_run_closed(store: &dyn Store) -> RunRow {
+    let until = Instant::now() + Duration::from_secs(180);
+    loop {
+        if let Ok(r) = store.runs(10).await
+            && let Some(row) = r.last()
+            && row.status != RunStatus::Running
+        {
+            return row.clone();
+        }
+        assert!(Instant::now() < until, "the run did not finish");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_run_waits_out_a_store_outage_and_stores_every_bar() {
+    let symbols = ["BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD"];
+    let (mock, dir, now) = poll_deployment(&symbols).await;
+    let cluster = Cluster::create();
+    cluster.start();
+    let mut svc = Service::start(dir.path(), &cluster.url());
+    wait_for_bars(&cluster.url(), 2400, &mut svc.child).await;
+    cluster.stop();
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    cluster.start();
+    let store = open(&cluster.url()).await;
+    let run = first_run_closed(&*store).await;
+    assert_eq!(run.status, RunStatus::Ok, "{run:?}\n{}", svc.log.join("\n"));
+    let want = poll_truth(&mock, &symbols, run.start.started_at, now);
+    let got = table(&*store, &symbols).await;
+    assert_eq!(got, want, "{}", diff(&got, &want));
+    assert_eq!(run.bars_written as usize, want.len(), "{run:?}");
+    svc.terminate();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_poll_run_stopped_by_sigterm_is_recorded_as_stopped_with_its_bars() {
+    let symbols = ["BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD"];
+    let (_mock, dir, _now) = poll_deployment(&symbols).await;
+    let db = PgDb::create("mdhost_faults_poll_stop").await;
+    let mut svc = Service::start(dir.path(), &db.url);
+    wait_for_bars(&db.url, 2400, &mut svc.child).await;
+    svc.terminate();
+    let store = open(&db.url).await;
+    let r = runs(&*store).await;
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].status, RunStatus::Stopped, "{:?}", r[0]);
+    let stored = table(&*store, &symbols).await.len();
+    assert!(stored >= 2400);
+    assert_eq!(r[0].bars_written as usize, stored, "{:?}", r[0]);
+    assert!(!r[0].uncovered.is_empty(), "{:?}", r[0]);
 }
