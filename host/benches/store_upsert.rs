@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use mdhost::domain::{AssetClass, RawBar, Timeframe};
-use mdhost::store::{PgStore, Source, SqliteStore, Store, WriteBatch, WriteSummary};
+use mdhost::store::{
+    Checkpoint, Coverage, PgStore, Source, Span, SqliteStore, Store, WriteBatch, WriteSummary,
+};
 use mdhost::validate::{History, Request, Validator};
 use sqlx::Connection;
 
@@ -113,7 +115,7 @@ async fn validated_upsert(store: Arc<dyn Store>, symbols: i64, minutes: i64) -> 
         let validator = Validator::default();
         for (s, raw) in output.into_iter().enumerate() {
             let req = request(s, minutes);
-            let out = validator.validate(&req, raw, &History::new(), now, true);
+            let out = validator.validate(&req, raw, &History::new(), now, &req.whole());
             assert!(out.rejected.is_empty(), "{:?}", out.rejected.first());
             let mut batch = WriteBatch::new(
                 Source {
@@ -127,6 +129,23 @@ async fn validated_upsert(store: Arc<dyn Store>, symbols: i64, minutes: i64) -> 
                 .insert(req.symbols[0].clone(), AssetClass::Crypto);
             batch.bars = out.accepted;
             batch.events = out.events;
+            // What a backfill's last page of a window commits besides its bars: the
+            // window's coverage, joined with what is there, and its cursor removed.
+            let symbol = req.symbols[0].clone();
+            batch.coverage = vec![Coverage {
+                job: "bench".into(),
+                symbol: symbol.clone(),
+                timeframe: req.timeframe,
+                span: Span::new(req.start, req.end),
+            }];
+            batch.checkpoint = Some(Checkpoint {
+                job: "bench".into(),
+                symbol,
+                timeframe: req.timeframe,
+                cursor: None,
+                covered_from: req.start,
+                covered_to: req.end,
+            });
             if tx.blocking_send(batch).is_err() {
                 return;
             }
@@ -170,7 +189,7 @@ fn validation_only(symbols: i64, minutes: i64) -> Pass {
     let mut events = 0;
     for (s, raw) in output.into_iter().enumerate() {
         let req = request(s, minutes);
-        let out = validator.validate(&req, raw, &History::new(), now, true);
+        let out = validator.validate(&req, raw, &History::new(), now, &req.whole());
         events += out.events.len() as u64;
     }
     Pass {
