@@ -377,3 +377,38 @@ fn store_commands_use_the_configured_store_unless_told_otherwise() {
         "{err}"
     );
 }
+
+/// Issue 16: an unreachable Postgres said only "pool timed out"; the error now says why.
+#[test]
+fn store_connection_errors_name_their_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::pg::server();
+    let at = server.rsplit('@').next().unwrap();
+    for (url, expected) in [
+        (
+            "postgres://postgres@127.0.0.1:1/md".to_owned(),
+            "error: cannot connect to Postgres at 127.0.0.1:1/md: connection refused (is the server running and listening on that host and port?): error communicating with database: Connection refused",
+        ),
+        (
+            "postgres://postgres@no-such-host.invalid/md".to_owned(),
+            "error: cannot connect to Postgres at no-such-host.invalid:5432/md: the host name does not resolve (DNS): error communicating with database: failed to lookup address information",
+        ),
+        (
+            format!("postgres://no_such_role_16@{at}/postgres"),
+            "authentication failed (check the user and password in the URL): error returned from database: role \"no_such_role_16\" does not exist",
+        ),
+        (
+            format!("{server}/no_such_database_16"),
+            "the database does not exist: error returned from database: database \"no_such_database_16\" does not exist",
+        ),
+        (
+            format!("{server}/postgres?sslmode=require"),
+            "TLS failed: error occurred while attempting to establish a TLS connection",
+        ),
+    ] {
+        let out = store_command(dir.path(), &["migrate", "--store", &url]);
+        assert!(!out.status.success(), "{url}");
+        let err = stderr_lines(&out).join("\n");
+        assert!(err.contains(expected), "{url}: {err}");
+    }
+}
