@@ -378,6 +378,43 @@ fn store_commands_use_the_configured_store_unless_told_otherwise() {
     );
 }
 
+/// Issue 16: a job naming a provider no plugin serves used to start and fail at every
+/// run; `mdhost run` refuses it at start with the file, line and key.
+#[test]
+fn run_refuses_a_job_whose_provider_is_not_loaded() {
+    let dir = common::deployment(
+        &[common::test_wasm("mockrest")],
+        "[[jobs]]\nname = \"j\"\nproviders = [\"mockrest\", \"nope\"]\nsymbols = [\"AAPL\"]\ntimeframe = \"1d\"\nschedule = \"0 0 0 1 1 *\"\n",
+    );
+    let mut child = common::service::mdhost(dir.path(), "run")
+        .args(["--store", "sqlite:t.db", "--admin-addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("mdhost run started with a job whose provider is not loaded");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr_lines(&out);
+    assert!(
+        err.last().unwrap().ends_with(
+            "plugins.toml:6: jobs[j].providers: no loaded plugin is named \"nope\" (loaded: mockrest)"
+        ),
+        "{err:?}"
+    );
+    assert!(
+        !dir.path().join("t.db").exists(),
+        "refused before the store is opened"
+    );
+}
+
 /// Issue 16: an unreachable Postgres said only "pool timed out"; the error now says why.
 #[test]
 fn store_connection_errors_name_their_cause() {
