@@ -269,6 +269,20 @@ fn call_reports_failures_and_bad_arguments() {
             ],
             "invalid timeframe \"7x\"",
         ),
+        // Issue 16: an empty symbol was sent to the provider as a request for nothing.
+        (
+            vec![
+                "--symbols",
+                "",
+                "--timeframe",
+                "1d",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-03",
+            ],
+            "invalid value '' for '--symbols <SYMBOLS>': a symbol is empty",
+        ),
     ] {
         let out = mdhost(&[&["plugin", "call", w][..], &args].concat(), dir.path());
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -413,6 +427,63 @@ fn run_refuses_a_job_whose_provider_is_not_loaded() {
         !dir.path().join("t.db").exists(),
         "refused before the store is opened"
     );
+}
+
+fn check_backfill_refused(dir: &Path, args: &[&str], expected: &str) {
+    let out = mdhost(
+        &[&["backfill", "--store", "sqlite:t.db"][..], args].concat(),
+        dir,
+    );
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(expected), "{args:?}: {err}");
+    assert!(!dir.join("t.db").exists(), "{args:?}: the store was opened");
+}
+
+/// Issue 16: bad backfill arguments were found only once the store was open and the
+/// run had started (an unknown provider ran and failed; `--symbols ""` was accepted).
+#[test]
+fn backfill_refuses_bad_arguments_before_any_work() {
+    let dir = common::deployment(&[common::test_wasm("mockrest")], "");
+    let adhoc =
+        |provider: &'static str, symbols: &'static str, tf: &'static str, from: &'static str| {
+            vec![
+                "--provider",
+                provider,
+                "--symbols",
+                symbols,
+                "--timeframe",
+                tf,
+                "--from",
+                from,
+                "--to",
+                "2024-01-05",
+            ]
+        };
+    for (args, expected) in [
+        (
+            adhoc("nope", "AAPL", "1d", "2024-01-01"),
+            "error: --provider: no loaded plugin is named \"nope\" (loaded: mockrest)",
+        ),
+        (
+            adhoc("mockrest", "AAPL", "1w", "2024-01-01"),
+            "error: --timeframe: \"mockrest\" does not serve 1w (it serves 1m, 5m, 1h, 1d)",
+        ),
+        (
+            adhoc("mockrest", "", "1d", "2024-01-01"),
+            "invalid value '' for '--symbols <SYMBOLS>': a symbol is empty",
+        ),
+        (
+            adhoc("mockrest", "AAPL,,MSFT", "1d", "2024-01-01"),
+            "invalid value '' for '--symbols <SYMBOLS>': a symbol is empty",
+        ),
+        (
+            adhoc("mockrest", "AAPL", "1d", "2024-02-01"),
+            "error: --to (2024-01-06 00:00:00 UTC) must be after --from (2024-02-01 00:00:00 UTC)",
+        ),
+    ] {
+        check_backfill_refused(dir.path(), &args, expected);
+    }
 }
 
 /// Issue 16: an unreachable Postgres said only "pool timed out"; the error now says why.
