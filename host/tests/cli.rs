@@ -269,6 +269,20 @@ fn call_reports_failures_and_bad_arguments() {
             ],
             "invalid timeframe \"7x\"",
         ),
+        // Issue 16: an empty symbol was sent to the provider as a request for nothing.
+        (
+            vec![
+                "--symbols",
+                "",
+                "--timeframe",
+                "1d",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-03",
+            ],
+            "invalid value '' for '--symbols <SYMBOLS>': a symbol is empty",
+        ),
     ] {
         let out = mdhost(&[&["plugin", "call", w][..], &args].concat(), dir.path());
         assert!(!out.status.success(), "{args:?} succeeded");
@@ -376,4 +390,133 @@ fn store_commands_use_the_configured_store_unless_told_otherwise() {
         err.contains("plugins.toml:2") && err.contains("store"),
         "{err}"
     );
+}
+
+/// Issue 16: a job naming a provider no plugin serves used to start and fail at every
+/// run; `mdhost run` refuses it at start with the file, line and key.
+#[test]
+fn run_refuses_a_job_whose_provider_is_not_loaded() {
+    let dir = common::deployment(
+        &[common::test_wasm("mockrest")],
+        "[[jobs]]\nname = \"j\"\nproviders = [\"mockrest\", \"nope\"]\nsymbols = [\"AAPL\"]\ntimeframe = \"1d\"\nschedule = \"0 0 0 1 1 *\"\n",
+    );
+    let mut child = common::service::mdhost(dir.path(), "run")
+        .args(["--store", "sqlite:t.db", "--admin-addr", "127.0.0.1:0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("mdhost run started with a job whose provider is not loaded");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr_lines(&out);
+    assert!(
+        err.last().unwrap().ends_with(
+            "plugins.toml:6: jobs[j].providers: no loaded plugin is named \"nope\" (loaded: mockrest)"
+        ),
+        "{err:?}"
+    );
+    assert!(
+        !dir.path().join("t.db").exists(),
+        "refused before the store is opened"
+    );
+}
+
+fn check_backfill_refused(dir: &Path, args: &[&str], expected: &str) {
+    let out = mdhost(
+        &[&["backfill", "--store", "sqlite:t.db"][..], args].concat(),
+        dir,
+    );
+    assert!(!out.status.success(), "{args:?} succeeded");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(expected), "{args:?}: {err}");
+    assert!(!dir.join("t.db").exists(), "{args:?}: the store was opened");
+}
+
+/// Issue 16: bad backfill arguments were found only once the store was open and the
+/// run had started (an unknown provider ran and failed; `--symbols ""` was accepted).
+#[test]
+fn backfill_refuses_bad_arguments_before_any_work() {
+    let dir = common::deployment(&[common::test_wasm("mockrest")], "");
+    let adhoc =
+        |provider: &'static str, symbols: &'static str, tf: &'static str, from: &'static str| {
+            vec![
+                "--provider",
+                provider,
+                "--symbols",
+                symbols,
+                "--timeframe",
+                tf,
+                "--from",
+                from,
+                "--to",
+                "2024-01-05",
+            ]
+        };
+    for (args, expected) in [
+        (
+            adhoc("nope", "AAPL", "1d", "2024-01-01"),
+            "error: --provider: no loaded plugin is named \"nope\" (loaded: mockrest)",
+        ),
+        (
+            adhoc("mockrest", "AAPL", "1w", "2024-01-01"),
+            "error: --timeframe: \"mockrest\" does not serve 1w (it serves 1m, 5m, 1h, 1d)",
+        ),
+        (
+            adhoc("mockrest", "", "1d", "2024-01-01"),
+            "invalid value '' for '--symbols <SYMBOLS>': a symbol is empty",
+        ),
+        (
+            adhoc("mockrest", "AAPL,,MSFT", "1d", "2024-01-01"),
+            "invalid value '' for '--symbols <SYMBOLS>': a symbol is empty",
+        ),
+        (
+            adhoc("mockrest", "AAPL", "1d", "2024-02-01"),
+            "error: --to (2024-01-06 00:00:00 UTC) must be after --from (2024-02-01 00:00:00 UTC)",
+        ),
+    ] {
+        check_backfill_refused(dir.path(), &args, expected);
+    }
+}
+
+/// Issue 16: an unreachable Postgres said only "pool timed out"; the error now says why.
+#[test]
+fn store_connection_errors_name_their_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = common::pg::server();
+    let at = server.rsplit('@').next().unwrap();
+    for (url, expected) in [
+        (
+            "postgres://postgres@127.0.0.1:1/md".to_owned(),
+            "error: cannot connect to Postgres at 127.0.0.1:1/md: connection refused (is the server running and listening on that host and port?): error communicating with database: Connection refused",
+        ),
+        (
+            "postgres://postgres@no-such-host.invalid/md".to_owned(),
+            "error: cannot connect to Postgres at no-such-host.invalid:5432/md: the host name does not resolve (DNS): error communicating with database: failed to lookup address information",
+        ),
+        (
+            format!("postgres://no_such_role_16@{at}/postgres"),
+            "authentication failed (check the user and password in the URL): error returned from database: role \"no_such_role_16\" does not exist",
+        ),
+        (
+            format!("{server}/no_such_database_16"),
+            "the database does not exist: error returned from database: database \"no_such_database_16\" does not exist",
+        ),
+        (
+            format!("{server}/postgres?sslmode=require"),
+            "TLS failed: error occurred while attempting to establish a TLS connection",
+        ),
+    ] {
+        let out = store_command(dir.path(), &["migrate", "--store", &url]);
+        assert!(!out.status.success(), "{url}");
+        let err = stderr_lines(&out).join("\n");
+        assert!(err.contains(expected), "{url}: {err}");
+    }
 }

@@ -164,12 +164,97 @@ async fn a_corrupt_file_leaves_the_old_version_serving_then_deletion_unloads() {
         .find(|s| s.file.ends_with("b.wasm"))
         .unwrap();
     assert_eq!(b.state, "failed");
-    assert!(
-        b.last_error
-            .unwrap()
-            .contains("plugin name \"misbehave\" is already served from")
+    let (a_path, b_path) = (h.plugins.join("a.wasm"), h.plugins.join("b.wasm"));
+    assert_eq!(
+        b.last_error.unwrap(),
+        format!(
+            "{} declares plugin \"misbehave\", which {} already serves; the running one is kept (remove one of the two files)",
+            b_path.display(),
+            a_path.display()
+        )
     );
     assert_eq!(version(&h).as_deref(), Some(V1));
+
+    // Once the file serving the name is gone, the one that was refused for it serves.
+    std::fs::remove_file(&a_path).unwrap();
+    eventually("b.wasm serves", || version(&h).as_deref() == Some(V2)).await;
+    let status = h.registry.status();
+    assert_eq!(status.len(), 1, "{status:?}");
+    assert_eq!(
+        (status[0].state, status[0].last_error.as_deref()),
+        ("serving", None)
+    );
+}
+
+/// Issue 16: the watcher woke on its own reads of plugins.toml, so one edit was applied
+/// (and every plugin reloaded) about 16 times a second, for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_config_edit_reloads_each_plugin_once() {
+    let h = start("[plugins.misbehave]\ndeadline = \"5s\"\n").await;
+    let before = h.registry.reloads();
+    std::fs::write(&h.config_file, "[plugins.misbehave]\ndeadline = \"7s\"\n").unwrap();
+    eventually("the edit applies", || h.registry.reloads() > before).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.registry.reloads(), before + 1);
+}
+
+/// A job's providers must be loaded plugins: an edit naming one that is not is refused
+/// (and checked again when a plugin file arrives). A name the running configuration
+/// already uses stays acceptable after its file is removed: that is failover, not a typo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn config_edits_name_loaded_providers_or_ones_already_running() {
+    let h = start("").await;
+    let job = |providers: &str, lookback: &str| {
+        format!(
+            "[[jobs]]\nname = \"j\"\nproviders = [{providers}]\nsymbols = [\"ECHO\"]\ntimeframe = \"1d\"\nschedule = \"0 0 0 1 1 *\"\nlookback = \"{lookback}\"\n"
+        )
+    };
+    let lookback = |h: &Host| match h.registry.config().jobs.first().map(|j| &j.kind) {
+        Some(mdhost::config::JobKind::Poll { lookback, .. }) => Some(*lookback),
+        _ => None,
+    };
+    std::fs::write(&h.config_file, job("\"misbehave\", \"mockrest\"", "1d")).unwrap();
+    eventually("the edit is refused", || h.watcher.config_error().is_some()).await;
+    let err = h.watcher.config_error().unwrap();
+    assert!(
+        err.ends_with(
+            "plugins.toml:3: jobs[j].providers: no loaded plugin is named \"mockrest\" (loaded: misbehave)"
+        ),
+        "{err}"
+    );
+    assert_eq!(lookback(&h), None);
+
+    install(
+        &h.plugins,
+        "mockrest.wasm",
+        &std::fs::read(common::test_wasm("mockrest")).unwrap(),
+    );
+    eventually("the edit applies once mockrest is loaded", || {
+        lookback(&h).is_some()
+    })
+    .await;
+    assert_eq!(h.watcher.config_error(), None);
+
+    std::fs::remove_file(h.plugins.join("misbehave.wasm")).unwrap();
+    eventually("misbehave is unloaded", || version(&h).is_none()).await;
+    std::fs::write(&h.config_file, job("\"misbehave\", \"mockrest\"", "2d")).unwrap();
+    eventually("the edit applies", || {
+        lookback(&h) == Some(Duration::from_secs(2 * 86_400))
+    })
+    .await;
+    assert_eq!(h.watcher.config_error(), None);
+
+    std::fs::write(&h.config_file, job("\"misbehave\", \"gone\"", "3d")).unwrap();
+    eventually("a new unknown name is refused", || {
+        h.watcher.config_error().is_some()
+    })
+    .await;
+    assert!(
+        h.watcher
+            .config_error()
+            .unwrap()
+            .contains("no loaded plugin is named \"gone\" (loaded: mockrest)")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -185,3 +185,109 @@ async fn plugins_and_config_reload_under_a_running_job() {
     let mut svc = svc;
     svc.terminate();
 }
+
+/// Counts of what the service logged about reloads since it started.
+fn applies(svc: &mut Service) -> (usize, usize, usize) {
+    (
+        svc.count_log("configuration changed; applying"),
+        svc.count_log("plugin reloaded"),
+        svc.count_log("configuration edit refused"),
+    )
+}
+
+/// Issue 16: one edit of plugins.toml used to be applied about 16 times a second for ever
+/// (the watcher woke on its own reads), and an invalid one reported as often. Started with
+/// a relative `--config`, replacing a plugin file was refused as a duplicate of itself.
+#[tokio::test(flavor = "multi_thread")]
+async fn one_edit_applies_once_under_a_relative_config_and_duplicates_name_both_files() {
+    let mock = mock_provider::start(MockConfig::default()).await;
+    let dir = common::deployment(&[common::test_wasm("mockrest")], "");
+    let plugins = dir.path().join("plugins");
+    install(&plugins, "misbehave.wasm", &misbehave_version(V1));
+    let config_file = dir.path().join("plugins.toml");
+    // A schedule that never fires in the test: what is counted is the watcher's work.
+    let quiet = config(&mock, "mockrest", "0 0 0 1 1 *");
+    std::fs::write(&config_file, &quiet).unwrap();
+    let db = PgDb::create("mdhost_reload_once").await;
+    let mut svc = Service::start_relative(dir.path(), &db.url);
+    svc.wait_for_log("mdhost is running", Duration::from_secs(30));
+    let settle = || tokio::time::sleep(Duration::from_secs(3));
+    settle().await;
+    assert_eq!(applies(&mut svc), (0, 0, 0), "{}", svc.log.join("\n"));
+
+    // One valid edit: one apply, each of the two plugins reloaded once with its settings.
+    std::fs::write(&config_file, quiet.replace("\"10m\"", "\"20m\"")).unwrap();
+    settle().await;
+    assert_eq!(applies(&mut svc), (1, 2, 0), "{}", svc.log.join("\n"));
+
+    // One invalid edit: one error, and nothing applied.
+    std::fs::write(
+        &config_file,
+        config(&mock, "mockrest", "every second please"),
+    )
+    .unwrap();
+    settle().await;
+    assert_eq!(applies(&mut svc), (1, 2, 1), "{}", svc.log.join("\n"));
+
+    // A job naming a provider no plugin serves is refused with the file, line and key,
+    // and the plugins that are there.
+    let unknown = config(&mock, "nope", "0 0 0 1 1 *");
+    std::fs::write(&config_file, &unknown).unwrap();
+    settle().await;
+    assert_eq!(applies(&mut svc), (1, 2, 2), "{}", svc.log.join("\n"));
+    let p = Probe { svc: &svc, db: &db };
+    let v = p.plugins().await;
+    let err = v["config_error"].as_str().unwrap();
+    let line = 1 + unknown
+        .lines()
+        .position(|l| l.starts_with("providers"))
+        .unwrap();
+    assert!(
+        err.ends_with(&format!(
+            "plugins.toml:{line}: jobs[loop].providers: no loaded plugin is named \"nope\" (loaded: misbehave, mockrest)"
+        )),
+        "{err}"
+    );
+
+    // A new version under the same file name is an upgrade, not a second plugin.
+    install(&plugins, "misbehave.wasm", &misbehave_version(V2));
+    p.until_plugins("version 2 serves", |v| {
+        misbehave(v).is_some_and(|m| m["version"] == V2)
+    })
+    .await;
+    let v = p.plugins().await;
+    let files = v["plugins"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{v}");
+    assert!(files.iter().all(|f| f["state"] == "serving"), "{v}");
+
+    // mockrest copied over misbehave's file: two files declaring one name. The copy is
+    // refused naming both files; the running mockrest keeps serving, and misbehave's
+    // file keeps its previous version.
+    install(
+        &plugins,
+        "misbehave.wasm",
+        &std::fs::read(common::test_wasm("mockrest")).unwrap(),
+    );
+    p.until_plugins("the duplicate is refused", |v| {
+        misbehave(v).is_some_and(|m| m["last_error"].is_string())
+    })
+    .await;
+    let v = p.plugins().await;
+    let files = v["plugins"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{v}");
+    let m = misbehave(&v).unwrap();
+    assert_eq!(
+        (&m["state"], &m["version"]),
+        (&"serving-previous".into(), &V2.into()),
+        "{v}"
+    );
+    let canonical = plugins.canonicalize().unwrap();
+    let error = m["last_error"].as_str().unwrap();
+    for file in ["misbehave.wasm", "mockrest.wasm"] {
+        let path = canonical.join(file).display().to_string();
+        assert!(error.contains(&path), "names {path}: {error}");
+    }
+    let mockrest = files.iter().find(|f| f["name"] == "mockrest").unwrap();
+    assert_eq!(mockrest["state"], "serving", "{v}");
+    svc.terminate();
+}

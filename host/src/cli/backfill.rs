@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::service::Host;
 use super::store::StoreArg;
-use crate::config::{JobConfig, JobKind, parse_when};
+use crate::config::{JobConfig, JobKind, lacks_timeframe, not_loaded, parse_when};
 use crate::domain::Timeframe;
 use crate::jobs::{Progress, run_job};
 use crate::store::RunStatus;
@@ -37,7 +37,7 @@ pub struct BackfillArgs {
     #[arg(long, value_name = "NAME", requires_all = ["symbols", "timeframe", "from", "to"])]
     pub provider: Option<String>,
     /// Comma-separated canonical symbols.
-    #[arg(long, value_delimiter = ',', value_name = "SYMBOLS")]
+    #[arg(long, value_delimiter = ',', value_name = "SYMBOLS", value_parser = super::plugin::parse_symbol)]
     pub symbols: Vec<String>,
     #[arg(long)]
     pub timeframe: Option<Timeframe>,
@@ -153,6 +153,28 @@ fn stop_on_signal(cancel: CancellationToken) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses bad arguments before any work (no store opened, nothing fetched): the job
+/// they describe must be valid and, given ad hoc, its provider loaded and serving its
+/// timeframe. A configured job's providers are checked with the configuration at start.
+pub async fn check(args: &BackfillArgs) -> anyhow::Result<()> {
+    let config = super::load_config(args.config.as_ref())?;
+    let job = job(args, &config.jobs)?;
+    if args.provider.is_none() {
+        return Ok(());
+    }
+    let registry = super::service::plugins(config).await?;
+    let served = registry.served();
+    for provider in &job.providers {
+        let info = served
+            .get(provider)
+            .with_context(|| format!("--provider: {}", not_loaded(&served, provider)))?;
+        if let Some(why) = lacks_timeframe(info, job.timeframe) {
+            bail!("--timeframe: {why}");
+        }
+    }
+    Ok(())
+}
+
 /// The job to run: a configured one (its range overridable), or one made of the flags.
 fn job(args: &BackfillArgs, jobs: &[JobConfig]) -> anyhow::Result<JobConfig> {
     let mut job = match (&args.job, &args.provider) {
@@ -210,7 +232,7 @@ fn job(args: &BackfillArgs, jobs: &[JobConfig]) -> anyhow::Result<JobConfig> {
     if let JobKind::Backfill { from, to } = job.kind
         && to <= from
     {
-        bail!("--to must be after --from");
+        bail!("--to ({to}) must be after --from ({from})");
     }
     Ok(job)
 }

@@ -108,7 +108,10 @@ pub fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Run(args) => run::run(args).await,
-            Command::Backfill(args) => backfill::run(args).await,
+            Command::Backfill(args) => match backfill::check(&args).await {
+                Ok(()) => backfill::run(args).await,
+                Err(e) => Err(e),
+            },
             Command::Plugin(cmd) => plugin::run(cmd).await,
             Command::Migrate(args) => store::migrate(args).await,
             Command::Bars(args) => store::bars(args).await,

@@ -38,7 +38,7 @@ pub struct CallArgs {
     /// The plugin component (.wasm).
     pub file: PathBuf,
     /// Canonical symbols, comma-separated (AAPL,BRK.B,EUR/USD,BTC/USD).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_symbol)]
     pub symbols: Vec<String>,
     /// Bar interval: 1m, 5m, 15m, 1h, 1d, 1w, 1mo, …
     #[arg(long)]
@@ -76,6 +76,17 @@ fn parse_asset_class(s: &str) -> Result<AssetClass, String> {
 pub enum Format {
     Json,
     Csv,
+}
+
+/// One canonical symbol of a comma-separated list. An empty one (`--symbols ""`, or a
+/// stray comma) would be sent to the provider as a request for nothing.
+pub(super) fn parse_symbol(s: &str) -> Result<String, String> {
+    match s.trim() {
+        "" => Err(
+            "a symbol is empty: give canonical symbols separated by commas, like AAPL,MSFT".into(),
+        ),
+        symbol => Ok(symbol.to_owned()),
+    }
 }
 
 pub(super) fn parse_from(s: &str) -> Result<DateTime<Utc>, String> {

@@ -27,28 +27,22 @@ pub(crate) struct Host {
 
 impl Host {
     /// Loads the configuration, opens and migrates the store, and loads every plugin of
-    /// the plugins directory (a plugin that fails to load is reported, not fatal).
+    /// the plugins directory (a plugin that fails to load is reported, not fatal; a job or
+    /// stream naming a provider no plugin serves is).
     pub async fn start(config: Option<&PathBuf>, store: &StoreArg) -> anyhow::Result<Host> {
         let config_file = match config {
             Some(p) => Some(p.clone()),
             None => Some(PathBuf::from("plugins.toml")).filter(|p| p.is_file()),
         };
         let config = super::load_config(config_file.as_ref())?;
+        // Canonical (see `Config::load`), so the watcher knows the file by the name the
+        // configuration's paths were resolved from.
+        let config_file = config_file.map(|_| config.file.clone());
         let store_url = store.resolve_with(config.host.store.as_ref())?;
+        // Plugins first: a configuration they refuse stops here, before the store is touched.
+        let registry = plugins(config).await?;
         let store = super::store::open_for_writing(&store_url).await?;
-        let runtime = runtime(&config)?;
-        let metrics = runtime.metrics().clone();
-        let dir = config.host.plugins_dir.clone();
-        let registry = Arc::new(Registry::new(runtime, config));
-        registry
-            .scan()
-            .await
-            .with_context(|| format!("cannot read the plugins directory {}", dir.display()))?;
-        for s in registry.status() {
-            if let Some(e) = &s.last_error {
-                tracing::error!(file = %s.file, error = %e, "plugin not loaded");
-            }
-        }
+        let metrics = registry.metrics().clone();
         Ok(Host {
             config_file,
             store_url,
@@ -68,6 +62,25 @@ impl Host {
             slots: Arc::new(Slots::default()),
         }
     }
+}
+
+/// The registry of `config`'s plugins directory, every plugin in it loaded, and the
+/// configuration checked against them: a job or stream naming a provider that no plugin
+/// serves (or that cannot serve its timeframe) is refused here, before any work.
+pub(crate) async fn plugins(config: Config) -> anyhow::Result<Arc<Registry>> {
+    let dir = config.host.plugins_dir.clone();
+    let registry = Arc::new(Registry::new(runtime(&config)?, config));
+    registry
+        .scan()
+        .await
+        .with_context(|| format!("cannot read the plugins directory {}", dir.display()))?;
+    for s in registry.status() {
+        if let Some(e) = &s.last_error {
+            tracing::error!(file = %s.file, error = %e, "plugin not loaded");
+        }
+    }
+    registry.config().check_plugins(&registry.served(), None)?;
+    Ok(registry)
 }
 
 fn runtime(config: &Config) -> anyhow::Result<Runtime> {

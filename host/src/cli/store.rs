@@ -60,9 +60,13 @@ impl StoreArg {
 
 /// Opens and migrates the store at `url`.
 pub async fn open_url(url: &StoreUrl) -> anyhow::Result<Arc<dyn Store>> {
-    store::open(url)
-        .await
-        .with_context(|| format!("cannot open the store {}", url.redacted()))
+    match store::open(url).await {
+        Ok(store) => Ok(store),
+        // It names the store and the cause itself.
+        Err(e @ store::StoreError::Connect { .. }) => Err(e.into()),
+        Err(e) => Err(anyhow::Error::new(e))
+            .with_context(|| format!("cannot open the store {}", url.redacted())),
+    }
 }
 
 /// Opens the store at `url` for a run that writes: once opened, a store that goes away

@@ -11,12 +11,13 @@ use serde_spanned::Spanned;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{RateLimit, Timeframe};
+use crate::domain::{ProviderInfo, RateLimit, Timeframe};
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
 use crate::store::StoreUrl;
 use crate::validate::Policies;
 
+mod schedule;
 mod streams;
 pub use streams::StreamConfig;
 
@@ -65,7 +66,7 @@ struct RawConfig {
 struct RawJob {
     name: Spanned<String>,
     kind: Option<Spanned<String>>,
-    providers: Spanned<Vec<String>>,
+    providers: Spanned<Vec<Spanned<String>>>,
     symbols: Option<Spanned<Vec<String>>>,
     symbols_file: Option<Spanned<PathBuf>>,
     timeframe: Spanned<String>,
@@ -201,7 +202,14 @@ pub struct Config {
     pub jobs: Vec<JobConfig>,
     pub streams: Vec<StreamConfig>,
     pub validation: Policies,
+    /// Lines of the values checked later against the loaded plugins.
+    lines: Lines,
 }
+
+/// Where a value stands in the file, by its key and the value itself (one key holds a
+/// list of providers), so that errors found after parsing still name file:line:key.
+#[derive(Debug, Clone, Default)]
+struct Lines(BTreeMap<(String, String), usize>);
 
 impl Config {
     /// The configuration used when no file is given: plugins in `./plugins`, no
@@ -220,17 +228,23 @@ impl Config {
             jobs: Vec::new(),
             streams: Vec::new(),
             validation: Policies::default(),
+            lines: Lines::default(),
         }
     }
 
+    /// Reads and parses `path`, canonicalised first: the directories it names resolve to
+    /// the same absolute paths whether it was given as `plugins.toml` or `/srv/md/plugins.toml`,
+    /// and the watcher finds the file under that one name.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        let unreadable = |e: std::io::Error| ConfigError {
             file: path.to_owned(),
             line: 0,
             key: String::new(),
             message: format!("cannot read: {e}"),
-        })?;
-        Self::parse(&text, path)
+        };
+        let path = std::fs::canonicalize(path).map_err(unreadable)?;
+        let text = std::fs::read_to_string(&path).map_err(unreadable)?;
+        Self::parse(&text, &path)
     }
 
     /// Parses `text` as the content of `path`. Relative directories are resolved
@@ -289,10 +303,11 @@ impl Config {
             let settings = src.plugin(&name, p)?;
             plugins.insert(name, settings);
         }
+        let mut lines = Lines::default();
         let mut jobs: Vec<JobConfig> = Vec::new();
         for j in raw.jobs {
             let span = j.span();
-            let job = src.job(j.into_inner(), &base)?;
+            let job = src.job(j.into_inner(), &base, &mut lines)?;
             if jobs.iter().any(|other| other.name == job.name) {
                 let msg = "a job of this name is already defined";
                 return src.err(span, format!("jobs[{}]", job.name), msg);
@@ -302,7 +317,7 @@ impl Config {
         let mut streams: Vec<StreamConfig> = Vec::new();
         for s in raw.streams {
             let span = s.span();
-            let stream = src.stream(s.into_inner())?;
+            let stream = src.stream(s.into_inner(), &mut lines)?;
             if streams.iter().any(|other| other.name == stream.name) {
                 let msg = "a stream of this name is already defined";
                 return src.err(span, format!("streams[{}]", stream.name), msg);
@@ -316,7 +331,81 @@ impl Config {
             jobs,
             streams,
             validation: raw.validation,
+            lines,
         })
+    }
+
+    /// Checks what jobs and streams ask of their providers against the plugins loaded
+    /// now (`served`): each provider is loaded, a job's providers serve its timeframe, a
+    /// stream's provider streams and its failover providers serve its timeframe. A name
+    /// that `running` (the configuration in force) already uses is accepted while no
+    /// plugin serves it: its file went missing, which jobs survive by failing over.
+    pub fn check_plugins(
+        &self,
+        served: &BTreeMap<String, ProviderInfo>,
+        running: Option<&Config>,
+    ) -> Result<(), ConfigError> {
+        let known = |name: &str| running.is_some_and(|r| r.provider_names().contains(name));
+        // The plugin for `name` under `key`, if it is loaded; an error if it is unknown.
+        let provider = |key: &str, name: &str| match served.get(name) {
+            Some(info) => Ok(Some(info)),
+            None if known(name) => Ok(None),
+            None => Err(self.located(key, name, not_loaded(served, name))),
+        };
+        // Whether `name` (under `key`) serves `tf`; refused at `at` (a key and value).
+        let serves =
+            |key: &str, name: &str, tf: Timeframe, at: (&str, &str)| match provider(key, name)?
+                .and_then(|info| lacks_timeframe(info, tf))
+            {
+                Some(message) => Err(self.located(at.0, at.1, message)),
+                None => Ok(()),
+            };
+        for j in &self.jobs {
+            let key = format!("jobs[{}].providers", j.name);
+            let timeframe = format!("jobs[{}].timeframe", j.name);
+            for p in &j.providers {
+                serves(&key, p, j.timeframe, (&timeframe, ""))?;
+            }
+        }
+        for s in &self.streams {
+            let key = format!("streams[{}].provider", s.name);
+            if let Some(info) = provider(&key, &s.provider)?
+                && !info.streaming
+            {
+                let message = format!("{:?} does not stream (it only fetches bars)", s.provider);
+                return Err(self.located(&key, &s.provider, message));
+            }
+            let key = format!("streams[{}].failover", s.name);
+            for p in &s.failover {
+                serves(&key, p, s.timeframe, (&key, p))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Every provider name the jobs and streams use.
+    fn provider_names(&self) -> std::collections::BTreeSet<&str> {
+        let jobs = self.jobs.iter().flat_map(|j| &j.providers);
+        let streams = self
+            .streams
+            .iter()
+            .flat_map(|s| std::iter::once(&s.provider).chain(&s.failover));
+        jobs.chain(streams).map(String::as_str).collect()
+    }
+
+    /// An error at the line where `value` was given for `key`.
+    fn located(&self, key: &str, value: &str, message: String) -> ConfigError {
+        ConfigError {
+            file: self.file.clone(),
+            line: self
+                .lines
+                .0
+                .get(&(key.to_owned(), value.to_owned()))
+                .copied()
+                .unwrap_or(0),
+            key: key.to_owned(),
+            message,
+        }
     }
 
     /// The operator's settings for plugin `name` (defaults when it has no section).
@@ -325,12 +414,42 @@ impl Config {
     }
 }
 
+/// Why no plugin of `served` (the loaded ones, by name) answers to `name`.
+pub fn not_loaded(served: &BTreeMap<String, ProviderInfo>, name: &str) -> String {
+    let names: Vec<&str> = served.keys().map(String::as_str).collect();
+    let loaded = if names.is_empty() {
+        "none".to_owned()
+    } else {
+        names.join(", ")
+    };
+    format!("no loaded plugin is named {name:?} (loaded: {loaded})")
+}
+
+/// Why the plugin `info` describes cannot serve `timeframe`, if it cannot.
+pub fn lacks_timeframe(info: &ProviderInfo, timeframe: Timeframe) -> Option<String> {
+    if info.timeframes.contains(&timeframe) {
+        return None;
+    }
+    let has: Vec<String> = info.timeframes.iter().map(ToString::to_string).collect();
+    Some(format!(
+        "{:?} does not serve {timeframe} (it serves {})",
+        info.name,
+        has.join(", ")
+    ))
+}
+
 struct Source<'a> {
     text: &'a str,
     file: &'a Path,
 }
 
 impl Source<'_> {
+    /// Notes where `value` of `key` stands, for [`Config::check_plugins`].
+    fn note(&self, lines: &mut Lines, key: String, value: &str, span: std::ops::Range<usize>) {
+        let line = self.line_of(span.start);
+        lines.0.entry((key, value.to_owned())).or_insert(line);
+    }
+
     fn line_of(&self, offset: usize) -> usize {
         self.text[..offset.min(self.text.len())]
             .bytes()
@@ -434,7 +553,7 @@ impl Source<'_> {
             .or_else(|e| self.err(v.span(), key, format!("{e}; write it like {example}")))
     }
 
-    fn job(&self, j: RawJob, base: &Path) -> Result<JobConfig, ConfigError> {
+    fn job(&self, j: RawJob, base: &Path, lines: &mut Lines) -> Result<JobConfig, ConfigError> {
         let name = self.name(&j.name, "jobs", "job")?;
         let k = |field: &str| format!("jobs[{name}].{field}");
         if j.providers.get_ref().is_empty() {
@@ -448,6 +567,7 @@ impl Source<'_> {
             Ok(t) => t,
             Err(e) => return self.err(j.timeframe.span(), k("timeframe"), e.to_string()),
         };
+        self.note(lines, k("timeframe"), "", j.timeframe.span());
         let symbols = match (j.symbols, j.symbols_file) {
             (Some(s), None) => {
                 if s.get_ref().is_empty() {
@@ -512,25 +632,10 @@ impl Source<'_> {
                         "a poll job needs a cron schedule, e.g. \"0 */5 * * * *\"",
                     );
                 };
-                // The cron crate wants a seconds field; accept the classic five fields too.
                 let text = sched.get_ref().trim().to_owned();
-                let full = if text.split_whitespace().count() == 5 {
-                    format!("0 {text}")
-                } else {
-                    text.clone()
-                };
-                let schedule = match full.parse::<cron::Schedule>() {
+                let schedule = match schedule::parse(&text) {
                     Ok(s) => Box::new(s),
-                    Err(e) => {
-                        return self.err(
-                            sched.span(),
-                            k("schedule"),
-                            format!(
-                                "invalid cron expression {text:?}: {}",
-                                e.to_string().lines().last().unwrap_or_default()
-                            ),
-                        );
-                    }
+                    Err(m) => return self.err(sched.span(), k("schedule"), m),
                 };
                 let lookback = match &j.lookback {
                     Some(l) => self.duration(l, k("lookback"), "\"2d\" or \"6h\"")?,
@@ -578,12 +683,21 @@ impl Source<'_> {
             self.at_least_one(v.as_ref(), k(field))
                 .map(|n| n.unwrap_or(default) as usize)
         };
+        let providers = j
+            .providers
+            .into_inner()
+            .into_iter()
+            .map(|p| {
+                self.note(lines, k("providers"), p.get_ref(), p.span());
+                p.into_inner()
+            })
+            .collect();
         Ok(JobConfig {
             batch_size: positive(j.batch_size, "batch_size", 50)?,
             concurrency: positive(j.concurrency, "concurrency", 1)?,
             name,
             kind,
-            providers: j.providers.into_inner(),
+            providers,
             symbols,
             timeframe,
         })
@@ -828,7 +942,13 @@ mod tests {
         check(
             &job("symbols = [\"AAPL\"]\nschedule = \"every minute\"\n"),
             Err(
-                "conf/plugins.toml:8: jobs[j].schedule: invalid cron expression \"every minute\": The 'Seconds' field does not support using names. 'every' specified.",
+                "conf/plugins.toml:8: jobs[j].schedule: \"every minute\" has 2 fields, not 5 or 6; write it like \"*/5 * * * *\" (minute hour day-of-month month day-of-week) or \"0 */5 * * * *\" (seconds first)",
+            ),
+        );
+        check(
+            &job("symbols = [\"AAPL\"]\nschedule = \"0 5 25 * * *\"\n"),
+            Err(
+                "conf/plugins.toml:8: jobs[j].schedule: field 3 (hour, 0-23) \"25\" is not valid (Hours must be less than 23. ('25' specified.)); write it like \"*/5 * * * *\" (minute hour day-of-month month day-of-week) or \"0 */5 * * * *\" (seconds first)",
             ),
         );
         check(
@@ -896,6 +1016,114 @@ mod tests {
         assert_eq!(
             c.host.connect_to.get("mock.provider.test"),
             Some(&"127.0.0.1:8080".parse().unwrap())
+        );
+    }
+
+    fn provider(name: &str, timeframes: &[&str], streaming: bool) -> (String, ProviderInfo) {
+        let info = ProviderInfo {
+            name: name.into(),
+            version: "1.0.0".into(),
+            description: String::new(),
+            asset_classes: vec![crate::domain::AssetClass::Equity],
+            timeframes: timeframes.iter().map(|t| t.parse().unwrap()).collect(),
+            allowed_hosts: vec![],
+            secrets: vec![],
+            default_rate_limit: RateLimit {
+                requests: 1,
+                per_seconds: 1,
+            },
+            max_symbols_per_request: 1,
+            streaming,
+        };
+        (name.into(), info)
+    }
+
+    /// Checks `text` against yahoo (1h, 1d) and binance (1m, 1d, streams), with `running`
+    /// as the configuration in force, if any.
+    fn check_plugins(text: &str, running: Option<&str>, expected: Result<(), &str>) {
+        let served = BTreeMap::from([
+            provider("yahoo", &["1h", "1d"], false),
+            provider("binance", &["1m", "1d"], true),
+        ]);
+        let parse = |t: &str| Config::parse(t, Path::new("conf/plugins.toml")).unwrap();
+        let running = running.map(parse);
+        let got = parse(text)
+            .check_plugins(&served, running.as_ref())
+            .map_err(|e| e.to_string());
+        assert_eq!(got, expected.map_err(str::to_owned), "{text}");
+    }
+
+    #[test]
+    fn providers_and_timeframes_are_checked_against_the_loaded_plugins() {
+        let job = |providers: &str, tf: &str| {
+            format!(
+                "[[jobs]]\nname = \"j\"\nproviders = {providers}\nsymbols = [\"AAPL\"]\ntimeframe = \"{tf}\"\nschedule = \"0 5 * * *\"\n"
+            )
+        };
+        let stream = |provider: &str, failover: &str| {
+            format!(
+                "[[streams]]\nname = \"s\"\nprovider = \"{provider}\"\nfailover = {failover}\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n"
+            )
+        };
+        check_plugins("", None, Ok(()));
+        check_plugins(&job("[\"yahoo\", \"binance\"]", "1d"), None, Ok(()));
+        check_plugins(
+            &job("[\n  \"yahoo\",\n  \"yahooo\",\n]", "1h"),
+            None,
+            Err(
+                "conf/plugins.toml:5: jobs[j].providers: no loaded plugin is named \"yahooo\" (loaded: binance, yahoo)",
+            ),
+        );
+        check_plugins(
+            &job("[\"yahoo\"]", "4h"),
+            None,
+            Err(
+                "conf/plugins.toml:5: jobs[j].timeframe: \"yahoo\" does not serve 4h (it serves 1h, 1d)",
+            ),
+        );
+        check_plugins(
+            &job("[\"binance\", \"yahoo\"]", "1m"),
+            None,
+            Err(
+                "conf/plugins.toml:5: jobs[j].timeframe: \"yahoo\" does not serve 1m (it serves 1h, 1d)",
+            ),
+        );
+        // A provider the running configuration already names is not loaded because its
+        // file went missing: the job keeps its failover order.
+        let gone = job("[\"gone\", \"yahoo\"]", "1h");
+        check_plugins(&gone, Some(&gone), Ok(()));
+        check_plugins(
+            &gone,
+            Some(""),
+            Err(
+                "conf/plugins.toml:3: jobs[j].providers: no loaded plugin is named \"gone\" (loaded: binance, yahoo)",
+            ),
+        );
+        check_plugins(
+            &stream("binance", "[\"yahoo\"]").replace("1m", "1h"),
+            None,
+            Ok(()),
+        );
+        check_plugins(
+            &stream("yahoo", "[]"),
+            None,
+            Err(
+                "conf/plugins.toml:3: streams[s].provider: \"yahoo\" does not stream (it only fetches bars)",
+            ),
+        );
+        check_plugins(
+            &stream("binanse", "[]"),
+            None,
+            Err(
+                "conf/plugins.toml:3: streams[s].provider: no loaded plugin is named \"binanse\" (loaded: binance, yahoo)",
+            ),
+        );
+        check_plugins(
+            &stream("binance", "[\"yahoo\"]"),
+            None,
+            Err(
+                "conf/plugins.toml:4: streams[s].failover: \"yahoo\" does not serve 1m (it serves 1h, 1d)",
+            ),
         );
     }
 

@@ -6,8 +6,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_spanned::Spanned;
 
-use super::ConfigError;
-use super::Source;
+use super::{ConfigError, Lines, Source};
 use crate::domain::Timeframe;
 
 #[derive(Debug, Deserialize)]
@@ -16,7 +15,7 @@ pub(super) struct RawStream {
     name: Spanned<String>,
     provider: Spanned<String>,
     #[serde(default)]
-    failover: Vec<String>,
+    failover: Vec<Spanned<String>>,
     symbols: Spanned<Vec<String>>,
     timeframe: Spanned<String>,
     stale_after: Option<Spanned<String>>,
@@ -64,7 +63,11 @@ pub struct StreamConfig {
 }
 
 impl Source<'_> {
-    pub(super) fn stream(&self, s: RawStream) -> Result<StreamConfig, ConfigError> {
+    pub(super) fn stream(
+        &self,
+        s: RawStream,
+        lines: &mut Lines,
+    ) -> Result<StreamConfig, ConfigError> {
         let name = self.name(&s.name, "streams", "stream")?;
         let k = |field: &str| format!("streams[{name}].{field}");
         if s.symbols.get_ref().is_empty() {
@@ -121,9 +124,24 @@ impl Source<'_> {
             )?,
             late_grace: duration(&s.late_grace, "late_grace", Duration::from_secs(2))?,
             recover: s.recover.is_none_or(Spanned::into_inner),
+            provider: {
+                self.note(
+                    lines,
+                    k("provider"),
+                    s.provider.get_ref(),
+                    s.provider.span(),
+                );
+                s.provider.into_inner()
+            },
+            failover: s
+                .failover
+                .into_iter()
+                .map(|p| {
+                    self.note(lines, k("failover"), p.get_ref(), p.span());
+                    p.into_inner()
+                })
+                .collect(),
             name,
-            provider: s.provider.into_inner(),
-            failover: s.failover,
             symbols: s.symbols.into_inner(),
             timeframe,
         })

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::config::Config;
+use crate::domain::ProviderInfo;
 use crate::runtime::{Plugin, Runtime, content_hash};
 
 /// What `/plugins` shows for one plugin file.
@@ -37,6 +38,9 @@ struct FileEntry {
     attempted: Option<String>,
     last_error: Option<String>,
     loaded_at: Option<DateTime<Utc>>,
+    /// The plugin name another file already serves, when that refused this file: it is
+    /// tried again once that other file is removed.
+    blocked_by: Option<String>,
 }
 
 #[derive(Default)]
@@ -49,6 +53,10 @@ struct State {
 
 pub struct Registry {
     runtime: Runtime,
+    /// The plugins directory, made absolute once: files are keyed by their path in it, and
+    /// the watcher's events name the directory exactly as it was given to the watch, so a
+    /// relative and an absolute spelling must never meet.
+    plugins_dir: PathBuf,
     config: RwLock<Arc<Config>>,
     state: RwLock<State>,
 }
@@ -63,8 +71,13 @@ fn is_plugin_file(path: &Path) -> bool {
 
 impl Registry {
     pub fn new(runtime: Runtime, config: Config) -> Self {
+        let dir = &config.host.plugins_dir;
+        let plugins_dir = std::fs::canonicalize(dir)
+            .or_else(|_| std::path::absolute(dir))
+            .unwrap_or_else(|_| dir.clone());
         Registry {
             runtime,
+            plugins_dir,
             config: RwLock::new(Arc::new(config)),
             state: RwLock::default(),
         }
@@ -79,8 +92,10 @@ impl Registry {
         self.config.read().expect("registry lock").clone()
     }
 
+    /// The directory this registry serves from, absolute. A `plugins_dir` edited in
+    /// plugins.toml takes effect at the next start, like every `[host]` setting.
     pub fn plugins_dir(&self) -> PathBuf {
-        self.config().host.plugins_dir.clone()
+        self.plugins_dir.clone()
     }
 
     /// The version of plugin `name` new calls should use.
@@ -97,9 +112,18 @@ impl Registry {
         self.state.read().expect("registry lock").reloads
     }
 
+    /// What each served plugin declares, by name: what a configuration is checked against.
+    pub fn served(&self) -> BTreeMap<String, ProviderInfo> {
+        let st = self.state.read().expect("registry lock");
+        st.by_name
+            .iter()
+            .map(|(name, p)| (name.clone(), p.info().clone()))
+            .collect()
+    }
+
     /// Loads every `*.wasm` in the plugins directory (hidden files are partial writes).
     pub async fn scan(&self) -> std::io::Result<()> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.plugins_dir())?
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.plugins_dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| is_plugin_file(p) && p.is_file())
             .collect();
@@ -112,13 +136,22 @@ impl Registry {
 
     /// Handles a change of `path`: loads it if it exists, unloads it if it is gone.
     pub async fn file_changed(&self, path: &Path) {
-        if !is_plugin_file(path) {
-            return;
+        self.files_changed(&[path.to_owned()]).await
+    }
+
+    /// Handles a batch of changed paths: removals first, then loads, so that a plugin
+    /// renamed from one file to another in the same batch is not refused as a duplicate
+    /// of itself.
+    pub async fn files_changed(&self, paths: &[PathBuf]) {
+        let (present, gone): (Vec<&PathBuf>, Vec<&PathBuf>) = paths
+            .iter()
+            .filter(|p| is_plugin_file(p))
+            .partition(|p| p.is_file());
+        for p in gone {
+            self.remove_path(p).await;
         }
-        if path.is_file() {
-            self.load_path(path).await
-        } else {
-            self.remove_path(path)
+        for p in present {
+            self.load_path(p).await;
         }
     }
 
@@ -157,7 +190,8 @@ impl Registry {
             Err(e) => return self.record_error(path, Some(hash), e.to_string()),
         };
         let mut st = self.state.write().expect("registry lock");
-        // Names are unique: a second file claiming a served name is refused.
+        // Names are unique: a second file claiming a served name is refused and the running
+        // one keeps serving.
         let clash = st
             .files
             .iter()
@@ -171,15 +205,19 @@ impl Registry {
         if let Some(other) = clash {
             drop(st);
             let msg = format!(
-                "plugin name {:?} is already served from {other}",
+                "{origin} declares plugin {:?}, which {other} already serves; the running one is kept (remove one of the two files)",
                 plugin.name()
             );
-            return self.record_error(path, Some(hash), msg);
+            self.record_error(path, Some(hash), msg);
+            let mut st = self.state.write().expect("registry lock");
+            st.files.entry(path.to_owned()).or_default().blocked_by = Some(plugin.name().into());
+            return;
         }
         let entry = st.files.entry(path.to_owned()).or_default();
         let previous = entry.serving.replace(plugin.clone());
         entry.attempted = Some(hash);
         entry.last_error = None;
+        entry.blocked_by = None;
         entry.loaded_at = Some(Utc::now());
         if let Some(prev) = &previous
             && prev.name() != plugin.name()
@@ -207,23 +245,36 @@ impl Registry {
         let entry = st.files.entry(path.to_owned()).or_default();
         entry.attempted = hash;
         entry.last_error = Some(message);
+        entry.blocked_by = None;
     }
 
-    /// Unloads the plugin of a removed file. Calls already running keep their `Arc`.
-    pub fn remove_path(&self, path: &Path) {
-        let mut st = self.state.write().expect("registry lock");
-        if let Some(entry) = st.files.remove(path)
-            && let Some(p) = entry.serving
-        {
+    /// Unloads the plugin of a removed file. Calls already running keep their `Arc`. A
+    /// file that was refused because this one served the same name is loaded now.
+    pub async fn remove_path(&self, path: &Path) {
+        let waiting: Vec<PathBuf> = {
+            let mut st = self.state.write().expect("registry lock");
+            let Some(p) = st.files.remove(path).and_then(|e| e.serving) else {
+                return;
+            };
             st.by_name.remove(p.name());
             tracing::info!(plugin = %p.name(), version = %p.version(), file = %path.display(), "plugin removed");
+            st.files
+                .iter_mut()
+                .filter(|(_, f)| f.blocked_by.as_deref() == Some(p.name()))
+                .map(|(path, f)| {
+                    f.attempted = None;
+                    path.clone()
+                })
+                .collect()
+        };
+        for p in waiting {
+            self.load_path(&p).await;
         }
     }
 
     /// Applies a new, already validated configuration: every file is reloaded with its new
     /// settings (compiled components come from the cache, so this costs a `describe` each).
     pub async fn apply_config(&self, config: Config) {
-        let dir_changed = config.host.plugins_dir != self.plugins_dir();
         *self.config.write().expect("registry lock") = Arc::new(config);
         let paths: Vec<PathBuf> = {
             let mut st = self.state.write().expect("registry lock");
@@ -231,12 +282,7 @@ impl Registry {
             st.files.values_mut().for_each(|f| f.attempted = None);
             st.files.keys().cloned().collect()
         };
-        for p in paths {
-            self.file_changed(&p).await;
-        }
-        if dir_changed && let Err(e) = self.scan().await {
-            tracing::error!(error = %e, "cannot scan the new plugins directory");
-        }
+        self.files_changed(&paths).await;
     }
 
     /// One row per plugin file, for `/plugins`.

@@ -1,17 +1,18 @@
 //! Watches the plugins directory and the configuration file (debounced) and feeds changes
 //! to the registry: `.wasm` files are (re)loaded or unloaded, a changed `plugins.toml` is
-//! validated as a whole and applied only if valid.
+//! validated as a whole (against the plugins it names too) and applied only if valid.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
-use notify_debouncer_mini::notify::RecursiveMode;
-use notify_debouncer_mini::{DebounceEventResult, Debouncer, new_debouncer};
+use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
+use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache};
 use tokio::sync::mpsc;
 
 use super::Registry;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
 
 /// How long a burst of file events is collected before acting on it.
 pub const DEBOUNCE: Duration = Duration::from_millis(100);
@@ -25,7 +26,7 @@ pub struct WatchError {
 
 /// Keeps the watch alive; dropping it stops watching.
 pub struct Watcher {
-    _debouncer: Debouncer<notify_debouncer_mini::notify::RecommendedWatcher>,
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
     task: tokio::task::JoinHandle<()>,
     config_error: Arc<Mutex<Option<String>>>,
 }
@@ -37,56 +38,71 @@ impl Watcher {
         config_file: Option<PathBuf>,
     ) -> Result<Self, WatchError> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Vec<PathBuf>>();
-        let mut debouncer = new_debouncer(DEBOUNCE, move |res: DebounceEventResult| match res {
-            Ok(events) => {
-                let _ = tx.send(events.into_iter().map(|e| e.path).collect());
-            }
-            Err(e) => tracing::error!(error = %e, "file watch error"),
-        })
+        let mut debouncer = notify_debouncer_full::new_debouncer(
+            DEBOUNCE,
+            None,
+            move |res: DebounceEventResult| match res {
+                Ok(events) => {
+                    let paths = changed_paths(events);
+                    if !paths.is_empty() {
+                        let _ = tx.send(paths);
+                    }
+                }
+                Err(errors) => {
+                    for e in errors {
+                        tracing::error!(error = %e, "file watch error");
+                    }
+                }
+            },
+        )
         .map_err(|e| WatchError {
             path: PathBuf::new(),
             message: e.to_string(),
         })?;
         let dir = registry.plugins_dir();
-        let watch = |d: &mut Debouncer<_>, p: &Path| {
-            d.watcher()
+        let mut watch = |p: &Path| {
+            debouncer
                 .watch(p, RecursiveMode::NonRecursive)
                 .map_err(|e| WatchError {
                     path: p.to_owned(),
                     message: e.to_string(),
                 })
         };
-        watch(&mut debouncer, &dir)?;
-        // Editors replace a file by renaming over it, which a watch on the file itself
-        // misses; watching its directory sees every version.
-        let config_file = config_file.map(|f| std::path::absolute(&f).unwrap_or(f));
+        watch(&dir)?;
+        // The same canonical path `Config::load` gave the running configuration, so an
+        // edit parses to the same plugins directory whether `--config` was relative or not.
+        let config_file = config_file.map(|f| std::fs::canonicalize(&f).unwrap_or(f));
         if let Some(f) = &config_file {
-            let parent = f
-                .parent()
-                .filter(|p| !p.as_os_str().is_empty())
-                .unwrap_or(Path::new("."));
+            // Editors replace a file by renaming over it, which a watch on the file itself
+            // misses; watching its directory sees every version.
+            let parent = f.parent().unwrap_or(Path::new("/"));
             if parent != dir {
-                watch(&mut debouncer, parent)?;
+                watch(parent)?;
             }
         }
         let config_error = Arc::new(Mutex::new(None));
-        let errors = config_error.clone();
+        let mut config = config_file.map(|file| ConfigFile {
+            file,
+            seen: None,
+            waits_for_plugins: false,
+            error: config_error.clone(),
+        });
         let task = tokio::spawn(async move {
-            while let Some(mut paths) = rx.recv().await {
-                paths.sort();
-                paths.dedup();
-                for p in paths {
-                    let p = std::path::absolute(&p).unwrap_or(p);
-                    if config_file.as_deref() == Some(p.as_path()) {
-                        apply_config(&registry, &p, &errors).await;
-                    } else if p.parent()
-                        == Some(
-                            std::path::absolute(registry.plugins_dir())
-                                .unwrap_or_default()
-                                .as_path(),
-                        )
-                    {
-                        registry.file_changed(&p).await;
+            while let Some(paths) = rx.recv().await {
+                let (edited, plugins): (Vec<PathBuf>, Vec<PathBuf>) = paths
+                    .into_iter()
+                    .partition(|p| config.as_ref().is_some_and(|c| c.file == *p));
+                let plugins: Vec<PathBuf> = plugins
+                    .into_iter()
+                    .filter(|p| p.parent() == Some(dir.as_path()))
+                    .collect();
+                // Plugins first: an edit that names a plugin installed in the same moment
+                // is checked against it.
+                registry.files_changed(&plugins).await;
+                if let Some(c) = &mut config {
+                    let recheck = c.waits_for_plugins && !plugins.is_empty();
+                    if !edited.is_empty() || recheck {
+                        c.changed(&registry, recheck).await;
                     }
                 }
             }
@@ -110,6 +126,90 @@ impl Drop for Watcher {
     }
 }
 
+/// The paths a batch of events changed. Opening or reading a file changes nothing, and
+/// the host's own reads (of plugins.toml when applying it, of a component when loading
+/// it) would otherwise wake the watcher to read them again, for ever.
+fn changed_paths(events: Vec<DebouncedEvent>) -> Vec<PathBuf> {
+    let mut paths: Vec<PathBuf> = events
+        .into_iter()
+        .filter(|e| match e.event.kind {
+            EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+            EventKind::Access(_) => false,
+            _ => true,
+        })
+        .flat_map(|e| e.event.paths)
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// The configuration file and what the watcher last made of it.
+struct ConfigFile {
+    file: PathBuf,
+    /// Content and modification time last acted on: a batch that leaves both as they were
+    /// (a second batch of the same save, a `chmod`) neither applies nor reports again.
+    seen: Option<(Option<String>, Option<SystemTime>)>,
+    /// The last edit was refused only because it names a plugin that is not loaded: a
+    /// plugin file arriving later is a reason to check it again.
+    waits_for_plugins: bool,
+    error: Arc<Mutex<Option<String>>>,
+}
+
+impl ConfigFile {
+    async fn changed(&mut self, registry: &Registry, recheck: bool) {
+        let text = settled(&self.file).await;
+        let modified = tokio::fs::metadata(&self.file)
+            .await
+            .and_then(|m| m.modified())
+            .ok();
+        let seen = (text.as_ref().ok().cloned(), modified);
+        if self.seen.as_ref() == Some(&seen) && !recheck {
+            return;
+        }
+        self.seen = Some(seen);
+        let parsed = text
+            .map_err(|e| ConfigError {
+                file: self.file.clone(),
+                line: 0,
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+            })
+            .and_then(|text| Config::parse(&text, &self.file));
+        let config = match parsed {
+            Ok(config) => config,
+            Err(e) => return self.refuse(e, false, recheck),
+        };
+        // Names the running configuration already uses stay acceptable while their file
+        // is missing: that is the failover case, not a typo.
+        if let Err(e) = config.check_plugins(&registry.served(), Some(&registry.config())) {
+            return self.refuse(e, true, recheck);
+        }
+        self.waits_for_plugins = false;
+        *self.error.lock().expect("config error lock") = None;
+        tracing::info!(file = %self.file.display(), "configuration changed; applying");
+        let pending = registry.config().host.needs_restart(&config.host);
+        if !pending.is_empty() {
+            tracing::warn!(
+                keys = %pending.iter().map(|k| format!("host.{k}")).collect::<Vec<_>>().join(", "),
+                "these [host] settings changed and apply only after a restart; the rest of the edit applies now"
+            );
+        }
+        registry.apply_config(config).await;
+    }
+
+    fn refuse(&mut self, e: ConfigError, waits_for_plugins: bool, recheck: bool) {
+        self.waits_for_plugins = waits_for_plugins;
+        let message = e.to_string();
+        let mut last = self.error.lock().expect("config error lock");
+        // A recheck after a plugin change that fails the same way is not news.
+        if !recheck || last.as_deref() != Some(message.as_str()) {
+            tracing::error!(error = %message, "configuration edit refused; the previous configuration keeps running");
+        }
+        *last = Some(message);
+    }
+}
+
 /// Reads `file` once its content has stopped changing. An editor that writes in place
 /// truncates first: reading in between would see an empty (and valid!) configuration and
 /// drop every setting.
@@ -124,34 +224,4 @@ async fn settled(file: &Path) -> std::io::Result<String> {
         last = now;
     }
     Ok(last)
-}
-
-async fn apply_config(registry: &Registry, file: &Path, errors: &Mutex<Option<String>>) {
-    let loaded = match settled(file).await {
-        Ok(text) => Config::parse(&text, file),
-        Err(e) => Err(crate::config::ConfigError {
-            file: file.to_owned(),
-            line: 0,
-            key: String::new(),
-            message: format!("cannot read: {e}"),
-        }),
-    };
-    match loaded {
-        Ok(config) => {
-            *errors.lock().expect("config error lock") = None;
-            tracing::info!(file = %file.display(), "configuration changed; applying");
-            let pending = registry.config().host.needs_restart(&config.host);
-            if !pending.is_empty() {
-                tracing::warn!(
-                    keys = %pending.iter().map(|k| format!("host.{k}")).collect::<Vec<_>>().join(", "),
-                    "these [host] settings changed and apply only after a restart; the rest of the edit applies now"
-                );
-            }
-            registry.apply_config(config).await;
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "configuration edit refused; the previous configuration keeps running");
-            *errors.lock().expect("config error lock") = Some(e.to_string());
-        }
-    }
 }

@@ -18,8 +18,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Acquire, Postgres, Row, Transaction};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Acquire, ConnectOptions, Postgres, Row, Transaction};
 
 use super::convert;
 use super::digest;
@@ -53,6 +53,15 @@ impl PgStore {
     /// Connects and migrates; an operation that cannot get a connection within
     /// `acquire_timeout` fails as unreachable, so the caller's retry and spool take over.
     pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
+        let opts: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::connect(StoreUrl::Postgres(url.into()).redacted(), e))?;
+        let target = format!(
+            "Postgres at {}:{}/{}",
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or(opts.get_username())
+        );
         let pool = PgPoolOptions::new()
             // Every write binds whole arrays. After five executions Postgres may switch a
             // prepared statement to a generic plan, which cannot see the arrays' sizes and
@@ -68,8 +77,21 @@ impl PgStore {
             })
             .max_connections(4)
             .acquire_timeout(acquire_timeout)
-            .connect(url)
-            .await?;
+            .connect_with(opts.clone())
+            .await;
+        let pool = match pool {
+            Ok(pool) => pool,
+            // The pool retries a refused connection until its deadline and then says only
+            // that it timed out; one attempt of our own tells the operator why.
+            Err(sqlx::Error::PoolTimedOut) => {
+                let why = match tokio::time::timeout(acquire_timeout, opts.connect()).await {
+                    Ok(Err(e)) => e,
+                    _ => sqlx::Error::PoolTimedOut,
+                };
+                return Err(StoreError::connect(target, why));
+            }
+            Err(e) => return Err(StoreError::connect(target, e)),
+        };
         let store = PgStore { pool };
         store.migrate().await?;
         Ok(store)

@@ -46,16 +46,22 @@ fn stage_sql(rows: usize) -> String {
 impl SqliteStore {
     /// Opens (creating the file and its directory if needed) and migrates.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        let target = match StoreUrl::sqlite_path(url) {
+            Some(path) => format!("SQLite file {}", path.display()),
+            None => url.to_owned(),
+        };
+        let failed = |e| StoreError::connect(&target, e);
         if let Some(dir) = StoreUrl::sqlite_path(url).and_then(|p| p.parent()) {
             if !dir.as_os_str().is_empty() {
                 std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Database(sqlx::Error::Configuration(
+                    failed(sqlx::Error::Configuration(
                         format!("cannot create {}: {e}", dir.display()).into(),
                     ))
                 })?;
             }
         }
-        let opts = SqliteConnectOptions::from_str(url)?
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(failed)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             // WAL with NORMAL is durable against a process crash and consistent on power
@@ -65,7 +71,8 @@ impl SqliteStore {
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(opts)
-            .await?;
+            .await
+            .map_err(failed)?;
         let store = SqliteStore {
             pool,
             stage_sql: stage_sql(ROWS).into(),

@@ -28,7 +28,22 @@ pub struct Service {
 
 impl Service {
     pub fn start(dir: &std::path::Path, store: &str) -> Service {
-        let mut child = mdhost(dir, "run")
+        Self::spawn(mdhost(dir, "run"), store)
+    }
+
+    /// As [`Service::start`], but with `--config plugins.toml`: relative to `dir`, the
+    /// way an operator starts it from the deployment directory.
+    pub fn start_relative(dir: &std::path::Path, store: &str) -> Service {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mdhost"));
+        cmd.args(["run", "--config", "plugins.toml"])
+            .current_dir(dir)
+            .env("MDHOST_CACHE_DIR", dir.join("cache"));
+        Self::spawn(cmd, store)
+    }
+
+    /// Runs `cmd` (an `mdhost run` without its log, store and admin options) as the service.
+    fn spawn(mut cmd: Command, store: &str) -> Service {
+        let mut child = cmd
             .args(["--log-format", "json"])
             .args([
                 "--store",
@@ -78,6 +93,14 @@ impl Service {
             }
         }
         panic!("no log line with {needle:?}; log:\n{}", self.log.join("\n"));
+    }
+
+    /// How many log lines so far contain `needle` (reading every line logged until now).
+    pub fn count_log(&mut self, needle: &str) -> usize {
+        while let Ok(l) = self.lines.try_recv() {
+            self.log.push(l);
+        }
+        self.log.iter().filter(|l| l.contains(needle)).count()
     }
 
     pub async fn get(&self, path: &str) -> (u16, String) {
