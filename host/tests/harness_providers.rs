@@ -46,7 +46,7 @@ fn check_provider(name: &str) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.passed(), "{}", report.to_text());
-    // Every case runs the whole checklist (7 checks), plus the plugin-wide checks.
+    // Every case runs the whole checklist (8 checks), plus the plugin-wide checks.
     let cases = std::fs::read_dir(root().join("tests/cassettes").join(name))
         .unwrap()
         .filter(|e| {
@@ -58,7 +58,7 @@ fn check_provider(name: &str) {
         })
         .count();
     assert!(cases >= 8, "{name} has only {cases} cases");
-    assert_eq!(report.results.len(), 3 + 7 * cases, "{}", report.to_text());
+    assert_eq!(report.results.len(), 3 + 8 * cases, "{}", report.to_text());
 }
 
 #[test]
@@ -484,7 +484,7 @@ fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
     // And it is a ready case: every check of the case passes once blessed.
     let r = run(&misbehave, &dir.path().join("cases"), true).unwrap();
     let case_checks: Vec<_> = r.results.iter().filter(|x| x.case == "fetch").collect();
-    assert_eq!(case_checks.len(), 7);
+    assert_eq!(case_checks.len(), 8);
     assert!(case_checks.iter().all(|x| x.pass), "{}", r.to_text());
 }
 
@@ -547,4 +547,67 @@ fn a_bar_failing_validation_must_be_declared_as_an_expected_quarantine() {
         m.contains("expects the bar at 2024-01-03 00:00:00 UTC to be quarantined (\"low\"), but no bar there fails that way"),
         "{m}"
     );
+}
+
+/// A misbehave case over Thursday 2021-07-22 to Tuesday 2021-07-27 returning daily bars at
+/// the given keys (ns), each with Polygon's C:EURUSD prices of 2021-07-22.
+fn daily_keys_case(symbol: &str, asset_class: &str, keys: &[i64]) -> String {
+    let bars: Vec<String> = keys
+        .iter()
+        .map(|t| {
+            format!(
+                r#"{{"t": {t}, "o": "1.17921", "h": "1.18305", "l": "1.1756", "c": "1.17721"}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"version: 1
+case:
+  symbols: ['FETCH:https://api.bound.example/bars', '{symbol}']
+  asset_class: {asset_class}
+  timeframe: 1d
+  start: 2021-07-22T00:00:00Z
+  end: 2021-07-27T00:00:00Z
+exchanges:
+  - request: {{method: GET, url: 'https://api.bound.example/bars'}}
+    response: {{status: 200, body: '[{}]'}}
+"#,
+        bars.join(", ")
+    )
+}
+
+#[test]
+fn a_daily_bar_off_its_trading_date_fails_the_trading_date_check() {
+    // 2021-07-22 (Thursday) and 2021-07-25 (Sunday): where a Monday FX day stamped
+    // 00:00 UTC lands when read as New York midnight.
+    let (thursday, sunday) = (1_626_912_000_000_000_000, 1_627_171_200_000_000_000);
+    let dir = cases_dir(&[
+        (
+            "fx.yaml",
+            &daily_keys_case("EUR/USD", "forex", &[thursday, sunday]),
+        ),
+        (
+            "crypto.yaml",
+            &daily_keys_case("BTC/USD", "crypto", &[thursday, sunday]),
+        ),
+        (
+            "fx_weekdays.yaml",
+            &daily_keys_case("EUR/USD", "forex", &[thursday]),
+        ),
+    ]);
+    let r = run(&wasm("plugins/testing/misbehave.wasm"), dir.path(), true).unwrap();
+    let check = |case: &str| {
+        r.results
+            .iter()
+            .find(|x| x.case == case && x.check == "trading-date")
+            .unwrap_or_else(|| panic!("no trading-date check for {case} in\n{}", r.to_text()))
+    };
+    assert_eq!(
+        check("fx").message,
+        "bar EUR/USD 1d 2021-07-25 00:00:00 UTC: Sunday 2021-07-25 is not a trading date of forex (Monday to Friday); a daily bar is keyed by the trading date of its session, and a provider stamp read in the wrong zone moves it a day"
+    );
+    assert!(!check("fx").pass);
+    // Crypto trades on Sundays; a weekday FX bar is fine.
+    assert!(check("crypto").pass, "{}", r.to_text());
+    assert!(check("fx_weekdays").pass, "{}", r.to_text());
 }

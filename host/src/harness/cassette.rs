@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::stream::{RawStreamSession, StreamSession};
-use crate::domain::{BarsRequest, Timeframe};
+use crate::domain::{AssetClass, BarsRequest, Timeframe};
 use crate::net::HttpRequest;
 
 /// The only format version so far.
@@ -59,6 +59,8 @@ struct RawCase {
     end: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     cursor: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    asset_class: Option<AssetClass>,
     #[serde(default, skip_serializing_if = "Expect::is_empty")]
     expect: Expect,
 }
@@ -189,6 +191,9 @@ pub struct Quarantine {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseSpec {
     pub request: BarsRequest,
+    /// The class of the case's instruments, which decides the trading calendar their daily
+    /// bars are checked against; `None` leaves it to the symbol (see `validate`).
+    pub asset_class: Option<AssetClass>,
     pub expect: Expect,
 }
 
@@ -348,6 +353,7 @@ impl Cassette {
                         end: c.end,
                         cursor: c.cursor,
                     },
+                    asset_class: c.asset_class,
                     expect: c.expect,
                 })
             })
@@ -383,6 +389,7 @@ impl Cassette {
                 start: c.request.start,
                 end: c.request.end,
                 cursor: c.request.cursor.clone(),
+                asset_class: c.asset_class,
                 expect: c.expect.clone(),
             }),
             exchanges: self.exchanges.iter().map(raw_exchange).collect(),

@@ -1,19 +1,22 @@
 //! The conformance checklist every plugin must pass: `describe` is valid, stable and true
 //! to what the plugin does; and for every case: strict replay, golden output, validation,
-//! terminating pagination, classified errors, exact resumption from every cursor, and
-//! identical output on a second run.
+//! daily bars keyed by a trading date, terminating pagination, classified errors, exact
+//! resumption from every cursor, and identical output on a second run.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+
+use chrono::NaiveDate;
 
 use super::case::{CaseFiles, End, Outcome};
 use super::cassette::{Answer, CaseSpec, Cassette, write_atomically};
 use super::golden;
 use super::report::{CheckResult, PLUGIN_CASE};
 use super::runner::{Harness, Run};
-use super::validate::bar_violations;
-use crate::domain::{BarsRequest, ProviderInfo, TimeUnit, Timeframe};
+use super::validate::{bar_violations, default_class};
+use crate::domain::{AssetClass, BarsRequest, ProviderInfo, RawBar, TimeUnit, Timeframe};
 use crate::runtime::capabilities::grant::HostPattern;
+use crate::validate::Calendar;
 
 // ---- The plugin as a whole ------------------------------------------------------------
 
@@ -299,6 +302,7 @@ pub fn case_checks(
         ),
         golden_check(name, files, &first.outcome, bless),
         validation_check(name, spec, &first.outcome),
+        trading_date_check(name, spec, &first.outcome),
         pagination_check(name, &first.outcome),
         errors_check(name, h, cassette, spec, &first),
         resume_check(name, h, cassette, spec, &first.outcome),
@@ -393,6 +397,79 @@ fn validation_check(name: &str, spec: &CaseSpec, outcome: &Outcome) -> CheckResu
             "{n} bar(s), {} expected quarantine",
             spec.expect.quarantine.len()
         ),
+    )
+}
+
+/// Whether an instrument of `class` trades on `date`, and by which rule; `None` for
+/// classes without sessions (commodities, economic series). The host knows the US equity
+/// calendar only, so a ticker with an exchange suffix (`WSU.DE`), or a US date outside the
+/// calendar crate's years, is held to weekdays, on which every exchange's sessions fall.
+fn trades_on(class: AssetClass, symbol: &str, date: NaiveDate) -> Option<(bool, &'static str)> {
+    let weekday = Calendar::Fx24x5.is_trading_day(date)?;
+    let listed_abroad = symbol.rsplit_once('.').is_some_and(|(_, suffix)| {
+        suffix.len() >= 2 && suffix.bytes().all(|b| b.is_ascii_alphabetic())
+    });
+    Some(match class {
+        AssetClass::Equity | AssetClass::Etf | AssetClass::Index if listed_abroad => {
+            (weekday, "weekdays: no calendar for its exchange")
+        }
+        AssetClass::Equity | AssetClass::Etf | AssetClass::Index => {
+            match Calendar::UsEquity.is_trading_day(date) {
+                Some(open) => (open, "the US equity calendar"),
+                None => (weekday, "weekdays: outside the US calendar's years"),
+            }
+        }
+        AssetClass::Forex => (weekday, "Monday to Friday"),
+        AssetClass::Crypto => (true, "every day"),
+        AssetClass::Commodity | AssetClass::Economic => return None,
+    })
+}
+
+/// What is wrong with the keys of daily bars: each must be 00:00:00 UTC of a date on which
+/// its asset class has a session (DESIGN §1: a daily bar is keyed by its trading date).
+/// A provider stamp read in the wrong zone moves a bar by a day, which puts Monday's bar on
+/// a Sunday or Friday's on a Saturday; the golden file pins the exact dates of a case.
+fn trading_date_problems(bars: &[RawBar], class_of: impl Fn(&str) -> AssetClass) -> Vec<String> {
+    let mut out = Vec::new();
+    for bar in bars
+        .iter()
+        .filter(|b| b.timeframe == Timeframe::new(TimeUnit::Day, 1))
+    {
+        let at = format!("bar {} {} {}", bar.symbol, bar.timeframe, bar.start);
+        let date = bar.start.date_naive();
+        if bar.start != date.and_time(chrono::NaiveTime::MIN).and_utc() {
+            out.push(format!(
+                "{at}: a daily bar is keyed at 00:00:00 UTC of its trading date"
+            ));
+            continue;
+        }
+        let class = class_of(&bar.symbol);
+        if let Some((false, rule)) = trades_on(class, &bar.symbol, date) {
+            out.push(format!(
+                "{at}: {} {date} is not a trading date of {} ({rule}); a daily bar is keyed by the trading date of its session, and a provider stamp read in the wrong zone moves it a day",
+                date.format("%A"),
+                class.as_str()
+            ));
+        }
+    }
+    out
+}
+
+fn trading_date_check(name: &str, spec: &CaseSpec, outcome: &Outcome) -> CheckResult {
+    let class_of = |symbol: &str| spec.asset_class.unwrap_or_else(|| default_class(symbol));
+    let ok = if spec.request.timeframe == Timeframe::new(TimeUnit::Day, 1) {
+        format!(
+            "{} daily bar(s), each at 00:00 UTC of a trading date",
+            outcome.bars.len()
+        )
+    } else {
+        "not a daily case".to_owned()
+    };
+    CheckResult::from_problems(
+        name,
+        "trading-date",
+        trading_date_problems(&outcome.bars, class_of),
+        &ok,
     )
 }
 
@@ -605,4 +682,119 @@ fn determinism_check(
         ));
     }
     CheckResult::from_problems(name, "deterministic", problems, "two runs, same output")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bar(symbol: &str, tf: &str, start: &str) -> RawBar {
+        RawBar {
+            symbol: symbol.into(),
+            timeframe: tf.parse().unwrap(),
+            start: start.parse().unwrap(),
+            open: "1".into(),
+            high: "1".into(),
+            low: "1".into(),
+            close: "1".into(),
+            volume: None,
+            vwap: None,
+            trades: None,
+            complete: true,
+        }
+    }
+
+    /// Checks one bar of `class` against the trading-date rule: `None` when it passes, or
+    /// a fragment of the problem.
+    fn check(class: AssetClass, b: RawBar, expected: Option<&str>) {
+        let problems = trading_date_problems(std::slice::from_ref(&b), |_| class);
+        match expected {
+            None => assert!(problems.is_empty(), "{b:?}: {problems:?}"),
+            Some(fragment) => assert!(
+                problems.len() == 1 && problems[0].contains(fragment),
+                "{b:?}: expected {fragment:?}, got {problems:?}"
+            ),
+        }
+    }
+
+    #[test]
+    fn daily_bars_sit_on_trading_dates_of_their_class() {
+        use AssetClass::*;
+        for (class, symbol, start, expected) in [
+            // Polygon's C:EURUSD day of Thursday 2021-07-22, and the Monday after it.
+            (Forex, "EUR/USD", "2021-07-22T00:00:00Z", None),
+            (Forex, "EUR/USD", "2021-07-26T00:00:00Z", None),
+            // The same Monday read in New York (a day early), or a Friday a day late.
+            (
+                Forex,
+                "EUR/USD",
+                "2021-07-25T00:00:00Z",
+                Some("Sunday 2021-07-25 is not a trading date of forex (Monday to Friday)"),
+            ),
+            (
+                Forex,
+                "EUR/USD",
+                "2021-07-24T00:00:00Z",
+                Some("Saturday 2021-07-24"),
+            ),
+            // OANDA's USD_CAD day that opens Sunday 2021-08-29 21:00Z is Monday's session.
+            (Forex, "USD/CAD", "2021-08-30T00:00:00Z", None),
+            (
+                Forex,
+                "USD/CAD",
+                "2021-08-29T00:00:00Z",
+                Some("Sunday 2021-08-29"),
+            ),
+            // Crypto trades every day.
+            (Crypto, "BTC/USD", "2020-01-04T00:00:00Z", None),
+            // US equities follow the exchange calendar: a weekend and Good Friday are closed.
+            (Equity, "AAPL", "2020-11-06T00:00:00Z", None),
+            (
+                Equity,
+                "AAPL",
+                "2020-11-07T00:00:00Z",
+                Some("Saturday 2020-11-07"),
+            ),
+            (
+                Equity,
+                "AAPL",
+                "2025-04-18T00:00:00Z",
+                Some("Friday 2025-04-18"),
+            ),
+            // A listing abroad is held to weekdays only.
+            (Equity, "WSU.DE", "2025-04-21T00:00:00Z", None),
+            (
+                Equity,
+                "WSU.DE",
+                "2023-08-05T00:00:00Z",
+                Some("no calendar for its exchange"),
+            ),
+            (
+                Equity,
+                "WSU.DE",
+                "2023-08-06T00:00:00Z",
+                Some("Sunday 2023-08-06"),
+            ),
+            (
+                Equity,
+                "BRK.B",
+                "2025-04-18T00:00:00Z",
+                Some("Friday 2025-04-18"),
+            ),
+            // A day stamp that is not midnight UTC is not a key at all.
+            (
+                Forex,
+                "EUR/USD",
+                "2021-07-21T20:00:00Z",
+                Some("keyed at 00:00:00 UTC"),
+            ),
+            // Series without a session calendar are not judged.
+            (Economic, "GDP", "2024-01-06T00:00:00Z", None),
+        ] {
+            check(class, bar(symbol, "1d", start), expected);
+        }
+        // Intraday and weekly bars are other checks' business.
+        check(Forex, bar("EUR/USD", "1h", "2021-07-25T21:00:00Z"), None);
+        check(Forex, bar("EUR/USD", "1w", "2021-07-25T00:00:00Z"), None);
+    }
 }

@@ -357,6 +357,7 @@ pub async fn record(job: RecordJob) -> Result<RecordSummary, RecordError> {
         }),
         case: Some(CaseSpec {
             request: job.request.clone(),
+            asset_class: None,
             expect,
         }),
         exchanges: kept

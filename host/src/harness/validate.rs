@@ -9,7 +9,7 @@ use crate::validate::{History, Request, Validator};
 
 /// The asset class the validator assumes for a symbol no policy names: canonical pairs
 /// (`EUR/USD`, `BTC/USD`) trade without a fixed session; everything else is an equity.
-fn default_class(symbol: &str) -> AssetClass {
+pub(super) fn default_class(symbol: &str) -> AssetClass {
     if symbol.contains('/') {
         AssetClass::Forex
     } else {

@@ -7,7 +7,7 @@
 //! kept as the exact text sent.
 
 use mdhost_sdk::http::snippet;
-use mdhost_sdk::time::{self, NANOS_PER_DAY, US_EASTERN};
+use mdhost_sdk::time::{self, NANOS_PER_DAY, Tz, US_EASTERN};
 use mdhost_sdk::{
     Bar, BarsPage, Dec, ProviderError, TimeUnit, Timeframe, Timestamp, decode_json, page,
 };
@@ -101,10 +101,10 @@ pub fn parse_response(
 /// `ctx.symbol` whose start lies in `[ctx.start, ctx.end)`, ascending, and the cursor of the
 /// next page when Polygon gives a `next_url`.
 ///
-/// Bar starts: intraday `t` is the start already. Daily, weekly and monthly `t` is New York
-/// midnight for every asset class (crypto and FX included), so the key is the New York
-/// date; a week begins on Sunday at Polygon and is keyed by the Monday after it, a month by
-/// its first day.
+/// Bar starts: intraday `t` is the start already. Daily, weekly and monthly `t` is the
+/// start of the day in the zone of [`day_zone`], so the key is that zone's date; a week
+/// begins on Sunday at Polygon and is keyed by the Monday after it, a month by its first
+/// day.
 pub fn parse_aggs(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, ProviderError> {
     // Every member of `Body` is optional, and serde would also read a struct from a JSON
     // array, so `[]` would pass as an empty page without this check.
@@ -139,12 +139,13 @@ pub fn parse_aggs(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, ProviderEr
         .transpose()?;
     let results = body.results.unwrap_or_default();
     let forex = symbols::is_forex(ctx.symbol);
+    let zone = day_zone(ctx.symbol);
     let mut bars = Vec::with_capacity(results.len());
     for agg in results {
         check_ticker(agg.ticker.as_deref(), &ticker, ctx)?;
         let instant = time::from_epoch_millis(agg.t)
             .ok_or_else(|| ProviderError::BadResponse(format!("t {} is out of range", agg.t)))?;
-        let start = bar_start(instant, ctx.timeframe.unit);
+        let start = bar_start(instant, ctx.timeframe.unit, zone);
         let (volume, trades) = if forex {
             // Spot FX has neither volume nor trades; Polygon's `v` and `n` for it count
             // quote updates (they are equal in its own example).
@@ -172,15 +173,29 @@ pub fn parse_aggs(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, ProviderEr
     })
 }
 
+/// The zone in which a daily `t` falls on its trading date. Polygon's day for US stocks is
+/// the New York calendar day (`t` is New York midnight, 04:00Z or 05:00Z), whose UTC date
+/// is the same. FX and crypto have no exchange session, and Polygon's day for them is the
+/// UTC day (`t` = 00:00Z, as in its `C:EURUSD` example); read in New York, that midnight is
+/// 20:00 or 19:00 of the day before, which is how the FX bar of 2021-07-22 became
+/// 2021-07-21. Polygon's `X:BTCUSD` example is stamped at New York midnight instead, which
+/// still falls on its UTC date, so UTC is right for both stampings.
+fn day_zone(symbol: &str) -> Tz {
+    if symbols::is_pair(symbol) {
+        Tz::UTC
+    } else {
+        US_EASTERN
+    }
+}
+
 /// The bar key of an aggregate's `t` (see [`parse_aggs`]).
-fn bar_start(instant: Timestamp, unit: TimeUnit) -> Timestamp {
+fn bar_start(instant: Timestamp, unit: TimeUnit, zone: Tz) -> Timestamp {
+    let day = || time::trading_date_key(instant, zone);
     match unit {
         TimeUnit::Second | TimeUnit::Minute | TimeUnit::Hour => instant,
-        TimeUnit::Day => time::trading_date_key(instant, US_EASTERN),
-        TimeUnit::Week => time::week_start_key(
-            time::trading_date_key(instant, US_EASTERN).saturating_add(NANOS_PER_DAY),
-        ),
-        TimeUnit::Month => time::month_start_key(time::trading_date_key(instant, US_EASTERN)),
+        TimeUnit::Day => day(),
+        TimeUnit::Week => time::week_start_key(day().saturating_add(NANOS_PER_DAY)),
+        TimeUnit::Month => time::month_start_key(day()),
     }
 }
 
@@ -429,17 +444,11 @@ mod tests {
     }
 
     #[test]
-    fn forex_has_no_volume_nor_trades() {
-        // As a 1-minute bar, t = 2021-07-22T00:00Z is the bar's start.
-        check(
-            include_bytes!("../testdata/aggs_range_forex_C_EURUSD_openapi_example.json"),
-            &ctx(
-                "EUR/USD",
-                Timeframe::of(TimeUnit::Minute, 1),
-                "2021-07-22T00:00:00Z",
-                "2021-07-23T00:00:00Z",
-            ),
-            &[expect(
+    fn forex_has_no_volume_nor_trades_and_utc_days() {
+        const EURUSD: &[u8] =
+            include_bytes!("../testdata/aggs_range_forex_C_EURUSD_openapi_example.json");
+        let bar = |complete| {
+            expect(
                 "2021-07-22T00:00:00Z",
                 "1.17921",
                 "1.18305",
@@ -448,10 +457,62 @@ mod tests {
                 None,
                 "1.1789",
                 None,
-                true,
-            )],
+                complete,
+            )
+        };
+        // As a 1-minute bar, t = 2021-07-22T00:00Z is the bar's start.
+        let m1 = Timeframe::of(TimeUnit::Minute, 1);
+        let day = ("2021-07-22T00:00:00Z", "2021-07-23T00:00:00Z");
+        check(
+            EURUSD,
+            &ctx("EUR/USD", m1, day.0, day.1),
+            &[bar(true)],
             None,
         );
+        // As a daily bar it opens Polygon's UTC FX day, 2021-07-22, and a request for
+        // exactly that day gets it (regression: it was keyed 2021-07-21, New York's date).
+        check(
+            EURUSD,
+            &ctx("EUR/USD", D1, day.0, day.1),
+            &[bar(true)],
+            None,
+        );
+        check(
+            EURUSD,
+            &ctx(
+                "EUR/USD",
+                D1,
+                "2021-07-21T00:00:00Z",
+                "2021-07-22T00:00:00Z",
+            ),
+            &[],
+            None,
+        );
+    }
+
+    #[test]
+    fn forex_and_crypto_weeks_and_months_are_utc() {
+        // Synthetic bodies in Polygon's shape, stamped at 00:00 UTC like its FX days: the
+        // week that opens on Sunday 2024-09-29 and the month of October 2024. Read in New
+        // York, they used to land in the week and the month before.
+        let body = |ticker: &str, t: i64| {
+            format!(
+                r#"{{"ticker":"{ticker}","status":"OK","results":[{{"t":{t},"o":1,"h":2,"l":0.5,"c":1.5,"v":10}}]}}"#
+            )
+        };
+        let range = ("2024-09-01T00:00:00Z", "2024-11-01T00:00:00Z");
+        for (symbol, ticker) in [("EUR/USD", "C:EURUSD"), ("BTC/USD", "X:BTCUSD")] {
+            for (unit, t, expected) in [
+                (TimeUnit::Week, 1727568000000, "2024-09-30T00:00:00Z"),
+                (TimeUnit::Month, 1727740800000, "2024-10-01T00:00:00Z"),
+            ] {
+                let c = ctx(symbol, Timeframe::of(unit, 1), range.0, range.1);
+                let page = parse_aggs(body(ticker, t).as_bytes(), &c).unwrap();
+                let starts: Vec<String> =
+                    page.bars.iter().map(|b| format_rfc3339(b.start)).collect();
+                assert_eq!(starts, [expected], "{symbol} {unit:?}");
+            }
+        }
     }
 
     #[test]

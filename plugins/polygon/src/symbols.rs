@@ -54,6 +54,12 @@ pub fn from_polygon(ticker: &str) -> String {
     ticker.to_owned()
 }
 
+/// Whether the canonical symbol is a currency or crypto pair: Polygon keys their days by
+/// UTC date, those of stocks by New York date.
+pub fn is_pair(canonical: &str) -> bool {
+    matches!(symbol::classify(canonical), Ok(Instrument::Pair { .. }))
+}
+
 /// Whether the canonical symbol is an FX pair: spot FX has no traded volume, and Polygon's
 /// `v` and `n` for it count quote updates, not trades.
 pub fn is_forex(canonical: &str) -> bool {
@@ -111,9 +117,12 @@ mod tests {
     }
 
     #[test]
-    fn knows_forex() {
+    fn knows_forex_and_pairs() {
         assert!(is_forex("EUR/USD"));
         assert!(!is_forex("BTC/USD"));
         assert!(!is_forex("AAPL"));
+        assert!(is_pair("EUR/USD"));
+        assert!(is_pair("BTC/USD"));
+        assert!(!is_pair("BRK.B"));
     }
 }

@@ -27,6 +27,54 @@ impl Dec {
     pub fn is_zero(&self) -> bool {
         self.0.bytes().all(|b| matches!(b, b'0' | b'.' | b'-'))
     }
+
+    /// True when `self`, rounded half away from zero to as many fraction digits as
+    /// `shorter` has, equals `shorter`: `225.6699981689453` rounds to `225.67`. Providers
+    /// that store prices as binary floats send the same price as float digits in one place
+    /// and as its short decimal in another; this tells the two apart from different prices
+    /// without a float.
+    pub fn rounds_to(&self, shorter: &Dec) -> bool {
+        let (neg, int, frac) = parts(&self.0);
+        let (target_neg, target_int, target_frac) = parts(&shorter.0);
+        let places = target_frac.len();
+        let mut digits: Vec<u8> = int.bytes().chain(frac.bytes().take(places)).collect();
+        digits.resize(int.len() + places, b'0');
+        if frac.as_bytes().get(places).is_some_and(|d| *d >= b'5') {
+            // Add one unit in the last kept place, carrying to the left.
+            let mut i = digits.len();
+            loop {
+                if i == 0 {
+                    digits.insert(0, b'1');
+                    break;
+                }
+                i -= 1;
+                if digits[i] == b'9' {
+                    digits[i] = b'0';
+                } else {
+                    digits[i] += 1;
+                    break;
+                }
+            }
+        }
+        let strip = |d: &[u8]| -> Vec<u8> {
+            let first = d.iter().position(|c| *c != b'0').unwrap_or(d.len());
+            d[first..].to_vec()
+        };
+        let got = strip(&digits);
+        let want = strip(&[target_int.as_bytes(), target_frac.as_bytes()].concat());
+        // Zero has no sign: -0.0001 rounds to 0.
+        got == want && (got.is_empty() || neg == target_neg)
+    }
+}
+
+/// Sign, integer digits and fraction digits of plain decimal text.
+fn parts(text: &str) -> (bool, &str, &str) {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    (neg, int, frac)
 }
 
 impl std::fmt::Display for Dec {
@@ -174,6 +222,38 @@ mod tests {
             ("--1", Err(())),
         ] {
             check(input, expected);
+        }
+    }
+
+    #[test]
+    fn rounds_float_digits_to_a_short_decimal() {
+        let check = |long: &str, short: &str, expected: bool| {
+            assert_eq!(
+                Dec(long.into()).rounds_to(&Dec(short.into())),
+                expected,
+                "{long} rounds to {short}"
+            );
+        };
+        for (long, short, expected) in [
+            // Yahoo's float32 digits of a price against its short form.
+            ("225.6699981689453", "225.67", true),
+            ("34.54999923706055", "34.55", true),
+            ("226.0", "226", true),
+            ("225.67", "225.67", true),
+            ("225.6", "225.60", true),
+            ("99.996", "100.00", true),
+            ("9.5", "10", true),
+            ("-1.005", "-1.01", true),
+            ("-0.0001", "0", true),
+            ("0.0001", "0.00", true),
+            // Different prices.
+            ("225.6649", "225.67", false),
+            ("225.6699981689453", "225.68", false),
+            ("225.67", "225.6", false),
+            ("1.5", "-2", false),
+            ("12", "2", false),
+        ] {
+            check(long, short, expected);
         }
     }
 

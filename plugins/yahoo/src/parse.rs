@@ -96,6 +96,12 @@ struct Meta {
     exchange_timezone_name: Option<String>,
     #[serde(default)]
     gmtoffset: Option<i64>,
+    /// The live quote, which Yahoo also appends to an intraday chart as a last row.
+    #[serde(default, rename = "regularMarketPrice")]
+    regular_market_price: Option<Dec>,
+    /// When that quote was made (epoch seconds).
+    #[serde(default, rename = "regularMarketTime")]
+    regular_market_time: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -241,6 +247,11 @@ fn rows_to_bars(
     let low = series(quote.low, "low", n)?;
     let close = series(quote.close, "close", n)?;
     let volume = series(quote.volume, "volume", n)?;
+    // A row without volume stands out only in a series that reports volume: in spot FX or
+    // an index like ^VIX every row has 0, and a quiet last minute is a real bar.
+    let reports_volume = volume
+        .iter()
+        .any(|v| v.as_ref().is_some_and(|v| !v.is_zero()));
     let zone = ExchangeZone::of(meta);
     let forex = symbols::is_forex(ctx.symbol);
     let index = symbols::is_index(ctx.symbol);
@@ -248,11 +259,17 @@ fn rows_to_bars(
     let mut bars = Vec::with_capacity(n);
     let mut skipped = Vec::new();
     let rows = open.into_iter().zip(high).zip(low).zip(close).zip(volume);
-    for (&secs, ((((o, h), l), c), v)) in stamps.iter().zip(rows) {
+    for (i, (&secs, ((((o, h), l), c), v))) in stamps.iter().zip(rows).enumerate() {
         let (Some(open), Some(high), Some(low), Some(close)) = (o, h, l, c) else {
             skipped.push(secs);
             continue;
         };
+        if i + 1 == n
+            && reports_volume
+            && is_live_quote(secs, [&open, &high, &low, &close], v.as_ref(), meta, ctx)
+        {
+            continue;
+        }
         let instant = time::from_epoch_secs(secs).ok_or_else(|| {
             ProviderError::BadResponse(format!("timestamp {secs} is out of range"))
         })?;
@@ -283,6 +300,44 @@ fn rows_to_bars(
         bars: page::finish(bars, ctx.window_start, ctx.window_end),
         skipped,
     })
+}
+
+/// Whether the last row of an intraday chart is Yahoo's live quote rather than a bar. Yahoo
+/// appends the quote of `meta.regularMarketTime` as one more row, stamped at the start of
+/// the interval holding that time, with open = high = low = close = the quote's price and
+/// no volume; after the close that is the session's end (16:00 New York), where no regular
+/// minute starts, and it comes even when the window ended long before. Its price is the
+/// float32 digits of `meta.regularMarketPrice`, hence the rounding comparison. Daily and
+/// longer rows are left alone: there the last row is the current session's own bar. The
+/// caller asks only when the chart reports volume elsewhere (see `rows_to_bars`).
+fn is_live_quote(
+    secs: i64,
+    [open, high, low, close]: [&Dec; 4],
+    volume: Option<&Dec>,
+    meta: &Meta,
+    ctx: &Context<'_>,
+) -> bool {
+    let (Some(price), Some(quoted_at), Some(step)) = (
+        meta.regular_market_price.as_ref(),
+        meta.regular_market_time,
+        intraday_secs(ctx.timeframe),
+    ) else {
+        return false;
+    };
+    let flat = open == high && high == low && low == close;
+    let no_volume = volume.is_none_or(Dec::is_zero);
+    let holds_quote_time = secs <= quoted_at && quoted_at < secs.saturating_add(step);
+    flat && no_volume && holds_quote_time && close.rounds_to(price)
+}
+
+/// The length of an intraday interval in seconds; `None` for days and longer.
+fn intraday_secs(tf: Timeframe) -> Option<i64> {
+    match tf.unit {
+        TimeUnit::Second | TimeUnit::Minute | TimeUnit::Hour => {
+            tf.nanos().map(|n| n / 1_000_000_000)
+        }
+        TimeUnit::Day | TimeUnit::Week | TimeUnit::Month => None,
+    }
 }
 
 /// The exchange's time zone, which decides the trading date of a daily bar.
@@ -421,15 +476,30 @@ mod tests {
     const AAPL_1M: &[u8] =
         include_bytes!("../testdata/chart_AAPL_1m_2024-10-02_with_null_row.json");
 
+    /// The last regular minute of 2024-10-02 in the AAPL 1m fixture.
+    fn aapl_last_minute() -> Row {
+        expect(
+            "2024-10-02T19:59:00Z",
+            "226.86000061035156",
+            "226.96009826660156",
+            "226.69009399414062",
+            "226.80999755859375",
+            Some("546314"),
+            true,
+        )
+    }
+
     #[test]
-    fn aapl_1m_skips_the_null_row() {
-        // 391 rows: 390 minutes of 2024-10-02 (one of them null) plus Yahoo's live row for
-        // 2024-10-03 20:00, which lies beyond a window that ends with Oct 3.
+    fn aapl_1m_skips_the_null_row_and_the_live_quote() {
+        // 391 rows: 390 minutes of 2024-10-02 (one of them null) plus Yahoo's live quote,
+        // stamped 2024-10-03 20:00 (16:00 New York, the close of the capture's previous
+        // session) with o = h = l = c = 225.6699981689453 (meta.regularMarketPrice 225.67)
+        // and volume 0. A window wide enough to hold it still gets no bar from it.
         let wide = ctx("AAPL", M1, "2024-10-01T00:00:00Z", "2024-10-10T00:00:00Z");
         check(
             AAPL_1M,
             &wide,
-            390,
+            389,
             &[
                 (
                     0,
@@ -468,18 +538,7 @@ mod tests {
                         true,
                     ),
                 ),
-                (
-                    -1,
-                    expect(
-                        "2024-10-03T20:00:00Z",
-                        "225.6699981689453",
-                        "225.6699981689453",
-                        "225.6699981689453",
-                        "225.6699981689453",
-                        Some("0"),
-                        true,
-                    ),
-                ),
+                (-1, aapl_last_minute()),
             ],
             &[1727882100],
         );
@@ -489,20 +548,68 @@ mod tests {
             AAPL_1M,
             &day,
             389,
-            &[(
-                -1,
-                expect(
-                    "2024-10-02T19:59:00Z",
-                    "226.86000061035156",
-                    "226.96009826660156",
-                    "226.69009399414062",
-                    "226.80999755859375",
-                    Some("546314"),
-                    true,
-                ),
-            )],
+            &[(-1, aapl_last_minute())],
             &[1727882100],
         );
+    }
+
+    #[test]
+    fn only_a_flat_quiet_last_row_at_the_quote_time_is_the_live_quote() {
+        // Charts on the fixture's meta (regularMarketPrice 225.67, regularMarketTime
+        // 1727985601 = 2024-10-03T20:00:01Z); each row is (stamp, open = high, low = close,
+        // volume). Each case but the first two breaks one mark of the live quote.
+        type Row<'a> = (i64, &'a str, &'a str, &'a str);
+        let chart = |tf: Timeframe, rows: &[Row<'_>]| -> Vec<String> {
+            let col =
+                |f: &dyn Fn(&Row<'_>) -> String| rows.iter().map(f).collect::<Vec<_>>().join(",");
+            let body = format!(
+                r#"{{"chart":{{"result":[{{"meta":{{"symbol":"AAPL","exchangeTimezoneName":"America/New_York","regularMarketPrice":225.67,"regularMarketTime":1727985601}},"timestamp":[{}],"indicators":{{"quote":[{{"open":[{o}],"high":[{o}],"low":[{c}],"close":[{c}],"volume":[{}]}}]}}}}]}}}}"#,
+                col(&|r| r.0.to_string()),
+                col(&|r| r.3.to_owned()),
+                o = col(&|r| r.1.to_owned()),
+                c = col(&|r| r.2.to_owned()),
+            );
+            let c = ctx("AAPL", tf, "2024-10-03T00:00:00Z", "2024-10-04T00:00:00Z");
+            parse_chart(200, body.as_bytes(), &c)
+                .unwrap()
+                .bars
+                .iter()
+                .map(|b| format_rfc3339(b.start))
+                .collect()
+        };
+        let live = "225.6699981689453";
+        // 19:58, a traded minute, then the row under test.
+        let traded = (1727985480, "225.6", "225.6", "100");
+        let (at_1958, at_1959, at_2000) = (
+            "2024-10-03T19:58:00Z",
+            "2024-10-03T19:59:00Z",
+            "2024-10-03T20:00:00Z",
+        );
+        for (last, expected) in [
+            ((1727985600, live, live, "0"), &[at_1958][..]),
+            ((1727985600, live, live, "null"), &[at_1958]),
+            // Traded volume, another price, a move inside the minute, another minute.
+            ((1727985600, live, live, "5"), &[at_1958, at_2000]),
+            ((1727985600, "225.5", "225.5", "0"), &[at_1958, at_2000]),
+            ((1727985600, "225.5", live, "0"), &[at_1958, at_2000]),
+            ((1727985540, live, live, "0"), &[at_1958, at_1959]),
+        ] {
+            assert_eq!(chart(M1, &[traded, last]), expected, "{last:?}");
+        }
+        let quote = (1727985600, live, live, "0");
+        // Not the last row.
+        assert_eq!(
+            chart(M1, &[traded, quote, (1727985660, "1", "1", "1")]),
+            [at_1958, at_2000, "2024-10-03T20:01:00Z"]
+        );
+        // A series without volume (spot FX, ^VIX) cannot tell the quote from a quiet last
+        // minute, so the row stays.
+        let quiet = (1727985480, "225.6", "225.6", "0");
+        assert_eq!(chart(M1, &[quiet, quote]), [at_1958, at_2000]);
+        // A daily chart's last row is the session's own bar, flat or not (the row of
+        // 2024-10-02 before it is outside the range).
+        let day_before = (1727875800, "225.6", "225.6", "100");
+        assert_eq!(chart(D1, &[day_before, quote]), ["2024-10-03T00:00:00Z"]);
     }
 
     #[test]
