@@ -43,6 +43,15 @@ pub enum Command {
     /// cleanly on SIGTERM or SIGINT.
     Run(run::RunArgs),
     /// Fetch a historical range once, with a progress bar; resumable after any stop.
+    ///
+    /// Each window of each series is marked done only with its last page, so running the
+    /// same command again fetches exactly what is missing, resuming a window at the page
+    /// where it stopped. SIGTERM or SIGINT stops after the page in flight (a second signal
+    /// exits at once); the run is recorded as `stopped`.
+    ///
+    /// Exit status: 0 when the whole range is stored, or when stopped on request (the
+    /// message says how to resume); 1 when ranges were left uncovered (the summary names
+    /// them; run the command again) or the command could not start.
     Backfill(backfill::BackfillArgs),
     /// Work with plugin components: inspect them, call them.
     #[command(subcommand)]
