@@ -2,7 +2,9 @@
 //! → the `mockrest` component → validation → Postgres, through the same `run_job` and
 //! outage-resilient store as `mdhost backfill`; beside it, in the same run, the store-only
 //! figure: the same bars, as the plugin would hand them over, through `ingest` (history
-//! reads, validation, the write with its coverage) into a fresh database.
+//! reads, validation, the write with its coverage) into a fresh database. The quality
+//! events of each are printed beside those of the same windows written unsplit: a page
+//! split must not add or remove any.
 //!
 //! `cargo bench -p mdhost --bench backfill` (run `cargo xtask plugins` first; Postgres on
 //! 127.0.0.1:5432). `BENCH_SYMBOLS` (20) and `BENCH_DAYS` (7) size it.
@@ -50,8 +52,9 @@ async fn store(db: &PgDb, dir: &std::path::Path) -> Arc<dyn Store> {
     ))
 }
 
-/// Bars per second, and the line of the run.
-async fn end_to_end(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */, String) {
+/// Bars per second, the line of the run, and the quality events it recorded (a clean
+/// series split into pages and windows must raise none).
+async fn end_to_end(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */, String, String) {
     let mock = mock_provider::start(MockConfig {
         page_size: PAGE,
         ..MockConfig::default()
@@ -91,11 +94,21 @@ async fn end_to_end(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */, 
     .await;
     let secs = t0.elapsed().as_secs_f64(); // float-ok: report arithmetic
     assert_eq!(s.status, mdhost::store::RunStatus::Ok, "{}", s.line);
-    (s.bars_fetched, secs, s.line)
+    (s.bars_fetched, secs, s.line, events(&*ctx.store).await)
 }
 
-/// The same pages the plugin produces, written through `ingest` without plugin or HTTP.
-async fn store_only(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */) {
+/// Quality events by kind.
+async fn events(store: &dyn Store) -> String {
+    let mut kinds = std::collections::BTreeMap::<String, usize>::new();
+    for e in store.events(None, 10_000_000).await.unwrap() {
+        *kinds.entry(e.kind).or_default() += 1;
+    }
+    format!("{kinds:?}")
+}
+
+/// The same pages the plugin produces (`page` bars each), written through `ingest`
+/// without plugin or HTTP; returns bars, seconds and the quality events recorded.
+async fn store_only(symbols: &[String], days: i64, page: usize) -> (u64, f64 /* float-ok */, String) {
     let db = PgDb::create("mdhost_bench_backfill_store").await;
     let dir = tempfile::tempdir().unwrap();
     let store = store(&db, dir.path()).await;
@@ -127,7 +140,7 @@ async fn store_only(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */) 
                     })
                 })
                 .collect();
-            let pages = bars.chunks(PAGE).map(<[RawBar]>::to_vec).collect();
+            let pages = bars.chunks(page).map(<[RawBar]>::to_vec).collect();
             let req = Request {
                 symbols: group.to_vec(),
                 timeframe: tf,
@@ -176,7 +189,7 @@ async fn store_only(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */) 
         }
     }
     let secs = t0.elapsed().as_secs_f64(); // float-ok: report arithmetic
-    (n, secs)
+    (n, secs, events(&*store).await)
 }
 
 fn main() {
@@ -188,15 +201,18 @@ fn main() {
         .build()
         .unwrap();
     rt.block_on(async {
-        let (e2e_bars, e2e_secs, line) = end_to_end(&list, days).await;
-        let (so_bars, so_secs) = store_only(&list, days).await;
+        let (e2e_bars, e2e_secs, line, events) = end_to_end(&list, days).await;
+        let (so_bars, so_secs, so_events) = store_only(&list, days, PAGE).await;
+        // Each window's answer in one page: the events a page split must not change.
+        let (_, _, whole_events) = store_only(&list, days, usize::MAX).await;
         let e2e = e2e_bars as f64 / e2e_secs; // float-ok: report arithmetic
         let so = so_bars as f64 / so_secs; // float-ok: report arithmetic
-        println!("end to end: {line}");
+        println!("end to end: {line}; quality events recorded: {events}");
         println!(
             "  {e2e_bars} bars in {e2e_secs:.2} s = {e2e:.0} bars/s (mock → mockrest.wasm → validation → Postgres)"
         );
-        println!("store only: {so_bars} bars in {so_secs:.2} s = {so:.0} bars/s (ingest → Postgres)");
+        println!("store only: {so_bars} bars in {so_secs:.2} s = {so:.0} bars/s (ingest → Postgres); quality events: {so_events}");
+        println!("  the same windows unsplit, one page each: quality events {whole_events}");
         println!("end to end / store only: {:.2}", e2e / so);
     });
 }
