@@ -205,6 +205,10 @@ async fn every_failure_is_contained_to_its_call() {
             format!("FETCH:http://localhost:{}/bars", addr.split(':').nth(1).unwrap()),
             Expect::Provider("unauthorized", format!("add \"http://localhost:{}\" to [plugins.misbehave].allow_hosts", addr.split(':').nth(1).unwrap())),
         ),
+        (
+            format!("SPOOF:http://{addr}/bars"),
+            Expect::Provider("unauthorized", "header \"Host\" is set by the host, not by plugins".into()),
+        ),
         (fetch("/fault/flaky/1"), Expect::Bars(1)),
         (fetch("/fault/ratelimited/1"), Expect::Bars(1)),
         (fetch("/fault/always503/1"), Expect::Provider("transient", "HTTP 503: maintenance".into())),

@@ -113,6 +113,51 @@ impl AllowEntry {
 #[error("{0}")]
 pub struct Denial(pub String);
 
+/// Headers only the host (or the HTTP library under it) may set: the routing of the
+/// request (`Host`, proxies, forwarding), the framing of the body, and the connection's
+/// own hop-by-hop fields. A plugin that could set `Host` would reach an allowed address
+/// while presenting another name to it.
+const RESERVED_HEADERS: &[&str] = &[
+    "host",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authorization",
+    "proxy-authenticate",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+    "content-length",
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "via",
+];
+
+/// Checks the headers a plugin set: each a valid header name and value, none of the
+/// [`RESERVED_HEADERS`]. Refused at once: such a request would fail the same way on
+/// every retry.
+pub fn check_headers(headers: &[(String, String)]) -> Result<(), Denial> {
+    for (name, value) in headers {
+        let shown: String = name.chars().take(64).collect();
+        let parsed = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| Denial(format!("{shown:?} is not a valid header name")))?;
+        if RESERVED_HEADERS.contains(&parsed.as_str()) {
+            return Err(Denial(format!(
+                "header {shown:?} is set by the host, not by plugins"
+            )));
+        }
+        if reqwest::header::HeaderValue::from_str(value).is_err() {
+            return Err(Denial(format!(
+                "the value of header {shown:?} is not a valid header value (control characters?)"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The hosts one plugin may reach.
 #[derive(Debug, Clone)]
 pub struct HostGrant {
@@ -210,6 +255,39 @@ impl HostGrant {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn check_h(headers: &[(&str, &str)], expected: Result<(), &str>) {
+        let h: Vec<(String, String)> = headers
+            .iter()
+            .map(|(k, v)| ((*k).into(), (*v).into()))
+            .collect();
+        match (check_headers(&h), expected) {
+            (Ok(()), Ok(())) => {}
+            (Err(Denial(m)), Err(frag)) => assert!(m.contains(frag), "{h:?}: {m:?} lacks {frag:?}"),
+            (got, want) => panic!("{h:?}: got {got:?}, want {want:?}"),
+        }
+    }
+
+    #[test]
+    fn plugins_cannot_set_routing_framing_or_hop_by_hop_headers() {
+        check_h(&[], Ok(()));
+        check_h(
+            &[
+                ("APCA-API-KEY-ID", "{{secret:key_id}}"),
+                ("Accept", "application/json"),
+                ("Sec-WebSocket-Protocol", "v1"),
+            ],
+            Ok(()),
+        );
+        check_h(&[("Host", "evil.example")], Err("\"Host\" is set by the host"));
+        check_h(&[("hOsT", "evil.example")], Err("is set by the host"));
+        for name in ["Connection", "Transfer-Encoding", "Content-Length", "X-Forwarded-Host", "Proxy-Authorization", "Upgrade"] {
+            check_h(&[("Accept", "x"), (name, "y")], Err("is set by the host"));
+        }
+        check_h(&[("Bad Name", "x")], Err("not a valid header name"));
+        check_h(&[("", "x")], Err("not a valid header name"));
+        check_h(&[("X-Ok", "a\r\nHost: evil")], Err("not a valid header value"));
+    }
 
     fn grant(declared: &[&str], operator: Option<&[&str]>) -> HostGrant {
         let d: Vec<String> = declared.iter().map(|s| (*s).into()).collect();

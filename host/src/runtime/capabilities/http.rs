@@ -20,6 +20,7 @@ impl PluginCaps {
             HttpError::Denied(msg)
         };
         let url = self.grant.check(&req.url).map_err(|d| deny(d.0))?;
+        super::grant::check_headers(&req.headers).map_err(|d| deny(d.0))?;
         let host = url.host_str().unwrap_or_default().to_owned();
         let wire_url = self
             .secrets

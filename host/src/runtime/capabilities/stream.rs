@@ -59,6 +59,7 @@ impl PluginCaps {
     /// Checks `plan` against the grant and substitutes its secrets.
     pub fn stream_plan(&self, plan: &StreamPlan) -> Result<WirePlan, Denial> {
         let checked = self.grant.check(&as_http(plan.transport, &plan.url)?)?;
+        super::grant::check_headers(&plan.headers)?;
         let host = checked.host_str().unwrap_or_default().to_owned();
         let url = self.secrets.substitute(&plan.url, &host, Place::Url)?;
         let headers = plan

@@ -10,6 +10,7 @@
 //!   reports what it found as an `unsupported` error message;
 //! - `SECRET`: sends `{{secret:x}}` to `other.example`, a host the secret is not bound to;
 //! - `FETCH:<url>`: a well-behaved fetch: GETs `<url>` and returns the bars in its JSON body;
+//! - `SPOOF:<url>`: GETs `<url>` (an allowed address) with a `Host: evil.example` header;
 //! - anything else: one bar per symbol, computed from the request, no I/O.
 
 use mdhost_sdk::{
@@ -172,6 +173,11 @@ impl Provider for Misbehave {
                 Err(e.unwrap_or_else(|| ProviderError::BadResponse("secret was sent".into())))
             }
             f if f.starts_with("FETCH:") => fetch(&f["FETCH:".len()..], &req),
+            // An allowed address, presenting another name to it.
+            f if f.starts_with("SPOOF:") => {
+                let e = http::send("GET", &f["SPOOF:".len()..], &[("Host", "evil.example")], None).err();
+                Err(e.unwrap_or_else(|| ProviderError::BadResponse("Host header was sent".into())))
+            }
             _ => Ok(echo(&req)),
         }
     }
