@@ -108,7 +108,11 @@ async fn events(store: &dyn Store) -> String {
 
 /// The same pages the plugin produces (`page` bars each), written through `ingest`
 /// without plugin or HTTP; returns bars, seconds and the quality events recorded.
-async fn store_only(symbols: &[String], days: i64, page: usize) -> (u64, f64 /* float-ok */, String) {
+async fn store_only(
+    symbols: &[String],
+    days: i64,
+    page: usize,
+) -> (u64, f64 /* float-ok */, String) {
     let db = PgDb::create("mdhost_bench_backfill_store").await;
     let dir = tempfile::tempdir().unwrap();
     let store = store(&db, dir.path()).await;

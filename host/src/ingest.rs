@@ -133,7 +133,9 @@ pub async fn ingest(
     // Each series' first and last start in this page.
     let mut bounds: HashMap<&str, (DateTime<Utc>, DateTime<Utc>)> = HashMap::new();
     for b in &raw {
-        let e = bounds.entry(b.symbol.as_str()).or_insert((b.start, b.start));
+        let e = bounds
+            .entry(b.symbol.as_str())
+            .or_insert((b.start, b.start));
         e.0 = e.0.min(b.start);
         e.1 = e.1.max(b.start);
     }
@@ -153,9 +155,9 @@ pub async fn ingest(
             None => (req.end, 1),
         };
         let recent = store.recent_bars(symbol, req.timeframe, before, n).await?;
-        let from = recent
-            .last()
-            .map_or(req.start, |(start, _)| req.timeframe.end_of(*start).max(req.start));
+        let from = recent.last().map_or(req.start, |(start, _)| {
+            req.timeframe.end_of(*start).max(req.start)
+        });
         let to = match here {
             Some((_, last)) if !page.last => req.timeframe.end_of(last).min(req.end),
             _ => req.end,
@@ -284,7 +286,11 @@ mod tests {
                     if holes.contains(&i) {
                         continue;
                     }
-                    let c = if spikes.contains(&i) { cents * 16 / 10 } else { cents };
+                    let c = if spikes.contains(&i) {
+                        cents * 16 / 10
+                    } else {
+                        cents
+                    };
                     let price = format!("{}.{:02}", c / 100, c % 100);
                     let start = DateTime::from_timestamp(T0 + 60 * i as i64, 0).unwrap();
                     out.push(RawBar {

@@ -30,12 +30,19 @@ fn backfill(dir: &Path, store: &str, symbols: &str, days: i64) -> Command {
             .to_string()
     };
     let mut cmd = common::service::mdhost(dir, "backfill");
-    cmd.args(["--store", store, "--provider", "mockrest", "--symbols", symbols])
-        .args(["--timeframe", "1m", "--from", &day(FROM)])
-        // --to is a date whose whole day is included.
-        .args(["--to", &day(FROM + (days - 1) * DAY)])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.args([
+        "--store",
+        store,
+        "--provider",
+        "mockrest",
+        "--symbols",
+        symbols,
+    ])
+    .args(["--timeframe", "1m", "--from", &day(FROM)])
+    // --to is a date whose whole day is included.
+    .args(["--to", &day(FROM + (days - 1) * DAY)])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     cmd
 }
 
@@ -86,8 +93,14 @@ fn diff(got: &[String], want: &[String]) -> String {
         got.iter().map(|r| (key(r), r)).collect();
     let want_keys: std::collections::BTreeMap<String, &String> =
         want.iter().map(|r| (key(r), r)).collect();
-    let missing = want_keys.keys().filter(|k| !got_keys.contains_key(*k)).count();
-    let extra = got_keys.keys().filter(|k| !want_keys.contains_key(*k)).count();
+    let missing = want_keys
+        .keys()
+        .filter(|k| !got_keys.contains_key(*k))
+        .count();
+    let extra = got_keys
+        .keys()
+        .filter(|k| !want_keys.contains_key(*k))
+        .count();
     let different = want_keys
         .iter()
         .filter(|(k, r)| got_keys.get(*k).is_some_and(|g| g != *r))
@@ -187,7 +200,11 @@ async fn provider_faults_leave_their_windows_uncovered_until_the_rerun_fills_the
     assert!(second.status.success(), "{}", describe(&second));
     let got = table(&*store, &symbols).await;
     assert_eq!(got, want, "{}", diff(&got, &want));
-    assert_eq!(mock.state.requests_starting(window(2)), 0, "window 2 was done");
+    assert_eq!(
+        mock.state.requests_starting(window(2)),
+        0,
+        "window 2 was done"
+    );
     assert!(mock.state.requests_starting(window(1)) > 0);
     // Window 0 resumes at the page that failed, not at its start.
     assert!(
@@ -331,7 +348,12 @@ async fn poll_deployment(symbols: &[&str]) -> (MockProvider, tempfile::TempDir, 
 }
 
 /// The provider's bars for the poll window of a run that started at `started`.
-fn poll_truth(mock: &MockProvider, symbols: &[&str], started: DateTime<Utc>, now: i64) -> Vec<String> {
+fn poll_truth(
+    mock: &MockProvider,
+    symbols: &[&str],
+    started: DateTime<Utc>,
+    now: i64,
+) -> Vec<String> {
     let w = mdhost::jobs::plan::poll_window(
         started,
         "1m".parse().unwrap(),

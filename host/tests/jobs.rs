@@ -80,7 +80,8 @@ async fn a_failing_symbol_does_not_stop_its_batch() {
         s.errors
     );
     assert!(
-        s.line.starts_with("processed 2/3 symbols, 2 bars, 1 range left uncovered (TRAP "),
+        s.line
+            .starts_with("processed 2/3 symbols, 2 bars, 1 range left uncovered (TRAP "),
         "{}",
         s.line
     );
@@ -94,7 +95,12 @@ async fn a_failing_symbol_does_not_stop_its_batch() {
     assert_eq!(s.uncovered[0].symbol, "TRAP");
     let row = &h.ctx.store.runs(1).await.unwrap()[0];
     assert_eq!(row.uncovered, s.uncovered);
-    assert!(row.reason.as_deref().unwrap().contains("1 of 3 symbols incomplete"));
+    assert!(
+        row.reason
+            .as_deref()
+            .unwrap()
+            .contains("1 of 3 symbols incomplete")
+    );
     let fresh = h.ctx.store.freshness().await.unwrap();
     let trap = fresh
         .iter()

@@ -137,7 +137,9 @@ fn stop_on_signal(cancel: CancellationToken) -> anyhow::Result<()> {
                 _ = term.recv() => {}
                 _ = int.recv() => {}
             }
-            eprintln!("exiting now: the page in flight is abandoned and fetched again by the next run");
+            eprintln!(
+                "exiting now: the page in flight is abandoned and fetched again by the next run"
+            );
             std::process::exit(130);
         });
     }

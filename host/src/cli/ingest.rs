@@ -63,9 +63,16 @@ pub async fn call_into_store(
                     source: &source,
                     last: true,
                 };
-                ingest(&*store, &validator, page, raw, Commit::default(), Utc::now())
-                    .await
-                    .map_err(anyhow::Error::from)
+                ingest(
+                    &*store,
+                    &validator,
+                    page,
+                    raw,
+                    Commit::default(),
+                    Utc::now(),
+                )
+                .await
+                .map_err(anyhow::Error::from)
             }
             Err(e) => Err(e),
         };

@@ -34,8 +34,7 @@ pub fn bar_violations(bar: &RawBar, req: &BarsRequest) -> Vec<String> {
         default_class: default_class(&bar.symbol),
     };
     // Gap search is off: one bar is not a whole answer to the request.
-    let outcome =
-        Validator::default().validate(
+    let outcome = Validator::default().validate(
         &vreq,
         vec![bar.clone()],
         &History::new(),

@@ -277,11 +277,7 @@ mod tests {
         let windows = [day(1), day(2), day(3)];
         let v = verdict(&accounts(symbols), &windows, stopped);
         assert_eq!(v.status, status, "{v:?}");
-        assert_eq!(
-            summary_line(symbols.len() as u64, &v, tally),
-            line,
-            "{v:?}"
-        );
+        assert_eq!(summary_line(symbols.len() as u64, &v, tally), line, "{v:?}");
     }
 
     fn bars(stored: u64, rejected: u64) -> Tally {

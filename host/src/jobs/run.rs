@@ -686,7 +686,11 @@ mod tests {
         );
         check(None, (d1, d2), None);
         check(Some(cp(None, d1, d2)), (d1, d2), None);
-        check(Some(cp(Some("polygon p2 x"), d2, d3)), (d2, d3), Some("p2 x"));
+        check(
+            Some(cp(Some("polygon p2 x"), d2, d3)),
+            (d2, d3),
+            Some("p2 x"),
+        );
         // A cursor of a later window says nothing about an earlier one: the earlier one
         // may have failed, and is fetched from its start.
         check(Some(cp(Some("polygon p2"), d2, d3)), (d1, d2), None);

@@ -524,7 +524,12 @@ impl Store for SqliteStore {
         .await?;
         rows.iter()
             .rev()
-            .map(|(start, close)| Ok((convert::from_nanos(*start), convert::decimal("close", close)?)))
+            .map(|(start, close)| {
+                Ok((
+                    convert::from_nanos(*start),
+                    convert::decimal("close", close)?,
+                ))
+            })
             .collect()
     }
 

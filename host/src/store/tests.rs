@@ -317,10 +317,16 @@ async fn a_checkpoint_commits_with_its_bars_or_not_at_all(store: Arc<dyn Store>)
     store.write(&b).await.unwrap();
     let at = cp.covered_from;
     assert_eq!(
-        store.checkpoint("backfill", "AAPL", tf(), at).await.unwrap(),
+        store
+            .checkpoint("backfill", "AAPL", tf(), at)
+            .await
+            .unwrap(),
         Some(cp.clone())
     );
-    assert_eq!(store.checkpoint("other", "AAPL", tf(), at).await.unwrap(), None);
+    assert_eq!(
+        store.checkpoint("other", "AAPL", tf(), at).await.unwrap(),
+        None
+    );
     // Each window keeps its own cursor: a later window's pages do not move it.
     let later = Checkpoint {
         cursor: Some("page-9".into()),
@@ -332,7 +338,10 @@ async fn a_checkpoint_commits_with_its_bars_or_not_at_all(store: Arc<dyn Store>)
     b2.checkpoint = Some(later.clone());
     store.write(&b2).await.unwrap();
     assert_eq!(
-        store.checkpoint("backfill", "AAPL", tf(), at).await.unwrap(),
+        store
+            .checkpoint("backfill", "AAPL", tf(), at)
+            .await
+            .unwrap(),
         Some(cp.clone())
     );
     // The window's last page removes its cursor.
@@ -349,7 +358,10 @@ async fn a_checkpoint_commits_with_its_bars_or_not_at_all(store: Arc<dyn Store>)
         None
     );
     assert_eq!(
-        store.checkpoint("backfill", "AAPL", tf(), at).await.unwrap(),
+        store
+            .checkpoint("backfill", "AAPL", tf(), at)
+            .await
+            .unwrap(),
         Some(cp)
     );
 }
@@ -603,12 +615,7 @@ async fn every_run_leaves_a_row(store: Arc<dyn Store>) {
             runs[1].bars_skipped,
             &runs[1].uncovered
         ),
-        (
-            Some("1 of 500 symbols incomplete"),
-            11_700,
-            10,
-            &uncovered
-        )
+        (Some("1 of 500 symbols incomplete"), 11_700, 10, &uncovered)
     );
     assert_eq!(runs[0].status, RunStatus::Ok);
     assert_eq!(runs[0].start.started_at, later.started_at);
@@ -670,7 +677,8 @@ async fn coverage_joins_what_touches_and_keeps_holes(store: Arc<dyn Store>) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_coverage_write_rolls_back_its_bars() {
     for db in [TestDb::sqlite().await, TestDb::postgres().await] {
-        db.exec("ALTER TABLE coverage RENAME TO coverage_gone").await;
+        db.exec("ALTER TABLE coverage RENAME TO coverage_gone")
+            .await;
         let mut b = batch("p", vec![bar("AAPL", "2025-07-08T14:00:00Z", "1")]);
         b.coverage = vec![covered(
             "bf",

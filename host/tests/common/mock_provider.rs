@@ -484,7 +484,10 @@ async fn bars(State(state): State<Arc<MockState>>, RawQuery(raw): RawQuery) -> R
             let half = bytes::Bytes::from(body[..body.len() / 2].to_owned());
             let chunks: Vec<Result<bytes::Bytes, std::io::Error>> = vec![
                 Ok(half),
-                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset")),
+                Err(std::io::Error::new(
+                    std::io::ErrorKind::ConnectionReset,
+                    "reset",
+                )),
             ];
             (
                 StatusCode::OK,
@@ -493,11 +496,6 @@ async fn bars(State(state): State<Arc<MockState>>, RawQuery(raw): RawQuery) -> R
             )
                 .into_response()
         }
-        _ => (
-            StatusCode::OK,
-            [("content-type", "application/json")],
-            body,
-        )
-            .into_response(),
+        _ => (StatusCode::OK, [("content-type", "application/json")], body).into_response(),
     }
 }

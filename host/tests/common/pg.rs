@@ -93,7 +93,10 @@ pub async fn wait_for_bars(url: &str, n: i64, child: &mut std::process::Child) {
             child.try_wait().unwrap().is_none(),
             "the child ended with {count} bars stored, before {n}"
         );
-        assert!(std::time::Instant::now() < until, "no progress: {count} bars");
+        assert!(
+            std::time::Instant::now() < until,
+            "no progress: {count} bars"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }

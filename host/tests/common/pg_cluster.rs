@@ -128,4 +128,3 @@ impl Drop for Cluster {
         let _ = cmd.output();
     }
 }
-

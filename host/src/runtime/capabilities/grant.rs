@@ -279,14 +279,27 @@ mod tests {
             ],
             Ok(()),
         );
-        check_h(&[("Host", "evil.example")], Err("\"Host\" is set by the host"));
+        check_h(
+            &[("Host", "evil.example")],
+            Err("\"Host\" is set by the host"),
+        );
         check_h(&[("hOsT", "evil.example")], Err("is set by the host"));
-        for name in ["Connection", "Transfer-Encoding", "Content-Length", "X-Forwarded-Host", "Proxy-Authorization", "Upgrade"] {
+        for name in [
+            "Connection",
+            "Transfer-Encoding",
+            "Content-Length",
+            "X-Forwarded-Host",
+            "Proxy-Authorization",
+            "Upgrade",
+        ] {
             check_h(&[("Accept", "x"), (name, "y")], Err("is set by the host"));
         }
         check_h(&[("Bad Name", "x")], Err("not a valid header name"));
         check_h(&[("", "x")], Err("not a valid header name"));
-        check_h(&[("X-Ok", "a\r\nHost: evil")], Err("not a valid header value"));
+        check_h(
+            &[("X-Ok", "a\r\nHost: evil")],
+            Err("not a valid header value"),
+        );
     }
 
     fn grant(declared: &[&str], operator: Option<&[&str]>) -> HostGrant {

@@ -175,7 +175,13 @@ impl Provider for Misbehave {
             f if f.starts_with("FETCH:") => fetch(&f["FETCH:".len()..], &req),
             // An allowed address, presenting another name to it.
             f if f.starts_with("SPOOF:") => {
-                let e = http::send("GET", &f["SPOOF:".len()..], &[("Host", "evil.example")], None).err();
+                let e = http::send(
+                    "GET",
+                    &f["SPOOF:".len()..],
+                    &[("Host", "evil.example")],
+                    None,
+                )
+                .err();
                 Err(e.unwrap_or_else(|| ProviderError::BadResponse("Host header was sent".into())))
             }
             _ => Ok(echo(&req)),
