@@ -292,7 +292,7 @@ fn main() {
         let config = format!(
             "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n[plugins.mockrest]\n\
              allow_hosts = [\"http://{}\", \"http://{}\"]\n\n\
-             [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\" }}\n\n\
+             [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }}\n\n\
              [[streams]]\nname = \"bench\"\nprovider = \"mockrest\"\nsymbols = {list}\n\
              timeframe = \"1m\"\nstale_after = \"1h\"\n",
             mock_provider::HOST,

@@ -118,6 +118,7 @@ pub struct Metrics {
     bars_rejected: Family<BarLabels, Counter>,
     runs: Family<RunLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
+    log_dropped: Family<ProviderLabels, Counter>,
     stream: StreamMetrics,
 }
 
@@ -228,6 +229,7 @@ impl Metrics {
         let bars_rejected = Family::<BarLabels, Counter>::default();
         let runs = Family::<RunLabels, Counter>::default();
         let reloads = Family::<OutcomeLabels, Counter>::default();
+        let log_dropped = Family::<ProviderLabels, Counter>::default();
         // The client appends `_total` to counter samples; help texts get a final period.
         registry.register(
             "mdhost_plugin_calls",
@@ -269,6 +271,11 @@ impl Metrics {
             "Plugin loads: ok for a version swapped in, failed for a file that did not load",
             reloads.clone(),
         );
+        registry.register(
+            "mdhost_plugin_log_lines_dropped",
+            "Plugin log lines dropped for exceeding the plugin's per-call budget or log rate",
+            log_dropped.clone(),
+        );
         let stream = StreamMetrics::register(&mut registry);
         Metrics {
             stream,
@@ -281,6 +288,7 @@ impl Metrics {
             bars_rejected,
             runs,
             reloads,
+            log_dropped,
         }
     }
 
@@ -331,6 +339,15 @@ impl Metrics {
                 status: status.to_owned(),
             })
             .inc();
+    }
+
+    /// Log lines of `provider` dropped by its budget or rate.
+    pub fn log_dropped(&self, provider: &str, lines: u64) {
+        self.log_dropped
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .inc_by(lines);
     }
 
     /// A plugin file loaded and swapped in (`ok`), or failed to load.

@@ -107,7 +107,7 @@ async fn load(rt: &Runtime, addr: &str) -> Plugin {
             // is always there, so no test has to mutate the environment.
             SecretSetting {
                 env: "CARGO_PKG_NAME".into(),
-                hosts: Some(vec!["127.0.0.1".into(), "api.bound.example".into()]),
+                hosts: vec!["127.0.0.1".into(), "api.bound.example".into()],
                 value: None,
             },
         )]
@@ -119,6 +119,7 @@ async fn load(rt: &Runtime, addr: &str) -> Plugin {
             deadline: DEADLINE,
             memory_cap: MEMORY_CAP,
             max_response_bytes: 1 << 20,
+            ..CallLimits::default()
         },
     };
     rt.load_file(&common::test_wasm("misbehave"), |_| settings)

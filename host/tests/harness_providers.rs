@@ -387,7 +387,7 @@ fn record_writes_a_scrubbed_cassette_that_replays_without_the_network() {
     std::fs::write(
         &config,
         format!(
-            "[plugins.misbehave]\nallow_hosts = [\"http://127.0.0.1:{port}\"]\n\n[plugins.misbehave.secrets.x]\nenv = \"MDHOST_TEST_RECORD_SECRET\"\n"
+            "[plugins.misbehave]\nallow_hosts = [\"http://127.0.0.1:{port}\"]\n\n[plugins.misbehave.secrets.x]\nenv = \"MDHOST_TEST_RECORD_SECRET\"\nhosts = [\"127.0.0.1\"]\n"
         ),
     )
     .unwrap();

@@ -14,7 +14,8 @@ use mdhost::config::Config;
 use mdhost::jobs::{BreakerPolicy, Breakers, JobControl, Scheduler, TriggerError};
 use mdhost::store::{RunStatus, Store};
 
-const MISBEHAVE_SECRET: &str = "[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\" }\n\n";
+const MISBEHAVE_SECRET: &str =
+    "[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }\n\n";
 
 /// A host serving the misbehave component, with `config` (TOML; the misbehave secret
 /// is added) and a SQLite store, or `store` if given.
@@ -172,7 +173,7 @@ async fn the_scheduler_runs_on_ticks_and_triggers_and_follows_config_edits() {
     // Swap the provider by editing the configuration: the next run uses it.
     let dir = h.ctx.registry.config().file.parent().unwrap().to_owned();
     let text = format!(
-        "[host]\nplugins_dir = \"plugins\"\n\n[plugins.misbehave.secrets]\nx = {{ env = \"CARGO_PKG_NAME\" }}\n\n{}",
+        "[host]\nplugins_dir = \"plugins\"\n\n[plugins.misbehave.secrets]\nx = {{ env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }}\n\n{}",
         job("\"misbehave\"", "\"AAPL\"", "")
     );
     h.ctx
@@ -205,7 +206,7 @@ async fn ticks_never_overlap_and_missed_ones_coalesce() {
     let cfg = h.ctx.registry.config();
     let dir = cfg.file.parent().unwrap().to_owned();
     let config = format!(
-        "[host]\nplugins_dir = \"plugins\"\n\n[plugins.misbehave]\ndeadline = \"2500ms\"\n[plugins.misbehave.secrets]\nx = {{ env = \"CARGO_PKG_NAME\" }}\n\n{}",
+        "[host]\nplugins_dir = \"plugins\"\n\n[plugins.misbehave]\ndeadline = \"2500ms\"\n[plugins.misbehave.secrets]\nx = {{ env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }}\n\n{}",
         job("\"misbehave\"", "\"LOOP\"", "").replace("0 0 0 1 1 *", "* * * * * *")
     );
     h.ctx

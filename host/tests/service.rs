@@ -14,7 +14,7 @@ async fn the_service_runs_jobs_serves_the_admin_api_and_stops_on_sigterm() {
     let db = PgDb::create("mdhost_service").await;
     let dir = common::deployment(
         &[common::test_wasm("misbehave")],
-        "[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\" }\n\n\
+        "[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }\n\n\
          [[jobs]]\nname = \"fast\"\nproviders = [\"misbehave\"]\nsymbols = [\"AAPL\", \"MSFT\"]\ntimeframe = \"1m\"\nschedule = \"*/2 * * * * *\"\nlookback = \"10m\"\n",
     );
     let mut svc = Service::start(dir.path(), &db.url);

@@ -14,7 +14,7 @@ use common::{V1, V2, install, misbehave_version};
 fn config(mock: &mock_provider::MockProvider, provider: &str, schedule: &str) -> String {
     format!(
         "[host]\nplugins_dir = \"plugins\"\n\n{}\n\
-         [plugins.misbehave.secrets]\nx = {{ env = \"CARGO_PKG_NAME\" }}\n\n\
+         [plugins.misbehave.secrets]\nx = {{ env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }}\n\n\
          [[jobs]]\nname = \"loop\"\nproviders = [\"{provider}\"]\nsymbols = [\"BTC/USD\"]\n\
          timeframe = \"1m\"\nschedule = \"{schedule}\"\nlookback = \"10m\"\n",
         mock.plugin_config(),

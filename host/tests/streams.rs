@@ -76,7 +76,7 @@ fn config(rest: &MockProvider, server: &StreamServer, streams: &str) -> String {
         "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n\
          [plugins.mockrest]\nallow_hosts = [\"http://{}\", \"http://{}\"]\n\
          rate_limit = {{ requests = 100000, per_seconds = 1 }}\n\n\
-         [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\" }}\n\n{streams}",
+         [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }}\n\n{streams}",
         mock_provider::HOST,
         rest.addr,
         server.connect_to(),
@@ -565,7 +565,7 @@ async fn a_gap_the_stream_provider_cannot_fill_comes_from_the_failover_provider(
         &server,
         "[[streams]]\nname = \"failover\"\nprovider = \"mockrest\"\nfailover = [\"misbehave\"]\n\
          symbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\n\
-         [plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\" }\n",
+         [plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }\n",
     )
     .replace("rate_limit = {", "deadline = \"1s\"\nrate_limit = {");
     let dir = common::deployment(

@@ -99,6 +99,9 @@ struct RawPlugin {
     deadline: Option<Spanned<String>>,
     memory_mb: Option<Spanned<u64>>,
     max_response_mb: Option<Spanned<u64>>,
+    log_lines: Option<Spanned<u64>>,
+    log_kb: Option<Spanned<u64>>,
+    log_rate: Option<Spanned<u64>>,
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<RawSecret>>,
 }
@@ -542,6 +545,23 @@ impl Source<'_> {
         }
     }
 
+    /// A whole number within `range`, if given.
+    fn within(
+        &self,
+        v: Option<&Spanned<u64>>,
+        key: String,
+        range: std::ops::RangeInclusive<u64>,
+    ) -> Result<Option<u64>, ConfigError> {
+        match v {
+            Some(n) if !range.contains(n.get_ref()) => self.err(
+                n.span(),
+                key,
+                format!("must be between {} and {}", range.start(), range.end()),
+            ),
+            n => Ok(n.map(|n| *n.get_ref())),
+        }
+    }
+
     /// A duration such as "30s" or "2m"; a malformed one is refused with `example`.
     fn duration(
         &self,
@@ -749,19 +769,22 @@ impl Source<'_> {
                 return self.err(d.span(), k("deadline"), "must be at least 10ms");
             }
         }
-        if let Some(m) = p.memory_mb {
-            let mb = *m.get_ref();
-            if !(1..=1024).contains(&mb) {
-                return self.err(m.span(), k("memory_mb"), "must be between 1 and 1024");
-            }
-            limits.memory_cap = (mb as usize) << 20;
+        let n = |v: Option<u64>| v.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        if let Some(mb) = n(self.within(p.memory_mb.as_ref(), k("memory_mb"), 1..=1024)?) {
+            limits.memory_cap = mb << 20;
         }
-        if let Some(m) = p.max_response_mb {
-            let mb = *m.get_ref();
-            if !(1..=4096).contains(&mb) {
-                return self.err(m.span(), k("max_response_mb"), "must be between 1 and 4096");
-            }
-            limits.max_response_bytes = (mb as usize) << 20;
+        let response = self.within(p.max_response_mb.as_ref(), k("max_response_mb"), 1..=4096)?;
+        if let Some(mb) = n(response) {
+            limits.max_response_bytes = mb << 20;
+        }
+        if let Some(l) = self.within(p.log_lines.as_ref(), k("log_lines"), 0..=100_000)? {
+            limits.log_lines = u32::try_from(l).unwrap_or(u32::MAX);
+        }
+        if let Some(kb) = n(self.within(p.log_kb.as_ref(), k("log_kb"), 0..=65_536)?) {
+            limits.log_bytes = kb << 10;
+        }
+        if let Some(r) = self.within(p.log_rate.as_ref(), k("log_rate"), 1..=10_000)? {
+            limits.log_rate = u32::try_from(r).unwrap_or(u32::MAX);
         }
         let mut secrets = BTreeMap::new();
         for (sname, s) in p.secrets {
@@ -778,18 +801,35 @@ impl Source<'_> {
                     format!("{:?} is not an environment variable name", s.env),
                 );
             }
-            if let Some(hosts) = &s.hosts {
-                for h in hosts {
-                    if let Err(m) = HostPattern::parse(h) {
-                        return self.err(span, k(&format!("secrets.{sname}.hosts")), m);
-                    }
+            // A secret goes only where the operator says: without a list it would follow
+            // every host the plugin declares, which the plugin chose.
+            let Some(hosts) = s.hosts else {
+                return self.err(
+                    span,
+                    k(&format!("secrets.{sname}.hosts")),
+                    format!(
+                        "is required: name the hosts this secret may be sent to, e.g. {sname} = {{ env = {:?}, hosts = [\"api.example.com\"] }}",
+                        s.env
+                    ),
+                );
+            };
+            if hosts.is_empty() {
+                return self.err(
+                    span,
+                    k(&format!("secrets.{sname}.hosts")),
+                    "must name at least one host",
+                );
+            }
+            for h in &hosts {
+                if let Err(m) = HostPattern::parse(h) {
+                    return self.err(span, k(&format!("secrets.{sname}.hosts")), m);
                 }
             }
             secrets.insert(
                 sname,
                 SecretSetting {
                     env: s.env,
-                    hosts: s.hosts,
+                    hosts,
                     value: None,
                 },
             );
@@ -873,8 +913,18 @@ mod tests {
     fn errors_name_file_line_and_key() {
         check("", Ok(()));
         check(
-            "[plugins.polygon]\nallow_hosts = [\"api.polygon.io\"]\nrate_limit = { requests = 5, per_seconds = 60 }\ndeadline = \"20s\"\n[plugins.polygon.secrets]\napi_key = { env = \"POLYGON_API_KEY\" }\n",
+            "[plugins.polygon]\nallow_hosts = [\"api.polygon.io\"]\nrate_limit = { requests = 5, per_seconds = 60 }\ndeadline = \"20s\"\n[plugins.polygon.secrets]\napi_key = { env = \"POLYGON_API_KEY\", hosts = [\"api.polygon.io\"] }\n",
             Ok(()),
+        );
+        check(
+            "[plugins.polygon.secrets]\n\napi_key = { env = \"POLYGON_API_KEY\" }\n",
+            Err(
+                "conf/plugins.toml:3: plugins.polygon.secrets.api_key.hosts: is required: name the hosts this secret may be sent to, e.g. api_key = { env = \"POLYGON_API_KEY\", hosts = [\"api.example.com\"] }",
+            ),
+        );
+        check(
+            "[plugins.yahoo]\nlog_rate = 0\n",
+            Err("conf/plugins.toml:2: plugins.yahoo.log_rate: must be between 1 and 10000"),
         );
         check(
             "[plugins.polygon]\nrate_limit = { requests = \"five\", per_seconds = 60 }\n",
@@ -885,7 +935,7 @@ mod tests {
         check(
             "[plugins.polygon]\n\nallow_hostz = []\n",
             Err(
-                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `secrets`",
+                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `log_lines`, `log_kb`, `log_rate`, `secrets`",
             ),
         );
         check(

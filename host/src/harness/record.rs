@@ -15,7 +15,7 @@ use super::cassette::{
 use super::replay::ReplayTransport;
 use crate::domain::{BarsRequest, ProviderInfo};
 use crate::net::transport::SendFuture;
-use crate::net::{HttpRequest, RetryPolicy, Transport, TransportError, encode_component};
+use crate::net::{HttpRequest, RetryPolicy, Transport, TransportError};
 use crate::runtime::{LoadError, PluginSettings, Runtime, RuntimeOptions};
 
 /// When to go to the network, as in VCR libraries.
@@ -158,17 +158,12 @@ impl std::fmt::Debug for SecretToScrub {
 }
 
 /// Values shorter than this would match ordinary text; such a secret cannot be scrubbed
-/// reliably, so recording refuses to run with it.
-const MIN_SCRUBBABLE: usize = 6;
+/// reliably, so recording refuses to run with it (and the host never sends it).
+const MIN_SCRUBBABLE: usize = crate::runtime::capabilities::secrets::MIN_SECRET_LEN;
 
 /// The spellings of a value that may appear on the wire.
 fn forms(value: &str) -> Vec<String> {
-    let mut f = vec![value.to_owned()];
-    let encoded = encode_component(value);
-    if encoded != value {
-        f.push(encoded);
-    }
-    f
+    crate::runtime::capabilities::secrets::spellings(value)
 }
 
 fn replace_all(bytes: &[u8], from: &[u8], to: &[u8]) -> (Vec<u8>, usize) {

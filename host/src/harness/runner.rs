@@ -65,7 +65,7 @@ fn dummy_secrets(info: &ProviderInfo) -> BTreeMap<String, SecretSetting> {
                 name.clone(),
                 SecretSetting {
                     env: "(replay harness)".into(),
-                    hosts: None,
+                    hosts: info.allowed_hosts.clone(),
                     value: Some(format!("replay-dummy-{name}")),
                 },
             )

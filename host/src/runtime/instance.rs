@@ -118,6 +118,7 @@ impl PluginInstance {
             None => CallError::Deadline(self.caps().limits.deadline),
         };
         let caps = self.caps();
+        let err = caps.scrub_call_error(err);
         tracing::warn!(plugin = %caps.name, version = %caps.version, call = what, kind = err.kind(), error = %err, "plugin call failed; instance retired");
         self.poisoned = Some(err.to_string());
         Err(err)
@@ -150,7 +151,11 @@ impl PluginInstance {
             .call_fetch_bars(&mut self.store, &wit_req);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let page = self.finish("fetch-bars", outcome)?;
-        Ok(page.map(BarsPage::from).map_err(ProviderError::from))
+        let caps = self.caps();
+        Ok(match page {
+            Ok(p) => caps.scrub_page(BarsPage::from(p)),
+            Err(e) => Err(caps.scrub_error(ProviderError::from(e))),
+        })
     }
 }
 
@@ -171,14 +176,25 @@ impl PluginInstance {
         );
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let plan = self.finish("connect", outcome)?;
-        Ok(plan.map(StreamPlan::from).map_err(ProviderError::from))
+        let caps = self.caps();
+        Ok(plan
+            .map(StreamPlan::from)
+            .map_err(|e| caps.scrub_error(ProviderError::from(e))))
     }
 
-    /// Calls `streaming.on-message` with one frame or line.
+    /// Calls `streaming.on-message` with one frame or line, secret values redacted (a
+    /// server may echo the auth message it was sent).
     pub async fn on_message(
         &mut self,
         message: &[u8],
     ) -> Result<Result<Vec<StreamEvent>, ProviderError>, CallError> {
+        let redacted;
+        let message = if self.caps().secrets.has_values() {
+            redacted = self.caps().secrets.redact_bytes(message.to_vec());
+            redacted.as_slice()
+        } else {
+            message
+        };
         self.begin()?;
         let backstop = self.backstop();
         let fut = self
@@ -187,9 +203,14 @@ impl PluginInstance {
             .call_on_message(&mut self.store, message);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let events = self.finish("on-message", outcome)?;
+        let caps = self.caps();
         Ok(events
-            .map(|list| list.into_iter().map(StreamEvent::from).collect())
-            .map_err(ProviderError::from))
+            .map(|list| {
+                list.into_iter()
+                    .map(|e| caps.scrub_event(StreamEvent::from(e)))
+                    .collect()
+            })
+            .map_err(|e| caps.scrub_error(ProviderError::from(e))))
     }
 
     /// The capabilities of the plugin this instance runs (its grant and secrets apply to

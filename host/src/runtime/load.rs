@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use super::bindings::{PROVIDER_INTERFACE, ProviderPluginPre, SUPPORTED_WIT_VERSIONS};
 use super::cache::{CacheHit, content_hash};
-use super::capabilities::grant::{AllowEntry, HostGrant, HostPattern};
+use super::capabilities::grant::{HostGrant, HostPattern};
+use super::capabilities::log::LogRate;
 use super::capabilities::secrets::{Secret, SecretSet, SecretValue};
 use super::capabilities::{CallLimits, PluginCaps};
 use super::engine::MAX_MEMORY_CAP;
@@ -185,6 +186,7 @@ impl Runtime {
                 ..CallLimits::default()
             },
             metrics: shared.metrics.clone(),
+            log_rate: LogRate::new(CallLimits::default().log_rate),
         });
         let info = async {
             let mut inst = PluginInstance::new(shared, &pre, probe).await?;
@@ -217,28 +219,14 @@ impl Runtime {
     fn resolve_caps(&self, info: &ProviderInfo, s: PluginSettings) -> Result<PluginCaps, String> {
         let grant = HostGrant::new(&info.name, &info.allowed_hosts, s.allow_hosts.as_deref())
             .map_err(|e| format!("allow_hosts: {e}"))?;
-        // A secret's hosts default to the hosts the plugin may reach at all.
-        let default_hosts: Vec<HostPattern> = match &s.allow_hosts {
-            Some(list) => list
-                .iter()
-                .map(|e| AllowEntry::parse(e).map(|a| a.host))
-                .collect::<Result<_, _>>()?,
-            None => info
-                .allowed_hosts
-                .iter()
-                .map(|h| HostPattern::parse(h))
-                .collect::<Result<_, _>>()?,
-        };
         let mut secrets = BTreeMap::new();
         for (name, setting) in s.secrets {
-            let hosts = match &setting.hosts {
-                Some(list) => list
-                    .iter()
-                    .map(|h| HostPattern::parse(h))
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| format!("secrets.{name}.hosts: {e}"))?,
-                None => default_hosts.clone(),
-            };
+            let hosts = setting
+                .hosts
+                .iter()
+                .map(|h| HostPattern::parse(h))
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("secrets.{name}.hosts: {e}"))?;
             let value = setting
                 .value
                 .clone()
@@ -277,6 +265,7 @@ impl Runtime {
             retry: self.shared.retry.clone(),
             limits,
             metrics: self.shared.metrics.clone(),
+            log_rate: LogRate::new(limits.log_rate),
         })
     }
 }

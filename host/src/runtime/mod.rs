@@ -44,12 +44,12 @@ pub struct PluginSettings {
     pub limits: CallLimits,
 }
 
-/// A secret: the environment variable holding it and the hosts it may be sent to
-/// (`None`: the plugin's permitted hosts).
+/// A secret: the environment variable holding it and the hosts it may be sent to (never
+/// a default: the plugin chose the hosts it declares).
 #[derive(Debug, Clone)]
 pub struct SecretSetting {
     pub env: String,
-    pub hosts: Option<Vec<String>>,
+    pub hosts: Vec<String>,
     /// A value given directly, which wins over `env`. Only the replay harness uses it: it
     /// gives every declared secret a dummy value, since cassettes hold placeholders and
     /// the value never reaches a (replayed) wire.

@@ -8,7 +8,9 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::capabilities::PluginCaps;
+use super::capabilities::log::LogBudget;
 use super::capture::Capture;
+use crate::runtime::bindings::mdhost::provider::log::Level;
 
 /// Bytes of plugin stdout/stderr kept per call; the rest is dropped (and said so).
 const STDIO_CAPTURE: usize = 64 * 1024;
@@ -68,6 +70,8 @@ pub struct CallState {
     /// What the current call wrote to stderr and was already drained into the log: a
     /// trap report looks for the panic message in it.
     stderr_this_call: String,
+    /// What the current call may still write to the log.
+    pub log_budget: LogBudget,
 }
 
 impl CallState {
@@ -84,6 +88,7 @@ impl CallState {
             .allow_ip_name_lookup(false)
             .build();
         let memory_cap = caps.limits.memory_cap;
+        let log_budget = LogBudget::new(&caps.limits);
         CallState {
             wasi,
             table: ResourceTable::new(),
@@ -97,6 +102,7 @@ impl CallState {
             stdout,
             stderr,
             stderr_this_call: String::new(),
+            log_budget,
         }
     }
 
@@ -132,7 +138,7 @@ impl CallState {
     }
 
     /// Sends what the plugin printed since the last flush to the log, with its name, and
-    /// empties the captures.
+    /// empties the captures; then reports what the call's log budget dropped.
     pub fn flush_stdio(&mut self) {
         for (stream, pipe) in [
             ("stdout", self.stdout.clone()),
@@ -141,15 +147,19 @@ impl CallState {
             let (bytes, dropped) = pipe.drain();
             let text = String::from_utf8_lossy(&bytes);
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                tracing::info!(plugin = %self.caps.name, version = %self.caps.version, stream, "{line}");
+                self.plugin_line(Level::Info, stream, line);
             }
             if dropped > 0 {
-                tracing::warn!(plugin = %self.caps.name, version = %self.caps.version, stream, dropped_bytes = dropped, "plugin output beyond {STDIO_CAPTURE} bytes per call was dropped");
+                // Output past the capture counts as dropped log lines of the call.
+                self.log_budget.dropped_lines += 1;
+                self.log_budget.dropped_bytes += dropped as u64;
+                self.log_budget.refused_by.get_or_insert("call");
             }
             if stream == "stderr" && self.stderr_this_call.len() < STDIO_CAPTURE {
                 self.stderr_this_call.push_str(&text);
             }
         }
+        self.report_dropped_logs();
     }
 }
 

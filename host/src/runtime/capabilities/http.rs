@@ -1,5 +1,6 @@
 //! The `http` import: allowlist check, secret substitution, the provider's rate limiter,
-//! retries within the deadline and the response size cap, in that order.
+//! retries within the deadline and the response size cap, in that order; then secret
+//! values are redacted from the response before the plugin reads it.
 
 use crate::net::{HttpRequest, SendError, send_with_retries};
 use crate::runtime::bindings::mdhost::provider::http::{Host, HttpError, Request, Response};
@@ -16,7 +17,10 @@ impl PluginCaps {
         deadline: tokio::time::Instant,
     ) -> Result<Response, HttpError> {
         let deny = |msg: String| {
-            tracing::warn!(plugin = %self.name, version = %self.version, url = %req.url, "request denied: {msg}");
+            // The URL and the message are the plugin's text: cut, one line, redacted.
+            let msg = super::log::tidy(&msg, &self.secrets, super::log::MAX_LINE);
+            let url = super::log::tidy(&req.url, &self.secrets, super::log::MAX_LINE);
+            tracing::warn!(plugin = %self.name, version = %self.version, %url, "request denied: {msg}");
             HttpError::Denied(msg)
         };
         let url = self.grant.check(&req.url).map_err(|d| deny(d.0))?;
@@ -66,7 +70,8 @@ impl PluginCaps {
         )
         .await;
         tracing::debug!(
-            plugin = %self.name, version = %self.version, url = %as_built.url,
+            plugin = %self.name, version = %self.version,
+            url = %super::log::tidy(&as_built.url, &self.secrets, super::log::MAX_LINE),
             attempts = stats.attempts, rate_limit_wait_ms = stats.rate_limit_wait.as_millis() as u64,
             status = result.as_ref().map(|r| r.status).ok(), "http.send"
         );
@@ -75,10 +80,19 @@ impl PluginCaps {
                 .rate_limit_wait(&self.name, stats.rate_limit_wait);
         }
         match result {
+            // A server may echo what it was sent (a key in the query, an Authorization
+            // header): no response hands the plugin a secret value.
             Ok(r) => Ok(Response {
                 status: r.status,
-                headers: r.headers,
-                body: r.body,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let redacted = |t: &str| self.secrets.redact(t).into_owned();
+                        (redacted(&k), redacted(&v))
+                    })
+                    .collect(),
+                body: self.secrets.redact_bytes(r.body),
             }),
             Err(SendError::Timeout) => Err(HttpError::Timeout),
             Err(SendError::TooLarge(_)) => Err(HttpError::TooLarge),

@@ -4,6 +4,7 @@
 pub mod grant;
 pub mod http;
 pub mod log;
+pub mod scrub;
 pub mod secrets;
 pub mod stream;
 
@@ -22,6 +23,13 @@ pub struct CallLimits {
     pub memory_cap: usize,
     /// Cap on one HTTP response body, in bytes.
     pub max_response_bytes: usize,
+    /// Log lines (its `log` calls and stdout/stderr lines) one call may write.
+    pub log_lines: u32,
+    /// Log bytes one call may write.
+    pub log_bytes: usize,
+    /// Log lines per second across all of the plugin's calls (and 512 bytes per second
+    /// for each), with a burst of ten seconds' worth.
+    pub log_rate: u32,
 }
 
 impl Default for CallLimits {
@@ -30,6 +38,9 @@ impl Default for CallLimits {
             deadline: Duration::from_secs(30),
             memory_cap: 64 << 20,
             max_response_bytes: 32 << 20,
+            log_lines: 200,
+            log_bytes: 64 << 10,
+            log_rate: 20,
         }
     }
 }
@@ -47,6 +58,8 @@ pub struct PluginCaps {
     pub limits: CallLimits,
     /// Rate-limit waits are counted here, where the limiter is awaited.
     pub metrics: Arc<Metrics>,
+    /// The plugin's log rate, shared by all its calls.
+    pub log_rate: log::LogRate,
 }
 
 /// The `types` interface has no functions; its host trait is empty.

@@ -1,14 +1,43 @@
-//! Secret substitution: `{{secret:NAME}}` placeholders in a request are replaced with the
-//! operator's values after the allowlist check, and only for hosts the secret is bound to.
-//! Plugins (and cassettes, which record the request before substitution) never see values.
+//! Secrets: `{{secret:NAME}}` placeholders in a request are replaced with the operator's
+//! values after the allowlist check, only for hosts the secret is bound to; and every way
+//! back into the plugin or out of it (responses, stream frames, log lines, error texts,
+//! bar fields) has the values redacted, so that a server echoing a request cannot hand a
+//! plugin the key it was sent with.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
+
+use memchr::memmem::Finder;
 
 use super::grant::{Denial, HostPattern};
 
 const OPEN: &str = "{{secret:";
 const CLOSE: &str = "}}";
+
+/// Values shorter than this would match ordinary text, so they could be neither redacted
+/// from responses nor scrubbed from cassettes without mangling data: they are never sent.
+pub const MIN_SECRET_LEN: usize = 6;
+
+/// The spellings of a value that a server may echo back: as sent, percent-encoded (with
+/// `%20` or `+` for spaces) and JSON-escaped.
+pub fn spellings(value: &str) -> Vec<String> {
+    let mut f = vec![value.to_owned()];
+    let encoded = crate::net::encode_component(value);
+    let form = encoded.replace("%20", "+");
+    let quoted = serde_json::to_string(value).unwrap_or_default();
+    let json = quoted
+        .strip_prefix('"')
+        .and_then(|q| q.strip_suffix('"'))
+        .unwrap_or(value)
+        .to_owned();
+    for s in [encoded, form, json] {
+        if !f.contains(&s) {
+            f.push(s);
+        }
+    }
+    f
+}
 
 /// A secret value; its `Debug` never prints the value.
 #[derive(Clone)]
@@ -41,6 +70,9 @@ pub struct Secret {
 pub struct SecretSet {
     plugin: String,
     secrets: BTreeMap<String, Secret>,
+    /// Every spelling of every value, longest first (so that a value containing another
+    /// is replaced whole), with the placeholder that replaces it.
+    redact: Vec<(Finder<'static>, String)>,
 }
 
 /// Where a placeholder sits, which decides how the value is encoded.
@@ -53,9 +85,69 @@ pub enum Place {
 
 impl SecretSet {
     pub fn new(plugin: &str, secrets: BTreeMap<String, Secret>) -> Self {
+        let mut redact: Vec<(Finder<'static>, String)> = secrets
+            .iter()
+            .filter_map(|(name, s)| Some((name, s.value.as_ref()?)))
+            .filter(|(_, v)| v.0.len() >= MIN_SECRET_LEN)
+            .flat_map(|(name, v)| {
+                spellings(&v.0).into_iter().map(move |form| {
+                    let placeholder = format!("{OPEN}{name}{CLOSE}");
+                    (Finder::new(form.as_bytes()).into_owned(), placeholder)
+                })
+            })
+            .collect();
+        redact.sort_by_key(|(f, _)| std::cmp::Reverse(f.needle().len()));
         SecretSet {
             plugin: plugin.to_owned(),
             secrets,
+            redact,
+        }
+    }
+
+    /// Whether any value could occur in what a plugin reads or writes.
+    pub fn has_values(&self) -> bool {
+        !self.redact.is_empty()
+    }
+
+    /// `bytes` with every secret value replaced by its placeholder.
+    pub fn redact_bytes(&self, bytes: Vec<u8>) -> Vec<u8> {
+        let mut out = bytes;
+        for (finder, placeholder) in &self.redact {
+            let mut hits = finder.find_iter(&out).peekable();
+            if hits.peek().is_none() {
+                continue;
+            }
+            let mut next = Vec::with_capacity(out.len());
+            let mut at = 0;
+            for i in hits {
+                next.extend_from_slice(&out[at..i]);
+                next.extend_from_slice(placeholder.as_bytes());
+                at = i + finder.needle().len();
+            }
+            next.extend_from_slice(&out[at..]);
+            out = next;
+        }
+        out
+    }
+
+    /// `text` with every secret value replaced by its placeholder.
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        if self
+            .redact
+            .iter()
+            .all(|(f, _)| f.find(text.as_bytes()).is_none())
+        {
+            return Cow::Borrowed(text);
+        }
+        let bytes = self.redact_bytes(text.as_bytes().to_vec());
+        // Whole UTF-8 values were replaced by ASCII placeholders: still UTF-8.
+        Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// Redacts `text` in place.
+    pub fn redact_in_place(&self, text: &mut String) {
+        if let Cow::Owned(s) = self.redact(text) {
+            *text = s;
         }
     }
 
@@ -115,6 +207,11 @@ impl SecretSet {
                 secret.env
             ))
         })?;
+        if value.0.len() < MIN_SECRET_LEN {
+            return Err(Denial(format!(
+                "secret {name:?} is shorter than {MIN_SECRET_LEN} characters: so short a value cannot be kept out of what the plugin reads, so it is not sent (see {section})"
+            )));
+        }
         Ok(match place {
             Place::Url => crate::net::encode_component(&value.0),
             Place::Header | Place::Body => value.0.clone(),
@@ -201,5 +298,48 @@ mod tests {
             Ok("no placeholders"),
         );
         assert_eq!(format!("{:?}", SecretValue::new("x")), "SecretValue(***)");
+    }
+
+    fn with_value(value: &str) -> SecretSet {
+        let secret = Secret {
+            env: "K".into(),
+            value: Some(SecretValue::new(value)),
+            hosts: vec![HostPattern::parse("api.polygon.io").unwrap()],
+        };
+        SecretSet::new("polygon", [("k".to_owned(), secret)].into())
+    }
+
+    #[test]
+    fn echoed_values_are_redacted_in_every_spelling() {
+        let set = with_value("s3cr et/+\"key\"");
+        for (echo, expected) in [
+            // As sent in a header or body, percent-encoded in a URL, form-encoded, and
+            // inside a JSON string.
+            ("auth: s3cr et/+\"key\"", "auth: {{secret:k}}"),
+            (
+                "url: /v2?apiKey=s3cr%20et%2F%2B%22key%22&x=1",
+                "url: /v2?apiKey={{secret:k}}&x=1",
+            ),
+            ("form: s3cr+et%2F%2B%22key%22", "form: {{secret:k}}"),
+            (r#"{"q":"s3cr et/+\"key\""}"#, r#"{"q":"{{secret:k}}"}"#),
+            (
+                "twice s3cr et/+\"key\"s3cr et/+\"key\"",
+                "twice {{secret:k}}{{secret:k}}",
+            ),
+            ("nothing here", "nothing here"),
+        ] {
+            assert_eq!(set.redact(echo), expected, "{echo}");
+            assert_eq!(
+                set.redact_bytes(echo.as_bytes().to_vec()),
+                expected.as_bytes()
+            );
+        }
+        assert!(set.has_values());
+        // A value too short to redact reliably is never sent, and redacts nothing.
+        let short = with_value("abc");
+        assert!(!short.has_values());
+        assert_eq!(short.redact("abcabc"), "abcabc");
+        let denied = short.substitute("{{secret:k}}", "api.polygon.io", Place::Header);
+        assert!(denied.is_err_and(|Denial(m)| m.contains("shorter than 6 characters")));
     }
 }

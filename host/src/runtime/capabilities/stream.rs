@@ -75,7 +75,7 @@ impl PluginCaps {
         Ok(WirePlan {
             transport: plan.transport,
             url,
-            shown_url: plan.url.clone(),
+            shown_url: super::log::tidy(&plan.url, &self.secrets, super::log::MAX_LINE),
             host,
             headers,
             on_open,

@@ -11,7 +11,10 @@
 //! - `SECRET`: sends `{{secret:x}}` to `other.example`, a host the secret is not bound to;
 //! - `FETCH:<url>`: a well-behaved fetch: GETs `<url>` and returns the bars in its JSON body;
 //! - `SPOOF:<url>`: GETs `<url>` (an allowed address) with a `Host: evil.example` header;
+//! - `LEAK:…`, `LEAKERR:…`, `LOGFLOOD:<n>`, `DENYBIG`: secret and log attacks ([`leak`]);
 //! - anything else: one bar per symbol, computed from the request, no I/O.
+
+mod leak;
 
 use mdhost_sdk::{
     AssetClass, Bar, BarsPage, BarsRequest, Dec, Info, Provider, ProviderError, RateLimit,
@@ -184,6 +187,7 @@ impl Provider for Misbehave {
                 .err();
                 Err(e.unwrap_or_else(|| ProviderError::BadResponse("Host header was sent".into())))
             }
+            f if leak::handles(f) => leak::run(f, &req),
             _ => Ok(echo(&req)),
         }
     }
