@@ -76,11 +76,12 @@ fn config(rest: &MockProvider, server: &StreamServer, streams: &str) -> String {
         "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n\
          [plugins.mockrest]\nallow_hosts = [\"http://{}\", \"http://{}\"]\n\
          rate_limit = {{ requests = 100000, per_seconds = 1 }}\n\n\
-         [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }}\n\n{streams}",
+         [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"{}\"] }}\n\n{streams}",
         mock_provider::HOST,
         rest.addr,
         server.connect_to(),
         mock_provider::HOST,
+        stream_server::HOST,
         stream_server::HOST,
     )
 }
