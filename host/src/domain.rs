@@ -222,6 +222,26 @@ impl Bar {
     }
 }
 
+/// A validated bar as text again (its normalized decimals, not the plugin's spelling):
+/// for a bar that passed alone but is quarantined with another copy of its key.
+impl From<&Bar> for RawBar {
+    fn from(b: &Bar) -> Self {
+        RawBar {
+            symbol: b.symbol.clone(),
+            timeframe: b.timeframe,
+            start: b.start,
+            open: b.open.to_string(),
+            high: b.high.to_string(),
+            low: b.low.to_string(),
+            close: b.close.to_string(),
+            volume: b.volume.map(|v| v.to_string()),
+            vwap: b.vwap.map(|v| v.to_string()),
+            trades: b.trades.and_then(|t| u64::try_from(t).ok()),
+            complete: b.complete,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RateLimit {
     pub requests: u32,

@@ -19,6 +19,8 @@
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics, plugins, jobs, freshness,
 //!   bars) as an axum router, served with graceful shutdown.
 //! - [`export`]: bars as CSV, one layout for the command line and the admin API.
+//! - [`stream`]: `[[streams]]` sessions, bar aggregation, gap recovery and the write path.
+//! - [`text`]: untrusted text cut to a size before it is logged or stored.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
 /// A page of bars is hundreds of thousands of small strings lifted out of the guest,
@@ -41,4 +43,5 @@ pub mod reload;
 pub mod runtime;
 pub mod store;
 pub mod stream;
+pub mod text;
 pub mod validate;

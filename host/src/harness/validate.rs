@@ -1,6 +1,5 @@
 //! The bar checks the harness applies to plugin output: the host's own validation (the hard
-//! rules of DESIGN §5, `crate::validate`), plus the one rule that only makes sense for a
-//! replayed request: a bar must start inside the requested range.
+//! rules of DESIGN §5, `crate::validate`, the requested range among them), bar by bar.
 
 use chrono::Utc;
 
@@ -20,12 +19,6 @@ pub(super) fn default_class(symbol: &str) -> AssetClass {
 /// Every reason `bar` would be quarantined for, as `code: detail` (empty when it passes).
 pub fn bar_violations(bar: &RawBar, req: &BarsRequest) -> Vec<String> {
     let mut reasons = Vec::new();
-    if bar.start < req.start || bar.start >= req.end {
-        reasons.push(format!(
-            "range.outside: start {} is outside the requested range [{}, {})",
-            bar.start, req.start, req.end
-        ));
-    }
     let vreq = Request {
         symbols: req.symbols.clone(),
         timeframe: req.timeframe,

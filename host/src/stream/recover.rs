@@ -90,6 +90,7 @@ impl Recovery {
                 Ok(Err(e)) => return Err(e.to_string()),
                 Err(e) => return Err(e.to_string()),
             };
+            let answer = super::writer::answer_id();
             for bar in page.bars {
                 // Only closed bars of the gap: the stream delivers the rest.
                 if bar.complete && bar.start >= gap.start && bar.start < gap.end {
@@ -98,6 +99,7 @@ impl Recovery {
                         bar,
                         source: source.clone(),
                         received: None,
+                        answer,
                     };
                     if self.writer.send(item).await.is_err() {
                         return Err("the stream is stopping".into());

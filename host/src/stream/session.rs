@@ -98,6 +98,8 @@ pub struct Session {
     symbols: HashSet<String>,
     /// Newest complete bar start per symbol: the next one should follow it.
     last_bar: HashMap<String, DateTime<Utc>>,
+    /// The answer (message or clock tick) whose bars are being delivered.
+    answer: u64,
     /// When each symbol last had data (any bar, trade or quote).
     last_data: HashMap<String, (Instant, DateTime<Utc>)>,
     stale: HashSet<String>,
@@ -141,6 +143,7 @@ impl Session {
             gaps,
             validator,
             last_bar: HashMap::new(),
+            answer: 0,
             last_data: HashMap::new(),
             stale: HashSet::new(),
             started: (Instant::now(), Utc::now()),
@@ -329,6 +332,7 @@ impl Session {
                             let received = Instant::now();
                             self.counts.messages += 1;
                             self.last_message = Some(received);
+                            self.answer = super::writer::answer_id();
                             let parsed = instance.on_message(&bytes).await;
                             self.on_message_time.observe(received.elapsed().as_secs_f64()); // float-ok: a latency
                             let events = match parsed {
@@ -497,6 +501,7 @@ impl Session {
             source,
             class: self.class,
             received,
+            answer: self.answer,
         };
         // Waits when the store is behind: backpressure rather than unbounded memory.
         let _ = self.writer.send(item).await;
@@ -525,6 +530,7 @@ impl Session {
     async fn housekeeping(&mut self) {
         let now = Utc::now();
         let due = self.aggregator.close_due(now);
+        self.answer = super::writer::answer_id();
         if let Some(source) = self.source.clone() {
             for bar in due {
                 self.deliver(bar, None, source.clone()).await;

@@ -30,6 +30,8 @@ pub enum Item {
         class: AssetClass,
         /// When the message carrying it arrived (`None` for a recovered bar).
         received: Option<Instant>,
+        /// The plugin answer it came in (see [`answer_id`]).
+        answer: u64,
     },
     /// A quality event of the stream itself (a stale symbol).
     Event {
@@ -37,6 +39,64 @@ pub enum Item {
         source: Source,
         class: AssetClass,
     },
+}
+
+/// A fresh id for one plugin answer (a stream message, a recovery page). Within one
+/// answer, two different bars for one key are a conflict the validator quarantines; across
+/// answers, the later bar revises the earlier one, as a stream's correction does.
+pub fn answer_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Drops every bar that a later answer in `items` revises (same source and key), keeping
+/// order; copies within one answer all stay, for the validator to judge.
+fn latest_answers(items: &mut Vec<Item>) {
+    type Key = (String, String, String, DateTime<Utc>);
+    let mut newest: HashMap<Key, u64> = HashMap::new();
+    for item in items.iter() {
+        if let Item::Bar {
+            bar,
+            source,
+            answer,
+            ..
+        } = item
+        {
+            let key = (
+                source.provider.clone(),
+                source.version.clone(),
+                bar.symbol.clone(),
+                bar.start,
+            );
+            let e = newest.entry(key).or_insert(*answer);
+            *e = (*e).max(*answer);
+        }
+    }
+    if newest.len()
+        == items
+            .iter()
+            .filter(|i| matches!(i, Item::Bar { .. }))
+            .count()
+    {
+        return;
+    }
+    items.retain(|item| match item {
+        Item::Bar {
+            bar,
+            source,
+            answer,
+            ..
+        } => {
+            let key = (
+                source.provider.clone(),
+                source.version.clone(),
+                bar.symbol.clone(),
+                bar.start,
+            );
+            newest[&key] == *answer
+        }
+        Item::Event { .. } => true,
+    });
 }
 
 /// The fixed facts of one stream's write path.
@@ -121,6 +181,7 @@ impl State {
         if buf.is_empty() {
             return;
         }
+        latest_answers(buf);
         let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
         for item in buf.drain(..) {
             let (source, class, entry) = match item {
@@ -129,6 +190,7 @@ impl State {
                     source,
                     class,
                     received,
+                    answer: _,
                 } => (source, class, Entry::Bar(bar, received)),
                 Item::Event {
                     event,

@@ -15,7 +15,15 @@ use crate::domain::{Bar, RawBar, Timeframe};
 pub struct Expect<'a> {
     pub symbols: &'a [String],
     pub timeframe: Timeframe,
+    /// The requested range `[start, end)`: a bar must start inside it.
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
     pub now: DateTime<Utc>,
+}
+
+/// A plugin's text as a reason quotes it: cut, so a reason stays a line.
+fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+    crate::text::clip(text, 64)
 }
 
 /// Collects reasons while parsing, so one bad field does not hide the next.
@@ -34,14 +42,17 @@ impl Check {
             Err(DecimalError::Malformed) => {
                 self.fail(
                     ReasonCode::DecimalMalformed,
-                    format!("{field} {text:?} is not a plain decimal"),
+                    format!("{field} {:?} is not a plain decimal", shown(text)),
                 );
                 None
             }
             Err(DecimalError::OutOfRange) => {
                 self.fail(
                     ReasonCode::DecimalOutOfRange,
-                    format!("{field} {text:?} has more digits than an exact decimal holds"),
+                    format!(
+                        "{field} {:?} has more digits than an exact decimal holds",
+                        shown(text)
+                    ),
                 );
                 None
             }
@@ -79,7 +90,7 @@ pub fn check(raw: &RawBar, expect: &Expect<'_>, policy: &Policy) -> Result<Bar, 
     if !expect.symbols.iter().any(|s| *s == raw.symbol) {
         ck.fail(
             ReasonCode::SymbolUnexpected,
-            format!("{:?} was not requested", raw.symbol),
+            format!("{:?} was not requested", shown(&raw.symbol)),
         );
     }
     if raw.timeframe != expect.timeframe {
@@ -115,6 +126,15 @@ pub fn check(raw: &RawBar, expect: &Expect<'_>, policy: &Policy) -> Result<Bar, 
         ck.fail(
             ReasonCode::Misaligned,
             format!("{} is not on the {} grid", raw.start, raw.timeframe),
+        );
+    }
+    if raw.start < expect.start || raw.start >= expect.end {
+        ck.fail(
+            ReasonCode::RangeOutside,
+            format!(
+                "start {} is outside the requested range [{}, {})",
+                raw.start, expect.start, expect.end
+            ),
         );
     }
     if raw.start > expect.now {
@@ -169,6 +189,8 @@ mod tests {
         let expect = Expect {
             symbols: &symbols,
             timeframe: "1m".parse().unwrap(),
+            start: "2025-07-08T00:00:00Z".parse().unwrap(),
+            end: "2025-07-11T00:00:00Z".parse().unwrap(),
             now: "2025-07-09T00:00:00Z".parse().unwrap(),
         };
         check(bar, &expect, policy).map_err(|rs| rs.iter().map(|r| r.code.as_str()).collect())
@@ -218,6 +240,12 @@ mod tests {
                 "time.in_future",
             ],
         );
+        let mut b = raw("10", "11", "9", "10");
+        b.start = "2025-07-11T00:00:00Z".parse().unwrap();
+        check_codes(b, &["range.outside", "time.in_future"]);
+        let mut b = raw("10", "11", "9", "10");
+        b.start = "2025-07-07T23:59:00Z".parse().unwrap();
+        check_codes(b, &["range.outside"]);
         let mut b = raw("10", "11", "9", "10");
         b.vwap = Some("1e3".into());
         b.volume = Some("0".into());

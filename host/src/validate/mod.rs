@@ -13,7 +13,7 @@ pub mod policy;
 mod reason;
 pub mod spike;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -104,17 +104,23 @@ impl Validator {
         let expect = Expect {
             symbols: &req.symbols,
             timeframe: req.timeframe,
+            start: req.start,
+            end: req.end,
             now,
         };
         let mut out = Outcome::default();
         // Per symbol: the indices of its bars in `accepted`, and start → index to collapse
         // duplicates within the batch. Keyed once per symbol, not once per bar.
         let mut series: HashMap<String, Series> = HashMap::new();
+        let mut conflicts: HashSet<(String, DateTime<Utc>)> = HashSet::new();
         for bar in raw {
             let policy = policies.get(&bar.symbol);
             let ok = match hard::check(&bar, &expect, policy) {
                 Err(reasons) => {
-                    out.rejected.push(Rejected { raw: bar, reasons });
+                    out.rejected.push(Rejected {
+                        raw: clipped(bar),
+                        reasons,
+                    });
                     continue;
                 }
                 Ok(ok) => ok,
@@ -124,17 +130,13 @@ impl Validator {
             }
             let s = series.get_mut(&ok.symbol).expect("inserted above");
             match s.by_start.get(&ok.start) {
-                Some(&i) => {
-                    // The later copy wins, as a provider's correction would; a copy that
-                    // differs is worth knowing about.
-                    if out.accepted[i] != ok {
-                        out.events.push(event(
-                            EventKind::DuplicateInBatch,
-                            &ok,
-                            "the batch held two different bars for this start; the later one is kept".into(),
-                        ));
-                    }
-                    out.accepted[i] = ok;
+                // A second identical copy says nothing new.
+                Some(&i) if out.accepted[i] == ok => {}
+                Some(_) => {
+                    // Two different bars for one key in one answer: which is right is
+                    // not ours to guess, so every copy goes to quarantine.
+                    conflicts.insert((ok.symbol.clone(), ok.start));
+                    out.rejected.push(duplicate(clipped(bar)));
                 }
                 None => {
                     s.by_start.insert(ok.start, out.accepted.len());
@@ -142,6 +144,18 @@ impl Validator {
                     out.accepted.push(ok);
                 }
             }
+        }
+        if !conflicts.is_empty() {
+            let (kept, dropped): (Vec<Bar>, Vec<Bar>) = std::mem::take(&mut out.accepted)
+                .into_iter()
+                .partition(|b| !conflicts.contains(&(b.symbol.clone(), b.start)));
+            out.rejected
+                .extend(dropped.iter().map(|b| duplicate(RawBar::from(b))));
+            series.clear();
+            for (i, b) in kept.iter().enumerate() {
+                series.entry(b.symbol.clone()).or_default().indices.push(i);
+            }
+            out.accepted = kept;
         }
         let mut symbols: Vec<&String> = series.keys().collect();
         symbols.sort();
@@ -214,6 +228,39 @@ impl PolicyCache<'_> {
             self.map.insert(symbol.to_owned(), p);
         }
         &self.map[symbol]
+    }
+}
+
+/// Longest text quarantine keeps of each field of a rejected bar: enough to see what was
+/// wrong, not a way for a plugin to fill the disk.
+pub const MAX_RAW_FIELD: usize = 256;
+
+/// `raw` with every text field cut to [`MAX_RAW_FIELD`].
+fn clipped(mut raw: RawBar) -> RawBar {
+    let cut = |s: &mut String| {
+        if s.len() > MAX_RAW_FIELD {
+            *s = crate::text::clip(s, MAX_RAW_FIELD).into_owned();
+        }
+    };
+    cut(&mut raw.symbol);
+    for f in [&mut raw.open, &mut raw.high, &mut raw.low, &mut raw.close] {
+        cut(f);
+    }
+    for f in [&mut raw.volume, &mut raw.vwap].into_iter().flatten() {
+        cut(f);
+    }
+    raw
+}
+
+/// A copy of a bar whose key another, different copy in the same answer also claims.
+fn duplicate(raw: RawBar) -> Rejected {
+    let detail = format!(
+        "the answer held different bars for {} at {}; every copy is kept here",
+        raw.symbol, raw.start
+    );
+    Rejected {
+        raw,
+        reasons: vec![Reason::new(ReasonCode::KeyDuplicate, detail)],
     }
 }
 

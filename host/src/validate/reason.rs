@@ -37,6 +37,13 @@ pub enum ReasonCode {
     Misaligned,
     #[serde(rename = "time.in_future")]
     InFuture,
+    /// The bar starts outside the range the plugin was asked for.
+    #[serde(rename = "range.outside")]
+    RangeOutside,
+    /// One answer held two different bars for one symbol, timeframe and start: neither
+    /// can be trusted over the other.
+    #[serde(rename = "key.duplicate")]
+    KeyDuplicate,
 }
 
 impl ReasonCode {
@@ -55,6 +62,8 @@ impl ReasonCode {
             ReasonCode::TradesOutOfRange => "trades.out_of_range",
             ReasonCode::Misaligned => "time.misaligned",
             ReasonCode::InFuture => "time.in_future",
+            ReasonCode::RangeOutside => "range.outside",
+            ReasonCode::KeyDuplicate => "key.duplicate",
         }
     }
 }

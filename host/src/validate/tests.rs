@@ -141,15 +141,19 @@ fn bad_bars_are_quarantined_and_good_ones_kept_with_their_events() {
         ],
         &History::new(),
         Summary {
-            accepted: s(&["AAPL 08 14:00", "AAPL 08 14:01", "AAPL 08 14:03"]),
-            rejected: vec![vec![
-                "price.not_positive",
-                "ohlc.low_above_open",
-                "ohlc.low_above_close",
-            ]],
+            accepted: s(&["AAPL 08 14:01", "AAPL 08 14:03"]),
+            rejected: vec![
+                vec![
+                    "price.not_positive",
+                    "ohlc.low_above_open",
+                    "ohlc.low_above_close",
+                ],
+                vec!["key.duplicate"],
+                vec!["key.duplicate"],
+            ],
             events: vec![
-                ("batch.duplicate", "08 14:00".into()),
                 ("volume.zero", "08 14:01".into()),
+                ("gap.session", "08 14:00".into()),
                 ("gap.session", "08 14:02".into()),
             ],
         },
@@ -272,5 +276,34 @@ fn stale_series_are_reported_against_the_calendar() {
             t("2025-07-12T15:00:00Z")
         )
         .is_none()
+    );
+}
+
+#[test]
+fn one_bar_per_key_and_nothing_outside_the_requested_range() {
+    let late = bar("BTC/USD", "1m", "2025-07-12T00:03:00Z", "101", "1");
+    check(
+        request(
+            &["BTC/USD"],
+            "1m",
+            "2025-07-12T00:00:00Z",
+            "2025-07-12T00:03:00Z",
+            AssetClass::Crypto,
+        ),
+        vec![
+            bar("BTC/USD", "1m", "2025-07-12T00:00:00Z", "100", "1"),
+            // An identical second copy is one bar.
+            bar("BTC/USD", "1m", "2025-07-12T00:00:00Z", "100", "1"),
+            bar("BTC/USD", "1m", "2025-07-12T00:01:00Z", "100", "1"),
+            bar("BTC/USD", "1m", "2025-07-12T00:02:00Z", "100", "1"),
+            late,
+            bar("BTC/USD", "1m", "2025-07-11T23:59:00Z", "100", "1"),
+        ],
+        &History::new(),
+        Summary {
+            accepted: s(&["BTC/USD 12 00:00", "BTC/USD 12 00:01", "BTC/USD 12 00:02"]),
+            rejected: vec![vec!["range.outside"], vec!["range.outside"]],
+            events: vec![],
+        },
     );
 }

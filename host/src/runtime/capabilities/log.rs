@@ -15,6 +15,7 @@ use super::CallLimits;
 use super::secrets::SecretSet;
 use crate::runtime::bindings::mdhost::provider::log::{Host, Level};
 use crate::runtime::state::CallState;
+pub use crate::text::clip;
 
 /// Longer lines are cut (a plugin's own lines and the URLs the host logs for it).
 pub const MAX_LINE: usize = 1024;
@@ -27,22 +28,6 @@ const BURST_SECONDS: u32 = 10;
 
 /// How often, at most, the host says that a plugin's lines were dropped.
 pub const DROP_REPORT_EVERY: Duration = Duration::from_secs(10);
-
-/// `text` cut to at most `max` bytes (on a character boundary), saying how much was cut.
-pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
-    if text.len() <= max {
-        return Cow::Borrowed(text);
-    }
-    let cut = (0..=max)
-        .rev()
-        .find(|&i| text.is_char_boundary(i))
-        .unwrap_or(0);
-    Cow::Owned(format!(
-        "{}… ({} bytes cut)",
-        &text[..cut],
-        text.len() - cut
-    ))
-}
 
 /// `text` with control characters (newlines, escapes, …) written as escapes.
 pub fn escape_controls(text: &str) -> Cow<'_, str> {
