@@ -26,6 +26,11 @@ const POSTGRES: Embedded = &[
         "coverage and run account",
         include_str!("../../../migrations/postgres/0003_coverage_and_run_account.sql"),
     ),
+    (
+        4,
+        "quarantine once per key",
+        include_str!("../../../migrations/postgres/0004_quarantine_once_per_key.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -38,6 +43,11 @@ const SQLITE: Embedded = &[
         2,
         "coverage and run account",
         include_str!("../../../migrations/sqlite/0002_coverage_and_run_account.sql"),
+    ),
+    (
+        3,
+        "quarantine once per key",
+        include_str!("../../../migrations/sqlite/0003_quarantine_once_per_key.sql"),
     ),
 ];
 

@@ -415,20 +415,31 @@ async fn quarantine(
     if batch.rejected.is_empty() {
         return Ok(());
     }
-    let r = &batch.rejected;
-    let col = |f: fn(&crate::validate::Rejected) -> String| r.iter().map(f).collect::<Vec<_>>();
-    let opt =
-        |f: fn(&crate::validate::Rejected) -> Option<String>| r.iter().map(f).collect::<Vec<_>>();
+    let rows = batch.quarantine_rows();
+    let r: Vec<&crate::validate::Rejected> = rows.iter().map(|q| q.rejected).collect();
+    let col =
+        |f: fn(&crate::validate::Rejected) -> String| r.iter().map(|x| f(x)).collect::<Vec<_>>();
+    let opt = |f: fn(&crate::validate::Rejected) -> Option<String>| {
+        r.iter().map(|x| f(x)).collect::<Vec<_>>()
+    };
     sqlx::query(
         "INSERT INTO quarantined_bars (symbol, timeframe, start, open, high, low, close, volume,
-             vwap, trades, complete, reasons, source, plugin_version, received_at)
+             vwap, trades, complete, reasons, reason_codes, seen, source, plugin_version,
+             received_at)
          SELECT symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete,
-                reasons, $13, $14, $15
+                reasons, reason_codes, seen, $15, $16, $17
          FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
                      $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[], $11::bool[],
-                     $12::text[])
+                     $12::text[], $13::text[], $14::int8[])
               AS t(symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
-                   complete, reasons)",
+                   complete, reasons, reason_codes, seen)
+         ON CONFLICT (source, symbol, timeframe, start, reason_codes) DO UPDATE SET
+             open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
+             close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,
+             trades = EXCLUDED.trades, complete = EXCLUDED.complete,
+             reasons = EXCLUDED.reasons, plugin_version = EXCLUDED.plugin_version,
+             received_at = EXCLUDED.received_at,
+             seen = quarantined_bars.seen + EXCLUDED.seen",
     )
     .bind(col(|x| x.raw.symbol.clone()))
     .bind(col(|x| x.raw.timeframe.to_string()))
@@ -446,6 +457,8 @@ async fn quarantine(
     )
     .bind(r.iter().map(|x| x.raw.complete).collect::<Vec<_>>())
     .bind(col(|x| convert::reasons_json(&x.reasons)))
+    .bind(rows.iter().map(|q| q.codes()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|q| q.seen).collect::<Vec<_>>())
     .bind(&batch.source.provider)
     .bind(&batch.source.version)
     .bind(batch.received_at)
@@ -757,7 +770,8 @@ impl Store for PgStore {
     async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap,
-                    trades::text AS trades, complete, reasons, source, plugin_version, received_at
+                    trades::text AS trades, complete, reasons, seen, source, plugin_version,
+                    received_at
              FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT $1",
         )
         .bind(i64::from(limit))

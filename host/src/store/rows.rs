@@ -129,6 +129,7 @@ pub(super) fn quarantined(r: &impl Columns) -> Result<Quarantined, StoreError> {
         trades: r.opt_text("trades")?,
         complete: r.flag("complete")?,
         reasons: convert::reasons(&r.text("reasons")?)?,
+        seen: r.int("seen")?,
         source: r.text("source")?,
         plugin_version: r.text("plugin_version")?,
         received_at: r.time("received_at")?,

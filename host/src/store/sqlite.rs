@@ -204,11 +204,20 @@ impl SqliteStore {
 }
 
 async fn quarantine(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(), StoreError> {
-    for r in &batch.rejected {
+    for q in batch.quarantine_rows() {
+        let r = q.rejected;
         sqlx::query(
             "INSERT INTO quarantined_bars (symbol, timeframe, start, open, high, low, close,
-                 volume, vwap, trades, complete, reasons, source, plugin_version, received_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 volume, vwap, trades, complete, reasons, reason_codes, seen, source,
+                 plugin_version, received_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+             ON CONFLICT (source, symbol, timeframe, start, reason_codes) DO UPDATE SET
+                 open = excluded.open, high = excluded.high, low = excluded.low,
+                 close = excluded.close, volume = excluded.volume, vwap = excluded.vwap,
+                 trades = excluded.trades, complete = excluded.complete,
+                 reasons = excluded.reasons, plugin_version = excluded.plugin_version,
+                 received_at = excluded.received_at,
+                 seen = quarantined_bars.seen + excluded.seen",
         )
         .bind(&r.raw.symbol)
         .bind(r.raw.timeframe.to_string())
@@ -222,6 +231,8 @@ async fn quarantine(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(),
         .bind(r.raw.trades.map(|t| t.to_string()))
         .bind(r.raw.complete)
         .bind(convert::reasons_json(&r.reasons))
+        .bind(q.codes())
+        .bind(q.seen)
         .bind(&batch.source.provider)
         .bind(&batch.source.version)
         .bind(to_nanos(batch.received_at))
@@ -541,7 +552,7 @@ impl Store for SqliteStore {
     async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
-                    complete, reasons, source, plugin_version, received_at
+                    complete, reasons, seen, source, plugin_version, received_at
              FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT ?",
         )
         .bind(i64::from(limit))

@@ -296,6 +296,62 @@ async fn quarantine_keeps_raw_values_and_every_reason(store: Arc<dyn Store>) {
     );
 }
 
+both!(a_bar_quarantined_again_for_the_same_reasons_is_one_row);
+async fn a_bar_quarantined_again_for_the_same_reasons_is_one_row(store: Arc<dyn Store>) {
+    let raw = |close: &str| RawBar {
+        symbol: "BAD".into(),
+        timeframe: tf(),
+        start: t("2025-07-08T14:00:00Z"),
+        open: "1".into(),
+        high: "1".into(),
+        low: "1".into(),
+        close: close.into(),
+        volume: None,
+        vwap: None,
+        trades: None,
+        complete: true,
+    };
+    let rejected = |close: &str, codes: &[ReasonCode]| Rejected {
+        raw: raw(close),
+        reasons: codes.iter().map(|c| Reason::new(*c, "x")).collect(),
+    };
+    let outside = [ReasonCode::RangeOutside];
+    // Twice in one batch and once more later: one row, seen three times, the last copy.
+    let mut b = batch("p", vec![]);
+    b.rejected = vec![rejected("-1", &outside), rejected("-2", &outside)];
+    assert_eq!(store.write(&b).await.unwrap().quarantined, 2);
+    b.rejected = vec![
+        rejected("-3", &outside),
+        rejected(
+            "-3",
+            &[ReasonCode::RangeOutside, ReasonCode::PriceNotPositive],
+        ),
+    ];
+    store.write(&b).await.unwrap();
+    let mut rows: Vec<(String, i64, Vec<&str>)> = store
+        .quarantine(10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|q| {
+            let codes = q.reasons.iter().map(|r| r.code.as_str()).collect();
+            (q.close.clone(), q.seen, codes)
+        })
+        .collect();
+    rows.sort();
+    assert_eq!(
+        rows,
+        vec![
+            (
+                "-3".to_owned(),
+                1,
+                vec!["range.outside", "price.not_positive"]
+            ),
+            ("-3".to_owned(), 3, vec!["range.outside"]),
+        ]
+    );
+}
+
 both!(a_checkpoint_commits_with_its_bars_or_not_at_all);
 async fn a_checkpoint_commits_with_its_bars_or_not_at_all(store: Arc<dyn Store>) {
     let cp = Checkpoint {

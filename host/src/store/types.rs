@@ -103,7 +103,61 @@ pub struct WriteBatch {
     pub received_at: DateTime<Utc>,
 }
 
+/// One quarantine row of a batch: the last copy of a rejected bar, its reason codes as
+/// the row's key stores them, and how many copies the batch held.
+#[derive(Debug, Clone, Copy)]
+pub struct QuarantineRow<'a> {
+    pub rejected: &'a Rejected,
+    pub seen: i64,
+}
+
+impl QuarantineRow<'_> {
+    /// The reason codes, in the validator's order, comma-separated: with the bar's key,
+    /// what makes two quarantine rows one.
+    pub fn codes(&self) -> String {
+        let codes: Vec<&str> = self
+            .rejected
+            .reasons
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect();
+        codes.join(",")
+    }
+}
+
 impl WriteBatch {
+    /// The rejected bars, one row per key and set of reasons (the last copy, counted).
+    pub fn quarantine_rows(&self) -> Vec<QuarantineRow<'_>> {
+        let mut rows: Vec<QuarantineRow<'_>> = Vec::with_capacity(self.rejected.len());
+        let mut at: std::collections::HashMap<(&str, Timeframe, DateTime<Utc>, String), usize> =
+            std::collections::HashMap::new();
+        for r in &self.rejected {
+            let row = QuarantineRow {
+                rejected: r,
+                seen: 1,
+            };
+            let key = (
+                r.raw.symbol.as_str(),
+                r.raw.timeframe,
+                r.raw.start,
+                row.codes(),
+            );
+            match at.get(&key) {
+                Some(&i) => {
+                    rows[i] = QuarantineRow {
+                        rejected: r,
+                        seen: rows[i].seen + 1,
+                    }
+                }
+                None => {
+                    at.insert(key, rows.len());
+                    rows.push(row);
+                }
+            }
+        }
+        rows
+    }
+
     pub fn new(source: Source, received_at: DateTime<Utc>) -> Self {
         WriteBatch {
             source,
@@ -291,6 +345,8 @@ pub struct Quarantined {
     pub trades: Option<String>,
     pub complete: bool,
     pub reasons: Vec<crate::validate::Reason>,
+    /// How many times this bar came with these reasons (the row keeps the last copy).
+    pub seen: i64,
     pub source: String,
     pub plugin_version: String,
     pub received_at: DateTime<Utc>,
