@@ -121,6 +121,7 @@ async fn load(rt: &Runtime, addr: &str) -> Plugin {
             max_response_bytes: 1 << 20,
             ..CallLimits::default()
         },
+        ..PluginSettings::default()
     };
     rt.load_file(&common::test_wasm("misbehave"), |_| settings)
         .await

@@ -102,6 +102,9 @@ struct RawPlugin {
     log_lines: Option<Spanned<u64>>,
     log_kb: Option<Spanned<u64>>,
     log_rate: Option<Spanned<u64>>,
+    run_pages: Option<Spanned<u64>>,
+    run_bars: Option<Spanned<u64>>,
+    run_quarantine: Option<Spanned<u64>>,
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<RawSecret>>,
 }
@@ -786,6 +789,18 @@ impl Source<'_> {
         if let Some(r) = self.within(p.log_rate.as_ref(), k("log_rate"), 1..=10_000)? {
             limits.log_rate = u32::try_from(r).unwrap_or(u32::MAX);
         }
+        let mut run_budget = crate::runtime::RunBudget::default();
+        let budget =
+            |v: Option<&Spanned<u64>>, key: &str| self.within(v, k(key), 1..=1_000_000_000);
+        if let Some(n) = budget(p.run_pages.as_ref(), "run_pages")? {
+            run_budget.pages = n;
+        }
+        if let Some(n) = budget(p.run_bars.as_ref(), "run_bars")? {
+            run_budget.bars = n;
+        }
+        if let Some(n) = budget(p.run_quarantine.as_ref(), "run_quarantine")? {
+            run_budget.quarantine = n;
+        }
         let mut secrets = BTreeMap::new();
         for (sname, s) in p.secrets {
             let span = s.span();
@@ -841,6 +856,7 @@ impl Source<'_> {
             burst,
             concurrency,
             limits,
+            run_budget,
         })
     }
 }
@@ -935,7 +951,7 @@ mod tests {
         check(
             "[plugins.polygon]\n\nallow_hostz = []\n",
             Err(
-                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `log_lines`, `log_kb`, `log_rate`, `secrets`",
+                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`",
             ),
         );
         check(

@@ -31,7 +31,7 @@ use crate::domain::{AssetClass, BarsRequest, ProviderError};
 use crate::ingest::{Commit, Page, ingest};
 use crate::metrics::Metrics;
 use crate::reload::Registry;
-use crate::runtime::Plugin;
+use crate::runtime::{Plugin, RunBudget};
 use crate::store::{
     Checkpoint, Coverage, Failure, RunOutcome, RunStart, RunStatus, Source, Span, Store,
 };
@@ -139,6 +139,7 @@ pub async fn run_job(
         cancel,
         progress,
         used: Mutex::default(),
+        spent: Mutex::default(),
     };
     async {
         let windows = match &job.kind {
@@ -183,6 +184,38 @@ struct Runner<'a> {
     progress: &'a dyn Progress,
     /// Providers that served at least one request, in first-use order.
     used: Mutex<Vec<String>>,
+    /// What each plugin has cost this run, against its `run_*` budget.
+    spent: Mutex<HashMap<String, Spent>>,
+}
+
+/// Pages, bars and quarantined bars one plugin has cost a run.
+#[derive(Debug, Default, Clone, Copy)]
+struct Spent {
+    pages: u64,
+    bars: u64,
+    quarantined: u64,
+}
+
+impl Spent {
+    /// The budget this spending has used up, said the way the operator configures it.
+    fn over(&self, b: &RunBudget) -> Option<String> {
+        let hit = [
+            (self.pages, b.pages, "pages", "run_pages"),
+            (self.bars, b.bars, "bars", "run_bars"),
+            (
+                self.quarantined,
+                b.quarantine,
+                "quarantined bars",
+                "run_quarantine",
+            ),
+        ]
+        .into_iter()
+        .find(|(spent, limit, _, _)| spent >= limit)?;
+        let (_, limit, what, key) = hit;
+        Some(format!(
+            "run budget spent: {limit} {what} this run (`{key}`); the plugin is not called again until the next run"
+        ))
+    }
 }
 
 impl Runner<'_> {
@@ -390,7 +423,9 @@ impl Runner<'_> {
         let limit = self.ctx.registry.config().plugin(name).concurrency;
         let slots = self.ctx.slots.get(name, limit);
         let mut seen: HashSet<String> = req.cursor.iter().cloned().collect();
+        let budget = self.ctx.registry.config().plugin(name).run_budget;
         for _ in 0..MAX_PAGES {
+            self.within_budget(name, &budget)?;
             let permit = match &slots {
                 Some(s) => Some(s.clone().acquire_owned().await.expect("never closed")),
                 None => None,
@@ -441,6 +476,12 @@ impl Runner<'_> {
                 .bars(name, &tf.to_string(), t.stored, t.rejected);
             self.progress.page(t.stored);
             *tally += t;
+            let page_cost = Spent {
+                pages: 1,
+                bars: t.fetched,
+                quarantined: t.rejected,
+            };
+            self.spend(name, page_cost);
             match next {
                 None => {
                     self.ctx.breakers.success(name);
@@ -497,6 +538,24 @@ impl Runner<'_> {
         Commit {
             checkpoint: Some(checkpoint),
             coverage,
+        }
+    }
+
+    /// Adds one page's cost to what `name` has spent this run.
+    fn spend(&self, name: &str, cost: Spent) {
+        let mut spent = self.spent.lock().expect("spent lock");
+        let s = spent.entry(name.to_owned()).or_default();
+        s.pages += cost.pages;
+        s.bars += cost.bars;
+        s.quarantined += cost.quarantined;
+    }
+
+    /// Fails once `name` has used up a budget of this run: checked before every page.
+    fn within_budget(&self, name: &str, budget: &RunBudget) -> Result<(), Fail> {
+        let spent = self.spent.lock().expect("spent lock");
+        match spent.get(name).and_then(|s| s.over(budget)) {
+            Some(m) => Err(Fail::Provider(format!("{name}: {m}"))),
+            None => Ok(()),
         }
     }
 

@@ -42,6 +42,29 @@ pub struct PluginSettings {
     /// rate limit still spaces their requests).
     pub concurrency: Option<u32>,
     pub limits: CallLimits,
+    /// What one job run may take from this plugin.
+    pub run_budget: RunBudget,
+}
+
+/// What one job run may take from one plugin (`run_pages`, `run_bars`, `run_quarantine`):
+/// a plugin that pages forever or answers with junk stops costing time and disk here,
+/// and the run says which budget it hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunBudget {
+    pub pages: u64,
+    pub bars: u64,
+    /// Bars quarantined (rows are fewer: repeats of one key and reason are one row).
+    pub quarantine: u64,
+}
+
+impl Default for RunBudget {
+    fn default() -> Self {
+        RunBudget {
+            pages: 10_000,
+            bars: 10_000_000,
+            quarantine: 10_000,
+        }
+    }
 }
 
 /// A secret: the environment variable holding it and the hosts it may be sent to (never
