@@ -23,7 +23,17 @@ fn csv_row(out: &mut impl Write, fields: &[&str]) -> std::io::Result<()> {
 
 /// A plugin's bars as CSV, decimals still the provider's text.
 pub fn bars_csv(out: &mut impl Write, bars: &[RawBar]) -> std::io::Result<()> {
-    writeln!(out, "{BAR_HEADER}")?;
+    bars_csv_header(out)?;
+    bars_csv_rows(out, bars)
+}
+
+/// The header line of [`bars_csv`], for output written a page at a time.
+pub fn bars_csv_header(out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "{BAR_HEADER}")
+}
+
+/// The rows of [`bars_csv`] for some bars, without the header.
+pub fn bars_csv_rows(out: &mut impl Write, bars: &[RawBar]) -> std::io::Result<()> {
     for b in bars {
         csv_row(
             out,

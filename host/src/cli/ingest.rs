@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use chrono::Utc;
 
-use super::plugin::{CallArgs, fetch_all};
+use super::plugin::{CallArgs, fetch_pages};
 use super::store::StoreArg;
 use crate::config::Config;
 use crate::ingest::{Commit, Ingested, Page, ingest};
@@ -55,32 +55,45 @@ pub async fn call_into_store(
             end: args.to,
             default_class,
         };
-        let fetched = fetch_all(plugin, chunk, args).await;
-        let result = match fetched {
-            Ok(raw) => {
-                let page = Page {
-                    req: &req,
-                    source: &source,
-                    last: true,
-                };
-                ingest(
-                    &*store,
-                    &validator,
-                    page,
-                    raw,
-                    Commit::default(),
-                    Utc::now(),
-                )
-                .await
-                .map_err(anyhow::Error::from)
+        // Each page is validated and written as it arrives, against the pages before it.
+        let mut done = Ingested::default();
+        let mut store_error: Option<anyhow::Error> = None;
+        let fetched = fetch_pages(plugin, chunk, args, async |record, raw| {
+            let page = Page {
+                req: &req,
+                source: &source,
+                last: record.next_cursor.is_none(),
+            };
+            match ingest(
+                &*store,
+                &validator,
+                page,
+                raw,
+                Commit::default(),
+                Utc::now(),
+            )
+            .await
+            {
+                Ok(got) => {
+                    done += got;
+                    Ok(())
+                }
+                Err(e) => {
+                    let msg = format!("store: {e}");
+                    store_error = Some(e.into());
+                    Err(msg)
+                }
             }
-            Err(e) => Err(e),
+        })
+        .await;
+        // Pages written before a failure stay written and are counted.
+        total += done;
+        let result = match (store_error, fetched) {
+            (Some(e), _) | (None, Err(e)) => Err(e),
+            (None, Ok(())) => Ok(()),
         };
         match result {
-            Ok(done) => {
-                ok += chunk.len() as u64;
-                total += done;
-            }
+            Ok(()) => ok += chunk.len() as u64,
             Err(e) => {
                 // One failing batch does not stop the others; freshness and the run say so.
                 failed += chunk.len() as u64;

@@ -11,6 +11,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::output;
 use crate::domain::{AssetClass, BarsRequest, RawBar, Timeframe};
 use crate::harness::End;
+use crate::harness::case::{PageRecord, fetch_each};
 use crate::runtime::{Plugin, Runtime, RuntimeOptions};
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +79,49 @@ pub enum Format {
     Csv,
 }
 
+/// Bars written page by page: a JSON array (one bar per line) or CSV under one header.
+struct BarsOut<W: Write> {
+    out: W,
+    format: Format,
+    first: bool,
+}
+
+impl<W: Write> BarsOut<W> {
+    fn new(mut out: W, format: Format) -> std::io::Result<Self> {
+        match format {
+            Format::Json => out.write_all(b"[")?,
+            Format::Csv => crate::export::bars_csv_header(&mut out)?,
+        }
+        Ok(BarsOut {
+            out,
+            format,
+            first: true,
+        })
+    }
+
+    fn page(&mut self, bars: &[RawBar]) -> std::io::Result<()> {
+        match self.format {
+            Format::Json => {
+                for b in bars {
+                    self.out
+                        .write_all(if self.first { b"\n  " } else { b",\n  " })?;
+                    serde_json::to_writer(&mut self.out, b)?;
+                    self.first = false;
+                }
+            }
+            Format::Csv => crate::export::bars_csv_rows(&mut self.out, bars)?,
+        }
+        self.out.flush()
+    }
+
+    fn finish(mut self) -> std::io::Result<()> {
+        if self.format == Format::Json {
+            self.out.write_all(b"\n]\n")?;
+        }
+        self.out.flush()
+    }
+}
+
 /// One canonical symbol of a comma-separated list. An empty one (`--symbols ""`, or a
 /// stray comma) would be sent to the provider as a request for nothing.
 pub(super) fn parse_symbol(s: &str) -> Result<String, String> {
@@ -142,13 +186,15 @@ async fn inspect(file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fetches every page for one batch of symbols, with the same page loop the harness uses
-/// (cursor following, the repeated-cursor guard, the page cap).
-pub(super) async fn fetch_all(
+/// Fetches every page for one batch of symbols with the harness's page loop (cursor
+/// following, the repeated-cursor guard, the page cap), handing each page to `each` as it
+/// arrives: nothing is held beyond one page.
+pub(super) async fn fetch_pages(
     plugin: &Plugin,
     symbols: &[String],
     args: &CallArgs,
-) -> anyhow::Result<Vec<RawBar>> {
+    each: impl AsyncFnMut(PageRecord, Vec<RawBar>) -> Result<(), String>,
+) -> anyhow::Result<()> {
     let req = BarsRequest {
         symbols: symbols.to_vec(),
         timeframe: args.timeframe,
@@ -156,15 +202,21 @@ pub(super) async fn fetch_all(
         end: args.to,
         cursor: None,
     };
-    let out = crate::harness::case::fetch_all(plugin, &req, args.max_pages).await;
+    let mut pages = 0usize;
+    let mut each = each;
+    let end = fetch_each(plugin, &req, args.max_pages, async |record, bars| {
+        pages += 1;
+        each(record, bars).await
+    })
+    .await;
     let who = format!("{} {}", plugin.name(), symbols.join(","));
-    match out.end {
-        End::Complete => Ok(out.bars),
+    match end {
+        End::Complete => Ok(()),
         End::CallError { message, .. } => bail!(
             "plugin {} {} failed on page {}: {message}",
             plugin.name(),
             plugin.version(),
-            out.pages.len() + 1
+            pages + 1
         ),
         End::ProviderError { message, .. } => bail!("{who}: {message}"),
         End::Stopped { message } => bail!("{who}: {message} (--max-pages {})", args.max_pages),
@@ -198,24 +250,21 @@ async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {
         return super::ingest::call_into_store(&plugin, &args, url, &config).await;
     }
     let batch = plugin.info().max_symbols_per_request.max(1) as usize;
-    let mut all = Vec::new();
     let mut failures = Vec::new();
+    // Pages are written as they arrive: an answer of any length takes one page of memory.
+    let mut out = BarsOut::new(std::io::stdout().lock(), args.format)?;
     for chunk in args.symbols.chunks(batch) {
-        match fetch_all(&plugin, chunk, &args).await {
-            Ok(bars) => all.extend(bars),
-            // One failing symbol does not stop the others; the exit code reports it.
-            Err(e) => failures.push(format!("{e:#}")),
+        let result = fetch_pages(&plugin, chunk, &args, async |_, bars| {
+            out.page(&bars)
+                .map_err(|e| format!("writing the bars: {e}"))
+        })
+        .await;
+        // One failing symbol does not stop the others; the exit code reports it.
+        if let Err(e) = result {
+            failures.push(format!("{e:#}"));
         }
     }
-    let mut out = std::io::stdout().lock();
-    match args.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &all)?;
-            writeln!(out)?;
-        }
-        Format::Csv => crate::export::bars_csv(&mut out, &all)?,
-    }
-    out.flush()?;
+    out.finish()?;
     if failures.is_empty() {
         Ok(ExitCode::SUCCESS)
     } else {

@@ -104,53 +104,69 @@ impl Outcome {
 }
 
 /// Asks for every page of `req`, following cursors, until the last page, an error, a
-/// repeated cursor or `max_pages`.
+/// repeated cursor or `max_pages`, and keeps them all (a test's whole answer).
 pub async fn fetch_all(plugin: &Plugin, req: &BarsRequest, max_pages: u32) -> Outcome {
-    let mut req = req.clone();
     let mut pages = Vec::new();
     let mut bars = Vec::new();
-    let mut seen: HashSet<String> = req.cursor.iter().cloned().collect();
-    let end = 'pages: {
-        for _ in 0..max_pages {
-            let page = match plugin.fetch_bars(&req).await {
-                Err(e) => {
-                    break 'pages End::CallError {
-                        kind: e.kind().into(),
-                        message: e.to_string(),
-                    };
-                }
-                Ok(Err(e)) => {
-                    break 'pages End::ProviderError {
-                        kind: e.kind().into(),
-                        message: e.to_string(),
-                    };
-                }
-                Ok(Ok(page)) => page,
-            };
-            pages.push(PageRecord {
-                cursor: req.cursor.clone(),
-                bars: page.bars.len(),
-                next_cursor: page.next_cursor.clone(),
-            });
-            bars.extend(page.bars);
-            match page.next_cursor {
-                None => break 'pages End::Complete,
-                Some(c) if !seen.insert(c.clone()) => {
-                    break 'pages End::Stopped {
-                        message: format!(
-                            "page {} returned cursor {c:?}, which an earlier page already gave: pagination does not terminate",
-                            pages.len()
-                        ),
-                    };
-                }
-                Some(c) => req.cursor = Some(c),
-            }
-        }
-        End::Stopped {
-            message: format!("no last page after {max_pages} pages"),
-        }
-    };
+    let end = fetch_each(plugin, req, max_pages, async |record, page| {
+        pages.push(record);
+        bars.extend(page);
+        Ok(())
+    })
+    .await;
     Outcome { pages, bars, end }
+}
+
+/// The same loop as [`fetch_all`], handing each page to `each` as it arrives instead of
+/// keeping it: memory stays one page however long the answer. An error from `each`
+/// stops the loop.
+pub async fn fetch_each(
+    plugin: &Plugin,
+    req: &BarsRequest,
+    max_pages: u32,
+    mut each: impl AsyncFnMut(PageRecord, Vec<RawBar>) -> Result<(), String>,
+) -> End {
+    let mut req = req.clone();
+    let mut seen: HashSet<String> = req.cursor.iter().cloned().collect();
+    for n in 1..=max_pages {
+        let page = match plugin.fetch_bars(&req).await {
+            Err(e) => {
+                return End::CallError {
+                    kind: e.kind().into(),
+                    message: e.to_string(),
+                };
+            }
+            Ok(Err(e)) => {
+                return End::ProviderError {
+                    kind: e.kind().into(),
+                    message: e.to_string(),
+                };
+            }
+            Ok(Ok(page)) => page,
+        };
+        let record = PageRecord {
+            cursor: req.cursor.clone(),
+            bars: page.bars.len(),
+            next_cursor: page.next_cursor.clone(),
+        };
+        if let Err(message) = each(record, page.bars).await {
+            return End::Stopped { message };
+        }
+        match page.next_cursor {
+            None => return End::Complete,
+            Some(c) if !seen.insert(c.clone()) => {
+                return End::Stopped {
+                    message: format!(
+                        "page {n} returned cursor {c:?}, which an earlier page already gave: pagination does not terminate"
+                    ),
+                };
+            }
+            Some(c) => req.cursor = Some(c),
+        }
+    }
+    End::Stopped {
+        message: format!("no last page after {max_pages} pages"),
+    }
 }
 
 #[cfg(test)]

@@ -12,8 +12,10 @@
 //! - `FETCH:<url>`: a well-behaved fetch: GETs `<url>` and returns the bars in its JSON body;
 //! - `SPOOF:<url>`: GETs `<url>` (an allowed address) with a `Host: evil.example` header;
 //! - `LEAK:…`, `LEAKERR:…`, `LOGFLOOD:<n>`, `DENYBIG`: secret and log attacks ([`leak`]);
+//! - `OUTSIDE`, `DUPKEY`, `ENDLESS`, `BIGRAW`: bars to keep out of the store ([`junk`]);
 //! - anything else: one bar per symbol, computed from the request, no I/O.
 
+mod junk;
 mod leak;
 
 use mdhost_sdk::{
@@ -188,6 +190,7 @@ impl Provider for Misbehave {
                 Err(e.unwrap_or_else(|| ProviderError::BadResponse("Host header was sent".into())))
             }
             f if leak::handles(f) => leak::run(f, &req),
+            f if junk::handles(f) => junk::run(f, &req),
             _ => Ok(echo(&req)),
         }
     }
