@@ -293,3 +293,65 @@ async fn config_edits_apply_in_place_and_invalid_edits_are_refused() {
             .is_ok()
     );
 }
+
+/// What misbehave's SECRET mode (the secret sent to other.example) gets back.
+async fn secret_error(r: &Registry) -> String {
+    let plugin = r.get("misbehave").unwrap();
+    let req = BarsRequest {
+        symbols: vec!["SECRET".into()],
+        ..echo()
+    };
+    format!("{:?}", plugin.fetch_bars(&req).await)
+}
+
+/// Issue 17: a component declaring another plugin's name, in a file that sorts first,
+/// took that plugin's settings and secrets, and the real plugin was refused. A name is
+/// bound to its file (`<name>.wasm`, or `[plugins.<name>] file`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_claiming_another_plugins_name_is_refused_and_gets_no_secrets() {
+    let secret = "[plugins.misbehave.secrets]\nx = { env = \"CARGO_PKG_NAME\", hosts = [\"api.bound.example\"] }\n";
+    let h = start(secret).await;
+    // The impostor sorts first and arrives while the real one serves, and at a rescan.
+    install(&h.plugins, "aaa.wasm", &misbehave_version(V2));
+    eventually("aaa.wasm is refused", || {
+        h.registry.status().iter().any(|s| s.last_error.is_some())
+    })
+    .await;
+    let refused = |r: &Registry| {
+        r.status()
+            .into_iter()
+            .find(|s| s.file.ends_with("aaa.wasm"))
+            .unwrap()
+    };
+    let (aaa, real) = (h.plugins.join("aaa.wasm"), h.plugins.join("misbehave.wasm"));
+    let want = format!(
+        "{} declares plugin \"misbehave\", which is bound to {} (its file name, or [plugins.misbehave] file); that file keeps the name, its settings and secrets",
+        aaa.display(),
+        real.display()
+    );
+    assert_eq!(
+        refused(&h.registry).last_error.as_deref(),
+        Some(want.as_str())
+    );
+    assert_eq!(version(&h).as_deref(), Some(V1));
+    let fresh = common::host::registry(h.plugins.parent().unwrap(), false).await;
+    assert_eq!(fresh.get("misbehave").unwrap().version(), V1);
+    assert_eq!(refused(&fresh).state, "failed");
+
+    // Without the bound file, another file may serve the name, but not with its secrets:
+    // the secret is "not configured" for it, where the bound file is refused only the host.
+    let bound = secret_error(&fresh).await;
+    assert!(bound.contains("may not be sent to"), "{bound}");
+    std::fs::remove_file(&real).unwrap();
+    eventually("aaa.wasm serves", || version(&h).as_deref() == Some(V2)).await;
+    let unbound = secret_error(&h.registry).await;
+    assert!(unbound.contains("is not configured"), "{unbound}");
+
+    // The bound file coming back takes the name again.
+    install(&h.plugins, "misbehave.wasm", &misbehave_version(V1));
+    eventually("misbehave.wasm serves again", || {
+        version(&h).as_deref() == Some(V1)
+    })
+    .await;
+    assert_eq!(refused(&h.registry).state, "failed");
+}

@@ -92,6 +92,7 @@ struct RawHost {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawPlugin {
+    file: Option<Spanned<String>>,
     allow_hosts: Option<Vec<Spanned<String>>>,
     rate_limit: Option<Spanned<RawRateLimit>>,
     burst: Option<Spanned<u32>>,
@@ -418,6 +419,14 @@ impl Config {
     pub fn plugin(&self, name: &str) -> PluginSettings {
         self.plugins.get(name).cloned().unwrap_or_default()
     }
+
+    /// The file name in the plugins directory bound to plugin `name`.
+    pub fn plugin_file(&self, name: &str) -> String {
+        self.plugins
+            .get(name)
+            .and_then(|p| p.file.clone())
+            .unwrap_or_else(|| format!("{name}.wasm"))
+    }
 }
 
 /// Why no plugin of `served` (the loaded ones, by name) answers to `name`.
@@ -736,6 +745,18 @@ impl Source<'_> {
             );
         }
         let p = p.into_inner();
+        if let Some(f) = &p.file {
+            let name_ok = f.get_ref().ends_with(".wasm")
+                && !f.get_ref().starts_with('.')
+                && !f.get_ref().contains(['/', '\\']);
+            if !name_ok {
+                return self.err(
+                    f.span(),
+                    k("file"),
+                    "must be a file name in the plugins directory ending in .wasm, such as \"polygon-1.4.wasm\"",
+                );
+            }
+        }
         let allow_hosts = match p.allow_hosts {
             Some(list) => {
                 let mut out = Vec::new();
@@ -857,6 +878,7 @@ impl Source<'_> {
             concurrency,
             limits,
             run_budget,
+            file: p.file.map(Spanned::into_inner),
         })
     }
 }
@@ -943,6 +965,16 @@ mod tests {
             Err("conf/plugins.toml:2: plugins.yahoo.log_rate: must be between 1 and 10000"),
         );
         check(
+            "[plugins.yahoo]\nrun_pages = 0\n",
+            Err("conf/plugins.toml:2: plugins.yahoo.run_pages: must be between 1 and 1000000000"),
+        );
+        check(
+            "[plugins.yahoo]\nfile = \"../yahoo.wasm\"\n",
+            Err(
+                "conf/plugins.toml:2: plugins.yahoo.file: must be a file name in the plugins directory ending in .wasm, such as \"polygon-1.4.wasm\"",
+            ),
+        );
+        check(
             "[plugins.polygon]\nrate_limit = { requests = \"five\", per_seconds = 60 }\n",
             Err(
                 "conf/plugins.toml:2: plugins.polygon.rate_limit: invalid type: string \"five\", expected u32",
@@ -951,7 +983,7 @@ mod tests {
         check(
             "[plugins.polygon]\n\nallow_hostz = []\n",
             Err(
-                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`",
+                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `file`, `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`",
             ),
         );
         check(

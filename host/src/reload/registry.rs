@@ -61,6 +61,9 @@ pub struct Registry {
     state: RwLock<State>,
 }
 
+/// Plugin files compiled and described at once during a scan.
+const SCAN_PARALLEL: usize = 4;
+
 fn is_plugin_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "wasm")
         && path
@@ -128,8 +131,27 @@ impl Registry {
             .filter(|p| is_plugin_file(p) && p.is_file())
             .collect();
         paths.sort();
-        for p in paths {
-            self.load_path(&p).await;
+        // Compiling and describing run side by side (a plugin whose describe hangs costs
+        // its deadline once, not once per plugin after it); results are taken in file
+        // order, so which file serves a contested name does not depend on timing.
+        use futures_util::StreamExt;
+        let mut loads = futures_util::stream::iter(paths)
+            .map(|p| async move {
+                let read = self.read_new(&p).await;
+                let loaded = match read {
+                    Some(Ok((bytes, hash))) => Some(Ok((self.prepare(&p, &bytes).await, hash))),
+                    Some(Err(e)) => Some(Err(e)),
+                    None => None,
+                };
+                (p, loaded)
+            })
+            .buffered(SCAN_PARALLEL);
+        while let Some((p, loaded)) = loads.next().await {
+            match loaded {
+                Some(Ok((plugin, hash))) => self.register(&p, plugin, hash),
+                Some(Err(e)) => self.record_error(&p, None, format!("cannot read: {e}")),
+                None => {}
+            }
         }
         Ok(())
     }
@@ -157,61 +179,112 @@ impl Registry {
 
     /// Loads (or reloads) one file; on failure the previous version keeps serving.
     pub async fn load_path(&self, path: &Path) {
-        let bytes = match tokio::fs::read(path).await {
-            Ok(b) => b,
-            // Removed between the event and now: the removal event will follow.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
-            Err(e) => return self.record_error(path, None, format!("cannot read: {e}")),
-        };
-        let hash = content_hash(&bytes);
-        if self
-            .state
-            .read()
-            .expect("registry lock")
-            .files
-            .get(path)
-            .and_then(|f| f.attempted.as_ref())
-            == Some(&hash)
-        {
-            return;
+        match self.read_new(path).await {
+            Some(Ok((bytes, hash))) => {
+                let loaded = self.prepare(path, &bytes).await;
+                self.register(path, loaded, hash);
+            }
+            Some(Err(e)) => self.record_error(path, None, format!("cannot read: {e}")),
+            None => {}
         }
-        self.load_bytes(path, &bytes, hash).await;
     }
 
-    async fn load_bytes(&self, path: &Path, bytes: &[u8], hash: String) {
+    /// The file's bytes and hash, unless it is gone (its removal event follows) or its
+    /// content is what was last attempted (duplicate events cost nothing).
+    async fn read_new(&self, path: &Path) -> Option<std::io::Result<(Vec<u8>, String)>> {
+        let bytes = match tokio::fs::read(path).await {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => return Some(Err(e)),
+        };
+        let hash = content_hash(&bytes);
+        let st = self.state.read().expect("registry lock");
+        if st.files.get(path).and_then(|f| f.attempted.as_ref()) == Some(&hash) {
+            return None;
+        }
+        Some(Ok((bytes, hash)))
+    }
+
+    /// Whether `path` is the file bound to plugin `name`: `[plugins.<name>] file`, else
+    /// `<name>.wasm`. Only the bound file gets the name's secrets, and it wins the name
+    /// over any other file.
+    fn is_bound(config: &Config, path: &Path, name: &str) -> bool {
+        path.file_name().and_then(|f| f.to_str()) == Some(&config.plugin_file(name))
+    }
+
+    /// Compiles and describes a file, with the operator's settings for the name it
+    /// declares; a file not bound to that name gets them without the secrets.
+    async fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Plugin, String> {
         let config = self.config();
         let origin = path.display().to_string();
-        let loaded = self
-            .runtime
-            .load_bytes(bytes, &origin, |info| config.plugin(&info.name))
-            .await;
+        self.runtime
+            .load_bytes(bytes, &origin, |info| {
+                let mut settings = config.plugin(&info.name);
+                if !Self::is_bound(&config, path, &info.name) {
+                    settings.secrets.clear();
+                }
+                settings
+            })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Serves a prepared plugin under its name, unless another file has the better claim:
+    /// the bound file (present in the directory), or an unbound file already serving.
+    fn register(&self, path: &Path, loaded: Result<Plugin, String>, hash: String) {
         let plugin = match loaded {
             Ok(p) => Arc::new(p),
-            Err(e) => return self.record_error(path, Some(hash), e.to_string()),
+            Err(e) => return self.record_error(path, Some(hash), e),
         };
+        let config = self.config();
+        let origin = path.display().to_string();
+        let name = plugin.name().to_owned();
+        let bound = Self::is_bound(&config, path, &name);
+        let bound_path = self.plugins_dir.join(config.plugin_file(&name));
+        let bound_present = bound_path.is_file();
         let mut st = self.state.write().expect("registry lock");
-        // Names are unique: a second file claiming a served name is refused and the running
-        // one keeps serving.
-        let clash = st
+        let serving_other = st
             .files
             .iter()
             .find(|(p, f)| {
-                p.as_path() != path
-                    && f.serving
-                        .as_ref()
-                        .is_some_and(|s| s.name() == plugin.name())
+                p.as_path() != path && f.serving.as_ref().is_some_and(|s| s.name() == name)
             })
-            .map(|(p, _)| p.display().to_string());
-        if let Some(other) = clash {
+            .map(|(p, _)| p.clone());
+        let refusal = if bound {
+            None
+        } else if bound_present {
+            Some(format!(
+                "{origin} declares plugin {name:?}, which is bound to {} (its file name, or [plugins.{name}] file); that file keeps the name, its settings and secrets",
+                bound_path.display()
+            ))
+        } else {
+            serving_other.as_ref().map(|other| {
+                format!(
+                    "{origin} declares plugin {name:?}, which {} already serves; the running one is kept (remove one of the two files)",
+                    other.display()
+                )
+            })
+        };
+        if let Some(msg) = refusal {
             drop(st);
-            let msg = format!(
-                "{origin} declares plugin {:?}, which {other} already serves; the running one is kept (remove one of the two files)",
-                plugin.name()
-            );
             self.record_error(path, Some(hash), msg);
             let mut st = self.state.write().expect("registry lock");
-            st.files.entry(path.to_owned()).or_default().blocked_by = Some(plugin.name().into());
+            st.files.entry(path.to_owned()).or_default().blocked_by = Some(name);
             return;
+        }
+        // The bound file takes the name from a file that held it without the binding.
+        if let Some(other) = serving_other {
+            let evicted = st.files.get_mut(&other).expect("listed above");
+            evicted.serving = None;
+            evicted.blocked_by = Some(name.clone());
+            evicted.last_error = Some(format!(
+                "{} declares plugin {name:?}, which is bound to {origin}; that file now serves it",
+                other.display()
+            ));
+            tracing::warn!(plugin = %name, file = %other.display(), bound = %origin, "plugin file replaced by the file bound to its name");
+        }
+        if !bound {
+            tracing::warn!(plugin = %name, file = %origin, bound = %bound_path.display(), "plugin served from a file not bound to its name: without its secrets");
         }
         let entry = st.files.entry(path.to_owned()).or_default();
         let previous = entry.serving.replace(plugin.clone());

@@ -44,6 +44,9 @@ pub struct PluginSettings {
     pub limits: CallLimits,
     /// What one job run may take from this plugin.
     pub run_budget: RunBudget,
+    /// The file in the plugins directory bound to this name (default `<name>.wasm`): only
+    /// it gets these settings' secrets, and it wins the name over any other file.
+    pub file: Option<String>,
 }
 
 /// What one job run may take from one plugin (`run_pages`, `run_bars`, `run_quarantine`):
