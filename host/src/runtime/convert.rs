@@ -108,19 +108,72 @@ fn valid_name(name: &str) -> bool {
         && !name.starts_with('-')
 }
 
+/// The most `describe` may say: its answer is logged with every call and stored with
+/// every bar (the version), so each field is small and each list short.
+pub mod describe_limits {
+    pub const VERSION: usize = 64;
+    pub const DESCRIPTION: usize = 1024;
+    pub const LIST: usize = 64;
+    pub const HOST: usize = 253;
+    pub const SECRET_NAME: usize = 64;
+}
+
+/// Refuses a `describe` answer any field of which is over its limit.
+fn within_describe_limits(i: &wit::Info) -> Result<(), ContractError> {
+    use describe_limits as l;
+    let too_long = |what: &str, len: usize, max: usize| {
+        ContractError(format!(
+            "plugin {:?}: {what} is {len} bytes; at most {max} are allowed",
+            crate::text::clip(&i.name, 64)
+        ))
+    };
+    let too_many = |what: &str, n: usize| {
+        ContractError(format!(
+            "plugin {:?}: {n} {what}; at most {} are allowed",
+            crate::text::clip(&i.name, 64),
+            l::LIST
+        ))
+    };
+    if i.version.len() > l::VERSION {
+        return Err(too_long("version", i.version.len(), l::VERSION));
+    }
+    if i.description.len() > l::DESCRIPTION {
+        return Err(too_long("description", i.description.len(), l::DESCRIPTION));
+    }
+    for (what, n) in [
+        ("asset classes", i.asset_classes.len()),
+        ("timeframes", i.timeframes.len()),
+        ("allowed hosts", i.allowed_hosts.len()),
+        ("secrets", i.secrets.len()),
+    ] {
+        if n > l::LIST {
+            return Err(too_many(what, n));
+        }
+    }
+    if let Some(h) = i.allowed_hosts.iter().find(|h| h.len() > l::HOST) {
+        return Err(too_long("an allowed host", h.len(), l::HOST));
+    }
+    if let Some(s) = i.secrets.iter().find(|s| s.len() > l::SECRET_NAME) {
+        return Err(too_long("a secret name", s.len(), l::SECRET_NAME));
+    }
+    Ok(())
+}
+
 impl TryFrom<wit::Info> for ProviderInfo {
     type Error = ContractError;
     fn try_from(i: wit::Info) -> Result<Self, ContractError> {
         if !valid_name(&i.name) {
             return Err(ContractError(format!(
                 "plugin name {:?} must be 1-64 lowercase ASCII letters, digits or '-'",
-                i.name
+                crate::text::clip(&i.name, 64)
             )));
         }
-        if i.version.trim().is_empty() {
+        within_describe_limits(&i)?;
+        // The version goes into every log line and every stored bar: one printable word.
+        if i.version.is_empty() || !i.version.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(ContractError(format!(
-                "plugin {:?} has an empty version",
-                i.name
+                "plugin {:?} has version {:?}: it must be printable ASCII without spaces, such as \"1.2.0\"",
+                i.name, i.version
             )));
         }
         if i.max_symbols_per_request == 0 {

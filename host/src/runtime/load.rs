@@ -182,7 +182,7 @@ impl Runtime {
             transport: shared.transport.clone(),
             retry: shared.retry.clone(),
             limits: CallLimits {
-                deadline: Runtime::VALIDATION_DEADLINE,
+                deadline: Runtime::DESCRIBE_DEADLINE,
                 ..CallLimits::default()
             },
             metrics: shared.metrics.clone(),

@@ -176,7 +176,8 @@ impl Runtime {
         self.shared.pooling
     }
 
-    /// Deadline used while validating a plugin at load time (its settings are unknown
-    /// until `describe` names it).
-    pub const VALIDATION_DEADLINE: Duration = Duration::from_secs(10);
+    /// Deadline of `describe` at load time (its settings are unknown until it answers):
+    /// short, since describe only returns constants, so that a plugin that hangs in it
+    /// costs little; other files load meanwhile.
+    pub const DESCRIBE_DEADLINE: Duration = Duration::from_secs(3);
 }

@@ -1,13 +1,60 @@
-//! A test-only plugin whose `describe` traps, so that loading it must fail with a clear
-//! error instead of taking the host down.
+//! A test-only plugin whose `describe` misbehaves, so that loading it must fail with a
+//! clear error, quickly, instead of taking the host down or filling its log and store.
+//!
+//! What it does is the word after `bad-describe-mode:` in [`MODE`]; tests patch that
+//! literal in the component's bytes (same length) to get each behaviour:
+//!
+//! - `trap`: panics;
+//! - `hang`: never returns;
+//! - `bigversion`: a 10 MB version string;
+//! - `biglists`: 10,001 allowed hosts and a 40 MB description.
 
-use mdhost_sdk::{BarsPage, BarsRequest, Info, Provider, ProviderError};
+use mdhost_sdk::{
+    AssetClass, BarsPage, BarsRequest, Info, Provider, ProviderError, RateLimit, TimeUnit,
+    Timeframe,
+};
+
+/// The behaviour; padded so that every mode fits in its bytes.
+static MODE: &str = "bad-describe-mode:trap      ";
 
 struct BadDescribe;
 
+fn info(version: String, description: String, allowed_hosts: Vec<String>) -> Info {
+    Info {
+        name: "bad-describe".into(),
+        version,
+        description,
+        asset_classes: vec![AssetClass::Equity],
+        timeframes: vec![Timeframe::of(TimeUnit::Day, 1)],
+        allowed_hosts,
+        secrets: vec![],
+        default_rate_limit: RateLimit {
+            requests: 1,
+            per_seconds: 1,
+        },
+        max_symbols_per_request: 1,
+        streaming: false,
+    }
+}
+
 impl Provider for BadDescribe {
     fn describe() -> Info {
-        panic!("bad-describe: describe is broken on purpose")
+        let mode = std::hint::black_box(MODE);
+        match mode["bad-describe-mode:".len()..].trim_end() {
+            "hang" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "bigversion" => info("1".repeat(10 << 20), String::new(), vec![]),
+            "biglists" => info(
+                "1.0.0".into(),
+                "d".repeat(40 << 20),
+                (0..10_001).map(|i| format!("h{i}.example")).collect(),
+            ),
+            _ => panic!("bad-describe: describe is broken on purpose"),
+        }
     }
 
     fn fetch_bars(_req: BarsRequest) -> Result<BarsPage, ProviderError> {
