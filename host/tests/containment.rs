@@ -93,6 +93,7 @@ async fn runtime(pooling: bool) -> Runtime {
 
 const DEADLINE: Duration = Duration::from_secs(2);
 const MEMORY_CAP: usize = 32 << 20;
+const RESULT_CAP: usize = 4 << 20;
 
 async fn load(rt: &Runtime, addr: &str) -> Plugin {
     let settings = PluginSettings {
@@ -119,6 +120,7 @@ async fn load(rt: &Runtime, addr: &str) -> Plugin {
             deadline: DEADLINE,
             memory_cap: MEMORY_CAP,
             max_response_bytes: 1 << 20,
+            max_result_bytes: RESULT_CAP,
             ..CallLimits::default()
         },
         ..PluginSettings::default()
@@ -194,6 +196,9 @@ async fn every_failure_is_contained_to_its_call() {
         ("LOOP".into(), Expect::Call("deadline", format!("{DEADLINE:?}"))),
         ("ALLOC".into(), Expect::Call("memory-cap", format!("memory cap of {MEMORY_CAP} bytes exceeded"))),
         ("TRAP".into(), Expect::Call("trap", "misbehave: deliberate panic".into())),
+        ("RECURSE".into(), Expect::Call("trap", "recursi".into())),
+        ("BIGPAGE".into(), Expect::Call("data-cap", format!("more than {RESULT_CAP} bytes to the host in one call"))),
+        (format!("BADHEADER:http://{addr}/bars"), Expect::Provider("unauthorized", "\"bad name\\r\\n\" is not a valid header name".into())),
         ("DENIED".into(), Expect::Provider("unauthorized", "host \"not-declared.example\" is not among the hosts plugin \"misbehave\" declares".into())),
         (
             "SNOOP".into(),

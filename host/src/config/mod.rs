@@ -100,6 +100,7 @@ struct RawPlugin {
     deadline: Option<Spanned<String>>,
     memory_mb: Option<Spanned<u64>>,
     max_response_mb: Option<Spanned<u64>>,
+    max_result_mb: Option<Spanned<u64>>,
     log_lines: Option<Spanned<u64>>,
     log_kb: Option<Spanned<u64>>,
     log_rate: Option<Spanned<u64>>,
@@ -801,6 +802,10 @@ impl Source<'_> {
         if let Some(mb) = n(response) {
             limits.max_response_bytes = mb << 20;
         }
+        let result = self.within(p.max_result_mb.as_ref(), k("max_result_mb"), 1..=1024)?;
+        if let Some(mb) = n(result) {
+            limits.max_result_bytes = mb << 20;
+        }
         if let Some(l) = self.within(p.log_lines.as_ref(), k("log_lines"), 0..=100_000)? {
             limits.log_lines = u32::try_from(l).unwrap_or(u32::MAX);
         }
@@ -983,7 +988,7 @@ mod tests {
         check(
             "[plugins.polygon]\n\nallow_hostz = []\n",
             Err(
-                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `file`, `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`",
+                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `file`, `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `max_result_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`",
             ),
         );
         check(

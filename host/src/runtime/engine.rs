@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
+use super::state;
+
 /// How often the epoch advances; a deadline is noticed within one tick.
 pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 
@@ -14,12 +16,15 @@ pub const EPOCH_TICK: Duration = Duration::from_millis(5);
 /// reserves slots of this size.
 pub const MAX_MEMORY_CAP: usize = 1 << 30;
 
+/// Wasm stack one call may use.
+pub const MAX_WASM_STACK: usize = 1 << 20;
+
 fn base_config() -> Config {
     let mut c = Config::new();
     c.wasm_component_model(true);
     c.epoch_interruption(true);
     // Deep recursion in a plugin traps instead of overflowing the host's stack.
-    c.max_wasm_stack(1 << 20);
+    c.max_wasm_stack(MAX_WASM_STACK);
     c.async_stack_size(2 << 20);
     c
 }
@@ -33,9 +38,9 @@ fn pooling_config() -> PoolingAllocationConfig {
     p.total_memories(512);
     p.total_tables(1024);
     p.total_stacks(256);
-    p.max_memories_per_component(8);
-    p.max_tables_per_component(16);
-    p.max_core_instances_per_component(64);
+    p.max_memories_per_component(state::MAX_MEMORIES as u32);
+    p.max_tables_per_component(state::MAX_TABLES as u32);
+    p.max_core_instances_per_component(state::MAX_INSTANCES as u32);
     p.max_memory_size(MAX_MEMORY_CAP);
     // Every call runs in a fresh instance, so a slot's memory is handed back after each
     // one. Returned to the kernel (the default), the next call page-faults it all in

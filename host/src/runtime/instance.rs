@@ -23,6 +23,10 @@ pub enum CallError {
     Deadline(Duration),
     #[error("memory cap of {cap} bytes exceeded (the plugin asked for {requested} bytes)")]
     MemoryCap { cap: usize, requested: usize },
+    #[error(
+        "the plugin tried to pass more than {cap} bytes to the host in one call (its answer, or one request); raise max_result_mb if the provider's pages are that large"
+    )]
+    DataCap { cap: usize },
     #[error("plugin trapped: {0}")]
     Trap(String),
     #[error("could not instantiate plugin: {0}")]
@@ -39,6 +43,7 @@ impl CallError {
         match self {
             CallError::Deadline(_) => "deadline",
             CallError::MemoryCap { .. } => "memory-cap",
+            CallError::DataCap { .. } => "data-cap",
             CallError::Trap(_) => "trap",
             CallError::Instantiate(_) => "instantiate",
             CallError::Contract(_) => "contract",
@@ -63,8 +68,13 @@ impl PluginInstance {
         pre: &ProviderPluginPre<CallState>,
         caps: Arc<PluginCaps>,
     ) -> Result<Self, CallError> {
+        let result_cap = caps.limits.max_result_bytes;
         let mut store = Store::new(&shared.engine, CallState::new(caps));
         store.limiter(|s| &mut s.limiter);
+        // What one call may copy out of the guest (wasmtime's default is 128 MiB, twice
+        // the default memory cap): the host's memory per call is bounded by the plugin's
+        // settings, whatever the guest's answer aliases.
+        store.set_hostcall_fuel(result_cap);
         // Checked on every epoch tick: interrupt once the call's wall-clock budget is
         // spent, otherwise yield so one looping plugin cannot hog an executor thread.
         store.epoch_deadline_callback(|ctx| {
@@ -236,7 +246,25 @@ fn classify(store: &Store<CallState>, e: wasmtime::Error) -> CallError {
     // One line: what trapped and, for a Rust guest, its panic message. The wasm
     // backtrace goes to the debug log only.
     tracing::debug!(plugin = %data.caps.name, backtrace = %format!("{e:?}"), "plugin trap");
+    if e.chain()
+        .any(|c| c.to_string().contains("fuel allocated for hostcalls"))
+    {
+        return CallError::DataCap {
+            cap: data.caps.limits.max_result_bytes,
+        };
+    }
     let what = match e.downcast_ref::<Trap>() {
+        Some(Trap::StackOverflow) => format!(
+            "{}: the plugin recursed deeper than the host's {} KiB wasm stack",
+            Trap::StackOverflow,
+            super::engine::MAX_WASM_STACK >> 10
+        ),
+        // A Rust guest keeps its own stack in linear memory, below its data: recursing
+        // too deep runs off the bottom of it, which wasm reports as this.
+        Some(Trap::MemoryOutOfBounds) => format!(
+            "{}: a wild pointer, or the plugin overflowing its own stack (deep recursion)",
+            Trap::MemoryOutOfBounds
+        ),
         Some(t) => t.to_string(),
         None => e.root_cause().to_string(),
     };

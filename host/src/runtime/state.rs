@@ -15,44 +15,77 @@ use crate::runtime::bindings::mdhost::provider::log::Level;
 /// Bytes of plugin stdout/stderr kept per call; the rest is dropped (and said so).
 const STDIO_CAPTURE: usize = 64 * 1024;
 
+/// What one instance may create: every engine mode applies these through the limiter
+/// (the pooling allocator's slots are sized to match, `engine.rs`).
+pub const MAX_MEMORIES: usize = 8;
+pub const MAX_TABLES: usize = 16;
+pub const MAX_INSTANCES: usize = 64;
+/// Elements of all of an instance's tables together (a Rust plugin uses a few hundred).
+pub const MAX_TABLE_ELEMENTS: usize = 100_000;
+
 /// Caps memory and counts what a store may create; records a refused memory growth so that
 /// the trap that follows is reported as the memory cap, not as a generic trap.
+///
+/// The cap holds for all of an instance's linear memories together: a component with
+/// eight memories gets the cap once, not eight times.
 pub struct CallLimiter {
     pub memory_cap: usize,
     pub memory_denied: Option<usize>,
+    /// Bytes of every memory of the instance.
+    memory_total: usize,
+    /// Elements of every table of the instance.
+    table_total: usize,
+}
+
+impl CallLimiter {
+    pub fn new(memory_cap: usize) -> Self {
+        CallLimiter {
+            memory_cap,
+            memory_denied: None,
+            memory_total: 0,
+            table_total: 0,
+        }
+    }
 }
 
 impl ResourceLimiter for CallLimiter {
     fn memory_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        if desired > self.memory_cap {
-            self.memory_denied = Some(desired);
+        let total = (self.memory_total - current.min(self.memory_total)).saturating_add(desired);
+        if total > self.memory_cap {
+            self.memory_denied = Some(total);
             return Ok(false);
         }
+        self.memory_total = total;
         Ok(true)
     }
 
     fn table_growing(
         &mut self,
-        _current: usize,
+        current: usize,
         desired: usize,
         _max: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        Ok(desired <= 1_000_000)
+        let total = (self.table_total - current.min(self.table_total)).saturating_add(desired);
+        if total > MAX_TABLE_ELEMENTS {
+            return Ok(false);
+        }
+        self.table_total = total;
+        Ok(true)
     }
 
     fn instances(&self) -> usize {
-        64
+        MAX_INSTANCES
     }
     fn tables(&self) -> usize {
-        64
+        MAX_TABLES
     }
     fn memories(&self) -> usize {
-        8
+        MAX_MEMORIES
     }
 }
 
@@ -92,10 +125,7 @@ impl CallState {
         CallState {
             wasi,
             table: ResourceTable::new(),
-            limiter: CallLimiter {
-                memory_cap,
-                memory_denied: None,
-            },
+            limiter: CallLimiter::new(memory_cap),
             caps,
             deadline: tokio::time::Instant::now(),
             cpu_deadline: std::time::Instant::now(),
@@ -169,5 +199,38 @@ impl WasiView for CallState {
             ctx: &mut self.wasi,
             table: &mut self.table,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use wasmtime::ResourceLimiter;
+
+    use super::CallLimiter;
+
+    /// (current, desired) growths of an instance's memories in the order wasmtime asks,
+    /// and whether each is allowed, under a 32-byte cap.
+    fn check(steps: &[(usize, usize)], expected: &[bool]) {
+        let mut l = CallLimiter::new(32);
+        let got: Vec<bool> = steps
+            .iter()
+            .map(|&(cur, want)| l.memory_growing(cur, want, None).unwrap())
+            .collect();
+        assert_eq!(got, expected, "{steps:?}");
+    }
+
+    #[test]
+    fn the_memory_cap_covers_every_memory_together() {
+        check(&[(0, 16), (16, 32)], &[true, true]);
+        check(&[(0, 16), (16, 33)], &[true, false]);
+        // Eight memories of 16 bytes: the first two fit, the rest do not.
+        check(
+            &[(0, 16); 8],
+            &[true, true, false, false, false, false, false, false],
+        );
+        check(
+            &[(0, 16), (0, 8), (8, 16), (0, 1)],
+            &[true, true, true, false],
+        );
     }
 }

@@ -23,6 +23,9 @@ pub struct CallLimits {
     pub memory_cap: usize,
     /// Cap on one HTTP response body, in bytes.
     pub max_response_bytes: usize,
+    /// Cap on the data one call copies from the plugin into the host (its answer, or the
+    /// arguments of one host call such as an HTTP request), in bytes.
+    pub max_result_bytes: usize,
     /// Log lines (its `log` calls and stdout/stderr lines) one call may write.
     pub log_lines: u32,
     /// Log bytes one call may write.
@@ -38,6 +41,7 @@ impl Default for CallLimits {
             deadline: Duration::from_secs(30),
             memory_cap: 64 << 20,
             max_response_bytes: 32 << 20,
+            max_result_bytes: 32 << 20,
             log_lines: 200,
             log_bytes: 64 << 10,
             log_rate: 20,

@@ -13,10 +13,12 @@
 //! - `SPOOF:<url>`: GETs `<url>` (an allowed address) with a `Host: evil.example` header;
 //! - `LEAK:…`, `LEAKERR:…`, `LOGFLOOD:<n>`, `DENYBIG`: secret and log attacks ([`leak`]);
 //! - `OUTSIDE`, `DUPKEY`, `ENDLESS`, `BIGRAW`: bars to keep out of the store ([`junk`]);
+//! - `RECURSE`, `BIGPAGE`, `BADHEADER:<url>`: the sandbox's limits ([`strain`]);
 //! - anything else: one bar per symbol, computed from the request, no I/O.
 
 mod junk;
 mod leak;
+mod strain;
 
 use mdhost_sdk::{
     AssetClass, Bar, BarsPage, BarsRequest, Dec, Info, Provider, ProviderError, RateLimit,
@@ -191,6 +193,7 @@ impl Provider for Misbehave {
             }
             f if leak::handles(f) => leak::run(f, &req),
             f if junk::handles(f) => junk::run(f, &req),
+            f if strain::handles(f) => strain::run(f, &req),
             _ => Ok(echo(&req)),
         }
     }
