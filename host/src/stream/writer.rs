@@ -387,3 +387,61 @@ fn span(bars: &[RawBar], timeframe: Timeframe) -> (DateTime<Utc>, DateTime<Utc>)
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(start: &str, close: &str, answer: u64) -> Item {
+        Item::Bar {
+            bar: RawBar {
+                symbol: "BTC/USD".into(),
+                timeframe: "1m".parse().unwrap(),
+                start: start.parse().unwrap(),
+                open: close.into(),
+                high: close.into(),
+                low: close.into(),
+                close: close.into(),
+                volume: None,
+                vwap: None,
+                trades: None,
+                complete: true,
+            },
+            source: Source {
+                provider: "p".into(),
+                version: "1".into(),
+            },
+            class: AssetClass::Crypto,
+            received: None,
+            answer,
+        }
+    }
+
+    /// (start minute, close, answer) in arrival order → the closes left for validation.
+    fn check(items: &[(u32, &str, u64)], expected: &[&str]) {
+        let mut buf: Vec<Item> = items
+            .iter()
+            .map(|(m, c, a)| item(&format!("2025-07-12T00:{m:02}:00Z"), c, *a))
+            .collect();
+        latest_answers(&mut buf);
+        let got: Vec<String> = buf
+            .iter()
+            .map(|i| match i {
+                Item::Bar { bar, .. } => bar.close.clone(),
+                Item::Event { .. } => unreachable!(),
+            })
+            .collect();
+        assert_eq!(got, expected, "{items:?}");
+    }
+
+    #[test]
+    fn a_later_answer_revises_a_bar_and_copies_within_one_answer_stay_for_the_validator() {
+        check(&[(0, "1", 1), (1, "2", 1)], &["1", "2"]);
+        // A correction in a later message replaces the earlier bar.
+        check(&[(0, "1", 1), (0, "1.5", 2), (1, "2", 2)], &["1.5", "2"]);
+        // Two bars for one minute in one message: both go on, to be quarantined.
+        check(&[(0, "1", 3), (0, "9", 3)], &["1", "9"]);
+        // …unless a later message settles the minute.
+        check(&[(0, "1", 3), (0, "9", 3), (0, "2", 4)], &["2"]);
+    }
+}
