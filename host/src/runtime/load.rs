@@ -183,6 +183,7 @@ impl Runtime {
             retry: shared.retry.clone(),
             limits: CallLimits {
                 deadline: Runtime::DESCRIBE_DEADLINE,
+                max_result_bytes: Runtime::DESCRIBE_RESULT_CAP,
                 ..CallLimits::default()
             },
             metrics: shared.metrics.clone(),

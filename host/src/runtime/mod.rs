@@ -180,4 +180,8 @@ impl Runtime {
     /// short, since describe only returns constants, so that a plugin that hangs in it
     /// costs little; other files load meanwhile.
     pub const DESCRIBE_DEADLINE: Duration = Duration::from_secs(3);
+
+    /// What `describe` may copy into the host: its answer is a few hundred bytes, and
+    /// every field has a limit far below this.
+    pub const DESCRIBE_RESULT_CAP: usize = 1 << 20;
 }

@@ -6,8 +6,9 @@
 //!
 //! - `trap`: panics;
 //! - `hang`: never returns;
-//! - `bigversion`: a 10 MB version string;
-//! - `biglists`: 10,001 allowed hosts and a 40 MB description.
+//! - `bigversion`: a 100 KB version string;
+//! - `biglists`: 10,001 allowed hosts;
+//! - `hugedesc`: a 40 MB description.
 
 use mdhost_sdk::{
     AssetClass, BarsPage, BarsRequest, Info, Provider, ProviderError, RateLimit, TimeUnit,
@@ -47,12 +48,13 @@ impl Provider for BadDescribe {
                     n = std::hint::black_box(n.wrapping_add(1));
                 }
             }
-            "bigversion" => info("1".repeat(10 << 20), String::new(), vec![]),
+            "bigversion" => info("1".repeat(100_000), String::new(), vec![]),
             "biglists" => info(
                 "1.0.0".into(),
-                "d".repeat(40 << 20),
+                String::new(),
                 (0..10_001).map(|i| format!("h{i}.example")).collect(),
             ),
+            "hugedesc" => info("1.0.0".into(), "d".repeat(40 << 20), vec![]),
             _ => panic!("bad-describe: describe is broken on purpose"),
         }
     }
