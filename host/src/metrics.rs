@@ -130,6 +130,7 @@ struct StreamMetrics {
     connects: Family<StreamOutcomeLabels, Counter>,
     connected: Family<StreamLabels, Gauge>,
     stale: Family<StreamSymbolLabels, Counter>,
+    stalls: Family<StreamLabels, Counter>,
     recoveries: Family<StreamOutcomeLabels, Counter>,
     bar_latency: Family<StreamLabels, Histogram, fn() -> Histogram>,
     commit_latency: Family<StreamLabels, Histogram, fn() -> Histogram>,
@@ -145,6 +146,7 @@ impl StreamMetrics {
             connects: Family::default(),
             connected: Family::default(),
             stale: Family::default(),
+            stalls: Family::default(),
             recoveries: Family::default(),
             bar_latency: Family::new_with_constructor(bar_latency_histogram),
             commit_latency: Family::new_with_constructor(commit_latency_histogram),
@@ -179,6 +181,11 @@ impl StreamMetrics {
             "mdhost_stream_stale_alerts",
             "Times a symbol had no data for the stale period during its session",
             m.stale.clone(),
+        );
+        registry.register(
+            "mdhost_stream_stalls",
+            "Connections closed because nothing arrived for the stream's idle_timeout",
+            m.stalls.clone(),
         );
         registry.register(
             "mdhost_stream_gap_recoveries",
@@ -385,6 +392,16 @@ impl Metrics {
                 stream: stream.to_owned(),
             })
             .set(i64::from(up));
+    }
+
+    /// A silent connection of `stream` was closed.
+    pub fn stream_stall(&self, stream: &str) {
+        self.stream
+            .stalls
+            .get_or_create(&StreamLabels {
+                stream: stream.to_owned(),
+            })
+            .inc();
     }
 
     pub fn stream_stale(&self, stream: &str, symbol: &str) {

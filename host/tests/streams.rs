@@ -507,6 +507,52 @@ async fn a_reconnect_recovers_the_outage_even_when_no_bar_follows() {
     svc.terminate();
 }
 
+/// Issue 18: a server that keeps the connection open and stops sending looked connected
+/// for ever. A connection silent for `idle_timeout` is closed, counted and reconnected, and
+/// the minutes it missed come from REST.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_silent_connection_is_closed_and_reconnected_and_nothing_is_lost() {
+    let db = PgDb::create("mdhost_stream_stall").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let now = chrono::Utc::now().timestamp();
+    let minute = now - now % MIN;
+    let first_bar = minute - 5 * MIN;
+    // The first connection delivers two bars, then holds the line open in silence; the
+    // second delivers the minute before the current one.
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.extend([bar("BTC/USD", first_bar), bar("BTC/USD", first_bar + MIN)]);
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    let mut second = handshake(&["BTC/USD"]);
+    second.push(bar("BTC/USD", minute - MIN));
+    server.push(&session(StreamTransport::Websocket, second));
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"quiet\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+             reconnect_min = \"50ms\"\nidle_timeout = \"3s\"\nping_interval = \"1s\"\n",
+    );
+    let line = svc.wait_for_log("closed the silent connection", Duration::from_secs(15));
+    assert!(line.contains("no message for 3s (idle_timeout)"), "{line}");
+    let rows = rows_when(&db, BAR_ROWS, 5, Duration::from_secs(20)).await;
+    assert!(rows.len() >= 5, "{rows:?}\nlog:\n{}", svc.log.join("\n"));
+    assert_eq!(
+        rows,
+        expected_rows(&["BTC/USD"], first_bar, rows.len() as i64)
+    );
+    assert!(server.connections() >= 2);
+    let (_, metrics) = svc.get("/metrics").await;
+    assert!(
+        sample(&metrics, "mdhost_stream_stalls_total{stream=\"quiet\"}") >= 1.0, // float-ok
+        "{metrics}"
+    );
+    svc.terminate();
+    // The silent connection was closed with a close frame, not abandoned.
+    let closes = server.seen().client_closes;
+    assert!(closes.iter().any(|(i, _)| *i == 0), "{closes:?}");
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

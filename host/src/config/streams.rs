@@ -28,6 +28,8 @@ pub(super) struct RawStream {
     flush_interval: Option<Spanned<String>>,
     late_grace: Option<Spanned<String>>,
     recover: Option<Spanned<bool>>,
+    idle_timeout: Option<Spanned<String>>,
+    ping_interval: Option<Spanned<String>>,
 }
 
 /// One validated `[[streams]]` entry.
@@ -60,6 +62,11 @@ pub struct StreamConfig {
     pub late_grace: Duration,
     /// Fetch missing intervals with `fetch-bars` after a disconnect or a skipped interval.
     pub recover: bool,
+    /// A connection that delivers no message for this long is closed and reconnected
+    /// (default: one timeframe plus 30 s).
+    pub idle_timeout: Duration,
+    /// How often the host pings a WebSocket server, so a dead TCP connection shows.
+    pub ping_interval: Duration,
 }
 
 impl Source<'_> {
@@ -105,7 +112,20 @@ impl Source<'_> {
                 "must not be shorter than reconnect_min",
             );
         }
+        let bar = timeframe
+            .duration()
+            .unwrap_or_default()
+            .to_std()
+            .unwrap_or_default();
+        let idle_timeout = duration(
+            &s.idle_timeout,
+            "idle_timeout",
+            bar + Duration::from_secs(30),
+        )?;
+        let ping_interval = duration(&s.ping_interval, "ping_interval", Duration::from_secs(20))?;
         Ok(StreamConfig {
+            idle_timeout,
+            ping_interval,
             stale_after: duration(&s.stale_after, "stale_after", Duration::from_secs(120))?,
             heartbeat: duration(&s.heartbeat, "heartbeat", Duration::from_secs(30))?,
             reconnect_min,
@@ -206,7 +226,7 @@ mod tests {
         check(
             &stream(&format!("{ok}reconect = true\n")),
             Err(
-                "conf/plugins.toml:6: streams.reconect: unknown field `reconect`, expected one of `name`, `provider`, `failover`, `symbols`, `timeframe`, `stale_after`, `heartbeat`, `reconnect_min`, `reconnect_max`, `breaker_after`, `breaker_cooldown`, `flush_bars`, `flush_interval`, `late_grace`, `recover`",
+                "conf/plugins.toml:6: streams.reconect: unknown field `reconect`, expected one of `name`, `provider`, `failover`, `symbols`, `timeframe`, `stale_after`, `heartbeat`, `reconnect_min`, `reconnect_max`, `breaker_after`, `breaker_cooldown`, `flush_bars`, `flush_interval`, `late_grace`, `recover`, `idle_timeout`, `ping_interval`",
             ),
         );
     }

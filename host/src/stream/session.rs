@@ -44,6 +44,8 @@ enum Ended {
     Failed(String),
     Unauthorized(String),
     RateLimited(Option<u32>),
+    /// Nothing arrived for this long: the connection is alive only in name.
+    Stalled(Duration),
 }
 
 impl std::fmt::Display for Ended {
@@ -55,6 +57,11 @@ impl std::fmt::Display for Ended {
             Ended::Unauthorized(m) => write!(f, "unauthorized: {m}"),
             Ended::RateLimited(Some(s)) => write!(f, "rate limited (retry in {s} s)"),
             Ended::RateLimited(None) => f.write_str("rate limited"),
+            Ended::Stalled(d) => write!(
+                f,
+                "no message for {}s (idle_timeout); closed the silent connection",
+                d.as_secs()
+            ),
         }
     }
 }
@@ -319,6 +326,8 @@ impl Session {
                 }
             }
             let mut tick = tokio::time::interval(TICK);
+            let opened = Instant::now();
+            let mut pinged = opened;
             loop {
                 tokio::select! {
                     biased;
@@ -360,7 +369,20 @@ impl Session {
                         }
                         Err(e) => break 'conn Ended::Dropped(e.to_string()),
                     },
-                    _ = tick.tick() => self.housekeeping().await,
+                    _ = tick.tick() => {
+                        self.housekeeping().await;
+                        let heard = self.last_message.filter(|t| *t > opened).unwrap_or(opened);
+                        if heard.elapsed() >= self.cfg.idle_timeout {
+                            self.ctx.metrics.stream_stall(&name);
+                            break 'conn Ended::Stalled(heard.elapsed());
+                        }
+                        if pinged.elapsed() >= self.cfg.ping_interval {
+                            pinged = Instant::now();
+                            if let Err(e) = conn.ping().await {
+                                break 'conn Ended::Dropped(format!("ping: {e}"));
+                            }
+                        }
+                    }
                 }
             }
         };

@@ -268,6 +268,18 @@ impl Connection {
         }
     }
 
+    /// Pings a WebSocket server (its pong is read and dropped by `next`); an HTTP stream
+    /// has no such frame. An error means the connection is gone.
+    pub async fn ping(&mut self) -> Result<(), TransportError> {
+        match &mut self.inner {
+            Inner::Ws(ws) => ws
+                .send(Message::Ping(Vec::new().into()))
+                .await
+                .map_err(|e| TransportError::Io(e.to_string())),
+            Inner::Lines { .. } => Ok(()),
+        }
+    }
+
     /// Sends one text message (an `on-open` message or a plugin's reply).
     pub async fn send(&mut self, text: String) -> Result<(), TransportError> {
         match &mut self.inner {
