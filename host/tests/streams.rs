@@ -553,6 +553,40 @@ async fn a_silent_connection_is_closed_and_reconnected_and_nothing_is_lost() {
     assert!(closes.iter().any(|(i, _)| *i == 0), "{closes:?}");
 }
 
+/// Issue 18: after a restart the stream started from nothing, so every bar that closed
+/// while the host was down was lost. It now starts from the newest stored bar of each
+/// symbol and recovers the minutes in between from REST.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_restarted_host_recovers_the_bars_that_closed_while_it_was_down() {
+    let db = PgDb::create("mdhost_stream_restart").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let now = chrono::Utc::now().timestamp();
+    let minute = now - now % MIN;
+    let first_bar = minute - 6 * MIN;
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.extend([bar("BTC/USD", first_bar), bar("BTC/USD", first_bar + MIN)]);
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    let stream = "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+             reconnect_min = \"50ms\"\nlate_grace = \"200ms\"\n";
+    let (_dir, mut svc) = start_service(&db, &rest, &server, stream);
+    let rows = rows_when(&db, BAR_ROWS, 2, Duration::from_secs(20)).await;
+    assert_eq!(rows.len(), 2, "{rows:?}\nlog:\n{}", svc.log.join("\n"));
+    svc.terminate();
+    // Down for "four minutes": the next host's stream delivers only the last one.
+    let mut again = handshake(&["BTC/USD"]);
+    again.push(bar("BTC/USD", minute - MIN));
+    server.push(&session(StreamTransport::Websocket, again));
+    let (_dir2, mut svc) = start_service(&db, &rest, &server, stream);
+    let rows = rows_when(&db, BAR_ROWS, 6, Duration::from_secs(20)).await;
+    assert!(rows.len() >= 6, "{rows:?}\nlog:\n{}", svc.log.join("\n"));
+    assert_eq!(
+        rows,
+        expected_rows(&["BTC/USD"], first_bar, rows.len() as i64)
+    );
+    svc.terminate();
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

@@ -151,6 +151,40 @@ impl Streams {
     }
 }
 
+/// How long a starting stream waits for the store to say where each series ends.
+const SEED_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The start of each symbol's newest stored bar: a stream that starts (or restarts) goes
+/// on from there, so what closed while the host was down is recovered, not lost.
+async fn stored_last_bars(
+    store: &dyn Store,
+    cfg: &StreamConfig,
+) -> std::collections::HashMap<String, chrono::DateTime<chrono::Utc>> {
+    let now = chrono::Utc::now();
+    let mut out = std::collections::HashMap::new();
+    for symbol in &cfg.symbols {
+        let read = store.recent_bars(symbol, cfg.timeframe, now, 1);
+        match tokio::time::timeout(SEED_TIMEOUT, read).await {
+            Ok(Ok(bars)) => {
+                // Older series are the poll and backfill jobs' to fill, as after a reconnect.
+                if let Some((start, _)) = bars
+                    .last()
+                    .filter(|(s, _)| now - *s < session::RECONNECT_RECOVERY_HORIZON)
+                {
+                    out.insert(symbol.clone(), *start);
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(stream = %cfg.name, symbol, error = %e, "cannot read where the series ends; bars closed before this start are not recovered");
+            }
+            Err(_) => {
+                tracing::warn!(stream = %cfg.name, symbol, "the store did not say where the series ends in time; bars closed before this start are not recovered");
+            }
+        }
+    }
+    out
+}
+
 /// One stream: its write path, its recovery worker and its session, stopped in order.
 async fn run_stream(
     cfg: Arc<StreamConfig>,
@@ -166,10 +200,11 @@ async fn run_stream(
             flush_bars: cfg.flush_bars,
             flush_interval: cfg.flush_interval,
         },
-        store,
+        store.clone(),
         validator.clone(),
         ctx.metrics.clone(),
     );
+    let last_bars = stored_last_bars(&*store, &cfg).await;
     let (gap_tx, gap_rx) = mpsc::unbounded_channel();
     let mut providers = vec![cfg.provider.clone()];
     providers.extend(cfg.failover.iter().cloned());
@@ -185,6 +220,7 @@ async fn run_stream(
         .run(gap_rx),
     );
     session::Session::new(cfg.clone(), ctx, validator, writer.tx.clone(), gap_tx)
+        .resuming_after(last_bars)
         .run(stop)
         .await;
     // Gaps still queued are left to the poll jobs' lookback; what was fetched is written.

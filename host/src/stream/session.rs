@@ -130,7 +130,7 @@ pub struct Session {
 
 /// A reconnect recovers the outage only for series whose last bar is this recent: older
 /// ones are history (a backfill's job), not an outage.
-const RECONNECT_RECOVERY_HORIZON: chrono::Duration = chrono::Duration::days(1);
+pub(super) const RECONNECT_RECOVERY_HORIZON: chrono::Duration = chrono::Duration::days(1);
 
 impl Session {
     pub fn new(
@@ -165,6 +165,13 @@ impl Session {
             on_message_time,
             after_reconnect: None,
         }
+    }
+
+    /// Starts from the newest stored bar of each symbol, as if the stream had delivered it:
+    /// the first connection then recovers what closed since, as any reconnect does.
+    pub fn resuming_after(mut self, last_bars: HashMap<String, DateTime<Utc>>) -> Self {
+        self.last_bar = last_bars;
+        self
     }
 
     /// Runs until `stop` turns true: connect, serve, reconnect.
