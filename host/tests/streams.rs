@@ -587,6 +587,58 @@ async fn a_restarted_host_recovers_the_bars_that_closed_while_it_was_down() {
     svc.terminate();
 }
 
+/// Issue 18: a quarantined stream bar left a permanent hole although REST had the good
+/// bar, because the stream counted it as delivered. A bar that breaks a hard rule is
+/// quarantined and its interval recovered.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_quarantined_stream_bar_is_recovered_from_rest() {
+    let db = PgDb::create("mdhost_stream_rejected").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let now = chrono::Utc::now().timestamp();
+    let minute = now - now % MIN;
+    let first_bar = minute - 4 * MIN;
+    let broken = MockBar {
+        l: "999999".into(),
+        ..bar_at("BTC/USD", first_bar + MIN, 0)
+    };
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.extend([
+        bar("BTC/USD", first_bar),
+        recv(bar_json(&broken, true)),
+        bar("BTC/USD", first_bar + 2 * MIN),
+    ]);
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n",
+    );
+    let rows = rows_when(&db, BAR_ROWS, 3, Duration::from_secs(20)).await;
+    assert_eq!(
+        rows,
+        expected_rows(&["BTC/USD"], first_bar, 3),
+        "log:\n{}",
+        svc.log.join("\n")
+    );
+    let quarantined = db
+        .rows("SELECT extract(epoch from start)::bigint, reason_codes FROM quarantined_bars")
+        .await;
+    assert_eq!(
+        quarantined,
+        vec![format!(
+            "{}|ohlc.low_above_open,ohlc.low_above_close",
+            first_bar + MIN
+        )]
+    );
+    let events = db
+        .rows("SELECT kind, extract(epoch from start)::bigint FROM quality_events WHERE kind = 'stream.rejected'")
+        .await;
+    assert_eq!(events, vec![format!("stream.rejected|{}", first_bar + MIN)]);
+    svc.terminate();
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

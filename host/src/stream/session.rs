@@ -24,7 +24,7 @@ use crate::runtime::PluginInstance;
 use crate::runtime::capabilities::PluginCaps;
 use crate::runtime::capabilities::stream::WirePlan;
 use crate::store::Source;
-use crate::validate::{EventKind, QualityEvent, Validator};
+use crate::validate::{EventKind, QualityEvent, Rejected, Validator};
 
 /// What the sessions of all streams share.
 pub struct StreamContext {
@@ -492,6 +492,12 @@ impl Session {
         if !bar.complete {
             return;
         }
+        if let Some(rejected) = self.validator.reject_alone(&bar, self.class, Utc::now()) {
+            // Not a bar the stream delivered: the next one finds its interval missing and
+            // recovers it from REST. The broken one is quarantined, and the event says so.
+            self.rejected(rejected, source).await;
+            return;
+        }
         if let Some((_, waiting)) = &mut self.after_reconnect {
             // Its first bar since the reconnect shows the outage's extent (below).
             waiting.remove(&bar.symbol);
@@ -521,6 +527,35 @@ impl Session {
     fn market_open(&self, symbol: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
         let calendar = self.validator.policy(symbol, self.class).calendar;
         calendar.open_between(from, to) != Some(false)
+    }
+
+    async fn rejected(&mut self, rejected: Rejected, source: &Source) {
+        let codes: Vec<&str> = rejected.reasons.iter().map(|r| r.code.as_str()).collect();
+        let event = QualityEvent {
+            kind: EventKind::StreamRejected,
+            symbol: rejected.raw.symbol.clone(),
+            timeframe: rejected.raw.timeframe,
+            start: Some(rejected.raw.start),
+            end: None,
+            detail: format!(
+                "the stream's bar broke {}; the interval is recovered from the provider's REST endpoint instead",
+                codes.join(", ")
+            ),
+        };
+        for item in [
+            Item::Rejected {
+                rejected,
+                source: source.clone(),
+                class: self.class,
+            },
+            Item::Event {
+                event,
+                source: source.clone(),
+                class: self.class,
+            },
+        ] {
+            let _ = self.writer.send(item).await;
+        }
     }
 
     async fn deliver(&mut self, bar: RawBar, received: Option<Instant>, source: Source) {

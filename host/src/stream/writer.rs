@@ -15,7 +15,7 @@ use crate::domain::{AssetClass, RawBar, Timeframe};
 use crate::ingest::validated_batch;
 use crate::metrics::Metrics;
 use crate::store::{Source, Store, WriteBatch};
-use crate::validate::{History, QualityEvent, Request, Validator};
+use crate::validate::{History, QualityEvent, Rejected, Request, Validator};
 
 /// A bar older than this at commit (after its interval ended) is logged as late.
 pub const LATENCY_WARNING: Duration = Duration::from_secs(10);
@@ -32,6 +32,13 @@ pub enum Item {
         received: Option<Instant>,
         /// The plugin answer it came in (see [`answer_id`]).
         answer: u64,
+    },
+    /// A bar the stream judged broken before counting it as delivered: quarantined as is
+    /// (its interval is recovered; the recovered bar must not meet it in validation).
+    Rejected {
+        rejected: Rejected,
+        source: Source,
+        class: AssetClass,
     },
     /// A quality event of the stream itself (a stale symbol).
     Event {
@@ -95,7 +102,7 @@ fn latest_answers(items: &mut Vec<Item>) {
             );
             newest[&key] == *answer
         }
-        Item::Event { .. } => true,
+        Item::Event { .. } | Item::Rejected { .. } => true,
     });
 }
 
@@ -197,6 +204,11 @@ impl State {
                     source,
                     class,
                 } => (source, class, Entry::Event(event)),
+                Item::Rejected {
+                    rejected,
+                    source,
+                    class,
+                } => (source, class, Entry::Rejected(rejected)),
             };
             let g = groups
                 .entry((source.provider.clone(), source.version.clone()))
@@ -206,6 +218,7 @@ impl State {
                     bars: Vec::new(),
                     received: Vec::new(),
                     events: Vec::new(),
+                    rejected: Vec::new(),
                 });
             match entry {
                 Entry::Bar(bar, received) => {
@@ -213,6 +226,7 @@ impl State {
                     g.received.push(received);
                 }
                 Entry::Event(e) => g.events.push(e),
+                Entry::Rejected(r) => g.rejected.push(r),
             }
         }
         for g in groups.into_values() {
@@ -258,6 +272,7 @@ impl State {
             &Default::default(),
         );
         batch.events.extend(g.events);
+        batch.rejected.extend(g.rejected);
         if !self.write(&batch).await {
             return;
         }
@@ -365,6 +380,7 @@ impl State {
 enum Entry {
     Bar(RawBar, Option<Instant>),
     Event(QualityEvent),
+    Rejected(Rejected),
 }
 
 struct Group {
@@ -373,6 +389,7 @@ struct Group {
     bars: Vec<RawBar>,
     received: Vec<Option<Instant>>,
     events: Vec<QualityEvent>,
+    rejected: Vec<Rejected>,
 }
 
 /// The range the bars of a batch cover (an empty batch covers nothing).
@@ -428,7 +445,7 @@ mod tests {
             .iter()
             .map(|i| match i {
                 Item::Bar { bar, .. } => bar.close.clone(),
-                Item::Event { .. } => unreachable!(),
+                Item::Event { .. } | Item::Rejected { .. } => unreachable!(),
             })
             .collect();
         assert_eq!(got, expected, "{items:?}");

@@ -87,6 +87,30 @@ impl Validator {
         self.policies.resolve(symbol, default_class)
     }
 
+    /// One bar judged alone (its own interval as the range): `Some` with every reason if it
+    /// breaks a hard rule. The stream asks before it counts a bar as delivered, so that a
+    /// bar headed for quarantine leaves its interval to be recovered.
+    pub fn reject_alone(
+        &self,
+        bar: &RawBar,
+        default_class: AssetClass,
+        now: DateTime<Utc>,
+    ) -> Option<Rejected> {
+        let symbols = [bar.symbol.clone()];
+        let expect = Expect {
+            symbols: &symbols,
+            timeframe: bar.timeframe,
+            start: bar.start,
+            end: bar.timeframe.end_of(bar.start),
+            now,
+        };
+        let reasons = hard::check(bar, &expect, &self.policy(&bar.symbol, default_class)).err()?;
+        Some(Rejected {
+            raw: clipped(bar.clone()),
+            reasons,
+        })
+    }
+
     /// Validates one batch; gaps are looked for only where `gaps` says.
     pub fn validate(
         &self,

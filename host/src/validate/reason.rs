@@ -105,6 +105,10 @@ pub enum EventKind {
     /// Written by the store: another source reports different values for a stored bar.
     #[serde(rename = "disagreement")]
     Disagreement,
+    /// A stream's bar broke a hard rule: it is quarantined and its interval recovered
+    /// from the provider's REST endpoint instead.
+    #[serde(rename = "stream.rejected")]
+    StreamRejected,
 }
 
 impl EventKind {
@@ -118,6 +122,7 @@ impl EventKind {
             EventKind::DuplicateInBatch => "batch.duplicate",
             EventKind::Revision => "revision",
             EventKind::Disagreement => "disagreement",
+            EventKind::StreamRejected => "stream.rejected",
         }
     }
 }
