@@ -131,6 +131,7 @@ struct StreamMetrics {
     connected: Family<StreamLabels, Gauge>,
     stale: Family<StreamSymbolLabels, Counter>,
     stalls: Family<StreamLabels, Counter>,
+    queue: Family<StreamLabels, Gauge>,
     recoveries: Family<StreamOutcomeLabels, Counter>,
     bar_latency: Family<StreamLabels, Histogram, fn() -> Histogram>,
     commit_latency: Family<StreamLabels, Histogram, fn() -> Histogram>,
@@ -147,6 +148,7 @@ impl StreamMetrics {
             connected: Family::default(),
             stale: Family::default(),
             stalls: Family::default(),
+            queue: Family::default(),
             recoveries: Family::default(),
             bar_latency: Family::new_with_constructor(bar_latency_histogram),
             commit_latency: Family::new_with_constructor(commit_latency_histogram),
@@ -186,6 +188,11 @@ impl StreamMetrics {
             "mdhost_stream_stalls",
             "Connections closed because nothing arrived for the stream's idle_timeout",
             m.stalls.clone(),
+        );
+        registry.register(
+            "mdhost_stream_queue_depth",
+            "Bars and events waiting for the stream's write path (backpressure above 20000)",
+            m.queue.clone(),
         );
         registry.register(
             "mdhost_stream_gap_recoveries",
@@ -392,6 +399,16 @@ impl Metrics {
                 stream: stream.to_owned(),
             })
             .set(i64::from(up));
+    }
+
+    /// Items waiting for `stream`'s write path.
+    pub fn stream_queue(&self, stream: &str, depth: usize) {
+        self.stream
+            .queue
+            .get_or_create(&StreamLabels {
+                stream: stream.to_owned(),
+            })
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// A silent connection of `stream` was closed.

@@ -639,6 +639,60 @@ async fn a_quarantined_stream_bar_is_recovered_from_rest() {
     svc.terminate();
 }
 
+/// Issue 18: under a flood of messages the biased select never reached its one-second
+/// tick: no heartbeat, no stale checks, no bars closed on the clock. The tick now comes
+/// first, so the clock's work runs while messages pour in.
+#[tokio::test(flavor = "multi_thread")]
+async fn housekeeping_runs_while_messages_flood_in() {
+    let db = PgDb::create("mdhost_stream_flood").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let mut frames = handshake(&["BTC/USD"]);
+    // Updates of the open bar: data for the stream, nothing for the store to wait on.
+    let update = recv(bar_json(&bar_at("BTC/USD", T0, 0), false));
+    frames.extend(std::iter::repeat_n(update, 150_000));
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    let (_dir, mut svc) = start_service(
+        &db,
+        &rest,
+        &server,
+        "[[streams]]\nname = \"flood\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+             heartbeat = \"1s\"\n",
+    );
+    // Three heartbeats, each counting messages: they came while the flood went on.
+    let messages = |line: &str| {
+        line.split("\"messages\":")
+            .nth(1)
+            .and_then(|r| r.split([',', '}']).next())
+            .and_then(|n| n.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        svc.count_log("");
+        let busy = svc
+            .log
+            .iter()
+            .filter(|l| l.contains("stream heartbeat") && messages(l) > 0)
+            .count();
+        if busy >= 3 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "heartbeats during the flood: {busy}\nlog:\n{}",
+            svc.log.join("\n")
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (_, metrics) = svc.get("/metrics").await;
+    assert!(
+        metrics.contains("mdhost_stream_queue_depth{stream=\"flood\"}"),
+        "{metrics}"
+    );
+    svc.terminate();
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

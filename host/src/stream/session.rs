@@ -107,6 +107,8 @@ pub struct Session {
     last_bar: HashMap<String, DateTime<Utc>>,
     /// The answer (message or clock tick) whose bars are being delivered.
     answer: u64,
+    /// When the last "falling behind" warning was logged.
+    queue_warned: Option<Instant>,
     /// When each symbol last had data (any bar, trade or quote).
     last_data: HashMap<String, (Instant, DateTime<Utc>)>,
     stale: HashSet<String>,
@@ -151,6 +153,7 @@ impl Session {
             validator,
             last_bar: HashMap::new(),
             answer: 0,
+            queue_warned: None,
             last_data: HashMap::new(),
             stale: HashSet::new(),
             started: (Instant::now(), Utc::now()),
@@ -333,6 +336,8 @@ impl Session {
                 }
             }
             let mut tick = tokio::time::interval(TICK);
+            // A tick missed under load is not made up in a burst.
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             let opened = Instant::now();
             let mut pinged = opened;
             loop {
@@ -342,6 +347,23 @@ impl Session {
                         conn.close("mdhost is shutting down").await;
                         self.set_disconnected();
                         return (Ended::Stopped, healthy);
+                    }
+                    // Before messages: under a flood the next message is always ready, and
+                    // the clock's work (heartbeat, stale checks, closing bars, the idle
+                    // timeout) must still run once a tick.
+                    _ = tick.tick() => {
+                        self.housekeeping().await;
+                        let heard = self.last_message.filter(|t| *t > opened).unwrap_or(opened);
+                        if heard.elapsed() >= self.cfg.idle_timeout {
+                            self.ctx.metrics.stream_stall(&name);
+                            break 'conn Ended::Stalled(heard.elapsed());
+                        }
+                        if pinged.elapsed() >= self.cfg.ping_interval {
+                            pinged = Instant::now();
+                            if let Err(e) = conn.ping().await {
+                                break 'conn Ended::Dropped(format!("ping: {e}"));
+                            }
+                        }
                     }
                     r = conn.next() => match r {
                         Ok(Incoming::Message(bytes)) => {
@@ -376,20 +398,6 @@ impl Session {
                         }
                         Err(e) => break 'conn Ended::Dropped(e.to_string()),
                     },
-                    _ = tick.tick() => {
-                        self.housekeeping().await;
-                        let heard = self.last_message.filter(|t| *t > opened).unwrap_or(opened);
-                        if heard.elapsed() >= self.cfg.idle_timeout {
-                            self.ctx.metrics.stream_stall(&name);
-                            break 'conn Ended::Stalled(heard.elapsed());
-                        }
-                        if pinged.elapsed() >= self.cfg.ping_interval {
-                            pinged = Instant::now();
-                            if let Err(e) = conn.ping().await {
-                                break 'conn Ended::Dropped(format!("ping: {e}"));
-                            }
-                        }
-                    }
                 }
             }
         };
@@ -603,8 +611,25 @@ impl Session {
         self.check_stale(now).await;
         self.recover_after_reconnect(now);
         self.report();
+        self.watch_queue();
         if self.last_beat.elapsed() >= self.cfg.heartbeat {
             self.heartbeat();
+        }
+    }
+
+    /// Publishes the write path's queue depth, and warns (at most once a minute) while it
+    /// is over half full: the store is not keeping up and the stream will soon wait for it.
+    fn watch_queue(&mut self) {
+        let depth = super::writer::QUEUE.saturating_sub(self.writer.capacity());
+        self.ctx.metrics.stream_queue(&self.cfg.name, depth);
+        let behind = depth >= super::writer::QUEUE / 2;
+        if behind
+            && self
+                .queue_warned
+                .is_none_or(|t| t.elapsed() >= Duration::from_secs(60))
+        {
+            self.queue_warned = Some(Instant::now());
+            tracing::warn!(stream = %self.cfg.name, queued = depth, capacity = super::writer::QUEUE, "the stream's write path is falling behind; the stream will wait for the store when the queue is full");
         }
     }
 

@@ -121,7 +121,7 @@ pub struct Writer {
 }
 
 /// Items a stream may have in flight before its sessions wait for the store.
-const QUEUE: usize = 20_000;
+pub(super) const QUEUE: usize = 20_000;
 
 impl Writer {
     pub fn start(
