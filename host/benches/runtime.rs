@@ -111,7 +111,7 @@ fn setup(body: Arc<Vec<u8>>) -> (tokio::runtime::Runtime, Plugin, bool) {
             "api_key".to_owned(),
             SecretSetting {
                 env: "CARGO_PKG_NAME".into(),
-                hosts: None,
+                hosts: vec!["api.polygon.io".into()],
                 value: None,
             },
         )]

@@ -220,6 +220,7 @@ async fn start(setup: Setup<'_>) -> Host {
         metrics: metrics.clone(),
         jobs: jobs.clone(),
         config_error: setup.config_error.unwrap_or_else(|| Arc::new(|| None)),
+        streams: Arc::new(Vec::new),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -296,7 +297,8 @@ impl Host {
 
     /// `/readyz` says ready, with one plugin serving from `backend`.
     async fn check_ready(&self, backend: &str) {
-        let body = json!({ "status": "ready", "store": backend, "plugins_serving": 1 });
+        let body =
+            json!({ "status": "ready", "store": backend, "plugins_serving": 1, "streams": [] });
         self.check("GET", "/readyz", 200, body).await;
     }
 

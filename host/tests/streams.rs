@@ -693,6 +693,57 @@ async fn housekeeping_runs_while_messages_flood_in() {
     svc.terminate();
 }
 
+/// Issue 18: `/readyz` said ready while a stream was down. It lists every stream's
+/// connection, and a stream marked `required` that is not connected makes the service
+/// not ready.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_required_stream_that_is_down_makes_the_service_not_ready() {
+    let db = PgDb::create("mdhost_stream_ready").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    // Every connection is closed as soon as it opens.
+    let refuse = vec![Frame::Disconnect {
+        code: Some(1011),
+        reason: "down for maintenance".into(),
+    }];
+    let server = stream_server::start(
+        &session(StreamTransport::Websocket, Vec::new()),
+        Some(refuse),
+        TOKEN,
+    )
+    .await;
+    let stream = |required: bool| {
+        format!(
+            "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+             required = {required}\nreconnect_min = \"5s\"\n"
+        )
+    };
+    let readyz = async |svc: &Service, want: u16| {
+        let until = std::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let (status, body) = svc.get("/readyz").await;
+            if status == want && body.contains("live") {
+                return body;
+            }
+            assert!(std::time::Instant::now() < until, "{status} {body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    let (_dir, mut svc) = start_service(&db, &rest, &server, &stream(true));
+    let body = readyz(&svc, 503).await;
+    assert!(
+        body.contains("not ready: streams: not connected: live (required = true)"),
+        "{body}"
+    );
+    svc.terminate();
+    let (_dir, mut svc) = start_service(&db, &rest, &server, &stream(false));
+    let body = readyz(&svc, 200).await;
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["streams"][0]["name"], "live", "{body}");
+    assert_eq!(v["streams"][0]["connected"], false, "{body}");
+    assert_eq!(v["streams"][0]["required"], false, "{body}");
+    svc.terminate();
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

@@ -36,6 +36,8 @@ pub struct AdminState {
     /// The refused plugins.toml edit, if the last one was refused (from
     /// `reload::Watcher::config_error`).
     pub config_error: Arc<dyn Fn() -> Option<String> + Send + Sync>,
+    /// The connection state of every running stream (`stream::Streams::health`).
+    pub streams: Arc<dyn Fn() -> Vec<crate::stream::StreamHealth> + Send + Sync>,
 }
 
 /// The admin API's routes over `state`.

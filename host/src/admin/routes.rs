@@ -47,7 +47,7 @@ pub(super) async fn readyz(
     // The cheapest query every backend has: the newest `runs` row, by primary key.
     if let Err(e) = patiently(s.store.runs(1)).await {
         tracing::warn!(backend = s.store.backend(), error = %e, "not ready: the store does not answer");
-        failed.push("store: does not answer a query");
+        failed.push("store: does not answer a query".to_owned());
     }
     let serving = s
         .registry
@@ -56,13 +56,26 @@ pub(super) async fn readyz(
         .filter(|p| p.name.is_some())
         .count();
     if serving == 0 {
-        failed.push("plugins: none is serving");
+        failed.push("plugins: none is serving".to_owned());
+    }
+    let streams = (s.streams)();
+    let down: Vec<&str> = streams
+        .iter()
+        .filter(|h| h.required && !h.connected)
+        .map(|h| h.name.as_str())
+        .collect();
+    if !down.is_empty() {
+        failed.push(format!(
+            "streams: not connected: {} (required = true)",
+            down.join(", ")
+        ));
     }
     if failed.is_empty() {
         Ok(Json(json!({
             "status": "ready",
             "store": s.store.backend(),
             "plugins_serving": serving,
+            "streams": streams,
         })))
     } else {
         Err(ApiError::Unavailable(format!(

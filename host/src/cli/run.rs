@@ -48,6 +48,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             registry: host.registry.clone(),
             connector: Arc::new(connector),
             metrics: host.metrics.clone(),
+            health: Default::default(),
         },
         host.store.clone(),
     );
@@ -63,6 +64,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         metrics: host.metrics.clone(),
         jobs: scheduler.clone() as Arc<dyn JobControl>,
         config_error: Arc::new(move || errors.config_error()),
+        streams: {
+            let streams = streams.clone();
+            Arc::new(move || streams.health())
+        },
     };
     let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(admin::serve(listener, state, async {

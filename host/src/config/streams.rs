@@ -30,6 +30,7 @@ pub(super) struct RawStream {
     recover: Option<Spanned<bool>>,
     idle_timeout: Option<Spanned<String>>,
     ping_interval: Option<Spanned<String>>,
+    required: Option<Spanned<bool>>,
 }
 
 /// One validated `[[streams]]` entry.
@@ -67,6 +68,8 @@ pub struct StreamConfig {
     pub idle_timeout: Duration,
     /// How often the host pings a WebSocket server, so a dead TCP connection shows.
     pub ping_interval: Duration,
+    /// While this stream is not connected, `/readyz` says the service is not ready.
+    pub required: bool,
 }
 
 impl Source<'_> {
@@ -124,6 +127,7 @@ impl Source<'_> {
         )?;
         let ping_interval = duration(&s.ping_interval, "ping_interval", Duration::from_secs(20))?;
         Ok(StreamConfig {
+            required: s.required.is_some_and(Spanned::into_inner),
             idle_timeout,
             ping_interval,
             stale_after: duration(&s.stale_after, "stale_after", Duration::from_secs(120))?,
@@ -226,7 +230,7 @@ mod tests {
         check(
             &stream(&format!("{ok}reconect = true\n")),
             Err(
-                "conf/plugins.toml:6: streams.reconect: unknown field `reconect`, expected one of `name`, `provider`, `failover`, `symbols`, `timeframe`, `stale_after`, `heartbeat`, `reconnect_min`, `reconnect_max`, `breaker_after`, `breaker_cooldown`, `flush_bars`, `flush_interval`, `late_grace`, `recover`, `idle_timeout`, `ping_interval`",
+                "conf/plugins.toml:6: streams.reconect: unknown field `reconect`, expected one of `name`, `provider`, `failover`, `symbols`, `timeframe`, `stale_after`, `heartbeat`, `reconnect_min`, `reconnect_max`, `breaker_after`, `breaker_cooldown`, `flush_bars`, `flush_interval`, `late_grace`, `recover`, `idle_timeout`, `ping_interval`, `required`",
             ),
         );
     }

@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-pub use session::StreamContext;
+pub use session::{HealthBoard, StreamContext, StreamHealth};
 pub use transport::Connector;
 
 use crate::config::StreamConfig;
@@ -68,6 +68,32 @@ impl Streams {
         });
         *streams.watcher.lock().expect("streams lock") = Some(task);
         streams
+    }
+
+    /// The connection state of each running stream (one that has not reported yet, just
+    /// started, counts as not connected).
+    pub fn health(&self) -> Vec<StreamHealth> {
+        let running = self.running.lock().expect("streams lock");
+        let known = self.ctx.health.all();
+        running
+            .iter()
+            .map(|(name, r)| {
+                known
+                    .iter()
+                    .find(|h| h.name == *name)
+                    .cloned()
+                    .map(|h| StreamHealth {
+                        required: r.cfg.required,
+                        ..h
+                    })
+                    .unwrap_or_else(|| StreamHealth {
+                        name: name.clone(),
+                        connected: false,
+                        last_message_age_s: None,
+                        required: r.cfg.required,
+                    })
+            })
+            .collect()
     }
 
     /// Names of the streams running now.

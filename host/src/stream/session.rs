@@ -31,6 +31,42 @@ pub struct StreamContext {
     pub registry: Arc<Registry>,
     pub connector: Arc<Connector>,
     pub metrics: Arc<Metrics>,
+    /// Each stream's connection state, as `/readyz` reports it.
+    pub health: Arc<HealthBoard>,
+}
+
+/// One stream's connection state, updated by its session every tick.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StreamHealth {
+    pub name: String,
+    pub connected: bool,
+    /// Seconds since the last message, if one came.
+    pub last_message_age_s: Option<u64>,
+    /// `[[streams]] required`: while it is down the service is not ready.
+    pub required: bool,
+}
+
+/// The connection state of every running stream.
+#[derive(Debug, Default)]
+pub struct HealthBoard(std::sync::Mutex<std::collections::BTreeMap<String, StreamHealth>>);
+
+impl HealthBoard {
+    fn set(&self, h: StreamHealth) {
+        self.0
+            .lock()
+            .expect("health lock")
+            .insert(h.name.clone(), h);
+    }
+
+    /// Every running stream, by name.
+    pub fn all(&self) -> Vec<StreamHealth> {
+        self.0
+            .lock()
+            .expect("health lock")
+            .values()
+            .cloned()
+            .collect()
+    }
 }
 
 /// Why a connection ended (or never opened).
@@ -128,6 +164,19 @@ pub struct Session {
     /// After a reconnect: the symbols that have had no bar since, with their last bar
     /// before the outage, and when the connection opened.
     after_reconnect: Option<(Instant, HashMap<String, DateTime<Utc>>)>,
+}
+
+/// Delays between reconnects: doubling from `min`, jittered at every step, capped below
+/// `max`. backon adds up to 100% of the current delay as jitter, so the cap it is given is
+/// half of `max`: at the cap delays still spread over `[max/2, max)` instead of all being
+/// `max`, and a fleet of hosts does not reconnect in lockstep.
+fn reconnect_backoff(min: Duration, max: Duration) -> backon::ExponentialBackoff {
+    ExponentialBuilder::default()
+        .with_min_delay(min)
+        .with_max_delay(max / 2)
+        .with_jitter()
+        .without_max_times()
+        .build()
 }
 
 /// A reconnect recovers the outage only for series whose last bar is this recent: older
@@ -232,12 +281,7 @@ impl Session {
     }
 
     fn backoff(&self) -> backon::ExponentialBackoff {
-        ExponentialBuilder::default()
-            .with_min_delay(self.cfg.reconnect_min)
-            .with_max_delay(self.cfg.reconnect_max)
-            .with_jitter()
-            .without_max_times()
-            .build()
+        reconnect_backoff(self.cfg.reconnect_min, self.cfg.reconnect_max)
     }
 
     /// Waits `delay` while keeping watch; false when the stream is being stopped.
@@ -319,6 +363,7 @@ impl Session {
         let name = self.cfg.name.clone();
         tracing::info!(stream = %name, provider = %source.provider, version = %source.version, url = %wire.shown_url, "stream connected");
         self.connected = true;
+        self.publish_health();
         let now = Utc::now();
         let recent: HashMap<String, DateTime<Utc>> = self
             .last_bar
@@ -409,6 +454,16 @@ impl Session {
     fn set_disconnected(&mut self) {
         self.connected = false;
         self.ctx.metrics.stream_connected(&self.cfg.name, false);
+        self.publish_health();
+    }
+
+    fn publish_health(&self) {
+        self.ctx.health.set(StreamHealth {
+            name: self.cfg.name.clone(),
+            connected: self.connected,
+            last_message_age_s: self.last_message.map(|t| t.elapsed().as_secs()),
+            required: self.cfg.required,
+        });
     }
 
     /// Acts on one event; `Some` ends the connection.
@@ -612,6 +667,7 @@ impl Session {
         self.recover_after_reconnect(now);
         self.report();
         self.watch_queue();
+        self.publish_health();
         if self.last_beat.elapsed() >= self.cfg.heartbeat {
             self.heartbeat();
         }
@@ -737,5 +793,30 @@ impl Session {
             last_message_age = age.as_deref().unwrap_or("never"),
             "stream heartbeat"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::reconnect_backoff;
+
+    #[test]
+    fn reconnect_delays_are_jittered_at_the_cap_too() {
+        let (min, max) = (Duration::from_secs(1), Duration::from_secs(60));
+        let delays: Vec<Duration> = reconnect_backoff(min, max).take(60).collect();
+        assert!(delays[0] >= min && delays[0] < 2 * min, "{:?}", delays[0]);
+        let capped = &delays[20..];
+        assert!(
+            capped.iter().all(|d| *d >= max / 2 && *d < max),
+            "{capped:?}"
+        );
+        let spread = capped
+            .iter()
+            .max()
+            .unwrap()
+            .saturating_sub(*capped.iter().min().unwrap());
+        assert!(spread >= Duration::from_secs(5), "{capped:?}");
     }
 }
