@@ -431,15 +431,16 @@ impl Metrics {
             .inc();
     }
 
-    /// A gap recovery of `stream` finished (`ok` or `failed`).
-    pub fn stream_recovery(&self, stream: &str, outcome: &'static str) {
+    /// Gap recoveries of `stream` finished (`ok` or `failed`): one per symbol and
+    /// interval, however many shared a request.
+    pub fn stream_recovery(&self, stream: &str, outcome: &'static str, gaps: u64) {
         self.stream
             .recoveries
             .get_or_create(&StreamOutcomeLabels {
                 stream: stream.to_owned(),
                 outcome,
             })
-            .inc();
+            .inc_by(gaps);
     }
 
     /// The `on-message` histogram of `stream`, to observe into without a label lookup

@@ -152,7 +152,12 @@ fn inspect_refuses_bad_components_with_one_clear_line() {
     check_refused(
         d,
         &common::test_wasm("bad-describe"),
-        "describe failed: plugin trapped: wasm trap: wasm `unreachable` instruction executed; the plugin panicked at plugins/testing/bad-describe/src/lib.rs:56:18: bad-describe: describe is broken on purpose",
+        "describe failed: plugin trapped: wasm trap: wasm `unreachable` instruction executed; the plugin panicked at plugins/testing/bad-describe/src/lib.rs:",
+    );
+    check_refused(
+        d,
+        &common::test_wasm("bad-describe"),
+        ": bad-describe: describe is broken on purpose",
     );
     check_refused(
         d,

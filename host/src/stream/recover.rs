@@ -1,6 +1,8 @@
 //! Gap recovery: a missing interval of one symbol (after a disconnect, or a bar sequence
 //! that skipped intervals) is fetched with `fetch-bars`, from the stream's own plugin first
-//! and then its failover providers, and handed to the same write path as live bars.
+//! and then its failover providers, and handed to the same write path as live bars. Gaps
+//! queued together with the same interval (every symbol after one reconnect) are asked for
+//! in one request per `max-symbols-per-request` symbols.
 
 use std::sync::Arc;
 
@@ -21,11 +23,52 @@ pub struct Gap {
     pub end: DateTime<Utc>,
 }
 
+/// Symbols missing one interval, asked for in one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Batch {
+    symbols: Vec<String>,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+}
+
+/// `gaps` grouped by interval, in the order each interval first appears, into batches of
+/// at most `size` symbols (a symbol queued twice for one interval is asked for once).
+fn batches(gaps: Vec<Gap>, size: usize) -> Vec<Batch> {
+    let mut by_interval: Vec<Batch> = Vec::new();
+    for g in gaps {
+        match by_interval
+            .iter_mut()
+            .find(|b| b.start == g.start && b.end == g.end)
+        {
+            Some(b) if b.symbols.contains(&g.symbol) => {}
+            Some(b) => b.symbols.push(g.symbol),
+            None => by_interval.push(Batch {
+                symbols: vec![g.symbol],
+                start: g.start,
+                end: g.end,
+            }),
+        }
+    }
+    by_interval
+        .into_iter()
+        .flat_map(|b| {
+            b.symbols
+                .chunks(size.max(1))
+                .map(|c| Batch {
+                    symbols: c.to_vec(),
+                    start: b.start,
+                    end: b.end,
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
 /// Pages one provider may return for a single gap before the host gives up on it.
 const MAX_PAGES: usize = 1_000;
 
-/// Works through the gaps of one stream in order, one at a time, so that a burst of
-/// reconnects cannot flood the provider (its rate limiter paces the requests too).
+/// Works through the gaps of one stream in order, one request at a time, so that a burst
+/// of reconnects cannot flood the provider (its rate limiter paces the requests too).
 pub struct Recovery {
     pub stream: String,
     pub providers: Vec<String>,
@@ -37,23 +80,39 @@ pub struct Recovery {
 
 impl Recovery {
     pub async fn run(self, mut gaps: mpsc::UnboundedReceiver<Gap>) {
-        while let Some(gap) = gaps.recv().await {
-            match self.recover(&gap).await {
-                Ok((provider, n)) => {
-                    self.metrics.stream_recovery(&self.stream, "ok");
-                    tracing::info!(stream = %self.stream, symbol = %gap.symbol, from = %gap.start, to = %gap.end, provider = %provider, bars = n, "gap recovered");
-                }
-                Err(errors) => {
-                    self.metrics.stream_recovery(&self.stream, "failed");
-                    tracing::warn!(stream = %self.stream, symbol = %gap.symbol, from = %gap.start, to = %gap.end, errors = %errors.join("; "), "gap not recovered; a poll job with a lookback window can still heal it");
+        while let Some(first) = gaps.recv().await {
+            let mut queued = vec![first];
+            while let Ok(g) = gaps.try_recv() {
+                queued.push(g);
+            }
+            for batch in batches(queued, self.batch_size()) {
+                let symbols = batch.symbols.join(",");
+                let n = batch.symbols.len() as u64;
+                match self.recover(&batch).await {
+                    Ok((provider, bars)) => {
+                        self.metrics.stream_recovery(&self.stream, "ok", n);
+                        tracing::info!(stream = %self.stream, symbols = %symbols, from = %batch.start, to = %batch.end, provider = %provider, bars, "gap recovered");
+                    }
+                    Err(errors) => {
+                        self.metrics.stream_recovery(&self.stream, "failed", n);
+                        tracing::warn!(stream = %self.stream, symbols = %symbols, from = %batch.start, to = %batch.end, errors = %errors.join("; "), "gap not recovered; a poll job with a lookback window can still heal it");
+                    }
                 }
             }
         }
     }
 
+    /// Symbols the stream's own plugin takes in one request.
+    fn batch_size(&self) -> usize {
+        self.providers
+            .first()
+            .and_then(|p| self.registry.get(p))
+            .map_or(1, |p| p.info().max_symbols_per_request.max(1) as usize)
+    }
+
     /// Fetches `gap` from the first provider that serves it; returns that provider and
     /// the bars handed to the writer, or each provider's error.
-    async fn recover(&self, gap: &Gap) -> Result<(String, usize), Vec<String>> {
+    async fn recover(&self, gap: &Batch) -> Result<(String, usize), Vec<String>> {
         let mut errors = Vec::new();
         for name in &self.providers {
             match self.fetch(name, gap).await {
@@ -64,7 +123,7 @@ impl Recovery {
         Err(errors)
     }
 
-    async fn fetch(&self, name: &str, gap: &Gap) -> Result<usize, String> {
+    async fn fetch(&self, name: &str, gap: &Batch) -> Result<usize, String> {
         let plugin = self.registry.get(name).ok_or("plugin not loaded")?;
         let class = plugin
             .info()
@@ -77,7 +136,7 @@ impl Recovery {
             version: plugin.version().to_owned(),
         };
         let mut req = BarsRequest {
-            symbols: vec![gap.symbol.clone()],
+            symbols: gap.symbols.clone(),
             timeframe: self.timeframe,
             start: gap.start,
             end: gap.end,
@@ -93,7 +152,11 @@ impl Recovery {
             let answer = super::writer::answer_id();
             for bar in page.bars {
                 // Only closed bars of the gap: the stream delivers the rest.
-                if bar.complete && bar.start >= gap.start && bar.start < gap.end {
+                if bar.complete
+                    && bar.start >= gap.start
+                    && bar.start < gap.end
+                    && gap.symbols.contains(&bar.symbol)
+                {
                     let item = Item::Bar {
                         class,
                         bar,
@@ -113,5 +176,42 @@ impl Recovery {
             }
         }
         Err(format!("more than {MAX_PAGES} pages"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gap(symbol: &str, start: i64, end: i64) -> Gap {
+        Gap {
+            symbol: symbol.into(),
+            start: DateTime::from_timestamp(start, 0).unwrap(),
+            end: DateTime::from_timestamp(end, 0).unwrap(),
+        }
+    }
+
+    fn check(gaps: &[(&str, i64, i64)], size: usize, expected: &[(&[&str], i64, i64)]) {
+        let got = batches(gaps.iter().map(|g| gap(g.0, g.1, g.2)).collect(), size);
+        let want: Vec<Batch> = expected
+            .iter()
+            .map(|(s, a, b)| Batch {
+                symbols: s.iter().map(|x| x.to_string()).collect(),
+                start: DateTime::from_timestamp(*a, 0).unwrap(),
+                end: DateTime::from_timestamp(*b, 0).unwrap(),
+            })
+            .collect();
+        assert_eq!(got, want, "{gaps:?}");
+    }
+
+    #[test]
+    fn gaps_of_one_interval_share_requests_up_to_the_plugins_batch_size() {
+        check(&[("A", 0, 60)], 10, &[(&["A"], 0, 60)]);
+        check(
+            &[("A", 0, 60), ("B", 0, 60), ("C", 0, 60), ("A", 60, 120)],
+            2,
+            &[(&["A", "B"], 0, 60), (&["C"], 0, 60), (&["A"], 60, 120)],
+        );
+        check(&[("A", 0, 60), ("A", 0, 60)], 10, &[(&["A"], 0, 60)]);
     }
 }
