@@ -785,6 +785,46 @@ async fn an_outage_of_many_symbols_is_recovered_in_requests_of_the_plugins_batch
     svc.terminate();
 }
 
+/// Issue 18: gap recoveries still queued when SIGTERM arrived were dropped for good. The
+/// stopping stream now lets them finish (for up to five seconds) before it exits.
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_lets_queued_gap_recoveries_finish() {
+    let db = PgDb::create("mdhost_stream_drain").await;
+    // Each recovery request takes a second: SIGTERM arrives while they are queued.
+    let rest = mock_provider::start(MockConfig {
+        latency: Duration::from_secs(1),
+        ..MockConfig::default()
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let minute = now - now % MIN;
+    let first_bar = minute - 5 * MIN;
+    let mut frames = handshake(&["BTC/USD", "ETH/USD"]);
+    for t in [first_bar, first_bar + MIN] {
+        frames.extend([bar("BTC/USD", t), bar("ETH/USD", t)]);
+    }
+    frames.push(Frame::Disconnect {
+        code: Some(1011),
+        reason: "restart".into(),
+    });
+    frames.extend(handshake(&["BTC/USD", "ETH/USD"]));
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    // Both symbols miss the same minutes: one recovery request, in flight at SIGTERM.
+    let config = "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\", \"ETH/USD\"]\n\
+             timeframe = \"1m\"\nreconnect_min = \"50ms\"\nlate_grace = \"200ms\"\n";
+    let (_dir, mut svc) = start_service(&db, &rest, &server, config);
+    svc.wait_for_log("recovering the outage", Duration::from_secs(20));
+    svc.terminate();
+    let rows = db.rows(BAR_ROWS).await;
+    let per_symbol = rows.len() as i64 / 2;
+    assert!(per_symbol >= 5, "{rows:?}\nlog:\n{}", svc.log.join("\n"));
+    assert_eq!(
+        rows,
+        expected_rows(&["BTC/USD", "ETH/USD"], first_bar, per_symbol)
+    );
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

@@ -177,6 +177,10 @@ impl Streams {
     }
 }
 
+/// How long a stopping stream lets its queued gap recoveries run before it gives up on
+/// them (within the service's shutdown grace).
+const RECOVERY_DRAIN: Duration = Duration::from_secs(5);
+
 /// How long a starting stream waits for the store to say where each series ends.
 const SEED_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -249,9 +253,18 @@ async fn run_stream(
         .resuming_after(last_bars)
         .run(stop)
         .await;
-    // Gaps still queued are left to the poll jobs' lookback; what was fetched is written.
-    recovery.abort();
-    let _ = recovery.await;
+    // The session is gone, and with it the gap queue's sender: recovery works through
+    // what is queued and ends. What it cannot finish in time is left to the poll jobs'
+    // lookback; what was fetched is written.
+    let mut recovery = recovery;
+    if tokio::time::timeout(RECOVERY_DRAIN, &mut recovery)
+        .await
+        .is_err()
+    {
+        tracing::warn!(stream = %cfg.name, drain = ?RECOVERY_DRAIN, "gap recoveries still queued at shutdown were not finished; a poll job's lookback can heal them");
+        recovery.abort();
+        let _ = recovery.await;
+    }
     let writer::Writer { tx, done } = writer;
     drop(tx);
     let _ = done.await;
