@@ -292,13 +292,14 @@ fn main() {
         let config = format!(
             "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n[plugins.mockrest]\n\
              allow_hosts = [\"http://{}\", \"http://{}\"]\n\n\
-             [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"127.0.0.1\"] }}\n\n\
+             [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"{}\"] }}\n\n\
              [[streams]]\nname = \"bench\"\nprovider = \"mockrest\"\nsymbols = {list}\n\
              timeframe = \"1m\"\nstale_after = \"1h\"\n",
             mock_provider::HOST,
             rest.addr,
             server.connect_to(),
             mock_provider::HOST,
+            stream_server::HOST,
             stream_server::HOST,
         );
         let dir = common::deployment(&[common::test_wasm("mockrest")], &config);
