@@ -825,6 +825,67 @@ async fn sigterm_lets_queued_gap_recoveries_finish() {
     );
 }
 
+/// Issue 18: a gap recovery that cannot finish within the stopping stream's drain time is
+/// left recorded in the store, and the stream's next start recovers it, although the stream
+/// delivered later bars (so the store's newest bar says nothing of the hole).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gap_recovery_cut_short_by_sigterm_is_finished_at_the_next_start() {
+    let db = PgDb::create("mdhost_stream_gap_kept").await;
+    // Longer than the drain time: the request is still in flight when the stream gives up.
+    let slow = mock_provider::start(MockConfig {
+        latency: Duration::from_secs(30),
+        ..MockConfig::default()
+    })
+    .await;
+    let now = chrono::Utc::now().timestamp();
+    let minute = now - now % MIN;
+    let first_bar = minute - 8 * MIN;
+    let mut frames = handshake(&["BTC/USD"]);
+    // Minutes 2, 3 and 4 never come on the wire.
+    for i in [0, 1, 5, 6] {
+        frames.push(bar("BTC/USD", first_bar + i * MIN));
+    }
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    let stream = "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\ntimeframe = \"1m\"\n\
+             reconnect_min = \"50ms\"\nlate_grace = \"200ms\"\n";
+    let (_dir, mut svc) = start_service(&db, &slow, &server, stream);
+    let rows = rows_when(&db, BAR_ROWS, 4, Duration::from_secs(20)).await;
+    assert_eq!(rows.len(), 4, "{rows:?}\nlog:\n{}", svc.log.join("\n"));
+    svc.wait_for_log("gap in the stream; recovering", Duration::from_secs(20));
+    svc.terminate();
+    const GAPS: &str = "SELECT stream, symbol, extract(epoch from gap_from)::bigint, extract(epoch from gap_to)::bigint FROM stream_gaps";
+    assert_eq!(
+        db.rows(GAPS).await,
+        vec![format!(
+            "live|BTC/USD|{}|{}",
+            first_bar + 2 * MIN,
+            first_bar + 5 * MIN
+        )],
+        "log:\n{}",
+        svc.log.join("\n")
+    );
+    // The next start, with a provider that answers, recovers the hole and forgets it.
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let mut again = handshake(&["BTC/USD"]);
+    again.push(bar("BTC/USD", first_bar + 7 * MIN));
+    server.push(&session(StreamTransport::Websocket, again));
+    let (_dir2, mut svc) = start_service(&db, &rest, &server, stream);
+    let rows = rows_when(&db, BAR_ROWS, 8, Duration::from_secs(20)).await;
+    assert_eq!(
+        rows,
+        expected_rows(&["BTC/USD"], first_bar, 8),
+        "log:\n{}",
+        svc.log.join("\n")
+    );
+    let until = Instant::now() + Duration::from_secs(10);
+    while !db.rows(GAPS).await.is_empty() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(db.rows(GAPS).await, Vec::<String>::new());
+    svc.terminate();
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

@@ -31,6 +31,11 @@ const POSTGRES: Embedded = &[
         "quarantine once per key",
         include_str!("../../../migrations/postgres/0004_quarantine_once_per_key.sql"),
     ),
+    (
+        5,
+        "stream gaps",
+        include_str!("../../../migrations/postgres/0005_stream_gaps.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -48,6 +53,11 @@ const SQLITE: Embedded = &[
         3,
         "quarantine once per key",
         include_str!("../../../migrations/sqlite/0003_quarantine_once_per_key.sql"),
+    ),
+    (
+        4,
+        "stream gaps",
+        include_str!("../../../migrations/sqlite/0004_stream_gaps.sql"),
     ),
 ];
 

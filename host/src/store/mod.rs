@@ -119,6 +119,30 @@ pub trait Store: Send + Sync {
         symbol: &str,
         timeframe: Timeframe,
     ) -> Result<Vec<Span>, StoreError>;
+
+    /// Records gaps that `stream` has taken up for recovery (one queued twice stays one
+    /// row), so that a stop before they are recovered does not forget them.
+    async fn queue_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError>;
+
+    /// The gaps of `stream` queued and not yet recovered, oldest first.
+    async fn queued_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<StreamGap>, StoreError>;
+
+    /// Forgets gaps whose recovered bars are committed.
+    async fn forget_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError>;
 }
 
 /// Opens (creating if needed) and migrates the store at `url`.

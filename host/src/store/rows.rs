@@ -179,6 +179,14 @@ pub(super) fn span(r: &impl Columns) -> Result<Span, StoreError> {
     Ok(Span::new(r.time("covered_from")?, r.time("covered_to")?))
 }
 
+pub(super) fn stream_gap(r: &impl Columns) -> Result<StreamGap, StoreError> {
+    Ok(StreamGap {
+        symbol: r.text("symbol")?,
+        start: r.time("gap_from")?,
+        end: r.time("gap_to")?,
+    })
+}
+
 pub(super) fn checkpoint(
     r: &impl Columns,
     job: &str,

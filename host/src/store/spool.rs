@@ -386,4 +386,33 @@ impl Store for Resilient {
         self.read(|| self.inner.coverage(job, symbol, timeframe))
             .await
     }
+
+    // Gap bookkeeping is not spooled: a gap not recorded during an outage is still
+    // recovered by the running stream, and one not forgotten is recovered once more
+    // (harmlessly) at the next start.
+    async fn queue_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError> {
+        self.inner.queue_gaps(stream, timeframe, gaps).await
+    }
+
+    async fn queued_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<StreamGap>, StoreError> {
+        self.inner.queued_gaps(stream, timeframe).await
+    }
+
+    async fn forget_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError> {
+        self.inner.forget_gaps(stream, timeframe, gaps).await
+    }
 }

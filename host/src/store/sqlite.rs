@@ -620,4 +620,70 @@ impl Store for SqliteStore {
         .await?;
         rows::all(rows, rows::span)
     }
+
+    async fn queue_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for g in gaps {
+            sqlx::query(
+                "INSERT INTO stream_gaps (stream, timeframe, symbol, gap_from, gap_to, queued_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (stream, timeframe, symbol, gap_from, gap_to) DO NOTHING",
+            )
+            .bind(stream)
+            .bind(timeframe.to_string())
+            .bind(&g.symbol)
+            .bind(to_nanos(g.start))
+            .bind(to_nanos(g.end))
+            .bind(to_nanos(Utc::now()))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn queued_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<StreamGap>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT symbol, gap_from, gap_to FROM stream_gaps
+             WHERE stream = ?1 AND timeframe = ?2 ORDER BY gap_from, symbol, gap_to",
+        )
+        .bind(stream)
+        .bind(timeframe.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows::all(rows, rows::stream_gap)
+    }
+
+    async fn forget_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for g in gaps {
+            sqlx::query(
+                "DELETE FROM stream_gaps WHERE stream = ?1 AND timeframe = ?2
+                 AND symbol = ?3 AND gap_from = ?4 AND gap_to = ?5",
+            )
+            .bind(stream)
+            .bind(timeframe.to_string())
+            .bind(&g.symbol)
+            .bind(to_nanos(g.start))
+            .bind(to_nanos(g.end))
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

@@ -844,3 +844,44 @@ async fn a_run_left_open_is_marked_interrupted_by_the_next_run_of_its_job(store:
     );
     assert_eq!(by_id(next), (RunStatus::Running, None));
 }
+
+fn gap(symbol: &str, from: &str, to: &str) -> StreamGap {
+    StreamGap {
+        symbol: symbol.into(),
+        start: t(from),
+        end: t(to),
+    }
+}
+
+async fn stream_gaps_are_kept_until_forgotten(store: Arc<dyn Store>) {
+    let a = gap("AAPL", "2025-07-08T14:00:00Z", "2025-07-08T14:05:00Z");
+    let b = gap("MSFT", "2025-07-08T14:00:00Z", "2025-07-08T14:05:00Z");
+    let c = gap("AAPL", "2025-07-08T13:00:00Z", "2025-07-08T13:02:00Z");
+    store
+        .queue_gaps("live", tf(), &[a.clone(), b.clone()])
+        .await
+        .unwrap();
+    // Queued again (a restart re-queues what it loaded): still one row each.
+    store
+        .queue_gaps("live", tf(), &[c.clone(), a.clone()])
+        .await
+        .unwrap();
+    let five: Timeframe = "5m".parse().unwrap();
+    store.queue_gaps("live", five, &[a.clone()]).await.unwrap();
+    store.queue_gaps("other", tf(), &[b.clone()]).await.unwrap();
+    let got = store.queued_gaps("live", tf()).await.unwrap();
+    assert_eq!(got, vec![c.clone(), a.clone(), b.clone()]);
+    store
+        .forget_gaps("live", tf(), &[a.clone(), c.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.queued_gaps("live", tf()).await.unwrap(),
+        vec![b.clone()]
+    );
+    // Other streams and timeframes keep theirs.
+    assert_eq!(store.queued_gaps("live", five).await.unwrap(), vec![a]);
+    assert_eq!(store.queued_gaps("other", tf()).await.unwrap(), vec![b]);
+}
+
+both!(stream_gaps_are_kept_until_forgotten);

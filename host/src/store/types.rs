@@ -32,6 +32,15 @@ pub struct Checkpoint {
     pub covered_to: DateTime<Utc>,
 }
 
+/// An interval `[start, end)` of one symbol that a stream did not deliver, queued for
+/// recovery through `fetch-bars`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StreamGap {
+    pub symbol: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
 /// A time range `[from, to)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct Span {

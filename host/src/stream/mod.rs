@@ -236,6 +236,7 @@ async fn run_stream(
     );
     let last_bars = stored_last_bars(&*store, &cfg).await;
     let (gap_tx, gap_rx) = mpsc::unbounded_channel();
+    let (give_up, give_up_rx) = watch::channel(false);
     let mut providers = vec![cfg.provider.clone()];
     providers.extend(cfg.failover.iter().cloned());
     let recovery = tokio::spawn(
@@ -246,23 +247,24 @@ async fn run_stream(
             registry: ctx.registry.clone(),
             metrics: ctx.metrics.clone(),
             writer: writer.tx.clone(),
+            store: store.clone(),
         }
-        .run(gap_rx),
+        .run(gap_rx, give_up_rx),
     );
     session::Session::new(cfg.clone(), ctx, validator, writer.tx.clone(), gap_tx)
         .resuming_after(last_bars)
         .run(stop)
         .await;
     // The session is gone, and with it the gap queue's sender: recovery works through
-    // what is queued and ends. What it cannot finish in time is left to the poll jobs'
-    // lookback; what was fetched is written.
+    // what is queued and ends. What it cannot finish in time stays recorded in the store
+    // for the stream's next start; what was fetched is written.
     let mut recovery = recovery;
     if tokio::time::timeout(RECOVERY_DRAIN, &mut recovery)
         .await
         .is_err()
     {
-        tracing::warn!(stream = %cfg.name, drain = ?RECOVERY_DRAIN, "gap recoveries still queued at shutdown were not finished; a poll job's lookback can heal them");
-        recovery.abort();
+        tracing::warn!(stream = %cfg.name, drain = ?RECOVERY_DRAIN, "gap recoveries not finished at shutdown stay queued in the store for the stream's next start");
+        let _ = give_up.send(true);
         let _ = recovery.await;
     }
     let writer::Writer { tx, done } = writer;

@@ -3,25 +3,25 @@
 //! and then its failover providers, and handed to the same write path as live bars. Gaps
 //! queued together with the same interval (every symbol after one reconnect) are asked for
 //! in one request per `max-symbols-per-request` symbols.
+//!
+//! Every gap is recorded in the store when recovery takes it up and forgotten by the writer
+//! once its recovered bars are committed, so a stop that comes first (SIGTERM past the
+//! drain time, a kill, a crash) leaves it for the stream's next start.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use super::writer::Item;
 use crate::domain::{BarsRequest, Timeframe};
 use crate::metrics::Metrics;
 use crate::reload::Registry;
-use crate::store::Source;
+use crate::store::{Source, Store};
 
 /// An interval `[start, end)` of `symbol` the stream did not deliver.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Gap {
-    pub symbol: String,
-    pub start: DateTime<Utc>,
-    pub end: DateTime<Utc>,
-}
+pub use crate::store::StreamGap as Gap;
 
 /// Symbols missing one interval, asked for in one request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +29,19 @@ struct Batch {
     symbols: Vec<String>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
+}
+
+impl Batch {
+    fn gaps(&self) -> Vec<Gap> {
+        self.symbols
+            .iter()
+            .map(|s| Gap {
+                symbol: s.clone(),
+                start: self.start,
+                end: self.end,
+            })
+            .collect()
+    }
 }
 
 /// `gaps` grouped by interval, in the order each interval first appears, into batches of
@@ -67,6 +80,9 @@ fn batches(gaps: Vec<Gap>, size: usize) -> Vec<Batch> {
 /// Pages one provider may return for a single gap before the host gives up on it.
 const MAX_PAGES: usize = 1_000;
 
+/// How long a starting stream waits for the store's list of gaps left queued.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Works through the gaps of one stream in order, one request at a time, so that a burst
 /// of reconnects cannot flood the provider (its rate limiter paces the requests too).
 pub struct Recovery {
@@ -76,29 +92,117 @@ pub struct Recovery {
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
     pub writer: mpsc::Sender<Item>,
+    pub store: Arc<dyn Store>,
 }
 
 impl Recovery {
-    pub async fn run(self, mut gaps: mpsc::UnboundedReceiver<Gap>) {
-        while let Some(first) = gaps.recv().await {
-            let mut queued = vec![first];
-            while let Ok(g) = gaps.try_recv() {
-                queued.push(g);
-            }
-            for batch in batches(queued, self.batch_size()) {
-                let symbols = batch.symbols.join(",");
-                let n = batch.symbols.len() as u64;
-                match self.recover(&batch).await {
-                    Ok((provider, bars)) => {
-                        self.metrics.stream_recovery(&self.stream, "ok", n);
-                        tracing::info!(stream = %self.stream, symbols = %symbols, from = %batch.start, to = %batch.end, provider = %provider, bars, "gap recovered");
-                    }
-                    Err(errors) => {
-                        self.metrics.stream_recovery(&self.stream, "failed", n);
-                        tracing::warn!(stream = %self.stream, symbols = %symbols, from = %batch.start, to = %batch.end, errors = %errors.join("; "), "gap not recovered; a poll job with a lookback window can still heal it");
-                    }
+    /// Recovers what an earlier run of the stream left queued, then every gap the session
+    /// sends, until the session is gone and nothing is left, or `stop` says to give up
+    /// (what is left stays recorded for the next start).
+    pub async fn run(
+        self,
+        mut gaps: mpsc::UnboundedReceiver<Gap>,
+        mut stop: watch::Receiver<bool>,
+    ) {
+        let mut pending = self.left_queued().await;
+        loop {
+            let mut fresh = Vec::new();
+            if pending.is_empty() {
+                tokio::select! {
+                    g = gaps.recv() => match g {
+                        Some(g) => fresh.push(g),
+                        None => return,
+                    },
+                    _ = stop.changed() => return,
                 }
             }
+            while let Ok(g) = gaps.try_recv() {
+                fresh.push(g);
+            }
+            self.record(&fresh).await;
+            pending.extend(fresh);
+            let mut queue = batches(std::mem::take(&mut pending), self.batch_size()).into_iter();
+            let Some(batch) = queue.next() else { continue };
+            pending = queue.flat_map(|b| b.gaps()).collect();
+            tokio::select! {
+                biased;
+                _ = stop.changed() => {
+                    // Recorded already, with everything in `pending`; only what is still in
+                    // the channel is not.
+                    let mut rest = Vec::new();
+                    while let Ok(g) = gaps.try_recv() {
+                        rest.push(g);
+                    }
+                    self.record(&rest).await;
+                    return;
+                }
+                // The recovery's requests take turns with the provider's jobs for permits.
+                () = crate::net::in_lane(&format!("stream {} recovery", self.stream), self.work(&batch)) => {}
+            }
+        }
+    }
+
+    async fn work(&self, batch: &Batch) {
+        let symbols = batch.symbols.join(",");
+        let n = batch.symbols.len() as u64;
+        match self.recover(batch).await {
+            Ok((provider, bars)) => {
+                self.metrics.stream_recovery(&self.stream, "ok", n);
+                tracing::info!(stream = %self.stream, symbols = %symbols, from = %batch.start, to = %batch.end, provider = %provider, bars, "gap recovered");
+                // Forgotten by the writer once the bars before this are committed.
+                let _ = self.writer.send(Item::Recovered(batch.gaps())).await;
+            }
+            Err(errors) => {
+                self.metrics.stream_recovery(&self.stream, "failed", n);
+                tracing::warn!(stream = %self.stream, symbols = %symbols, from = %batch.start, to = %batch.end, errors = %errors.join("; "), "gap not recovered; it stays queued for the stream's next start, and a poll job with a lookback window can heal it too");
+            }
+        }
+    }
+
+    /// The gaps an earlier run of this stream recorded and did not recover. One older than
+    /// the reconnect horizon is the poll and backfill jobs' to fill, as after a reconnect.
+    async fn left_queued(&self) -> Vec<Gap> {
+        let read = self.store.queued_gaps(&self.stream, self.timeframe);
+        let all = match tokio::time::timeout(LOAD_TIMEOUT, read).await {
+            Ok(Ok(all)) => all,
+            Ok(Err(e)) => {
+                tracing::warn!(stream = %self.stream, error = %e, "cannot read the gap recoveries left queued; they wait for the next start");
+                return Vec::new();
+            }
+            Err(_) => {
+                tracing::warn!(stream = %self.stream, "the store did not list the gap recoveries left queued in time; they wait for the next start");
+                return Vec::new();
+            }
+        };
+        let horizon = Utc::now() - super::session::RECONNECT_RECOVERY_HORIZON;
+        let (keep, old): (Vec<Gap>, Vec<Gap>) = all.into_iter().partition(|g| g.end > horizon);
+        if !old.is_empty() {
+            tracing::warn!(stream = %self.stream, gaps = old.len(), "queued gap recoveries older than the recovery horizon are dropped; poll and backfill jobs fill them");
+            if let Err(e) = self
+                .store
+                .forget_gaps(&self.stream, self.timeframe, &old)
+                .await
+            {
+                tracing::warn!(stream = %self.stream, error = %e, "cannot drop old queued gaps");
+            }
+        }
+        if !keep.is_empty() {
+            tracing::info!(stream = %self.stream, gaps = keep.len(), "resuming gap recoveries left queued by an earlier run");
+        }
+        keep
+    }
+
+    /// Records gaps taken up; a store that cannot take them does not stop the recovery.
+    async fn record(&self, gaps: &[Gap]) {
+        if gaps.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .store
+            .queue_gaps(&self.stream, self.timeframe, gaps)
+            .await
+        {
+            tracing::warn!(stream = %self.stream, gaps = gaps.len(), error = %e, "cannot record queued gap recoveries; a stop before they finish loses them");
         }
     }
 

@@ -46,6 +46,9 @@ pub enum Item {
         source: Source,
         class: AssetClass,
     },
+    /// Gaps whose recovered bars were all sent before this: forgotten in the store once
+    /// those are committed.
+    Recovered(Vec<super::recover::Gap>),
 }
 
 /// A fresh id for one plugin answer (a stream message, a recovery page). Within one
@@ -102,7 +105,7 @@ fn latest_answers(items: &mut Vec<Item>) {
             );
             newest[&key] == *answer
         }
-        Item::Event { .. } | Item::Rejected { .. } => true,
+        Item::Event { .. } | Item::Rejected { .. } | Item::Recovered(_) => true,
     });
 }
 
@@ -190,8 +193,13 @@ impl State {
         }
         latest_answers(buf);
         let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+        let mut recovered = Vec::new();
         for item in buf.drain(..) {
             let (source, class, entry) = match item {
+                Item::Recovered(gaps) => {
+                    recovered.extend(gaps);
+                    continue;
+                }
                 Item::Bar {
                     bar,
                     source,
@@ -229,12 +237,23 @@ impl State {
                 Entry::Rejected(r) => g.rejected.push(r),
             }
         }
+        let mut written = true;
         for g in groups.into_values() {
-            self.write_group(g).await;
+            written &= self.write_group(g).await;
+        }
+        // A gap whose bars did not all land stays queued for the stream's next start.
+        if written && !recovered.is_empty() {
+            let forget = self
+                .store
+                .forget_gaps(&self.spec.stream, self.spec.timeframe, &recovered);
+            if let Err(e) = forget.await {
+                tracing::warn!(stream = %self.spec.stream, gaps = recovered.len(), error = %e, "cannot mark recovered gaps done; the next start recovers them once more");
+            }
         }
     }
 
-    async fn write_group(&mut self, g: Group) {
+    /// Validates and writes one source's share of a flush; returns whether it was written.
+    async fn write_group(&mut self, g: Group) -> bool {
         self.seed_history(&g.bars, g.class).await;
         let mut symbols: Vec<String> = g.bars.iter().map(|b| b.symbol.clone()).collect();
         symbols.extend(g.events.iter().map(|e| e.symbol.clone()));
@@ -274,7 +293,7 @@ impl State {
         batch.events.extend(g.events);
         batch.rejected.extend(g.rejected);
         if !self.write(&batch).await {
-            return;
+            return false;
         }
         let committed = Utc::now();
         let done = Instant::now();
@@ -312,6 +331,7 @@ impl State {
             self.last_warning = Some(Instant::now());
             tracing::warn!(stream = %self.spec.stream, bars = late, worst = ?worst, "stream bars committed more than {LATENCY_WARNING:?} after their interval ended");
         }
+        true
     }
 
     /// Writes `batch`. An unreachable store is waited out (the service's store spools
@@ -445,7 +465,7 @@ mod tests {
             .iter()
             .map(|i| match i {
                 Item::Bar { bar, .. } => bar.close.clone(),
-                Item::Event { .. } | Item::Rejected { .. } => unreachable!(),
+                _ => unreachable!(),
             })
             .collect();
         assert_eq!(got, expected, "{items:?}");
