@@ -141,7 +141,10 @@ pub async fn run_job(
         used: Mutex::default(),
         spent: Mutex::default(),
     };
-    async {
+    // The job's requests take turns with other jobs' and streams' for the provider's
+    // permits, however many it has in flight.
+    let lane = format!("job {}", job.name);
+    let run = async {
         let windows = match &job.kind {
             JobKind::Poll { lookback, .. } => {
                 vec![plan::poll_window(now, job.timeframe, *lookback)]
@@ -172,8 +175,8 @@ pub async fn run_job(
         }
         summary
     }
-    .instrument(span)
-    .await
+    .instrument(span);
+    crate::net::in_lane(&lane, run).await
 }
 
 struct Runner<'a> {

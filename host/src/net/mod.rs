@@ -5,7 +5,7 @@ pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
-pub use ratelimit::{ProviderLimiter, RateLimiters};
+pub use ratelimit::{ProviderLimiter, RateLimiters, in_lane};
 pub use retry::{RetryPolicy, SendError, send_with_retries};
 pub use transport::{HttpRequest, HttpResponse, ReqwestTransport, Transport, TransportError};
 

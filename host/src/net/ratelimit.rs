@@ -1,6 +1,11 @@
 //! One rate limiter per provider (GCRA, via `governor`), shared by every job, stream and
 //! call of that provider. Time comes from tokio's clock so that the replay harness's
 //! virtual time drives it too.
+//!
+//! The permits are shared fairly: each caller runs in a lane (a job, a stream's gap
+//! recovery; see [`in_lane`]), requests queue first in their lane and then, one per lane,
+//! in a single first-come queue for the next permit. So a job with many requests in flight
+//! and a recovery with one take turns, and no lane waits behind another's whole backlog.
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
@@ -30,12 +35,29 @@ impl Clock for TokioClock {
 
 type Gcra = RateLimiter<NotKeyed, InMemoryState, TokioClock, NoOpMiddleware<Duration>>;
 
+tokio::task_local! {
+    static LANE: Arc<str>;
+}
+
+/// Runs `fut` in the rate-limit lane `lane`: its requests take turns with other lanes'.
+/// Outside any lane, requests share the default one.
+pub fn in_lane<F: std::future::Future>(
+    lane: &str,
+    fut: F,
+) -> impl std::future::Future<Output = F::Output> + use<F> {
+    LANE.scope(Arc::from(lane), fut)
+}
+
 /// The limiter of one provider.
 pub struct ProviderLimiter {
     limit: RateLimit,
     burst: u32,
     gcra: Gcra,
     clock: TokioClock,
+    /// Each lane's queue (tokio's mutex serves waiters in order).
+    lanes: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
+    /// The queue of the lanes' first requests for the next permit.
+    turn: tokio::sync::Mutex<()>,
 }
 
 /// Waiting for a permit would pass the deadline.
@@ -62,7 +84,18 @@ impl ProviderLimiter {
             burst,
             gcra: RateLimiter::direct_with_clock(quota, clock.clone()),
             clock,
+            lanes: Mutex::new(HashMap::new()),
+            turn: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// The queue of the current task's lane.
+    fn lane(&self) -> Arc<tokio::sync::Mutex<()>> {
+        let name = LANE.try_with(Arc::clone).unwrap_or_else(|_| Arc::from(""));
+        let mut lanes = self.lanes.lock().expect("rate limiter lanes poisoned");
+        // Lanes nobody waits in are dropped, so ended jobs do not pile up.
+        lanes.retain(|_, q| Arc::strong_count(q) > 1);
+        lanes.entry(name).or_default().clone()
     }
 
     pub fn limit(&self) -> RateLimit {
@@ -72,7 +105,16 @@ impl ProviderLimiter {
     /// Waits for a permit; returns how long it waited. Fails at once when the wait would
     /// end after `deadline`, rather than sleeping into a timeout.
     pub async fn acquire(&self, deadline: Instant) -> Result<Duration, WouldExceedDeadline> {
-        let mut waited = Duration::ZERO;
+        let queued = Instant::now();
+        let too_late = |_| WouldExceedDeadline(deadline.saturating_duration_since(queued));
+        let lane = self.lane();
+        let _in_lane = tokio::time::timeout_at(deadline, lane.lock())
+            .await
+            .map_err(too_late)?;
+        let _turn = tokio::time::timeout_at(deadline, self.turn.lock())
+            .await
+            .map_err(too_late)?;
+        let mut waited = queued.elapsed();
         loop {
             match self.gcra.check() {
                 Ok(()) => return Ok(waited),
@@ -138,6 +180,79 @@ mod tests {
             .unwrap_err();
         assert_eq!(err.0, Duration::from_secs(12));
         assert_eq!(Instant::now(), before);
+    }
+
+    /// The order in which `lanes` (name, requests sent at once) get their permits from a
+    /// limiter of one request per second, the lanes queued in the order given.
+    async fn grants(lanes: &[(&str, usize)]) -> Vec<String> {
+        let l = Arc::new(ProviderLimiter::new(
+            RateLimit {
+                requests: 1,
+                per_seconds: 1,
+            },
+            1,
+        ));
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let far = Instant::now() + Duration::from_secs(3600);
+        let mut tasks = Vec::new();
+        for (lane, n) in lanes {
+            for _ in 0..*n {
+                let (l, order, name) = (l.clone(), order.clone(), lane.to_string());
+                tasks.push(tokio::spawn(in_lane(&lane, async move {
+                    l.acquire(far).await.unwrap();
+                    order.lock().unwrap().push(name);
+                })));
+                // Every request is queued before the next one comes.
+                tokio::task::yield_now().await;
+            }
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        Arc::try_unwrap(order).unwrap().into_inner().unwrap()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn lanes_take_turns_whatever_their_backlog() {
+        // A job with six requests queued first and a recovery with two: they alternate
+        // once both wait, instead of the recovery waiting out the job's backlog.
+        assert_eq!(
+            grants(&[("job", 6), ("recovery", 2)]).await,
+            [
+                "job", "job", "recovery", "job", "recovery", "job", "job", "job"
+            ]
+        );
+        // Within a lane, first come first served; one lane alone is paced as before.
+        let start = Instant::now();
+        assert_eq!(grants(&[("job", 3)]).await, ["job", "job", "job"]);
+        assert_eq!(Instant::now() - start, Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_request_queued_past_its_deadline_is_refused() {
+        let l = Arc::new(ProviderLimiter::new(
+            RateLimit {
+                requests: 1,
+                per_seconds: 10,
+            },
+            1,
+        ));
+        let far = Instant::now() + Duration::from_secs(3600);
+        l.acquire(far).await.unwrap();
+        let waiting = tokio::spawn({
+            let l = l.clone();
+            async move { l.acquire(far).await }
+        });
+        tokio::task::yield_now().await;
+        // Behind a request that waits 10 s, one with 3 s to go gives up at its deadline.
+        let start = Instant::now();
+        let err = l
+            .acquire(Instant::now() + Duration::from_secs(3))
+            .await
+            .unwrap_err();
+        assert_eq!(Instant::now() - start, Duration::from_secs(3));
+        assert_eq!(err, WouldExceedDeadline(Duration::from_secs(3)));
+        waiting.await.unwrap().unwrap();
     }
 
     #[test]
