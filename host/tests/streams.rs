@@ -886,6 +886,38 @@ async fn a_gap_recovery_cut_short_by_sigterm_is_finished_at_the_next_start() {
     svc.terminate();
 }
 
+/// Issue 18, 6: one unknown message in an array frame made the plugin refuse the whole
+/// frame, bars and all. Recovery is off here, so only the stream can deliver them.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unknown_message_in_a_frame_does_not_take_its_bars_with_it() {
+    let db = PgDb::create("mdhost_stream_unknown").await;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let t = |i: i64| T0 + i * MIN;
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.push(recv(format!(
+        r#"[{},{{"t":"news","headline":"?"}},{}]"#,
+        bar_json(&bar_at("BTC/USD", t(0), 0), true),
+        bar_json(&bar_at("BTC/USD", t(1), 0), true)
+    )));
+    frames.push(bar("BTC/USD", t(2)));
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
+    let stream = "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\n\
+                  timeframe = \"1m\"\nrecover = false\n";
+    let (_dir, mut svc) = start_service(&db, &rest, &server, stream);
+    let rows = rows_when(&db, BAR_ROWS, 3, Duration::from_secs(20)).await;
+    assert_eq!(
+        rows,
+        expected_rows(&["BTC/USD"], T0, 3),
+        "log:\n{}",
+        svc.log.join("\n")
+    );
+    // The unknown one is counted and logged as a skipped message, not ignored silently.
+    let skipped = svc.wait_for_log("stream message skipped", Duration::from_secs(5));
+    assert!(skipped.contains("unknown message type"), "{skipped}");
+    svc.terminate();
+}
+
 /// Bars still waiting for their batch when SIGTERM arrives are written before the
 /// service exits.
 #[tokio::test(flavor = "multi_thread")]

@@ -509,6 +509,8 @@ impl Session {
                 ProviderError::Unauthorized(m) => return Some(Ended::Unauthorized(m)),
                 ProviderError::RateLimited(s) => return Some(Ended::RateLimited(s)),
                 ProviderError::Transient(m) => return Some(Ended::Dropped(m)),
+                // One message of the frame the plugin could not read; the rest counts.
+                ProviderError::BadResponse(m) => self.bad_message(&[], &m),
                 other => {
                     tracing::warn!(stream = %self.cfg.name, error = %other, "provider reported an error on the stream");
                 }

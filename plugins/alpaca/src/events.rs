@@ -93,16 +93,8 @@ struct Symbol {
     symbol: String,
 }
 
-/// Decodes every message of a frame, in order. A frame with anything that cannot be read
-/// is refused whole, so that the host counts it once.
-pub fn decode(frame: &[u8]) -> Result<Vec<Message>, ProviderError> {
-    mdhost_sdk::stream::frame_elements(frame)?
-        .into_iter()
-        .map(message)
-        .collect()
-}
-
-fn message(raw: &RawValue) -> Result<Message, ProviderError> {
+/// Reads one message of a frame.
+pub fn message(raw: &RawValue) -> Result<Message, ProviderError> {
     let text = raw.get().as_bytes();
     let tag: Tag = decode_json(text)?;
     Ok(match tag.kind.as_str() {
@@ -129,6 +121,14 @@ fn message(raw: &RawValue) -> Result<Message, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every message of a frame, or the first error.
+    fn decode(frame: &[u8]) -> Result<Vec<Message>, ProviderError> {
+        mdhost_sdk::stream::frame_elements(frame)?
+            .into_iter()
+            .map(message)
+            .collect()
+    }
 
     /// A short, comparable description of a message.
     fn describe(m: &Message) -> String {

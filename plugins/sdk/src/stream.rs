@@ -1,5 +1,6 @@
 //! What every streaming plugin needs besides its parsing: a place for the connection's
-//! state between `connect` and `on-message`, and the split of a frame into its messages.
+//! state between `connect` and `on-message`, and the split of a frame into its messages,
+//! each read on its own.
 //!
 //! The host gives each connection a fresh instance and calls `connect` first, so one slot
 //! per instance is one per connection.
@@ -10,7 +11,7 @@ use std::cell::RefCell;
 use serde_json::value::RawValue;
 
 use crate::http::snippet;
-use crate::{ProviderError, decode_json};
+use crate::{Event, ProviderError, decode_json};
 
 thread_local! {
     static SESSION: RefCell<Option<Box<dyn Any>>> = const { RefCell::new(None) };
@@ -53,6 +54,45 @@ pub fn frame_elements(frame: &[u8]) -> Result<Vec<&RawValue>, ProviderError> {
     }
 }
 
+/// The events of a frame of JSON messages, each message turned into events by `read` on
+/// its own. A message `read` refuses (unknown, broken) becomes its error as an event in its
+/// place, with nothing it half-added: the host counts it as a bad message while the rest
+/// of the frame still counts. A frame that is not JSON messages at all is refused whole.
+pub fn frame_events(
+    frame: &[u8],
+    mut read: impl FnMut(&RawValue, &mut Vec<Event>) -> Result<(), ProviderError>,
+) -> Result<Vec<Event>, ProviderError> {
+    let mut out = Vec::new();
+    for message in frame_elements(frame)? {
+        let mark = out.len();
+        if let Err(e) = read(message, &mut out) {
+            out.truncate(mark);
+            out.push(Event::Error(e));
+        }
+    }
+    Ok(out)
+}
+
+/// Helpers for plugins' frame tests.
+pub mod testing {
+    use crate::{Event, ProviderError};
+
+    /// In an expected list, stands for any `bad-response` error event (its wording is the
+    /// parser's).
+    pub fn broken() -> Event {
+        Event::Error(ProviderError::BadResponse(String::new()))
+    }
+
+    /// Whether `got` is `want`, where a [`broken`] stands for any `bad-response` event.
+    pub fn same_events(got: &[Event], want: &[Event]) -> bool {
+        got.len() == want.len()
+            && got.iter().zip(want).all(|(g, w)| {
+                g == w
+                    || (*w == broken() && matches!(g, Event::Error(ProviderError::BadResponse(_))))
+            })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +131,45 @@ mod tests {
         assert_eq!(texts(r#"{"a":1}"#), Ok(vec![r#"{"a":1}"#.into()]));
         assert!(matches!(texts("hello"), Err(ProviderError::BadResponse(_))));
         assert!(matches!(texts("[{"), Err(ProviderError::BadResponse(_))));
+    }
+
+    /// A reader of `{"n": <count>}` messages: that many heartbeats, then it refuses an
+    /// `n` above 2 (after adding its heartbeats, which must not survive).
+    fn check(frame: &str, expected: Result<Vec<Event>, ()>) {
+        #[derive(serde::Deserialize)]
+        struct M {
+            n: usize,
+        }
+        let got = frame_events(frame.as_bytes(), |raw, out| {
+            let m: M = decode_json(raw.get().as_bytes())?;
+            out.extend((0..m.n).map(|_| Event::Heartbeat));
+            if m.n > 2 {
+                return Err(ProviderError::BadResponse(format!("n = {}", m.n)));
+            }
+            Ok(())
+        });
+        match expected {
+            Ok(want) => assert_eq!(got, Ok(want), "{frame}"),
+            Err(()) => assert!(matches!(got, Err(ProviderError::BadResponse(_))), "{frame}"),
+        }
+    }
+
+    #[test]
+    fn one_bad_message_does_not_take_its_neighbours_with_it() {
+        let bad = |m: &str| Event::Error(ProviderError::BadResponse(m.into()));
+        check(r#"[{"n":1},{"n":2}]"#, Ok(vec![Event::Heartbeat; 3]));
+        check(
+            r#"[{"n":1},{"x":0},{"n":3},{"n":1}]"#,
+            Ok(vec![
+                Event::Heartbeat,
+                bad("could not decode JSON body: missing field `n` at line 1 column 7"),
+                bad("n = 3"),
+                Event::Heartbeat,
+            ]),
+        );
+        check(r#"{"n":4}"#, Ok(vec![bad("n = 4")]));
+        check("[]", Ok(vec![]));
+        check("not json", Err(()));
+        check(r#"[{"n":1},"#, Err(()));
     }
 }

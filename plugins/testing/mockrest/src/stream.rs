@@ -80,12 +80,12 @@ struct Wire {
 }
 
 pub fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
-    let wires: Vec<Wire> = mdhost_sdk::stream::frame_elements(&message)?
-        .into_iter()
-        .map(|raw| mdhost_sdk::decode_json(raw.get().as_bytes()))
-        .collect::<Result<_, _>>()?;
     mdhost_sdk::stream::with_session(|conn: &mut Conn| {
-        wires.into_iter().map(|w| event(conn, w)).collect()
+        mdhost_sdk::stream::frame_events(&message, |raw, out| {
+            let wire: Wire = mdhost_sdk::decode_json(raw.get().as_bytes())?;
+            out.push(event(conn, wire)?);
+            Ok(())
+        })
     })
 }
 
@@ -221,7 +221,19 @@ mod tests {
                 "bad token".into(),
             ))]),
         );
-        check(r#"{"t":"bar","s":"BTC/USD","ts":60}"#, Err("BadResponse"));
+        // A message that cannot be read is an error event in its place; the rest counts.
+        check(
+            r#"[{"t":"bar","s":"BTC/USD","ts":60},{"t":"news"},{"t":"hb"}]"#,
+            Ok(vec![
+                Event::Error(ProviderError::BadResponse(
+                    r#"a "bar" message without "o""#.into(),
+                )),
+                Event::Error(ProviderError::BadResponse(
+                    r#"unknown message type "news""#.into(),
+                )),
+                Event::Heartbeat,
+            ]),
+        );
         check("not json", Err("BadResponse"));
     }
 
