@@ -77,6 +77,15 @@ fn batches(gaps: Vec<Gap>, size: usize) -> Vec<Batch> {
         .collect()
 }
 
+/// `first` and every gap waiting in the channel.
+fn drain(gaps: &mut mpsc::UnboundedReceiver<Gap>, first: Option<Gap>) -> Vec<Gap> {
+    let mut out: Vec<Gap> = first.into_iter().collect();
+    while let Ok(g) = gaps.try_recv() {
+        out.push(g);
+    }
+    out
+}
+
 /// Pages one provider may return for a single gap before the host gives up on it.
 const MAX_PAGES: usize = 1_000;
 
@@ -116,28 +125,37 @@ impl Recovery {
                     _ = stop.changed() => return,
                 }
             }
-            while let Ok(g) = gaps.try_recv() {
-                fresh.push(g);
-            }
+            fresh.extend(drain(&mut gaps, None));
             self.record(&fresh).await;
             pending.extend(fresh);
             let mut queue = batches(std::mem::take(&mut pending), self.batch_size()).into_iter();
             let Some(batch) = queue.next() else { continue };
             pending = queue.flat_map(|b| b.gaps()).collect();
-            tokio::select! {
-                biased;
-                _ = stop.changed() => {
-                    // Recorded already, with everything in `pending`; only what is still in
-                    // the channel is not.
-                    let mut rest = Vec::new();
-                    while let Ok(g) = gaps.try_recv() {
-                        rest.push(g);
+            // The recovery's requests take turns with the provider's jobs for permits.
+            let work = crate::net::in_lane(
+                &format!("stream {} recovery", self.stream),
+                self.work(&batch),
+            );
+            tokio::pin!(work);
+            loop {
+                tokio::select! {
+                    biased;
+                    _ = stop.changed() => {
+                        // Recorded already, with everything in `pending`; only what is
+                        // still in the channel is not.
+                        let rest = drain(&mut gaps, None);
+                        self.record(&rest).await;
+                        return;
                     }
-                    self.record(&rest).await;
-                    return;
+                    () = &mut work => break,
+                    // Gaps that come while a request is out are recorded at once, so that
+                    // even a kill does not lose them.
+                    Some(g) = gaps.recv() => {
+                        let fresh = drain(&mut gaps, Some(g));
+                        self.record(&fresh).await;
+                        pending.extend(fresh);
+                    }
                 }
-                // The recovery's requests take turns with the provider's jobs for permits.
-                () = crate::net::in_lane(&format!("stream {} recovery", self.stream), self.work(&batch)) => {}
             }
         }
     }
