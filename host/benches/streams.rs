@@ -22,54 +22,9 @@ use common::pg::PgDb;
 use common::service::Service;
 use common::stream_server;
 use mdhost::harness::stream::{Frame, StreamSession, StreamTransport};
+use support::{cpu_seconds, env_or, quantile};
 
-fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// User + system CPU seconds the process has used so far (Linux /proc, clock ticks of 1/100 s).
-fn cpu_seconds(pid: u32) -> f64 /* float-ok: a CPU time report */ {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // Fields after the parenthesised command name; utime and stime are the 12th and 13th.
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
-    ticks as f64 / 100.0 // float-ok: a CPU time report
-}
-
-/// The `q` quantile of a Prometheus histogram in `metrics`, as the upper bound of the
-/// first bucket holding it (so "≤ x"), and the sample count.
-fn quantile(metrics: &str, name: &str, q: f64 /* float-ok */) -> (f64 /* float-ok */, u64) {
-    let mut buckets: Vec<(f64 /* float-ok */, u64)> = Vec::new();
-    for line in metrics
-        .lines()
-        .filter(|l| l.starts_with(&format!("{name}_bucket{{")))
-    {
-        let le = line
-            .split("le=\"")
-            .nth(1)
-            .and_then(|r| r.split('"').next())
-            .unwrap();
-        let count: u64 = line.rsplit(' ').next().unwrap().parse().unwrap();
-        let bound = if le == "+Inf" {
-            f64::INFINITY
-        } else {
-            le.parse().unwrap()
-        }; // float-ok
-        buckets.push((bound, count));
-    }
-    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let total = buckets.last().map_or(0, |b| b.1);
-    let want = (q * total as f64).ceil() as u64; // float-ok: report arithmetic
-    let bound = buckets
-        .iter()
-        .find(|b| b.1 >= want)
-        .map_or(f64::NAN, |b| b.0); // float-ok
-    (bound, total)
-}
+mod support;
 
 /// A measured duration in microseconds, for the report.
 fn us(d: Duration) -> String {
@@ -289,18 +244,14 @@ fn main() {
             frames,
         };
         let server = stream_server::start(&session, None, "mdhost").await;
-        let config = format!(
-            "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n[plugins.mockrest]\n\
-             allow_hosts = [\"http://{}\", \"http://{}\"]\n\n\
-             [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"{}\"] }}\n\n\
-             [[streams]]\nname = \"bench\"\nprovider = \"mockrest\"\nsymbols = {list}\n\
-             timeframe = \"1m\"\nstale_after = \"1h\"\n",
-            mock_provider::HOST,
-            rest.addr,
-            server.connect_to(),
-            mock_provider::HOST,
-            stream_server::HOST,
-            stream_server::HOST,
+        let config = stream_server::mockrest_config(
+            &rest,
+            &server,
+            "",
+            &format!(
+                "[[streams]]\nname = \"bench\"\nprovider = \"mockrest\"\nsymbols = {list}\n\
+                 timeframe = \"1m\"\nstale_after = \"1h\"\n"
+            ),
         );
         let dir = common::deployment(&[common::test_wasm("mockrest")], &config);
         // SAFETY: set before any thread reads the environment of this process's children.

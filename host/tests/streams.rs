@@ -72,18 +72,8 @@ fn session(transport: StreamTransport, frames: Vec<Frame>) -> StreamSession {
 
 /// plugins.toml for mockrest on both loopback servers, then `streams`.
 fn config(rest: &MockProvider, server: &StreamServer, streams: &str) -> String {
-    format!(
-        "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n\
-         [plugins.mockrest]\nallow_hosts = [\"http://{}\", \"http://{}\"]\n\
-         rate_limit = {{ requests = 100000, per_seconds = 1 }}\n\n\
-         [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"{}\"] }}\n\n{streams}",
-        mock_provider::HOST,
-        rest.addr,
-        server.connect_to(),
-        mock_provider::HOST,
-        stream_server::HOST,
-        stream_server::HOST,
-    )
+    let limit = "rate_limit = { requests = 100000, per_seconds = 1 }\n";
+    stream_server::mockrest_config(rest, server, limit, streams)
 }
 
 /// `mdhost run` on a deployment of mockrest with `streams` (TOML), against both servers.

@@ -306,3 +306,24 @@ async fn play_lines(mut tcp: TcpStream, frames: Vec<Frame>) {
         }
     }
 }
+
+/// plugins.toml for mockrest on both loopback servers (its token secret read from
+/// `CARGO_PKG_NAME`; `plugin` adds keys to its table), then `streams`.
+pub fn mockrest_config(
+    rest: &super::mock_provider::MockProvider,
+    server: &StreamServer,
+    plugin: &str,
+    streams: &str,
+) -> String {
+    format!(
+        "[host.connect_to]\n\"{}\" = \"{}\"\n{}\n\n[plugins.mockrest]\n\
+         allow_hosts = [\"http://{}\", \"http://{}\"]\n{plugin}\n\
+         [plugins.mockrest.secrets]\ntoken = {{ env = \"CARGO_PKG_NAME\", hosts = [\"{}\"] }}\n\n{streams}",
+        super::mock_provider::HOST,
+        rest.addr,
+        server.connect_to(),
+        super::mock_provider::HOST,
+        HOST,
+        HOST,
+    )
+}
