@@ -106,15 +106,15 @@ impl ProviderLimiter {
     /// end after `deadline`, rather than sleeping into a timeout.
     pub async fn acquire(&self, deadline: Instant) -> Result<Duration, WouldExceedDeadline> {
         let queued = Instant::now();
-        let too_late = |_| WouldExceedDeadline(deadline.saturating_duration_since(queued));
         let lane = self.lane();
-        let _in_lane = tokio::time::timeout_at(deadline, lane.lock())
-            .await
-            .map_err(too_late)?;
-        let _turn = tokio::time::timeout_at(deadline, self.turn.lock())
-            .await
-            .map_err(too_late)?;
-        let mut waited = queued.elapsed();
+        let (_in_lane, behind_lane) = queue(&lane, queued, deadline).await?;
+        let (_turn, behind_turn) = queue(&self.turn, queued, deadline).await?;
+        // Only time spent behind other requests counts as a wait (a free queue is not one).
+        let mut waited = if behind_lane || behind_turn {
+            queued.elapsed()
+        } else {
+            Duration::ZERO
+        };
         loop {
             match self.gcra.check() {
                 Ok(()) => return Ok(waited),
@@ -128,6 +128,24 @@ impl ProviderLimiter {
                 }
             }
         }
+    }
+}
+
+/// A place in `q`: at once when nobody holds or waits for it, else in arrival order until
+/// `deadline`. Says whether it had to queue.
+async fn queue(
+    q: &tokio::sync::Mutex<()>,
+    queued: Instant,
+    deadline: Instant,
+) -> Result<(tokio::sync::MutexGuard<'_, ()>, bool), WouldExceedDeadline> {
+    if let Ok(g) = q.try_lock() {
+        return Ok((g, false));
+    }
+    match tokio::time::timeout_at(deadline, q.lock()).await {
+        Ok(g) => Ok((g, true)),
+        Err(_) => Err(WouldExceedDeadline(
+            deadline.saturating_duration_since(queued),
+        )),
     }
 }
 
@@ -226,6 +244,20 @@ mod tests {
         let start = Instant::now();
         assert_eq!(grants(&[("job", 3)]).await, ["job", "job", "job"]);
         assert_eq!(Instant::now() - start, Duration::from_secs(2));
+    }
+
+    #[tokio::test]
+    async fn a_request_that_finds_the_queues_free_has_not_waited() {
+        let l = ProviderLimiter::new(
+            RateLimit {
+                requests: 1000,
+                per_seconds: 1,
+            },
+            1,
+        );
+        let far = Instant::now() + Duration::from_secs(60);
+        // Queues free and a permit ready: no wait, however long the bookkeeping took.
+        assert_eq!(l.acquire(far).await, Ok(Duration::ZERO));
     }
 
     #[tokio::test(start_paused = true)]
