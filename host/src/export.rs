@@ -9,16 +9,30 @@ use chrono::{DateTime, Utc};
 use crate::domain::RawBar;
 use crate::store::StoredBar;
 
-const BAR_HEADER: &str = "symbol,timeframe,start,open,high,low,close,volume,vwap,trades,complete";
+const BAR_HEADER: [&str; 11] = [
+    "symbol",
+    "timeframe",
+    "start",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "vwap",
+    "trades",
+    "complete",
+];
 
 /// A time as RFC 3339 in UTC (`Z`), with as many fractional digits as it needs.
 pub fn time(t: &DateTime<Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }
 
-fn csv_row(out: &mut impl Write, fields: &[&str]) -> std::io::Result<()> {
-    let quoted: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-    writeln!(out, "{}", quoted.join(","))
+/// A CSV writer onto `out`: fields quoted only when they hold a comma, quote or line
+/// break (decimals never do, but a misbehaving plugin's text must not break the file),
+/// records ended by `\n`.
+fn csv_writer<W: Write>(out: W) -> csv::Writer<W> {
+    csv::WriterBuilder::new().from_writer(out)
 }
 
 /// A plugin's bars as CSV, decimals still the provider's text.
@@ -29,66 +43,99 @@ pub fn bars_csv(out: &mut impl Write, bars: &[RawBar]) -> std::io::Result<()> {
 
 /// The header line of [`bars_csv`], for output written a page at a time.
 pub fn bars_csv_header(out: &mut impl Write) -> std::io::Result<()> {
-    writeln!(out, "{BAR_HEADER}")
+    let mut w = csv_writer(out);
+    w.write_record(BAR_HEADER)?;
+    w.flush()
 }
 
 /// The rows of [`bars_csv`] for some bars, without the header.
 pub fn bars_csv_rows(out: &mut impl Write, bars: &[RawBar]) -> std::io::Result<()> {
+    let mut w = csv_writer(out);
     for b in bars {
-        csv_row(
-            out,
-            &[
-                &b.symbol,
-                &b.timeframe.to_string(),
-                &time(&b.start),
-                &b.open,
-                &b.high,
-                &b.low,
-                &b.close,
-                b.volume.as_deref().unwrap_or_default(),
-                b.vwap.as_deref().unwrap_or_default(),
-                &b.trades.map(|t| t.to_string()).unwrap_or_default(),
-                &b.complete.to_string(),
-            ],
-        )?;
+        w.write_record([
+            &b.symbol,
+            &b.timeframe.to_string(),
+            &time(&b.start),
+            &b.open,
+            &b.high,
+            &b.low,
+            &b.close,
+            b.volume.as_deref().unwrap_or_default(),
+            b.vwap.as_deref().unwrap_or_default(),
+            &b.trades.map(|t| t.to_string()).unwrap_or_default(),
+            &b.complete.to_string(),
+        ])?;
     }
-    Ok(())
+    w.flush()
 }
 
 /// Stored bars as CSV, with their source: the exact decimals as stored.
 pub fn stored_bars_csv(out: &mut impl Write, bars: &[StoredBar]) -> std::io::Result<()> {
-    writeln!(out, "{BAR_HEADER},source,plugin_version")?;
+    let mut w = csv_writer(out);
+    w.write_record(BAR_HEADER.iter().chain(&["source", "plugin_version"]))?;
     let opt = |d: Option<rust_decimal::Decimal>| d.map(|v| v.to_string()).unwrap_or_default();
     for s in bars {
         let b = &s.bar;
-        csv_row(
-            out,
-            &[
-                &b.symbol,
-                &b.timeframe.to_string(),
-                &time(&b.start),
-                &b.open.to_string(),
-                &b.high.to_string(),
-                &b.low.to_string(),
-                &b.close.to_string(),
-                &opt(b.volume),
-                &opt(b.vwap),
-                &b.trades.map(|t| t.to_string()).unwrap_or_default(),
-                &b.complete.to_string(),
-                &s.source,
-                &s.plugin_version,
-            ],
-        )?;
+        w.write_record([
+            &b.symbol,
+            &b.timeframe.to_string(),
+            &time(&b.start),
+            &b.open.to_string(),
+            &b.high.to_string(),
+            &b.low.to_string(),
+            &b.close.to_string(),
+            &opt(b.volume),
+            &opt(b.vwap),
+            &b.trades.map(|t| t.to_string()).unwrap_or_default(),
+            &b.complete.to_string(),
+            &s.source,
+            &s.plugin_version,
+        ])?;
     }
-    Ok(())
+    w.flush()
 }
 
-/// Quotes a field when it holds a comma, quote or newline (decimals never do, but a
-/// misbehaving plugin's text must not break the file).
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn raw(symbol: &str, volume: Option<&str>) -> RawBar {
+        RawBar {
+            symbol: symbol.into(),
+            timeframe: "1m".parse().unwrap(),
+            start: "2025-07-08T14:30:00Z".parse().unwrap(),
+            open: "1.10".into(),
+            high: "2".into(),
+            low: "1".into(),
+            close: "1.5".into(),
+            volume: volume.map(Into::into),
+            vwap: None,
+            trades: Some(7),
+            complete: true,
+        }
+    }
+
+    fn check(bars: &[RawBar], expected: &str) {
+        let mut out = Vec::new();
+        bars_csv(&mut out, bars).unwrap();
+        assert_eq!(String::from_utf8(out).unwrap(), expected);
+    }
+
+    #[test]
+    fn bars_are_csv_with_text_that_cannot_break_the_file() {
+        let head = "symbol,timeframe,start,open,high,low,close,volume,vwap,trades,complete\n";
+        check(&[], head);
+        check(
+            &[raw("AAPL", Some("100")), raw("BRK.B", None)],
+            &format!(
+                "{head}AAPL,1m,2025-07-08T14:30:00Z,1.10,2,1,1.5,100,,7,true\n\
+                 BRK.B,1m,2025-07-08T14:30:00Z,1.10,2,1,1.5,,,7,true\n"
+            ),
+        );
+        // A plugin's text with a comma, a quote and a line break stays one field.
+        check(
+            &[raw("A,\"B\"\nC", Some("1"))],
+            &format!("{head}\"A,\"\"B\"\"\nC\",1m,2025-07-08T14:30:00Z,1.10,2,1,1.5,1,,7,true\n"),
+        );
     }
 }
