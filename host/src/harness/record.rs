@@ -4,7 +4,9 @@
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use super::case::{Outcome, fetch_all};
@@ -96,7 +98,7 @@ impl RecordingTransport {
 
     /// The exchanges recorded so far.
     pub fn exchanges(&self) -> Vec<Exchange> {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.log.lock().clone()
     }
 }
 
@@ -129,15 +131,12 @@ impl Transport for RecordingTransport {
                 Err(TransportError::TooLarge(_)) => None,
             };
             if let Some(answer) = answer {
-                self.log
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .push(Exchange {
-                        source: Some(self.source.clone()),
-                        request: as_built.clone(),
-                        answer,
-                        delay: None,
-                    });
+                self.log.lock().push(Exchange {
+                    source: Some(self.source.clone()),
+                    request: as_built.clone(),
+                    answer,
+                    delay: None,
+                });
             }
             result
         })

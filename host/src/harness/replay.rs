@@ -3,7 +3,9 @@
 //! exchange; exchanges never used are reported at the end. Delays and timeouts sleep on
 //! tokio's clock, so under a paused runtime they cost no wall time.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use super::cassette::{Answer, Cassette, Exchange, Fault};
@@ -61,10 +63,8 @@ impl ReplayTransport {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Session> {
-        // A panic while holding the lock cannot leave the session half-updated in a way
-        // that matters to a later replay, which starts a new session anyway.
-        self.session.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Session> {
+        self.session.lock()
     }
 
     /// Starts a new replay of `cassette`: every exchange unused again.

@@ -2,8 +2,8 @@
 //! skipped (its jobs fail over) for a cool-down, then one trial call decides whether it is
 //! back. This spares a provider that is down, and its rate limit, from every job's retries.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -56,7 +56,7 @@ impl Breakers {
     /// May a call to `provider` go ahead now? After the cool-down one trial call is let
     /// through; its outcome closes or re-opens the breaker.
     pub fn allow(&self, provider: &str) -> Result<(), Open> {
-        let mut map = self.state.lock().expect("breaker lock");
+        let mut map = self.state.lock();
         let s = map.entry(provider.to_owned()).or_default();
         match s.open_until {
             None => Ok(()),
@@ -75,12 +75,12 @@ impl Breakers {
     }
 
     pub fn success(&self, provider: &str) {
-        let mut map = self.state.lock().expect("breaker lock");
+        let mut map = self.state.lock();
         map.insert(provider.to_owned(), State::default());
     }
 
     pub fn failure(&self, provider: &str) {
-        let mut map = self.state.lock().expect("breaker lock");
+        let mut map = self.state.lock();
         let s = map.entry(provider.to_owned()).or_default();
         s.failures += 1;
         if s.trial || s.failures >= self.policy.threshold {
@@ -91,7 +91,7 @@ impl Breakers {
 
     /// Whether `provider`'s breaker is open (for status and metrics).
     pub fn is_open(&self, provider: &str) -> bool {
-        let map = self.state.lock().expect("breaker lock");
+        let map = self.state.lock();
         map.get(provider).is_some_and(|s| s.open_until.is_some())
     }
 }

@@ -13,7 +13,9 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -77,7 +79,7 @@ impl Slots {
     /// `None` when the plugin is not limited.
     fn get(&self, provider: &str, limit: Option<u32>) -> Option<Arc<Semaphore>> {
         let limit = limit?;
-        let mut map = self.map.lock().expect("slots lock");
+        let mut map = self.map.lock();
         let entry = map
             .entry(provider.to_owned())
             .or_insert_with(|| (limit, Arc::new(Semaphore::new(limit as usize))));
@@ -546,7 +548,7 @@ impl Runner<'_> {
 
     /// Adds one page's cost to what `name` has spent this run.
     fn spend(&self, name: &str, cost: Spent) {
-        let mut spent = self.spent.lock().expect("spent lock");
+        let mut spent = self.spent.lock();
         let s = spent.entry(name.to_owned()).or_default();
         s.pages += cost.pages;
         s.bars += cost.bars;
@@ -555,7 +557,7 @@ impl Runner<'_> {
 
     /// Fails once `name` has used up a budget of this run: checked before every page.
     fn within_budget(&self, name: &str, budget: &RunBudget) -> Result<(), Fail> {
-        let spent = self.spent.lock().expect("spent lock");
+        let spent = self.spent.lock();
         match spent.get(name).and_then(|s| s.over(budget)) {
             Some(m) => Err(Fail::Provider(format!("{name}: {m}"))),
             None => Ok(()),
@@ -578,7 +580,7 @@ impl Runner<'_> {
     }
 
     fn used_provider(&self, name: &str) {
-        let mut used = self.used.lock().expect("used lock");
+        let mut used = self.used.lock();
         if !used.iter().any(|u| u == name) {
             used.push(name.to_owned());
         }
@@ -649,7 +651,7 @@ impl Runner<'_> {
         RunSummary {
             run_id,
             job: self.job.name.clone(),
-            providers: self.used.lock().expect("used lock").clone(),
+            providers: self.used.lock().clone(),
             started_at: start.started_at,
             finished_at,
             status: v.status,

@@ -5,8 +5,10 @@
 //! schedule, an added or removed job) takes effect on the next tick without a restart.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -76,7 +78,7 @@ impl Scheduler {
 
     /// Starts tasks for new jobs, stops removed ones, wakes the rest to re-read theirs.
     fn reconcile(self: &Arc<Self>, config: &Config) {
-        let mut slots = self.slots.lock().expect("slots lock");
+        let mut slots = self.slots.lock();
         slots.retain(|name, slot| {
             let keep = config.jobs.iter().any(|j| &j.name == name);
             if keep {
@@ -94,7 +96,7 @@ impl Scheduler {
             let slot = Arc::new(Slot::default());
             slots.insert(job.name.clone(), slot.clone());
             let task = self.clone().job_loop(job.name.clone(), slot);
-            self.tasks.lock().expect("tasks lock").spawn(task);
+            self.tasks.lock().spawn(task);
         }
     }
 
@@ -124,7 +126,7 @@ impl Scheduler {
                 // A backfill runs once (resuming from its checkpoints) and again on demand.
                 JobKind::Backfill { .. } => None,
             };
-            *slot.next_run.lock().expect("slot lock") = if due { Some(Utc::now()) } else { next };
+            *slot.next_run.lock() = if due { Some(Utc::now()) } else { next };
             if !due {
                 let sleep = async {
                     match next {
@@ -148,11 +150,11 @@ impl Scheduler {
             let Some(job) = self.job(&name) else { return };
             let started = Utc::now();
             slot.running.store(true, Ordering::SeqCst);
-            *slot.next_run.lock().expect("slot lock") = None;
+            *slot.next_run.lock() = None;
             let validator = Validator::new(self.ctx.registry.config().validation.clone());
             let summary =
                 run_job(&self.ctx, &job, &validator, started, &self.shutdown, &Quiet).await;
-            *slot.last_run.lock().expect("slot lock") = Some(summary);
+            *slot.last_run.lock() = Some(summary);
             slot.running.store(false, Ordering::SeqCst);
             // The next tick after this run's start: if it has passed already, ticks were
             // missed while running and exactly one more run follows at once.
@@ -165,7 +167,7 @@ impl Scheduler {
     /// stopped on its own.
     pub async fn shutdown(&self, grace: Duration) -> bool {
         self.shutdown.cancel();
-        let mut tasks = std::mem::take(&mut *self.tasks.lock().expect("tasks lock"));
+        let mut tasks = std::mem::take(&mut *self.tasks.lock());
         let drained =
             tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
                 .await
@@ -182,7 +184,7 @@ impl Scheduler {
 impl JobControl for Scheduler {
     fn jobs(&self) -> Vec<JobStatus> {
         let config = self.ctx.registry.config();
-        let slots = self.slots.lock().expect("slots lock");
+        let slots = self.slots.lock();
         config
             .jobs
             .iter()
@@ -200,8 +202,8 @@ impl JobControl for Scheduler {
                     symbols: j.symbols.len(),
                     timeframe: j.timeframe.to_string(),
                     running: slot.is_some_and(|s| s.running.load(Ordering::SeqCst)),
-                    next_run: slot.and_then(|s| *s.next_run.lock().expect("slot lock")),
-                    last_run: slot.and_then(|s| s.last_run.lock().expect("slot lock").clone()),
+                    next_run: slot.and_then(|s| *s.next_run.lock()),
+                    last_run: slot.and_then(|s| s.last_run.lock().clone()),
                 }
             })
             .collect()
@@ -211,7 +213,7 @@ impl JobControl for Scheduler {
         if self.shutdown.is_cancelled() {
             return Err(TriggerError::ShuttingDown);
         }
-        let slots = self.slots.lock().expect("slots lock");
+        let slots = self.slots.lock();
         let slot = slots
             .get(name)
             .ok_or_else(|| TriggerError::UnknownJob(name.to_owned()))?;

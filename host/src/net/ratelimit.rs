@@ -9,7 +9,9 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use governor::clock::Clock;
@@ -92,7 +94,7 @@ impl ProviderLimiter {
     /// The queue of the current task's lane.
     fn lane(&self) -> Arc<tokio::sync::Mutex<()>> {
         let name = LANE.try_with(Arc::clone).unwrap_or_else(|_| Arc::from(""));
-        let mut lanes = self.lanes.lock().expect("rate limiter lanes poisoned");
+        let mut lanes = self.lanes.lock();
         // Lanes nobody waits in are dropped, so ended jobs do not pile up.
         lanes.retain(|_, q| Arc::strong_count(q) > 1);
         lanes.entry(name).or_default().clone()
@@ -158,7 +160,7 @@ pub struct RateLimiters {
 impl RateLimiters {
     /// The provider's limiter; a changed limit replaces it (a config reload).
     pub fn get(&self, provider: &str, limit: RateLimit, burst: u32) -> Arc<ProviderLimiter> {
-        let mut map = self.map.lock().expect("rate limiter map poisoned");
+        let mut map = self.map.lock();
         match map.get(provider) {
             Some(l) if l.limit == limit && l.burst == burst => l.clone(),
             _ => {
@@ -218,7 +220,7 @@ mod tests {
                 let (l, order, name) = (l.clone(), order.clone(), lane.to_string());
                 tasks.push(tokio::spawn(in_lane(&lane, async move {
                     l.acquire(far).await.unwrap();
-                    order.lock().unwrap().push(name);
+                    order.lock().push(name);
                 })));
                 // Every request is queued before the next one comes.
                 tokio::task::yield_now().await;
@@ -227,7 +229,7 @@ mod tests {
         for t in tasks {
             t.await.unwrap();
         }
-        Arc::try_unwrap(order).unwrap().into_inner().unwrap()
+        Arc::try_unwrap(order).unwrap().into_inner()
     }
 
     #[tokio::test(start_paused = true)]

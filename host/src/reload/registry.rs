@@ -5,7 +5,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -92,7 +94,7 @@ impl Registry {
     }
 
     pub fn config(&self) -> Arc<Config> {
-        self.config.read().expect("registry lock").clone()
+        self.config.read().clone()
     }
 
     /// The directory this registry serves from, absolute. A `plugins_dir` edited in
@@ -103,21 +105,16 @@ impl Registry {
 
     /// The version of plugin `name` new calls should use.
     pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
-        self.state
-            .read()
-            .expect("registry lock")
-            .by_name
-            .get(name)
-            .cloned()
+        self.state.read().by_name.get(name).cloned()
     }
 
     pub fn reloads(&self) -> u64 {
-        self.state.read().expect("registry lock").reloads
+        self.state.read().reloads
     }
 
     /// What each served plugin declares, by name: what a configuration is checked against.
     pub fn served(&self) -> BTreeMap<String, ProviderInfo> {
-        let st = self.state.read().expect("registry lock");
+        let st = self.state.read();
         st.by_name
             .iter()
             .map(|(name, p)| (name.clone(), p.info().clone()))
@@ -198,7 +195,7 @@ impl Registry {
             Err(e) => return Some(Err(e)),
         };
         let hash = content_hash(&bytes);
-        let st = self.state.read().expect("registry lock");
+        let st = self.state.read();
         if st.files.get(path).and_then(|f| f.attempted.as_ref()) == Some(&hash) {
             return None;
         }
@@ -242,7 +239,7 @@ impl Registry {
         let bound = Self::is_bound(&config, path, &name);
         let bound_path = self.plugins_dir.join(config.plugin_file(&name));
         let bound_present = bound_path.is_file();
-        let mut st = self.state.write().expect("registry lock");
+        let mut st = self.state.write();
         let serving_other = st
             .files
             .iter()
@@ -268,7 +265,7 @@ impl Registry {
         if let Some(msg) = refusal {
             drop(st);
             self.record_error(path, Some(hash), msg);
-            let mut st = self.state.write().expect("registry lock");
+            let mut st = self.state.write();
             st.files.entry(path.to_owned()).or_default().blocked_by = Some(name);
             return;
         }
@@ -314,7 +311,7 @@ impl Registry {
     fn record_error(&self, path: &Path, hash: Option<String>, message: String) {
         tracing::error!(file = %path.display(), error = %message, "plugin not loaded; any previous version keeps serving");
         self.runtime.metrics().reload(false);
-        let mut st = self.state.write().expect("registry lock");
+        let mut st = self.state.write();
         let entry = st.files.entry(path.to_owned()).or_default();
         entry.attempted = hash;
         entry.last_error = Some(message);
@@ -325,7 +322,7 @@ impl Registry {
     /// file that was refused because this one served the same name is loaded now.
     pub async fn remove_path(&self, path: &Path) {
         let waiting: Vec<PathBuf> = {
-            let mut st = self.state.write().expect("registry lock");
+            let mut st = self.state.write();
             let Some(p) = st.files.remove(path).and_then(|e| e.serving) else {
                 return;
             };
@@ -348,9 +345,9 @@ impl Registry {
     /// Applies a new, already validated configuration: every file is reloaded with its new
     /// settings (compiled components come from the cache, so this costs a `describe` each).
     pub async fn apply_config(&self, config: Config) {
-        *self.config.write().expect("registry lock") = Arc::new(config);
+        *self.config.write() = Arc::new(config);
         let paths: Vec<PathBuf> = {
-            let mut st = self.state.write().expect("registry lock");
+            let mut st = self.state.write();
             // Forget attempted hashes so that unchanged files load again with new settings.
             st.files.values_mut().for_each(|f| f.attempted = None);
             st.files.keys().cloned().collect()
@@ -360,7 +357,7 @@ impl Registry {
 
     /// One row per plugin file, for `/plugins`.
     pub fn status(&self) -> Vec<PluginStatus> {
-        let st = self.state.read().expect("registry lock");
+        let st = self.state.read();
         st.files
             .iter()
             .map(|(path, f)| {

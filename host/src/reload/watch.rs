@@ -3,7 +3,9 @@
 //! validated as a whole (against the plugins it names too) and applied only if valid.
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::{Duration, SystemTime};
 
 use notify_debouncer_full::notify::event::{AccessKind, AccessMode};
@@ -116,7 +118,7 @@ impl Watcher {
 
     /// The error of the last configuration edit that was refused, until a valid one.
     pub fn config_error(&self) -> Option<String> {
-        self.config_error.lock().expect("config error lock").clone()
+        self.config_error.lock().clone()
     }
 }
 
@@ -186,7 +188,7 @@ impl ConfigFile {
             return self.refuse(e, true, recheck);
         }
         self.waits_for_plugins = false;
-        *self.error.lock().expect("config error lock") = None;
+        *self.error.lock() = None;
         tracing::info!(file = %self.file.display(), "configuration changed; applying");
         let pending = registry.config().host.needs_restart(&config.host);
         if !pending.is_empty() {
@@ -201,7 +203,7 @@ impl ConfigFile {
     fn refuse(&mut self, e: ConfigError, waits_for_plugins: bool, recheck: bool) {
         self.waits_for_plugins = waits_for_plugins;
         let message = e.to_string();
-        let mut last = self.error.lock().expect("config error lock");
+        let mut last = self.error.lock();
         // A recheck after a plugin change that fails the same way is not news.
         if !recheck || last.as_deref() != Some(message.as_str()) {
             tracing::error!(error = %message, "configuration edit refused; the previous configuration keeps running");

@@ -1,10 +1,10 @@
 //! Compiled components, cached by content hash: in memory for the process, and on disk
 //! (wasmtime's serialized form) so that a restart does not recompile every plugin.
 
+use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
@@ -54,7 +54,7 @@ impl ComponentCache {
         hash: &str,
         bytes: &[u8],
     ) -> Result<(Component, CacheHit), wasmtime::Error> {
-        if let Some(c) = self.memory.lock().expect("cache poisoned").get(hash) {
+        if let Some(c) = self.memory.lock().get(hash) {
             return Ok((c.clone(), CacheHit::Memory));
         }
         let (component, hit) = match self.disk_path(hash).filter(|p| p.is_file()) {
@@ -77,7 +77,6 @@ impl ComponentCache {
         };
         self.memory
             .lock()
-            .expect("cache poisoned")
             .insert(hash.to_owned(), component.clone());
         Ok((component, hit))
     }
@@ -104,10 +103,7 @@ impl ComponentCache {
 
     /// Drops in-memory entries not in `keep` (after plugins were replaced or removed).
     pub fn retain(&self, keep: &[&str]) {
-        self.memory
-            .lock()
-            .expect("cache poisoned")
-            .retain(|k, _| keep.contains(&k.as_str()));
+        self.memory.lock().retain(|k, _| keep.contains(&k.as_str()));
     }
 }
 

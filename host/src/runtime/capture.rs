@@ -5,7 +5,9 @@
 //! every message is not killed for it.
 
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
@@ -36,7 +38,7 @@ impl Capture {
     }
 
     fn append(&self, bytes: &[u8]) {
-        let mut inner = self.inner.lock().expect("capture lock");
+        let mut inner = self.inner.lock();
         let room = self.capacity.saturating_sub(inner.buf.len());
         let kept = bytes.len().min(room);
         inner.buf.extend_from_slice(&bytes[..kept]);
@@ -45,14 +47,14 @@ impl Capture {
 
     /// What was written since the last drain, and how many bytes did not fit.
     pub fn drain(&self) -> (Bytes, usize) {
-        let mut inner = self.inner.lock().expect("capture lock");
+        let mut inner = self.inner.lock();
         let dropped = std::mem::take(&mut inner.dropped);
         (inner.buf.split().freeze(), dropped)
     }
 
     /// What was written since the last drain, left in place.
     pub fn peek(&self) -> Bytes {
-        Bytes::copy_from_slice(&self.inner.lock().expect("capture lock").buf)
+        Bytes::copy_from_slice(&self.inner.lock().buf)
     }
 }
 

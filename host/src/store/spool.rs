@@ -61,7 +61,7 @@ struct Spool {
     /// When the file was last found absent. Another process (a backfill beside the
     /// service) may spool into the same file, so absence is re-checked at most once per
     /// [`RECHECK`] instead of on every write.
-    absent_since: std::sync::Mutex<Option<std::time::Instant>>,
+    absent_since: parking_lot::Mutex<Option<std::time::Instant>>,
 }
 
 /// How long an absent spool file is trusted to stay absent, unless this process spools.
@@ -151,7 +151,7 @@ impl Resilient {
             inner,
             spool: Mutex::new(Spool {
                 path: spool_path.into(),
-                absent_since: std::sync::Mutex::new(None),
+                absent_since: parking_lot::Mutex::new(None),
             }),
             retry,
         }
@@ -172,18 +172,18 @@ impl Resilient {
     /// the rest. Returns how many were applied.
     pub async fn replay(&self) -> Result<usize, StoreError> {
         let spool = self.spool.lock().await;
-        *spool.absent_since.lock().expect("spool flag") = None;
+        *spool.absent_since.lock() = None;
         self.replay_locked(&spool).await
     }
 
     async fn replay_locked(&self, spool: &Spool) -> Result<usize, StoreError> {
-        let absent = *spool.absent_since.lock().expect("spool flag");
+        let absent = *spool.absent_since.lock();
         if absent.is_some_and(|t| t.elapsed() < RECHECK) {
             return Ok(0);
         }
         let records = spool.read()?;
         if records.is_empty() {
-            *spool.absent_since.lock().expect("spool flag") = Some(std::time::Instant::now());
+            *spool.absent_since.lock() = Some(std::time::Instant::now());
             return Ok(0);
         }
         for (done, record) in records.iter().enumerate() {
@@ -264,7 +264,7 @@ impl Resilient {
         }
         spool.append(&record())?;
         // This process just spooled: the next operation replays first.
-        *spool.absent_since.lock().expect("spool flag") = None;
+        *spool.absent_since.lock() = None;
         tracing::warn!(spool = %spool.path.display(), "store unreachable; operation spooled for replay");
         Ok(spooled)
     }

@@ -11,7 +11,9 @@ pub mod transport;
 pub mod writer;
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
@@ -66,14 +68,14 @@ impl Streams {
                 }
             }
         });
-        *streams.watcher.lock().expect("streams lock") = Some(task);
+        *streams.watcher.lock() = Some(task);
         streams
     }
 
     /// The connection state of each running stream (one that has not reported yet, just
     /// started, counts as not connected).
     pub fn health(&self) -> Vec<StreamHealth> {
-        let running = self.running.lock().expect("streams lock");
+        let running = self.running.lock();
         let known = self.ctx.health.all();
         running
             .iter()
@@ -98,19 +100,14 @@ impl Streams {
 
     /// Names of the streams running now.
     pub fn names(&self) -> Vec<String> {
-        self.running
-            .lock()
-            .expect("streams lock")
-            .keys()
-            .cloned()
-            .collect()
+        self.running.lock().keys().cloned().collect()
     }
 
     /// Brings the running streams in line with the registry's configuration.
     fn apply(&self) {
         let config = self.ctx.registry.config();
         {
-            let mut applied = self.applied.lock().expect("streams lock");
+            let mut applied = self.applied.lock();
             if applied.as_ref().is_some_and(|a| Arc::ptr_eq(a, &config)) {
                 return;
             }
@@ -121,7 +118,7 @@ impl Streams {
             .iter()
             .map(|s| (s.name.as_str(), s))
             .collect();
-        let mut running = self.running.lock().expect("streams lock");
+        let mut running = self.running.lock();
         let stale: Vec<String> = running
             .iter()
             .filter(|(name, r)| wanted.get(name.as_str()).is_none_or(|w| **w != r.cfg))
@@ -163,10 +160,10 @@ impl Streams {
     /// pending bars. Returns false when `grace` ran out first.
     pub async fn shutdown(&self, grace: Duration) -> bool {
         let _ = self.stop_watch.send(true);
-        if let Some(w) = self.watcher.lock().expect("streams lock").take() {
+        if let Some(w) = self.watcher.lock().take() {
             w.abort();
         }
-        let all: Vec<Running> = std::mem::take(&mut *self.running.lock().expect("streams lock"))
+        let all: Vec<Running> = std::mem::take(&mut *self.running.lock())
             .into_values()
             .collect();
         for r in &all {

@@ -48,24 +48,16 @@ pub struct StreamHealth {
 
 /// The connection state of every running stream.
 #[derive(Debug, Default)]
-pub struct HealthBoard(std::sync::Mutex<std::collections::BTreeMap<String, StreamHealth>>);
+pub struct HealthBoard(parking_lot::Mutex<std::collections::BTreeMap<String, StreamHealth>>);
 
 impl HealthBoard {
     fn set(&self, h: StreamHealth) {
-        self.0
-            .lock()
-            .expect("health lock")
-            .insert(h.name.clone(), h);
+        self.0.lock().insert(h.name.clone(), h);
     }
 
     /// Every running stream, by name.
     pub fn all(&self) -> Vec<StreamHealth> {
-        self.0
-            .lock()
-            .expect("health lock")
-            .values()
-            .cloned()
-            .collect()
+        self.0.lock().values().cloned().collect()
     }
 }
 

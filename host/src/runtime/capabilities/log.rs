@@ -4,9 +4,9 @@
 //! line counted against the call's budget and the plugin's rate. What is dropped is said
 //! (at most every [`DROP_REPORT_EVERY`] per plugin) and counted in the metrics.
 
+use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::num::NonZeroU32;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
@@ -91,7 +91,7 @@ impl LogRate {
 
     /// Whether a report of dropped lines is due (and, if so, that it is being made now).
     fn report_due(&self) -> bool {
-        let mut last = self.last_report.lock().unwrap_or_else(|e| e.into_inner());
+        let mut last = self.last_report.lock();
         let due = last.is_none_or(|t| t.elapsed() >= DROP_REPORT_EVERY);
         if due {
             *last = Some(Instant::now());
