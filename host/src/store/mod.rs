@@ -10,6 +10,7 @@
 mod convert;
 mod digest;
 mod error;
+mod gaps;
 mod migrate;
 mod postgres;
 mod rows;

@@ -17,6 +17,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use super::convert::{self, to_nanos};
+use super::gaps;
 use super::rows::{self, BAR_COLUMNS};
 use super::*;
 use crate::domain::Bar;
@@ -627,24 +628,7 @@ impl Store for SqliteStore {
         timeframe: Timeframe,
         gaps: &[StreamGap],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for g in gaps {
-            sqlx::query(
-                "INSERT INTO stream_gaps (stream, timeframe, symbol, gap_from, gap_to, queued_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (stream, timeframe, symbol, gap_from, gap_to) DO NOTHING",
-            )
-            .bind(stream)
-            .bind(timeframe.to_string())
-            .bind(&g.symbol)
-            .bind(to_nanos(g.start))
-            .bind(to_nanos(g.end))
-            .bind(to_nanos(Utc::now()))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        gaps::queue(&self.pool, stream, timeframe, gaps).await
     }
 
     async fn queued_gaps(
@@ -652,15 +636,7 @@ impl Store for SqliteStore {
         stream: &str,
         timeframe: Timeframe,
     ) -> Result<Vec<StreamGap>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT symbol, gap_from, gap_to FROM stream_gaps
-             WHERE stream = ?1 AND timeframe = ?2 ORDER BY gap_from, symbol, gap_to",
-        )
-        .bind(stream)
-        .bind(timeframe.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(rows, rows::stream_gap)
+        gaps::list(&self.pool, stream, timeframe).await
     }
 
     async fn forget_gaps(
@@ -669,21 +645,6 @@ impl Store for SqliteStore {
         timeframe: Timeframe,
         gaps: &[StreamGap],
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
-        for g in gaps {
-            sqlx::query(
-                "DELETE FROM stream_gaps WHERE stream = ?1 AND timeframe = ?2
-                 AND symbol = ?3 AND gap_from = ?4 AND gap_to = ?5",
-            )
-            .bind(stream)
-            .bind(timeframe.to_string())
-            .bind(&g.symbol)
-            .bind(to_nanos(g.start))
-            .bind(to_nanos(g.end))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(())
+        gaps::forget(&self.pool, stream, timeframe, gaps).await
     }
 }
