@@ -77,15 +77,6 @@ fn batches(gaps: Vec<Gap>, size: usize) -> Vec<Batch> {
         .collect()
 }
 
-/// `first` and every gap waiting in the channel.
-fn drain(gaps: &mut mpsc::UnboundedReceiver<Gap>, first: Option<Gap>) -> Vec<Gap> {
-    let mut out: Vec<Gap> = first.into_iter().collect();
-    while let Ok(g) = gaps.try_recv() {
-        out.push(g);
-    }
-    out
-}
-
 /// Pages one provider may return for a single gap before the host gives up on it.
 const MAX_PAGES: usize = 1_000;
 
@@ -115,19 +106,18 @@ impl Recovery {
     ) {
         let mut pending = self.left_queued().await;
         loop {
-            let mut fresh = Vec::new();
-            if pending.is_empty() {
+            let first = if pending.is_empty() {
                 tokio::select! {
                     g = gaps.recv() => match g {
-                        Some(g) => fresh.push(g),
+                        Some(g) => Some(g),
                         None => return,
                     },
                     _ = stop.changed() => return,
                 }
-            }
-            fresh.extend(drain(&mut gaps, None));
-            self.record(&fresh).await;
-            pending.extend(fresh);
+            } else {
+                None
+            };
+            pending.extend(self.take_up(&mut gaps, first).await);
             let mut queue = batches(std::mem::take(&mut pending), self.batch_size()).into_iter();
             let Some(batch) = queue.next() else { continue };
             pending = queue.flat_map(|b| b.gaps()).collect();
@@ -141,23 +131,33 @@ impl Recovery {
                 tokio::select! {
                     biased;
                     _ = stop.changed() => {
-                        // Recorded already, with everything in `pending`; only what is
-                        // still in the channel is not.
-                        let rest = drain(&mut gaps, None);
-                        self.record(&rest).await;
+                        // Everything in `pending` is recorded already; what is still in
+                        // the channel is recorded now, for the next start.
+                        self.take_up(&mut gaps, None).await;
                         return;
                     }
                     () = &mut work => break,
                     // Gaps that come while a request is out are recorded at once, so that
                     // even a kill does not lose them.
-                    Some(g) = gaps.recv() => {
-                        let fresh = drain(&mut gaps, Some(g));
-                        self.record(&fresh).await;
-                        pending.extend(fresh);
-                    }
+                    Some(g) = gaps.recv() => pending.extend(self.take_up(&mut gaps, Some(g)).await),
                 }
             }
         }
+    }
+
+    /// `first` and every gap waiting in the channel, recorded in the store before recovery
+    /// works on them.
+    async fn take_up(
+        &self,
+        gaps: &mut mpsc::UnboundedReceiver<Gap>,
+        first: Option<Gap>,
+    ) -> Vec<Gap> {
+        let mut fresh: Vec<Gap> = first.into_iter().collect();
+        while let Ok(g) = gaps.try_recv() {
+            fresh.push(g);
+        }
+        self.record(&fresh).await;
+        fresh
     }
 
     async fn work(&self, batch: &Batch) {
