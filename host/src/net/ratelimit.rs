@@ -10,14 +10,13 @@
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
-
-use parking_lot::Mutex;
 use std::time::Duration;
 
 use governor::clock::Clock;
 use governor::{
     Quota, RateLimiter, middleware::NoOpMiddleware, state::InMemoryState, state::NotKeyed,
 };
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 use crate::domain::RateLimit;
@@ -95,7 +94,11 @@ impl ProviderLimiter {
     fn lane(&self) -> Arc<tokio::sync::Mutex<()>> {
         let name = LANE.try_with(Arc::clone).unwrap_or_else(|_| Arc::from(""));
         let mut lanes = self.lanes.lock();
-        // Lanes nobody waits in are dropped, so ended jobs do not pile up.
+        if let Some(q) = lanes.get(&name) {
+            return q.clone();
+        }
+        // A new lane: those nobody waits in are dropped first, so ended jobs do not pile
+        // up (and a request of a known lane never pays for the sweep).
         lanes.retain(|_, q| Arc::strong_count(q) > 1);
         lanes.entry(name).or_default().clone()
     }
