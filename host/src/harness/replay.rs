@@ -4,9 +4,9 @@
 //! tokio's clock, so under a paused runtime they cost no wall time.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use parking_lot::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use super::cassette::{Answer, Cassette, Exchange, Fault};
 use super::matching::{Key, diff};

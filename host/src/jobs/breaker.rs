@@ -1,11 +1,10 @@
 //! A circuit breaker per provider: after repeated provider-level failures the provider is
 //! skipped (its jobs fail over) for a cool-down, then one trial call decides whether it is
 //! back. This spares a provider that is down, and its rate limit, from every job's retries.
-
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::time::Instant;
 
 /// When the breaker opens and for how long.

@@ -7,9 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use parking_lot::RwLock;
-
 use chrono::{DateTime, Utc};
+use parking_lot::RwLock;
 use serde::Serialize;
 
 use crate::config::Config;

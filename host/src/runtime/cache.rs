@@ -1,11 +1,10 @@
 //! Compiled components, cached by content hash: in memory for the process, and on disk
 //! (wasmtime's serialized form) so that a restart does not recompile every plugin.
-
-use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
+use parking_lot::Mutex;
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;

@@ -12,10 +12,9 @@ pub mod writer;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-use parking_lot::Mutex;
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 
 pub use session::{HealthBoard, StreamContext, StreamHealth};

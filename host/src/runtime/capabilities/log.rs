@@ -3,13 +3,12 @@
 //! plugin can neither forge host lines nor send terminal escapes, lines cut, and every
 //! line counted against the call's budget and the plugin's rate. What is dropped is said
 //! (at most every [`DROP_REPORT_EVERY`] per plugin) and counted in the metrics.
-
-use parking_lot::Mutex;
 use std::borrow::Cow;
 use std::num::NonZeroU32;
 use std::time::{Duration, Instant};
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use parking_lot::Mutex;
 
 use super::CallLimits;
 use super::secrets::SecretSet;
