@@ -20,7 +20,7 @@ use chrono::{DateTime, Utc};
 use common::mock_provider::{self, MockConfig};
 use common::pg::PgDb;
 use mdhost::config::{JobConfig, JobKind};
-use mdhost::domain::{AssetClass, RawBar, Timeframe};
+use mdhost::domain::{AssetClass, ClassSet, RawBar, Timeframe};
 use mdhost::ingest::{Commit, Page, ingest};
 use mdhost::jobs::plan;
 use mdhost::store::{Coverage, PgStore, Resilient, RetryPolicy, Source, Span, Store};
@@ -150,7 +150,7 @@ async fn store_only(
                 timeframe: tf,
                 start: w.start,
                 end: w.end,
-                default_class: AssetClass::Crypto,
+                classes: ClassSet::of(AssetClass::Crypto),
             };
             requests.push((req, pages));
         }

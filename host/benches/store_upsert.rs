@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use mdhost::domain::{AssetClass, RawBar, Timeframe};
+use mdhost::domain::{AssetClass, ClassSet, RawBar, Timeframe};
 use mdhost::store::{
     Checkpoint, Coverage, PgStore, Source, Span, SqliteStore, Store, WriteBatch, WriteSummary,
 };
@@ -95,7 +95,7 @@ fn request(s: usize, minutes: i64) -> Request {
         timeframe: "1m".parse().unwrap(),
         start,
         end: start + chrono::Duration::minutes(minutes),
-        default_class: AssetClass::Crypto,
+        classes: ClassSet::of(AssetClass::Crypto),
     }
 }
 

@@ -36,7 +36,7 @@ pub struct Commit {
 
 /// How many earlier closes the spike rule sees per series (its window plus one).
 fn history_len(validator: &Validator, req: &Request, symbol: &str) -> u32 {
-    let p = validator.policy(symbol, req.default_class);
+    let p = validator.policy(symbol, req.classes);
     u32::try_from(p.spike_window + 1).unwrap_or(u32::MAX)
 }
 
@@ -58,12 +58,7 @@ pub fn validated_batch(
     let asset_classes: BTreeMap<String, _> = req
         .symbols
         .iter()
-        .map(|s| {
-            (
-                s.clone(),
-                validator.policy(s, req.default_class).asset_class,
-            )
-        })
+        .map(|s| (s.clone(), validator.policy(s, req.classes).asset_class))
         .collect();
     WriteBatch {
         source: source.clone(),
@@ -193,7 +188,7 @@ pub async fn ingest(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::AssetClass;
+    use crate::domain::{AssetClass, ClassSet};
     use crate::store::SqliteStore;
 
     fn raw(start: &str, close: &str) -> RawBar {
@@ -224,7 +219,7 @@ mod tests {
             timeframe: "1m".parse().unwrap(),
             start: "2025-07-12T00:00:00Z".parse().unwrap(),
             end: "2025-07-12T00:04:00Z".parse().unwrap(),
-            default_class: AssetClass::Crypto,
+            classes: ClassSet::of(AssetClass::Crypto),
         };
         let answer = vec![
             raw("2025-07-12T00:00:00Z", "60000"),
@@ -315,7 +310,7 @@ mod tests {
                 timeframe: "1m".parse().unwrap(),
                 start: DateTime::from_timestamp(T0, 0).unwrap(),
                 end: DateTime::from_timestamp(T0 + 60 * n as i64, 0).unwrap(),
-                default_class: AssetClass::Crypto,
+                classes: ClassSet::of(AssetClass::Crypto),
             };
             let source = Source {
                 provider: "p".into(),

@@ -3,12 +3,13 @@
 
 use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::Utc;
 
 use super::plugin::{CallArgs, fetch_pages};
 use super::store::StoreArg;
 use crate::config::Config;
+use crate::domain::ClassSet;
 use crate::ingest::{Commit, Ingested, Page, ingest};
 use crate::runtime::Plugin;
 use crate::store::{Failure, RunOutcome, RunStart, RunStatus, Source};
@@ -27,10 +28,10 @@ pub async fn call_into_store(
     .resolve_with(config.host.store.as_ref())?;
     let store = super::store::open_for_writing(&url).await?;
     let info = plugin.info();
-    let default_class = args
+    // `--asset-class` reads every symbol as that class; else each by its spelling.
+    let classes = args
         .asset_class
-        .or_else(|| info.asset_classes.first().copied())
-        .context("the plugin declares no asset class; pass --asset-class")?;
+        .map_or_else(|| info.classes(), ClassSet::of);
     let validator = Validator::new(config.validation.clone());
     let source = Source {
         provider: plugin.name().to_owned(),
@@ -53,7 +54,7 @@ pub async fn call_into_store(
             timeframe: args.timeframe,
             start: args.from,
             end: args.to,
-            default_class,
+            classes,
         };
         // Each page is validated and written as it arrives, against the pages before it.
         let mut done = Ingested::default();
@@ -99,7 +100,7 @@ pub async fn call_into_store(
                 failed += chunk.len() as u64;
                 let msg = format!("{e:#}");
                 for symbol in chunk {
-                    let class = validator.policy(symbol, default_class).asset_class;
+                    let class = validator.policy(symbol, classes).asset_class;
                     store
                         .record_failure(&Failure {
                             symbol: symbol.clone(),

@@ -64,7 +64,8 @@ pub struct CallArgs {
     #[arg(long = "store", value_name = "URL", num_args = 0..=1, default_missing_value = "")]
     pub store: Option<String>,
     /// Asset class for validation of symbols that [validation.instruments] does not name.
-    /// Default: the plugin's first declared class.
+    /// Default: each symbol's by its spelling (EUR/USD forex, BTC/USD crypto, ^GSPC an
+    /// index, else equity) among the classes the plugin declares, as the service reads it.
     #[arg(long, value_parser = parse_asset_class)]
     pub asset_class: Option<AssetClass>,
 }

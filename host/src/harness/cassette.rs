@@ -313,9 +313,9 @@ impl Cassette {
     /// Parses `text` as the content of `path` (`body_file`s are read relative to it).
     pub fn parse(text: &str, path: &Path) -> Result<Self, CassetteError> {
         let err = |m: String| CassetteError::new(path, m);
-        let raw: RawCassette = serde_yaml::from_str(text).map_err(|e| {
+        let raw: RawCassette = serde_norway::from_str(text).map_err(|e| {
             err(match e.location() {
-                // serde_yaml also appends the location to its message; say it once, first.
+                // serde_norway (like serde_yaml before it) appends the location to its message; say it once, first.
                 Some(l) => format!(
                     "line {}, column {}: {}",
                     l.line(),
@@ -395,7 +395,7 @@ impl Cassette {
             exchanges: self.exchanges.iter().map(raw_exchange).collect(),
             streams: self.streams.iter().map(StreamSession::to_raw).collect(),
         };
-        serde_yaml::to_string(&raw)
+        serde_norway::to_string(&raw)
             .map_err(|e| CassetteError::new(&self.file, format!("cannot serialize: {e}")))
     }
 

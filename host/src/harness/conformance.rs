@@ -13,10 +13,11 @@ use super::cassette::{Answer, CaseSpec, Cassette, write_atomically};
 use super::golden;
 use super::report::{CheckResult, PLUGIN_CASE};
 use super::runner::{Harness, Run};
-use super::validate::{bar_violations, default_class};
-use crate::domain::{AssetClass, BarsRequest, ProviderInfo, RawBar, TimeUnit, Timeframe};
+use super::validate::bar_violations;
+use crate::domain::{AssetClass, BarsRequest, ClassSet, ProviderInfo, RawBar, TimeUnit, Timeframe};
 use crate::runtime::capabilities::grant::HostPattern;
 use crate::validate::Calendar;
+use crate::validate::Policies;
 
 // ---- The plugin as a whole ------------------------------------------------------------
 
@@ -301,8 +302,8 @@ pub fn case_checks(
             &format!("{} exchange(s), all used", cassette.exchanges.len()),
         ),
         golden_check(name, files, &first.outcome, bless),
-        validation_check(name, spec, &first.outcome),
-        trading_date_check(name, spec, &first.outcome),
+        validation_check(name, spec, h.info().classes(), &first.outcome),
+        trading_date_check(name, spec, h.info().classes(), &first.outcome),
         pagination_check(name, &first.outcome),
         errors_check(name, h, cassette, spec, &first),
         resume_check(name, h, cassette, spec, &first.outcome),
@@ -355,11 +356,16 @@ fn golden_check(name: &str, files: &CaseFiles, outcome: &Outcome, bless: bool) -
     }
 }
 
-fn validation_check(name: &str, spec: &CaseSpec, outcome: &Outcome) -> CheckResult {
+fn validation_check(
+    name: &str,
+    spec: &CaseSpec,
+    classes: ClassSet,
+    outcome: &Outcome,
+) -> CheckResult {
     let mut problems = Vec::new();
     let mut declared: Vec<bool> = vec![false; spec.expect.quarantine.len()];
     for bar in &outcome.bars {
-        let reasons = bar_violations(bar, &spec.request);
+        let reasons = bar_violations(bar, &spec.request, classes);
         if reasons.is_empty() {
             continue;
         }
@@ -455,8 +461,19 @@ fn trading_date_problems(bars: &[RawBar], class_of: impl Fn(&str) -> AssetClass)
     out
 }
 
-fn trading_date_check(name: &str, spec: &CaseSpec, outcome: &Outcome) -> CheckResult {
-    let class_of = |symbol: &str| spec.asset_class.unwrap_or_else(|| default_class(symbol));
+fn trading_date_check(
+    name: &str,
+    spec: &CaseSpec,
+    declared: ClassSet,
+    outcome: &Outcome,
+) -> CheckResult {
+    // The case's `asset_class` stands in for the `[validation.instruments]` entry an
+    // operator would write; without one, the symbol is read as the service reads it.
+    let policies = Policies::default();
+    let class_of = |symbol: &str| {
+        spec.asset_class
+            .unwrap_or_else(|| policies.class_of(symbol, declared))
+    };
     let ok = if spec.request.timeframe == Timeframe::new(TimeUnit::Day, 1) {
         format!(
             "{} daily bar(s), each at 00:00 UTC of a trading date",

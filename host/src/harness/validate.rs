@@ -3,28 +3,19 @@
 
 use chrono::Utc;
 
-use crate::domain::{AssetClass, BarsRequest, RawBar};
+use crate::domain::{BarsRequest, ClassSet, RawBar};
 use crate::validate::{History, Request, Validator};
 
-/// The asset class the validator assumes for a symbol no policy names: canonical pairs
-/// (`EUR/USD`, `BTC/USD`) trade without a fixed session; everything else is an equity.
-pub(super) fn default_class(symbol: &str) -> AssetClass {
-    if symbol.contains('/') {
-        AssetClass::Forex
-    } else {
-        AssetClass::Equity
-    }
-}
-
-/// Every reason `bar` would be quarantined for, as `code: detail` (empty when it passes).
-pub fn bar_violations(bar: &RawBar, req: &BarsRequest) -> Vec<String> {
+/// Every reason `bar` would be quarantined for, as `code: detail` (empty when it passes),
+/// reading its symbol among the plugin's `declared` classes as the service would.
+pub fn bar_violations(bar: &RawBar, req: &BarsRequest, declared: ClassSet) -> Vec<String> {
     let mut reasons = Vec::new();
     let vreq = Request {
         symbols: req.symbols.clone(),
         timeframe: req.timeframe,
         start: req.start,
         end: req.end,
-        default_class: default_class(&bar.symbol),
+        classes: declared,
     };
     // Gap search is off: one bar is not a whole answer to the request.
     let outcome = Validator::default().validate(
@@ -77,7 +68,7 @@ mod tests {
             end: t("2024-03-01T00:00:00Z"),
             cursor: None,
         };
-        let codes: Vec<String> = bar_violations(&b, &req)
+        let codes: Vec<String> = bar_violations(&b, &req, ClassSet::EMPTY)
             .iter()
             .map(|r| r.split(':').next().unwrap_or_default().to_owned())
             .collect();

@@ -28,7 +28,7 @@ use super::breaker::Breakers;
 use super::plan::{self, Window};
 use super::status::RunSummary;
 use crate::config::{JobConfig, JobKind};
-use crate::domain::{AssetClass, BarsRequest, ProviderError};
+use crate::domain::{BarsRequest, ClassSet, ProviderError};
 use crate::ingest::{Commit, Page, ingest};
 use crate::metrics::Metrics;
 use crate::reload::Registry;
@@ -418,7 +418,7 @@ impl Runner<'_> {
             timeframe: tf,
             start: window.start,
             end: window.end,
-            default_class: default_class(plugin),
+            classes: plugin.info().classes(),
         };
         let source = Source {
             provider: name.to_owned(),
@@ -588,14 +588,9 @@ impl Runner<'_> {
     /// Freshness `last_error` for every symbol no provider could serve.
     async fn record_failures(&self, acc: &BTreeMap<String, SymbolAccount>, pending: &[String]) {
         for s in pending {
-            let fallback = self.ctx.registry.get(&self.job.providers[0]);
-            let class = self
-                .validator
-                .policy(
-                    s,
-                    fallback.as_ref().map_or(AssetClass::Equity, default_class),
-                )
-                .asset_class;
+            let first = self.ctx.registry.get(&self.job.providers[0]);
+            let declared = first.map_or(ClassSet::EMPTY, |p| p.info().classes());
+            let class = self.validator.policy(s, declared).asset_class;
             let failure = Failure {
                 symbol: s.clone(),
                 timeframe: self.job.timeframe,
@@ -679,16 +674,6 @@ async fn within_grace<F: Future>(cancel: &CancellationToken, f: F) -> Option<F::
         () = cancel.cancelled() => {}
     }
     tokio::time::timeout(STOP_GRACE, f).await.ok()
-}
-
-/// The class of symbols `[validation.instruments]` does not name: the plugin's first.
-fn default_class(plugin: &Arc<Plugin>) -> AssetClass {
-    plugin
-        .info()
-        .asset_classes
-        .first()
-        .copied()
-        .unwrap_or(AssetClass::Equity)
 }
 
 fn note(notes: &mut BTreeMap<String, Vec<String>>, symbols: &[String], msg: String) {

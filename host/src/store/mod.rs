@@ -35,7 +35,7 @@ pub use sqlite::SqliteStore;
 pub use types::*;
 pub use url::{DEFAULT_URL, ENV_URL, StoreUrl};
 
-use crate::domain::Timeframe;
+use crate::domain::{ClassSet, Timeframe};
 
 /// The store, as the scheduler, the CLI and the admin API use it.
 #[async_trait]
@@ -185,7 +185,8 @@ pub fn stale<'a>(
 ) -> Vec<&'a Freshness> {
     rows.iter()
         .filter(|f| {
-            let policy = policies.resolve(&f.symbol, f.asset_class);
+            // The class was resolved when the series was written; a set of one keeps it.
+            let policy = policies.resolve(&f.symbol, ClassSet::of(f.asset_class));
             match f.last_bar_start {
                 Some(last) => {
                     crate::validate::staleness(&policy, &f.symbol, f.timeframe, last, now).is_some()

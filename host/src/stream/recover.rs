@@ -247,12 +247,7 @@ impl Recovery {
 
     async fn fetch(&self, name: &str, gap: &Batch) -> Result<usize, String> {
         let plugin = self.registry.get(name).ok_or("plugin not loaded")?;
-        let class = plugin
-            .info()
-            .asset_classes
-            .first()
-            .copied()
-            .unwrap_or(crate::domain::AssetClass::Equity);
+        let classes = plugin.info().classes();
         let source = Source {
             provider: plugin.name().to_owned(),
             version: plugin.version().to_owned(),
@@ -280,7 +275,7 @@ impl Recovery {
                     && gap.symbols.contains(&bar.symbol)
                 {
                     let item = Item::Bar {
-                        class,
+                        classes,
                         bar,
                         source: source.clone(),
                         received: None,

@@ -17,7 +17,7 @@ use super::recover::Gap;
 use super::transport::{Connection, Connector, Incoming};
 use super::writer::Item;
 use crate::config::StreamConfig;
-use crate::domain::{AssetClass, ProviderError, RawBar, StreamEvent};
+use crate::domain::{ClassSet, ProviderError, RawBar, StreamEvent};
 use crate::metrics::Metrics;
 use crate::reload::Registry;
 use crate::runtime::PluginInstance;
@@ -109,7 +109,7 @@ struct Open {
     wire: WirePlan,
     conn: Connection,
     source: Source,
-    class: AssetClass,
+    classes: ClassSet,
 }
 
 /// Message counts since the last report.
@@ -149,8 +149,8 @@ pub struct Session {
     last_message: Option<Instant>,
     bad_logged: (u32, Option<Instant>),
     connected: bool,
-    /// The class of symbols `[validation.instruments]` does not name (the plugin's first).
-    class: AssetClass,
+    /// The classes the plugin declares (`Policies::class_of` reads each symbol by them).
+    classes: ClassSet,
     source: Option<Source>,
     on_message_time: prometheus_client::metrics::histogram::Histogram,
     /// After a reconnect: the symbols that have had no bar since, with their last bar
@@ -204,7 +204,7 @@ impl Session {
             last_message: None,
             bad_logged: (0, None),
             connected: false,
-            class: AssetClass::Equity,
+            classes: ClassSet::EMPTY,
             source: None,
             on_message_time,
             after_reconnect: None,
@@ -321,12 +321,7 @@ impl Session {
                 Ended::Dropped(e.to_string())
             }
         })?;
-        let class = plugin
-            .info()
-            .asset_classes
-            .first()
-            .copied()
-            .unwrap_or(AssetClass::Equity);
+        let classes = plugin.info().classes();
         let source = Source {
             provider: plugin.name().to_owned(),
             version: plugin.version().to_owned(),
@@ -336,7 +331,7 @@ impl Session {
             wire,
             conn,
             source,
-            class,
+            classes,
         })
     }
 
@@ -348,9 +343,9 @@ impl Session {
             wire,
             mut conn,
             source,
-            class,
+            classes,
         } = open;
-        self.class = class;
+        self.classes = classes;
         self.source = Some(source.clone());
         let name = self.cfg.name.clone();
         tracing::info!(stream = %name, provider = %source.provider, version = %source.version, url = %wire.shown_url, "stream connected");
@@ -549,7 +544,7 @@ impl Session {
         if !bar.complete {
             return;
         }
-        if let Some(rejected) = self.validator.reject_alone(&bar, self.class, Utc::now()) {
+        if let Some(rejected) = self.validator.reject_alone(&bar, self.classes, Utc::now()) {
             // Not a bar the stream delivered: the next one finds its interval missing and
             // recovers it from REST. The broken one is quarantined, and the event says so.
             self.rejected(rejected, source).await;
@@ -582,7 +577,7 @@ impl Session {
     /// Whether `symbol`'s market was open at some instant of `[from, to)`; unknown
     /// calendars count as open, so a gap is recovered rather than ignored.
     fn market_open(&self, symbol: &str, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
-        let calendar = self.validator.policy(symbol, self.class).calendar;
+        let calendar = self.validator.policy(symbol, self.classes).calendar;
         calendar.open_between(from, to) != Some(false)
     }
 
@@ -603,12 +598,12 @@ impl Session {
             Item::Rejected {
                 rejected,
                 source: source.clone(),
-                class: self.class,
+                classes: self.classes,
             },
             Item::Event {
                 event,
                 source: source.clone(),
-                class: self.class,
+                classes: self.classes,
             },
         ] {
             let _ = self.writer.send(item).await;
@@ -620,7 +615,7 @@ impl Session {
         let item = Item::Bar {
             bar,
             source,
-            class: self.class,
+            classes: self.classes,
             received,
             answer: self.answer,
         };
@@ -723,7 +718,7 @@ impl Session {
             if silent < self.cfg.stale_after {
                 continue;
             }
-            let calendar = self.validator.policy(&symbol, self.class).calendar;
+            let calendar = self.validator.policy(&symbol, self.classes).calendar;
             if calendar.open_between(since_at, now) != Some(true) {
                 continue;
             }
@@ -751,7 +746,7 @@ impl Session {
                 .send(Item::Event {
                     event,
                     source,
-                    class: self.class,
+                    classes: self.classes,
                 })
                 .await;
         }

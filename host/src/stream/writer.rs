@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::domain::{AssetClass, RawBar, Timeframe};
+use crate::domain::{ClassSet, RawBar, Timeframe};
 use crate::ingest::validated_batch;
 use crate::metrics::Metrics;
 use crate::store::{Source, Store, WriteBatch};
@@ -26,8 +26,8 @@ pub enum Item {
     Bar {
         bar: RawBar,
         source: Source,
-        /// The class of symbols `[validation.instruments]` does not name.
-        class: AssetClass,
+        /// The classes the plugin declares (`Policies::class_of` reads each symbol by them).
+        classes: ClassSet,
         /// When the message carrying it arrived (`None` for a recovered bar).
         received: Option<Instant>,
         /// The plugin answer it came in (see [`answer_id`]).
@@ -38,13 +38,13 @@ pub enum Item {
     Rejected {
         rejected: Rejected,
         source: Source,
-        class: AssetClass,
+        classes: ClassSet,
     },
     /// A quality event of the stream itself (a stale symbol).
     Event {
         event: QualityEvent,
         source: Source,
-        class: AssetClass,
+        classes: ClassSet,
     },
     /// Gaps whose recovered bars were all sent before this: forgotten in the store once
     /// those are committed.
@@ -195,7 +195,7 @@ impl State {
         let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
         let mut recovered = Vec::new();
         for item in buf.drain(..) {
-            let (source, class, entry) = match item {
+            let (source, classes, entry) = match item {
                 Item::Recovered(gaps) => {
                     recovered.extend(gaps);
                     continue;
@@ -203,26 +203,26 @@ impl State {
                 Item::Bar {
                     bar,
                     source,
-                    class,
+                    classes,
                     received,
                     answer: _,
-                } => (source, class, Entry::Bar(bar, received)),
+                } => (source, classes, Entry::Bar(bar, received)),
                 Item::Event {
                     event,
                     source,
-                    class,
-                } => (source, class, Entry::Event(event)),
+                    classes,
+                } => (source, classes, Entry::Event(event)),
                 Item::Rejected {
                     rejected,
                     source,
-                    class,
-                } => (source, class, Entry::Rejected(rejected)),
+                    classes,
+                } => (source, classes, Entry::Rejected(rejected)),
             };
             let g = groups
                 .entry((source.provider.clone(), source.version.clone()))
                 .or_insert_with(|| Group {
                     source,
-                    class,
+                    classes,
                     bars: Vec::new(),
                     received: Vec::new(),
                     events: Vec::new(),
@@ -254,7 +254,7 @@ impl State {
 
     /// Validates and writes one source's share of a flush; returns whether it was written.
     async fn write_group(&mut self, g: Group) -> bool {
-        self.seed_history(&g.bars, g.class).await;
+        self.seed_history(&g.bars, g.classes).await;
         let mut symbols: Vec<String> = g.bars.iter().map(|b| b.symbol.clone()).collect();
         symbols.extend(g.events.iter().map(|e| e.symbol.clone()));
         symbols.sort();
@@ -265,7 +265,7 @@ impl State {
             timeframe: self.spec.timeframe,
             start,
             end,
-            default_class: g.class,
+            classes: g.classes,
         };
         // When each live bar's message arrived, by symbol and start (validation may drop
         // or collapse bars, so positions do not survive it).
@@ -320,7 +320,7 @@ impl State {
                 late += 1;
                 worst = worst.max(after_end);
             }
-            self.remember(bar.symbol.clone(), g.class, bar.close);
+            self.remember(bar.symbol.clone(), g.classes, bar.close);
         }
         // Live bars only (recovered ones are late by nature), at most once a minute.
         if late > 0
@@ -359,13 +359,13 @@ impl State {
     }
 
     /// Reads the recent closes of symbols seen for the first time.
-    async fn seed_history(&mut self, bars: &[RawBar], class: AssetClass) {
+    async fn seed_history(&mut self, bars: &[RawBar], classes: ClassSet) {
         for bar in bars {
             if self.seeded.contains(&bar.symbol) {
                 continue;
             }
             self.seeded.insert(bar.symbol.clone());
-            let n = self.window(&bar.symbol, class);
+            let n = self.window(&bar.symbol, classes);
             match self
                 .store
                 .recent_bars(&bar.symbol, self.spec.timeframe, bar.start, n as u32)
@@ -382,12 +382,12 @@ impl State {
         }
     }
 
-    fn window(&self, symbol: &str, class: AssetClass) -> usize {
-        self.validator.policy(symbol, class).spike_window + 1
+    fn window(&self, symbol: &str, classes: ClassSet) -> usize {
+        self.validator.policy(symbol, classes).spike_window + 1
     }
 
-    fn remember(&mut self, symbol: String, class: AssetClass, close: rust_decimal::Decimal) {
-        let n = self.window(&symbol, class);
+    fn remember(&mut self, symbol: String, classes: ClassSet, close: rust_decimal::Decimal) {
+        let n = self.window(&symbol, classes);
         let closes = self.history.entry(symbol).or_default();
         closes.push(close);
         if closes.len() > n {
@@ -405,7 +405,7 @@ enum Entry {
 
 struct Group {
     source: Source,
-    class: AssetClass,
+    classes: ClassSet,
     bars: Vec<RawBar>,
     received: Vec<Option<Instant>>,
     events: Vec<QualityEvent>,
@@ -428,6 +428,7 @@ fn span(bars: &[RawBar], timeframe: Timeframe) -> (DateTime<Utc>, DateTime<Utc>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::AssetClass;
 
     fn item(start: &str, close: &str, answer: u64) -> Item {
         Item::Bar {
@@ -448,7 +449,7 @@ mod tests {
                 provider: "p".into(),
                 version: "1".into(),
             },
-            class: AssetClass::Crypto,
+            classes: ClassSet::of(AssetClass::Crypto),
             received: None,
             answer,
         }

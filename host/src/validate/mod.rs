@@ -25,7 +25,7 @@ pub use hard::Expect;
 pub use policy::{Policies, Policy};
 pub use reason::{EventKind, QualityEvent, Reason, ReasonCode};
 
-use crate::domain::{AssetClass, Bar, RawBar, Timeframe};
+use crate::domain::{Bar, ClassSet, RawBar, Timeframe};
 
 /// What was asked of the provider: the hard rules check the answer against it, and gaps
 /// are looked for inside its range.
@@ -35,8 +35,9 @@ pub struct Request {
     pub timeframe: Timeframe,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
-    /// The class of symbols that `[validation.instruments]` does not name.
-    pub default_class: AssetClass,
+    /// The classes the serving plugin declares: with its spelling, they decide the class
+    /// of a symbol `[validation.instruments]` does not name (`Policies::class_of`).
+    pub classes: ClassSet,
 }
 
 /// A bar that broke hard rules, as the plugin sent it, with every reason.
@@ -83,8 +84,8 @@ impl Validator {
         Validator { policies }
     }
 
-    pub fn policy(&self, symbol: &str, default_class: AssetClass) -> Policy {
-        self.policies.resolve(symbol, default_class)
+    pub fn policy(&self, symbol: &str, classes: ClassSet) -> Policy {
+        self.policies.resolve(symbol, classes)
     }
 
     /// One bar judged alone (its own interval as the range): `Some` with every reason if it
@@ -93,7 +94,7 @@ impl Validator {
     pub fn reject_alone(
         &self,
         bar: &RawBar,
-        default_class: AssetClass,
+        classes: ClassSet,
         now: DateTime<Utc>,
     ) -> Option<Rejected> {
         let symbols = [bar.symbol.clone()];
@@ -104,7 +105,7 @@ impl Validator {
             end: bar.timeframe.end_of(bar.start),
             now,
         };
-        let reasons = hard::check(bar, &expect, &self.policy(&bar.symbol, default_class)).err()?;
+        let reasons = hard::check(bar, &expect, &self.policy(&bar.symbol, classes)).err()?;
         Some(Rejected {
             raw: clipped(bar.clone()),
             reasons,
@@ -122,7 +123,7 @@ impl Validator {
     ) -> Outcome {
         let mut policies = PolicyCache {
             validator: self,
-            default_class: req.default_class,
+            classes: req.classes,
             map: HashMap::new(),
         };
         let expect = Expect {
@@ -241,14 +242,14 @@ struct Series {
 /// Policies resolved once per symbol of a batch.
 struct PolicyCache<'a> {
     validator: &'a Validator,
-    default_class: AssetClass,
+    classes: ClassSet,
     map: HashMap<String, Policy>,
 }
 
 impl PolicyCache<'_> {
     fn get(&mut self, symbol: &str) -> &Policy {
         if !self.map.contains_key(symbol) {
-            let p = self.validator.policy(symbol, self.default_class);
+            let p = self.validator.policy(symbol, self.classes);
             self.map.insert(symbol.to_owned(), p);
         }
         &self.map[symbol]

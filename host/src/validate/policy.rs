@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 
 use super::calendar::Calendar;
-use crate::domain::AssetClass;
+use crate::domain::{AssetClass, ClassSet};
 
 /// The settings the rules use for one instrument.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -162,11 +162,22 @@ pub struct Policies {
 }
 
 impl Policies {
-    /// The policy of `symbol`: its configured class (else `default_class`), that class's
-    /// defaults and overrides, then the instrument's own overrides.
-    pub fn resolve(&self, symbol: &str, default_class: AssetClass) -> Policy {
+    /// The asset class of `symbol`: the one `[validation.instruments]` gives it, else the
+    /// one its spelling implies among the `declared` classes of the plugin serving it
+    /// ([`mdhost_model::asset::infer`]). Every path (jobs, streams, recovery, `plugin call`,
+    /// the harness) asks here, so a symbol is judged by one calendar wherever it is read.
+    pub fn class_of(&self, symbol: &str, declared: ClassSet) -> AssetClass {
+        self.instruments
+            .get(symbol)
+            .and_then(|o| o.asset_class)
+            .unwrap_or_else(|| mdhost_model::asset::infer(symbol, declared))
+    }
+
+    /// The policy of `symbol`: its class ([`Policies::class_of`]), that class's defaults
+    /// and overrides, then the instrument's own overrides.
+    pub fn resolve(&self, symbol: &str, declared: ClassSet) -> Policy {
         let inst = self.instruments.get(symbol);
-        let class = inst.and_then(|o| o.asset_class).unwrap_or(default_class);
+        let class = self.class_of(symbol, declared);
         let mut p = Policy::default_for(class);
         if let Some(o) = self.classes.get(&class) {
             p.apply(o);
@@ -197,18 +208,43 @@ mod tests {
             "#,
         )
         .unwrap();
-        let aapl = p.resolve("AAPL", AssetClass::Equity);
+        let aapl = p.resolve("AAPL", ClassSet::of(AssetClass::Equity));
         assert_eq!(aapl.max_jump, Some("0.3".parse().unwrap()));
         assert_eq!(aapl.spike_z, Some("8".parse().unwrap()));
-        let msft = p.resolve("MSFT", AssetClass::Equity);
+        let msft = p.resolve("MSFT", ClassSet::of(AssetClass::Equity));
         assert_eq!(msft.spike_z, None);
-        let oil = p.resolve("CL=F", AssetClass::Equity);
+        let oil = p.resolve("CL=F", ClassSet::of(AssetClass::Equity));
         assert_eq!(oil.asset_class, AssetClass::Commodity);
         assert!(oil.allow_negative);
         assert_eq!(oil.calendar, Calendar::None);
-        let eur = p.resolve("EUR/USD", AssetClass::Forex);
+        let eur = p.resolve("EUR/USD", ClassSet::of(AssetClass::Forex));
         assert_eq!(eur.calendar, Calendar::Fx24x5);
         assert!(!eur.volume_expected);
+    }
+
+    fn check_class(p: &Policies, symbol: &str, declared: &[AssetClass], expected: AssetClass) {
+        let set: ClassSet = declared.iter().collect();
+        assert_eq!(
+            p.class_of(symbol, set),
+            expected,
+            "{symbol} from {declared:?}"
+        );
+    }
+
+    #[test]
+    fn a_configured_class_wins_over_the_spelling() {
+        use AssetClass::*;
+        let p: Policies = toml::from_str(
+            "[instruments.\"CL=F\"]\nasset_class = \"commodity\"\n\
+             [instruments.\"USD/CNH\"]\nasset_class = \"crypto\"\n",
+        )
+        .unwrap();
+        let yahoo = [Equity, Etf, Index, Forex, Crypto];
+        check_class(&p, "CL=F", &yahoo, Commodity);
+        check_class(&p, "USD/CNH", &yahoo, Crypto);
+        // A Yahoo EUR/USD job is FX in the service and in `plugin test` alike.
+        check_class(&p, "EUR/USD", &yahoo, Forex);
+        check_class(&p, "NG=F", &yahoo, Equity);
     }
 
     #[test]

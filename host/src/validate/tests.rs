@@ -2,6 +2,7 @@
 //! are raised.
 
 use super::*;
+use crate::domain::AssetClass;
 
 fn t(s: &str) -> DateTime<Utc> {
     s.parse().unwrap()
@@ -29,7 +30,7 @@ fn request(symbols: &[&str], tf: &str, from: &str, to: &str, class: AssetClass) 
         timeframe: tf.parse().unwrap(),
         start: t(from),
         end: t(to),
-        default_class: class,
+        classes: ClassSet::of(class),
     }
 }
 

@@ -34,9 +34,11 @@ pub mod http;
 pub mod log;
 pub mod page;
 pub mod stream;
-pub mod symbol;
 pub mod time;
 pub mod url;
+
+/// Canonical symbols, read by the same rules as the host reads them.
+pub use mdhost_model::symbol;
 
 pub use bindings::export;
 pub use bindings::exports::mdhost::provider::provider::{
@@ -81,15 +83,9 @@ impl Timeframe {
     /// Length of the interval in nanoseconds for fixed-length units; `None` for months,
     /// whose length depends on the month.
     pub fn nanos(&self) -> Option<i64> {
-        let unit: i64 = match self.unit {
-            TimeUnit::Second => 1_000_000_000,
-            TimeUnit::Minute => 60_000_000_000,
-            TimeUnit::Hour => 3_600_000_000_000,
-            TimeUnit::Day => 86_400_000_000_000,
-            TimeUnit::Week => 7 * 86_400_000_000_000,
-            TimeUnit::Month => return None,
-        };
-        Some(unit * i64::from(self.count))
+        mdhost_model::Timeframe::from(*self)
+            .seconds()
+            .map(|s| s * 1_000_000_000)
     }
 
     /// The end of the interval that starts at `start` (months by calendar).
@@ -101,18 +97,26 @@ impl Timeframe {
     }
 }
 
+/// The WIT timeframe as the model's, whose rules (length, spelling) both sides share.
+impl From<Timeframe> for mdhost_model::Timeframe {
+    fn from(tf: Timeframe) -> Self {
+        use mdhost_model::TimeUnit as U;
+        let unit = match tf.unit {
+            TimeUnit::Second => U::Second,
+            TimeUnit::Minute => U::Minute,
+            TimeUnit::Hour => U::Hour,
+            TimeUnit::Day => U::Day,
+            TimeUnit::Week => U::Week,
+            TimeUnit::Month => U::Month,
+        };
+        mdhost_model::Timeframe::new(unit, tf.count)
+    }
+}
+
 impl std::fmt::Display for Timeframe {
     /// `1m`, `5m`, `1h`, `1d`, `1w`, `1mo`, `30s` — the spelling the host's CLI uses.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let unit = match self.unit {
-            TimeUnit::Second => "s",
-            TimeUnit::Minute => "m",
-            TimeUnit::Hour => "h",
-            TimeUnit::Day => "d",
-            TimeUnit::Week => "w",
-            TimeUnit::Month => "mo",
-        };
-        write!(f, "{}{}", self.count, unit)
+        mdhost_model::Timeframe::from(*self).fmt(f)
     }
 }
 

@@ -1,0 +1,9 @@
+//! Pure market-data types shared by the host and the plugin SDK, so that symbols, asset
+//! classes and timeframes are read by one set of rules on both sides of the WIT boundary.
+
+pub mod asset;
+pub mod symbol;
+pub mod timeframe;
+
+pub use asset::{AssetClass, ClassSet};
+pub use timeframe::{ParseTimeframeError, TimeUnit, Timeframe};
