@@ -9,6 +9,8 @@
 //! `cargo bench -p mdhost --bench backfill` (run `cargo xtask plugins` first; Postgres on
 //! 127.0.0.1:5432). `BENCH_SYMBOLS` (20) and `BENCH_DAYS` (7) size it.
 
+mdhost::service_allocator!();
+
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
 mod common;

@@ -5,6 +5,8 @@
 //! Needs the components built in release mode: `cargo xtask plugins`.
 //! Run: `cargo bench -p mdhost --bench runtime`.
 
+mdhost::service_allocator!();
+
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -9,6 +9,8 @@
 //! `cargo bench -p mdhost --bench service` (run `cargo xtask plugins` first).
 //! `BENCH_SYMBOLS` shrinks the job; `BENCH_RELOADS` sets the number of reloads (5).
 
+mdhost::service_allocator!();
+
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
 mod common;

@@ -6,6 +6,8 @@
 //! `cargo bench -p mdhost --bench store_upsert` (needs Postgres on 127.0.0.1:5432, or
 //! `MDHOST_TEST_PG=postgres://…`). `BENCH_SYMBOLS` / `BENCH_MINUTES` shrink it.
 
+mdhost::service_allocator!();
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -11,6 +11,8 @@
 //! on 127.0.0.1:5432). The stream reconnects after 1 ms (at most 20 ms);
 //! `BENCH_DEFAULT_BACKOFF=1` keeps the configuration's default backoff instead.
 
+mdhost::service_allocator!();
+
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
 mod common;

@@ -11,6 +11,8 @@
 //! 10), `BENCH_SECONDS` (30) and `BENCH_BURST` (messages sent back to back, default one
 //! per symbol) change the load. `BENCH_BREAKDOWN=1` runs only [`breakdown`].
 
+mdhost::service_allocator!();
+
 #[path = "../tests/common/mod.rs"]
 #[allow(dead_code)]
 mod common;

@@ -23,11 +23,21 @@
 //! - [`text`]: untrusted text cut to a size before it is logged or stored.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
-/// A page of bars is hundreds of thousands of small strings lifted out of the guest,
-/// checked and dropped again; mimalloc allocates and frees them faster than the system
-/// allocator (BENCHMARKS.md, "Plugin runtime").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// Sets the service's global allocator in the binary that invokes it (`main.rs`, and each
+/// benchmark so that it measures what the service runs). A page of bars is hundreds of
+/// thousands of small strings lifted out of the guest, checked and dropped again; mimalloc
+/// allocates and frees them faster than the system allocator (BENCHMARKS.md, "Plugin
+/// runtime"). A library does not choose its users' allocator, so tests keep the system's.
+#[macro_export]
+macro_rules! service_allocator {
+    () => {
+        #[global_allocator]
+        static GLOBAL: $crate::MiMalloc = $crate::MiMalloc;
+    };
+}
+
+#[doc(hidden)]
+pub use mimalloc::MiMalloc;
 
 pub mod admin;
 pub mod cli;
