@@ -724,7 +724,7 @@ async fn errors_have_one_json_shape() {
             "GET",
             "/bars?timeframe=1d",
             400,
-            error("bad_request", "parameter `symbol` is required"),
+            error("bad_request", "missing field `symbol`"),
         ),
         (
             "GET",
@@ -741,7 +741,7 @@ async fn errors_have_one_json_shape() {
             400,
             error(
                 "bad_request",
-                "parameter `format`: \"xml\" is neither json nor csv",
+                "parameter `format`: unknown variant `xml`, expected `json` or `csv`",
             ),
         ),
         (

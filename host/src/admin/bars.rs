@@ -1,11 +1,16 @@
-//! `GET /bars`: read access to one stored series, as JSON or CSV. The query is parsed here,
-//! strictly, so that a mistyped parameter is a 400 naming it rather than a silent default.
+//! `GET /bars`: read access to one stored series, as JSON or CSV. The query is extracted
+//! as a typed struct that refuses unknown and repeated parameters, so that a mistyped
+//! parameter is a 400 naming it rather than a silent default.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use super::AdminState;
 use super::error::ApiError;
@@ -13,10 +18,24 @@ use crate::config::parse_when;
 use crate::domain::Timeframe;
 
 /// What `/bars` answers with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum BarsFormat {
+    #[default]
     Json,
     Csv,
+}
+
+/// The parameters of `/bars` as given (fields private: [`BarsQuery`] is what is served).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarsParams {
+    symbol: String,
+    timeframe: Timeframe,
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    format: BarsFormat,
 }
 
 /// The validated query of `/bars`.
@@ -31,85 +50,82 @@ pub struct BarsQuery {
     pub format: BarsFormat,
 }
 
-const PARAMETERS: [&str; 5] = ["symbol", "timeframe", "from", "to", "format"];
-
 fn bad(message: String) -> ApiError {
     ApiError::BadRequest(message)
 }
 
-impl BarsQuery {
-    /// Parses a raw query string (`symbol=AAPL&timeframe=1d&from=2024-01-02`). `from` and
-    /// `to` take what `mdhost bars --from/--to` take.
-    pub fn parse(query: &str) -> Result<Self, ApiError> {
-        let mut given: Vec<(String, String)> = Vec::new();
-        for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
-            if !PARAMETERS.contains(&name.as_ref()) {
-                return Err(bad(format!(
-                    "unknown parameter `{name}`; /bars takes {}",
-                    PARAMETERS.join(", ")
-                )));
-            }
-            if given.iter().any(|(n, _)| *n == name) {
-                return Err(bad(format!("parameter `{name}` is given more than once")));
-            }
-            given.push((name.into_owned(), value.into_owned()));
+/// A query string deserialized into `T` by axum's [`Query`], its failures answered in the
+/// API's error shape: `parameter `x`: why` for a bad value, serde's own words (which list
+/// the parameters there are) for an unknown, missing or repeated one.
+pub struct StrictQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for StrictQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        Query::<T>::try_from_uri(&parts.uri)
+            .map(|Query(v)| StrictQuery(v))
+            .map_err(|rejection| bad(explain(&rejection)))
+    }
+}
+
+/// What was wrong with a query string, without axum's generic preamble. serde names the
+/// parameter as the path of the error (`timeframe: invalid timeframe …`).
+fn explain(rejection: &QueryRejection) -> String {
+    let text = std::error::Error::source(rejection)
+        .map_or_else(|| rejection.body_text(), ToString::to_string);
+    match text.split_once(": ") {
+        // An unknown parameter is its own path; serde's reason names it already.
+        Some((name, why)) if why.contains(&format!("`{name}`")) => why.to_owned(),
+        Some((name, why))
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            format!("parameter `{name}`: {why}")
         }
-        let get = |name: &str| {
-            given
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
-        let required = |name: &str| {
-            get(name)
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| bad(format!("parameter `{name}` is required")))
-        };
-        let when = |name: &str, end_of_day: bool| {
-            get(name)
+        _ => text,
+    }
+}
+
+impl BarsQuery {
+    /// Checks what the types cannot: a non-empty symbol, `from` and `to` as
+    /// `mdhost bars --from/--to` take them, and a range that is not empty.
+    fn new(p: BarsParams) -> Result<Self, ApiError> {
+        if p.symbol.is_empty() {
+            return Err(bad("parameter `symbol` is empty".into()));
+        }
+        let when = |name: &str, value: &Option<String>, end_of_day: bool| {
+            value
+                .as_deref()
                 .map(|v| parse_when(v, end_of_day))
                 .transpose()
                 .map_err(|e| bad(format!("parameter `{name}`: {e}")))
         };
-        let symbol = required("symbol")?.to_owned();
-        let timeframe = required("timeframe")?
-            .parse::<Timeframe>()
-            .map_err(|e| bad(format!("parameter `timeframe`: {e}")))?;
-        let from = when("from", false)?.unwrap_or(DateTime::<Utc>::MIN_UTC);
-        let to = when("to", true)?.unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let from = when("from", &p.from, false)?.unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let to = when("to", &p.to, true)?.unwrap_or(DateTime::<Utc>::MAX_UTC);
         if to <= from {
             // Echo the text given: `to=2024-01-02` means "through that day", which the
             // instant it parses to (the next midnight) would obscure.
             return Err(bad(format!(
                 "parameters `from` ({}) and `to` ({}) leave an empty range",
-                get("from").unwrap_or_default(),
-                get("to").unwrap_or_default()
+                p.from.unwrap_or_default(),
+                p.to.unwrap_or_default()
             )));
         }
-        let format = match get("format") {
-            None | Some("json") => BarsFormat::Json,
-            Some("csv") => BarsFormat::Csv,
-            Some(other) => {
-                return Err(bad(format!(
-                    "parameter `format`: {other:?} is neither json nor csv"
-                )));
-            }
-        };
         Ok(BarsQuery {
-            symbol,
-            timeframe,
+            symbol: p.symbol,
+            timeframe: p.timeframe,
             from,
             to,
-            format,
+            format: p.format,
         })
     }
 }
 
 pub(super) async fn bars(
     State(s): State<AdminState>,
-    RawQuery(query): RawQuery,
+    StrictQuery(params): StrictQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
-    let q = BarsQuery::parse(query.as_deref().unwrap_or_default())?;
+    let q = BarsQuery::new(params)?;
     let bars = s
         .store
         .bars(&q.symbol, q.timeframe, q.from, q.to)
@@ -135,11 +151,19 @@ mod tests {
         s.parse().unwrap()
     }
 
-    fn check(query: &str, expected: Result<BarsQuery, &str>) {
-        let got = BarsQuery::parse(query).map_err(|e| match e {
-            ApiError::BadRequest(m) => m,
-            other => panic!("{query:?}: not a bad request: {other:?}"),
-        });
+    /// `query` through the extractor the route uses, then the checks it makes.
+    async fn check(query: &str, expected: Result<BarsQuery, &str>) {
+        let request = axum::http::Request::get(format!("/bars?{query}"))
+            .body(())
+            .unwrap();
+        let (mut parts, ()) = request.into_parts();
+        let got = StrictQuery::<BarsParams>::from_request_parts(&mut parts, &())
+            .await
+            .and_then(|StrictQuery(p)| BarsQuery::new(p))
+            .map_err(|e| match e {
+                ApiError::BadRequest(m) => m,
+                other => panic!("{query:?}: not a bad request: {other:?}"),
+            });
         assert_eq!(got, expected.map_err(str::to_owned), "{query:?}");
     }
 
@@ -153,13 +177,14 @@ mod tests {
         }
     }
 
-    #[test]
-    fn queries_are_parsed_strictly() {
+    #[tokio::test]
+    async fn queries_are_parsed_strictly() {
         let (min, max) = (DateTime::<Utc>::MIN_UTC, DateTime::<Utc>::MAX_UTC);
         check(
             "symbol=AAPL&timeframe=1d",
             Ok(q("AAPL", min, max, BarsFormat::Json)),
-        );
+        )
+        .await;
         // A date `to` includes the whole day, as on the command line.
         check(
             "symbol=BRK.B&timeframe=1d&from=2024-01-02&to=2024-01-03&format=csv",
@@ -169,7 +194,8 @@ mod tests {
                 t("2024-01-04T00:00:00Z"),
                 BarsFormat::Csv,
             )),
-        );
+        )
+        .await;
         check(
             "symbol=EUR%2FUSD&timeframe=1d&from=2024-01-02T14:30:00%2B01:00&format=json",
             Ok(q(
@@ -178,40 +204,44 @@ mod tests {
                 max,
                 BarsFormat::Json,
             )),
-        );
-        check("timeframe=1d", Err("parameter `symbol` is required"));
-        check(
-            "symbol=&timeframe=1d",
-            Err("parameter `symbol` is required"),
-        );
-        check("symbol=AAPL", Err("parameter `timeframe` is required"));
+        )
+        .await;
+        check("timeframe=1d", Err("missing field `symbol`")).await;
+        check("symbol=&timeframe=1d", Err("parameter `symbol` is empty")).await;
+        check("symbol=AAPL", Err("missing field `timeframe`")).await;
         check(
             "symbol=AAPL&timeframe=1day",
             Err(
                 "parameter `timeframe`: invalid timeframe \"1day\": expected a count and a unit such as 30s, 1m, 5m, 1h, 1d, 1w or 1mo",
             ),
-        );
+        ).await;
         check(
             "symbol=AAPL&timeframe=1d&from=yesterday",
             Err(
                 "parameter `from`: \"yesterday\" is neither a date (2024-01-02) nor an RFC 3339 time (2024-01-02T14:30:00Z)",
             ),
-        );
+        ).await;
         check(
             "symbol=AAPL&timeframe=1d&from=2024-01-03&to=2024-01-02",
             Err("parameters `from` (2024-01-03) and `to` (2024-01-02) leave an empty range"),
-        );
+        )
+        .await;
         check(
             "symbol=AAPL&timeframe=1d&format=xml",
-            Err("parameter `format`: \"xml\" is neither json nor csv"),
-        );
+            Err("parameter `format`: unknown variant `xml`, expected `json` or `csv`"),
+        )
+        .await;
         check(
             "symbol=AAPL&timeframe=1d&tf=1h",
-            Err("unknown parameter `tf`; /bars takes symbol, timeframe, from, to, format"),
-        );
+            Err(
+                "unknown field `tf`, expected one of `symbol`, `timeframe`, `from`, `to`, `format`",
+            ),
+        )
+        .await;
         check(
             "symbol=AAPL&symbol=MSFT&timeframe=1d",
-            Err("parameter `symbol` is given more than once"),
-        );
+            Err("duplicate field `symbol`"),
+        )
+        .await;
     }
 }
