@@ -69,10 +69,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Arc::new(move || streams.health())
         },
     };
-    let (stop_admin, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(admin::serve(listener, state, async {
-        let _ = admin_stopped.await;
-    }));
+    let stop_admin = tokio_util::sync::CancellationToken::new();
+    let server = tokio::spawn(admin::serve(
+        listener,
+        state,
+        stop_admin.clone().cancelled_owned(),
+    ));
     tracing::info!(
         admin = %bound,
         store = %host.store_url.redacted(),
@@ -88,7 +90,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         tokio::join!(scheduler.shutdown(args.grace), streams.shutdown(args.grace));
     let clean = jobs_clean && streams_clean;
     // The admin API answers until the jobs are done, so /jobs shows the shutdown.
-    let _ = stop_admin.send(());
+    stop_admin.cancel();
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "admin API stopped with an error"),

@@ -12,8 +12,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
 use tokio::sync::Notify;
-use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use super::run::{JobContext, Quiet, run_job};
 use super::status::{JobControl, JobStatus, RunSummary, TriggerError};
@@ -41,7 +41,8 @@ pub struct Scheduler {
     /// Shutdown: no new runs, and running ones stop after the page in hand.
     shutdown: CancellationToken,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
-    tasks: Mutex<JoinSet<()>>,
+    /// Every job loop and the configuration follower: shutdown waits for them.
+    tasks: TaskTracker,
 }
 
 impl Scheduler {
@@ -52,12 +53,12 @@ impl Scheduler {
             ctx,
             shutdown: CancellationToken::new(),
             slots: Mutex::default(),
-            tasks: Mutex::new(JoinSet::new()),
+            tasks: TaskTracker::new(),
         });
         let config = s.ctx.registry.config();
         s.reconcile(&config);
         let me = s.clone();
-        tokio::spawn(async move { me.follow_config(config).await });
+        s.tasks.spawn(async move { me.follow_config(config).await });
         s
     }
 
@@ -95,7 +96,7 @@ impl Scheduler {
             let slot = Arc::new(Slot::default());
             slots.insert(job.name.clone(), slot.clone());
             let task = self.clone().job_loop(job.name.clone(), slot);
-            self.tasks.lock().spawn(task);
+            self.tasks.spawn(task);
         }
     }
 
@@ -161,20 +162,15 @@ impl Scheduler {
         }
     }
 
-    /// Stops scheduling, lets running jobs finish their page (each saves its checkpoint
-    /// with the page's bars) within `grace`, then stops what is left. True if every job
-    /// stopped on its own.
+    /// Stops scheduling and lets running jobs finish their page (each saves its checkpoint
+    /// with the page's bars) within `grace`. True if every job stopped on its own; what
+    /// is left is dropped with the runtime, and its page fetched again by the next run.
     pub async fn shutdown(&self, grace: Duration) -> bool {
         self.shutdown.cancel();
-        let mut tasks = std::mem::take(&mut *self.tasks.lock());
-        let drained =
-            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
-                .await
-                .is_ok();
+        self.tasks.close();
+        let drained = tokio::time::timeout(grace, self.tasks.wait()).await.is_ok();
         if !drained {
-            tracing::warn!(grace = ?grace, "jobs still running after the grace period; stopping them");
-            tasks.abort_all();
-            while tasks.join_next().await.is_some() {}
+            tracing::warn!(grace = ?grace, "jobs still running after the grace period; leaving them to stop with the process");
         }
         drained
     }

@@ -11,6 +11,7 @@ use notify_debouncer_full::notify::{EventKind, RecommendedWatcher, RecursiveMode
 use notify_debouncer_full::{DebounceEventResult, DebouncedEvent, Debouncer, RecommendedCache};
 use parking_lot::Mutex;
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::Registry;
 use crate::config::{Config, ConfigError};
@@ -28,7 +29,9 @@ pub struct WatchError {
 /// Keeps the watch alive; dropping it stops watching.
 pub struct Watcher {
     _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
-    task: tokio::task::JoinHandle<()>,
+    /// Cancelled on drop: the task finishes the batch it is applying and ends, so a
+    /// plugin is never left half reloaded.
+    stop: CancellationToken,
     config_error: Arc<Mutex<Option<String>>>,
 }
 
@@ -88,8 +91,10 @@ impl Watcher {
             waits_for_plugins: false,
             error: config_error.clone(),
         });
-        let task = tokio::spawn(async move {
-            while let Some(paths) = rx.recv().await {
+        let stop = CancellationToken::new();
+        let stopped = stop.clone();
+        tokio::spawn(async move {
+            while let Some(Some(paths)) = stopped.run_until_cancelled(rx.recv()).await {
                 let (edited, plugins): (Vec<PathBuf>, Vec<PathBuf>) = paths
                     .into_iter()
                     .partition(|p| config.as_ref().is_some_and(|c| c.file == *p));
@@ -110,7 +115,7 @@ impl Watcher {
         });
         Ok(Watcher {
             _debouncer: debouncer,
-            task,
+            stop,
             config_error,
         })
     }
@@ -123,7 +128,7 @@ impl Watcher {
 
 impl Drop for Watcher {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop.cancel();
     }
 }
 

@@ -15,7 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 pub use session::{HealthBoard, StreamContext, StreamHealth};
 pub use transport::Connector;
@@ -29,8 +31,9 @@ const CONFIG_POLL: Duration = Duration::from_millis(500);
 
 struct Running {
     cfg: StreamConfig,
-    stop: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    /// A child of the service's shutdown token: cancelled alone when the stream's
+    /// configuration changes or goes away.
+    stop: CancellationToken,
 }
 
 /// Starts, restarts and stops the configured streams.
@@ -40,34 +43,34 @@ pub struct Streams {
     running: Mutex<BTreeMap<String, Running>>,
     /// The configuration last applied; an unchanged one is not compared stream by stream.
     applied: Mutex<Option<Arc<crate::config::Config>>>,
-    stop_watch: watch::Sender<bool>,
-    watcher: Mutex<Option<tokio::task::JoinHandle<()>>>,
+    shutdown: CancellationToken,
+    /// Every stream task, a replaced one finishing its flush included, and the watcher of
+    /// the configuration: shutdown waits for all of them.
+    tasks: TaskTracker,
 }
 
 impl Streams {
     /// Starts every configured stream and follows configuration changes.
     pub fn start(ctx: StreamContext, store: Arc<dyn Store>) -> Arc<Streams> {
-        let (stop_watch, mut stopped) = watch::channel(false);
         let streams = Arc::new(Streams {
             ctx: Arc::new(ctx),
             store,
             running: Mutex::new(BTreeMap::new()),
             applied: Mutex::new(None),
-            stop_watch,
-            watcher: Mutex::new(None),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
         });
         streams.apply();
         let me = streams.clone();
-        let task = tokio::spawn(async move {
+        streams.tasks.spawn(async move {
             let mut tick = tokio::time::interval(CONFIG_POLL);
             loop {
                 tokio::select! {
                     _ = tick.tick() => me.apply(),
-                    _ = stopped.changed() => break,
+                    () = me.shutdown.cancelled() => break,
                 }
             }
         });
-        *streams.watcher.lock() = Some(task);
         streams
     }
 
@@ -104,6 +107,9 @@ impl Streams {
 
     /// Brings the running streams in line with the registry's configuration.
     fn apply(&self) {
+        if self.shutdown.is_cancelled() {
+            return;
+        }
         let config = self.ctx.registry.config();
         {
             let mut applied = self.applied.lock();
@@ -126,22 +132,21 @@ impl Streams {
         for name in stale {
             if let Some(r) = running.remove(&name) {
                 tracing::info!(stream = %name, "stream configuration changed or removed; stopping it");
-                let _ = r.stop.send(true);
-                // The old session closes its connection and flushes on its own.
-                tokio::spawn(r.task);
+                // The old session closes its connection and flushes; its task is tracked.
+                r.stop.cancel();
             }
         }
         for (name, cfg) in wanted {
             if running.contains_key(name) {
                 continue;
             }
-            let (stop, stop_rx) = watch::channel(false);
-            let task = tokio::spawn(run_stream(
+            let stop = self.shutdown.child_token();
+            self.tasks.spawn(run_stream(
                 Arc::new(cfg.clone()),
                 self.ctx.clone(),
                 self.store.clone(),
                 Validator::new(config.validation.clone()),
-                stop_rx,
+                stop.clone(),
             ));
             tracing::info!(stream = %name, provider = %cfg.provider, symbols = cfg.symbols.len(), timeframe = %cfg.timeframe, "stream started");
             running.insert(
@@ -149,7 +154,6 @@ impl Streams {
                 Running {
                     cfg: cfg.clone(),
                     stop,
-                    task,
                 },
             );
         }
@@ -158,18 +162,11 @@ impl Streams {
     /// Stops every stream: each closes its connection with a close frame and flushes its
     /// pending bars. Returns false when `grace` ran out first.
     pub async fn shutdown(&self, grace: Duration) -> bool {
-        let _ = self.stop_watch.send(true);
-        if let Some(w) = self.watcher.lock().take() {
-            w.abort();
-        }
-        let all: Vec<Running> = std::mem::take(&mut *self.running.lock())
-            .into_values()
-            .collect();
-        for r in &all {
-            let _ = r.stop.send(true);
-        }
-        let tasks = futures_util::future::join_all(all.into_iter().map(|r| r.task));
-        tokio::time::timeout(grace, tasks).await.is_ok()
+        // Cancels every stream's token (each is a child) and the watcher's.
+        self.shutdown.cancel();
+        self.running.lock().clear();
+        self.tasks.close();
+        tokio::time::timeout(grace, self.tasks.wait()).await.is_ok()
     }
 }
 
@@ -217,7 +214,7 @@ async fn run_stream(
     ctx: Arc<StreamContext>,
     store: Arc<dyn Store>,
     validator: Validator,
-    stop: watch::Receiver<bool>,
+    stop: CancellationToken,
 ) {
     let writer = writer::Writer::start(
         writer::WriterSpec {
@@ -232,7 +229,7 @@ async fn run_stream(
     );
     let last_bars = stored_last_bars(&*store, &cfg).await;
     let (gap_tx, gap_rx) = mpsc::unbounded_channel();
-    let (give_up, give_up_rx) = watch::channel(false);
+    let give_up = CancellationToken::new();
     let mut providers = vec![cfg.provider.clone()];
     providers.extend(cfg.failover.iter().cloned());
     let recovery = tokio::spawn(
@@ -245,7 +242,7 @@ async fn run_stream(
             writer: writer.tx.clone(),
             store: store.clone(),
         }
-        .run(gap_rx, give_up_rx),
+        .run(gap_rx, give_up.clone()),
     );
     session::Session::new(cfg.clone(), ctx, validator, writer.tx.clone(), gap_tx)
         .resuming_after(last_bars)
@@ -260,7 +257,7 @@ async fn run_stream(
         .is_err()
     {
         tracing::warn!(stream = %cfg.name, drain = ?RECOVERY_DRAIN, "gap recoveries not finished at shutdown stay queued in the store for the stream's next start");
-        let _ = give_up.send(true);
+        give_up.cancel();
         let _ = recovery.await;
     }
     let writer::Writer { tx, done } = writer;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::writer::Item;
 use crate::domain::{BarsRequest, Timeframe};
@@ -99,11 +100,7 @@ impl Recovery {
     /// Recovers what an earlier run of the stream left queued, then every gap the session
     /// sends, until the session is gone and nothing is left, or `stop` says to give up
     /// (what is left stays recorded for the next start).
-    pub async fn run(
-        self,
-        mut gaps: mpsc::UnboundedReceiver<Gap>,
-        mut stop: watch::Receiver<bool>,
-    ) {
+    pub async fn run(self, mut gaps: mpsc::UnboundedReceiver<Gap>, stop: CancellationToken) {
         let mut pending = self.left_queued().await;
         loop {
             let first = if pending.is_empty() {
@@ -112,7 +109,7 @@ impl Recovery {
                         Some(g) => Some(g),
                         None => return,
                     },
-                    _ = stop.changed() => return,
+                    () = stop.cancelled() => return,
                 }
             } else {
                 None
@@ -130,7 +127,7 @@ impl Recovery {
             loop {
                 tokio::select! {
                     biased;
-                    _ = stop.changed() => {
+                    () = stop.cancelled() => {
                         // Everything in `pending` is recorded already; what is still in
                         // the channel is recorded now, for the next start.
                         self.take_up(&mut gaps, None).await;

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 use chrono::{DateTime, Utc};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::aggregate::Aggregator;
 use super::recover::Gap;
@@ -218,18 +219,18 @@ impl Session {
         self
     }
 
-    /// Runs until `stop` turns true: connect, serve, reconnect.
-    pub async fn run(mut self, mut stop: watch::Receiver<bool>) {
+    /// Runs until `stop` is cancelled: connect, serve, reconnect.
+    pub async fn run(mut self, stop: CancellationToken) {
         let name = self.cfg.name.clone();
         let mut backoff = self.backoff();
         let mut failures = 0u32;
         loop {
-            if *stop.borrow() {
+            if stop.is_cancelled() {
                 break;
             }
             let (ended, healthy) = match self.open().await {
                 Ok(open) => {
-                    let (ended, healthy) = self.serve(open, &mut stop).await;
+                    let (ended, healthy) = self.serve(open, &stop).await;
                     // A connection counts as `ok` once it delivers data (see `serve`); one
                     // that never did failed, refused credentials included.
                     if !healthy && ended != Ended::Stopped {
@@ -264,7 +265,7 @@ impl Session {
             } else {
                 tracing::warn!(stream = %name, reason = %ended, retry_in = ?delay, "stream connection ended; reconnecting");
             }
-            if !self.wait(delay, &mut stop).await {
+            if !self.wait(delay, &stop).await {
                 break;
             }
         }
@@ -277,13 +278,13 @@ impl Session {
     }
 
     /// Waits `delay` while keeping watch; false when the stream is being stopped.
-    async fn wait(&mut self, delay: Duration, stop: &mut watch::Receiver<bool>) -> bool {
+    async fn wait(&mut self, delay: Duration, stop: &CancellationToken) -> bool {
         let until = tokio::time::Instant::now() + delay;
         let mut tick = tokio::time::interval(TICK);
         loop {
             tokio::select! {
                 () = tokio::time::sleep_until(until) => return true,
-                _ = stop.changed() => return false,
+                () = stop.cancelled() => return false,
                 _ = tick.tick() => self.housekeeping().await,
             }
         }
@@ -337,7 +338,7 @@ impl Session {
 
     /// Serves one open connection until it ends; `healthy` tells whether it delivered data
     /// (then the next reconnect starts from the shortest delay again).
-    async fn serve(&mut self, open: Open, stop: &mut watch::Receiver<bool>) -> (Ended, bool) {
+    async fn serve(&mut self, open: Open, stop: &CancellationToken) -> (Ended, bool) {
         let Open {
             mut instance,
             wire,
@@ -375,7 +376,7 @@ impl Session {
             loop {
                 tokio::select! {
                     biased;
-                    _ = stop.changed() => {
+                    () = stop.cancelled() => {
                         conn.close("mdhost is shutting down").await;
                         self.set_disconnected();
                         return (Ended::Stopped, healthy);
