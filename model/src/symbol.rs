@@ -1,7 +1,7 @@
 //! Canonical symbols: what kind of instrument a canonical spelling names, so that each
 //! plugin maps it to its provider's spelling with the same rules.
 //!
-//! Canonical spellings (see DESIGN.md, "Symbols in the store are canonical"): equities and
+//! Canonical spellings (see docs/design.md §1): equities and
 //! ETFs as the listing venue writes them (`AAPL`, `BRK.B`, exchange-suffixed `WSU.DE`),
 //! indices with a leading caret (`^GSPC`), and currency or crypto pairs as `BASE/QUOTE`
 //! (`EUR/USD`, `BTC/USD`).

@@ -1,4 +1,4 @@
-//! The admin API (DESIGN §7): health and readiness probes, Prometheus metrics, the served
+//! The admin API (docs/design.md §7): health and readiness probes, Prometheus metrics, the served
 //! plugins, the jobs and their trigger, series freshness and read access to bars, over
 //! HTTP/1 with axum. Every error is `{"error":{"code":"…","message":"…"}}`.
 //!

@@ -432,7 +432,7 @@ fn trades_on(class: AssetClass, symbol: &str, date: NaiveDate) -> Option<(bool, 
 }
 
 /// What is wrong with the keys of daily bars: each must be 00:00:00 UTC of a date on which
-/// its asset class has a session (DESIGN §1: a daily bar is keyed by its trading date).
+/// its asset class has a session (docs/design.md §1: a daily bar is keyed by its trading date).
 /// A provider stamp read in the wrong zone moves a bar by a day, which puts Monday's bar on
 /// a Sunday or Friday's on a Saturday; the golden file pins the exact dates of a case.
 fn trading_date_problems(bars: &[RawBar], class_of: impl Fn(&str) -> AssetClass) -> Vec<String> {

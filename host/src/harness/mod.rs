@@ -1,4 +1,4 @@
-//! The replay harness (DESIGN §8): cassettes of recorded HTTP exchanges, strict replay on a
+//! The replay harness (docs/design.md §8): cassettes of recorded HTTP exchanges, strict replay on a
 //! virtual clock, recording, golden files and the plugin conformance checklist. The CLI's
 //! `mdhost plugin test` / `plugin record` and the providers' `cargo test` cases use it.
 //!

@@ -1,5 +1,5 @@
 //! The bar checks the harness applies to plugin output: the host's own validation (the hard
-//! rules of DESIGN §5, `crate::validate`, the requested range among them), bar by bar.
+//! rules of docs/design.md §5, `crate::validate`, the requested range among them), bar by bar.
 
 use chrono::Utc;
 

@@ -1,4 +1,4 @@
-//! Jobs (DESIGN §7): what a `[[jobs]]` entry does when it runs, the scheduler that runs it,
+//! Jobs (docs/design.md §7): what a `[[jobs]]` entry does when it runs, the scheduler that runs it,
 //! and the view of it the admin API shows.
 
 pub mod account;

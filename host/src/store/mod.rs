@@ -1,4 +1,4 @@
-//! Persistence (DESIGN §6): one [`Store`] trait, a Postgres backend for production and a
+//! Persistence (docs/design.md §6): one [`Store`] trait, a Postgres backend for production and a
 //! SQLite file as the embedded default, both behind the same idempotent, set-based writes.
 //!
 //! What the store promises, whichever backend: a batch is written in one transaction (its

@@ -1,4 +1,4 @@
-//! Host-side validation shared by every plugin (DESIGN §5): hard rules quarantine a bar with
+//! Host-side validation shared by every plugin (docs/design.md §5): hard rules quarantine a bar with
 //! every reason; soft rules keep the bar and record a quality event beside it.
 //!
 //! [`Validator::validate`] is a pure function of the bars, the request, the recent history
