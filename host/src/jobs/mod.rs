@@ -2,13 +2,12 @@
 //! and the view of it the admin API shows.
 
 pub mod account;
-pub mod breaker;
 pub mod plan;
 pub mod run;
 pub mod scheduler;
 pub mod status;
 
-pub use breaker::{BreakerPolicy, Breakers};
+pub use crate::net::breaker::{BreakerPolicy, Breakers};
 pub use run::{JobContext, Progress, Quiet, Slots, run_job};
 pub use scheduler::Scheduler;
 pub use status::{JobControl, JobStatus, RunSummary, TriggerError};

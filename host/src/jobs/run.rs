@@ -24,13 +24,13 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::account::{SymbolAccount, Tally, summary_line, verdict};
-use super::breaker::Breakers;
 use super::plan::{self, Window};
 use super::status::RunSummary;
 use crate::config::{JobConfig, JobKind};
 use crate::domain::{BarsRequest, ClassSet, ProviderError};
 use crate::ingest::{Commit, Page, ingest};
 use crate::metrics::Metrics;
+use crate::net::breaker::Breakers;
 use crate::reload::Registry;
 use crate::runtime::{Plugin, RunBudget};
 use crate::store::{

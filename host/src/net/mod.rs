@@ -1,6 +1,8 @@
 //! Outbound HTTP machinery shared by every plugin: the transport (real or replayed), the
-//! per-provider rate limiters and the retry loop. Knows nothing of wasmtime.
+//! per-provider rate limiters, the retry loop and the circuit breaker. Knows nothing of
+//! wasmtime.
 
+pub mod breaker;
 pub mod ratelimit;
 pub mod retry;
 pub mod transport;

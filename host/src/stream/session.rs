@@ -20,6 +20,7 @@ use super::writer::Item;
 use crate::config::StreamConfig;
 use crate::domain::{ClassSet, ProviderError, RawBar, StreamEvent};
 use crate::metrics::Metrics;
+use crate::net::breaker::{self, BreakerPolicy, Circuit};
 use crate::reload::Registry;
 use crate::runtime::PluginInstance;
 use crate::runtime::capabilities::PluginCaps;
@@ -223,7 +224,11 @@ impl Session {
     pub async fn run(mut self, stop: CancellationToken) {
         let name = self.cfg.name.clone();
         let mut backoff = self.backoff();
-        let mut failures = 0u32;
+        let mut circuit = Circuit::default();
+        let policy = BreakerPolicy {
+            threshold: self.cfg.breaker_after,
+            cooldown: self.cfg.breaker_cooldown,
+        };
         loop {
             if stop.is_cancelled() {
                 break;
@@ -248,9 +253,9 @@ impl Session {
             }
             if healthy {
                 backoff = self.backoff();
-                failures = 0;
+                circuit.success();
             } else {
-                failures += 1;
+                circuit.failure(policy);
             }
             let mut delay = backoff
                 .next()
@@ -259,9 +264,11 @@ impl Session {
             if let Ended::RateLimited(Some(s)) = ended {
                 delay = delay.max(Duration::from_secs(u64::from(s)));
             }
-            if failures >= self.cfg.breaker_after {
-                delay = self.cfg.breaker_cooldown;
-                tracing::error!(stream = %name, failures, cooldown = ?delay, reason = %ended, "stream circuit open: repeated connection failures; trying again after the cooldown");
+            // Open, the circuit's cool-down replaces the backoff; the connection after it
+            // is the trial.
+            if let Err(breaker::Open(cooldown)) = circuit.allow() {
+                delay = cooldown;
+                tracing::error!(stream = %name, failures = circuit.failures(), cooldown = ?delay, reason = %ended, "stream circuit open: repeated connection failures; trying again after the cooldown");
             } else {
                 tracing::warn!(stream = %name, reason = %ended, retry_in = ?delay, "stream connection ended; reconnecting");
             }

@@ -1,6 +1,8 @@
-//! A circuit breaker per provider: after repeated provider-level failures the provider is
-//! skipped (its jobs fail over) for a cool-down, then one trial call decides whether it is
-//! back. This spares a provider that is down, and its rate limit, from every job's retries.
+//! The circuit breaker: after repeated failures calls are refused for a cool-down, then
+//! one trial call decides whether the other side is back. Jobs keep one circuit per
+//! provider ([`Breakers`]: the provider is skipped and its jobs fail over), each stream
+//! one for its connection ([`Circuit`]), so a provider that is down, and its rate limit,
+//! are spared every caller's retries.
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -24,8 +26,9 @@ impl Default for BreakerPolicy {
     }
 }
 
+/// One circuit: closed, open until a time, or half-open with its trial call under way.
 #[derive(Debug, Default, Clone, Copy)]
-struct State {
+pub struct Circuit {
     failures: u32,
     open_until: Option<Instant>,
     /// A half-open trial call is under way; others keep waiting for its verdict.
@@ -37,11 +40,54 @@ struct State {
 #[error("circuit open after repeated failures (retry in {}s)", .0.as_secs().max(1))]
 pub struct Open(pub Duration);
 
-/// The breakers of every provider.
+impl Circuit {
+    /// May a call go ahead now? After the cool-down one trial call is let through; its
+    /// outcome closes or re-opens the circuit.
+    pub fn allow(&mut self) -> Result<(), Open> {
+        match self.open_until {
+            None => Ok(()),
+            Some(until) => {
+                let now = Instant::now();
+                if now < until {
+                    Err(Open(until - now))
+                } else if self.trial {
+                    Err(Open(Duration::ZERO))
+                } else {
+                    self.trial = true;
+                    Ok(())
+                }
+            }
+        }
+    }
+
+    pub fn success(&mut self) {
+        *self = Circuit::default();
+    }
+
+    /// Counts a failure; the threshold reached (or a failed trial) opens the circuit for
+    /// a whole cool-down.
+    pub fn failure(&mut self, policy: BreakerPolicy) {
+        self.failures += 1;
+        if self.trial || self.failures >= policy.threshold {
+            self.open_until = Some(Instant::now() + policy.cooldown);
+            self.trial = false;
+        }
+    }
+
+    pub fn failures(&self) -> u32 {
+        self.failures
+    }
+
+    pub fn is_open(&self) -> bool {
+        self.open_until.is_some()
+    }
+}
+
+/// The circuits of every provider, shared by the jobs that call them.
 #[derive(Debug, Default)]
 pub struct Breakers {
     policy: BreakerPolicy,
-    state: Mutex<HashMap<String, State>>,
+    state: Mutex<HashMap<String, Circuit>>,
 }
 
 impl Breakers {
@@ -52,46 +98,36 @@ impl Breakers {
         }
     }
 
-    /// May a call to `provider` go ahead now? After the cool-down one trial call is let
-    /// through; its outcome closes or re-opens the breaker.
+    /// May a call to `provider` go ahead now? (See [`Circuit::allow`].)
     pub fn allow(&self, provider: &str) -> Result<(), Open> {
-        let mut map = self.state.lock();
-        let s = map.entry(provider.to_owned()).or_default();
-        match s.open_until {
-            None => Ok(()),
-            Some(until) => {
-                let now = Instant::now();
-                if now < until {
-                    Err(Open(until - now))
-                } else if s.trial {
-                    Err(Open(Duration::ZERO))
-                } else {
-                    s.trial = true;
-                    Ok(())
-                }
-            }
-        }
+        self.state
+            .lock()
+            .entry(provider.to_owned())
+            .or_default()
+            .allow()
     }
 
     pub fn success(&self, provider: &str) {
-        let mut map = self.state.lock();
-        map.insert(provider.to_owned(), State::default());
+        self.state
+            .lock()
+            .insert(provider.to_owned(), Circuit::default());
     }
 
     pub fn failure(&self, provider: &str) {
-        let mut map = self.state.lock();
-        let s = map.entry(provider.to_owned()).or_default();
-        s.failures += 1;
-        if s.trial || s.failures >= self.policy.threshold {
-            s.open_until = Some(Instant::now() + self.policy.cooldown);
-            s.trial = false;
-        }
+        let policy = self.policy;
+        self.state
+            .lock()
+            .entry(provider.to_owned())
+            .or_default()
+            .failure(policy);
     }
 
     /// Whether `provider`'s breaker is open (for status and metrics).
     pub fn is_open(&self, provider: &str) -> bool {
-        let map = self.state.lock();
-        map.get(provider).is_some_and(|s| s.open_until.is_some())
+        self.state
+            .lock()
+            .get(provider)
+            .is_some_and(Circuit::is_open)
     }
 }
 
