@@ -19,6 +19,7 @@
 //! - [`admin`]: the admin HTTP API (health, readiness, metrics, plugins, jobs, freshness,
 //!   bars) as an axum router, served with graceful shutdown.
 //! - [`export`]: bars as CSV, one layout for the command line and the admin API.
+//! - [`failover`]: the walk along a job's or stream's ordered provider list.
 //! - [`stream`]: `[[streams]]` sessions, bar aggregation, gap recovery and the write path.
 //! - [`text`]: untrusted text cut to a size before it is logged or stored.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
@@ -44,6 +45,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod export;
+pub mod failover;
 pub mod harness;
 pub mod ingest;
 pub mod jobs;

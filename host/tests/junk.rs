@@ -96,6 +96,47 @@ async fn endless_pagination_stops_at_the_page_budget_and_repeats_add_no_rows() {
     );
 }
 
+/// The runtime's page loop, which every caller walks, on the two paginations that never
+/// end: a repeated cursor is caught before its page is handed on, an endless one at the cap.
+#[tokio::test]
+async fn the_page_loop_stops_a_cursor_loop_and_endless_pages() {
+    use mdhost::runtime::pages::Next;
+    let h = host("LOOPING", "").await;
+    let plugin = h.ctx.registry.get("misbehave").unwrap();
+    let walk = async |symbol: &str, max: u32| {
+        let req = mdhost::domain::BarsRequest {
+            symbols: vec![symbol.into()],
+            timeframe: "1m".parse().unwrap(),
+            start: "2025-07-08T14:00:00Z".parse().unwrap(),
+            end: "2025-07-08T15:00:00Z".parse().unwrap(),
+            cursor: None,
+        };
+        let mut pages = plugin.pages(&req, max);
+        let mut cursors = Vec::new();
+        loop {
+            match pages.next().await {
+                Next::Page { record, .. } => cursors.push(record.next_cursor),
+                Next::End(end) => return (cursors, end.to_string()),
+            }
+        }
+    };
+    let some = |c: &str| Some(c.to_owned());
+    assert_eq!(
+        walk("LOOPING", 10).await,
+        (
+            vec![some("1"), some("0")],
+            "page 3 returned cursor \"1\", which an earlier page already gave: pagination does not terminate".into()
+        )
+    );
+    let (cursors, end) = walk("ENDLESS", 4).await;
+    assert_eq!(cursors, [some("1"), some("2"), some("3"), some("4")]);
+    assert_eq!(end, "no last page after 4 pages");
+    assert_eq!(
+        walk("ENDLESS", 0).await,
+        (vec![], "no last page after 0 pages".into())
+    );
+}
+
 #[tokio::test]
 async fn quarantined_bars_stop_the_run_at_their_budget() {
     let h = host("ENDLESS", "run_quarantine = 250").await;

@@ -639,7 +639,8 @@ async fn housekeeping_runs_while_messages_flood_in() {
     let mut frames = handshake(&["BTC/USD"]);
     // Updates of the open bar: data for the stream, nothing for the store to wait on.
     let update = recv(bar_json(&bar_at("BTC/USD", T0, 0), false));
-    frames.extend(std::iter::repeat_n(update, 150_000));
+    // Enough for several seconds of work however fast the host reads them.
+    frames.extend(std::iter::repeat_n(update, 600_000));
     let server =
         stream_server::start(&session(StreamTransport::Websocket, frames), None, TOKEN).await;
     let (_dir, mut svc) = start_service(

@@ -10,8 +10,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::output;
 use crate::domain::{AssetClass, BarsRequest, RawBar, Timeframe};
-use crate::harness::End;
-use crate::harness::case::{PageRecord, fetch_each};
+use crate::runtime::pages::{End, Next, PageRecord};
 use crate::runtime::{Plugin, Runtime, RuntimeOptions};
 
 #[derive(Debug, Subcommand)]
@@ -187,14 +186,14 @@ async fn inspect(file: PathBuf, json: bool) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Fetches every page for one batch of symbols with the harness's page loop (cursor
+/// Fetches every page for one batch of symbols with the runtime's page loop (cursor
 /// following, the repeated-cursor guard, the page cap), handing each page to `each` as it
 /// arrives: nothing is held beyond one page.
 pub(super) async fn fetch_pages(
     plugin: &Plugin,
     symbols: &[String],
     args: &CallArgs,
-    each: impl AsyncFnMut(PageRecord, Vec<RawBar>) -> Result<(), String>,
+    mut each: impl AsyncFnMut(PageRecord, Vec<RawBar>) -> Result<(), String>,
 ) -> anyhow::Result<()> {
     let req = BarsRequest {
         symbols: symbols.to_vec(),
@@ -203,24 +202,28 @@ pub(super) async fn fetch_pages(
         end: args.to,
         cursor: None,
     };
-    let mut pages = 0usize;
-    let mut each = each;
-    let end = fetch_each(plugin, &req, args.max_pages, async |record, bars| {
-        pages += 1;
-        each(record, bars).await
-    })
-    .await;
     let who = format!("{} {}", plugin.name(), symbols.join(","));
-    match end {
-        End::Complete => Ok(()),
-        End::CallError { message, .. } => bail!(
-            "plugin {} {} failed on page {}: {message}",
-            plugin.name(),
-            plugin.version(),
-            pages + 1
-        ),
-        End::ProviderError { message, .. } => bail!("{who}: {message}"),
-        End::Stopped { message } => bail!("{who}: {message} (--max-pages {})", args.max_pages),
+    let mut pages = plugin.pages(&req, args.max_pages);
+    loop {
+        match pages.next().await {
+            Next::Page { record, bars } => {
+                if let Err(m) = each(record, bars).await {
+                    bail!("{who}: {m}");
+                }
+            }
+            Next::End(End::Complete) => return Ok(()),
+            Next::End(End::Call(e)) => bail!(
+                "plugin {} {} failed on page {}: {e}",
+                plugin.name(),
+                plugin.version(),
+                pages.fetched() + 1
+            ),
+            Next::End(End::Provider(e)) => bail!("{who}: {e}"),
+            Next::End(end @ End::Endless { .. }) => {
+                bail!("{who}: {end} (--max-pages {})", args.max_pages)
+            }
+            Next::End(end) => bail!("{who}: {end}"),
+        }
     }
 }
 

@@ -1,14 +1,15 @@
 //! Cases: a cassette with a `case:` section (the request to make) and its golden file,
-//! found by scanning a directory; and running a request through a plugin, page after page,
-//! into an [`Outcome`] that the checks and the golden file look at.
+//! found by scanning a directory; and running a request through a plugin's pages (the
+//! runtime's one page loop) into an [`Outcome`] that the checks and the golden file look at.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
 use crate::domain::{BarsRequest, RawBar};
+pub use crate::runtime::PageRecord;
 use crate::runtime::Plugin;
+use crate::runtime::pages::{self, Next};
 
 /// The files of one case.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,16 +42,6 @@ pub fn discover(dir: &Path) -> std::io::Result<Vec<CaseFiles>> {
     }
     cases.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(cases)
-}
-
-/// One page as the loop saw it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PageRecord {
-    /// The cursor the page was asked with.
-    pub cursor: Option<String>,
-    /// How many bars it held.
-    pub bars: usize,
-    pub next_cursor: Option<String>,
 }
 
 /// How the page loop ended.
@@ -117,55 +108,44 @@ pub async fn fetch_all(plugin: &Plugin, req: &BarsRequest, max_pages: u32) -> Ou
     Outcome { pages, bars, end }
 }
 
-/// The same loop as [`fetch_all`], handing each page to `each` as it arrives instead of
+/// The same walk as [`fetch_all`], handing each page to `each` as it arrives instead of
 /// keeping it: memory stays one page however long the answer. An error from `each`
-/// stops the loop.
+/// stops the walk.
 pub async fn fetch_each(
     plugin: &Plugin,
     req: &BarsRequest,
     max_pages: u32,
     mut each: impl AsyncFnMut(PageRecord, Vec<RawBar>) -> Result<(), String>,
 ) -> End {
-    let mut req = req.clone();
-    let mut seen: HashSet<String> = req.cursor.iter().cloned().collect();
-    for n in 1..=max_pages {
-        let page = match plugin.fetch_bars(&req).await {
-            Err(e) => {
-                return End::CallError {
-                    kind: e.kind().into(),
-                    message: e.to_string(),
-                };
+    let mut pages = plugin.pages(req, max_pages);
+    loop {
+        match pages.next().await {
+            Next::Page { record, bars } => {
+                if let Err(message) = each(record, bars).await {
+                    return End::Stopped { message };
+                }
             }
-            Ok(Err(e)) => {
-                return End::ProviderError {
-                    kind: e.kind().into(),
-                    message: e.to_string(),
-                };
-            }
-            Ok(Ok(page)) => page,
-        };
-        let record = PageRecord {
-            cursor: req.cursor.clone(),
-            bars: page.bars.len(),
-            next_cursor: page.next_cursor.clone(),
-        };
-        if let Err(message) = each(record, page.bars).await {
-            return End::Stopped { message };
-        }
-        match page.next_cursor {
-            None => return End::Complete,
-            Some(c) if !seen.insert(c.clone()) => {
-                return End::Stopped {
-                    message: format!(
-                        "page {n} returned cursor {c:?}, which an earlier page already gave: pagination does not terminate"
-                    ),
-                };
-            }
-            Some(c) => req.cursor = Some(c),
+            Next::End(end) => return End::from(end),
         }
     }
-    End::Stopped {
-        message: format!("no last page after {max_pages} pages"),
+}
+
+impl From<pages::End> for End {
+    fn from(end: pages::End) -> Self {
+        match end {
+            pages::End::Complete => End::Complete,
+            pages::End::Provider(e) => End::ProviderError {
+                kind: e.kind().into(),
+                message: e.to_string(),
+            },
+            pages::End::Call(e) => End::CallError {
+                kind: e.kind().into(),
+                message: e.to_string(),
+            },
+            stopped @ (pages::End::Repeated { .. } | pages::End::Endless { .. }) => End::Stopped {
+                message: stopped.to_string(),
+            },
+        }
     }
 }
 

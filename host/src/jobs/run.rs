@@ -11,7 +11,7 @@
 //! its coverage holds, and whatever a run leaves uncovered is named in its `runs` row and
 //! fetched by the next run.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,10 +28,12 @@ use super::plan::{self, Window};
 use super::status::RunSummary;
 use crate::config::{JobConfig, JobKind};
 use crate::domain::{BarsRequest, ClassSet, ProviderError};
+use crate::failover::Failover;
 use crate::ingest::{Commit, Page, ingest};
 use crate::metrics::Metrics;
 use crate::net::breaker::Breakers;
 use crate::reload::Registry;
+use crate::runtime::pages::{End, Next};
 use crate::runtime::{Plugin, RunBudget};
 use crate::store::{
     Checkpoint, Coverage, Failure, RunOutcome, RunStart, RunStatus, Source, Span, Store,
@@ -255,23 +257,22 @@ impl Runner<'_> {
             // Symbols the store failed for: another provider would meet the same store.
             let mut store_failed: Vec<String> = Vec::new();
             let mut stopped = false;
-            for provider in &self.job.providers {
+            let failover = Failover {
+                registry: &self.ctx.registry,
+                providers: &self.job.providers,
+                timeframe: self.job.timeframe,
+            };
+            for serving in failover.serving() {
                 if pending.is_empty() || stopped {
                     break;
                 }
-                let Some(plugin) = self.ctx.registry.get(provider) else {
-                    note(
-                        &mut notes,
-                        &pending,
-                        format!("{provider}: provider missing"),
-                    );
-                    continue;
+                let plugin = match serving {
+                    Ok(p) => p,
+                    Err(why) => {
+                        note(&mut notes, &pending, why);
+                        continue;
+                    }
                 };
-                if !plugin.info().timeframes.contains(&self.job.timeframe) {
-                    let msg = format!("{provider}: does not serve {}", self.job.timeframe);
-                    note(&mut notes, &pending, msg);
-                    continue;
-                }
                 let mut failed = Vec::new();
                 let max = plugin.info().max_symbols_per_request;
                 for req in plan::requests(&pending, max) {
@@ -426,36 +427,33 @@ impl Runner<'_> {
         };
         let limit = self.ctx.registry.config().plugin(name).concurrency;
         let slots = self.ctx.slots.get(name, limit);
-        let mut seen: HashSet<String> = req.cursor.iter().cloned().collect();
         let budget = self.ctx.registry.config().plugin(name).run_budget;
-        for _ in 0..MAX_PAGES {
+        let mut pages = plugin.pages(&req, MAX_PAGES);
+        loop {
             self.within_budget(name, &budget)?;
             let permit = match &slots {
                 Some(s) => Some(s.clone().acquire_owned().await.expect("never closed")),
                 None => None,
             };
             let span = tracing::info_span!("call", provider = name, version = plugin.version());
-            let answer = within_grace(self.cancel, plugin.fetch_bars(&req).instrument(span))
+            let answer = within_grace(self.cancel, pages.next().instrument(span))
                 .await
                 .ok_or(Fail::Stopped)?;
             drop(permit);
-            let page = match answer {
-                Err(e) => {
-                    self.ctx.breakers.failure(name);
-                    return Err(Fail::Provider(format!("{name}: {} failure: {e}", e.kind())));
+            let (record, bars) = match answer {
+                Next::Page { record, bars } => (record, bars),
+                Next::End(End::Complete) => {
+                    self.ctx.breakers.success(name);
+                    return Ok(());
                 }
-                Ok(Err(e)) => return Err(self.classify(name, e)),
-                Ok(Ok(page)) => page,
+                Next::End(End::Provider(e)) => return Err(self.classify(name, e)),
+                Next::End(end) => {
+                    // The sandbox failed the call, or pagination would not end.
+                    self.ctx.breakers.failure(name);
+                    return Err(Fail::Provider(format!("{name}: {end}")));
+                }
             };
-            let next = page.next_cursor.clone();
-            if let Some(c) = &next
-                && !seen.insert(c.clone())
-            {
-                self.ctx.breakers.failure(name);
-                return Err(Fail::Provider(format!(
-                    "{name}: pagination does not terminate (cursor {c:?} came twice)"
-                )));
-            }
+            let next = record.next_cursor;
             let commit = self.commit(backfill, &key, window, name, symbols, next.as_deref());
             let page_ref = Page {
                 req: &vreq,
@@ -466,7 +464,7 @@ impl Runner<'_> {
                 &*self.ctx.store,
                 self.validator,
                 page_ref,
-                page.bars,
+                bars,
                 commit,
                 Utc::now(),
             );
@@ -486,23 +484,16 @@ impl Runner<'_> {
                 quarantined: t.rejected,
             };
             self.spend(name, page_cost);
-            match next {
-                None => {
-                    self.ctx.breakers.success(name);
-                    return Ok(());
-                }
-                Some(c) => {
-                    if self.cancel.is_cancelled() {
-                        return Err(Fail::Stopped);
-                    }
-                    req.cursor = Some(c);
-                }
+            if next.is_none() {
+                // Settled here, not at the next pull: a budget used up by this last page
+                // must not fail a request that is complete.
+                self.ctx.breakers.success(name);
+                return Ok(());
+            }
+            if self.cancel.is_cancelled() {
+                return Err(Fail::Stopped);
             }
         }
-        self.ctx.breakers.failure(name);
-        Err(Fail::Provider(format!(
-            "{name}: no last page after {MAX_PAGES} pages"
-        )))
     }
 
     /// What commits with a page of `window`: a backfill's next cursor, and with the last

@@ -10,6 +10,7 @@ mod convert;
 mod engine;
 mod instance;
 mod load;
+pub mod pages;
 mod state;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ pub use capabilities::CallLimits;
 pub use convert::ContractError;
 pub use instance::{CallError, PluginInstance};
 pub use load::{LoadError, Plugin};
+pub use pages::{End, Next, PageRecord, Pages};
 
 use crate::domain::RateLimit;
 use crate::metrics::Metrics;

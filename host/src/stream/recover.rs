@@ -17,8 +17,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::writer::Item;
 use crate::domain::{BarsRequest, Timeframe};
+use crate::failover::Failover;
 use crate::metrics::Metrics;
 use crate::reload::Registry;
+use crate::runtime::Plugin;
+use crate::runtime::pages::{End, Next};
 use crate::store::{Source, Store};
 
 /// An interval `[start, end)` of `symbol` the stream did not deliver.
@@ -79,7 +82,7 @@ fn batches(gaps: Vec<Gap>, size: usize) -> Vec<Batch> {
 }
 
 /// Pages one provider may return for a single gap before the host gives up on it.
-const MAX_PAGES: usize = 1_000;
+const MAX_PAGES: u32 = 1_000;
 
 /// How long a starting stream waits for the store's list of gaps left queued.
 const LOAD_TIMEOUT: Duration = Duration::from_secs(5);
@@ -233,38 +236,50 @@ impl Recovery {
     /// the bars handed to the writer, or each provider's error.
     async fn recover(&self, gap: &Batch) -> Result<(String, usize), Vec<String>> {
         let mut errors = Vec::new();
-        for name in &self.providers {
-            match self.fetch(name, gap).await {
-                Ok(n) => return Ok((name.clone(), n)),
-                Err(e) => errors.push(format!("{name}: {e}")),
+        let failover = Failover {
+            registry: &self.registry,
+            providers: &self.providers,
+            timeframe: self.timeframe,
+        };
+        for serving in failover.serving() {
+            let plugin = match serving {
+                Ok(p) => p,
+                Err(why) => {
+                    errors.push(why);
+                    continue;
+                }
+            };
+            match self.fetch(&plugin, gap).await {
+                Ok(n) => return Ok((plugin.name().to_owned(), n)),
+                Err(e) => errors.push(format!("{}: {e}", plugin.name())),
             }
         }
         Err(errors)
     }
 
-    async fn fetch(&self, name: &str, gap: &Batch) -> Result<usize, String> {
-        let plugin = self.registry.get(name).ok_or("plugin not loaded")?;
+    async fn fetch(&self, plugin: &Plugin, gap: &Batch) -> Result<usize, String> {
         let classes = plugin.info().classes();
         let source = Source {
             provider: plugin.name().to_owned(),
             version: plugin.version().to_owned(),
         };
-        let mut req = BarsRequest {
+        let req = BarsRequest {
             symbols: gap.symbols.clone(),
             timeframe: self.timeframe,
             start: gap.start,
             end: gap.end,
             cursor: None,
         };
+        let mut pages = plugin.pages(&req, MAX_PAGES);
         let mut sent = 0;
-        for _ in 0..MAX_PAGES {
-            let page = match plugin.fetch_bars(&req).await {
-                Ok(Ok(page)) => page,
-                Ok(Err(e)) => return Err(e.to_string()),
-                Err(e) => return Err(e.to_string()),
+        loop {
+            let bars = match pages.next().await {
+                Next::Page { bars, .. } => bars,
+                Next::End(End::Complete) => return Ok(sent),
+                Next::End(end) => return Err(end.to_string()),
             };
             let answer = super::writer::answer_id();
-            for bar in page.bars {
+            for bar in bars {
                 // Only closed bars of the gap: the stream delivers the rest.
                 if bar.complete
                     && bar.start >= gap.start
@@ -284,12 +299,7 @@ impl Recovery {
                     sent += 1;
                 }
             }
-            match page.next_cursor {
-                Some(c) => req.cursor = Some(c),
-                None => return Ok(sent),
-            }
         }
-        Err(format!("more than {MAX_PAGES} pages"))
     }
 }
 

@@ -4,13 +4,14 @@
 //! - `DUPKEY`: two different bars for the request's start;
 //! - `ENDLESS`: pages that never end: each holds 100 bars after the requested range, at
 //!   starts fixed by the page number, and a cursor to the next page;
-//! - `BIGRAW`: one bar whose open is 1 MiB of text.
+//! - `BIGRAW`: one bar whose open is 1 MiB of text;
+//! - `LOOPING`: one bar a page and cursors that go round: none → `1` → `0` → `1` ….
 
 use mdhost_sdk::{Bar, BarsPage, BarsRequest, ProviderError};
 
 /// Whether `mode` is one of these.
 pub fn handles(mode: &str) -> bool {
-    ["OUTSIDE", "DUPKEY", "ENDLESS", "BIGRAW"].contains(&mode)
+    ["OUTSIDE", "DUPKEY", "ENDLESS", "BIGRAW", "LOOPING"].contains(&mode)
 }
 
 /// A plausible bar of the first requested symbol at `start` (epoch nanoseconds).
@@ -46,6 +47,13 @@ pub fn run(mode: &str, req: &BarsRequest) -> Result<BarsPage, ProviderError> {
             return Ok(BarsPage {
                 bars,
                 next_cursor: Some((page + 1).to_string()),
+            });
+        }
+        "LOOPING" => {
+            let page: i64 = req.cursor.as_deref().unwrap_or("0").parse().unwrap_or(0);
+            return Ok(BarsPage {
+                bars: vec![bar(req, req.start, "10")],
+                next_cursor: Some(((page + 1) % 2).to_string()),
             });
         }
         _ => {

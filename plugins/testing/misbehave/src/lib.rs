@@ -12,7 +12,8 @@
 //! - `FETCH:<url>`: a well-behaved fetch: GETs `<url>` and returns the bars in its JSON body;
 //! - `SPOOF:<url>`: GETs `<url>` (an allowed address) with a `Host: evil.example` header;
 //! - `LEAK:…`, `LEAKERR:…`, `LOGFLOOD:<n>`, `DENYBIG`: secret and log attacks ([`leak`]);
-//! - `OUTSIDE`, `DUPKEY`, `ENDLESS`, `BIGRAW`: bars to keep out of the store ([`junk`]);
+//! - `OUTSIDE`, `DUPKEY`, `ENDLESS`, `BIGRAW`, `LOOPING`: bars and pages to keep out of the
+//!   store ([`junk`]);
 //! - `RECURSE`, `BIGPAGE`, `BADHEADER:<url>`: the sandbox's limits ([`strain`]);
 //! - anything else: one bar per symbol, computed from the request, no I/O.
 
