@@ -1,33 +1,13 @@
 //! The stream gaps queued for recovery (`stream_gaps`), written once for both backends and
-//! one statement per call however many gaps it carries: sqlx's `QueryBuilder` writes each
-//! backend's placeholders, and [`Instants`] says how each binds an instant.
+//! one statement per call however many gaps it carries (the dialect seam: `dialect.rs`).
 
-use chrono::{DateTime, Utc};
-use sqlx::{Database, Encode, Executor, IntoArguments, Pool, Postgres, QueryBuilder, Sqlite, Type};
+use chrono::Utc;
+use sqlx::{Encode, Executor, IntoArguments, Pool, QueryBuilder, Type};
 
+use super::dialect::Instants;
 use super::rows::{self, Columns};
 use super::{StoreError, StreamGap};
 use crate::domain::Timeframe;
-
-/// How a backend stores an instant (Postgres: TIMESTAMPTZ; SQLite: INTEGER nanoseconds).
-pub(super) trait Instants: Database {
-    type At: for<'t> Encode<'t, Self> + Type<Self> + Send;
-    fn at(t: DateTime<Utc>) -> Self::At;
-}
-
-impl Instants for Postgres {
-    type At = DateTime<Utc>;
-    fn at(t: DateTime<Utc>) -> Self::At {
-        t
-    }
-}
-
-impl Instants for Sqlite {
-    type At = i64;
-    fn at(t: DateTime<Utc>) -> Self::At {
-        super::convert::to_nanos(t)
-    }
-}
 
 /// Rows per statement: 6 parameters each stays far below SQLite's 32,766.
 const ROWS_PER_STATEMENT: usize = 1_000;

@@ -8,11 +8,13 @@
 //! sources' closed bars is logged as a disagreement.
 
 mod convert;
+mod dialect;
 mod digest;
 mod error;
 mod gaps;
 mod migrate;
 mod postgres;
+mod reads;
 mod rows;
 pub mod spool;
 mod sqlite;

@@ -17,9 +17,9 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use super::convert::{self, to_nanos};
-use super::gaps;
 use super::rows::{self, BAR_COLUMNS};
 use super::*;
+use super::{gaps, reads};
 use crate::domain::Bar;
 
 /// Rows per multi-row statement: 11 parameters each stays under SQLite's 32,766 limit.
@@ -546,8 +546,7 @@ impl Store for SqliteStore {
     }
 
     async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
-        let rows = sqlx::query(rows::FRESHNESS).fetch_all(&self.pool).await?;
-        rows::all(rows, rows::freshness)
+        reads::freshness(&self.pool).await
     }
 
     async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
@@ -563,24 +562,11 @@ impl Store for SqliteStore {
     }
 
     async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        let rows = sqlx::query(
-            r#"SELECT id, kind, symbol, timeframe, start, "end", source, detail, created_at
-             FROM quality_events WHERE ?1 IS NULL OR kind = ?1
-             ORDER BY created_at DESC, id DESC LIMIT ?2"#,
-        )
-        .bind(kind)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(rows, rows::event)
+        reads::events(&self.pool, kind, limit).await
     }
 
     async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM runs ORDER BY started_at DESC, id DESC LIMIT ?")
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows::all(rows, rows::run)
+        reads::runs(&self.pool, limit).await
     }
 
     async fn checkpoint(
@@ -590,18 +576,7 @@ impl Store for SqliteStore {
         timeframe: Timeframe,
         window_start: DateTime<Utc>,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        let row = sqlx::query(
-            "SELECT cursor, covered_from, covered_to FROM checkpoints
-             WHERE job = ?1 AND symbol = ?2 AND timeframe = ?3 AND covered_from = ?4",
-        )
-        .bind(job)
-        .bind(symbol)
-        .bind(timeframe.to_string())
-        .bind(to_nanos(window_start))
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))
-            .transpose()
+        reads::checkpoint(&self.pool, job, symbol, timeframe, window_start).await
     }
 
     async fn coverage(
@@ -610,16 +585,7 @@ impl Store for SqliteStore {
         symbol: &str,
         timeframe: Timeframe,
     ) -> Result<Vec<Span>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT covered_from, covered_to FROM coverage
-             WHERE job = ? AND symbol = ? AND timeframe = ? ORDER BY covered_from",
-        )
-        .bind(job)
-        .bind(symbol)
-        .bind(timeframe.to_string())
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(rows, rows::span)
+        reads::coverage(&self.pool, job, symbol, timeframe).await
     }
 
     async fn queue_gaps(
