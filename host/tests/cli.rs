@@ -525,3 +525,72 @@ fn store_connection_errors_name_their_cause() {
         assert!(err.contains(expected), "{url}: {err}");
     }
 }
+
+/// `plugin call --store` keeps its books the way a job does (one path, `jobs::book`): the
+/// run's row with what it did, and each symbol it could not serve in freshness.
+#[test]
+fn call_into_the_store_leaves_a_run_row_and_the_failures_in_freshness() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = common::test_wasm("misbehave");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let call = |symbol: &str| {
+        mdhost(
+            &[
+                "plugin",
+                "call",
+                wasm.to_str().unwrap(),
+                "--symbols",
+                symbol,
+                "--timeframe",
+                "1d",
+                "--from",
+                "2024-01-02",
+                "--to",
+                "2024-01-02",
+                "--store",
+                &url,
+            ],
+            dir.path(),
+        )
+    };
+    assert!(call("ECHO").status.success());
+    assert!(!call("TRAP").status.success());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (runs, freshness) = rt.block_on(async {
+        use mdhost::store::Store;
+        let store = mdhost::store::SqliteStore::connect(&url).await.unwrap();
+        (
+            store.runs(10).await.unwrap(),
+            store.freshness().await.unwrap(),
+        )
+    });
+    let rows: Vec<_> = runs
+        .iter()
+        .map(|r| {
+            (
+                r.start.job.as_str(),
+                r.status,
+                r.symbols_ok,
+                r.symbols_failed,
+                r.bars_written,
+                r.finished_at.is_some(),
+            )
+        })
+        .collect();
+    use mdhost::store::RunStatus::{Failed, Ok};
+    assert_eq!(
+        rows,
+        [
+            ("cli:plugin-call", Failed, 0, 1, 0, true),
+            ("cli:plugin-call", Ok, 1, 0, 1, true)
+        ],
+        "{runs:?}"
+    );
+    let trap = freshness.iter().find(|f| f.symbol == "TRAP").unwrap();
+    assert!(
+        trap.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("trap")),
+        "{trap:?}"
+    );
+}

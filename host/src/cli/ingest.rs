@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use chrono::Utc;
 
 use super::plugin::{CallArgs, fetch_pages};
@@ -11,8 +11,9 @@ use super::store::StoreArg;
 use crate::config::Config;
 use crate::domain::ClassSet;
 use crate::ingest::{Commit, Ingested, Page, ingest};
+use crate::jobs::book::RunBook;
 use crate::runtime::Plugin;
-use crate::store::{Failure, RunOutcome, RunStart, RunStatus, Source};
+use crate::store::{RunOutcome, RunStart, RunStatus, Source};
 use crate::validate::{Request, Validator};
 
 pub async fn call_into_store(
@@ -38,12 +39,16 @@ pub async fn call_into_store(
         version: plugin.version().to_owned(),
     };
     let started_at = Utc::now();
-    let run = RunStart {
-        job: "cli:plugin-call".into(),
-        provider: source.provider.clone(),
-        plugin_version: source.version.clone(),
-        started_at,
-    };
+    let book = RunBook::open(
+        &*store,
+        RunStart {
+            job: "cli:plugin-call".into(),
+            provider: source.provider.clone(),
+            plugin_version: source.version.clone(),
+            started_at,
+        },
+    )
+    .await;
     let batch = info.max_symbols_per_request.max(1) as usize;
     let mut total = Ingested::default();
     let (mut ok, mut failed) = (0u64, 0u64);
@@ -99,19 +104,14 @@ pub async fn call_into_store(
                 // One failing batch does not stop the others; freshness and the run say so.
                 failed += chunk.len() as u64;
                 let msg = format!("{e:#}");
-                for symbol in chunk {
-                    let class = validator.policy(symbol, classes).asset_class;
-                    store
-                        .record_failure(&Failure {
-                            symbol: symbol.clone(),
-                            timeframe: args.timeframe,
-                            source: source.provider.clone(),
-                            asset_class: class,
-                            error: msg.clone(),
-                            at: Utc::now(),
-                        })
-                        .await?;
-                }
+                book.failed(
+                    chunk,
+                    args.timeframe,
+                    &source.provider,
+                    (&validator, classes),
+                    &msg,
+                )
+                .await;
                 errors.push(msg);
             }
         }
@@ -129,7 +129,10 @@ pub async fn call_into_store(
         errors: errors.clone(),
         uncovered: Vec::new(),
     };
-    let run_id = store.record_run(&run, &outcome).await?;
+    let run_id = book
+        .close(&outcome)
+        .await
+        .context("the store took neither the run's row nor its record")?;
     let w = total.write;
     println!(
         "{} {}: {} symbols ok, {} failed; {} bars received, {} stored ({} new, {} updated, {} unchanged), {} quarantined, {} quality events{}; run {} in {}",

@@ -24,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::account::{SymbolAccount, Tally, summary_line, verdict};
+use super::book::RunBook;
 use super::plan::{self, Window};
 use super::status::RunSummary;
 use crate::config::{JobConfig, JobKind};
@@ -35,9 +36,7 @@ use crate::net::breaker::Breakers;
 use crate::reload::Registry;
 use crate::runtime::pages::{End, Next};
 use crate::runtime::{Plugin, RunBudget};
-use crate::store::{
-    Checkpoint, Coverage, Failure, RunOutcome, RunStart, RunStatus, Source, Span, Store,
-};
+use crate::store::{Checkpoint, Coverage, RunOutcome, RunStart, RunStatus, Source, Span, Store};
 use crate::validate::{Request, Validator};
 
 /// A provider whose pages never end is cut off here (and the request fails over).
@@ -127,16 +126,11 @@ pub async fn run_job(
             .map_or_else(|| "missing".to_owned(), |p| p.version().to_owned()),
         started_at: now,
     };
-    let run_id = match ctx.store.begin_run(&start).await {
-        Ok(id) => Some(id),
-        Err(e) => {
-            tracing::warn!(job = %job.name, error = %e, "cannot open a runs row; recording the run when it ends");
-            None
-        }
-    };
-    let span = tracing::info_span!("run", job = %job.name, run = run_id.unwrap_or(-1));
+    let book = RunBook::open(&*ctx.store, start).await;
+    let span = tracing::info_span!("run", job = %job.name, run = book.id().unwrap_or(-1));
     let runner = Runner {
         ctx,
+        book: &book,
         job,
         validator,
         cancel,
@@ -168,9 +162,7 @@ pub async fn run_job(
             symbols.extend(s);
             tally += t;
         }
-        let summary = runner
-            .finish(run_id, &start, &symbols, &windows, tally)
-            .await;
+        let summary = runner.finish(&symbols, &windows, tally).await;
         if summary.status == RunStatus::Ok {
             tracing::info!(status = summary.status.as_str(), "{}", summary.line);
         } else {
@@ -184,6 +176,7 @@ pub async fn run_job(
 
 struct Runner<'a> {
     ctx: &'a JobContext,
+    book: &'a RunBook<'a>,
     job: &'a JobConfig,
     validator: &'a Validator,
     cancel: &'a CancellationToken,
@@ -578,29 +571,29 @@ impl Runner<'_> {
 
     /// Freshness `last_error` for every symbol no provider could serve.
     async fn record_failures(&self, acc: &BTreeMap<String, SymbolAccount>, pending: &[String]) {
+        let first = &self.job.providers[0];
+        let declared = self
+            .ctx
+            .registry
+            .get(first)
+            .map_or(ClassSet::EMPTY, |p| p.info().classes());
         for s in pending {
-            let first = self.ctx.registry.get(&self.job.providers[0]);
-            let declared = first.map_or(ClassSet::EMPTY, |p| p.info().classes());
-            let class = self.validator.policy(s, declared).asset_class;
-            let failure = Failure {
-                symbol: s.clone(),
-                timeframe: self.job.timeframe,
-                source: self.job.providers[0].clone(),
-                asset_class: class,
-                error: acc[s].errors.join("; "),
-                at: Utc::now(),
-            };
-            if let Err(e) = self.ctx.store.record_failure(&failure).await {
-                tracing::warn!(symbol = %s, error = %e, "cannot record the failure in freshness");
-            }
+            let error = acc[s].errors.join("; ");
+            self.book
+                .failed(
+                    std::slice::from_ref(s),
+                    self.job.timeframe,
+                    first,
+                    (self.validator, declared),
+                    &error,
+                )
+                .await;
         }
     }
 
     /// Closes the `runs` row and builds the summary.
     async fn finish(
         &self,
-        run_id: Option<i64>,
-        start: &RunStart,
         symbols: &BTreeMap<String, SymbolAccount>,
         windows: &[Window],
         tally: Tally,
@@ -621,23 +614,14 @@ impl Runner<'_> {
             errors: v.errors.clone(),
             uncovered: v.uncovered.clone(),
         };
-        let run_id = match run_id {
-            Some(id) => match self.ctx.store.finish_run(id, &outcome).await {
-                Ok(()) => Some(id),
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot close the runs row; recording it anew");
-                    self.ctx.store.record_run(start, &outcome).await.ok()
-                }
-            },
-            None => self.ctx.store.record_run(start, &outcome).await.ok(),
-        };
+        let run_id = self.book.close(&outcome).await;
         self.ctx.metrics.run(&self.job.name, v.status.as_str());
         let line = summary_line(total, &v, tally);
         RunSummary {
             run_id,
             job: self.job.name.clone(),
             providers: self.used.lock().clone(),
-            started_at: start.started_at,
+            started_at: self.book.start().started_at,
             finished_at,
             status: v.status,
             reason: v.reason,
