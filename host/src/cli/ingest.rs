@@ -61,43 +61,9 @@ pub async fn call_into_store(
             end: args.to,
             classes,
         };
-        // Each page is validated and written as it arrives, against the pages before it.
-        let mut done = Ingested::default();
-        let mut store_error: Option<anyhow::Error> = None;
-        let fetched = fetch_pages(plugin, chunk, args, async |record, raw| {
-            let page = Page {
-                req: &req,
-                source: &source,
-                last: record.next_cursor.is_none(),
-            };
-            match ingest(
-                &*store,
-                &validator,
-                page,
-                raw,
-                Commit::default(),
-                Utc::now(),
-            )
-            .await
-            {
-                Ok(got) => {
-                    done += got;
-                    Ok(())
-                }
-                Err(e) => {
-                    let msg = format!("store: {e}");
-                    store_error = Some(e.into());
-                    Err(msg)
-                }
-            }
-        })
-        .await;
+        let (done, result) = store_pages(plugin, args, &req, &source, &*store, &validator).await;
         // Pages written before a failure stay written and are counted.
         total += done;
-        let result = match (store_error, fetched) {
-            (Some(e), _) | (None, Err(e)) => Err(e),
-            (None, Ok(())) => Ok(()),
-        };
         match result {
             Ok(()) => ok += chunk.len() as u64,
             Err(e) => {
@@ -133,25 +99,11 @@ pub async fn call_into_store(
         .close(&outcome)
         .await
         .context("the store took neither the run's row nor its record")?;
-    let w = total.write;
     println!(
-        "{} {}: {} symbols ok, {} failed; {} bars received, {} stored ({} new, {} updated, {} unchanged), {} quarantined, {} quality events{}; run {} in {}",
+        "{} {}: {}; run {} in {}",
         source.provider,
         args.timeframe,
-        ok,
-        failed,
-        total.received,
-        total.accepted,
-        w.inserted,
-        w.updated,
-        w.unchanged,
-        total.rejected,
-        w.events,
-        if w.spooled {
-            " (store unreachable: spooled for replay)"
-        } else {
-            ""
-        },
+        summary(ok, failed, &total),
         if run_id == 0 {
             "(spooled)".to_owned()
         } else {
@@ -168,4 +120,62 @@ pub async fn call_into_store(
             errors.join("; ")
         )
     }
+}
+
+/// What a call did, in the words of its one output line.
+fn summary(ok: u64, failed: u64, total: &Ingested) -> String {
+    let w = total.write;
+    format!(
+        "{ok} symbols ok, {failed} failed; {} bars received, {} stored ({} new, {} updated, {} unchanged), {} quarantined, {} quality events{}",
+        total.received,
+        total.accepted,
+        w.inserted,
+        w.updated,
+        w.unchanged,
+        total.rejected,
+        w.events,
+        if w.spooled {
+            " (store unreachable: spooled for replay)"
+        } else {
+            ""
+        },
+    )
+}
+
+/// Fetches one batch's pages and writes each as it arrives, validated against the pages
+/// before it. What was written before a failure is counted all the same.
+async fn store_pages(
+    plugin: &Plugin,
+    args: &CallArgs,
+    req: &Request,
+    source: &Source,
+    store: &dyn crate::store::Store,
+    validator: &Validator,
+) -> (Ingested, anyhow::Result<()>) {
+    let mut done = Ingested::default();
+    let mut store_error: Option<anyhow::Error> = None;
+    let fetched = fetch_pages(plugin, &req.symbols, args, async |record, raw| {
+        let page = Page {
+            req,
+            source,
+            last: record.next_cursor.is_none(),
+        };
+        match ingest(store, validator, page, raw, Commit::default(), Utc::now()).await {
+            Ok(got) => {
+                done += got;
+                Ok(())
+            }
+            Err(e) => {
+                let msg = format!("store: {e}");
+                store_error = Some(e.into());
+                Err(msg)
+            }
+        }
+    })
+    .await;
+    let result = match (store_error, fetched) {
+        (Some(e), _) | (None, Err(e)) => Err(e),
+        (None, Ok(())) => Ok(()),
+    };
+    (done, result)
 }

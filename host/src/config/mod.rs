@@ -601,7 +601,44 @@ impl Source<'_> {
             Err(e) => return self.err(j.timeframe.span(), k("timeframe"), e.to_string()),
         };
         self.note(lines, k("timeframe"), "", j.timeframe.span());
-        let symbols = match (j.symbols, j.symbols_file) {
+        let kind = self.job_kind(&name, &j)?;
+        let symbols = self.job_symbols(&name, &j.name, j.symbols, j.symbols_file, base)?;
+        let positive = |v: Option<Spanned<u32>>, field: &str, default: u32| {
+            self.at_least_one(v.as_ref(), k(field))
+                .map(|n| n.unwrap_or(default) as usize)
+        };
+        let providers = j
+            .providers
+            .into_inner()
+            .into_iter()
+            .map(|p| {
+                self.note(lines, k("providers"), p.get_ref(), p.span());
+                p.into_inner()
+            })
+            .collect();
+        Ok(JobConfig {
+            batch_size: positive(j.batch_size, "batch_size", 50)?,
+            concurrency: positive(j.concurrency, "concurrency", 1)?,
+            name,
+            kind,
+            providers,
+            symbols,
+            timeframe,
+        })
+    }
+
+    /// A job's symbols: its `symbols` list or the lines of its `symbols_file` (`#` starts
+    /// a comment), never both and never none.
+    fn job_symbols(
+        &self,
+        name: &str,
+        job: &Spanned<String>,
+        symbols: Option<Spanned<Vec<String>>>,
+        symbols_file: Option<Spanned<PathBuf>>,
+        base: &Path,
+    ) -> Result<Vec<String>, ConfigError> {
+        let k = |field: &str| format!("jobs[{name}].{field}");
+        Ok(match (symbols, symbols_file) {
             (Some(s), None) => {
                 if s.get_ref().is_empty() {
                     return self.err(s.span(), k("symbols"), "the list is empty");
@@ -649,16 +686,21 @@ impl Source<'_> {
             }
             (None, None) => {
                 return self.err(
-                    j.name.span(),
+                    job.span(),
                     format!("jobs[{name}]"),
                     "give symbols or symbols_file",
                 );
             }
-        };
+        })
+    }
+
+    /// A job's kind: `poll` on a cron schedule with a lookback, or `backfill` of a range.
+    fn job_kind(&self, name: &str, j: &RawJob) -> Result<JobKind, ConfigError> {
+        let k = |field: &str| format!("jobs[{name}].{field}");
         let kind_text = j.kind.as_ref().map_or("poll", |k| k.get_ref().as_str());
-        let kind = match kind_text {
+        Ok(match kind_text {
             "poll" => {
-                let Some(sched) = j.schedule else {
+                let Some(sched) = &j.schedule else {
                     return self.err(
                         j.name.span(),
                         k("schedule"),
@@ -711,28 +753,6 @@ impl Source<'_> {
                     format!("{other:?}: expected \"poll\" or \"backfill\""),
                 );
             }
-        };
-        let positive = |v: Option<Spanned<u32>>, field: &str, default: u32| {
-            self.at_least_one(v.as_ref(), k(field))
-                .map(|n| n.unwrap_or(default) as usize)
-        };
-        let providers = j
-            .providers
-            .into_inner()
-            .into_iter()
-            .map(|p| {
-                self.note(lines, k("providers"), p.get_ref(), p.span());
-                p.into_inner()
-            })
-            .collect();
-        Ok(JobConfig {
-            batch_size: positive(j.batch_size, "batch_size", 50)?,
-            concurrency: positive(j.concurrency, "concurrency", 1)?,
-            name,
-            kind,
-            providers,
-            symbols,
-            timeframe,
         })
     }
 
@@ -758,6 +778,7 @@ impl Source<'_> {
                 );
             }
         }
+        let (limits, run_budget) = self.plugin_limits(name, &p)?;
         let allow_hosts = match p.allow_hosts {
             Some(list) => {
                 let mut out = Vec::new();
@@ -787,9 +808,29 @@ impl Source<'_> {
         };
         let burst = self.at_least_one(p.burst.as_ref(), k("burst"))?;
         let concurrency = self.at_least_one(p.concurrency.as_ref(), k("concurrency"))?;
+        let secrets = self.plugin_secrets(name, p.secrets)?;
+        Ok(PluginSettings {
+            allow_hosts,
+            secrets,
+            rate_limit,
+            burst,
+            concurrency,
+            limits,
+            run_budget,
+            file: p.file.map(Spanned::into_inner),
+        })
+    }
+
+    /// A plugin's per-call limits and per-run budgets, each within its documented range.
+    fn plugin_limits(
+        &self,
+        name: &str,
+        p: &RawPlugin,
+    ) -> Result<(CallLimits, crate::runtime::RunBudget), ConfigError> {
+        let k = |field: &str| format!("plugins.{name}.{field}");
         let mut limits = CallLimits::default();
-        if let Some(d) = p.deadline {
-            limits.deadline = self.duration(&d, k("deadline"), "\"30s\" or \"2m\"")?;
+        if let Some(d) = &p.deadline {
+            limits.deadline = self.duration(d, k("deadline"), "\"30s\" or \"2m\"")?;
             if limits.deadline < Duration::from_millis(10) {
                 return self.err(d.span(), k("deadline"), "must be at least 10ms");
             }
@@ -827,8 +868,19 @@ impl Source<'_> {
         if let Some(n) = budget(p.run_quarantine.as_ref(), "run_quarantine")? {
             run_budget.quarantine = n;
         }
+        Ok((limits, run_budget))
+    }
+
+    /// A plugin's secrets: each from a valid environment variable name, bound to the
+    /// hosts the operator names (never to every host the plugin declares).
+    fn plugin_secrets(
+        &self,
+        name: &str,
+        raw: BTreeMap<String, Spanned<RawSecret>>,
+    ) -> Result<BTreeMap<String, SecretSetting>, ConfigError> {
+        let k = |field: &str| format!("plugins.{name}.{field}");
         let mut secrets = BTreeMap::new();
-        for (sname, s) in p.secrets {
+        for (sname, s) in raw {
             let span = s.span();
             let s = s.into_inner();
             let valid_env = !s.env.is_empty()
@@ -875,16 +927,7 @@ impl Source<'_> {
                 },
             );
         }
-        Ok(PluginSettings {
-            allow_hosts,
-            secrets,
-            rate_limit,
-            burst,
-            concurrency,
-            limits,
-            run_budget,
-            file: p.file.map(Spanned::into_inner),
-        })
+        Ok(secrets)
     }
 }
 
