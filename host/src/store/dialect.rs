@@ -1,26 +1,113 @@
 //! The seam between the store's two SQL dialects. Statements both backends share are built
 //! once with sqlx's `QueryBuilder`, which writes each backend's placeholders (`$1`, `?`);
-//! what else differs between them is said here, one trait item each.
+//! what else differs between them — how a value binds, how a statement runs — is one
+//! item of [`Dialect`] each, so that shared code names no bound but `DB: Dialect`.
+
+use std::future::Future;
 
 use chrono::{DateTime, Utc};
-use sqlx::{Database, Encode, Postgres, Sqlite, Type};
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{Database, Encode, Pool, Postgres, QueryBuilder, Sqlite, Type};
 
-/// How a backend stores an instant (Postgres: TIMESTAMPTZ; SQLite: INTEGER nanoseconds).
-pub(super) trait Instants: Database {
+use super::StoreError;
+use super::rows::Columns;
+
+/// One SQL backend, as the shared statements see it.
+pub(super) trait Dialect: Database {
+    /// An instant (Postgres: TIMESTAMPTZ; SQLite: INTEGER nanoseconds).
     type At: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    type Text: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    type Int: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    /// A row as the shared decoders read it.
+    type Found: Columns + Send;
+
     fn at(t: DateTime<Utc>) -> Self::At;
+    fn text(s: &str) -> Self::Text;
+    fn int(n: i64) -> Self::Int;
+
+    fn all(
+        pool: &Pool<Self>,
+        q: QueryBuilder<Self>,
+    ) -> impl Future<Output = Result<Vec<Self::Found>, StoreError>> + Send;
+
+    fn optional(
+        pool: &Pool<Self>,
+        q: QueryBuilder<Self>,
+    ) -> impl Future<Output = Result<Option<Self::Found>, StoreError>> + Send;
+
+    /// Runs `statements` in one transaction: all of them or none.
+    fn all_or_none(
+        pool: &Pool<Self>,
+        statements: Vec<QueryBuilder<Self>>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
-impl Instants for Postgres {
+/// The statement-running items, the same text for both backends.
+macro_rules! runs_statements {
+    ($row:ty) => {
+        type Found = $row;
+
+        async fn all(
+            pool: &Pool<Self>,
+            mut q: QueryBuilder<Self>,
+        ) -> Result<Vec<$row>, StoreError> {
+            Ok(q.build().fetch_all(pool).await?)
+        }
+
+        async fn optional(
+            pool: &Pool<Self>,
+            mut q: QueryBuilder<Self>,
+        ) -> Result<Option<$row>, StoreError> {
+            Ok(q.build().fetch_optional(pool).await?)
+        }
+
+        async fn all_or_none(
+            pool: &Pool<Self>,
+            statements: Vec<QueryBuilder<Self>>,
+        ) -> Result<(), StoreError> {
+            let mut tx = pool.begin().await?;
+            for mut q in statements {
+                q.build().execute(&mut *tx).await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+    };
+}
+
+impl Dialect for Postgres {
     type At = DateTime<Utc>;
+    type Text = String;
+    type Int = i64;
+
     fn at(t: DateTime<Utc>) -> Self::At {
         t
     }
+    fn text(s: &str) -> Self::Text {
+        s.to_owned()
+    }
+    fn int(n: i64) -> Self::Int {
+        n
+    }
+
+    runs_statements!(PgRow);
 }
 
-impl Instants for Sqlite {
+impl Dialect for Sqlite {
     type At = i64;
+    type Text = String;
+    type Int = i64;
+
     fn at(t: DateTime<Utc>) -> Self::At {
         super::convert::to_nanos(t)
     }
+    fn text(s: &str) -> Self::Text {
+        s.to_owned()
+    }
+    fn int(n: i64) -> Self::Int {
+        n
+    }
+
+    runs_statements!(SqliteRow);
 }
