@@ -24,6 +24,9 @@ pub(super) trait Dialect: Database {
 
     fn at(t: DateTime<Utc>) -> Self::At;
     fn text(s: &str) -> Self::Text;
+    /// A select-list item reading `column` as text (Postgres keeps a raw value such as a
+    /// quarantined bar's trade count as NUMERIC; SQLite as TEXT already).
+    fn as_text(column: &str) -> String;
     fn int(n: i64) -> Self::Int;
 
     fn all(
@@ -87,6 +90,9 @@ impl Dialect for Postgres {
     fn text(s: &str) -> Self::Text {
         s.to_owned()
     }
+    fn as_text(column: &str) -> String {
+        format!("{column}::text AS {column}")
+    }
     fn int(n: i64) -> Self::Int {
         n
     }
@@ -104,6 +110,9 @@ impl Dialect for Sqlite {
     }
     fn text(s: &str) -> Self::Text {
         s.to_owned()
+    }
+    fn as_text(column: &str) -> String {
+        column.to_owned()
     }
     fn int(n: i64) -> Self::Int {
         n

@@ -768,16 +768,7 @@ impl Store for PgStore {
     }
 
     async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap,
-                    trades::text AS trades, complete, reasons, seen, source, plugin_version,
-                    received_at
-             FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT $1",
-        )
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows::all(rows, rows::quarantined)
+        reads::quarantine(&self.pool, limit).await
     }
 
     async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {

@@ -1,12 +1,12 @@
 //! Reads both backends answer with the same SQL, written once over the dialect seam
-//! (`dialect.rs`): checkpoints, coverage, runs, quality events and freshness.
+//! (`dialect.rs`): checkpoints, coverage, runs, quality events, quarantine and freshness.
 
 use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
 
 use super::dialect::Dialect;
 use super::rows;
-use super::{Checkpoint, Freshness, RunRow, Span, StoreError, StoredEvent};
+use super::{Checkpoint, Freshness, Quarantined, RunRow, Span, StoreError, StoredEvent};
 use crate::domain::Timeframe;
 
 /// `sql` followed by `job = … AND symbol = … AND timeframe = …`.
@@ -96,4 +96,19 @@ pub(super) async fn events<DB: Dialect>(
 pub(super) async fn freshness<DB: Dialect>(pool: &Pool<DB>) -> Result<Vec<Freshness>, StoreError> {
     let found = DB::all(pool, QueryBuilder::new(rows::FRESHNESS)).await?;
     rows::all(found, rows::freshness)
+}
+
+/// The newest quarantined bars first.
+pub(super) async fn quarantine<DB: Dialect>(
+    pool: &Pool<DB>,
+    limit: u32,
+) -> Result<Vec<Quarantined>, StoreError> {
+    let mut q = QueryBuilder::<DB>::new(format!(
+        "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap, {},
+                complete, reasons, seen, source, plugin_version, received_at
+         FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT ",
+        DB::as_text("trades")
+    ));
+    q.push_bind(DB::int(i64::from(limit)));
+    rows::all(DB::all(pool, q).await?, rows::quarantined)
 }
