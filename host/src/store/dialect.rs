@@ -13,6 +13,19 @@ use sqlx::{Database, Encode, Pool, Postgres, QueryBuilder, Sqlite, Type};
 use super::StoreError;
 use super::rows::Columns;
 
+/// `sql` followed by `k1 = v1 AND k2 = v2 …`, each value bound as text: the key of a row
+/// (a series, a stream) as every shared statement names it.
+pub(super) fn matching<DB: Dialect>(sql: &str, keys: &[(&str, &str)]) -> QueryBuilder<DB> {
+    let mut q = QueryBuilder::new(sql);
+    for (i, (column, value)) in keys.iter().enumerate() {
+        if i > 0 {
+            q.push(" AND ");
+        }
+        q.push(*column).push(" = ").push_bind(DB::text(value));
+    }
+    q
+}
+
 /// One SQL backend, as the shared statements see it.
 pub(super) trait Dialect: Database {
     /// An instant (Postgres: TIMESTAMPTZ; SQLite: INTEGER nanoseconds).

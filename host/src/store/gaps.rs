@@ -4,7 +4,7 @@
 use chrono::Utc;
 use sqlx::{Pool, QueryBuilder};
 
-use super::dialect::Dialect;
+use super::dialect::{Dialect, matching};
 use super::rows;
 use super::{StoreError, StreamGap};
 use crate::domain::Timeframe;
@@ -15,12 +15,10 @@ const ROWS_PER_STATEMENT: usize = 1_000;
 /// A statement on the gaps of `stream` and `timeframe`, from `sql` up to its first bound
 /// value: the stream's name.
 fn of_stream<DB: Dialect>(sql: &str, stream: &str, timeframe: Timeframe) -> QueryBuilder<DB> {
-    let mut q = QueryBuilder::new(sql);
-    q.push("stream = ")
-        .push_bind(DB::text(stream))
-        .push(" AND timeframe = ")
-        .push_bind(DB::text(&timeframe.to_string()));
-    q
+    matching(
+        sql,
+        &[("stream", stream), ("timeframe", &timeframe.to_string())],
+    )
 }
 
 /// Records `gaps`; one already recorded stays one row.

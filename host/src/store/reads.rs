@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
 
-use super::dialect::Dialect;
+use super::dialect::{Dialect, matching};
 use super::rows;
 use super::{Checkpoint, Freshness, Quarantined, RunRow, Span, StoreError, StoredEvent};
 use crate::domain::Timeframe;
@@ -16,14 +16,14 @@ fn of_series<DB: Dialect>(
     symbol: &str,
     timeframe: Timeframe,
 ) -> QueryBuilder<DB> {
-    let mut q = QueryBuilder::new(sql);
-    q.push("job = ")
-        .push_bind(DB::text(job))
-        .push(" AND symbol = ")
-        .push_bind(DB::text(symbol))
-        .push(" AND timeframe = ")
-        .push_bind(DB::text(&timeframe.to_string()));
-    q
+    matching(
+        sql,
+        &[
+            ("job", job),
+            ("symbol", symbol),
+            ("timeframe", &timeframe.to_string()),
+        ],
+    )
 }
 
 /// The checkpoint of one series' window, if a page of it was committed.
