@@ -107,10 +107,11 @@ impl Breakers {
             .allow()
     }
 
+    /// Closes `provider`'s circuit (one never opened needs nothing, not even its name).
     pub fn success(&self, provider: &str) {
-        self.state
-            .lock()
-            .insert(provider.to_owned(), Circuit::default());
+        if let Some(c) = self.state.lock().get_mut(provider) {
+            c.success();
+        }
     }
 
     pub fn failure(&self, provider: &str) {
