@@ -74,7 +74,8 @@ pub async fn call_into_store(
                     chunk,
                     args.timeframe,
                     &source.provider,
-                    (&validator, classes),
+                    &validator,
+                    classes,
                     &msg,
                 )
                 .await;

@@ -46,10 +46,10 @@ impl<'a> RunBook<'a> {
         symbols: &[String],
         timeframe: Timeframe,
         source: &str,
-        classes: (&Validator, ClassSet),
+        validator: &Validator,
+        declared: ClassSet,
         error: &str,
     ) {
-        let (validator, declared) = classes;
         for s in symbols {
             let failure = Failure {
                 symbol: s.clone(),

@@ -584,7 +584,8 @@ impl Runner<'_> {
                     std::slice::from_ref(s),
                     self.job.timeframe,
                     first,
-                    (self.validator, declared),
+                    self.validator,
+                    declared,
                     &error,
                 )
                 .await;
