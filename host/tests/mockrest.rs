@@ -118,8 +118,12 @@ async fn an_unknown_symbol_fails_alone() {
 
 #[tokio::test]
 async fn the_shared_limiter_keeps_to_the_providers_limit() {
-    // 40 requests (one symbol each, four in flight) against a provider that allows 10 per
-    // second and answers 429 past that; the plugin's limiter is set to the same limit.
+    // 40 requests (one symbol each, four in flight) against a provider that allows 10 in
+    // any sliding second and answers 429 past that. The limiter is set a tenth under it, as
+    // plugins.toml advises: it spaces its sends exactly, but loopback delays on a busy
+    // machine bunch the arrivals, and at exactly 10/s one late request followed by an
+    // on-time one was seen as the eleventh in a second (CI, 2026-12-04). A limiter that
+    // bursts or ignores the limit still gets 429s here.
     let symbols: Vec<String> = (0..40).map(|i| format!("C{i:02}/USD")).collect();
     let refs: Vec<&str> = symbols.iter().map(String::as_str).collect();
     let (mock, h) = setup(
@@ -131,7 +135,7 @@ async fn the_shared_limiter_keeps_to_the_providers_limit() {
             ..MockConfig::default()
         },
         &refs,
-        "rate_limit = { requests = 10, per_seconds = 1 }",
+        "rate_limit = { requests = 9, per_seconds = 1 }",
     )
     .await;
     let cfg = h.ctx.registry.config();
@@ -153,9 +157,9 @@ async fn the_shared_limiter_keeps_to_the_providers_limit() {
     assert_eq!(mock.state.requests(), 40);
     assert_eq!(mock.state.rate_limited(), 0, "no request was refused");
     assert!(mock.state.max_in_window() <= 10);
-    // 40 requests at 10/s: the limiter spaced them over about three seconds.
+    // 40 requests at 9/s: the limiter spaced them over about four seconds.
     assert!(
-        mock.state.busy_span() >= Duration::from_millis(2500),
+        mock.state.busy_span() >= Duration::from_millis(3500),
         "{:?}",
         mock.state.busy_span()
     );
