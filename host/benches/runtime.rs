@@ -103,7 +103,7 @@ fn setup(body: Arc<Vec<u8>>) -> (tokio::runtime::Runtime, Plugin, bool) {
         pooling: true,
         transport: Arc::new(MemoryTransport(body)),
         retry: RetryPolicy::default(),
-        metrics: Default::default(),
+        metrics: Arc::new(mdhost::runtime::NoMetrics),
     })
     .unwrap();
     let settings = PluginSettings {

@@ -218,6 +218,19 @@ impl StreamMetrics {
     }
 }
 
+/// The runtime's reports land in the same registry as everything else.
+impl mdhost_runtime::CallMetrics for Metrics {
+    fn call(&self, provider: &str, op: &str, outcome: &str, elapsed: Duration) {
+        Metrics::call(self, provider, op, outcome, elapsed);
+    }
+    fn rate_limit_wait(&self, provider: &str, waited: Duration) {
+        Metrics::rate_limit_wait(self, provider, waited);
+    }
+    fn log_dropped(&self, provider: &str, lines: u64) {
+        Metrics::log_dropped(self, provider, lines);
+    }
+}
+
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Metrics").finish_non_exhaustive()

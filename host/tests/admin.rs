@@ -207,7 +207,7 @@ async fn start(setup: Setup<'_>) -> Host {
         metrics: metrics.clone(),
     })
     .unwrap();
-    let registry = Arc::new(Registry::new(runtime, config));
+    let registry = Arc::new(Registry::new(runtime, metrics.clone(), config));
     registry.scan().await.unwrap();
     let store = match setup.store {
         Some(s) => s,
@@ -638,15 +638,17 @@ async fn plugins_shows_a_corrupt_file_and_the_refused_config_edit() {
     let config_file = dir.path().join("plugins.toml");
     std::fs::write(&config_file, "").unwrap();
     // A real watcher on a real plugins.toml, given an edit it must refuse.
+    let metrics = Arc::new(Metrics::new());
     let registry = Arc::new(Registry::new(
         Runtime::new(RuntimeOptions {
             cache_dir: None,
             pooling: false,
             transport: Arc::new(ReqwestTransport::new().unwrap()),
             retry: RetryPolicy::default(),
-            metrics: Default::default(),
+            metrics: metrics.clone(),
         })
         .unwrap(),
+        metrics,
         Config::load(&config_file).unwrap(),
     ));
     std::fs::create_dir(dir.path().join("plugins")).unwrap();

@@ -86,7 +86,7 @@ async fn runtime(pooling: bool) -> Runtime {
             max_delay: Duration::from_millis(200),
             jitter: false,
         },
-        metrics: Default::default(),
+        metrics: Arc::new(mdhost::runtime::NoMetrics),
     })
     .unwrap()
 }

@@ -5,26 +5,27 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-/// Each workspace crate's direct dependencies of one kind (`normal`, `dev`, `build`).
-fn dependencies(kind: &str) -> BTreeMap<String, Vec<String>> {
+/// `cargo <args>` at the workspace root, offline; its standard output.
+fn cargo(args: &[&str]) -> Vec<u8> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(cargo)
-        .args([
-            "metadata",
-            "--no-deps",
-            "--format-version",
-            "1",
-            "--offline",
-        ])
+        .args(args)
+        .arg("--offline")
         .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
         .output()
-        .expect("cargo metadata runs");
+        .expect("cargo runs");
     assert!(
         out.status.success(),
-        "{}",
+        "cargo {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    out.stdout
+}
+
+/// Each workspace crate's direct dependencies of one kind (`normal`, `dev`, `build`).
+fn dependencies(kind: &str) -> BTreeMap<String, Vec<String>> {
+    let out = cargo(&["metadata", "--no-deps", "--format-version", "1"]);
+    let meta: serde_json::Value = serde_json::from_slice(&out).unwrap();
     let mut map = BTreeMap::new();
     for p in meta["packages"].as_array().unwrap() {
         let deps = p["dependencies"]
@@ -43,6 +44,19 @@ fn dependencies(kind: &str) -> BTreeMap<String, Vec<String>> {
 /// plugin and the host alike, so it holds pure types only; a plugin is its parsing.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("mdhost-model", &["chrono", "serde", "thiserror"]),
+    // The host's domain and validation rules: no I/O, no executor.
+    (
+        "mdhost-core",
+        &[
+            "mdhost-model",
+            "chrono",
+            "chrono-tz",
+            "trading-calendar",
+            "rust_decimal",
+            "serde",
+            "thiserror",
+        ],
+    ),
     (
         "mdhost-sdk",
         &[
@@ -62,10 +76,32 @@ const PLUGIN_ALLOWED: &[&str] = &["mdhost-sdk", "serde", "serde_json"];
 
 /// Engines only one crate may know: who may depend on them.
 const ONLY_IN: &[(&str, &[&str])] = &[
-    ("wasmtime", &["mdhost"]),
-    ("wasmtime-wasi", &["mdhost"]),
-    ("sqlx", &["mdhost"]),
+    ("wasmtime", &["mdhost-runtime"]),
+    ("wasmtime-wasi", &["mdhost-runtime"]),
+    ("sqlx", &["mdhost-store"]),
+    ("serde_norway", &["mdhost-harness"]),
     ("wit-bindgen", &["mdhost-sdk"]),
+];
+
+/// The host's layers, bottom up: a crate may depend on the workspace crates listed with
+/// it and no other. The runtime and the store do not know each other; only the service
+/// sees them all.
+const LAYERS: &[(&str, &[&str])] = &[
+    ("mdhost-model", &[]),
+    ("mdhost-core", &["mdhost-model"]),
+    ("mdhost-runtime", &["mdhost-core"]),
+    ("mdhost-store", &["mdhost-core"]),
+    ("mdhost-harness", &["mdhost-core", "mdhost-runtime"]),
+    (
+        "mdhost",
+        &[
+            "mdhost-model",
+            "mdhost-core",
+            "mdhost-runtime",
+            "mdhost-store",
+            "mdhost-harness",
+        ],
+    ),
 ];
 
 #[test]
@@ -101,7 +137,78 @@ fn each_crate_depends_only_on_what_its_layer_allows() {
             }
         }
     }
+    for (krate, allowed) in LAYERS {
+        for d in deps[*krate]
+            .iter()
+            .filter(|d| d.starts_with("mdhost") && !allowed.contains(&d.as_str()))
+        {
+            wrong.push(format!("{krate} depends on {d}, above or beside its layer"));
+        }
+    }
     assert!(wrong.is_empty(), "layering broken: {wrong:#?}");
+}
+
+/// Which crates ask for tokio's `test-util` (virtual time) in their normal dependencies.
+#[test]
+fn only_the_harness_asks_for_tokios_test_util() {
+    let out = cargo(&["metadata", "--no-deps", "--format-version", "1"]);
+    let meta: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let mut asking = Vec::new();
+    for p in meta["packages"].as_array().unwrap() {
+        let asks = p["dependencies"].as_array().unwrap().iter().any(|d| {
+            d["name"] == "tokio"
+                && d["kind"].is_null()
+                && d["features"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f == "test-util")
+        });
+        if asks {
+            asking.push(p["name"].as_str().unwrap().to_owned());
+        }
+    }
+    assert_eq!(asking, ["mdhost-harness"]);
+}
+
+/// The service built alone (`--no-default-features`: no `plugin test`/`record`) compiles
+/// neither tokio's test-util nor a YAML parser nor the harness.
+#[test]
+fn the_service_alone_builds_without_the_harness_test_util_and_yaml() {
+    let tree = cargo(&[
+        "tree",
+        "-p",
+        "mdhost",
+        "--no-default-features",
+        "--edges",
+        "normal,features",
+        "--prefix",
+        "none",
+    ]);
+    let tree = String::from_utf8(tree).unwrap();
+    for unwanted in [
+        "mdhost-harness",
+        "serde_norway",
+        "tokio feature \"test-util\"",
+    ] {
+        assert!(
+            !tree.contains(unwanted),
+            "the service alone pulls in {unwanted}"
+        );
+    }
+    // The same query does show them with the harness, so the check can fail.
+    let with = cargo(&[
+        "tree",
+        "-p",
+        "mdhost",
+        "--edges",
+        "normal,features",
+        "--prefix",
+        "none",
+    ]);
+    let with = String::from_utf8(with).unwrap();
+    assert!(with.contains("tokio feature \"test-util\""), "{with}");
+    assert!(with.contains("serde_norway"));
 }
 
 #[test]
@@ -117,5 +224,15 @@ fn the_layering_rules_name_crates_that_exist() {
         for o in *owners {
             assert!(deps.contains_key(*o), "{o} is not a workspace crate");
         }
+    }
+    // Every host crate has its layer, so a new crate cannot escape the rules.
+    for krate in deps
+        .keys()
+        .filter(|k| k.starts_with("mdhost") && *k != "mdhost-sdk")
+    {
+        assert!(
+            LAYERS.iter().any(|(k, _)| k == krate),
+            "{krate} has no layer in LAYERS"
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! library modules. Errors end the process with one line on stderr and a non-zero exit.
 
 mod backfill;
+#[cfg(feature = "harness")]
 mod harness;
 mod ingest;
 mod output;

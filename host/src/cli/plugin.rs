@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::bail;
 use chrono::{DateTime, Utc};
@@ -27,9 +28,11 @@ pub enum PluginCommand {
     Call(CallArgs),
     /// Run a plugin against its cassettes (no network): golden outputs and the
     /// conformance checklist. Exits non-zero when any check fails.
+    #[cfg(feature = "harness")]
     Test(super::harness::TestArgs),
     /// Make a `plugin call` live and record its HTTP exchanges into a cassette
     /// (`--mode` decides when the network is used).
+    #[cfg(feature = "harness")]
     Record(super::harness::RecordArgs),
 }
 
@@ -145,13 +148,16 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Inspect { file, json } => inspect(file, json).await,
         PluginCommand::Call(args) => call(args).await,
+        #[cfg(feature = "harness")]
         PluginCommand::Test(args) => super::harness::test(args).await,
+        #[cfg(feature = "harness")]
         PluginCommand::Record(args) => super::harness::record(args).await,
     }
 }
 
 async fn runtime(cache_dir: Option<PathBuf>) -> anyhow::Result<Runtime> {
-    let mut opts = RuntimeOptions::standard()?;
+    // One-off commands report on the terminal, not to a metrics endpoint.
+    let mut opts = RuntimeOptions::standard(Arc::new(crate::runtime::NoMetrics))?;
     if cache_dir.is_some() {
         opts.cache_dir = cache_dir;
     }

@@ -69,7 +69,12 @@ impl Host {
 /// serves (or that cannot serve its timeframe) is refused here, before any work.
 pub(crate) async fn plugins(config: Config) -> anyhow::Result<Arc<Registry>> {
     let dir = config.host.plugins_dir.clone();
-    let registry = Arc::new(Registry::new(runtime(&config)?, config));
+    let metrics = Arc::new(Metrics::new());
+    let registry = Arc::new(Registry::new(
+        runtime(&config, metrics.clone())?,
+        metrics,
+        config,
+    ));
     registry
         .scan()
         .await
@@ -83,8 +88,8 @@ pub(crate) async fn plugins(config: Config) -> anyhow::Result<Arc<Registry>> {
     Ok(registry)
 }
 
-fn runtime(config: &Config) -> anyhow::Result<Runtime> {
-    let mut opts = RuntimeOptions::standard()?;
+fn runtime(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Runtime> {
+    let mut opts = RuntimeOptions::standard(metrics)?;
     if config.host.cache_dir.is_some() {
         opts.cache_dir = config.host.cache_dir.clone();
     }

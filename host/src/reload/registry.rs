@@ -54,6 +54,7 @@ struct State {
 
 pub struct Registry {
     runtime: Runtime,
+    metrics: Arc<crate::metrics::Metrics>,
     /// The plugins directory, made absolute once: files are keyed by their path in it, and
     /// the watcher's events name the directory exactly as it was given to the watch, so a
     /// relative and an absolute spelling must never meet.
@@ -74,13 +75,15 @@ fn is_plugin_file(path: &Path) -> bool {
 }
 
 impl Registry {
-    pub fn new(runtime: Runtime, config: Config) -> Self {
+    /// `metrics` is the registry `runtime` counts its calls in (the service keeps one).
+    pub fn new(runtime: Runtime, metrics: Arc<crate::metrics::Metrics>, config: Config) -> Self {
         let dir = &config.host.plugins_dir;
         let plugins_dir = std::fs::canonicalize(dir)
             .or_else(|_| std::path::absolute(dir))
             .unwrap_or_else(|_| dir.clone());
         Registry {
             runtime,
+            metrics,
             plugins_dir,
             config: RwLock::new(Arc::new(config)),
             state: RwLock::default(),
@@ -89,7 +92,7 @@ impl Registry {
 
     /// The metrics its runtime records into (calls, reloads, …).
     pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
-        self.runtime.metrics()
+        &self.metrics
     }
 
     pub fn config(&self) -> Arc<Config> {
@@ -296,7 +299,7 @@ impl Registry {
         st.by_name.insert(plugin.name().to_owned(), plugin.clone());
         st.reloads += 1;
         drop(st);
-        self.runtime.metrics().reload(true);
+        self.metrics.reload(true);
         match previous {
             Some(prev) => {
                 tracing::info!(plugin = %plugin.name(), from = %prev.version(), to = %plugin.version(), file = %origin, "plugin reloaded")
@@ -309,7 +312,7 @@ impl Registry {
 
     fn record_error(&self, path: &Path, hash: Option<String>, message: String) {
         tracing::error!(file = %path.display(), error = %message, "plugin not loaded; any previous version keeps serving");
-        self.runtime.metrics().reload(false);
+        self.metrics.reload(false);
         let mut st = self.state.write();
         let entry = st.files.entry(path.to_owned()).or_default();
         entry.attempted = hash;

@@ -61,15 +61,16 @@ pub async fn host(
 pub async fn registry(dir: &Path, pooling: bool) -> Arc<Registry> {
     let config = Config::load(&dir.join("plugins.toml")).unwrap();
     let transport = ReqwestTransport::with_connect_to(config.host.connect_to.clone()).unwrap();
+    let metrics = Arc::new(Metrics::new());
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(dir.join("cache")),
         pooling,
         transport: Arc::new(transport),
         retry: RetryPolicy::default(),
-        metrics: Arc::new(Metrics::new()),
+        metrics: metrics.clone(),
     })
     .unwrap();
-    let registry = Arc::new(Registry::new(runtime, config));
+    let registry = Arc::new(Registry::new(runtime, metrics, config));
     registry.scan().await.unwrap();
     registry
 }

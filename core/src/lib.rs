@@ -1,0 +1,7 @@
+//! mdhost-core: what the host knows about market data before any I/O. Bars, provider
+//! answers and errors as the host sees them ([`domain`]); the hard and soft rules every
+//! bar passes before the store ([`validate`]); untrusted text cut to size ([`text`]).
+
+pub mod domain;
+pub mod text;
+pub mod validate;

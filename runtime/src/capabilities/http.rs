@@ -1,0 +1,109 @@
+//! The `http` import: allowlist check, secret substitution, the provider's rate limiter,
+//! retries within the deadline and the response size cap, in that order; then secret
+//! values are redacted from the response before the plugin reads it.
+
+use crate::bindings::mdhost::provider::http::{Host, HttpError, Request, Response};
+use crate::net::{HttpRequest, SendError, send_with_retries};
+use crate::state::CallState;
+
+use super::PluginCaps;
+use super::secrets::Place;
+
+impl PluginCaps {
+    /// Performs one plugin request with every host rule applied.
+    pub async fn send(
+        &self,
+        req: Request,
+        deadline: tokio::time::Instant,
+    ) -> Result<Response, HttpError> {
+        let deny = |msg: String| {
+            // The URL and the message are the plugin's text: cut, one line, redacted.
+            let msg = super::log::tidy(&msg, &self.secrets, super::log::MAX_LINE);
+            let url = super::log::tidy(&req.url, &self.secrets, super::log::MAX_LINE);
+            tracing::warn!(plugin = %self.name, version = %self.version, %url, "request denied: {msg}");
+            HttpError::Denied(msg)
+        };
+        let url = self.grant.check(&req.url).map_err(|d| deny(d.0))?;
+        super::grant::check_headers(&req.headers).map_err(|d| deny(d.0))?;
+        let host = url.host_str().unwrap_or_default().to_owned();
+        let wire_url = self
+            .secrets
+            .substitute(&req.url, &host, Place::Url)
+            .map_err(|d| deny(d.0))?;
+        let mut wire_headers = Vec::with_capacity(req.headers.len());
+        for (k, v) in &req.headers {
+            wire_headers.push((
+                k.clone(),
+                self.secrets
+                    .substitute(v, &host, Place::Header)
+                    .map_err(|d| deny(d.0))?,
+            ));
+        }
+        let wire_body = match &req.body {
+            Some(b) => Some(
+                self.secrets
+                    .substitute_body(b.clone(), &host)
+                    .map_err(|d| deny(d.0))?,
+            ),
+            None => None,
+        };
+        let as_built = HttpRequest {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            body: req.body,
+        };
+        let wire = HttpRequest {
+            method: as_built.method.clone(),
+            url: wire_url,
+            headers: wire_headers,
+            body: wire_body,
+        };
+        let (result, stats) = send_with_retries(
+            self.transport.as_ref(),
+            &as_built,
+            &wire,
+            deadline,
+            self.limiter.as_deref(),
+            &self.retry,
+            self.limits.max_response_bytes,
+        )
+        .await;
+        tracing::debug!(
+            plugin = %self.name, version = %self.version,
+            url = %super::log::tidy(&as_built.url, &self.secrets, super::log::MAX_LINE),
+            attempts = stats.attempts, rate_limit_wait_ms = stats.rate_limit_wait.as_millis() as u64,
+            status = result.as_ref().map(|r| r.status).ok(), "http.send"
+        );
+        if !stats.rate_limit_wait.is_zero() {
+            self.metrics
+                .rate_limit_wait(&self.name, stats.rate_limit_wait);
+        }
+        match result {
+            // A server may echo what it was sent (a key in the query, an Authorization
+            // header): no response hands the plugin a secret value.
+            Ok(r) => Ok(Response {
+                status: r.status,
+                headers: r
+                    .headers
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let redacted = |t: &str| self.secrets.redact(t).into_owned();
+                        (redacted(&k), redacted(&v))
+                    })
+                    .collect(),
+                body: self.secrets.redact_bytes(r.body),
+            }),
+            Err(SendError::Timeout) => Err(HttpError::Timeout),
+            Err(SendError::TooLarge(_)) => Err(HttpError::TooLarge),
+            Err(SendError::Transport(m)) => Err(HttpError::Transport(m)),
+        }
+    }
+}
+
+impl Host for CallState {
+    async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
+        let caps = self.caps.clone();
+        caps.send(req, self.deadline).await
+    }
+}

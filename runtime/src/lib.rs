@@ -1,0 +1,209 @@
+//! The plugin runtime: one wasmtime engine, compiled components cached by content hash,
+//! an `InstancePre` per plugin, and calls run in fresh, limited instances so that a trap,
+//! a deadline or the memory cap fails only that call. Only this crate knows wasmtime and
+//! the generated WIT bindings; [`net`] is the transport, rate limiters and retry loop
+//! behind the plugins' `http.send`.
+
+mod bindings;
+pub mod cache;
+pub mod capabilities;
+mod capture;
+mod convert;
+mod engine;
+mod instance;
+mod load;
+pub mod net;
+pub mod pages;
+mod state;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use bindings::SUPPORTED_WIT_VERSIONS;
+pub use cache::{CacheHit, content_hash};
+pub use capabilities::CallLimits;
+pub use convert::ContractError;
+pub use instance::{CallError, PluginInstance};
+pub use load::{LoadError, Plugin};
+pub use pages::{End, Next, PageRecord, Pages};
+
+use mdhost_core::domain::RateLimit;
+
+use crate::net::{RateLimiters, RetryPolicy, Transport};
+
+/// What the runtime reports about its calls; the service counts it in its Prometheus
+/// registry. The runtime knows only these three facts, not how they are kept.
+pub trait CallMetrics: Send + Sync {
+    /// One call of `op` ended with `outcome` after `elapsed` (tokio's clock).
+    fn call(&self, provider: &str, op: &str, outcome: &str, elapsed: Duration);
+    /// A request of `provider` waited `waited` for its rate limiter.
+    fn rate_limit_wait(&self, provider: &str, waited: Duration);
+    /// A call's log lines past its budget were dropped.
+    fn log_dropped(&self, provider: &str, lines: u64);
+}
+
+/// Counts nothing: for tools (the replay harness, `plugin record`) that report otherwise.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoMetrics;
+
+impl CallMetrics for NoMetrics {
+    fn call(&self, _: &str, _: &str, _: &str, _: Duration) {}
+    fn rate_limit_wait(&self, _: &str, _: Duration) {}
+    fn log_dropped(&self, _: &str, _: u64) {}
+}
+
+/// Operator settings for one plugin (from `[plugins.<name>]` in plugins.toml).
+#[derive(Debug, Clone, Default)]
+pub struct PluginSettings {
+    /// Narrows the plugin's declared hosts; `None` keeps them (https only).
+    pub allow_hosts: Option<Vec<String>>,
+    pub secrets: BTreeMap<String, SecretSetting>,
+    /// Overrides the plugin's default rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// Requests allowed at once before the limiter spaces them (default 1).
+    pub burst: Option<u32>,
+    /// Calls of this plugin in flight at once, across all jobs (default: unlimited; the
+    /// rate limit still spaces their requests).
+    pub concurrency: Option<u32>,
+    pub limits: CallLimits,
+    /// What one job run may take from this plugin.
+    pub run_budget: RunBudget,
+    /// The file in the plugins directory bound to this name (default `<name>.wasm`): only
+    /// it gets these settings' secrets, and it wins the name over any other file.
+    pub file: Option<String>,
+}
+
+/// What one job run may take from one plugin (`run_pages`, `run_bars`, `run_quarantine`):
+/// a plugin that pages forever or answers with junk stops costing time and disk here,
+/// and the run says which budget it hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunBudget {
+    pub pages: u64,
+    pub bars: u64,
+    /// Bars quarantined (rows are fewer: repeats of one key and reason are one row).
+    pub quarantine: u64,
+}
+
+impl Default for RunBudget {
+    fn default() -> Self {
+        RunBudget {
+            pages: 10_000,
+            bars: 10_000_000,
+            quarantine: 10_000,
+        }
+    }
+}
+
+/// A secret: the environment variable holding it and the hosts it may be sent to (never
+/// a default: the plugin chose the hosts it declares).
+#[derive(Debug, Clone)]
+pub struct SecretSetting {
+    pub env: String,
+    pub hosts: Vec<String>,
+    /// A value given directly, which wins over `env`. Only the replay harness uses it: it
+    /// gives every declared secret a dummy value, since cassettes hold placeholders and
+    /// the value never reaches a (replayed) wire.
+    pub value: Option<String>,
+}
+
+/// How the runtime is built.
+pub struct RuntimeOptions {
+    /// Where compiled components are kept between runs; `None` disables the disk cache.
+    pub cache_dir: Option<PathBuf>,
+    /// Use the pooling allocator if the machine allows it.
+    pub pooling: bool,
+    pub transport: Arc<dyn Transport>,
+    pub retry: RetryPolicy,
+    /// Where plugin calls, their latency and rate-limit waits are counted.
+    pub metrics: Arc<dyn CallMetrics>,
+}
+
+impl RuntimeOptions {
+    /// Real network, disk cache in the user's cache directory, pooling on; calls counted
+    /// in `metrics`.
+    pub fn standard(metrics: Arc<dyn CallMetrics>) -> Result<Self, crate::net::TransportError> {
+        Ok(RuntimeOptions {
+            cache_dir: default_cache_dir(),
+            pooling: true,
+            transport: Arc::new(crate::net::ReqwestTransport::new()?),
+            retry: RetryPolicy::default(),
+            metrics,
+        })
+    }
+}
+
+/// `$MDHOST_CACHE_DIR`, else the platform cache directory (`~/.cache/mdhost/components`).
+pub fn default_cache_dir() -> Option<PathBuf> {
+    if let Some(d) = std::env::var_os("MDHOST_CACHE_DIR").filter(|d| !d.is_empty()) {
+        return Some(PathBuf::from(d));
+    }
+    directories::ProjectDirs::from("", "", "mdhost").map(|p| p.cache_dir().join("components"))
+}
+
+pub(crate) struct Shared {
+    engine: wasmtime::Engine,
+    linker: wasmtime::component::Linker<state::CallState>,
+    cache: cache::ComponentCache,
+    limiters: RateLimiters,
+    transport: Arc<dyn Transport>,
+    retry: RetryPolicy,
+    metrics: Arc<dyn CallMetrics>,
+    pooling: bool,
+    _ticker: engine::EpochTicker,
+}
+
+/// The plugin host. Cheap to clone; all clones share one engine, cache and limiters.
+#[derive(Clone)]
+pub struct Runtime {
+    shared: Arc<Shared>,
+}
+
+/// The runtime could not be built.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot start the plugin runtime: {0}")]
+pub struct RuntimeError(String);
+
+impl Runtime {
+    pub fn new(opts: RuntimeOptions) -> Result<Self, RuntimeError> {
+        let err = |e: wasmtime::Error| RuntimeError(format!("{e:#}"));
+        let (engine, pooling) = engine::build_engine(opts.pooling).map_err(err)?;
+        let mut linker = wasmtime::component::Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
+        bindings::ProviderPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(err)?;
+        let cache = cache::ComponentCache::new(&engine, opts.cache_dir);
+        let ticker = engine::EpochTicker::start(&engine);
+        Ok(Runtime {
+            shared: Arc::new(Shared {
+                engine,
+                linker,
+                cache,
+                limiters: RateLimiters::default(),
+                transport: opts.transport,
+                retry: opts.retry,
+                metrics: opts.metrics,
+                pooling,
+                _ticker: ticker,
+            }),
+        })
+    }
+
+    /// Whether the pooling allocator is in use.
+    pub fn pooling(&self) -> bool {
+        self.shared.pooling
+    }
+
+    /// Deadline of `describe` at load time (its settings are unknown until it answers):
+    /// short, since describe only returns constants, so that a plugin that hangs in it
+    /// costs little; other files load meanwhile.
+    pub const DESCRIBE_DEADLINE: Duration = Duration::from_secs(3);
+
+    /// What `describe` may copy into the host: its answer is a few hundred bytes, and
+    /// every field has a limit far below this.
+    pub const DESCRIBE_RESULT_CAP: usize = 1 << 20;
+}

@@ -1,0 +1,202 @@
+//! Persistence (docs/design.md §6): one [`Store`] trait, a Postgres backend for production and a
+//! SQLite file as the embedded default, both behind the same idempotent, set-based writes.
+//!
+//! What the store promises, whichever backend: a batch is written in one transaction (its
+//! bars, quarantined bars, quality events, freshness and checkpoint together); replaying a
+//! batch changes nothing; a closed bar changed by its own source is updated and logged as a
+//! revision; a different source never overwrites a bar, and a difference between two
+//! sources' closed bars is logged as a disagreement.
+
+mod convert;
+mod dialect;
+mod digest;
+mod error;
+mod gaps;
+mod migrate;
+mod postgres;
+mod reads;
+mod rows;
+pub mod spool;
+mod sqlite;
+mod types;
+mod url;
+
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+
+pub use error::StoreError;
+pub use postgres::PgStore;
+pub use spool::{Resilient, RetryPolicy};
+pub use sqlite::SqliteStore;
+pub use types::*;
+pub use url::{DEFAULT_URL, ENV_URL, StoreUrl};
+
+use mdhost_core::domain::{ClassSet, Timeframe};
+
+/// The store, as the scheduler, the CLI and the admin API use it.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Which backend this is ("postgres", "sqlite"), for messages.
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending migrations (also done by `open`).
+    async fn migrate(&self) -> Result<(), StoreError>;
+
+    /// Writes one validated batch atomically; see the module docs for the rules.
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError>;
+
+    /// Records that fetching a series failed (freshness `last_error`).
+    async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError>;
+
+    /// Opens a `runs` row for a job that is starting; returns its id. Rows of the same job
+    /// still `running` belong to a process that stopped without closing them (a job never
+    /// overlaps itself), and become `interrupted`, finished at this run's start.
+    async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError>;
+
+    /// Closes the `runs` row `id` with the run's totals.
+    async fn finish_run(&self, id: i64, outcome: &RunOutcome) -> Result<(), StoreError>;
+
+    /// Writes a whole `runs` row at once (a run that is already over, or a spooled one).
+    async fn record_run(&self, run: &RunStart, outcome: &RunOutcome) -> Result<i64, StoreError> {
+        let id = self.begin_run(run).await?;
+        self.finish_run(id, outcome).await?;
+        Ok(id)
+    }
+
+    /// Bars of one series with `from ≤ start < to`, oldest first.
+    async fn bars(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredBar>, StoreError>;
+
+    /// The newest bar of every series (of one timeframe, if given).
+    async fn latest_bars(&self, timeframe: Option<Timeframe>)
+    -> Result<Vec<StoredBar>, StoreError>;
+
+    /// Start and close of the `limit` bars before `before`, oldest first: the spike rule's
+    /// history, and where the gap search of the next bars begins.
+    async fn recent_bars(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError>;
+
+    /// Every freshness row; [`stale`] tells which are behind.
+    async fn freshness(&self) -> Result<Vec<Freshness>, StoreError>;
+
+    /// The newest quarantined bars first.
+    async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError>;
+
+    /// The newest quality events first, of one kind if given.
+    async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError>;
+
+    /// The newest runs first.
+    async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError>;
+
+    /// Where the window of `job` starting at `window_start`, for the request `symbol`
+    /// (symbols joined with commas), resumes: its saved cursor, if a page of it committed
+    /// and its last page did not.
+    async fn checkpoint(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+        window_start: DateTime<Utc>,
+    ) -> Result<Option<Checkpoint>, StoreError>;
+
+    /// The ranges of one series that `job` has committed, disjoint and in order.
+    async fn coverage(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<Span>, StoreError>;
+
+    /// Records gaps that `stream` has taken up for recovery (one queued twice stays one
+    /// row), so that a stop before they are recovered does not forget them.
+    async fn queue_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError>;
+
+    /// The gaps of `stream` queued and not yet recovered, oldest first.
+    async fn queued_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<StreamGap>, StoreError>;
+
+    /// Forgets gaps whose recovered bars are committed.
+    async fn forget_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError>;
+}
+
+/// Opens (creating if needed) and migrates the store at `url`.
+pub async fn open(url: &StoreUrl) -> Result<Arc<dyn Store>, StoreError> {
+    Ok(match url {
+        StoreUrl::Postgres(u) => Arc::new(PgStore::connect(u).await?),
+        StoreUrl::Sqlite(u) => Arc::new(SqliteStore::connect(u).await?),
+    })
+}
+
+/// Freshness as `mdhost freshness --json` and the admin API's `/freshness` show it: every
+/// series, and those of them that are stale at `checked_at`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct FreshnessReport<'a> {
+    pub checked_at: DateTime<Utc>,
+    pub series: &'a [Freshness],
+    pub stale: Vec<&'a Freshness>,
+}
+
+impl<'a> FreshnessReport<'a> {
+    pub fn new(
+        rows: &'a [Freshness],
+        policies: &mdhost_core::validate::Policies,
+        now: DateTime<Utc>,
+    ) -> Self {
+        FreshnessReport {
+            checked_at: now,
+            series: rows,
+            stale: stale(rows, policies, now),
+        }
+    }
+}
+
+/// The freshness rows that are stale at `now`, judged with each series' calendar.
+pub fn stale<'a>(
+    rows: &'a [Freshness],
+    policies: &mdhost_core::validate::Policies,
+    now: DateTime<Utc>,
+) -> Vec<&'a Freshness> {
+    rows.iter()
+        .filter(|f| {
+            // The class was resolved when the series was written; a set of one keeps it.
+            let policy = policies.resolve(&f.symbol, ClassSet::of(f.asset_class));
+            match f.last_bar_start {
+                Some(last) => {
+                    mdhost_core::validate::staleness(&policy, &f.symbol, f.timeframe, last, now)
+                        .is_some()
+                }
+                // A series that never produced a bar is as stale as it gets.
+                None => true,
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,86 @@
+//! The migrations of `migrations/postgres` and `migrations/sqlite`, embedded in the binary
+//! so that an installed `mdhost` migrates without its source tree. (sqlx's `migrate!`
+//! macro would do the same but pulls in the whole macro crate; listing them here is cheap.)
+
+use std::borrow::Cow;
+
+use sqlx::SqlSafeStr;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+
+/// (version, description, SQL), oldest first. Append; never edit a released one.
+type Embedded = &'static [(i64, &'static str, &'static str)];
+
+const POSTGRES: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/postgres/0001_init.sql"),
+    ),
+    (
+        2,
+        "bar digest",
+        include_str!("../../migrations/postgres/0002_bar_digest.sql"),
+    ),
+    (
+        3,
+        "coverage and run account",
+        include_str!("../../migrations/postgres/0003_coverage_and_run_account.sql"),
+    ),
+    (
+        4,
+        "quarantine once per key",
+        include_str!("../../migrations/postgres/0004_quarantine_once_per_key.sql"),
+    ),
+    (
+        5,
+        "stream gaps",
+        include_str!("../../migrations/postgres/0005_stream_gaps.sql"),
+    ),
+];
+
+const SQLITE: Embedded = &[
+    (
+        1,
+        "init",
+        include_str!("../../migrations/sqlite/0001_init.sql"),
+    ),
+    (
+        2,
+        "coverage and run account",
+        include_str!("../../migrations/sqlite/0002_coverage_and_run_account.sql"),
+    ),
+    (
+        3,
+        "quarantine once per key",
+        include_str!("../../migrations/sqlite/0003_quarantine_once_per_key.sql"),
+    ),
+    (
+        4,
+        "stream gaps",
+        include_str!("../../migrations/sqlite/0004_stream_gaps.sql"),
+    ),
+];
+
+fn migrator(list: Embedded) -> Migrator {
+    let migrations: Vec<Migration> = list
+        .iter()
+        .map(|&(version, description, sql)| {
+            Migration::new(
+                version,
+                Cow::Borrowed(description),
+                MigrationType::Simple,
+                sql.into_sql_str(),
+                false,
+            )
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+}
+
+pub fn postgres() -> Migrator {
+    migrator(POSTGRES)
+}
+
+pub fn sqlite() -> Migrator {
+    migrator(SQLITE)
+}

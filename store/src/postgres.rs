@@ -1,0 +1,827 @@
+//! The Postgres backend: exact NUMERIC and TIMESTAMPTZ, set-based writes.
+//!
+//! A batch's bars travel as one array per column and are unnested server-side. Each chunk
+//! is written in up to three steps, each taken only when the previous one leaves work:
+//!
+//! 1. `CHANGED`: keys and value digests (`store::digest`) only, compared with what is
+//!    stored; a fully duplicate chunk stops here, having sent no decimal.
+//! 2. `INSERT_NEW`: when every changed row is new, a plain `INSERT` (no `ON CONFLICT`,
+//!    whose speculative insertion costs as much again) inside a savepoint. A concurrent
+//!    writer's row makes it fail with a unique violation; it is rolled back and step 3
+//!    takes over.
+//! 3. `UPSERT`: compares the changed rows with what is stored, logs revisions and
+//!    disagreements, and upserts only what changed (`INSERT … ON CONFLICT`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Acquire, ConnectOptions, Postgres, Row, Transaction};
+
+use super::convert;
+use super::digest;
+use super::rows::{self, BAR_COLUMNS};
+use super::*;
+use super::{gaps, reads};
+use mdhost_core::domain::Bar;
+
+/// An open-ended range comes as `DateTime::MIN_UTC`/`MAX_UTC` (`mdhost bars` and `/bars`
+/// without `from`/`to`), which TIMESTAMPTZ (4713 BC to 294276 AD) refuses as out of range;
+/// years 1 to 9999 hold every bar there is.
+fn in_timestamptz_range(t: DateTime<Utc>) -> DateTime<Utc> {
+    let first = DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z").expect("valid");
+    let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").expect("valid");
+    t.clamp(first.to_utc(), last.to_utc())
+}
+
+/// Bars per statement: large enough to amortise the round trip, small enough to keep each
+/// statement's memory modest.
+const CHUNK: usize = 10_000;
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects and migrates.
+    pub async fn connect(url: &str) -> Result<Self, StoreError> {
+        Self::connect_with(url, Duration::from_secs(5)).await
+    }
+
+    /// Connects and migrates; an operation that cannot get a connection within
+    /// `acquire_timeout` fails as unreachable, so the caller's retry and spool take over.
+    pub async fn connect_with(url: &str, acquire_timeout: Duration) -> Result<Self, StoreError> {
+        let opts: PgConnectOptions = url
+            .parse()
+            .map_err(|e| StoreError::connect(StoreUrl::Postgres(url.into()).redacted(), e))?;
+        let target = format!(
+            "Postgres at {}:{}/{}",
+            opts.get_host(),
+            opts.get_port(),
+            opts.get_database().unwrap_or(opts.get_username())
+        );
+        let pool = PgPoolOptions::new()
+            // Every write binds whole arrays. After five executions Postgres may switch a
+            // prepared statement to a generic plan, which cannot see the arrays' sizes and
+            // picks joins for a handful of rows: the key comparison of a 10,000-bar chunk
+            // then took 25 ms instead of 8. Planning each execution costs far less.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::query("SET plan_cache_mode = force_custom_plan")
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
+            })
+            .max_connections(4)
+            .acquire_timeout(acquire_timeout)
+            .connect_with(opts.clone())
+            .await;
+        let pool = match pool {
+            Ok(pool) => pool,
+            // The pool retries a refused connection until its deadline and then says only
+            // that it timed out; one attempt of our own tells the operator why.
+            Err(sqlx::Error::PoolTimedOut) => {
+                let why = match tokio::time::timeout(acquire_timeout, opts.connect()).await {
+                    Ok(Err(e)) => e,
+                    _ => sqlx::Error::PoolTimedOut,
+                };
+                return Err(StoreError::connect(target, why));
+            }
+            Err(e) => return Err(StoreError::connect(target, e)),
+        };
+        let store = PgStore { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+const UPSERT: &str = r#"
+WITH input AS (
+    SELECT * FROM UNNEST(
+        $1::text[], $2::text[], $3::timestamptz[], $4::numeric[], $5::numeric[], $6::numeric[],
+        $7::numeric[], $8::numeric[], $9::numeric[], $10::int8[], $11::bool[], $19::int8[]
+    ) AS t(symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete,
+           digest)
+),
+-- The stored bars the batch could touch: one index range scan per series over the span the
+-- batch covers (bounds computed by the caller), rather than one probe per row, which costs
+-- about twice as much. MATERIALIZED keeps it one pass: inlined, the planner may re-run it
+-- for every input row.
+existing AS MATERIALIZED (
+    SELECT b.*
+    FROM UNNEST($15::text[], $16::text[], $17::timestamptz[], $18::timestamptz[])
+         AS r(symbol, timeframe, lo, hi)
+    JOIN LATERAL (
+        SELECT * FROM bars
+        WHERE bars.symbol = r.symbol AND bars.timeframe = r.timeframe
+          AND bars.start BETWEEN r.lo AND r.hi
+    ) b ON true
+),
+-- What each row needs: `write` (new, or its own source's change that does not turn a
+-- closed bar back to forming) and `event` (a closed bar's revision, or another source's
+-- different closed bar). Rows that need neither, the whole of a duplicate batch, stop here.
+cmp AS (
+    SELECT i.*,
+           b.source IS NULL OR (b.source = $12 AND (NOT b.complete OR i.complete)) AS write,
+           CASE WHEN b.complete AND i.complete AND b.source = $12 THEN 'revision'
+                WHEN b.complete AND i.complete AND b.source <> $12
+                     AND (i.open, i.high, i.low, i.close, i.volume)
+                         IS DISTINCT FROM (b.open, b.high, b.low, b.close, b.volume)
+                    THEN 'disagreement'
+           END AS event
+    FROM input i
+    LEFT JOIN existing b
+        ON b.symbol = i.symbol AND b.timeframe = i.timeframe AND b.start = i.start
+    WHERE b.source IS NULL
+       OR (i.open, i.high, i.low, i.close, i.volume, i.vwap, i.trades, i.complete)
+          IS DISTINCT FROM (b.open, b.high, b.low, b.close, b.volume, b.vwap, b.trades, b.complete)
+),
+ev AS (
+    INSERT INTO quality_events (kind, symbol, timeframe, start, source, detail, created_at)
+    SELECT c.event, c.symbol, c.timeframe, c.start, $12,
+           json_build_object(
+               'old', json_build_object('open', b.open::text, 'high', b.high::text,
+                                        'low', b.low::text, 'close', b.close::text,
+                                        'volume', b.volume::text, 'vwap', b.vwap::text,
+                                        'trades', b.trades, 'source', b.source),
+               'new', json_build_object('open', c.open::text, 'high', c.high::text,
+                                        'low', c.low::text, 'close', c.close::text,
+                                        'volume', c.volume::text, 'vwap', c.vwap::text,
+                                        'trades', c.trades, 'source', $12::text))::text,
+           $14
+    FROM cmp c
+    JOIN existing b ON b.symbol = c.symbol AND b.timeframe = c.timeframe AND b.start = c.start
+    WHERE c.event IS NOT NULL
+    RETURNING kind
+),
+up AS (
+    INSERT INTO bars (symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+                      complete, digest, source, plugin_version, ingested_at)
+    SELECT symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+           complete, digest, $12, $13, $14
+    FROM cmp
+    WHERE write
+    ON CONFLICT (symbol, timeframe, start) DO UPDATE SET
+        open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
+        volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, trades = EXCLUDED.trades,
+        complete = EXCLUDED.complete, digest = EXCLUDED.digest,
+        plugin_version = EXCLUDED.plugin_version, ingested_at = EXCLUDED.ingested_at
+    -- The guard that holds even against a concurrent writer: never another source's bar,
+    -- never a closed bar back to forming.
+    WHERE bars.source = EXCLUDED.source AND (NOT bars.complete OR EXCLUDED.complete)
+    RETURNING (xmax = 0) AS inserted
+)
+SELECT (SELECT count(*) FROM up WHERE inserted) AS inserted,
+       (SELECT count(*) FROM up WHERE NOT inserted) AS updated,
+       (SELECT count(*) FROM ev WHERE kind = 'revision') AS revisions,
+       (SELECT count(*) FROM ev WHERE kind = 'disagreement') AS disagreements
+"#;
+
+/// Step 1: the rows of a chunk (0-based positions) that are new or differ from what is
+/// stored, and whether each is stored at all. Sends keys and digests, no values.
+const CHANGED: &str = r#"
+SELECT (t.i - 1)::int4 AS i, e.start IS NOT NULL AS stored
+FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::int8[]) WITH ORDINALITY
+     AS t(symbol, timeframe, start, digest, i)
+LEFT JOIN (
+    SELECT b.symbol, b.timeframe, b.start, b.digest
+    FROM UNNEST($5::text[], $6::text[], $7::timestamptz[], $8::timestamptz[])
+         AS r(symbol, timeframe, lo, hi)
+    JOIN LATERAL (
+        SELECT symbol, timeframe, start, digest FROM bars
+        WHERE bars.symbol = r.symbol AND bars.timeframe = r.timeframe
+          AND bars.start BETWEEN r.lo AND r.hi
+    ) b ON true
+) e ON e.symbol = t.symbol AND e.timeframe = t.timeframe AND e.start = t.start
+WHERE e.digest IS DISTINCT FROM t.digest
+"#;
+
+/// Step 2: rows known to be new, inserted without conflict handling.
+const INSERT_NEW: &str = r#"
+INSERT INTO bars (symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+                  complete, digest, source, plugin_version, ingested_at)
+SELECT t.*, $13, $14, $15
+FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::numeric[], $5::numeric[],
+            $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::int8[],
+            $11::bool[], $12::int8[]) AS t
+"#;
+
+/// The text of each timeframe in `bars`, made once per timeframe rather than once per bar.
+fn timeframe_names<'a>(bars: impl IntoIterator<Item = &'a Bar>) -> BTreeMap<Timeframe, String> {
+    let mut names = BTreeMap::new();
+    let mut last = None;
+    for b in bars {
+        if last != Some(b.timeframe) {
+            last = Some(b.timeframe);
+            names
+                .entry(b.timeframe)
+                .or_insert_with(|| b.timeframe.to_string());
+        }
+    }
+    names
+}
+
+type Extent = (DateTime<Utc>, DateTime<Utc>);
+type Spans<'a> = BTreeMap<(&'a str, Timeframe), Extent>;
+type SpanRun<'a> = ((&'a str, Timeframe), Extent);
+
+/// The first and last start of each series in `bars`. Bars of a series nearly always
+/// arrive together, so the map is touched once per run of a series, not once per bar.
+fn spans<'a>(bars: &[&'a Bar]) -> Spans<'a> {
+    fn close<'a>(spans: &mut Spans<'a>, (key, (lo, hi)): SpanRun<'a>) {
+        let e = spans.entry(key).or_insert((lo, hi));
+        e.0 = e.0.min(lo);
+        e.1 = e.1.max(hi);
+    }
+    let mut spans = Spans::new();
+    let mut run: Option<SpanRun<'a>> = None;
+    for b in bars {
+        let key = (b.symbol.as_str(), b.timeframe);
+        match &mut run {
+            Some((k, (lo, hi))) if *k == key => {
+                *lo = (*lo).min(b.start);
+                *hi = (*hi).max(b.start);
+            }
+            _ => {
+                if let Some(done) = run.replace((key, (b.start, b.start))) {
+                    close(&mut spans, done);
+                }
+            }
+        }
+    }
+    if let Some(done) = run {
+        close(&mut spans, done);
+    }
+    spans
+}
+
+/// A chunk's keys as one array per column, with each series' span (for the range scans
+/// that find the stored bars).
+struct Columns<'a> {
+    symbol: Vec<&'a str>,
+    timeframe: Vec<&'a str>,
+    start: Vec<DateTime<Utc>>,
+    digest: Vec<i64>,
+    span_symbol: Vec<&'a str>,
+    span_timeframe: Vec<&'a str>,
+    span_lo: Vec<DateTime<Utc>>,
+    span_hi: Vec<DateTime<Utc>>,
+}
+
+impl<'a> Columns<'a> {
+    fn keys(bars: &[&'a Bar], names: &'a BTreeMap<Timeframe, String>, digests: Vec<i64>) -> Self {
+        let name = |tf: &Timeframe| names[tf].as_str();
+        let spans = spans(bars);
+        Columns {
+            symbol: bars.iter().map(|b| b.symbol.as_str()).collect(),
+            timeframe: bars.iter().map(|b| name(&b.timeframe)).collect(),
+            start: bars.iter().map(|b| b.start).collect(),
+            digest: digests,
+            span_symbol: spans.keys().map(|k| k.0).collect(),
+            span_timeframe: spans.keys().map(|k| name(&k.1)).collect(),
+            span_lo: spans.values().map(|v| v.0).collect(),
+            span_hi: spans.values().map(|v| v.1).collect(),
+        }
+    }
+}
+
+/// The value columns of `bars`, bound after the key columns.
+fn bind_values<'q>(
+    q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    bars: &[&Bar],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    let col = |f: fn(&Bar) -> Decimal| bars.iter().map(|b| f(b)).collect::<Vec<_>>();
+    let opt = |f: fn(&Bar) -> Option<Decimal>| bars.iter().map(|b| f(b)).collect::<Vec<_>>();
+    q.bind(col(|b| b.open))
+        .bind(col(|b| b.high))
+        .bind(col(|b| b.low))
+        .bind(col(|b| b.close))
+        .bind(opt(|b| b.volume))
+        .bind(opt(|b| b.vwap))
+        .bind(bars.iter().map(|b| b.trades).collect::<Vec<_>>())
+        .bind(bars.iter().map(|b| b.complete).collect::<Vec<_>>())
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .and_then(|d| d.code())
+        .is_some_and(|c| c == "23505")
+}
+
+async fn upsert_chunk(
+    tx: &mut Transaction<'static, Postgres>,
+    bars: &[Bar],
+    source: &Source,
+    now: DateTime<Utc>,
+) -> Result<WriteSummary, StoreError> {
+    let n = bars.len() as u64;
+    let all: Vec<&Bar> = bars.iter().collect();
+    let names = timeframe_names(bars);
+    let keys = Columns::keys(&all, &names, bars.iter().map(digest::of).collect());
+    let changed: Vec<(i32, bool)> = sqlx::query_as(CHANGED)
+        .bind(&keys.symbol)
+        .bind(&keys.timeframe)
+        .bind(&keys.start)
+        .bind(&keys.digest)
+        .bind(&keys.span_symbol)
+        .bind(&keys.span_timeframe)
+        .bind(&keys.span_lo)
+        .bind(&keys.span_hi)
+        .fetch_all(&mut **tx)
+        .await?;
+    if changed.is_empty() {
+        return Ok(WriteSummary {
+            unchanged: n,
+            ..WriteSummary::default()
+        });
+    }
+    // Every row changed (a first pass): the key columns already built serve as they are.
+    let (rows, cols) = if changed.len() == all.len() {
+        (all, keys)
+    } else {
+        let pick = |i: i32| usize::try_from(i).expect("a position in the chunk");
+        let rows: Vec<&Bar> = changed.iter().map(|&(i, _)| all[pick(i)]).collect();
+        let digests = changed.iter().map(|&(i, _)| keys.digest[pick(i)]).collect();
+        let cols = Columns::keys(&rows, &names, digests);
+        (rows, cols)
+    };
+    if changed.iter().all(|&(_, stored)| !stored) {
+        let mut sp = tx.begin().await?;
+        let q = sqlx::query(INSERT_NEW)
+            .bind(&cols.symbol)
+            .bind(&cols.timeframe)
+            .bind(&cols.start);
+        let inserted = bind_values(q, &rows)
+            .bind(&cols.digest)
+            .bind(&source.provider)
+            .bind(&source.version)
+            .bind(now)
+            .execute(&mut *sp)
+            .await;
+        match inserted {
+            Ok(done) => {
+                sp.commit().await?;
+                let inserted = done.rows_affected();
+                return Ok(WriteSummary {
+                    inserted,
+                    unchanged: n - inserted,
+                    ..WriteSummary::default()
+                });
+            }
+            // Another writer stored some of these keys since step 1: compare properly.
+            Err(e) if is_unique_violation(&e) => sp.rollback().await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let q = sqlx::query(UPSERT)
+        .bind(&cols.symbol)
+        .bind(&cols.timeframe)
+        .bind(&cols.start);
+    let row = bind_values(q, &rows)
+        .bind(&source.provider)
+        .bind(&source.version)
+        .bind(now)
+        .bind(&cols.span_symbol)
+        .bind(&cols.span_timeframe)
+        .bind(&cols.span_lo)
+        .bind(&cols.span_hi)
+        .bind(&cols.digest)
+        .fetch_one(&mut **tx)
+        .await?;
+    let get = |c: &str| row.try_get::<i64, _>(c).map(convert::count);
+    let inserted = get("inserted")?;
+    let updated = get("updated")?;
+    Ok(WriteSummary {
+        inserted,
+        updated,
+        unchanged: n - inserted - updated,
+        revisions: get("revisions")?,
+        disagreements: get("disagreements")?,
+        ..WriteSummary::default()
+    })
+}
+
+async fn quarantine(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    if batch.rejected.is_empty() {
+        return Ok(());
+    }
+    let rows = batch.quarantine_rows();
+    let r: Vec<&mdhost_core::validate::Rejected> = rows.iter().map(|q| q.rejected).collect();
+    let col = |f: fn(&mdhost_core::validate::Rejected) -> String| {
+        r.iter().map(|x| f(x)).collect::<Vec<_>>()
+    };
+    let opt = |f: fn(&mdhost_core::validate::Rejected) -> Option<String>| {
+        r.iter().map(|x| f(x)).collect::<Vec<_>>()
+    };
+    sqlx::query(
+        "INSERT INTO quarantined_bars (symbol, timeframe, start, open, high, low, close, volume,
+             vwap, trades, complete, reasons, reason_codes, seen, source, plugin_version,
+             received_at)
+         SELECT symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete,
+                reasons, reason_codes, seen, $15, $16, $17
+         FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::text[], $5::text[],
+                     $6::text[], $7::text[], $8::text[], $9::text[], $10::numeric[], $11::bool[],
+                     $12::text[], $13::text[], $14::int8[])
+              AS t(symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+                   complete, reasons, reason_codes, seen)
+         ON CONFLICT (source, symbol, timeframe, start, reason_codes) DO UPDATE SET
+             open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low,
+             close = EXCLUDED.close, volume = EXCLUDED.volume, vwap = EXCLUDED.vwap,
+             trades = EXCLUDED.trades, complete = EXCLUDED.complete,
+             reasons = EXCLUDED.reasons, plugin_version = EXCLUDED.plugin_version,
+             received_at = EXCLUDED.received_at,
+             seen = quarantined_bars.seen + EXCLUDED.seen",
+    )
+    .bind(col(|x| x.raw.symbol.clone()))
+    .bind(col(|x| x.raw.timeframe.to_string()))
+    .bind(r.iter().map(|x| x.raw.start).collect::<Vec<_>>())
+    .bind(col(|x| x.raw.open.clone()))
+    .bind(col(|x| x.raw.high.clone()))
+    .bind(col(|x| x.raw.low.clone()))
+    .bind(col(|x| x.raw.close.clone()))
+    .bind(opt(|x| x.raw.volume.clone()))
+    .bind(opt(|x| x.raw.vwap.clone()))
+    .bind(
+        r.iter()
+            .map(|x| x.raw.trades.map(Decimal::from))
+            .collect::<Vec<_>>(),
+    )
+    .bind(r.iter().map(|x| x.raw.complete).collect::<Vec<_>>())
+    .bind(col(|x| convert::reasons_json(&x.reasons)))
+    .bind(rows.iter().map(|q| q.codes()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|q| q.seen).collect::<Vec<_>>())
+    .bind(&batch.source.provider)
+    .bind(&batch.source.version)
+    .bind(batch.received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn events(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    if batch.events.is_empty() {
+        return Ok(());
+    }
+    let e = &batch.events;
+    sqlx::query(
+        r#"INSERT INTO quality_events (kind, symbol, timeframe, start, "end", source, detail, created_at)
+         SELECT kind, symbol, timeframe, start, "end", $7, detail, $8
+         FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::timestamptz[],
+                     $6::text[]) AS t(kind, symbol, timeframe, start, "end", detail)"#,
+    )
+    .bind(e.iter().map(|x| x.kind.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.symbol.as_str()).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.timeframe.to_string()).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.start).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.end).collect::<Vec<_>>())
+    .bind(e.iter().map(|x| x.detail.as_str()).collect::<Vec<_>>())
+    .bind(&batch.source.provider)
+    .bind(batch.received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Freshness of every series in the batch: the newest bar start and the time of this
+/// success; a series that only had quarantined bars records that as its last error.
+async fn freshness(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    let all: Vec<&Bar> = batch.bars.iter().collect();
+    let newest = spans(&all);
+    if !newest.is_empty() {
+        let symbols: Vec<&str> = newest.keys().map(|k| k.0).collect();
+        let tfs: Vec<String> = newest.keys().map(|k| k.1.to_string()).collect();
+        let starts: Vec<DateTime<Utc>> = newest.values().map(|v| v.1).collect();
+        let classes: Vec<&str> = symbols
+            .iter()
+            .map(|s| batch.asset_class(s).as_str())
+            .collect();
+        sqlx::query(
+            "INSERT INTO freshness (symbol, timeframe, source, asset_class, last_bar_start, last_success_at)
+             SELECT symbol, timeframe, $5, asset_class, last_bar, $6
+             FROM UNNEST($1::text[], $2::text[], $3::text[], $4::timestamptz[])
+                  AS t(symbol, timeframe, asset_class, last_bar)
+             ON CONFLICT (symbol, timeframe, source) DO UPDATE SET
+                 asset_class = EXCLUDED.asset_class,
+                 last_bar_start = GREATEST(freshness.last_bar_start, EXCLUDED.last_bar_start),
+                 last_success_at = GREATEST(freshness.last_success_at, EXCLUDED.last_success_at)",
+        )
+        .bind(&symbols)
+        .bind(&tfs)
+        .bind(&classes)
+        .bind(&starts)
+        .bind(&batch.source.provider)
+        .bind(batch.received_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    for f in batch.quarantine_only_failures() {
+        record_failure_in(&mut **tx, &f).await?;
+    }
+    Ok(())
+}
+
+async fn record_failure_in(conn: &mut sqlx::PgConnection, f: &Failure) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO freshness (symbol, timeframe, source, asset_class, last_error_at, last_error)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (symbol, timeframe, source) DO UPDATE SET
+             asset_class = EXCLUDED.asset_class,
+             last_error_at = EXCLUDED.last_error_at, last_error = EXCLUDED.last_error",
+    )
+    .bind(&f.symbol)
+    .bind(f.timeframe.to_string())
+    .bind(&f.source)
+    .bind(f.asset_class.as_str())
+    .bind(f.at)
+    .bind(&f.error)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A window's cursor after one of its pages; gone once its last page is in.
+async fn checkpoint(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    let Some(c) = &batch.checkpoint else {
+        return Ok(());
+    };
+    let Some(cursor) = &c.cursor else {
+        sqlx::query(
+            "DELETE FROM checkpoints
+             WHERE job = $1 AND symbol = $2 AND timeframe = $3 AND covered_from = $4",
+        )
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(c.timeframe.to_string())
+        .bind(c.covered_from)
+        .execute(&mut **tx)
+        .await?;
+        return Ok(());
+    };
+    sqlx::query(
+        "INSERT INTO checkpoints (job, symbol, timeframe, cursor, covered_from, covered_to, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7)
+         ON CONFLICT (job, symbol, timeframe, covered_from) DO UPDATE SET
+             cursor = EXCLUDED.cursor, covered_to = EXCLUDED.covered_to,
+             updated_at = EXCLUDED.updated_at",
+    )
+    .bind(&c.job)
+    .bind(&c.symbol)
+    .bind(c.timeframe.to_string())
+    .bind(cursor)
+    .bind(c.covered_from)
+    .bind(c.covered_to)
+    .bind(batch.received_at)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Adds each covered window, joined with the ranges of its series that it overlaps or
+/// touches, so a series' coverage stays a few disjoint ranges.
+async fn coverage(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    for c in &batch.coverage {
+        sqlx::query(
+            "WITH joined AS (
+                 DELETE FROM coverage
+                 WHERE job = $1 AND symbol = $2 AND timeframe = $3
+                   AND covered_from <= $5 AND covered_to >= $4
+                 RETURNING covered_from, covered_to)
+             INSERT INTO coverage (job, symbol, timeframe, covered_from, covered_to, updated_at)
+             SELECT $1, $2, $3, LEAST($4, min(covered_from)), GREATEST($5, max(covered_to)), $6
+             FROM joined",
+        )
+        .bind(&c.job)
+        .bind(&c.symbol)
+        .bind(c.timeframe.to_string())
+        .bind(c.span.from)
+        .bind(c.span.to)
+        .bind(batch.received_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        migrate::postgres().run(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let mut sum = WriteSummary::default();
+        for chunk in batch.bars.chunks(CHUNK) {
+            sum += upsert_chunk(&mut tx, chunk, &batch.source, batch.received_at).await?;
+        }
+        quarantine(&mut tx, batch).await?;
+        events(&mut tx, batch).await?;
+        freshness(&mut tx, batch).await?;
+        checkpoint(&mut tx, batch).await?;
+        coverage(&mut tx, batch).await?;
+        tx.commit().await?;
+        sum.quarantined = batch.rejected.len() as u64;
+        sum.events = batch.events.len() as u64 + sum.revisions + sum.disagreements;
+        Ok(sum)
+    }
+
+    async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        record_failure_in(&mut conn, failure).await
+    }
+
+    async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE runs SET status = 'interrupted', finished_at = $2
+             WHERE job = $1 AND status = 'running'",
+        )
+        .bind(&run.job)
+        .bind(run.started_at)
+        .execute(&mut *tx)
+        .await?;
+        let id = sqlx::query_scalar(
+            "INSERT INTO runs (job, provider, plugin_version, started_at, status)
+             VALUES ($1, $2, $3, $4, 'running') RETURNING id",
+        )
+        .bind(&run.job)
+        .bind(&run.provider)
+        .bind(&run.plugin_version)
+        .bind(run.started_at)
+        .fetch_one(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE runs SET finished_at = $2, status = $3, symbols_ok = $4, symbols_failed = $5,
+                 bars_written = $6, bars_rejected = $7, errors = $8, reason = $9,
+                 bars_fetched = $10, bars_skipped = $11, uncovered = $12
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(o.finished_at)
+        .bind(o.status.as_str())
+        .bind(convert::db_count(o.symbols_ok))
+        .bind(convert::db_count(o.symbols_failed))
+        .bind(convert::db_count(o.bars_written))
+        .bind(convert::db_count(o.bars_rejected))
+        .bind(convert::errors_json(&o.errors))
+        .bind(&o.reason)
+        .bind(convert::db_count(o.bars_fetched))
+        .bind(convert::db_count(o.bars_skipped))
+        .bind(convert::uncovered_json(&o.uncovered))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn bars(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<StoredBar>, StoreError> {
+        let sql = format!(
+            "SELECT {BAR_COLUMNS} FROM bars
+             WHERE symbol = $1 AND timeframe = $2 AND start >= $3 AND start < $4 ORDER BY start"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(symbol)
+            .bind(timeframe.to_string())
+            .bind(in_timestamptz_range(from))
+            .bind(in_timestamptz_range(to))
+            .fetch_all(&self.pool)
+            .await?;
+        rows::all(rows, rows::bar)
+    }
+
+    async fn latest_bars(
+        &self,
+        timeframe: Option<Timeframe>,
+    ) -> Result<Vec<StoredBar>, StoreError> {
+        let sql = format!(
+            "SELECT DISTINCT ON (symbol, timeframe) {BAR_COLUMNS} FROM bars
+             WHERE $1::text IS NULL OR timeframe = $1
+             ORDER BY symbol, timeframe, start DESC"
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(timeframe.map(|t| t.to_string()))
+            .fetch_all(&self.pool)
+            .await?;
+        rows::all(rows, rows::bar)
+    }
+
+    async fn recent_bars(
+        &self,
+        symbol: &str,
+        timeframe: Timeframe,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
+        let mut closes: Vec<(DateTime<Utc>, Decimal)> = sqlx::query_as(
+            "SELECT start, close FROM bars WHERE symbol = $1 AND timeframe = $2 AND start < $3
+             ORDER BY start DESC LIMIT $4",
+        )
+        .bind(symbol)
+        .bind(timeframe.to_string())
+        .bind(before)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        closes.reverse();
+        Ok(closes)
+    }
+
+    async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
+        reads::freshness(&self.pool).await
+    }
+
+    async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
+        reads::quarantine(&self.pool, limit).await
+    }
+
+    async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
+        reads::events(&self.pool, kind, limit).await
+    }
+
+    async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
+        reads::runs(&self.pool, limit).await
+    }
+
+    async fn checkpoint(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+        window_start: DateTime<Utc>,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        reads::checkpoint(&self.pool, job, symbol, timeframe, window_start).await
+    }
+
+    async fn coverage(
+        &self,
+        job: &str,
+        symbol: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<Span>, StoreError> {
+        reads::coverage(&self.pool, job, symbol, timeframe).await
+    }
+
+    async fn queue_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError> {
+        gaps::queue(&self.pool, stream, timeframe, gaps).await
+    }
+
+    async fn queued_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+    ) -> Result<Vec<StreamGap>, StoreError> {
+        gaps::list(&self.pool, stream, timeframe).await
+    }
+
+    async fn forget_gaps(
+        &self,
+        stream: &str,
+        timeframe: Timeframe,
+        gaps: &[StreamGap],
+    ) -> Result<(), StoreError> {
+        gaps::forget(&self.pool, stream, timeframe, gaps).await
+    }
+}

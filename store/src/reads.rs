@@ -1,0 +1,114 @@
+//! Reads both backends answer with the same SQL, written once over the dialect seam
+//! (`dialect.rs`): checkpoints, coverage, runs, quality events, quarantine and freshness.
+
+use chrono::{DateTime, Utc};
+use sqlx::{Pool, QueryBuilder};
+
+use super::dialect::{Dialect, matching};
+use super::rows;
+use super::{Checkpoint, Freshness, Quarantined, RunRow, Span, StoreError, StoredEvent};
+use mdhost_core::domain::Timeframe;
+
+/// `sql` followed by `job = … AND symbol = … AND timeframe = …`.
+fn of_series<DB: Dialect>(
+    sql: &str,
+    job: &str,
+    symbol: &str,
+    timeframe: Timeframe,
+) -> QueryBuilder<DB> {
+    matching(
+        sql,
+        &[
+            ("job", job),
+            ("symbol", symbol),
+            ("timeframe", &timeframe.to_string()),
+        ],
+    )
+}
+
+/// The checkpoint of one series' window, if a page of it was committed.
+pub(super) async fn checkpoint<DB: Dialect>(
+    pool: &Pool<DB>,
+    job: &str,
+    symbol: &str,
+    timeframe: Timeframe,
+    window_start: DateTime<Utc>,
+) -> Result<Option<Checkpoint>, StoreError> {
+    let mut q = of_series::<DB>(
+        "SELECT cursor, covered_from, covered_to FROM checkpoints WHERE ",
+        job,
+        symbol,
+        timeframe,
+    );
+    q.push(" AND covered_from = ")
+        .push_bind(DB::at(window_start));
+    let row = DB::optional(pool, q).await?;
+    row.map(|r| rows::checkpoint(&r, job, symbol, timeframe))
+        .transpose()
+}
+
+/// What a job has committed of one series, oldest first.
+pub(super) async fn coverage<DB: Dialect>(
+    pool: &Pool<DB>,
+    job: &str,
+    symbol: &str,
+    timeframe: Timeframe,
+) -> Result<Vec<Span>, StoreError> {
+    let mut q = of_series::<DB>(
+        "SELECT covered_from, covered_to FROM coverage WHERE ",
+        job,
+        symbol,
+        timeframe,
+    );
+    q.push(" ORDER BY covered_from");
+    rows::all(DB::all(pool, q).await?, rows::span)
+}
+
+/// The newest runs first.
+pub(super) async fn runs<DB: Dialect>(
+    pool: &Pool<DB>,
+    limit: u32,
+) -> Result<Vec<RunRow>, StoreError> {
+    let mut q = QueryBuilder::<DB>::new("SELECT * FROM runs ORDER BY started_at DESC, id DESC");
+    q.push(" LIMIT ").push_bind(DB::int(i64::from(limit)));
+    rows::all(DB::all(pool, q).await?, rows::run)
+}
+
+/// The newest quality events first, of one kind if given.
+pub(super) async fn events<DB: Dialect>(
+    pool: &Pool<DB>,
+    kind: Option<&str>,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut q = QueryBuilder::<DB>::new(
+        r#"SELECT id, kind, symbol, timeframe, start, "end", source, detail, created_at
+           FROM quality_events"#,
+    );
+    if let Some(kind) = kind {
+        q.push(" WHERE kind = ").push_bind(DB::text(kind));
+    }
+    q.push(" ORDER BY created_at DESC, id DESC LIMIT ")
+        .push_bind(DB::int(i64::from(limit)));
+    rows::all(DB::all(pool, q).await?, rows::event)
+}
+
+/// Every series' freshness.
+pub(super) async fn freshness<DB: Dialect>(pool: &Pool<DB>) -> Result<Vec<Freshness>, StoreError> {
+    let found = DB::all(pool, QueryBuilder::new(rows::FRESHNESS)).await?;
+    rows::all(found, rows::freshness)
+}
+
+/// The newest quarantined bars first.
+pub(super) async fn quarantine<DB: Dialect>(
+    pool: &Pool<DB>,
+    limit: u32,
+) -> Result<Vec<Quarantined>, StoreError> {
+    let mut q = QueryBuilder::<DB>::new(format!(
+        "SELECT id, symbol, timeframe, start, open, high, low, close, volume, vwap, {},
+                complete, reasons, seen, source, plugin_version, received_at
+         FROM quarantined_bars ORDER BY received_at DESC, id DESC LIMIT ",
+        DB::as_text("trades")
+    ));
+    q.push_bind(DB::int(i64::from(limit)));
+    rows::all(DB::all(pool, q).await?, rows::quarantined)
+}

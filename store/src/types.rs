@@ -1,0 +1,434 @@
+//! What goes into the store and what comes back out of it.
+
+use std::collections::BTreeMap;
+use std::ops::AddAssign;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use mdhost_core::domain::{AssetClass, Bar, Timeframe};
+use mdhost_core::validate::{QualityEvent, Rejected};
+
+/// Who produced a batch: the plugin's name and version.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Source {
+    pub provider: String,
+    pub version: String,
+}
+
+/// Where a paginated fetch of one window has got to: stored with the bars of the page it
+/// follows, so a killed backfill resumes at the exact page. It says nothing about what is
+/// covered; [`Coverage`] does.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub job: String,
+    /// The symbols the job requests together, joined with commas.
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    /// `"<provider> <cursor>"` for the next page; `None` once the window's last page is in.
+    pub cursor: Option<String>,
+    /// The window the cursor belongs to.
+    pub covered_from: DateTime<Utc>,
+    pub covered_to: DateTime<Utc>,
+}
+
+/// An interval `[start, end)` of one symbol that a stream did not deliver, queued for
+/// recovery through `fetch-bars`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct StreamGap {
+    pub symbol: String,
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
+}
+
+/// A time range `[from, to)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Span {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl Span {
+    pub fn new(from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
+        Span { from, to }
+    }
+
+    /// Whether one of `spans` holds all of `self`.
+    pub fn within(&self, spans: &[Span]) -> bool {
+        spans.iter().any(|s| s.from <= self.from && self.to <= s.to)
+    }
+
+    /// `spans` with every overlapping or touching pair joined, in order.
+    pub fn merged(mut spans: Vec<Span>) -> Vec<Span> {
+        spans.sort();
+        let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+        for s in spans {
+            match out.last_mut() {
+                Some(last) if s.from <= last.to => last.to = last.to.max(s.to),
+                _ => out.push(s),
+            }
+        }
+        out
+    }
+}
+
+/// A window of one series whose bars are committed: added to the job's coverage in the
+/// transaction that commits the window's last page, joined with the ranges it touches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub job: String,
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub span: Span,
+}
+
+/// A window of one series that a run could not fetch or commit.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Uncovered {
+    pub symbol: String,
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+/// One validated batch, written in one transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteBatch {
+    pub source: Source,
+    /// Asset class per symbol, kept with freshness so staleness can use its calendar.
+    /// Symbols not listed are taken as equities.
+    #[serde(default)]
+    pub asset_classes: BTreeMap<String, AssetClass>,
+    pub bars: Vec<Bar>,
+    #[serde(default)]
+    pub rejected: Vec<Rejected>,
+    #[serde(default)]
+    pub events: Vec<QualityEvent>,
+    #[serde(default)]
+    pub checkpoint: Option<Checkpoint>,
+    #[serde(default)]
+    pub coverage: Vec<Coverage>,
+    /// When the batch was received; also the freshness `last_success`. Kept in the batch
+    /// so that a spooled batch replays with the time it really arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+/// One quarantine row of a batch: the last copy of a rejected bar, its reason codes as
+/// the row's key stores them, and how many copies the batch held.
+#[derive(Debug, Clone, Copy)]
+pub struct QuarantineRow<'a> {
+    pub rejected: &'a Rejected,
+    pub seen: i64,
+}
+
+impl QuarantineRow<'_> {
+    /// The reason codes, in the validator's order, comma-separated: with the bar's key,
+    /// what makes two quarantine rows one.
+    pub fn codes(&self) -> String {
+        let codes: Vec<&str> = self
+            .rejected
+            .reasons
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect();
+        codes.join(",")
+    }
+}
+
+impl WriteBatch {
+    /// The rejected bars, one row per key and set of reasons (the last copy, counted).
+    pub fn quarantine_rows(&self) -> Vec<QuarantineRow<'_>> {
+        let mut rows: Vec<QuarantineRow<'_>> = Vec::with_capacity(self.rejected.len());
+        let mut at: std::collections::HashMap<(&str, Timeframe, DateTime<Utc>, String), usize> =
+            std::collections::HashMap::new();
+        for r in &self.rejected {
+            let row = QuarantineRow {
+                rejected: r,
+                seen: 1,
+            };
+            let key = (
+                r.raw.symbol.as_str(),
+                r.raw.timeframe,
+                r.raw.start,
+                row.codes(),
+            );
+            match at.get(&key) {
+                Some(&i) => {
+                    rows[i] = QuarantineRow {
+                        rejected: r,
+                        seen: rows[i].seen + 1,
+                    }
+                }
+                None => {
+                    at.insert(key, rows.len());
+                    rows.push(row);
+                }
+            }
+        }
+        rows
+    }
+
+    pub fn new(source: Source, received_at: DateTime<Utc>) -> Self {
+        WriteBatch {
+            source,
+            asset_classes: BTreeMap::new(),
+            bars: Vec::new(),
+            rejected: Vec::new(),
+            events: Vec::new(),
+            checkpoint: None,
+            coverage: Vec::new(),
+            received_at,
+        }
+    }
+
+    pub fn asset_class(&self, symbol: &str) -> AssetClass {
+        self.asset_classes
+            .get(symbol)
+            .copied()
+            .unwrap_or(AssetClass::Equity)
+    }
+}
+
+/// What a write did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WriteSummary {
+    pub inserted: u64,
+    /// Updated in place: a forming bar that moved on or completed, or a revision.
+    pub updated: u64,
+    /// Identical to what was stored, or another source's bar left as it was.
+    pub unchanged: u64,
+    pub revisions: u64,
+    pub disagreements: u64,
+    pub quarantined: u64,
+    pub events: u64,
+    /// The store was unreachable and the batch went to the local spool.
+    pub spooled: bool,
+}
+
+impl AddAssign for WriteSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.revisions += o.revisions;
+        self.disagreements += o.disagreements;
+        self.quarantined += o.quarantined;
+        self.events += o.events;
+        self.spooled |= o.spooled;
+    }
+}
+
+/// A series that could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Failure {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub source: String,
+    pub asset_class: AssetClass,
+    pub error: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStart {
+    pub job: String,
+    pub provider: String,
+    pub plugin_version: String,
+    pub started_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Running,
+    /// Every symbol succeeded.
+    Ok,
+    /// Some symbols failed.
+    Partial,
+    /// Nothing succeeded; the run will be retried.
+    Failed,
+    /// Stopped on request (SIGTERM, SIGINT, shutdown) before the run was done: what it
+    /// committed is kept, the rest is left for the next run.
+    Stopped,
+    /// The process stopped before the run finished (killed, crashed, power lost). Set when
+    /// the next run of the same job begins; that run resumes from the checkpoints.
+    Interrupted,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Running => "running",
+            RunStatus::Ok => "ok",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+            RunStatus::Stopped => "stopped",
+            RunStatus::Interrupted => "interrupted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            RunStatus::Running,
+            RunStatus::Ok,
+            RunStatus::Partial,
+            RunStatus::Failed,
+            RunStatus::Stopped,
+            RunStatus::Interrupted,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// The status that the symbol counts imply.
+    pub fn from_counts(ok: u64, failed: u64) -> Self {
+        match (ok, failed) {
+            (_, 0) => RunStatus::Ok,
+            (0, _) => RunStatus::Failed,
+            _ => RunStatus::Partial,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunOutcome {
+    pub finished_at: DateTime<Utc>,
+    pub status: RunStatus,
+    /// Why the run ended with this status, in one sentence (none when it is `ok`).
+    #[serde(default)]
+    pub reason: Option<String>,
+    pub symbols_ok: u64,
+    pub symbols_failed: u64,
+    /// Bars the provider sent.
+    #[serde(default)]
+    pub bars_fetched: u64,
+    /// Bars that changed the table: new, or updated in place (a spooled batch counts whole).
+    pub bars_written: u64,
+    /// Bars quarantined.
+    pub bars_rejected: u64,
+    /// Bars that left the table as it was: identical to the stored bar, another source's
+    /// bar that is kept, or a second copy within one page. fetched = written + rejected +
+    /// skipped.
+    #[serde(default)]
+    pub bars_skipped: u64,
+    pub errors: Vec<String>,
+    /// Windows the run could not fetch or commit; the next run fetches them.
+    #[serde(default)]
+    pub uncovered: Vec<Uncovered>,
+}
+
+/// A stored bar with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredBar {
+    #[serde(flatten)]
+    pub bar: Bar,
+    pub source: String,
+    pub plugin_version: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Freshness {
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    pub source: String,
+    pub asset_class: AssetClass,
+    pub last_bar_start: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+}
+
+/// A quarantined bar: the plugin's raw values and every reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quarantined {
+    pub id: i64,
+    pub symbol: String,
+    pub timeframe: String,
+    pub start: DateTime<Utc>,
+    pub open: String,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume: Option<String>,
+    pub vwap: Option<String>,
+    pub trades: Option<String>,
+    pub complete: bool,
+    pub reasons: Vec<mdhost_core::validate::Reason>,
+    /// How many times this bar came with these reasons (the row keeps the last copy).
+    pub seen: i64,
+    pub source: String,
+    pub plugin_version: String,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub id: i64,
+    pub kind: String,
+    pub symbol: String,
+    pub timeframe: String,
+    pub start: Option<DateTime<Utc>>,
+    pub end: Option<DateTime<Utc>>,
+    pub source: String,
+    /// Free text, or JSON (old and new values) for revisions and disagreements.
+    pub detail: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRow {
+    pub id: i64,
+    #[serde(flatten)]
+    pub start: RunStart,
+    pub status: RunStatus,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub symbols_ok: u64,
+    pub symbols_failed: u64,
+    pub bars_written: u64,
+    pub bars_rejected: u64,
+    pub errors: Vec<String>,
+    pub reason: Option<String>,
+    pub bars_fetched: u64,
+    pub bars_skipped: u64,
+    pub uncovered: Vec<Uncovered>,
+}
+
+impl WriteBatch {
+    /// Symbols of this batch whose bars were all quarantined: their fetch "succeeded" but gave
+    /// nothing usable, which freshness records as an error.
+    pub fn quarantine_only_failures(&self) -> Vec<Failure> {
+        let batch = self;
+        // Nearly every batch has no rejected bar: then there is nothing to look up.
+        if batch.rejected.is_empty() {
+            return Vec::new();
+        }
+        let with_bars: std::collections::HashSet<(&str, Timeframe)> = batch
+            .bars
+            .iter()
+            .map(|b| (b.symbol.as_str(), b.timeframe))
+            .collect();
+        let mut out: BTreeMap<(String, Timeframe), Vec<&'static str>> = BTreeMap::new();
+        for r in &batch.rejected {
+            if !with_bars.contains(&(r.raw.symbol.as_str(), r.raw.timeframe)) {
+                let codes = out
+                    .entry((r.raw.symbol.clone(), r.raw.timeframe))
+                    .or_default();
+                for reason in &r.reasons {
+                    if !codes.contains(&reason.code.as_str()) {
+                        codes.push(reason.code.as_str());
+                    }
+                }
+            }
+        }
+        out.into_iter()
+            .map(|((symbol, timeframe), codes)| Failure {
+                asset_class: batch.asset_class(&symbol),
+                symbol,
+                timeframe,
+                source: batch.source.provider.clone(),
+                error: format!("every bar quarantined: {}", codes.join(", ")),
+                at: batch.received_at,
+            })
+            .collect()
+    }
+}
