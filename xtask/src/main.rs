@@ -17,7 +17,8 @@ tasks:
             plugins/<name>.wasm (providers) and plugins/testing/<name>.wasm (test-only)
   test      `plugins`, make sure Postgres answers on 127.0.0.1:5432 (starting the
             local cluster with pg_ctlcluster if it is down), then
-            `cargo test --workspace` (the whole suite)
+            `cargo test --workspace` (the whole suite), then build the service
+            alone (`-p mdhost --no-default-features`: no replay harness)
   help      this text
 ";
 
@@ -27,7 +28,8 @@ fn main() -> std::process::ExitCode {
         "plugins" => build_plugins().map(|_| ()),
         "test" => build_plugins()
             .and_then(|_| ensure_postgres())
-            .and_then(|_| run_tests()),
+            .and_then(|_| run_tests())
+            .and_then(|_| build_service_alone()),
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
@@ -226,6 +228,27 @@ fn ensure_postgres() -> anyhow::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
     bail!("Postgres {version}/main started but does not answer on 127.0.0.1:5432")
+}
+
+/// The service without the replay harness must keep compiling: the suite builds the
+/// default features only, so a use of the harness outside its feature would go unseen.
+fn build_service_alone() -> anyhow::Result<()> {
+    let status = cargo()
+        .current_dir(root())
+        .args([
+            "build",
+            "-p",
+            "mdhost",
+            "--no-default-features",
+            "--bin",
+            "mdhost",
+        ])
+        .status()
+        .context("cannot run cargo build")?;
+    if !status.success() {
+        bail!("the service without the harness does not build: {status}");
+    }
+    Ok(())
 }
 
 /// Runs the suite, passing its output through, and closes with one total line
