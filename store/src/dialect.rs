@@ -31,12 +31,18 @@ pub(super) trait Dialect: Database {
     /// An instant (Postgres: TIMESTAMPTZ; SQLite: INTEGER nanoseconds).
     type At: for<'t> Encode<'t, Self> + Type<Self> + Send;
     type Text: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    /// Text that may be NULL.
+    type OptText: for<'t> Encode<'t, Self> + Type<Self> + Send;
     type Int: for<'t> Encode<'t, Self> + Type<Self> + Send;
     /// A row as the shared decoders read it.
     type Found: Columns + Send;
 
     fn at(t: DateTime<Utc>) -> Self::At;
+    /// An instant as a query bound, clamped into what the column can hold (an unbounded
+    /// range reaches past both backends' limits, which they would refuse as an error).
+    fn bound(t: DateTime<Utc>) -> Self::At;
     fn text(s: &str) -> Self::Text;
+    fn opt_text(s: Option<&str>) -> Self::OptText;
     /// A select-list item reading `column` as text (Postgres keeps a raw value such as a
     /// quarantined bar's trade count as NUMERIC; SQLite as TEXT already).
     fn as_text(column: &str) -> String;
@@ -57,6 +63,13 @@ pub(super) trait Dialect: Database {
         pool: &Pool<Self>,
         statements: Vec<QueryBuilder<Self>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Runs `before`, then `insert` (which ends `RETURNING id`), in one transaction; the id.
+    fn insert_after(
+        pool: &Pool<Self>,
+        before: QueryBuilder<Self>,
+        insert: QueryBuilder<Self>,
+    ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 }
 
 /// The statement-running items, the same text for both backends.
@@ -89,19 +102,43 @@ macro_rules! runs_statements {
             tx.commit().await?;
             Ok(())
         }
+
+        async fn insert_after(
+            pool: &Pool<Self>,
+            mut before: QueryBuilder<Self>,
+            mut insert: QueryBuilder<Self>,
+        ) -> Result<i64, StoreError> {
+            let mut tx = pool.begin().await?;
+            before.build().execute(&mut *tx).await?;
+            let id = insert.build_query_scalar().fetch_one(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(id)
+        }
     };
 }
 
 impl Dialect for Postgres {
     type At = DateTime<Utc>;
     type Text = String;
+    type OptText = Option<String>;
     type Int = i64;
 
     fn at(t: DateTime<Utc>) -> Self::At {
         t
     }
+    /// An open-ended range comes as `DateTime::MIN_UTC`/`MAX_UTC` (`mdhost bars` and `/bars`
+    /// without `from`/`to`), which TIMESTAMPTZ (4713 BC to 294276 AD) refuses as out of
+    /// range; years 1 to 9999 hold every bar there is.
+    fn bound(t: DateTime<Utc>) -> Self::At {
+        let first = DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z").expect("valid");
+        let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").expect("valid");
+        t.clamp(first.to_utc(), last.to_utc())
+    }
     fn text(s: &str) -> Self::Text {
         s.to_owned()
+    }
+    fn opt_text(s: Option<&str>) -> Self::OptText {
+        s.map(str::to_owned)
     }
     fn as_text(column: &str) -> String {
         format!("{column}::text AS {column}")
@@ -116,13 +153,21 @@ impl Dialect for Postgres {
 impl Dialect for Sqlite {
     type At = i64;
     type Text = String;
+    type OptText = Option<String>;
     type Int = i64;
 
     fn at(t: DateTime<Utc>) -> Self::At {
         super::convert::to_nanos(t)
     }
+    /// Nanoseconds since the epoch saturate at the ends of `i64` (1677 to 2262).
+    fn bound(t: DateTime<Utc>) -> Self::At {
+        super::convert::to_nanos(t)
+    }
     fn text(s: &str) -> Self::Text {
         s.to_owned()
+    }
+    fn opt_text(s: Option<&str>) -> Self::OptText {
+        s.map(str::to_owned)
     }
     fn as_text(column: &str) -> String {
         column.to_owned()

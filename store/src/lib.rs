@@ -16,6 +16,7 @@ mod migrate;
 mod postgres;
 mod reads;
 mod rows;
+mod runs;
 pub mod spool;
 mod sqlite;
 mod types;

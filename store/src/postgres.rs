@@ -25,17 +25,8 @@ use super::convert;
 use super::digest;
 use super::rows::{self, BAR_COLUMNS};
 use super::*;
-use super::{gaps, reads};
+use super::{gaps, reads, runs};
 use mdhost_core::domain::Bar;
-
-/// An open-ended range comes as `DateTime::MIN_UTC`/`MAX_UTC` (`mdhost bars` and `/bars`
-/// without `from`/`to`), which TIMESTAMPTZ (4713 BC to 294276 AD) refuses as out of range;
-/// years 1 to 9999 hold every bar there is.
-fn in_timestamptz_range(t: DateTime<Utc>) -> DateTime<Utc> {
-    let first = DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z").expect("valid");
-    let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").expect("valid");
-    t.clamp(first.to_utc(), last.to_utc())
-}
 
 /// Bars per statement: large enough to amortise the round trip, small enough to keep each
 /// statement's memory modest.
@@ -659,53 +650,11 @@ impl Store for PgStore {
     }
 
     async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE runs SET status = 'interrupted', finished_at = $2
-             WHERE job = $1 AND status = 'running'",
-        )
-        .bind(&run.job)
-        .bind(run.started_at)
-        .execute(&mut *tx)
-        .await?;
-        let id = sqlx::query_scalar(
-            "INSERT INTO runs (job, provider, plugin_version, started_at, status)
-             VALUES ($1, $2, $3, $4, 'running') RETURNING id",
-        )
-        .bind(&run.job)
-        .bind(&run.provider)
-        .bind(&run.plugin_version)
-        .bind(run.started_at)
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+        runs::begin(&self.pool, run).await
     }
-
     async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE runs SET finished_at = $2, status = $3, symbols_ok = $4, symbols_failed = $5,
-                 bars_written = $6, bars_rejected = $7, errors = $8, reason = $9,
-                 bars_fetched = $10, bars_skipped = $11, uncovered = $12
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(o.finished_at)
-        .bind(o.status.as_str())
-        .bind(convert::db_count(o.symbols_ok))
-        .bind(convert::db_count(o.symbols_failed))
-        .bind(convert::db_count(o.bars_written))
-        .bind(convert::db_count(o.bars_rejected))
-        .bind(convert::errors_json(&o.errors))
-        .bind(&o.reason)
-        .bind(convert::db_count(o.bars_fetched))
-        .bind(convert::db_count(o.bars_skipped))
-        .bind(convert::uncovered_json(&o.uncovered))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        runs::finish(&self.pool, id, o).await
     }
-
     async fn bars(
         &self,
         symbol: &str,
@@ -713,20 +662,8 @@ impl Store for PgStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<StoredBar>, StoreError> {
-        let sql = format!(
-            "SELECT {BAR_COLUMNS} FROM bars
-             WHERE symbol = $1 AND timeframe = $2 AND start >= $3 AND start < $4 ORDER BY start"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(symbol)
-            .bind(timeframe.to_string())
-            .bind(in_timestamptz_range(from))
-            .bind(in_timestamptz_range(to))
-            .fetch_all(&self.pool)
-            .await?;
-        rows::all(rows, rows::bar)
+        reads::bars(&self.pool, symbol, timeframe, from, to).await
     }
-
     async fn latest_bars(
         &self,
         timeframe: Option<Timeframe>,
@@ -750,20 +687,8 @@ impl Store for PgStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
-        let mut closes: Vec<(DateTime<Utc>, Decimal)> = sqlx::query_as(
-            "SELECT start, close FROM bars WHERE symbol = $1 AND timeframe = $2 AND start < $3
-             ORDER BY start DESC LIMIT $4",
-        )
-        .bind(symbol)
-        .bind(timeframe.to_string())
-        .bind(before)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        closes.reverse();
-        Ok(closes)
+        reads::recent_closes(&self.pool, symbol, timeframe, before, limit).await
     }
-
     async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
         reads::freshness(&self.pool).await
     }

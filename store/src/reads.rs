@@ -1,13 +1,64 @@
 //! Reads both backends answer with the same SQL, written once over the dialect seam
-//! (`dialect.rs`): checkpoints, coverage, runs, quality events, quarantine and freshness.
+//! (`dialect.rs`): bars of a range, recent closes, checkpoints, coverage, runs, quality
+//! events, quarantine and freshness. (The latest bar of every series is asked per backend:
+//! Postgres answers it with `DISTINCT ON`, which SQLite lacks.)
 
 use chrono::{DateTime, Utc};
 use sqlx::{Pool, QueryBuilder};
 
 use super::dialect::{Dialect, matching};
 use super::rows;
-use super::{Checkpoint, Freshness, Quarantined, RunRow, Span, StoreError, StoredEvent};
+use super::rows::BAR_COLUMNS;
+use super::{Checkpoint, Freshness, Quarantined, RunRow, Span, StoreError, StoredBar, StoredEvent};
 use mdhost_core::domain::Timeframe;
+use rust_decimal::Decimal;
+
+/// `sql` followed by `symbol = … AND timeframe = …`.
+fn of_bars<DB: Dialect>(sql: &str, symbol: &str, timeframe: Timeframe) -> QueryBuilder<DB> {
+    matching(
+        sql,
+        &[("symbol", symbol), ("timeframe", &timeframe.to_string())],
+    )
+}
+
+/// One series' bars starting in `[from, to)`, oldest first.
+pub(super) async fn bars<DB: Dialect>(
+    pool: &Pool<DB>,
+    symbol: &str,
+    timeframe: Timeframe,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<StoredBar>, StoreError> {
+    let mut q = of_bars::<DB>(
+        &format!("SELECT {BAR_COLUMNS} FROM bars WHERE "),
+        symbol,
+        timeframe,
+    );
+    q.push(" AND start >= ")
+        .push_bind(DB::bound(from))
+        .push(" AND start < ")
+        .push_bind(DB::bound(to))
+        .push(" ORDER BY start");
+    rows::all(DB::all(pool, q).await?, rows::bar)
+}
+
+/// The start and close of one series' newest `limit` bars before `before`, oldest first.
+pub(super) async fn recent_closes<DB: Dialect>(
+    pool: &Pool<DB>,
+    symbol: &str,
+    timeframe: Timeframe,
+    before: DateTime<Utc>,
+    limit: u32,
+) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
+    let mut q = of_bars::<DB>("SELECT start, close FROM bars WHERE ", symbol, timeframe);
+    q.push(" AND start < ")
+        .push_bind(DB::bound(before))
+        .push(" ORDER BY start DESC LIMIT ")
+        .push_bind(DB::int(i64::from(limit)));
+    let mut closes = rows::all(DB::all(pool, q).await?, rows::close)?;
+    closes.reverse();
+    Ok(closes)
+}
 
 /// `sql` followed by `job = … AND symbol = … AND timeframe = …`.
 fn of_series<DB: Dialect>(

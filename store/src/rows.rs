@@ -100,6 +100,11 @@ pub(super) fn bar(r: &impl Columns) -> Result<StoredBar, StoreError> {
 
 pub(super) const FRESHNESS: &str = "SELECT symbol, timeframe, source, asset_class, last_bar_start, last_success_at, last_error_at, last_error FROM freshness ORDER BY symbol, timeframe, source";
 
+/// A bar's start and close (the spike check's history).
+pub(super) fn close(r: &impl Columns) -> Result<(DateTime<Utc>, Decimal), StoreError> {
+    Ok((r.time("start")?, r.decimal("close")?))
+}
+
 pub(super) fn freshness(r: &impl Columns) -> Result<Freshness, StoreError> {
     Ok(Freshness {
         symbol: r.text("symbol")?,

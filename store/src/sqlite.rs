@@ -19,7 +19,7 @@ use sqlx::{Sqlite, SqliteConnection, Transaction};
 use super::convert::{self, to_nanos};
 use super::rows::{self, BAR_COLUMNS};
 use super::*;
-use super::{gaps, reads};
+use super::{gaps, reads, runs};
 use mdhost_core::domain::Bar;
 
 /// Rows per multi-row statement: 11 parameters each stays under SQLite's 32,766 limit.
@@ -429,53 +429,11 @@ impl Store for SqliteStore {
     }
 
     async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE runs SET status = 'interrupted', finished_at = ?2
-             WHERE job = ?1 AND status = 'running'",
-        )
-        .bind(&run.job)
-        .bind(to_nanos(run.started_at))
-        .execute(&mut *tx)
-        .await?;
-        let id = sqlx::query_scalar(
-            "INSERT INTO runs (job, provider, plugin_version, started_at, status)
-             VALUES (?1, ?2, ?3, ?4, 'running') RETURNING id",
-        )
-        .bind(&run.job)
-        .bind(&run.provider)
-        .bind(&run.plugin_version)
-        .bind(to_nanos(run.started_at))
-        .fetch_one(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(id)
+        runs::begin(&self.pool, run).await
     }
-
     async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE runs SET finished_at = ?2, status = ?3, symbols_ok = ?4, symbols_failed = ?5,
-                 bars_written = ?6, bars_rejected = ?7, errors = ?8, reason = ?9,
-                 bars_fetched = ?10, bars_skipped = ?11, uncovered = ?12
-             WHERE id = ?1",
-        )
-        .bind(id)
-        .bind(to_nanos(o.finished_at))
-        .bind(o.status.as_str())
-        .bind(convert::db_count(o.symbols_ok))
-        .bind(convert::db_count(o.symbols_failed))
-        .bind(convert::db_count(o.bars_written))
-        .bind(convert::db_count(o.bars_rejected))
-        .bind(convert::errors_json(&o.errors))
-        .bind(&o.reason)
-        .bind(convert::db_count(o.bars_fetched))
-        .bind(convert::db_count(o.bars_skipped))
-        .bind(convert::uncovered_json(&o.uncovered))
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        runs::finish(&self.pool, id, o).await
     }
-
     async fn bars(
         &self,
         symbol: &str,
@@ -483,20 +441,8 @@ impl Store for SqliteStore {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> Result<Vec<StoredBar>, StoreError> {
-        let sql = format!(
-            "SELECT {BAR_COLUMNS} FROM bars
-             WHERE symbol = ? AND timeframe = ? AND start >= ? AND start < ? ORDER BY start"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(symbol)
-            .bind(timeframe.to_string())
-            .bind(to_nanos(from))
-            .bind(to_nanos(to))
-            .fetch_all(&self.pool)
-            .await?;
-        rows::all(rows, rows::bar)
+        reads::bars(&self.pool, symbol, timeframe, from, to).await
     }
-
     async fn latest_bars(
         &self,
         timeframe: Option<Timeframe>,
@@ -524,27 +470,8 @@ impl Store for SqliteStore {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
-        let rows: Vec<(i64, String)> = sqlx::query_as(
-            "SELECT start, close FROM bars WHERE symbol = ? AND timeframe = ? AND start < ?
-             ORDER BY start DESC LIMIT ?",
-        )
-        .bind(symbol)
-        .bind(timeframe.to_string())
-        .bind(to_nanos(before))
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .rev()
-            .map(|(start, close)| {
-                Ok((
-                    convert::from_nanos(*start),
-                    convert::decimal("close", close)?,
-                ))
-            })
-            .collect()
+        reads::recent_closes(&self.pool, symbol, timeframe, before, limit).await
     }
-
     async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
         reads::freshness(&self.pool).await
     }

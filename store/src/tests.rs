@@ -577,6 +577,18 @@ async fn reads_latest_range_and_history(store: Arc<dyn Store>) {
         .unwrap();
     assert_eq!(range.len(), 1, "from inclusive, to exclusive");
     assert_eq!(range[0].source, "p");
+    // An open-ended range (`mdhost bars` without --from/--to) reaches past what either
+    // backend's instants can hold; it is clamped, not refused.
+    let every = store
+        .bars(
+            "AAPL",
+            tf(),
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+        )
+        .await
+        .unwrap();
+    assert_eq!(every.len(), 3);
     let recent = store
         .recent_bars("AAPL", tf(), t("2025-07-08T14:02:00Z"), 10)
         .await
