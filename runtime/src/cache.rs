@@ -87,15 +87,14 @@ impl ComponentCache {
         bytes: &[u8],
     ) -> Result<Component, wasmtime::Error> {
         let component = Component::from_binary(engine, bytes)?;
-        if let Some(path) = self.disk_path(hash) {
-            if let Err(e) = component
+        if let Some(path) = self.disk_path(hash)
+            && let Err(e) = component
                 .serialize()
                 .map_err(std::io::Error::other)
                 .and_then(|art| write_atomic(&path, &art))
-            {
-                // The disk cache only saves time; failing to write it is not an error.
-                tracing::warn!(path = %path.display(), error = %e, "could not write component cache");
-            }
+        {
+            // The disk cache only saves time; failing to write it is not an error.
+            tracing::warn!(path = %path.display(), error = %e, "could not write component cache");
         }
         Ok(component)
     }
