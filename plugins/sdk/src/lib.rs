@@ -14,7 +14,7 @@
 pub mod bindings {
     //! Generated bindings of the `mdhost:provider@0.1.0` world, re-exported for plugins.
     wit_bindgen::generate!({
-        path: "../../wit",
+        path: "../../wit/0.1.0",
         world: "provider-plugin",
         pub_export_macro: true,
         export_macro_name: "export",
