@@ -27,7 +27,10 @@ mod tests {
     #[test]
     fn released_contracts_are_frozen_byte_for_byte() {
         for (version, sha256) in RELEASED {
-            let path = format!("{}/../wit/{version}/provider.wit", env!("CARGO_MANIFEST_DIR"));
+            let path = format!(
+                "{}/../wit/{version}/provider.wit",
+                env!("CARGO_MANIFEST_DIR")
+            );
             let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
             assert_eq!(
                 hex::encode(Sha256::digest(&text)),
