@@ -130,9 +130,10 @@ impl Dialect for Postgres {
     /// without `from`/`to`), which TIMESTAMPTZ (4713 BC to 294276 AD) refuses as out of
     /// range; years 1 to 9999 hold every bar there is.
     fn bound(t: DateTime<Utc>) -> Self::At {
-        let first = DateTime::parse_from_rfc3339("0001-01-01T00:00:00Z").expect("valid");
-        let last = DateTime::parse_from_rfc3339("9999-12-31T23:59:59Z").expect("valid");
-        t.clamp(first.to_utc(), last.to_utc())
+        // 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z.
+        let first = DateTime::from_timestamp(-62_135_596_800, 0).expect("in range");
+        let last = DateTime::from_timestamp(253_402_300_799, 0).expect("in range");
+        t.clamp(first, last)
     }
     fn text(s: &str) -> Self::Text {
         s.to_owned()
@@ -178,3 +179,118 @@ impl Dialect for Sqlite {
 
     runs_statements!(SqliteRow);
 }
+
+/// `impl Store for $store`: the backend's own methods (migrations, the write path, the
+/// latest-bar read) as given, and every method written once over the seam, each a call
+/// with `&self.pool`. One list for both backends, so a shared read cannot be wired to one
+/// and forgotten in the other.
+macro_rules! impl_store {
+    ($store:ty { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            $($own)*
+
+            async fn begin_run(&self, run: &$crate::RunStart) -> Result<i64, $crate::StoreError> {
+                $crate::runs::begin(&self.pool, run).await
+            }
+
+            async fn finish_run(
+                &self,
+                id: i64,
+                o: &$crate::RunOutcome,
+            ) -> Result<(), $crate::StoreError> {
+                $crate::runs::finish(&self.pool, id, o).await
+            }
+
+            async fn bars(
+                &self,
+                symbol: &str,
+                timeframe: mdhost_core::domain::Timeframe,
+                from: chrono::DateTime<chrono::Utc>,
+                to: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::StoredBar>, $crate::StoreError> {
+                $crate::reads::bars(&self.pool, symbol, timeframe, from, to).await
+            }
+
+            async fn recent_bars(
+                &self,
+                symbol: &str,
+                timeframe: mdhost_core::domain::Timeframe,
+                before: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> Result<Vec<(chrono::DateTime<chrono::Utc>, rust_decimal::Decimal)>, $crate::StoreError>
+            {
+                $crate::reads::recent_closes(&self.pool, symbol, timeframe, before, limit).await
+            }
+
+            async fn freshness(&self) -> Result<Vec<$crate::Freshness>, $crate::StoreError> {
+                $crate::reads::freshness(&self.pool).await
+            }
+
+            async fn quarantine(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<$crate::Quarantined>, $crate::StoreError> {
+                $crate::reads::quarantine(&self.pool, limit).await
+            }
+
+            async fn events(
+                &self,
+                kind: Option<&str>,
+                limit: u32,
+            ) -> Result<Vec<$crate::StoredEvent>, $crate::StoreError> {
+                $crate::reads::events(&self.pool, kind, limit).await
+            }
+
+            async fn runs(&self, limit: u32) -> Result<Vec<$crate::RunRow>, $crate::StoreError> {
+                $crate::reads::runs(&self.pool, limit).await
+            }
+
+            async fn checkpoint(
+                &self,
+                job: &str,
+                symbol: &str,
+                timeframe: mdhost_core::domain::Timeframe,
+                window_start: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Option<$crate::Checkpoint>, $crate::StoreError> {
+                $crate::reads::checkpoint(&self.pool, job, symbol, timeframe, window_start).await
+            }
+
+            async fn coverage(
+                &self,
+                job: &str,
+                symbol: &str,
+                timeframe: mdhost_core::domain::Timeframe,
+            ) -> Result<Vec<$crate::Span>, $crate::StoreError> {
+                $crate::reads::coverage(&self.pool, job, symbol, timeframe).await
+            }
+
+            async fn queue_gaps(
+                &self,
+                stream: &str,
+                timeframe: mdhost_core::domain::Timeframe,
+                gaps: &[$crate::StreamGap],
+            ) -> Result<(), $crate::StoreError> {
+                $crate::gaps::queue(&self.pool, stream, timeframe, gaps).await
+            }
+
+            async fn queued_gaps(
+                &self,
+                stream: &str,
+                timeframe: mdhost_core::domain::Timeframe,
+            ) -> Result<Vec<$crate::StreamGap>, $crate::StoreError> {
+                $crate::gaps::list(&self.pool, stream, timeframe).await
+            }
+
+            async fn forget_gaps(
+                &self,
+                stream: &str,
+                timeframe: mdhost_core::domain::Timeframe,
+                gaps: &[$crate::StreamGap],
+            ) -> Result<(), $crate::StoreError> {
+                $crate::gaps::forget(&self.pool, stream, timeframe, gaps).await
+            }
+        }
+    };
+}
+pub(super) use impl_store;

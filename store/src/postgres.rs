@@ -15,7 +15,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -24,8 +23,8 @@ use sqlx::{Acquire, ConnectOptions, Postgres, Row, Transaction};
 use super::convert;
 use super::digest;
 use super::rows::{self, BAR_COLUMNS};
+use super::runs;
 use super::*;
-use super::{gaps, reads, runs};
 use mdhost_core::domain::Bar;
 
 /// Bars per statement: large enough to amortise the round trip, small enough to keep each
@@ -529,21 +528,7 @@ async fn freshness(
 }
 
 async fn record_failure_in(conn: &mut sqlx::PgConnection, f: &Failure) -> Result<(), StoreError> {
-    sqlx::query(
-        "INSERT INTO freshness (symbol, timeframe, source, asset_class, last_error_at, last_error)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (symbol, timeframe, source) DO UPDATE SET
-             asset_class = EXCLUDED.asset_class,
-             last_error_at = EXCLUDED.last_error_at, last_error = EXCLUDED.last_error",
-    )
-    .bind(&f.symbol)
-    .bind(f.timeframe.to_string())
-    .bind(&f.source)
-    .bind(f.asset_class.as_str())
-    .bind(f.at)
-    .bind(&f.error)
-    .execute(conn)
-    .await?;
+    runs::failure(f).build().execute(conn).await?;
     Ok(())
 }
 
@@ -616,8 +601,7 @@ async fn coverage(
     Ok(())
 }
 
-#[async_trait]
-impl Store for PgStore {
+super::dialect::impl_store!(PgStore {
     fn backend(&self) -> &'static str {
         "postgres"
     }
@@ -649,21 +633,6 @@ impl Store for PgStore {
         record_failure_in(&mut conn, failure).await
     }
 
-    async fn begin_run(&self, run: &RunStart) -> Result<i64, StoreError> {
-        runs::begin(&self.pool, run).await
-    }
-    async fn finish_run(&self, id: i64, o: &RunOutcome) -> Result<(), StoreError> {
-        runs::finish(&self.pool, id, o).await
-    }
-    async fn bars(
-        &self,
-        symbol: &str,
-        timeframe: Timeframe,
-        from: DateTime<Utc>,
-        to: DateTime<Utc>,
-    ) -> Result<Vec<StoredBar>, StoreError> {
-        reads::bars(&self.pool, symbol, timeframe, from, to).await
-    }
     async fn latest_bars(
         &self,
         timeframe: Option<Timeframe>,
@@ -679,74 +648,4 @@ impl Store for PgStore {
             .await?;
         rows::all(rows, rows::bar)
     }
-
-    async fn recent_bars(
-        &self,
-        symbol: &str,
-        timeframe: Timeframe,
-        before: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<(DateTime<Utc>, Decimal)>, StoreError> {
-        reads::recent_closes(&self.pool, symbol, timeframe, before, limit).await
-    }
-    async fn freshness(&self) -> Result<Vec<Freshness>, StoreError> {
-        reads::freshness(&self.pool).await
-    }
-
-    async fn quarantine(&self, limit: u32) -> Result<Vec<Quarantined>, StoreError> {
-        reads::quarantine(&self.pool, limit).await
-    }
-
-    async fn events(&self, kind: Option<&str>, limit: u32) -> Result<Vec<StoredEvent>, StoreError> {
-        reads::events(&self.pool, kind, limit).await
-    }
-
-    async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError> {
-        reads::runs(&self.pool, limit).await
-    }
-
-    async fn checkpoint(
-        &self,
-        job: &str,
-        symbol: &str,
-        timeframe: Timeframe,
-        window_start: DateTime<Utc>,
-    ) -> Result<Option<Checkpoint>, StoreError> {
-        reads::checkpoint(&self.pool, job, symbol, timeframe, window_start).await
-    }
-
-    async fn coverage(
-        &self,
-        job: &str,
-        symbol: &str,
-        timeframe: Timeframe,
-    ) -> Result<Vec<Span>, StoreError> {
-        reads::coverage(&self.pool, job, symbol, timeframe).await
-    }
-
-    async fn queue_gaps(
-        &self,
-        stream: &str,
-        timeframe: Timeframe,
-        gaps: &[StreamGap],
-    ) -> Result<(), StoreError> {
-        gaps::queue(&self.pool, stream, timeframe, gaps).await
-    }
-
-    async fn queued_gaps(
-        &self,
-        stream: &str,
-        timeframe: Timeframe,
-    ) -> Result<Vec<StreamGap>, StoreError> {
-        gaps::list(&self.pool, stream, timeframe).await
-    }
-
-    async fn forget_gaps(
-        &self,
-        stream: &str,
-        timeframe: Timeframe,
-        gaps: &[StreamGap],
-    ) -> Result<(), StoreError> {
-        gaps::forget(&self.pool, stream, timeframe, gaps).await
-    }
-}
+});

@@ -1,12 +1,12 @@
-//! The `runs` table's writes, once for both backends over the dialect seam: a run opened
-//! (closing as `interrupted` any run of the job a killed process left `running`) and
-//! closed with its outcome.
+//! Run bookkeeping written once for both backends over the dialect seam: a run opened
+//! (closing as `interrupted` any run of the job a killed process left `running`), closed
+//! with its outcome, and a series' failure noted in its freshness row.
 
 use sqlx::{Pool, QueryBuilder};
 
 use super::convert::{db_count, errors_json, uncovered_json};
 use super::dialect::Dialect;
-use super::{RunOutcome, RunStart, StoreError};
+use super::{Failure, RunOutcome, RunStart, StoreError};
 
 /// Opens a run; its id.
 pub(super) async fn begin<DB: Dialect>(pool: &Pool<DB>, run: &RunStart) -> Result<i64, StoreError> {
@@ -63,4 +63,29 @@ pub(super) async fn finish<DB: Dialect>(
         .push(" WHERE id = ")
         .push_bind(DB::int(id));
     DB::all_or_none(pool, vec![q]).await
+}
+
+/// The statement that notes `f` in its series' freshness row (the error and when), run by
+/// each backend on its own connection: alone, or inside a write's transaction.
+pub(super) fn failure<DB: Dialect>(f: &Failure) -> QueryBuilder<DB> {
+    let mut q = QueryBuilder::<DB>::new(
+        "INSERT INTO freshness (symbol, timeframe, source, asset_class, last_error_at, last_error) VALUES (",
+    );
+    q.push_bind(DB::text(&f.symbol))
+        .push(", ")
+        .push_bind(DB::text(&f.timeframe.to_string()))
+        .push(", ")
+        .push_bind(DB::text(&f.source))
+        .push(", ")
+        .push_bind(DB::text(f.asset_class.as_str()))
+        .push(", ")
+        .push_bind(DB::at(f.at))
+        .push(", ")
+        .push_bind(DB::text(&f.error))
+        .push(
+            ") ON CONFLICT (symbol, timeframe, source) DO UPDATE SET
+                 asset_class = excluded.asset_class,
+                 last_error_at = excluded.last_error_at, last_error = excluded.last_error",
+        );
+    q
 }
