@@ -220,14 +220,42 @@ impl StreamMetrics {
 
 /// The runtime's reports land in the same registry as everything else.
 impl mdhost_runtime::CallMetrics for Metrics {
+    /// One plugin call: `op` is `describe` or `fetch-bars`, `outcome` is `ok` or the error
+    /// kind (`deadline`, `trap`, `rate-limited`, `transient`, …).
     fn call(&self, provider: &str, op: &str, outcome: &str, elapsed: Duration) {
-        Metrics::call(self, provider, op, outcome, elapsed);
+        self.calls
+            .get_or_create(&CallLabels {
+                provider: provider.to_owned(),
+                op: op.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+        self.call_seconds
+            .get_or_create(&OpLabels {
+                provider: provider.to_owned(),
+                op: op.to_owned(),
+            })
+            .observe(elapsed.as_secs_f64()); // float-ok: a latency
     }
+
+    /// A request of `provider` waited `waited` for its rate limiter.
     fn rate_limit_wait(&self, provider: &str, waited: Duration) {
-        Metrics::rate_limit_wait(self, provider, waited);
+        let labels = ProviderLabels {
+            provider: provider.to_owned(),
+        };
+        self.rate_limit_waits.get_or_create(&labels).inc();
+        self.rate_limit_wait_seconds
+            .get_or_create(&labels)
+            .inc_by(waited.as_secs_f64()); // float-ok: seconds waited
     }
+
+    /// Log lines of `provider` dropped by its budget or rate.
     fn log_dropped(&self, provider: &str, lines: u64) {
-        Metrics::log_dropped(self, provider, lines);
+        self.log_dropped
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .inc_by(lines);
     }
 }
 
@@ -319,35 +347,6 @@ impl Metrics {
         }
     }
 
-    /// One plugin call: `op` is `describe` or `fetch-bars`, `outcome` is `ok` or the error
-    /// kind (`deadline`, `trap`, `rate-limited`, `transient`, …).
-    pub fn call(&self, provider: &str, op: &str, outcome: &str, elapsed: Duration) {
-        self.calls
-            .get_or_create(&CallLabels {
-                provider: provider.to_owned(),
-                op: op.to_owned(),
-                outcome: outcome.to_owned(),
-            })
-            .inc();
-        self.call_seconds
-            .get_or_create(&OpLabels {
-                provider: provider.to_owned(),
-                op: op.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64()); // float-ok: a latency
-    }
-
-    /// A request of `provider` waited `waited` for its rate limiter.
-    pub fn rate_limit_wait(&self, provider: &str, waited: Duration) {
-        let labels = ProviderLabels {
-            provider: provider.to_owned(),
-        };
-        self.rate_limit_waits.get_or_create(&labels).inc();
-        self.rate_limit_wait_seconds
-            .get_or_create(&labels)
-            .inc_by(waited.as_secs_f64()); // float-ok: seconds waited
-    }
-
     /// Bars of one provider and timeframe that were written or quarantined.
     pub fn bars(&self, provider: &str, timeframe: &str, written: u64, rejected: u64) {
         let labels = BarLabels {
@@ -366,15 +365,6 @@ impl Metrics {
                 status: status.to_owned(),
             })
             .inc();
-    }
-
-    /// Log lines of `provider` dropped by its budget or rate.
-    pub fn log_dropped(&self, provider: &str, lines: u64) {
-        self.log_dropped
-            .get_or_create(&ProviderLabels {
-                provider: provider.to_owned(),
-            })
-            .inc_by(lines);
     }
 
     /// A plugin file loaded and swapped in (`ok`), or failed to load.
@@ -530,6 +520,7 @@ impl Metrics {
 mod tests {
     use super::*;
     use crate::domain::AssetClass;
+    use mdhost_runtime::CallMetrics;
 
     fn lines(m: &Metrics, freshness: &[Freshness], now: DateTime<Utc>) -> Vec<String> {
         m.render(freshness, now)
