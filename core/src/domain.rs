@@ -1,6 +1,8 @@
 //! Host-side domain types: what the rest of the host works with instead of WIT bindings.
 //! Plugin output is converted into these in exactly one place (`runtime::convert`).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -89,6 +91,102 @@ pub struct ProviderInfo {
     pub default_rate_limit: RateLimit,
     pub max_symbols_per_request: u32,
     pub streaming: bool,
+    /// The kinds of data the plugin serves (a 0.1 plugin serves bars only).
+    pub kinds: Vec<DataKind>,
+    /// Request quotas beyond the rate limit, as the plugin declares them.
+    pub default_quotas: Vec<Quota>,
+    /// Options the operator may set in `[plugins.<name>.options]`.
+    pub options: Vec<OptionSpec>,
+}
+
+/// A kind of data a plugin can serve (the WIT `data-kind`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DataKind {
+    Bars,
+    CorporateActions,
+    EconomicSeries,
+    Instruments,
+}
+
+/// The calendar period of a quota: UTC days or UTC months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum QuotaPeriod {
+    Day,
+    Month,
+}
+
+/// At most `requests` requests per `period`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Quota {
+    pub requests: u32,
+    pub period: QuotaPeriod,
+}
+
+/// What values a plugin option takes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum OptionKind {
+    Flag,
+    Integer { min: i64, max: i64 },
+    Text,
+    Choice { words: Vec<String> },
+}
+
+/// The value of a plugin option.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum OptionValue {
+    Flag(bool),
+    Integer(i64),
+    Text(String),
+}
+
+impl OptionKind {
+    /// Whether `value` is one this kind takes.
+    pub fn admits(&self, value: &OptionValue) -> bool {
+        match (self, value) {
+            (OptionKind::Flag, OptionValue::Flag(_)) | (OptionKind::Text, OptionValue::Text(_)) => {
+                true
+            }
+            (OptionKind::Integer { min, max }, OptionValue::Integer(v)) => min <= v && v <= max,
+            (OptionKind::Choice { words }, OptionValue::Text(w)) => words.contains(w),
+            _ => false,
+        }
+    }
+}
+
+impl std::fmt::Display for OptionValue {
+    /// As the operator writes it in TOML: `true`, `5`, `"live"`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionValue::Flag(b) => write!(f, "{b}"),
+            OptionValue::Integer(i) => write!(f, "{i}"),
+            OptionValue::Text(t) => write!(f, "{t:?}"),
+        }
+    }
+}
+
+impl std::fmt::Display for OptionKind {
+    /// How the kind reads in an error: "true or false", "an integer in [1, 10]", …
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            OptionKind::Flag => f.write_str("true or false"),
+            OptionKind::Integer { min, max } => write!(f, "an integer in [{min}, {max}]"),
+            OptionKind::Text => f.write_str("a string"),
+            OptionKind::Choice { words } => write!(f, "one of {}", words.join(", ")),
+        }
+    }
+}
+
+/// An option a plugin declares in `describe`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OptionSpec {
+    pub name: String,
+    pub description: String,
+    pub kind: OptionKind,
+    pub default: OptionValue,
 }
 
 impl ProviderInfo {
@@ -96,6 +194,56 @@ impl ProviderInfo {
     pub fn classes(&self) -> ClassSet {
         self.asset_classes.iter().collect()
     }
+
+    /// Every declared option's value: the operator's (`set`) where given and of the
+    /// declared kind, else the default. An option the plugin does not declare, or a value
+    /// not of its kind, is refused with the option's name.
+    pub fn resolve_options(
+        &self,
+        set: &BTreeMap<String, OptionValue>,
+    ) -> Result<BTreeMap<String, OptionValue>, OptionError> {
+        if let Some(unknown) = set
+            .keys()
+            .find(|k| !self.options.iter().any(|o| &o.name == *k))
+        {
+            let declared: Vec<&str> = self.options.iter().map(|o| o.name.as_str()).collect();
+            return Err(OptionError {
+                option: unknown.clone(),
+                message: format!(
+                    "plugin {:?} declares no such option (it declares: {})",
+                    self.name,
+                    if declared.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        declared.join(", ")
+                    }
+                ),
+            });
+        }
+        let mut out = BTreeMap::new();
+        for spec in &self.options {
+            let value = match set.get(&spec.name) {
+                Some(v) if !spec.kind.admits(v) => {
+                    return Err(OptionError {
+                        option: spec.name.clone(),
+                        message: format!("{v} is not {}", spec.kind),
+                    });
+                }
+                Some(v) => v.clone(),
+                None => spec.default.clone(),
+            };
+            out.insert(spec.name.clone(), value);
+        }
+        Ok(out)
+    }
+}
+
+/// An operator's option the plugin does not take.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("options.{option}: {message}")]
+pub struct OptionError {
+    pub option: String,
+    pub message: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,6 +320,8 @@ pub enum StreamEvent {
 pub enum ProviderError {
     #[error("rate limited{}", .0.map(|s| format!(" (retry in {s} s)")).unwrap_or_default())]
     RateLimited(Option<u32>),
+    #[error("quota exhausted{}", .0.map(|t| format!(" until {}", t.to_rfc3339())).unwrap_or_default())]
+    QuotaExhausted(Option<DateTime<Utc>>),
     #[error("unauthorized: {0}")]
     Unauthorized(String),
     #[error("unknown symbol: {0}")]
@@ -189,6 +339,7 @@ impl ProviderError {
     pub fn kind(&self) -> &'static str {
         match self {
             ProviderError::RateLimited(_) => "rate-limited",
+            ProviderError::QuotaExhausted(_) => "quota-exhausted",
             ProviderError::Unauthorized(_) => "unauthorized",
             ProviderError::UnknownSymbol(_) => "unknown-symbol",
             ProviderError::Unsupported(_) => "unsupported",

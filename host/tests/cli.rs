@@ -81,7 +81,8 @@ fn inspect_json_describes_each_provider() {
         );
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["info"]["name"], name);
-        assert_eq!(v["wit_version"], "0.1.0");
+        assert_eq!(v["wit_version"], "0.2.0");
+        assert_eq!(v["info"]["kinds"], serde_json::json!(["bars"]), "{name}");
         assert_eq!(v["sha256"].as_str().map(str::len), Some(64));
         assert_eq!(v["info"]["allowed_hosts"], serde_json::json!(hosts));
         assert_eq!(v["info"]["secrets"], serde_json::json!(secrets));
@@ -100,7 +101,7 @@ fn inspect_json_describes_each_provider() {
 fn with_wit_version(dir: &Path, version: &str) -> PathBuf {
     let bytes = std::fs::read(common::test_wasm("misbehave")).unwrap();
     let (from, to) = (
-        b"mdhost:provider/provider@0.1.0".as_slice(),
+        b"mdhost:provider/provider@0.2.0".as_slice(),
         format!("mdhost:provider/provider@{version}"),
     );
     assert_eq!(from.len(), to.len());
@@ -147,7 +148,7 @@ fn inspect_refuses_bad_components_with_one_clear_line() {
     check_refused(
         d,
         &with_wit_version(d, "0.9.0"),
-        "built against mdhost:provider/provider@0.9.0, which this host does not support; supported versions: 0.1.0",
+        "built against mdhost:provider/provider@0.9.0, which this host does not support; supported versions: 0.2.0, 0.1.0",
     );
     check_refused(
         d,

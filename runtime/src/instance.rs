@@ -8,9 +8,8 @@ use std::time::Duration;
 use wasmtime::{Store, Trap, UpdateDeadline};
 
 use super::Shared;
-use super::bindings::{ProviderPlugin, ProviderPluginPre};
 use super::capabilities::PluginCaps;
-use super::convert::ContractError;
+use super::contract::{Bound, ContractError, Pre};
 use super::state::CallState;
 use mdhost_core::domain::{
     BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent, StreamPlan, Timeframe,
@@ -58,14 +57,14 @@ const BACKSTOP_GRACE: Duration = Duration::from_secs(1);
 
 pub struct PluginInstance {
     store: Store<CallState>,
-    bindings: ProviderPlugin,
+    bound: Bound,
     poisoned: Option<String>,
 }
 
 impl PluginInstance {
     pub(crate) async fn new(
         shared: &Shared,
-        pre: &ProviderPluginPre<CallState>,
+        pre: &Pre,
         caps: Arc<PluginCaps>,
     ) -> Result<Self, CallError> {
         let result_cap = caps.limits.max_result_bytes;
@@ -86,10 +85,10 @@ impl PluginInstance {
         });
         store.data_mut().arm();
         store.set_epoch_deadline(1);
-        match pre.instantiate_async(&mut store).await {
-            Ok(bindings) => Ok(PluginInstance {
+        match pre.instantiate(&mut store).await {
+            Ok(bound) => Ok(PluginInstance {
                 store,
-                bindings,
+                bound,
                 poisoned: None,
             }),
             Err(e) => Err(match classify(&store, e) {
@@ -138,13 +137,9 @@ impl PluginInstance {
     pub async fn describe(&mut self) -> Result<ProviderInfo, CallError> {
         self.begin()?;
         let backstop = self.backstop();
-        let fut = self
-            .bindings
-            .mdhost_provider_provider()
-            .call_describe(&mut self.store);
+        let fut = self.bound.describe(&mut self.store);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
-        let info = self.finish("describe", outcome)?;
-        Ok(ProviderInfo::try_from(info)?)
+        Ok(self.finish("describe", outcome)??)
     }
 
     /// Calls `fetch-bars`. The outer error is the sandbox's; the inner one the plugin's.
@@ -152,19 +147,15 @@ impl PluginInstance {
         &mut self,
         req: &BarsRequest,
     ) -> Result<Result<BarsPage, ProviderError>, CallError> {
-        let wit_req = req.try_into()?;
         self.begin()?;
         let backstop = self.backstop();
-        let fut = self
-            .bindings
-            .mdhost_provider_provider()
-            .call_fetch_bars(&mut self.store, &wit_req);
+        let fut = self.bound.fetch_bars(&mut self.store, req);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
-        let page = self.finish("fetch-bars", outcome)?;
+        let page = self.finish("fetch-bars", outcome)??;
         let caps = self.caps();
         Ok(match page {
-            Ok(p) => caps.scrub_page(BarsPage::from(p)),
-            Err(e) => Err(caps.scrub_error(ProviderError::from(e))),
+            Ok(p) => caps.scrub_page(p),
+            Err(e) => Err(caps.scrub_error(e)),
         })
     }
 }
@@ -179,17 +170,11 @@ impl PluginInstance {
     ) -> Result<Result<StreamPlan, ProviderError>, CallError> {
         self.begin()?;
         let backstop = self.backstop();
-        let fut = self.bindings.mdhost_provider_streaming().call_connect(
-            &mut self.store,
-            symbols,
-            timeframe.into(),
-        );
+        let fut = self.bound.connect(&mut self.store, symbols, timeframe);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
-        let plan = self.finish("connect", outcome)?;
+        let plan = self.finish("connect", outcome)??;
         let caps = self.caps();
-        Ok(plan
-            .map(StreamPlan::from)
-            .map_err(|e| caps.scrub_error(ProviderError::from(e))))
+        Ok(plan.map_err(|e| caps.scrub_error(e)))
     }
 
     /// Calls `streaming.on-message` with one frame or line, secret values redacted (a
@@ -207,20 +192,13 @@ impl PluginInstance {
         };
         self.begin()?;
         let backstop = self.backstop();
-        let fut = self
-            .bindings
-            .mdhost_provider_streaming()
-            .call_on_message(&mut self.store, message);
+        let fut = self.bound.on_message(&mut self.store, message);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
-        let events = self.finish("on-message", outcome)?;
+        let events = self.finish("on-message", outcome)??;
         let caps = self.caps();
         Ok(events
-            .map(|list| {
-                list.into_iter()
-                    .map(|e| caps.scrub_event(StreamEvent::from(e)))
-                    .collect()
-            })
-            .map_err(|e| caps.scrub_error(ProviderError::from(e))))
+            .map(|list| list.into_iter().map(|e| caps.scrub_event(e)).collect())
+            .map_err(|e| caps.scrub_error(e)))
     }
 
     /// The capabilities of the plugin this instance runs (its grant and secrets apply to

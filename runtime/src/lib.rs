@@ -4,11 +4,10 @@
 //! the generated WIT bindings; [`net`] is the transport, rate limiters and retry loop
 //! behind the plugins' `http.send`.
 
-mod bindings;
 pub mod cache;
 pub mod capabilities;
 mod capture;
-mod convert;
+mod contract;
 mod engine;
 mod instance;
 mod load;
@@ -21,15 +20,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use bindings::SUPPORTED_WIT_VERSIONS;
 pub use cache::{CacheHit, content_hash};
 pub use capabilities::CallLimits;
-pub use convert::ContractError;
+pub use contract::ContractError;
+pub use contract::SUPPORTED_WIT_VERSIONS;
 pub use instance::{CallError, PluginInstance};
 pub use load::{LoadError, Plugin};
 pub use pages::{End, Next, PageRecord, Pages};
 
-use mdhost_core::domain::RateLimit;
+use mdhost_core::domain::{OptionValue, RateLimit};
 
 use crate::net::{RateLimiters, RetryPolicy, Transport};
 
@@ -70,6 +69,9 @@ pub struct PluginSettings {
     pub limits: CallLimits,
     /// What one job run may take from this plugin.
     pub run_budget: RunBudget,
+    /// The operator's option values (`[plugins.<name>.options]`), checked at load against
+    /// what the plugin declares.
+    pub options: BTreeMap<String, OptionValue>,
     /// The file in the plugins directory bound to this name (default `<name>.wasm`): only
     /// it gets these settings' secrets, and it wins the name over any other file.
     pub file: Option<String>,
@@ -171,11 +173,7 @@ impl Runtime {
         let (engine, pooling) = engine::build_engine(opts.pooling).map_err(err)?;
         let mut linker = wasmtime::component::Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(err)?;
-        bindings::ProviderPlugin::add_to_linker::<_, wasmtime::component::HasSelf<_>>(
-            &mut linker,
-            |s| s,
-        )
-        .map_err(err)?;
+        contract::add_to_linker(&mut linker).map_err(err)?;
         let cache = cache::ComponentCache::new(&engine, opts.cache_dir);
         let ticker = engine::EpochTicker::start(&engine);
         Ok(Runtime {

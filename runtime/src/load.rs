@@ -6,15 +6,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::bindings::{PROVIDER_INTERFACE, ProviderPluginPre, SUPPORTED_WIT_VERSIONS};
 use super::cache::{CacheHit, content_hash};
 use super::capabilities::grant::{HostGrant, HostPattern};
 use super::capabilities::log::LogRate;
 use super::capabilities::secrets::{Secret, SecretSet, SecretValue};
 use super::capabilities::{CallLimits, PluginCaps};
+use super::contract::{PROVIDER_INTERFACE, Pre, SUPPORTED_WIT_VERSIONS};
 use super::engine::MAX_MEMORY_CAP;
 use super::instance::{CallError, PluginInstance};
-use super::state::CallState;
 use super::{PluginSettings, Runtime, Shared};
 use mdhost_core::domain::{BarsPage, BarsRequest, ProviderError, ProviderInfo};
 
@@ -64,7 +63,7 @@ pub struct Plugin {
     wit_version: String,
     origin: String,
     cache_hit: CacheHit,
-    pre: ProviderPluginPre<CallState>,
+    pre: Pre,
     caps: Arc<PluginCaps>,
     shared: Arc<Shared>,
 }
@@ -166,7 +165,7 @@ impl Runtime {
         let pre = shared
             .linker
             .instantiate_pre(&component)
-            .and_then(ProviderPluginPre::new)
+            .and_then(|pre| Pre::new(&wit_version, pre))
             .map_err(|e| LoadError::Imports {
                 origin: o(),
                 message: format!("{e:#}"),
@@ -188,6 +187,7 @@ impl Runtime {
             },
             metrics: shared.metrics.clone(),
             log_rate: LogRate::new(CallLimits::default().log_rate),
+            options: BTreeMap::new(),
         });
         let info = async {
             let mut inst = PluginInstance::new(shared, &pre, probe).await?;
@@ -252,6 +252,9 @@ impl Runtime {
         }
         limits.memory_cap = limits.memory_cap.max(1 << 20);
         let limit = s.rate_limit.unwrap_or(info.default_rate_limit);
+        let options = info
+            .resolve_options(&s.options)
+            .map_err(|e| e.to_string())?;
         Ok(PluginCaps {
             name: info.name.clone(),
             version: info.version.clone(),
@@ -267,6 +270,7 @@ impl Runtime {
             limits,
             metrics: self.shared.metrics.clone(),
             log_rate: LogRate::new(limits.log_rate),
+            options,
         })
     }
 }

@@ -10,7 +10,6 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use super::capabilities::PluginCaps;
 use super::capabilities::log::LogBudget;
 use super::capture::Capture;
-use crate::bindings::mdhost::provider::log::Level;
 
 /// Bytes of plugin stdout/stderr kept per call; the rest is dropped (and said so).
 const STDIO_CAPTURE: usize = 64 * 1024;
@@ -177,7 +176,7 @@ impl CallState {
             let (bytes, dropped) = pipe.drain();
             let text = String::from_utf8_lossy(&bytes);
             for line in text.lines().filter(|l| !l.trim().is_empty()) {
-                self.plugin_line(Level::Info, stream, line);
+                self.plugin_line(tracing::Level::INFO, stream, line);
             }
             if dropped > 0 {
                 // Output past the capture counts as dropped log lines of the call.

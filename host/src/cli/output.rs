@@ -79,16 +79,7 @@ pub fn info_text(
     wit: &str,
 ) -> std::io::Result<()> {
     let tfs: Vec<String> = info.timeframes.iter().map(ToString::to_string).collect();
-    let classes: Vec<String> = info
-        .asset_classes
-        .iter()
-        .map(|a| {
-            serde_json::to_value(a)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default()
-        })
-        .collect();
+    let classes: Vec<String> = info.asset_classes.iter().map(word).collect();
     writeln!(
         out,
         "{} {}  —  {}",
@@ -119,5 +110,41 @@ pub fn info_text(
         out,
         "  streaming:       {}",
         if info.streaming { "yes" } else { "no" }
-    )
+    )?;
+    let kinds: Vec<String> = info.kinds.iter().map(word).collect();
+    writeln!(out, "  kinds:           {}", kinds.join(", "))?;
+    let quotas: Vec<String> = info
+        .default_quotas
+        .iter()
+        .map(|q| format!("{} requests / {}", q.requests, word(&q.period)))
+        .collect();
+    writeln!(
+        out,
+        "  quotas:          {}",
+        if quotas.is_empty() {
+            "none".into()
+        } else {
+            quotas.join(", ")
+        }
+    )?;
+    if info.options.is_empty() {
+        return writeln!(out, "  options:         none");
+    }
+    writeln!(out, "  options:")?;
+    for o in &info.options {
+        writeln!(
+            out,
+            "    {} = {}  ({}) {}",
+            o.name, o.default, o.kind, o.description
+        )?;
+    }
+    Ok(())
+}
+
+/// A serde enum's kebab-case word (`corporate-actions`, `day`, `equity`).
+fn word(v: &impl serde::Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }

@@ -11,7 +11,7 @@ use serde_spanned::Spanned;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{ProviderInfo, RateLimit, Timeframe};
+use crate::domain::{OptionValue, ProviderInfo, RateLimit, Timeframe};
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
 use crate::store::StoreUrl;
@@ -109,6 +109,9 @@ struct RawPlugin {
     run_quarantine: Option<Spanned<u64>>,
     #[serde(default)]
     secrets: BTreeMap<String, Spanned<RawSecret>>,
+    /// The plugin's own options, checked against what it declares once it is loaded.
+    #[serde(default)]
+    options: BTreeMap<String, Spanned<toml::Value>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -306,12 +309,12 @@ impl Config {
             store,
             connect_to,
         };
+        let mut lines = Lines::default();
         let mut plugins = BTreeMap::new();
         for (name, p) in raw.plugins {
-            let settings = src.plugin(&name, p)?;
+            let settings = src.plugin(&name, p, &mut lines)?;
             plugins.insert(name, settings);
         }
-        let mut lines = Lines::default();
         let mut jobs: Vec<JobConfig> = Vec::new();
         for j in raw.jobs {
             let span = j.span();
@@ -368,6 +371,15 @@ impl Config {
                 Some(message) => Err(self.located(at.0, at.1, message)),
                 None => Ok(()),
             };
+        for (name, settings) in &self.plugins {
+            let Some(info) = served.get(name) else {
+                continue;
+            };
+            if let Err(e) = info.resolve_options(&settings.options) {
+                let key = format!("plugins.{name}.options.{}", e.option);
+                return Err(self.located(&key, "", e.message));
+            }
+        }
         for j in &self.jobs {
             let key = format!("jobs[{}].providers", j.name);
             let timeframe = format!("jobs[{}].timeframe", j.name);
@@ -756,7 +768,12 @@ impl Source<'_> {
         })
     }
 
-    fn plugin(&self, name: &str, p: Spanned<RawPlugin>) -> Result<PluginSettings, ConfigError> {
+    fn plugin(
+        &self,
+        name: &str,
+        p: Spanned<RawPlugin>,
+        lines: &mut Lines,
+    ) -> Result<PluginSettings, ConfigError> {
         let k = |field: &str| format!("plugins.{name}.{field}");
         if HostPattern::parse(name).is_err() || name.contains('.') {
             return self.err(
@@ -809,9 +826,28 @@ impl Source<'_> {
         let burst = self.at_least_one(p.burst.as_ref(), k("burst"))?;
         let concurrency = self.at_least_one(p.concurrency.as_ref(), k("concurrency"))?;
         let secrets = self.plugin_secrets(name, p.secrets)?;
+        let mut options = BTreeMap::new();
+        for (option, value) in p.options {
+            let key = k(&format!("options.{option}"));
+            self.note(lines, key.clone(), "", value.span());
+            let v = match value.get_ref() {
+                toml::Value::Boolean(b) => OptionValue::Flag(*b),
+                toml::Value::Integer(i) => OptionValue::Integer(*i),
+                toml::Value::String(t) => OptionValue::Text(t.clone()),
+                other => {
+                    let msg = format!(
+                        "an option is true/false, an integer or a string (found: {})",
+                        other.type_str()
+                    );
+                    return self.err(value.span(), key, msg);
+                }
+            };
+            options.insert(option, v);
+        }
         Ok(PluginSettings {
             allow_hosts,
             secrets,
+            options,
             rate_limit,
             burst,
             concurrency,
@@ -1031,7 +1067,7 @@ mod tests {
         check(
             "[plugins.polygon]\n\nallow_hostz = []\n",
             Err(
-                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `file`, `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `max_result_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`",
+                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `file`, `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `max_result_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`, `options`",
             ),
         );
         check(
@@ -1180,6 +1216,9 @@ mod tests {
             },
             max_symbols_per_request: 1,
             streaming,
+            kinds: vec![crate::domain::DataKind::Bars],
+            default_quotas: vec![],
+            options: vec![],
         };
         (name.into(), info)
     }
@@ -1187,16 +1226,58 @@ mod tests {
     /// Checks `text` against yahoo (1h, 1d) and binance (1m, 1d, streams), with `running`
     /// as the configuration in force, if any.
     fn check_plugins(text: &str, running: Option<&str>, expected: Result<(), &str>) {
-        let served = BTreeMap::from([
-            provider("yahoo", &["1h", "1d"], false),
-            provider("binance", &["1m", "1d"], true),
-        ]);
+        let mut yahoo = provider("yahoo", &["1h", "1d"], false);
+        yahoo.1.options.push(crate::domain::OptionSpec {
+            name: "region".into(),
+            description: String::new(),
+            kind: crate::domain::OptionKind::Choice {
+                words: vec!["us".into(), "eu".into()],
+            },
+            default: OptionValue::Text("us".into()),
+        });
+        let served = BTreeMap::from([yahoo, provider("binance", &["1m", "1d"], true)]);
         let parse = |t: &str| Config::parse(t, Path::new("conf/plugins.toml")).unwrap();
         let running = running.map(parse);
         let got = parse(text)
             .check_plugins(&served, running.as_ref())
             .map_err(|e| e.to_string());
         assert_eq!(got, expected.map_err(str::to_owned), "{text}");
+    }
+
+    #[test]
+    fn plugin_options_are_checked_against_what_the_plugin_declares() {
+        let options = |body: &str| format!("[plugins.yahoo.options]\n{body}\n");
+        check_plugins(&options("region = \"eu\""), None, Ok(()));
+        check_plugins(
+            &options("region = \"asia\""),
+            None,
+            Err("conf/plugins.toml:2: plugins.yahoo.options.region: \"asia\" is not one of us, eu"),
+        );
+        check_plugins(
+            &options("\n\nregoin = \"eu\""),
+            None,
+            Err(
+                "conf/plugins.toml:4: plugins.yahoo.options.regoin: plugin \"yahoo\" declares no such option (it declares: region)",
+            ),
+        );
+        check_plugins(
+            "[plugins.binance.options]\nfeed = 1\n",
+            None,
+            Err(
+                "conf/plugins.toml:2: plugins.binance.options.feed: plugin \"binance\" declares no such option (it declares: none)",
+            ),
+        );
+        // Only the three TOML scalars are option values.
+        let e = Config::parse(
+            &options("region = [\"eu\"]"),
+            Path::new("conf/plugins.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            e,
+            "conf/plugins.toml:2: plugins.yahoo.options.region: an option is true/false, an integer or a string (found: array)"
+        );
     }
 
     #[test]

@@ -554,6 +554,7 @@ impl Runner<'_> {
             | ProviderError::Unsupported(_)
             | ProviderError::BadResponse(_) => Fail::Symbols(msg),
             ProviderError::RateLimited(_)
+            | ProviderError::QuotaExhausted(_)
             | ProviderError::Unauthorized(_)
             | ProviderError::Transient(_) => {
                 self.ctx.breakers.failure(name);

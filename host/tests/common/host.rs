@@ -78,11 +78,16 @@ pub async fn registry(dir: &Path, pooling: bool) -> Arc<Registry> {
 impl Host {
     /// Runs the configuration's first job once, as of `now`.
     pub async fn run_first_job(&self, now: DateTime<Utc>) -> RunSummary {
+        self.run_job(0, now).await
+    }
+
+    /// Runs the configuration's job number `index` once, as of `now`.
+    pub async fn run_job(&self, index: usize, now: DateTime<Utc>) -> RunSummary {
         let config = self.ctx.registry.config();
         let validator = Validator::new(config.validation.clone());
         run_job(
             &self.ctx,
-            &config.jobs[0],
+            &config.jobs[index],
             &validator,
             now,
             &CancellationToken::new(),

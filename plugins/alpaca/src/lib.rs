@@ -38,6 +38,9 @@ impl mdhost_sdk::Provider for Alpaca {
             },
             max_symbols_per_request: request::MAX_SYMBOLS,
             streaming: true,
+            kinds: vec![mdhost_sdk::DataKind::Bars],
+            default_quotas: vec![],
+            options: vec![],
         }
     }
 

@@ -28,6 +28,13 @@ impl mdhost_sdk::Provider for AlphaVantage {
             },
             max_symbols_per_request: 1,
             streaming: false,
+            kinds: vec![mdhost_sdk::DataKind::Bars],
+            // The free tier's documented daily allowance.
+            default_quotas: vec![mdhost_sdk::Quota {
+                requests: 25,
+                period: mdhost_sdk::QuotaPeriod::Day,
+            }],
+            options: vec![],
         }
     }
 

@@ -40,6 +40,9 @@ impl mdhost_sdk::Provider for Polygon {
             },
             max_symbols_per_request: 1,
             streaming: true,
+            kinds: vec![mdhost_sdk::DataKind::Bars],
+            default_quotas: vec![],
+            options: vec![],
         }
     }
 

@@ -1,23 +1,28 @@
-//! Guest-side helpers for mdhost provider plugins: the WIT bindings plus the small pieces
-//! every REST adapter needs (URLs with secret placeholders, HTTP with classified errors,
-//! exact decimal text, UTC time parsing), so that an adapter is mostly its parsing code.
+//! Guest-side helpers for mdhost provider plugins: the WIT bindings of contract 0.2.0,
+//! plus the pieces every REST adapter needs (URLs with secret placeholders, HTTP with
+//! classified errors, exact decimal text, UTC time parsing, bars as columns), so that an
+//! adapter is mostly its parsing code.
 //!
-//! A plugin implements [`Provider`] (and, if it streams, [`Stream`]) and exports itself:
+//! A plugin implements [`Provider`] (its kinds of data; what it leaves out answers
+//! `unsupported`) and [`Stream`] (or `no_stream!`), then exports itself:
 //!
 //! ```ignore
 //! struct Yahoo;
 //! impl mdhost_sdk::Provider for Yahoo { /* describe, fetch_bars */ }
-//! impl mdhost_sdk::Stream for Yahoo { /* or use mdhost_sdk::no_stream!() */ }
+//! mdhost_sdk::no_stream!(Yahoo);
 //! mdhost_sdk::export!(Yahoo);
 //! ```
+//!
+//! A plugin returns bars as rows ([`Bar`]); the SDK sends them as the contract's columns.
 
 pub mod bindings {
-    //! Generated bindings of the `mdhost:provider@0.1.0` world, re-exported for plugins.
+    //! Generated bindings of the `mdhost:provider@0.2.0` world. Plugins use the SDK's
+    //! traits and [`crate::export`], not these directly.
     wit_bindgen::generate!({
-        path: "../../wit/0.1.0",
+        path: "../../wit/0.2.0",
         world: "provider-plugin",
         pub_export_macro: true,
-        export_macro_name: "export",
+        export_macro_name: "__export_wit",
         default_bindings_module: "mdhost_sdk::bindings",
         additional_derives: [PartialEq],
     });
@@ -29,7 +34,9 @@ pub mod bindings {
 #[global_allocator]
 static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
+pub mod columns;
 pub mod decimal;
+mod export;
 pub mod http;
 pub mod log;
 pub mod page;
@@ -40,37 +47,82 @@ pub mod url;
 /// Canonical symbols, read by the same rules as the host reads them.
 pub use mdhost_model::symbol;
 
-pub use bindings::export;
 pub use bindings::exports::mdhost::provider::provider::{
-    BarsPage, BarsRequest, Guest as Provider, Info, RateLimit,
+    ActionsPage, ActionsRequest, BarsRequest, DataKind, Dividend, DividendKind, Info, Instrument,
+    InstrumentsPage, InstrumentsRequest, Observation, OptionKind, OptionSpec, Quota, QuotaPeriod,
+    RateLimit, SeriesMeta, SeriesPage, SeriesRequest, Split, Vintage,
 };
-pub use bindings::exports::mdhost::provider::streaming::{Event, Guest as Stream, Plan, Transport};
+pub use bindings::exports::mdhost::provider::streaming::{Plan, Transport};
 pub use bindings::mdhost::provider::types::{
-    AssetClass, Bar, ProviderError, Quote, TimeUnit, Timeframe, Timestamp, Trade,
+    Adjustment, AssetClass, Date, OptionValue, ProviderError, Quote, TimeUnit, Timeframe,
+    Timestamp, Trade,
 };
 pub use decimal::Dec;
+pub use export::{Adapter, Provider, Stream};
 
-/// Implements [`Stream`] for a plugin that does not stream: both hooks answer `unsupported`.
+/// One OHLCV bar as a plugin builds it: a row. The SDK turns a page's rows into the
+/// contract's columns (see [`columns`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bar {
+    /// The canonical symbol the host asked for.
+    pub symbol: String,
+    pub timeframe: Timeframe,
+    /// Start of the interval, UTC, aligned to the timeframe.
+    pub start: Timestamp,
+    pub open: String,
+    pub high: String,
+    pub low: String,
+    pub close: String,
+    pub volume: Option<String>,
+    pub vwap: Option<String>,
+    pub trades: Option<u64>,
+    /// False while the interval is still open.
+    pub complete: bool,
+}
+
+/// One page of bars as rows; `next_cursor` is none on the last page.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct BarsPage {
+    pub bars: Vec<Bar>,
+    pub next_cursor: Option<String>,
+}
+
+/// What one stream message meant, with bars as rows (sent as the contract's columns).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    Bar(Bar),
+    Quote(Quote),
+    Trade(Trade),
+    /// Text the host sends back on the same connection (auth, subscribe).
+    Reply(String),
+    Heartbeat,
+    /// Provider status text worth logging.
+    Status(String),
+    Error(ProviderError),
+}
+
+/// The value of option `name`, as the operator set it or as declared by default.
+pub fn option(name: &str) -> Option<OptionValue> {
+    bindings::mdhost::provider::options::get(name)
+}
+
+/// Implements [`Stream`] for a plugin that does not stream: both hooks answer
+/// `unsupported`.
 #[macro_export]
 macro_rules! no_stream {
     ($plugin:ty) => {
-        impl $crate::Stream for $plugin {
-            fn connect(
-                _symbols: ::std::vec::Vec<::std::string::String>,
-                _timeframe: $crate::Timeframe,
-            ) -> ::std::result::Result<$crate::Plan, $crate::ProviderError> {
-                ::std::result::Result::Err($crate::ProviderError::Unsupported(
-                    "this plugin does not stream".into(),
-                ))
-            }
-            fn on_message(
-                _message: ::std::vec::Vec<u8>,
-            ) -> ::std::result::Result<::std::vec::Vec<$crate::Event>, $crate::ProviderError> {
-                ::std::result::Result::Err($crate::ProviderError::Unsupported(
-                    "this plugin does not stream".into(),
-                ))
-            }
-        }
+        impl $crate::Stream for $plugin {}
+    };
+}
+
+/// Exports a plugin that implements [`Provider`] and [`Stream`] as the component's
+/// `provider` and `streaming` interfaces. Only in the component build: the export names
+/// are not symbols a native linker accepts.
+#[macro_export]
+macro_rules! export {
+    ($plugin:ty) => {
+        type __MdhostPlugin = $crate::Adapter<$plugin>;
+        $crate::bindings::__export_wit!(__MdhostPlugin with_types_in $crate::bindings);
     };
 }
 

@@ -31,6 +31,9 @@ impl mdhost_sdk::Provider for Yahoo {
             default_rate_limit: RateLimit { requests: 60, per_seconds: 60 },
             max_symbols_per_request: 1,
             streaming: false,
+            kinds: vec![mdhost_sdk::DataKind::Bars],
+            default_quotas: vec![],
+            options: vec![],
         }
     }
 

@@ -2,26 +2,36 @@
 //! retries within the deadline and the response size cap, in that order; then secret
 //! values are redacted from the response before the plugin reads it.
 
-use crate::bindings::mdhost::provider::http::{Host, HttpError, Request, Response};
-use crate::net::{HttpRequest, SendError, send_with_retries};
+use crate::net::{HttpRequest, HttpResponse, SendError, send_with_retries};
 use crate::state::CallState;
 
 use super::PluginCaps;
 use super::secrets::Place;
 
+/// Why a plugin's request got no response, in the terms every contract version's
+/// `http-error` has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpFailure {
+    /// Refused before leaving the host; the message says which setting would permit it.
+    Denied(String),
+    Timeout,
+    TooLarge,
+    Transport(String),
+}
+
 impl PluginCaps {
     /// Performs one plugin request with every host rule applied.
     pub async fn send(
         &self,
-        req: Request,
+        req: HttpRequest,
         deadline: tokio::time::Instant,
-    ) -> Result<Response, HttpError> {
+    ) -> Result<HttpResponse, HttpFailure> {
         let deny = |msg: String| {
             // The URL and the message are the plugin's text: cut, one line, redacted.
             let msg = super::log::tidy(&msg, &self.secrets, super::log::MAX_LINE);
             let url = super::log::tidy(&req.url, &self.secrets, super::log::MAX_LINE);
             tracing::warn!(plugin = %self.name, version = %self.version, %url, "request denied: {msg}");
-            HttpError::Denied(msg)
+            HttpFailure::Denied(msg)
         };
         let url = self.grant.check(&req.url).map_err(|d| deny(d.0))?;
         super::grant::check_headers(&req.headers).map_err(|d| deny(d.0))?;
@@ -82,7 +92,7 @@ impl PluginCaps {
         match result {
             // A server may echo what it was sent (a key in the query, an Authorization
             // header): no response hands the plugin a secret value.
-            Ok(r) => Ok(Response {
+            Ok(r) => Ok(HttpResponse {
                 status: r.status,
                 headers: r
                     .headers
@@ -94,15 +104,16 @@ impl PluginCaps {
                     .collect(),
                 body: self.secrets.redact_bytes(r.body),
             }),
-            Err(SendError::Timeout) => Err(HttpError::Timeout),
-            Err(SendError::TooLarge(_)) => Err(HttpError::TooLarge),
-            Err(SendError::Transport(m)) => Err(HttpError::Transport(m)),
+            Err(SendError::Timeout) => Err(HttpFailure::Timeout),
+            Err(SendError::TooLarge(_)) => Err(HttpFailure::TooLarge),
+            Err(SendError::Transport(m)) => Err(HttpFailure::Transport(m)),
         }
     }
 }
 
-impl Host for CallState {
-    async fn send(&mut self, req: Request) -> Result<Response, HttpError> {
+impl CallState {
+    /// A plugin's `http.send`, whichever contract version it speaks.
+    pub async fn http_send(&mut self, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
         let caps = self.caps.clone();
         caps.send(req, self.deadline).await
     }

@@ -12,7 +12,6 @@ use parking_lot::Mutex;
 
 use super::CallLimits;
 use super::secrets::SecretSet;
-use crate::bindings::mdhost::provider::log::{Host, Level};
 use crate::state::CallState;
 pub use mdhost_core::text::clip;
 
@@ -147,7 +146,7 @@ impl LogBudget {
 impl CallState {
     /// Writes one line the plugin produced (`stream`: `log`, `stdout` or `stderr`), if its
     /// budget allows.
-    pub fn plugin_line(&mut self, level: Level, stream: &'static str, message: &str) {
+    pub fn plugin_line(&mut self, level: tracing::Level, stream: &'static str, message: &str) {
         let caps = self.caps.clone();
         let line = tidy(message, &caps.secrets, MAX_LINE);
         if !self.log_budget.admit(line.len(), &caps.log_rate) {
@@ -155,11 +154,19 @@ impl CallState {
         }
         let (plugin, version) = (&caps.name, &caps.version);
         match level {
-            Level::Trace => tracing::trace!(plugin = %plugin, version = %version, stream, "{line}"),
-            Level::Debug => tracing::debug!(plugin = %plugin, version = %version, stream, "{line}"),
-            Level::Info => tracing::info!(plugin = %plugin, version = %version, stream, "{line}"),
-            Level::Warn => tracing::warn!(plugin = %plugin, version = %version, stream, "{line}"),
-            Level::Error => tracing::error!(plugin = %plugin, version = %version, stream, "{line}"),
+            tracing::Level::TRACE => {
+                tracing::trace!(plugin = %plugin, version = %version, stream, "{line}")
+            }
+            tracing::Level::DEBUG => {
+                tracing::debug!(plugin = %plugin, version = %version, stream, "{line}")
+            }
+            tracing::Level::INFO => {
+                tracing::info!(plugin = %plugin, version = %version, stream, "{line}")
+            }
+            tracing::Level::WARN => {
+                tracing::warn!(plugin = %plugin, version = %version, stream, "{line}")
+            }
+            _ => tracing::error!(plugin = %plugin, version = %version, stream, "{line}"),
         }
     }
 
@@ -197,12 +204,6 @@ impl CallState {
             "plugin log lines dropped: over {limit} (counted in mdhost_plugin_log_lines_dropped_total; further reports at most every {}s)",
             DROP_REPORT_EVERY.as_secs()
         );
-    }
-}
-
-impl Host for CallState {
-    async fn log(&mut self, level: Level, message: String) {
-        self.plugin_line(level, "log", &message);
     }
 }
 

@@ -8,11 +8,15 @@ pub mod scrub;
 pub mod secrets;
 pub mod stream;
 
+pub use http::HttpFailure;
+
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::CallMetrics;
 use crate::net::{ProviderLimiter, RetryPolicy, Transport};
+use mdhost_core::domain::OptionValue;
 
 /// Per-call resource limits of one plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,7 +68,6 @@ pub struct PluginCaps {
     pub metrics: Arc<dyn CallMetrics>,
     /// The plugin's log rate, shared by all its calls.
     pub log_rate: log::LogRate,
+    /// The value of every option the plugin declares: the operator's, else its default.
+    pub options: BTreeMap<String, OptionValue>,
 }
-
-/// The `types` interface has no functions; its host trait is empty.
-impl crate::bindings::mdhost::provider::types::Host for crate::state::CallState {}

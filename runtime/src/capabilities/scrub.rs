@@ -55,6 +55,7 @@ impl PluginCaps {
         let t = |m: String| tidy(&m, &self.secrets, MAX_ERROR);
         match e {
             ProviderError::RateLimited(s) => ProviderError::RateLimited(s),
+            ProviderError::QuotaExhausted(t) => ProviderError::QuotaExhausted(t),
             ProviderError::Unauthorized(m) => ProviderError::Unauthorized(t(m)),
             ProviderError::UnknownSymbol(m) => ProviderError::UnknownSymbol(t(m)),
             ProviderError::Unsupported(m) => ProviderError::Unsupported(t(m)),

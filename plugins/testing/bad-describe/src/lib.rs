@@ -35,6 +35,9 @@ fn info(version: String, description: String, allowed_hosts: Vec<String>) -> Inf
         },
         max_symbols_per_request: 1,
         streaming: false,
+        kinds: vec![mdhost_sdk::DataKind::Bars],
+        default_quotas: vec![],
+        options: vec![],
     }
 }
 

@@ -15,6 +15,9 @@
 //! - `OUTSIDE`, `DUPKEY`, `ENDLESS`, `BIGRAW`, `LOOPING`: bars and pages to keep out of the
 //!   store ([`junk`]);
 //! - `RECURSE`, `BIGPAGE`, `BADHEADER:<url>`: the sandbox's limits ([`strain`]);
+//! - `EXTREMES`: two bars whose decimals are the hardest a provider sends (29 digits, 28
+//!   decimal places, 10^15 volumes with 8 decimals, float digits), to cross the boundary;
+//! - `OPTIONS`: answers `unsupported` with the values of its options as the host gave them;
 //! - anything else: one bar per symbol, computed from the request, no I/O.
 
 mod junk;
@@ -22,8 +25,8 @@ mod leak;
 mod strain;
 
 use mdhost_sdk::{
-    AssetClass, Bar, BarsPage, BarsRequest, Dec, Info, Provider, ProviderError, RateLimit,
-    TimeUnit, Timeframe, http, url,
+    AssetClass, Bar, BarsPage, BarsRequest, Dec, Info, OptionKind, OptionSpec, OptionValue,
+    Provider, ProviderError, RateLimit, TimeUnit, Timeframe, http, url,
 };
 
 struct Misbehave;
@@ -148,6 +151,22 @@ impl Provider for Misbehave {
             },
             max_symbols_per_request: 10,
             streaming: false,
+            kinds: vec![mdhost_sdk::DataKind::Bars],
+            default_quotas: vec![],
+            options: vec![
+                OptionSpec {
+                    name: "label".into(),
+                    description: "any text".into(),
+                    kind: OptionKind::Text,
+                    default: OptionValue::Text("none".into()),
+                },
+                OptionSpec {
+                    name: "depth".into(),
+                    description: "a small number".into(),
+                    kind: OptionKind::Integer((1, 10)),
+                    default: OptionValue::Integer(3),
+                },
+            ],
         }
     }
 
@@ -173,6 +192,13 @@ impl Provider for Misbehave {
                     .unwrap_or_else(|| ProviderError::BadResponse("request was not denied".into())))
             }
             "SNOOP" => Err(ProviderError::Unsupported(snoop())),
+            "EXTREMES" => Ok(extremes(&req)),
+            "OPTIONS" => Err(ProviderError::Unsupported(format!(
+                "label={:?} depth={:?} unknown={:?}",
+                mdhost_sdk::option("label"),
+                mdhost_sdk::option("depth"),
+                mdhost_sdk::option("unknown"),
+            ))),
             "SECRET" => {
                 let u = url::UrlBuilder::new("https://other.example/leak")
                     .secret_query("k", "x")
@@ -197,6 +223,50 @@ impl Provider for Misbehave {
             f if strain::handles(f) => strain::run(f, &req),
             _ => Ok(echo(&req)),
         }
+    }
+}
+
+/// The decimals of [`EXTREMES`]: open, high, low, close, volume, vwap of two bars.
+pub const EXTREMES: [[Option<&str>; 6]; 2] = [
+    [
+        Some("34.54999923706055"),
+        Some("79228162514264337593543950335"),
+        Some("0.0000000000000000000000000001"),
+        Some("1.5"),
+        Some("1000000000000000.12345678"),
+        Some("0.00000001"),
+    ],
+    [
+        Some("-0.5"),
+        Some("9223372036854775807"),
+        Some("0"),
+        Some("2"),
+        None,
+        None,
+    ],
+];
+
+fn extremes(req: &BarsRequest) -> BarsPage {
+    let bars = EXTREMES
+        .iter()
+        .enumerate()
+        .map(|(i, [o, h, l, c, v, w])| Bar {
+            symbol: "EXTREMES".into(),
+            timeframe: req.timeframe,
+            start: req.start + i as i64 * req.timeframe.nanos().unwrap_or(1),
+            open: o.unwrap_or_default().into(),
+            high: h.unwrap_or_default().into(),
+            low: l.unwrap_or_default().into(),
+            close: c.unwrap_or_default().into(),
+            volume: v.map(Into::into),
+            vwap: w.map(Into::into),
+            trades: (i == 0).then_some(u64::MAX),
+            complete: i == 0,
+        })
+        .collect();
+    BarsPage {
+        bars,
+        next_cursor: None,
     }
 }
 

@@ -126,6 +126,9 @@ impl Provider for MockRest {
             },
             max_symbols_per_request: 10,
             streaming: true,
+            kinds: vec![mdhost_sdk::DataKind::Bars],
+            default_quotas: vec![],
+            options: vec![],
         }
     }
 

@@ -1,0 +1,452 @@
+//! Contract 0.2.0 (`wit/0.2.0`): its bindings, its imports served by the host's
+//! capabilities, and its types converted to and from the domain's — bar columns turned
+//! into rows, with every column's length checked here. Nothing outside this module knows
+//! the 0.2 generated types.
+
+use wasmtime::Store;
+use wasmtime::component::{HasSelf, Linker};
+
+use super::Answer;
+use super::check::{ContractError, instant};
+use crate::state::CallState;
+use mdhost_core::domain::{
+    BarsPage, DataKind, OptionKind, OptionSpec, OptionValue, ProviderError, ProviderInfo, Quota,
+    QuotaPeriod, RateLimit, RawBar, StreamEvent, Timeframe,
+};
+
+wasmtime::component::bindgen!({
+    path: "../wit/0.2.0",
+    world: "provider-plugin",
+    imports: { default: async },
+    exports: { default: async },
+});
+
+use exports::mdhost::provider::provider as wit;
+use exports::mdhost::provider::streaming as ws;
+use mdhost::provider::types as wt;
+
+super::glue::shared_glue!();
+
+impl mdhost::provider::options::Host for CallState {
+    async fn get(&mut self, name: String) -> Option<wt::OptionValue> {
+        self.caps.options.get(&name).map(|v| match v {
+            OptionValue::Flag(b) => wt::OptionValue::Flag(*b),
+            OptionValue::Integer(i) => wt::OptionValue::Integer(*i),
+            OptionValue::Text(t) => wt::OptionValue::Text(t.clone()),
+        })
+    }
+}
+
+pub async fn on_message(
+    b: &ProviderPlugin,
+    store: &mut Store<CallState>,
+    message: &[u8],
+) -> wasmtime::Result<Answer<Vec<StreamEvent>>> {
+    let events = b
+        .mdhost_provider_streaming()
+        .call_on_message(store, message)
+        .await?;
+    Ok(match events {
+        Ok(list) => {
+            let mut out = Vec::with_capacity(list.len());
+            for e in list {
+                match events_of(e, &mut out) {
+                    Ok(()) => {}
+                    Err(c) => return Ok(Err(c)),
+                }
+            }
+            Ok(Ok(out))
+        }
+        Err(e) => Ok(Err(error(e))),
+    })
+}
+
+fn error(e: wt::ProviderError) -> ProviderError {
+    match e {
+        wt::ProviderError::RateLimited(s) => ProviderError::RateLimited(s),
+        wt::ProviderError::QuotaExhausted(t) => ProviderError::QuotaExhausted(t.map(instant)),
+        wt::ProviderError::Unauthorized(m) => ProviderError::Unauthorized(m),
+        wt::ProviderError::UnknownSymbol(s) => ProviderError::UnknownSymbol(s),
+        wt::ProviderError::Unsupported(m) => ProviderError::Unsupported(m),
+        wt::ProviderError::BadResponse(m) => ProviderError::BadResponse(m),
+        wt::ProviderError::Transient(m) => ProviderError::Transient(m),
+    }
+}
+
+fn option_value(v: wt::OptionValue) -> OptionValue {
+    match v {
+        wt::OptionValue::Flag(b) => OptionValue::Flag(b),
+        wt::OptionValue::Integer(i) => OptionValue::Integer(i),
+        wt::OptionValue::Text(t) => OptionValue::Text(t),
+    }
+}
+
+fn option_spec(o: wit::OptionSpec) -> OptionSpec {
+    OptionSpec {
+        name: o.name,
+        description: o.description,
+        kind: match o.kind {
+            wit::OptionKind::Flag => OptionKind::Flag,
+            wit::OptionKind::Integer((min, max)) => OptionKind::Integer { min, max },
+            wit::OptionKind::Text => OptionKind::Text,
+            wit::OptionKind::Choice(words) => OptionKind::Choice { words },
+        },
+        default: option_value(o.default),
+    }
+}
+
+fn info(i: wit::Info) -> Result<ProviderInfo, ContractError> {
+    Ok(ProviderInfo {
+        name: i.name,
+        version: i.version,
+        description: i.description,
+        asset_classes: i.asset_classes.into_iter().map(asset_class).collect(),
+        timeframes: i
+            .timeframes
+            .into_iter()
+            .map(timeframe)
+            .collect::<Result<_, _>>()?,
+        allowed_hosts: i.allowed_hosts,
+        secrets: i.secrets,
+        default_rate_limit: RateLimit {
+            requests: i.default_rate_limit.requests,
+            per_seconds: i.default_rate_limit.per_seconds,
+        },
+        max_symbols_per_request: i.max_symbols_per_request,
+        streaming: i.streaming,
+        kinds: i
+            .kinds
+            .into_iter()
+            .map(|k| match k {
+                wit::DataKind::Bars => DataKind::Bars,
+                wit::DataKind::CorporateActions => DataKind::CorporateActions,
+                wit::DataKind::EconomicSeries => DataKind::EconomicSeries,
+                wit::DataKind::Instruments => DataKind::Instruments,
+            })
+            .collect(),
+        default_quotas: i
+            .default_quotas
+            .into_iter()
+            .map(|q| Quota {
+                requests: q.requests,
+                period: match q.period {
+                    wit::QuotaPeriod::Day => QuotaPeriod::Day,
+                    wit::QuotaPeriod::Month => QuotaPeriod::Month,
+                },
+            })
+            .collect(),
+        options: i.options.into_iter().map(option_spec).collect(),
+    })
+}
+
+/// The decimal text of `mantissa × 10^-scale` without trailing fraction zeros: a column's
+/// common scale pads its shorter values ("1.469" goes as 14690 at scale 4), and the
+/// padding is the column's, not the provider's. ("1.4690" and "1.469" are one value to
+/// the validator either way; only text columns can hold what it refuses.)
+fn scaled_text(mantissa: i64, scale: u8) -> String {
+    let (mut mantissa, mut scale) = (mantissa, scale);
+    while scale > 0 && mantissa % 10 == 0 {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    let digits = mantissa.unsigned_abs().to_string();
+    let scale = usize::from(scale);
+    let mut out = String::with_capacity(digits.len() + scale + 3);
+    if mantissa < 0 {
+        out.push('-');
+    }
+    if scale == 0 {
+        out.push_str(&digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        out.push_str(int);
+        out.push('.');
+        out.push_str(frac);
+    } else {
+        out.push_str("0.");
+        out.extend(std::iter::repeat_n('0', scale - digits.len()));
+        out.push_str(&digits);
+    }
+    out
+}
+
+/// The largest scale a column may have: rust_decimal's, the host's exact type.
+const MAX_SCALE: u8 = 28;
+
+/// A column's values as text, exactly `rows` of them.
+fn column(d: wt::Decimals, rows: usize, what: &str) -> Result<Vec<String>, ContractError> {
+    let values = match d {
+        wt::Decimals::Scaled(s) => {
+            if s.scale > MAX_SCALE {
+                return Err(ContractError(format!(
+                    "column {what} has scale {}; at most {MAX_SCALE}",
+                    s.scale
+                )));
+            }
+            s.mantissas
+                .into_iter()
+                .map(|m| scaled_text(m, s.scale))
+                .collect::<Vec<_>>()
+        }
+        wt::Decimals::Text(t) => t,
+    };
+    if values.len() != rows {
+        return Err(ContractError(format!(
+            "column {what} has {} values for {rows} bars",
+            values.len()
+        )));
+    }
+    Ok(values)
+}
+
+/// Checks a sparse column's `absent` list: ascending row numbers below `rows`.
+fn absent_rows(absent: &[u32], rows: usize, what: &str) -> Result<(), ContractError> {
+    let ascending = absent.windows(2).all(|w| w[0] < w[1]);
+    if !ascending || absent.last().is_some_and(|&r| r as usize >= rows) {
+        return Err(ContractError(format!(
+            "column {what}: `absent` must list distinct rows below {rows} in ascending order"
+        )));
+    }
+    Ok(())
+}
+
+/// Puts `None` in the rows `absent` names.
+fn blank<T>(values: Vec<T>, absent: &[u32]) -> Vec<Option<T>> {
+    let mut out: Vec<Option<T>> = values.into_iter().map(Some).collect();
+    for &row in absent {
+        out[row as usize] = None;
+    }
+    out
+}
+
+fn sparse(
+    d: wt::SparseDecimals,
+    rows: usize,
+    what: &str,
+) -> Result<Vec<Option<String>>, ContractError> {
+    let empty = match &d.values {
+        wt::Decimals::Scaled(s) => s.mantissas.is_empty(),
+        wt::Decimals::Text(t) => t.is_empty(),
+    };
+    if empty {
+        return Ok(vec![None; rows]);
+    }
+    absent_rows(&d.absent, rows, what)?;
+    Ok(blank(column(d.values, rows, what)?, &d.absent))
+}
+
+fn counts(c: wt::SparseCounts, rows: usize) -> Result<Vec<Option<u64>>, ContractError> {
+    if c.values.is_empty() {
+        return Ok(vec![None; rows]);
+    }
+    if c.values.len() != rows {
+        return Err(ContractError(format!(
+            "column trades has {} values for {rows} bars",
+            c.values.len()
+        )));
+    }
+    absent_rows(&c.absent, rows, "trades")?;
+    Ok(blank(c.values, &c.absent))
+}
+
+/// A series' columns as rows, each column's length checked against `starts`.
+fn series_rows(s: wt::BarSeries, out: &mut Vec<RawBar>) -> Result<(), ContractError> {
+    let rows = s.starts.len();
+    // A zero count is a data error the validator reports; keep it visible as 0.
+    let tf = Timeframe::new(unit(s.timeframe.unit), s.timeframe.count);
+    let open = column(s.open, rows, "open")?;
+    let high = column(s.high, rows, "high")?;
+    let low = column(s.low, rows, "low")?;
+    let close = column(s.close, rows, "close")?;
+    let volume = sparse(s.volume, rows, "volume")?;
+    let vwap = sparse(s.vwap, rows, "vwap")?;
+    let trades = counts(s.trades, rows)?;
+    if s.complete.len() != rows {
+        return Err(ContractError(format!(
+            "column complete has {} values for {rows} bars",
+            s.complete.len()
+        )));
+    }
+    out.reserve(rows);
+    let columns = open
+        .into_iter()
+        .zip(high)
+        .zip(low)
+        .zip(close)
+        .zip(volume)
+        .zip(vwap)
+        .zip(trades)
+        .zip(s.complete)
+        .zip(s.starts);
+    for ((((((((open, high), low), close), volume), vwap), trades), complete), start) in columns {
+        out.push(RawBar {
+            symbol: s.symbol.clone(),
+            timeframe: tf,
+            start: instant(start),
+            open,
+            high,
+            low,
+            close,
+            volume,
+            vwap,
+            trades,
+            complete,
+        });
+    }
+    Ok(())
+}
+
+fn page_of(p: wit::BarsPage) -> Result<BarsPage, ContractError> {
+    let mut bars = Vec::with_capacity(p.series.iter().map(|s| s.starts.len()).sum());
+    for s in p.series {
+        series_rows(s, &mut bars)?;
+    }
+    Ok(BarsPage {
+        bars,
+        next_cursor: p.next_cursor,
+    })
+}
+
+fn events_of(e: ws::Event, out: &mut Vec<StreamEvent>) -> Result<(), ContractError> {
+    match e {
+        ws::Event::Bars(s) => {
+            let mut bars = Vec::new();
+            series_rows(s, &mut bars)?;
+            out.extend(bars.into_iter().map(StreamEvent::Bar));
+        }
+        ws::Event::Quote(q) => out.push(StreamEvent::Quote(quote(q))),
+        ws::Event::Trade(t) => out.push(StreamEvent::Trade(trade(t))),
+        ws::Event::Reply(text) => out.push(StreamEvent::Reply(text)),
+        ws::Event::Heartbeat => out.push(StreamEvent::Heartbeat),
+        ws::Event::Status(text) => out.push(StreamEvent::Status(text)),
+        ws::Event::Error(e) => out.push(StreamEvent::Error(error(e))),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scaled(scale: u8, mantissas: &[i64]) -> wt::Decimals {
+        wt::Decimals::Scaled(wt::ScaledDecimals {
+            scale,
+            mantissas: mantissas.to_vec(),
+        })
+    }
+
+    fn check_text(mantissa: i64, scale: u8, expected: &str) {
+        assert_eq!(
+            scaled_text(mantissa, scale),
+            expected,
+            "{mantissa} at {scale}"
+        );
+    }
+
+    #[test]
+    fn scaled_values_read_back_as_their_exact_text() {
+        check_text(189845, 3, "189.845");
+        check_text(-5, 1, "-0.5");
+        check_text(5, 3, "0.005");
+        check_text(0, 2, "0");
+        check_text(14690, 4, "1.469");
+        check_text(6426463960, 1, "642646396");
+        check_text(642646396, 0, "642646396");
+        check_text(i64::MAX, 0, "9223372036854775807");
+        check_text(i64::MIN, 28, "-0.0000000009223372036854775808");
+        check_text(3454999923706055, 14, "34.54999923706055");
+    }
+
+    fn series(rows: usize) -> wt::BarSeries {
+        wt::BarSeries {
+            symbol: "AAPL".into(),
+            timeframe: wt::Timeframe {
+                unit: wt::TimeUnit::Day,
+                count: 1,
+            },
+            adjustment: wt::Adjustment::Raw,
+            starts: (0..rows as i64).map(|d| d * 86_400_000_000_000).collect(),
+            open: scaled(2, &vec![100; rows]),
+            high: scaled(2, &vec![100; rows]),
+            low: scaled(2, &vec![100; rows]),
+            close: scaled(2, &vec![100; rows]),
+            volume: wt::SparseDecimals {
+                values: wt::Decimals::Text(vec![]),
+                absent: vec![],
+            },
+            vwap: wt::SparseDecimals {
+                values: wt::Decimals::Text(vec![]),
+                absent: vec![],
+            },
+            trades: wt::SparseCounts {
+                values: vec![],
+                absent: vec![],
+            },
+            complete: vec![true; rows],
+        }
+    }
+
+    fn rows(s: wt::BarSeries) -> Result<Vec<RawBar>, ContractError> {
+        let mut out = Vec::new();
+        series_rows(s, &mut out).map(|()| out)
+    }
+
+    #[test]
+    fn columns_become_rows_with_absent_values_as_none() {
+        let mut s = series(3);
+        s.volume = wt::SparseDecimals {
+            values: wt::Decimals::Text(vec![
+                "1000000000000000.12345678".into(),
+                String::new(),
+                "7".into(),
+            ]),
+            absent: vec![1],
+        };
+        s.trades = wt::SparseCounts {
+            values: vec![5, 0, 7],
+            absent: vec![1],
+        };
+        let bars = rows(s).unwrap();
+        assert_eq!(bars.len(), 3);
+        assert_eq!(bars[0].open, "1");
+        assert_eq!(
+            bars.iter().map(|b| b.volume.as_deref()).collect::<Vec<_>>(),
+            [Some("1000000000000000.12345678"), None, Some("7")]
+        );
+        assert_eq!(
+            bars.iter().map(|b| b.trades).collect::<Vec<_>>(),
+            [Some(5), None, Some(7)]
+        );
+        assert!(bars.iter().all(|b| b.vwap.is_none() && b.complete));
+    }
+
+    fn refused(s: wt::BarSeries, needle: &str) {
+        let e = rows(s).unwrap_err();
+        assert!(e.0.contains(needle), "{e}");
+    }
+
+    #[test]
+    fn a_column_of_the_wrong_length_breaks_the_contract() {
+        let mut s = series(3);
+        s.close = scaled(2, &[1, 2]);
+        refused(s, "column close has 2 values for 3 bars");
+        let mut s = series(3);
+        s.complete = vec![true];
+        refused(s, "column complete has 1 values");
+        let mut s = series(2);
+        s.open = scaled(29, &[1, 2]);
+        refused(s, "scale 29");
+        let mut s = series(2);
+        s.vwap = wt::SparseDecimals {
+            values: scaled(0, &[1, 2]),
+            absent: vec![2],
+        };
+        refused(s, "`absent` must list");
+        let mut s = series(3);
+        s.trades = wt::SparseCounts {
+            values: vec![1, 2, 3],
+            absent: vec![1, 1],
+        };
+        refused(s, "`absent` must list");
+    }
+}
