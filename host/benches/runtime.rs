@@ -3,7 +3,9 @@
 //! to native Rust decoding the same body with the plugin's own parser, in the same run.
 //!
 //! Needs the components built in release mode: `cargo xtask plugins`.
-//! Run: `cargo bench -p mdhost --bench runtime`.
+//! Run: `cargo bench -p mdhost --bench runtime`. `MDHOST_BENCH_POLYGON` names another
+//! build of the polygon component to measure instead (BENCHMARKS.md: the same plugin
+//! built with the SDK's `text-columns` feature, to compare the two decimal forms).
 
 mdhost::service_allocator!();
 
@@ -81,9 +83,12 @@ impl Transport for MemoryTransport {
 }
 
 fn wasm(name: &str) -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../plugins")
-        .join(format!("{name}.wasm"));
+    let p = match std::env::var_os("MDHOST_BENCH_POLYGON") {
+        Some(p) if name == "polygon" => PathBuf::from(p),
+        _ => PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../plugins")
+            .join(format!("{name}.wasm")),
+    };
     assert!(
         p.is_file(),
         "{} missing: run `cargo xtask plugins`",
@@ -172,16 +177,21 @@ fn fetch_bars(c: &mut Criterion) {
     };
     let native = polygon::parse::parse_aggs(&body, &ctx).unwrap();
     assert_eq!(native.bars.len(), BARS);
-    assert_eq!(
-        (
-            native.bars[7].open.as_str(),
-            native.bars[7].volume.as_deref()
-        ),
-        (
-            via_wasm.bars[7].open.as_str(),
-            via_wasm.bars[7].volume.as_deref()
-        )
-    );
+    // The same values; a scaled column may write them at its common scale ("187.1" as
+    // "187.1000").
+    let value = |t: &str| t.parse::<rust_decimal::Decimal>().unwrap();
+    for i in [0, 7, BARS - 1] {
+        let (n, w) = (&native.bars[i], &via_wasm.bars[i]);
+        assert_eq!(value(&n.open), value(&w.open));
+        assert_eq!(
+            value(&n.vwap.clone().unwrap()),
+            value(&w.vwap.clone().unwrap())
+        );
+        assert_eq!(
+            value(&n.volume.clone().unwrap()),
+            value(&w.volume.clone().unwrap())
+        );
+    }
 
     let mut g = c.benchmark_group("polygon_50k_bars");
     g.throughput(Throughput::Elements(BARS as u64));
@@ -191,6 +201,12 @@ fn fetch_bars(c: &mut Criterion) {
     });
     g.bench_function("native_parse", |b| {
         b.iter(|| polygon::parse::parse_aggs(&body, &ctx).unwrap());
+    });
+    // What the plugin hands the boundary: the page's rows as the contract's columns.
+    g.bench_function("native_parse_to_columns", |b| {
+        b.iter(|| {
+            mdhost_sdk::columns::series(polygon::parse::parse_aggs(&body, &ctx).unwrap().bars)
+        });
     });
     g.finish();
 }
