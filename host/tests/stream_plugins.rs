@@ -290,12 +290,13 @@ async fn binance_names_its_streams_in_the_url_and_streams_open_and_closed_klines
     let wrapped = format!(r#"{{"stream":"bnbbtc@kline_1m","data":{kline}}}"#);
     let closed = kline.replace(r#""x": false"#, r#""x": true"#);
     assert_ne!(closed, kline);
-    // t = 1672515780000 = 2022-12-31T19:43:00Z; the decimals keep their trailing zeros.
+    // t = 1672515780000 = 2022-12-31T19:43:00Z; the decimals are exact, sent as a scaled
+    // column whose padding zeros are not the provider's digits ("0.0010" reads "0.001").
     #[rustfmt::skip]
     let bnb = |complete| Bar(RawBar {
         trades: Some(100),
         complete,
-        ..bar("BNB/BTC", M1, ms(1672515780000), "0.0010 0.0025 0.0015 0.0020 1000")
+        ..bar("BNB/BTC", M1, ms(1672515780000), "0.001 0.0025 0.0015 0.002 1000")
     });
     #[rustfmt::skip]
     let frames: &[(&str, Expect)] = &[
