@@ -296,6 +296,29 @@ pub fn case_checks(
         )];
     };
     let first = h.run(cassette.clone(), &spec.request);
+    // A run that strayed from the cassette answered with what the replay made up (an
+    // unmatched request's transport error): nothing is blessed from it.
+    let clean = first.log.misses.is_empty();
+    let golden = match (bless, clean) {
+        (true, false) => CheckResult::new(
+            name,
+            "golden",
+            false,
+            format!(
+                "not blessed: the plugin made a request the cassette does not have ({}); a golden is written only from a replay that answered every request",
+                first.log.misses[0].lines().next().unwrap_or_default()
+            ),
+        ),
+        _ => golden_check(name, files, &first.outcome, bless),
+    };
+    // A sandbox failure is never blessed (a plugin must classify its errors): the errors
+    // check reports it as in any run.
+    let sandboxed = matches!(first.outcome.end, End::CallError { .. });
+    let errors = if bless && clean && !sandboxed {
+        bless_expected_error(name, files, &first.outcome.end)
+    } else {
+        errors_check(name, h, cassette, spec, &first)
+    };
     vec![
         CheckResult::from_problems(
             name,
@@ -303,14 +326,48 @@ pub fn case_checks(
             first.strict_failures.clone(),
             &format!("{} exchange(s), all used", cassette.exchanges.len()),
         ),
-        golden_check(name, files, &first.outcome, bless),
+        golden,
         validation_check(name, spec, h.info().classes(), &first.outcome),
         trading_date_check(name, spec, h.info().classes(), &first.outcome),
         pagination_check(name, &first.outcome),
-        errors_check(name, h, cassette, spec, &first),
+        errors,
         resume_check(name, h, cassette, spec, &first.outcome),
         determinism_check(name, h, cassette, spec, &first),
     ]
+}
+
+/// With `--bless` after a clean replay: the case's `expect.error` made to say how the run
+/// ended (written into the cassette), so an error case is blessed whole.
+fn bless_expected_error(name: &str, files: &CaseFiles, end: &End) -> CheckResult {
+    let path = &files.cassette;
+    let edit = std::fs::read_to_string(path)
+        .map_err(|e| format!("{}: cannot read: {e}", path.display()))
+        .and_then(|text| {
+            crate::bless::expected_error(&text, end.error_kind())
+                .map_err(|e| format!("{}: {e}", path.display()))
+        });
+    match edit {
+        Ok(None) => CheckResult::new(name, "errors", true, ""),
+        Ok(Some(text)) => match write_atomically(path, text.as_bytes()) {
+            Ok(()) => CheckResult::new(
+                name,
+                "errors",
+                true,
+                format!(
+                    "blessed expect.error = {} in {}",
+                    end.error_kind().unwrap_or("(none)"),
+                    path.display()
+                ),
+            ),
+            Err(e) => CheckResult::new(
+                name,
+                "errors",
+                false,
+                format!("{}: cannot write: {e}", path.display()),
+            ),
+        },
+        Err(m) => CheckResult::new(name, "errors", false, m),
+    }
 }
 
 fn golden_check(name: &str, files: &CaseFiles, outcome: &Outcome, bless: bool) -> CheckResult {

@@ -6,8 +6,10 @@
 //! [`matching`] and [`replay`] (the replay transport); [`record`] (the recording transport,
 //! record modes, secret scrubbing); [`case`] and [`golden`] (cases, their page loop and
 //! golden files); [`runner`] (a plugin in a paused-clock host); [`validate`] (the host's
-//! validation rules applied to replayed output); [`conformance`] (the checklist); [`report`].
+//! validation rules applied to replayed output); [`conformance`] (the checklist); [`report`];
+//! [`bless`] (what `--bless` writes into a cassette).
 
+pub mod bless;
 pub mod case;
 pub mod cassette;
 pub mod conformance;

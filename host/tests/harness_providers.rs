@@ -136,6 +136,51 @@ fn an_unmatched_request_fails_with_a_diff_against_the_nearest_exchange() {
 }
 
 #[test]
+fn bless_writes_nothing_from_a_replay_that_missed_and_fills_in_the_expected_error() {
+    // The plugin asks for period2=1578182400, the cassette has 1578182399: the replay makes
+    // up a transport error, which is no output to bless.
+    let dir = cases_dir(&[("eurusd.yaml", &eurusd_case("1578182399", ""))]);
+    let yahoo = wasm("plugins/yahoo.wasm");
+    let r = run(&yahoo, dir.path(), true).unwrap();
+    let m = failure(&r, "eurusd", "golden");
+    assert!(
+        m.starts_with("not blessed: the plugin made a request the cassette does not have ("),
+        "{m}"
+    );
+    assert!(
+        m.contains("eurusd.yaml: no exchange matches GET https://query1.finance.yahoo.com/"),
+        "{m}"
+    );
+    assert!(!dir.path().join("eurusd.golden.json").exists());
+
+    // An error case: the provider says 404. Bless writes the golden and the case's
+    // expect.error, after which the case passes as it stands.
+    let not_found = eurusd_case("1578182400", "").replace(
+        &format!(
+            "response: {{status: 200, body_file: '{}'}}",
+            root()
+                .join("plugins/yahoo/testdata/chart_EURUSD=X_1d_2020-01-01_2020-01-03.json")
+                .display()
+        ),
+        r#"response: {status: 404, body: '{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}'}"#,
+    );
+    assert!(not_found.contains("status: 404"));
+    let dir = cases_dir(&[("gone.yaml", &not_found)]);
+    let r = run(&yahoo, dir.path(), false).unwrap();
+    let m = failure(&r, "gone", "errors");
+    assert!(m.contains("declares no `expect: {error: …}`"), "{m}");
+    let r = run(&yahoo, dir.path(), true).unwrap();
+    assert!(r.passed(), "{}", r.to_text());
+    let text = std::fs::read_to_string(dir.path().join("gone.yaml")).unwrap();
+    assert!(
+        text.contains("end: 2020-01-04T00:00:00Z, expect: {error: unknown-symbol}}"),
+        "{text}"
+    );
+    let r = run(&yahoo, dir.path(), false).unwrap();
+    assert!(r.passed(), "{}", r.to_text());
+}
+
+#[test]
 fn an_unused_exchange_fails_the_case() {
     let extra = "  - request: {method: GET, url: 'https://query1.finance.yahoo.com/v8/finance/chart/EURUSD%3DX?period1=1'}
     response: {status: 200, body: '{}'}

@@ -22,7 +22,10 @@ pub struct TestArgs {
     /// Default: tests/cassettes/<plugin name>/.
     #[arg(long)]
     pub cassettes: Option<PathBuf>,
-    /// Rewrite the golden files from the current output instead of comparing.
+    /// Rewrite the golden files, and each case's `expect.error`, from the current output
+    /// instead of comparing. A case whose replay missed a request (the plugin asked for
+    /// something the cassette does not have) is not blessed: its output is the replay's
+    /// made-up transport error, not the plugin's answer.
     #[arg(long)]
     pub bless: bool,
     /// Print the report as JSON (case, check, pass, message).
