@@ -7,7 +7,7 @@
 //! record modes, secret scrubbing); [`case`] and [`golden`] (cases, their page loop and
 //! golden files); [`runner`] (a plugin in a paused-clock host); [`validate`] (the host's
 //! validation rules applied to replayed output); [`conformance`] (the checklist); [`report`];
-//! [`bless`] (what `--bless` writes into a cassette).
+//! [`bless`] (what `--bless` writes into a cassette); [`parse`] (one body fed to a plugin).
 
 pub mod bless;
 pub mod case;
@@ -15,6 +15,7 @@ pub mod cassette;
 pub mod conformance;
 pub mod golden;
 pub mod matching;
+pub mod parse;
 pub mod record;
 pub mod replay;
 pub mod report;

@@ -73,46 +73,63 @@ fn dummy_secrets(info: &ProviderInfo) -> BTreeMap<String, SecretSetting> {
         .collect()
 }
 
+/// A current-thread tokio runtime on a paused (virtual) clock.
+pub(crate) fn paused_runtime() -> Result<tokio::runtime::Runtime, HarnessError> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .map_err(|e| HarnessError::Runtime(format!("cannot start tokio: {e}")))
+}
+
+/// Loads `path` into a fresh host whose only transport is `transport`: every declared
+/// host allowed (plain http too: nothing reaches a network), undeclared ones denied as in
+/// production, dummy values for the declared secrets, and `retry` as the host's retry
+/// policy.
+pub(crate) fn load_offline(
+    tokio: &tokio::runtime::Runtime,
+    path: &Path,
+    opts: &HarnessOptions,
+    transport: Arc<dyn mdhost_runtime::net::Transport>,
+    retry: RetryPolicy,
+) -> Result<Plugin, HarnessError> {
+    let runtime = Runtime::new(RuntimeOptions {
+        cache_dir: opts.cache_dir.clone(),
+        // Tests load a few plugins in parallel; on-demand allocation reserves no large
+        // address space per engine.
+        pooling: false,
+        transport,
+        retry,
+        metrics: Arc::new(mdhost_runtime::NoMetrics),
+    })
+    .map_err(|e| HarnessError::Runtime(e.to_string()))?;
+    tokio
+        .block_on(runtime.load_file(path, |info| {
+            PluginSettings {
+                allow_hosts: Some(
+                    info.allowed_hosts
+                        .iter()
+                        .map(|h| format!("http://{h}"))
+                        .collect(),
+                ),
+                secrets: dummy_secrets(info),
+                ..PluginSettings::default()
+            }
+        }))
+        .map_err(HarnessError::Load)
+}
+
 impl Harness {
     /// Loads `path` into a fresh host that can only replay.
     pub fn load(path: &Path, opts: &HarnessOptions) -> Result<Self, HarnessError> {
-        let tokio = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .start_paused(true)
-            .build()
-            .map_err(|e| HarnessError::Runtime(format!("cannot start tokio: {e}")))?;
+        let tokio = paused_runtime()?;
         let replay = Arc::new(ReplayTransport::new());
-        let runtime = Runtime::new(RuntimeOptions {
-            cache_dir: opts.cache_dir.clone(),
-            // Tests load a few plugins in parallel; on-demand allocation reserves no
-            // large address space per engine.
-            pooling: false,
-            transport: replay.clone(),
-            // The real retry loop, without jitter so that two runs wait the same.
-            retry: RetryPolicy {
-                jitter: false,
-                ..RetryPolicy::default()
-            },
-            metrics: Arc::new(mdhost_runtime::NoMetrics),
-        })
-        .map_err(|e| HarnessError::Runtime(e.to_string()))?;
-        let plugin = tokio
-            .block_on(runtime.load_file(path, |info| {
-                PluginSettings {
-                    // Every declared host, plain http included: replay never reaches a
-                    // network, and a cassette recorded against a local test server is http.
-                    // Undeclared hosts are still denied, as in production.
-                    allow_hosts: Some(
-                        info.allowed_hosts
-                            .iter()
-                            .map(|h| format!("http://{h}"))
-                            .collect(),
-                    ),
-                    secrets: dummy_secrets(info),
-                    ..PluginSettings::default()
-                }
-            }))
-            .map_err(HarnessError::Load)?;
+        // The real retry loop, without jitter so that two runs wait the same.
+        let retry = RetryPolicy {
+            jitter: false,
+            ..RetryPolicy::default()
+        };
+        let plugin = load_offline(&tokio, path, opts, replay.clone(), retry)?;
         Ok(Harness {
             tokio,
             plugin,

@@ -595,3 +595,64 @@ fn call_into_the_store_leaves_a_run_row_and_the_failures_in_freshness() {
         "{trap:?}"
     );
 }
+
+#[test]
+fn parse_feeds_one_saved_body_to_a_plugin_and_says_what_it_asked_for() {
+    let dir = tempfile::tempdir().unwrap();
+    let polygon = common::provider_wasm("polygon");
+    let body = common::root()
+        .join("plugins/polygon/testdata/aggs_range_1_day_AAPL_2005-04-01_2005-04-04.json");
+    let args = |status: &str| {
+        vec![
+            "plugin".to_owned(),
+            "parse".into(),
+            polygon.display().to_string(),
+            "--body".into(),
+            body.display().to_string(),
+            "--status".into(),
+            status.into(),
+            "--symbols".into(),
+            "AAPL".into(),
+            "--timeframe".into(),
+            "1d".into(),
+            "--from".into(),
+            "2005-04-01".into(),
+            "--to".into(),
+            "2005-04-04".into(),
+        ]
+    };
+    let run = |status: &str| {
+        let a = args(status);
+        mdhost(
+            &a.iter().map(String::as_str).collect::<Vec<_>>(),
+            dir.path(),
+        )
+    };
+    let out = run("200");
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let bars: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(bars.as_array().map(Vec::len), Some(2), "{bars}");
+    assert_eq!(bars[0]["close"], "1.4604");
+    let err = stderr_lines(&out);
+    assert!(
+        err[0].starts_with(
+            "request: GET https://api.polygon.io/v2/aggs/ticker/AAPL/range/1/day/1112313600000/"
+        ),
+        "{err:?}"
+    );
+    assert!(
+        err.iter().any(|l| l == "2 bar(s) from polygon 0.1.0"),
+        "{err:?}"
+    );
+
+    // The same body under a 429: the plugin's classification, and a failing exit.
+    let out = run("429");
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = stderr_lines(&out);
+    assert!(
+        err.iter()
+            .any(|l| l.starts_with("the plugin answered rate-limited")),
+        "{err:?}"
+    );
+}

@@ -1,4 +1,5 @@
-//! `mdhost plugin test` and `mdhost plugin record`: the replay harness on the command line.
+//! `mdhost plugin test`, `plugin record` and `plugin parse`: the replay harness on the
+//! command line.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -8,11 +9,43 @@ use std::sync::Arc;
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Parser};
 
-use super::plugin::CallArgs;
+use super::plugin::{BarsOut, CallArgs, Format, parse_from, parse_symbol, parse_to};
 use crate::domain::BarsRequest;
 use crate::harness::record::{Plan, RecordJob, SecretToScrub};
 use crate::harness::{self, Cassette, Harness, HarnessOptions, RecordMode, TestOptions};
 use crate::net::ReqwestTransport;
+
+#[derive(Debug, Args)]
+pub struct ParseArgs {
+    /// The plugin component (.wasm).
+    pub file: PathBuf,
+    /// The response body that answers the plugin's first request (a saved provider
+    /// response, such as a sample from its documentation).
+    #[arg(long)]
+    pub body: PathBuf,
+    /// The HTTP status of that answer.
+    #[arg(long, default_value_t = 200)]
+    pub status: u16,
+    /// A header of that answer, `Name: value` (repeatable).
+    /// Default: `Content-Type: application/json`.
+    #[arg(long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// Canonical symbols, comma-separated (AAPL,BRK.B,EUR/USD,BTC/USD).
+    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_symbol)]
+    pub symbols: Vec<String>,
+    /// Bar interval: 1m, 5m, 15m, 1h, 1d, 1w, 1mo, …
+    #[arg(long)]
+    pub timeframe: crate::domain::Timeframe,
+    /// Start: a date (00:00 UTC) or an RFC 3339 time. Inclusive.
+    #[arg(long, value_parser = parse_from)]
+    pub from: chrono::DateTime<chrono::Utc>,
+    /// End: a date (the whole day is included) or an RFC 3339 time (exclusive).
+    #[arg(long, value_parser = parse_to)]
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// Output format of the bars.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
 
 #[derive(Debug, Args)]
 pub struct TestArgs {
@@ -220,4 +253,98 @@ pub async fn record(args: RecordArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+/// `Name: value` as a header pair.
+fn header(text: &str) -> anyhow::Result<(String, String)> {
+    let (name, value) = text
+        .split_once(':')
+        .filter(|(n, _)| !n.trim().is_empty())
+        .ok_or_else(|| anyhow!("--header {text:?}: expected `Name: value`"))?;
+    Ok((name.trim().to_owned(), value.trim().to_owned()))
+}
+
+pub async fn parse(args: ParseArgs) -> anyhow::Result<ExitCode> {
+    let body = std::fs::read(&args.body)
+        .with_context(|| format!("cannot read --body {}", args.body.display()))?;
+    let mut headers = args
+        .headers
+        .iter()
+        .map(|h| header(h))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if headers.is_empty() {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
+    let size = body.len();
+    let answer = harness::parse::Answer {
+        status: args.status,
+        headers,
+        body,
+    };
+    let req = BarsRequest {
+        symbols: args.symbols,
+        timeframe: args.timeframe,
+        start: args.from,
+        end: args.to,
+        cursor: None,
+    };
+    let opts = HarnessOptions {
+        cache_dir: cache_dir()?,
+        ..HarnessOptions::default()
+    };
+    let plugin = args.file.clone();
+    let parsed = {
+        let req = req.clone();
+        blocking(move || harness::parse::parse_body(&plugin, &opts, answer, &req)).await??
+    };
+    let mut err = std::io::stderr().lock();
+    match &parsed.request {
+        Some(r) => writeln!(
+            err,
+            "request: {r}\nanswered with {} (HTTP {}, {size} bytes)",
+            args.body.display(),
+            args.status
+        )?,
+        None => writeln!(err, "the plugin made no request")?,
+    }
+    for r in &parsed.refused {
+        writeln!(err, "refused (plugin parse answers one request): {r}")?;
+    }
+    let page = match parsed.page {
+        Ok(Ok(page)) => page,
+        Ok(Err(e)) => {
+            writeln!(err, "the plugin answered {}: {e}", e.kind())?;
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(e) => {
+            writeln!(err, "the call failed ({}): {e}", e.kind())?;
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let mut out = BarsOut::new(std::io::stdout().lock(), args.format)?;
+    out.page(&page.bars)?;
+    out.finish()?;
+    writeln!(
+        err,
+        "{} bar(s) from {} {}{}",
+        page.bars.len(),
+        parsed.info.name,
+        parsed.info.version,
+        page.next_cursor
+            .as_deref()
+            .map(|c| format!("; next cursor: {c}"))
+            .unwrap_or_default()
+    )?;
+    for (i, reasons) in &parsed.violations {
+        let b = &page.bars[*i];
+        writeln!(
+            err,
+            "would be quarantined: {} {} {}: {}",
+            b.symbol,
+            b.timeframe,
+            b.start.to_rfc3339(),
+            reasons.join("; ")
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,11 @@ pub enum PluginCommand {
     /// (`--mode` decides when the network is used).
     #[cfg(feature = "harness")]
     Record(super::harness::RecordArgs),
+    /// Feed one saved response body to a plugin (no network): its first request is
+    /// answered with the body, and the bars it makes of it are printed and checked as the
+    /// host would. For trying a provider's sample without knowing the URL the plugin builds.
+    #[cfg(feature = "harness")]
+    Parse(super::harness::ParseArgs),
 }
 
 #[derive(Debug, Args)]
@@ -83,14 +88,14 @@ pub enum Format {
 }
 
 /// Bars written page by page: a JSON array (one bar per line) or CSV under one header.
-struct BarsOut<W: Write> {
+pub(super) struct BarsOut<W: Write> {
     out: W,
     format: Format,
     first: bool,
 }
 
 impl<W: Write> BarsOut<W> {
-    fn new(mut out: W, format: Format) -> std::io::Result<Self> {
+    pub(super) fn new(mut out: W, format: Format) -> std::io::Result<Self> {
         match format {
             Format::Json => out.write_all(b"[")?,
             Format::Csv => crate::export::bars_csv_header(&mut out)?,
@@ -102,7 +107,7 @@ impl<W: Write> BarsOut<W> {
         })
     }
 
-    fn page(&mut self, bars: &[RawBar]) -> std::io::Result<()> {
+    pub(super) fn page(&mut self, bars: &[RawBar]) -> std::io::Result<()> {
         match self.format {
             Format::Json => {
                 for b in bars {
@@ -117,7 +122,7 @@ impl<W: Write> BarsOut<W> {
         self.out.flush()
     }
 
-    fn finish(mut self) -> std::io::Result<()> {
+    pub(super) fn finish(mut self) -> std::io::Result<()> {
         if self.format == Format::Json {
             self.out.write_all(b"\n]\n")?;
         }
@@ -152,6 +157,8 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
         PluginCommand::Test(args) => super::harness::test(args).await,
         #[cfg(feature = "harness")]
         PluginCommand::Record(args) => super::harness::record(args).await,
+        #[cfg(feature = "harness")]
+        PluginCommand::Parse(args) => super::harness::parse(args).await,
     }
 }
 

@@ -13,7 +13,8 @@ pub mod stream_server;
 
 use std::path::{Path, PathBuf};
 
-fn root() -> PathBuf {
+/// The workspace root.
+pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("workspace root")
