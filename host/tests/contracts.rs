@@ -239,3 +239,85 @@ async fn options_reach_the_plugin_as_set_and_wrong_ones_are_refused_at_load() {
         assert!(e.contains(message), "{e:?} lacks {message:?}");
     }
 }
+
+/// Answers every request with `body` and keeps the URLs asked for.
+struct Recorder {
+    body: Vec<u8>,
+    urls: std::sync::Mutex<Vec<String>>,
+}
+
+impl mdhost::net::Transport for Recorder {
+    fn send<'a>(
+        &'a self,
+        as_built: &'a mdhost::net::HttpRequest,
+        _wire: &'a mdhost::net::HttpRequest,
+        _timeout: std::time::Duration,
+        _max_body: usize,
+    ) -> mdhost::net::transport::SendFuture<'a> {
+        self.urls.lock().unwrap().push(as_built.url.clone());
+        let body = self.body.clone();
+        Box::pin(async move {
+            Ok(mdhost::net::HttpResponse {
+                status: 200,
+                headers: vec![],
+                body,
+            })
+        })
+    }
+}
+
+#[tokio::test]
+async fn polygons_adjusted_option_reaches_its_request() {
+    let body = std::fs::read(
+        common::root()
+            .join("plugins/polygon/testdata/aggs_range_1_day_AAPL_2005-04-01_2005-04-04.json"),
+    )
+    .unwrap();
+    let recorder = Arc::new(Recorder {
+        body,
+        urls: Default::default(),
+    });
+    // Compiled once: the second load finds the component in the cache.
+    let cache = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: Some(cache.path().to_owned()),
+        pooling: false,
+        transport: recorder.clone(),
+        retry: RetryPolicy::default(),
+        metrics: Arc::new(NoMetrics),
+    })
+    .unwrap();
+    let req = BarsRequest {
+        symbols: vec!["AAPL".into()],
+        timeframe: "1d".parse().unwrap(),
+        start: Utc.with_ymd_and_hms(2005, 4, 1, 0, 0, 0).unwrap(),
+        end: Utc.with_ymd_and_hms(2005, 4, 5, 0, 0, 0).unwrap(),
+        cursor: None,
+    };
+    for (set, expected) in [
+        (vec![], "adjusted=true"),
+        (
+            vec![("adjusted", OptionValue::Flag(false))],
+            "adjusted=false",
+        ),
+    ] {
+        let mut settings = options(&set);
+        settings.secrets = [(
+            "api_key".to_owned(),
+            mdhost::runtime::SecretSetting {
+                env: "CARGO_PKG_NAME".into(),
+                hosts: vec!["api.polygon.io".into()],
+                value: None,
+            },
+        )]
+        .into();
+        let plugin = rt
+            .load_file(&common::provider_wasm("polygon"), |_| settings)
+            .await
+            .unwrap();
+        let page = plugin.fetch_bars(&req).await.unwrap().unwrap();
+        assert_eq!(page.bars.len(), 2);
+        let url = recorder.urls.lock().unwrap().pop().unwrap();
+        assert!(url.contains(expected), "{url} lacks {expected}");
+    }
+}

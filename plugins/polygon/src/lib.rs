@@ -9,7 +9,8 @@ pub mod stream;
 pub mod symbols;
 
 use mdhost_sdk::{
-    AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
+    Adjustment, AssetClass, BarsPage, BarsRequest, Event, Info, OptionSpec, Plan, ProviderError,
+    RateLimit, Timeframe, http,
 };
 
 /// The plugin; `describe`, `fetch_bars` and the stream hooks are also callable natively
@@ -42,12 +43,25 @@ impl mdhost_sdk::Provider for Polygon {
             streaming: true,
             kinds: vec![mdhost_sdk::DataKind::Bars],
             default_quotas: vec![],
-            options: vec![],
+            options: vec![OptionSpec::flag(
+                "adjusted",
+                "prices and volumes restated for splits (Polygon's default); false: as traded",
+                true,
+            )],
+        }
+    }
+
+    fn adjustment(_req: &BarsRequest) -> Adjustment {
+        // Polygon's adjusted aggregates are restated for splits, not dividends.
+        if adjusted() {
+            Adjustment::Splits
+        } else {
+            Adjustment::Raw
         }
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
-        let plan = request::plan(&req)?;
+        let plan = request::plan(&req, adjusted())?;
         let resp = http::get_json(&plan.url)?.check_common()?;
         let ctx = parse::Context {
             symbol: &plan.symbol,
@@ -56,6 +70,15 @@ impl mdhost_sdk::Provider for Polygon {
             end: plan.end,
         };
         parse::parse_response(resp.status, &resp.body, &ctx)
+    }
+}
+
+/// The operator's `adjusted` option (read in the component only; natively, the default).
+fn adjusted() -> bool {
+    if cfg!(target_arch = "wasm32") {
+        mdhost_sdk::flag_option("adjusted").unwrap_or(true)
+    } else {
+        true
     }
 }
 

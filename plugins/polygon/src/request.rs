@@ -56,8 +56,9 @@ pub struct Plan {
     pub end: Timestamp,
 }
 
-/// Plans the page of `req`: the first page from the request, later pages from the cursor.
-pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
+/// Plans the page of `req`: the first page from the request, later pages from the cursor
+/// (which carries the first page's `adjusted`). `adjusted` is the operator's option.
+pub fn plan(req: &BarsRequest, adjusted: bool) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let ticker = symbols::to_polygon(symbol)?;
     if req.timeframe.count == 0 {
@@ -71,7 +72,7 @@ pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
     }
     let url = match &req.cursor {
         Some(cursor) => page_url(cursor)?,
-        None => first_url(&ticker, req.timeframe, req.start, req.end),
+        None => first_url(&ticker, req.timeframe, req.start, req.end, adjusted),
     };
     Ok(Plan {
         symbol: symbol.to_owned(),
@@ -83,8 +84,15 @@ pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
 }
 
 /// The first page's URL. `from`/`to` are epoch milliseconds and both inclusive, so `to`
-/// is the last millisecond before the request's end.
-pub fn first_url(ticker: &str, tf: Timeframe, start: Timestamp, end: Timestamp) -> String {
+/// is the last millisecond before the request's end. `adjusted`: prices restated for
+/// splits (Polygon's default), or as traded.
+pub fn first_url(
+    ticker: &str,
+    tf: Timeframe,
+    start: Timestamp,
+    end: Timestamp,
+    adjusted: bool,
+) -> String {
     // RFC 3986 allows `:` in a path segment, and Polygon's own clients send `C:EURUSD`
     // unencoded; everything else in the ticker is encoded.
     let base = format!("{AGGS}/{}", url::encode(ticker).replace("%3A", ":"));
@@ -94,7 +102,7 @@ pub fn first_url(ticker: &str, tf: Timeframe, start: Timestamp, end: Timestamp) 
         .segment(timespan(tf.unit))
         .segment(&time::to_epoch_millis(start).to_string())
         .segment(&time::to_epoch_millis(end.saturating_sub(1)).to_string())
-        .query("adjusted", "true")
+        .query("adjusted", if adjusted { "true" } else { "false" })
         .query("sort", "asc")
         .query("limit", 50000)
         .secret_query("apiKey", "api_key")
@@ -165,10 +173,27 @@ mod tests {
 
     /// Checks the URL planned for a request.
     fn check(req: BarsRequest, url: &str) {
-        assert_eq!(plan(&req).map(|p| p.url).as_deref(), Ok(url));
+        assert_eq!(plan(&req, true).map(|p| p.url).as_deref(), Ok(url));
     }
 
     const D1: Timeframe = Timeframe::of(TimeUnit::Day, 1);
+
+    #[test]
+    fn the_adjusted_option_decides_the_first_pages_prices() {
+        let r = req(
+            "AAPL",
+            D1,
+            "2005-04-01T00:00:00Z",
+            "2005-04-05T00:00:00Z",
+            None,
+        );
+        assert_eq!(
+            plan(&r, false).map(|p| p.url).as_deref(),
+            Ok(
+                "https://api.polygon.io/v2/aggs/ticker/AAPL/range/1/day/1112313600000/1112659199999?adjusted=false&sort=asc&limit=50000&apiKey={{secret:api_key}}"
+            )
+        );
+    }
 
     #[test]
     fn first_pages() {
@@ -247,7 +272,7 @@ mod tests {
                 Some(bad),
             );
             assert!(
-                matches!(plan(&r), Err(ProviderError::Unsupported(_))),
+                matches!(plan(&r, true), Err(ProviderError::Unsupported(_))),
                 "{bad}"
             );
             assert!(
@@ -273,7 +298,8 @@ mod tests {
 
     #[test]
     fn refuses_what_it_cannot_serve() {
-        let unsupported = |r: BarsRequest| matches!(plan(&r), Err(ProviderError::Unsupported(_)));
+        let unsupported =
+            |r: BarsRequest| matches!(plan(&r, true), Err(ProviderError::Unsupported(_)));
         let base = req(
             "AAPL",
             D1,

@@ -6,7 +6,7 @@ use std::marker::PhantomData;
 
 use crate::bindings::exports::mdhost::provider::{provider as wit, streaming as ws};
 use crate::{
-    ActionsPage, ActionsRequest, BarsPage, BarsRequest, Event, Info, InstrumentsPage,
+    ActionsPage, ActionsRequest, Adjustment, BarsPage, BarsRequest, Event, Info, InstrumentsPage,
     InstrumentsRequest, Plan, ProviderError, SeriesPage, SeriesRequest, Timeframe, columns,
 };
 
@@ -24,6 +24,12 @@ pub trait Provider {
     /// One page of bars.
     fn fetch_bars(_req: BarsRequest) -> Result<BarsPage, ProviderError> {
         unsupported("bars")
+    }
+
+    /// What the provider's prices in an answer to `req` are adjusted for (sent with every
+    /// series). Default: as traded.
+    fn adjustment(_req: &BarsRequest) -> Adjustment {
+        Adjustment::Raw
     }
 
     /// One page of splits and dividends.
@@ -62,9 +68,14 @@ impl<T: Provider + 'static> wit::Guest for Adapter<T> {
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<wit::BarsPage, ProviderError> {
+        let adjustment = T::adjustment(&req);
         let page = T::fetch_bars(req)?;
+        let mut series = columns::series(page.bars);
+        for s in &mut series {
+            s.adjustment = adjustment;
+        }
         Ok(wit::BarsPage {
-            series: columns::series(page.bars),
+            series,
             next_cursor: page.next_cursor,
         })
     }

@@ -101,9 +101,49 @@ pub enum Event {
     Error(ProviderError),
 }
 
-/// The value of option `name`, as the operator set it or as declared by default.
+/// The value of option `name`, as the operator set it or as declared by default; `None`
+/// for a name `describe` does not declare. Only in the component: read options in the
+/// glue and pass them to the parsing and URL code, which stays callable natively.
 pub fn option(name: &str) -> Option<OptionValue> {
     bindings::mdhost::provider::options::get(name)
+}
+
+/// A flag option's value.
+pub fn flag_option(name: &str) -> Option<bool> {
+    match option(name)? {
+        OptionValue::Flag(b) => Some(b),
+        _ => None,
+    }
+}
+
+/// A text or choice option's value.
+pub fn text_option(name: &str) -> Option<String> {
+    match option(name)? {
+        OptionValue::Text(t) => Some(t),
+        _ => None,
+    }
+}
+
+impl OptionSpec {
+    /// A true/false option.
+    pub fn flag(name: &str, description: &str, default: bool) -> Self {
+        OptionSpec {
+            name: name.into(),
+            description: description.into(),
+            kind: OptionKind::Flag,
+            default: OptionValue::Flag(default),
+        }
+    }
+
+    /// An option that is one of `words`.
+    pub fn choice(name: &str, description: &str, words: &[&str], default: &str) -> Self {
+        OptionSpec {
+            name: name.into(),
+            description: description.into(),
+            kind: OptionKind::Choice(words.iter().map(|w| (*w).to_owned()).collect()),
+            default: OptionValue::Text(default.into()),
+        }
+    }
 }
 
 /// Implements [`Stream`] for a plugin that does not stream: both hooks answer

@@ -13,6 +13,12 @@ use mdhost_sdk::{
 pub struct Yahoo;
 
 impl mdhost_sdk::Provider for Yahoo {
+    /// The chart's prices and volumes are restated for every split after them (even one
+    /// outside the requested window); dividends are only in its `adjclose`, not read.
+    fn adjustment(_req: &BarsRequest) -> mdhost_sdk::Adjustment {
+        mdhost_sdk::Adjustment::Splits
+    }
+
     fn describe() -> Info {
         Info {
             name: "yahoo".into(),
