@@ -10,7 +10,8 @@ pub mod stream;
 pub mod symbols;
 
 use mdhost_sdk::{
-    AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
+    AssetClass, BarsPage, BarsRequest, Event, Info, OptionSpec, Plan, ProviderError, RateLimit,
+    Timeframe, http,
 };
 
 /// The plugin; `describe`, `fetch_bars` and the stream hooks are also callable natively.
@@ -40,12 +41,17 @@ impl mdhost_sdk::Provider for Alpaca {
             streaming: true,
             kinds: vec![mdhost_sdk::DataKind::Bars],
             default_quotas: vec![],
-            options: vec![],
+            options: vec![OptionSpec::choice(
+                "feed",
+                "US stock data: iex (every plan) or sip (all US exchanges, a paid plan)",
+                &request::Feed::WORDS,
+                "iex",
+            )],
         }
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
-        let plan = request::plan(&req)?;
+        let plan = request::plan(&req, feed())?;
         let resp = http::send("GET", &plan.url, &request::HEADERS, None)?;
         let ctx = parse::Context {
             symbols: &plan.symbols,
@@ -57,9 +63,18 @@ impl mdhost_sdk::Provider for Alpaca {
     }
 }
 
+/// The operator's `feed` option (read in the component only; natively, IEX).
+fn feed() -> request::Feed {
+    if cfg!(target_arch = "wasm32") {
+        request::Feed::from_word(mdhost_sdk::text_option("feed").as_deref())
+    } else {
+        request::Feed::Iex
+    }
+}
+
 impl mdhost_sdk::Stream for Alpaca {
     fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, ProviderError> {
-        let (plan, session) = stream::connect(&symbols, timeframe)?;
+        let (plan, session) = stream::connect(&symbols, timeframe, feed())?;
         mdhost_sdk::stream::keep(session);
         Ok(plan)
     }

@@ -8,6 +8,35 @@ use mdhost_sdk::{BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp, pag
 
 use crate::symbols::{Class, SymbolMap};
 
+/// The US stock data feed (the `feed` option): IEX, which every plan (the free one
+/// included) may query up to the present, or SIP, all US exchanges (a paid plan).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Feed {
+    Iex,
+    Sip,
+}
+
+impl Feed {
+    /// The option's words, default first.
+    pub const WORDS: [&str; 2] = ["iex", "sip"];
+
+    /// The option's value; anything but `sip` is IEX (the host admits only the two).
+    pub fn from_word(word: Option<&str>) -> Self {
+        match word {
+            Some("sip") => Feed::Sip,
+            _ => Feed::Iex,
+        }
+    }
+
+    /// The feed's name in Alpaca's URLs.
+    pub fn word(self) -> &'static str {
+        match self {
+            Feed::Iex => "iex",
+            Feed::Sip => "sip",
+        }
+    }
+}
+
 const STOCK_BARS: &str = "https://data.alpaca.markets/v2/stocks/bars";
 const CRYPTO_BARS: &str = "https://data.alpaca.markets/v1beta3/crypto/us/bars";
 
@@ -72,7 +101,7 @@ pub struct Plan {
 
 /// Plans the page of `req`: the first page from the request, later pages add the cursor
 /// as `page_token` to otherwise identical parameters, as Alpaca requires.
-pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
+pub fn plan(req: &BarsRequest, feed: Feed) -> Result<Plan, ProviderError> {
     if req.symbols.len() > MAX_SYMBOLS as usize {
         return Err(ProviderError::Unsupported(format!(
             "this plugin serves at most {MAX_SYMBOLS} symbols per request, got {}",
@@ -100,9 +129,8 @@ pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
         .query("end", time::format_rfc3339(to))
         .query("limit", PAGE_LIMIT);
     if symbols.class() == Class::Stocks {
-        // Unadjusted prices, as traded; IEX is the feed every plan (the free one included)
-        // may query up to the present.
-        url = url.query("adjustment", "raw").query("feed", "iex");
+        // Unadjusted prices, as traded, from the operator's feed.
+        url = url.query("adjustment", "raw").query("feed", feed.word());
     }
     if let Some(cursor) = &req.cursor {
         url = url.query("page_token", check_cursor(cursor)?);
@@ -167,7 +195,7 @@ mod tests {
 
     /// Checks the URL planned for a request, or that it is refused as `unsupported`.
     fn check(req: BarsRequest, expected: Result<&str, ()>) {
-        match (plan(&req), expected) {
+        match (plan(&req, Feed::Iex), expected) {
             (Ok(p), Ok(url)) => assert_eq!(p.url, url),
             (Err(ProviderError::Unsupported(_)), Err(())) => {}
             (got, _) => panic!("{req:?}: unexpected {got:?}"),
@@ -257,7 +285,15 @@ mod tests {
         let many: Vec<&str> = many.iter().map(String::as_str).collect();
         check(req(&many, M1, s, e, None), Err(()));
         // Exactly the maximum is fine.
-        assert!(plan(&req(&many[..MAX_SYMBOLS as usize], M1, s, e, None)).is_ok());
+        assert!(
+            plan(
+                &req(&many[..MAX_SYMBOLS as usize], M1, s, e, None),
+                Feed::Iex
+            )
+            .is_ok()
+        );
+        let sip = plan(&req(&["AAPL"], M1, s, e, None), Feed::Sip).unwrap();
+        assert!(sip.url.ends_with("&adjustment=raw&feed=sip"), "{}", sip.url);
     }
 
     #[test]

@@ -7,9 +7,11 @@ use mdhost_sdk::{Event, Plan, ProviderError, Quote, TimeUnit, Timeframe, Trade, 
 use serde::Serialize;
 
 use crate::events::{self, Message, Subscription};
+use crate::request::Feed;
 use crate::symbols::{Class, SymbolMap};
 
-const STOCKS_URL: &str = "wss://stream.data.alpaca.markets/v2/iex";
+/// The stock stream of a feed: `…/v2/iex` or `…/v2/sip`.
+const STOCKS_URL: &str = "wss://stream.data.alpaca.markets/v2/";
 const CRYPTO_URL: &str = "wss://stream.data.alpaca.markets/v1beta3/crypto/us";
 
 /// The auth message. The host replaces the placeholders with the operator's secrets (bound
@@ -41,7 +43,11 @@ pub struct Session {
 
 /// Plans a connection for `symbols` (one asset class) in `timeframe` (1m only) and returns
 /// the session that reads its messages.
-pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<(Plan, Session), ProviderError> {
+pub fn connect(
+    symbols: &[String],
+    timeframe: Timeframe,
+    feed: Feed,
+) -> Result<(Plan, Session), ProviderError> {
     if timeframe != STREAM_TIMEFRAME {
         return Err(ProviderError::Unsupported(format!(
             "Alpaca streams 1m bars only, not {timeframe}"
@@ -49,12 +55,12 @@ pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<(Plan, Sessio
     }
     let symbols = SymbolMap::new(symbols)?;
     let url = match symbols.class() {
-        Class::Stocks => STOCKS_URL,
-        Class::Crypto => CRYPTO_URL,
+        Class::Stocks => format!("{STOCKS_URL}{}", feed.word()),
+        Class::Crypto => CRYPTO_URL.to_owned(),
     };
     let plan = Plan {
         transport: Transport::Websocket,
-        url: url.to_owned(),
+        url,
         headers: vec![],
         // Alpaca greets first; the credentials answer the greeting (see `Session`).
         on_open: vec![],
@@ -221,7 +227,7 @@ mod tests {
     }
 
     fn session(symbols: &[&str]) -> Session {
-        connect(&strings(symbols), M1).unwrap().1
+        connect(&strings(symbols), M1, Feed::Iex).unwrap().1
     }
 
     fn status(s: &str) -> Event {
@@ -278,7 +284,9 @@ mod tests {
 
     #[test]
     fn plans_connections() {
-        let plan = |symbols: &[&str], tf: Timeframe| connect(&strings(symbols), tf).map(|(p, _)| p);
+        let plan = |symbols: &[&str], tf: Timeframe| {
+            connect(&strings(symbols), tf, Feed::Iex).map(|(p, _)| p)
+        };
         let ws = |url: &str| Plan {
             transport: Transport::Websocket,
             url: url.into(),
@@ -293,6 +301,8 @@ mod tests {
             plan(&["BTC/USD"], M1),
             Ok(ws("wss://stream.data.alpaca.markets/v1beta3/crypto/us"))
         );
+        let sip = connect(&strings(&["AAPL"]), M1, Feed::Sip).map(|(p, _)| p);
+        assert_eq!(sip, Ok(ws("wss://stream.data.alpaca.markets/v2/sip")));
         for (symbols, tf) in [
             (&["AAPL", "BTC/USD"][..], M1),
             (&["EUR/USD"], M1),

@@ -10,7 +10,8 @@ pub mod stream;
 pub mod symbols;
 
 use mdhost_sdk::{
-    AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
+    AssetClass, BarsPage, BarsRequest, Event, Info, OptionSpec, Plan, ProviderError, RateLimit,
+    Timeframe, http,
 };
 
 /// The plugin; its functions are also callable natively (tests, benchmarks).
@@ -26,8 +27,7 @@ impl mdhost_sdk::Provider for Oanda {
                     .into(),
             asset_classes: vec![AssetClass::Forex, AssetClass::Commodity],
             timeframes: granularity::timeframes(),
-            // The live (fxTrade) hosts are the ones requested; the practice hosts are listed
-            // so that an operator may point a build at them without a new allowlist.
+            // The live (fxTrade) hosts, and the practice ones for `environment = "practice"`.
             allowed_hosts: vec![
                 "api-fxtrade.oanda.com".into(),
                 "stream-fxtrade.oanda.com".into(),
@@ -45,12 +45,17 @@ impl mdhost_sdk::Provider for Oanda {
             streaming: true,
             kinds: vec![mdhost_sdk::DataKind::Bars],
             default_quotas: vec![],
-            options: vec![],
+            options: vec![OptionSpec::choice(
+                "environment",
+                "the account's environment: live (fxTrade) or practice (fxPractice)",
+                &request::Environment::WORDS,
+                "live",
+            )],
         }
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
-        let plan = request::plan(&req)?;
+        let plan = request::plan(&req, environment())?;
         let resp = http::send("GET", &plan.url, request::HEADERS, None)?;
         let ctx = parse::Context {
             symbol: &plan.symbol,
@@ -65,9 +70,18 @@ impl mdhost_sdk::Provider for Oanda {
     }
 }
 
+/// The operator's `environment` option (read in the component only; natively, live).
+fn environment() -> request::Environment {
+    if cfg!(target_arch = "wasm32") {
+        request::Environment::from_word(mdhost_sdk::text_option("environment").as_deref())
+    } else {
+        request::Environment::Live
+    }
+}
+
 impl mdhost_sdk::Stream for Oanda {
     fn connect(symbols: Vec<String>, timeframe: Timeframe) -> Result<Plan, ProviderError> {
-        stream::connect(&symbols, timeframe)
+        stream::connect(&symbols, timeframe, environment())
     }
 
     fn on_message(message: Vec<u8>) -> Result<Vec<Event>, ProviderError> {
@@ -115,8 +129,20 @@ mod tests {
         assert!(info.streaming);
         assert_eq!(info.timeframes, granularity::timeframes());
         // Every URL the plugin plans is on an allowed host.
-        assert!(request::CANDLES.starts_with("https://api-fxtrade.oanda.com/"));
-        assert!(stream::ACCOUNTS.starts_with("https://stream-fxtrade.oanda.com/"));
+        for env in [request::Environment::Live, request::Environment::Practice] {
+            for url in [env.candles(), env.accounts()] {
+                let host = url
+                    .trim_start_matches("https://")
+                    .split('/')
+                    .next()
+                    .unwrap();
+                assert!(info.allowed_hosts.iter().any(|h| h == host), "{url}");
+            }
+        }
+        assert_eq!(
+            info.options[0].default,
+            mdhost_sdk::OptionValue::Text(request::Environment::WORDS[0].into())
+        );
     }
 
     #[test]

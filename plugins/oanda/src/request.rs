@@ -11,13 +11,48 @@ use mdhost_sdk::{BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp, pag
 
 use crate::{granularity, symbols};
 
-pub const CANDLES: &str = "https://api-fxtrade.oanda.com/v3/instruments";
+/// Which of OANDA's two environments the operator's account lives in (the `environment`
+/// option): live (fxTrade) or practice (fxPractice). Each has its own hosts and tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Environment {
+    Live,
+    Practice,
+}
+
+impl Environment {
+    /// The option's words, default first.
+    pub const WORDS: [&str; 2] = ["live", "practice"];
+
+    /// The option's value; anything but `practice` is live (the host admits only the two).
+    pub fn from_word(word: Option<&str>) -> Self {
+        match word {
+            Some("practice") => Environment::Practice,
+            _ => Environment::Live,
+        }
+    }
+
+    /// The REST instruments endpoint.
+    pub fn candles(self) -> &'static str {
+        match self {
+            Environment::Live => "https://api-fxtrade.oanda.com/v3/instruments",
+            Environment::Practice => "https://api-fxpractice.oanda.com/v3/instruments",
+        }
+    }
+
+    /// The streaming accounts endpoint.
+    pub fn accounts(self) -> &'static str {
+        match self {
+            Environment::Live => "https://stream-fxtrade.oanda.com/v3/accounts",
+            Environment::Practice => "https://stream-fxpractice.oanda.com/v3/accounts",
+        }
+    }
+}
 
 /// OANDA's maximum `count`.
 pub const MAX_COUNT: u32 = 5000;
 
-/// Headers of every REST request. The token is the operator's secret `api_token`; practice
-/// accounts use the `-fxpractice` hosts instead, which the allowlist already holds.
+/// Headers of every REST request. The token is the operator's secret `api_token` (a
+/// practice account's token, with `environment = "practice"`).
 pub const HEADERS: &[(&str, &str)] = &[
     ("accept", "application/json"),
     ("authorization", "Bearer {{secret:api_token}}"),
@@ -40,8 +75,9 @@ pub struct Plan {
     pub end: Timestamp,
 }
 
-/// Plans the page of `req`: the first page starts at `req.start`, later ones at the cursor.
-pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
+/// Plans the page of `req` in `env`: the first page starts at `req.start`, later ones at
+/// the cursor.
+pub fn plan(req: &BarsRequest, env: Environment) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let instrument = symbols::to_oanda(symbol)?;
     let granularity = granularity::granularity(req.timeframe)?;
@@ -59,7 +95,7 @@ pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
     // Day, week and month candles start at 17:00 New York by default and weeks on Friday;
     // the WIT keys them at 00:00 UTC and weeks on Monday. Hour candles (H2…H12) follow the
     // daily alignment too, so it is asked for on every request.
-    let mut url = UrlBuilder::new(CANDLES)
+    let mut url = UrlBuilder::new(env.candles())
         .segment(&instrument)
         .segment("candles")
         .query("price", "M")
@@ -152,7 +188,7 @@ mod tests {
 
     /// Checks the URL planned for a request (`Err(())`: refused as `unsupported`).
     fn check(req: BarsRequest, expected: Result<&str, ()>) {
-        let got = plan(&req).map(|p| p.url);
+        let got = plan(&req, Environment::Live).map(|p| p.url);
         match expected {
             Ok(url) => assert_eq!(got.as_deref(), Ok(url)),
             Err(()) => assert!(

@@ -11,9 +11,8 @@ use mdhost_sdk::{Dec, Event, Plan, ProviderError, Quote, Timeframe, Transport, t
 use serde::Deserialize;
 
 use crate::error;
+use crate::request::Environment;
 use crate::symbols::InstrumentMap;
-
-pub const ACCOUNTS: &str = "https://stream-fxtrade.oanda.com/v3/accounts";
 
 /// What the lines of one connection are read against.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,9 +22,17 @@ pub struct Session {
 
 /// Plans the connection for `symbols` (canonical): one stream for all of them. The account
 /// and the token are the operator's secrets `account_id` and `api_token`.
-pub fn plan(symbols: &[String], _timeframe: Timeframe) -> Result<(Plan, Session), ProviderError> {
+pub fn plan(
+    symbols: &[String],
+    _timeframe: Timeframe,
+    env: Environment,
+) -> Result<(Plan, Session), ProviderError> {
     let instruments = InstrumentMap::new(symbols)?;
-    let base = format!("{ACCOUNTS}/{}/pricing/stream", url::secret("account_id"));
+    let base = format!(
+        "{}/{}/pricing/stream",
+        env.accounts(),
+        url::secret("account_id")
+    );
     let plan = Plan {
         transport: Transport::HttpLines,
         // The comma between instruments is percent-encoded like any query value (%2C).
@@ -140,8 +147,12 @@ impl Session {
 }
 
 /// `connect`: plans the connection and keeps its session for `on_message`.
-pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<Plan, ProviderError> {
-    let (plan, session) = plan(symbols, timeframe)?;
+pub fn connect(
+    symbols: &[String],
+    timeframe: Timeframe,
+    env: Environment,
+) -> Result<Plan, ProviderError> {
+    let (plan, session) = plan(symbols, timeframe, env)?;
     mdhost_sdk::stream::keep(session);
     Ok(plan)
 }
@@ -165,7 +176,7 @@ mod tests {
     }
 
     fn session(list: &[&str]) -> Session {
-        plan(&symbols(list), M1).unwrap().1
+        plan(&symbols(list), M1, Environment::Live).unwrap().1
     }
 
     fn quote(symbol: &str, time: i64, bid: &str, ask: &str, sizes: (&str, &str)) -> Event {
@@ -181,11 +192,16 @@ mod tests {
 
     #[test]
     fn plans_the_pricing_stream() {
-        let (p, _) = plan(&symbols(&["EUR/USD", "USD/JPY"]), M1).unwrap();
+        let (p, _) = plan(&symbols(&["EUR/USD", "USD/JPY"]), M1, Environment::Live).unwrap();
         assert_eq!(p.transport, Transport::HttpLines);
         assert_eq!(
             p.url,
             "https://stream-fxtrade.oanda.com/v3/accounts/{{secret:account_id}}/pricing/stream?instruments=EUR_USD%2CUSD_JPY"
+        );
+        let (practice, _) = plan(&symbols(&["EUR/USD"]), M1, Environment::Practice).unwrap();
+        assert_eq!(
+            practice.url,
+            "https://stream-fxpractice.oanda.com/v3/accounts/{{secret:account_id}}/pricing/stream?instruments=EUR_USD"
         );
         assert_eq!(
             p.headers,
@@ -203,11 +219,11 @@ mod tests {
             Timeframe::of(TimeUnit::Second, 1),
             Timeframe::of(TimeUnit::Month, 3),
         ] {
-            assert!(plan(&symbols(&["EUR/USD"]), tf).is_ok());
+            assert!(plan(&symbols(&["EUR/USD"]), tf, Environment::Live).is_ok());
         }
         for bad in [&[][..], &["SPY"][..], &["EUR/USD", "^GDAXI"][..]] {
             assert!(matches!(
-                plan(&symbols(bad), M1),
+                plan(&symbols(bad), M1, Environment::Live),
                 Err(ProviderError::Unsupported(_))
             ));
         }
@@ -350,7 +366,7 @@ mod tests {
             on_message(heartbeat),
             Err(ProviderError::BadResponse(_))
         ));
-        connect(&symbols(&["EUR/USD"]), M1).unwrap();
+        connect(&symbols(&["EUR/USD"]), M1, Environment::Live).unwrap();
         assert_eq!(on_message(heartbeat), Ok(vec![Event::Heartbeat]));
     }
 }
