@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -258,6 +258,59 @@ pub struct BarsRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct BarsPage {
     pub bars: Vec<RawBar>,
+    pub next_cursor: Option<String>,
+}
+
+/// Corporate actions of `symbols` whose ex-date lies in [start, end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionsRequest {
+    pub symbols: Vec<String>,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub cursor: Option<String>,
+}
+
+/// A split as the plugin sent it: each share before `ex_date` becomes
+/// `numerator / denominator` shares (decimal text, validated later like a bar's).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RawSplit {
+    pub symbol: String,
+    pub ex_date: NaiveDate,
+    pub numerator: String,
+    pub denominator: String,
+    pub provider_id: Option<String>,
+}
+
+/// What kind of cash distribution a dividend is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DividendKind {
+    Regular,
+    Special,
+    CapitalGains,
+    ReturnOfCapital,
+    Other,
+}
+
+/// A cash dividend as the plugin sent it: `amount` per share in `currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RawDividend {
+    pub symbol: String,
+    pub ex_date: NaiveDate,
+    pub amount: String,
+    pub currency: String,
+    pub kind: DividendKind,
+    pub declared_date: Option<NaiveDate>,
+    pub record_date: Option<NaiveDate>,
+    pub pay_date: Option<NaiveDate>,
+    pub provider_id: Option<String>,
+}
+
+/// One page of corporate actions.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct ActionsPage {
+    pub splits: Vec<RawSplit>,
+    pub dividends: Vec<RawDividend>,
     pub next_cursor: Option<String>,
 }
 

@@ -656,3 +656,30 @@ fn parse_feeds_one_saved_body_to_a_plugin_and_says_what_it_asked_for() {
         "{err:?}"
     );
 }
+
+#[test]
+fn actions_are_refused_by_a_plugin_that_does_not_declare_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let polygon = common::provider_wasm("polygon");
+    let out = mdhost(
+        &[
+            "plugin",
+            "actions",
+            polygon.to_str().unwrap(),
+            "--symbols",
+            "AAPL",
+            "--from",
+            "2020-08-01",
+            "--to",
+            "2020-08-31",
+        ],
+        dir.path(),
+    );
+    assert!(!out.status.success());
+    let err = stderr_lines(&out);
+    assert_eq!(
+        err.last().map(String::as_str),
+        Some("error: plugin polygon does not serve corporate actions (it serves: bars)"),
+        "{err:?}"
+    );
+}

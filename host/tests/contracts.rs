@@ -321,3 +321,75 @@ async fn polygons_adjusted_option_reaches_its_request() {
         assert!(url.contains(expected), "{url} lacks {expected}");
     }
 }
+
+#[tokio::test]
+async fn yahoo_serves_the_split_and_dividend_its_chart_carries_and_a_0_1_plugin_serves_none() {
+    // The real chart body with AAPL's 4:1 split and its 0.205 USD dividend
+    // (../shared/fixtures/provider-samples/yahoo, copied to plugins/yahoo/testdata).
+    let body = std::fs::read(common::root().join(
+        "plugins/yahoo/testdata/chart_AAPL_1d_2020-08-31_2020-11-07_split_dividend_events.json",
+    ))
+    .unwrap();
+    let recorder = Arc::new(Recorder {
+        body,
+        urls: Default::default(),
+    });
+    let rt = Runtime::new(RuntimeOptions {
+        cache_dir: None,
+        pooling: false,
+        transport: recorder.clone(),
+        retry: RetryPolicy::default(),
+        metrics: Arc::new(NoMetrics),
+    })
+    .unwrap();
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let req = mdhost::domain::ActionsRequest {
+        symbols: vec!["AAPL".into()],
+        start: day(2020, 8, 31),
+        end: day(2020, 11, 7),
+        cursor: None,
+    };
+    let yahoo = rt
+        .load_file(&common::provider_wasm("yahoo"), |_| {
+            PluginSettings::default()
+        })
+        .await
+        .unwrap();
+    assert!(yahoo.info().kinds.contains(&DataKind::CorporateActions));
+    let page = yahoo.fetch_actions(&req).await.unwrap().unwrap();
+    let url = recorder.urls.lock().unwrap().pop().unwrap();
+    assert!(url.contains("events=div%7Csplit"), "{url}");
+    assert_eq!(page.splits.len(), 1, "{page:?}");
+    let split = &page.splits[0];
+    assert_eq!(
+        (
+            split.symbol.as_str(),
+            split.ex_date,
+            split.numerator.as_str(),
+            split.denominator.as_str()
+        ),
+        ("AAPL", day(2020, 8, 31), "4", "1")
+    );
+    assert_eq!(page.dividends.len(), 1, "{page:?}");
+    let dividend = &page.dividends[0];
+    assert_eq!(
+        (
+            dividend.ex_date,
+            dividend.amount.as_str(),
+            dividend.currency.as_str()
+        ),
+        (day(2020, 11, 6), "0.205", "USD")
+    );
+    assert_eq!(page.next_cursor, None);
+
+    // A 0.1 plugin has no corporate actions: answered for it, without a call.
+    let legacy = rt
+        .load_file(&common::test_wasm("legacy"), |_| PluginSettings::default())
+        .await
+        .unwrap();
+    assert!(matches!(
+        legacy.fetch_actions(&req).await.unwrap(),
+        Err(ProviderError::Unsupported(_))
+    ));
+    assert!(recorder.urls.lock().unwrap().is_empty());
+}

@@ -12,7 +12,8 @@ use super::capabilities::PluginCaps;
 use super::contract::{Bound, ContractError, Pre};
 use super::state::CallState;
 use mdhost_core::domain::{
-    BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent, StreamPlan, Timeframe,
+    ActionsPage, ActionsRequest, BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent,
+    StreamPlan, Timeframe,
 };
 
 /// A call that failed in the host's sandbox rather than with a plugin-classified error.
@@ -155,6 +156,25 @@ impl PluginInstance {
         let caps = self.caps();
         Ok(match page {
             Ok(p) => caps.scrub_page(p),
+            Err(e) => Err(caps.scrub_error(e)),
+        })
+    }
+}
+
+impl PluginInstance {
+    /// Calls `fetch-actions` (a 0.1 plugin answers `unsupported` without a call).
+    pub async fn fetch_actions(
+        &mut self,
+        req: &ActionsRequest,
+    ) -> Result<Result<ActionsPage, ProviderError>, CallError> {
+        self.begin()?;
+        let backstop = self.backstop();
+        let fut = self.bound.fetch_actions(&mut self.store, req);
+        let outcome = tokio::time::timeout(backstop, fut).await.ok();
+        let page = self.finish("fetch-actions", outcome)??;
+        let caps = self.caps();
+        Ok(match page {
+            Ok(p) => caps.scrub_actions(p),
             Err(e) => Err(caps.scrub_error(e)),
         })
     }

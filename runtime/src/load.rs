@@ -15,7 +15,9 @@ use super::contract::{PROVIDER_INTERFACE, Pre, SUPPORTED_WIT_VERSIONS};
 use super::engine::MAX_MEMORY_CAP;
 use super::instance::{CallError, PluginInstance};
 use super::{PluginSettings, Runtime, Shared};
-use mdhost_core::domain::{BarsPage, BarsRequest, ProviderError, ProviderInfo};
+use mdhost_core::domain::{
+    ActionsPage, ActionsRequest, BarsPage, BarsRequest, ProviderError, ProviderInfo,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -331,6 +333,22 @@ impl Plugin {
             Err(e) => e.kind(),
         };
         self.count("fetch-bars", outcome, started);
+        result
+    }
+
+    /// `fetch-actions` in a fresh instance.
+    pub async fn fetch_actions(
+        &self,
+        req: &ActionsRequest,
+    ) -> Result<Result<ActionsPage, ProviderError>, CallError> {
+        let started = tokio::time::Instant::now();
+        let result = async { self.instance().await?.fetch_actions(req).await }.await;
+        let outcome = match &result {
+            Ok(Ok(_)) => "ok",
+            Ok(Err(e)) => e.kind(),
+            Err(e) => e.kind(),
+        };
+        self.count("fetch-actions", outcome, started);
         result
     }
 

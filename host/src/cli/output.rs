@@ -142,7 +142,7 @@ pub fn info_text(
 }
 
 /// A serde enum's kebab-case word (`corporate-actions`, `day`, `equity`).
-fn word(v: &impl serde::Serialize) -> String {
+pub(super) fn word(v: &impl serde::Serialize) -> String {
     serde_json::to_value(v)
         .ok()
         .and_then(|v| v.as_str().map(str::to_owned))

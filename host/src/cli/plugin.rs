@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand, ValueEnum};
 
 use super::output;
-use crate::domain::{AssetClass, BarsRequest, RawBar, Timeframe};
+use crate::domain::{
+    ActionsPage, ActionsRequest, AssetClass, BarsRequest, DataKind, RawBar, Timeframe,
+};
 use crate::runtime::pages::{End, Next, PageRecord};
 use crate::runtime::{Plugin, Runtime, RuntimeOptions};
 
@@ -26,6 +28,9 @@ pub enum PluginCommand {
     },
     /// Fetch bars through a plugin, live, following every page, and print them.
     Call(CallArgs),
+    /// Fetch corporate actions (splits, dividends) through a plugin, live, following
+    /// every page, and print them as JSON.
+    Actions(ActionsArgs),
     /// Run a plugin against its cassettes (no network): golden outputs and the
     /// conformance checklist. Exits non-zero when any check fails.
     #[cfg(feature = "harness")]
@@ -39,6 +44,27 @@ pub enum PluginCommand {
     /// host would. For trying a provider's sample without knowing the URL the plugin builds.
     #[cfg(feature = "harness")]
     Parse(super::harness::ParseArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ActionsArgs {
+    /// The plugin component (.wasm).
+    pub file: PathBuf,
+    /// Canonical symbols, comma-separated.
+    #[arg(long, value_delimiter = ',', required = true, value_parser = parse_symbol)]
+    pub symbols: Vec<String>,
+    /// First ex-date, inclusive (YYYY-MM-DD).
+    #[arg(long)]
+    pub from: chrono::NaiveDate,
+    /// Last ex-date, inclusive (YYYY-MM-DD).
+    #[arg(long)]
+    pub to: chrono::NaiveDate,
+    /// Settings file (allow_hosts, secrets, options). Default: ./plugins.toml if present.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Stop after this many pages per symbol batch.
+    #[arg(long, default_value_t = 1_000)]
+    pub max_pages: u32,
 }
 
 #[derive(Debug, Args)]
@@ -153,6 +179,7 @@ pub async fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         PluginCommand::Inspect { file, json } => inspect(file, json).await,
         PluginCommand::Call(args) => call(args).await,
+        PluginCommand::Actions(args) => actions(args).await,
         #[cfg(feature = "harness")]
         PluginCommand::Test(args) => super::harness::test(args).await,
         #[cfg(feature = "harness")]
@@ -238,6 +265,82 @@ pub(super) async fn fetch_pages(
             Next::End(end) => bail!("{who}: {end}"),
         }
     }
+}
+
+async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
+    if args.to < args.from {
+        bail!("--to ({}) is before --from ({})", args.to, args.from);
+    }
+    let config = super::load_config(args.config.as_ref())?;
+    let rt = runtime(config.host.cache_dir.clone()).await?;
+    let plugin = rt
+        .load_file(&args.file, |info| config.plugin(&info.name))
+        .await?;
+    if !plugin.info().kinds.contains(&DataKind::CorporateActions) {
+        bail!(
+            "plugin {} does not serve corporate actions (it serves: {})",
+            plugin.name(),
+            plugin
+                .info()
+                .kinds
+                .iter()
+                .map(output::word)
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let batch = plugin.info().max_symbols_per_request.max(1) as usize;
+    let mut all = ActionsPage::default();
+    let mut failures = Vec::new();
+    for chunk in args.symbols.chunks(batch) {
+        let mut req = ActionsRequest {
+            symbols: chunk.to_vec(),
+            start: args.from,
+            // The contract's range is half-open; --to is the last ex-date wanted.
+            end: args.to.succ_opt().unwrap_or(args.to),
+            cursor: None,
+        };
+        for page in 1.. {
+            match plugin.fetch_actions(&req).await {
+                Ok(Ok(p)) => {
+                    all.splits.extend(p.splits);
+                    all.dividends.extend(p.dividends);
+                    match p.next_cursor {
+                        Some(c) if page < args.max_pages && req.cursor.as_ref() != Some(&c) => {
+                            req.cursor = Some(c)
+                        }
+                        Some(_) => {
+                            failures.push(format!("{}: pagination does not end", chunk.join(",")));
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+                Ok(Err(e)) => {
+                    failures.push(format!("{}: {e}", chunk.join(",")));
+                    break;
+                }
+                Err(e) => {
+                    failures.push(format!("{}: {} failure: {e}", chunk.join(","), e.kind()));
+                    break;
+                }
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(
+        &mut out,
+        &serde_json::json!({"splits": all.splits, "dividends": all.dividends}),
+    )?;
+    writeln!(out)?;
+    for f in &failures {
+        eprintln!("error: {f}");
+    }
+    Ok(if failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 async fn call(args: CallArgs) -> anyhow::Result<ExitCode> {

@@ -124,6 +124,25 @@ pub fn text_option(name: &str) -> Option<String> {
     }
 }
 
+impl Date {
+    /// The calendar date of a day key (00:00 UTC of the date, as daily bars are keyed).
+    pub fn of_key(key: Timestamp) -> Date {
+        use chrono::Datelike;
+        let d = time::utc_date(key);
+        Date {
+            year: d.year(),
+            month: d.month() as u8,
+            day: d.day() as u8,
+        }
+    }
+
+    /// 00:00 UTC of the date; `None` for a date that does not exist.
+    pub fn key(self) -> Option<Timestamp> {
+        chrono::NaiveDate::from_ymd_opt(self.year, u32::from(self.month), u32::from(self.day))
+            .map(time::date_key)
+    }
+}
+
 impl OptionSpec {
     /// A true/false option.
     pub fn flag(name: &str, description: &str, default: bool) -> Self {

@@ -6,7 +6,8 @@ pub mod request;
 pub mod symbols;
 
 use mdhost_sdk::{
-    AssetClass, BarsPage, BarsRequest, Info, ProviderError, RateLimit, http, log, time,
+    ActionsPage, ActionsRequest, AssetClass, BarsPage, BarsRequest, Info, ProviderError, RateLimit,
+    http, log, time,
 };
 
 /// The plugin; `describe` and `fetch_bars` are also callable natively (tests, benchmarks).
@@ -37,23 +38,27 @@ impl mdhost_sdk::Provider for Yahoo {
             default_rate_limit: RateLimit { requests: 60, per_seconds: 60 },
             max_symbols_per_request: 1,
             streaming: false,
-            kinds: vec![mdhost_sdk::DataKind::Bars],
+            kinds: vec![
+                mdhost_sdk::DataKind::Bars,
+                mdhost_sdk::DataKind::CorporateActions,
+            ],
             default_quotas: vec![],
             options: vec![],
         }
     }
 
+    /// Splits and dividends from the daily chart's `events` (the same request as daily
+    /// bars), dated by the exchange's trading date.
+    fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
+        let plan = Yahoo::actions_plan(&req)?;
+        let resp = Yahoo::get(&plan)?;
+        parse::parse_events(resp.status, &resp.body, &plan.context())
+    }
+
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
         let plan = request::plan(&req)?;
-        let resp = http::send("GET", &plan.url, request::HEADERS, None)?.check_common()?;
-        let ctx = parse::Context {
-            symbol: &plan.symbol,
-            timeframe: plan.timeframe,
-            window_start: plan.window_start,
-            window_end: plan.window_end,
-            end: plan.end,
-        };
-        let chart = parse::parse_chart(resp.status, &resp.body, &ctx)?;
+        let resp = Yahoo::get(&plan)?;
+        let chart = parse::parse_chart(resp.status, &resp.body, &plan.context())?;
         if let Some(first) = chart.skipped.first() {
             let first = time::from_epoch_secs(*first)
                 .map(time::format_rfc3339)
@@ -67,6 +72,33 @@ impl mdhost_sdk::Provider for Yahoo {
         Ok(BarsPage {
             bars: chart.bars,
             next_cursor: plan.next_cursor,
+        })
+    }
+}
+
+impl Yahoo {
+    /// The chart response of a planned request, the statuses every provider shares
+    /// classified.
+    fn get(plan: &request::Plan) -> Result<http::Response, ProviderError> {
+        http::send("GET", &plan.url, request::HEADERS, None)?.check_common()
+    }
+
+    /// The daily chart request covering the actions' dates, and its parsing context.
+    fn actions_plan(req: &ActionsRequest) -> Result<request::Plan, ProviderError> {
+        let key = |d: mdhost_sdk::Date| {
+            d.key().ok_or_else(|| {
+                ProviderError::Unsupported(format!(
+                    "{}-{}-{} is not a date",
+                    d.year, d.month, d.day
+                ))
+            })
+        };
+        request::plan(&BarsRequest {
+            symbols: req.symbols.clone(),
+            timeframe: mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Day, 1),
+            start: key(req.start)?,
+            end: key(req.end)?,
+            cursor: None,
         })
     }
 }

@@ -7,7 +7,10 @@
 
 use mdhost_sdk::http::snippet;
 use mdhost_sdk::time::{self, Tz};
-use mdhost_sdk::{Bar, Dec, ProviderError, TimeUnit, Timeframe, Timestamp, decode_json, page};
+use mdhost_sdk::{
+    ActionsPage, Bar, Date, Dec, Dividend, DividendKind, ProviderError, Split, TimeUnit, Timeframe,
+    Timestamp, decode_json, page,
+};
 use serde::Deserialize;
 
 use crate::symbols;
@@ -81,6 +84,10 @@ impl ChartError {
 struct ChartResult {
     #[serde(default)]
     meta: Meta,
+    /// Splits and dividends, sent beside the quotes when the query asks for
+    /// `events=div|split`; keyed by their epoch-second stamps.
+    #[serde(default)]
+    events: Events,
     /// Absent when the window holds no bars (a weekend, an empty range).
     #[serde(default)]
     timestamp: Vec<i64>,
@@ -89,9 +96,34 @@ struct ChartResult {
 }
 
 #[derive(Deserialize, Default)]
+struct Events {
+    #[serde(default)]
+    dividends: std::collections::BTreeMap<String, DividendEvent>,
+    #[serde(default)]
+    splits: std::collections::BTreeMap<String, SplitEvent>,
+}
+
+#[derive(Deserialize)]
+struct DividendEvent {
+    amount: Dec,
+    /// The ex-date's session open, epoch seconds.
+    date: i64,
+}
+
+#[derive(Deserialize)]
+struct SplitEvent {
+    date: i64,
+    numerator: Dec,
+    denominator: Dec,
+}
+
+#[derive(Deserialize, Default)]
 struct Meta {
     #[serde(default)]
     symbol: Option<String>,
+    /// The currency of prices and dividends (ISO 4217).
+    #[serde(default)]
+    currency: Option<String>,
     #[serde(default, rename = "exchangeTimezoneName")]
     exchange_timezone_name: Option<String>,
     #[serde(default)]
@@ -154,6 +186,72 @@ pub fn parse_chart(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Chart,
         .next()
         .unwrap_or_default();
     rows_to_bars(&result.timestamp, quote, &result.meta, ctx)
+}
+
+/// The splits and dividends of one chart response whose ex-date (the exchange's trading
+/// date of Yahoo's stamp) lies in `[ctx.window_start, ctx.end)`, ordered by ex-date. Errors
+/// are classified as for bars: it is the same response.
+pub fn parse_events(
+    status: u16,
+    body: &[u8],
+    ctx: &Context<'_>,
+) -> Result<ActionsPage, ProviderError> {
+    parse_chart(status, body, ctx)?;
+    let env: Envelope = decode_json(body)?;
+    let Some(result) = env.chart.result.and_then(|r| r.into_iter().next()) else {
+        return Ok(ActionsPage {
+            splits: vec![],
+            dividends: vec![],
+            next_cursor: None,
+        });
+    };
+    let zone = ExchangeZone::of(&result.meta);
+    let ex_date = |secs: i64| -> Result<Option<Date>, ProviderError> {
+        let at = time::from_epoch_secs(secs)
+            .ok_or_else(|| ProviderError::BadResponse(format!("event time {secs} out of range")))?;
+        let key = zone.date_key(at);
+        Ok((ctx.window_start <= key && key < ctx.end).then(|| Date::of_key(key)))
+    };
+    let mut splits = Vec::new();
+    for s in result.events.splits.into_values() {
+        if let Some(ex_date) = ex_date(s.date)? {
+            splits.push(Split {
+                symbol: ctx.symbol.to_owned(),
+                ex_date,
+                numerator: s.numerator.into_string(),
+                denominator: s.denominator.into_string(),
+                provider_id: None,
+            });
+        }
+    }
+    let mut dividends = Vec::new();
+    for d in result.events.dividends.into_values() {
+        if let Some(ex_date) = ex_date(d.date)? {
+            let currency = result.meta.currency.clone().ok_or_else(|| {
+                ProviderError::BadResponse("a dividend in a chart without a currency".into())
+            })?;
+            dividends.push(Dividend {
+                symbol: ctx.symbol.to_owned(),
+                ex_date,
+                amount: d.amount.into_string(),
+                currency,
+                // The chart's events do not say; Yahoo lists regular cash dividends there.
+                kind: DividendKind::Regular,
+                declared_date: None,
+                record_date: None,
+                pay_date: None,
+                provider_id: None,
+            });
+        }
+    }
+    let by_date = |d: &Date| (d.year, d.month, d.day);
+    splits.sort_by_key(|s| by_date(&s.ex_date));
+    dividends.sort_by_key(|d| by_date(&d.ex_date));
+    Ok(ActionsPage {
+        splits,
+        dividends,
+        next_cursor: None,
+    })
 }
 
 /// Non-2xx statuses that `check_common` leaves to the plugin.
@@ -769,6 +867,65 @@ mod tests {
             )],
             &[],
         );
+    }
+
+    #[test]
+    fn the_charts_split_and_dividend_are_corporate_actions_on_their_new_york_ex_dates() {
+        // AAPL's 4:1 split (stamped 2020-08-31 13:30Z) and its 0.205 USD dividend
+        // (2020-11-06 14:30Z), as the chart's `events` carry them.
+        let body = include_bytes!(
+            "../testdata/chart_AAPL_1d_2020-08-31_2020-11-07_split_dividend_events.json"
+        );
+        let date = |y, m, d| Date {
+            year: y,
+            month: m,
+            day: d,
+        };
+        let page = parse_events(
+            200,
+            body,
+            &ctx("AAPL", D1, "2020-08-31T00:00:00Z", "2020-11-07T00:00:00Z"),
+        )
+        .unwrap();
+        assert_eq!(
+            page.splits,
+            [Split {
+                symbol: "AAPL".into(),
+                ex_date: date(2020, 8, 31),
+                numerator: "4".into(),
+                denominator: "1".into(),
+                provider_id: None,
+            }]
+        );
+        assert_eq!(
+            page.dividends,
+            [Dividend {
+                symbol: "AAPL".into(),
+                ex_date: date(2020, 11, 6),
+                amount: "0.205".into(),
+                currency: "USD".into(),
+                kind: DividendKind::Regular,
+                declared_date: None,
+                record_date: None,
+                pay_date: None,
+                provider_id: None,
+            }]
+        );
+        // Only the ex-dates in the range: from the day after the split to the day before
+        // the dividend, neither.
+        let inner = parse_events(
+            200,
+            body,
+            &ctx("AAPL", D1, "2020-09-01T00:00:00Z", "2020-11-06T00:00:00Z"),
+        )
+        .unwrap();
+        assert!(inner.splits.is_empty() && inner.dividends.is_empty());
+        // Errors are the chart's.
+        assert!(matches!(
+            parse_events(404, br#"{"chart":{"result":null,"error":{"code":"Not Found","description":"No data found, symbol may be delisted"}}}"#,
+                &ctx("AAPL", D1, "2020-08-31T00:00:00Z", "2020-11-07T00:00:00Z")),
+            Err(ProviderError::UnknownSymbol(_))
+        ));
     }
 
     #[test]

@@ -89,6 +89,19 @@ pub struct Plan {
     pub next_cursor: Option<String>,
 }
 
+impl Plan {
+    /// What the plan's response is parsed against.
+    pub fn context(&self) -> crate::parse::Context<'_> {
+        crate::parse::Context {
+            symbol: &self.symbol,
+            timeframe: self.timeframe,
+            window_start: self.window_start,
+            window_end: self.window_end,
+            end: self.end,
+        }
+    }
+}
+
 /// Plans the page of `req` that its cursor points at.
 pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;

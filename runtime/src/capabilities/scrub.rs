@@ -5,7 +5,7 @@
 use super::PluginCaps;
 use super::log::tidy;
 use crate::CallError;
-use mdhost_core::domain::{BarsPage, ProviderError, RawBar, StreamEvent};
+use mdhost_core::domain::{ActionsPage, BarsPage, ProviderError, RawBar, StreamEvent};
 
 /// Longest error text kept from a plugin (it lands in logs and run records).
 pub const MAX_ERROR: usize = 1024;
@@ -13,6 +13,17 @@ pub const MAX_ERROR: usize = 1024;
 /// Longest cursor a plugin may hand back: it is stored with each checkpoint. Real cursors
 /// are page tokens or next-page URLs of a few hundred bytes.
 pub const MAX_CURSOR: usize = 8 << 10;
+
+/// Refuses a next cursor longer than the host keeps.
+fn bounded_cursor(cursor: Option<&str>) -> Result<(), ProviderError> {
+    match cursor {
+        Some(c) if c.len() > MAX_CURSOR => Err(ProviderError::BadResponse(format!(
+            "the plugin returned a next cursor of {} bytes; the host keeps cursors of at most {MAX_CURSOR} bytes",
+            c.len()
+        ))),
+        _ => Ok(()),
+    }
+}
 
 impl PluginCaps {
     fn redact_bar(&self, b: &mut RawBar) {
@@ -33,19 +44,37 @@ impl PluginCaps {
 
     /// A page as the host may keep it: values redacted, the cursor bounded.
     pub fn scrub_page(&self, mut page: BarsPage) -> Result<BarsPage, ProviderError> {
-        if let Some(c) = &page.next_cursor
-            && c.len() > MAX_CURSOR
-        {
-            return Err(ProviderError::BadResponse(format!(
-                "the plugin returned a next cursor of {} bytes; the host keeps cursors of at most {MAX_CURSOR} bytes",
-                c.len()
-            )));
-        }
+        bounded_cursor(page.next_cursor.as_deref())?;
         if self.secrets.has_values() {
             page.bars.iter_mut().for_each(|b| self.redact_bar(b));
             if let Some(c) = &mut page.next_cursor {
                 self.secrets.redact_in_place(c);
             }
+        }
+        Ok(page)
+    }
+
+    /// Corporate actions as the host may keep them: every text redacted, the cursor
+    /// bounded as a bar page's.
+    pub fn scrub_actions(&self, mut page: ActionsPage) -> Result<ActionsPage, ProviderError> {
+        bounded_cursor(page.next_cursor.as_deref())?;
+        if self.secrets.has_values() {
+            let s = &self.secrets;
+            for x in &mut page.splits {
+                for f in [&mut x.symbol, &mut x.numerator, &mut x.denominator] {
+                    s.redact_in_place(f);
+                }
+                x.provider_id.iter_mut().for_each(|f| s.redact_in_place(f));
+            }
+            for d in &mut page.dividends {
+                for f in [&mut d.symbol, &mut d.amount, &mut d.currency] {
+                    s.redact_in_place(f);
+                }
+                d.provider_id.iter_mut().for_each(|f| s.redact_in_place(f));
+            }
+            page.next_cursor
+                .iter_mut()
+                .for_each(|c| s.redact_in_place(c));
         }
         Ok(page)
     }

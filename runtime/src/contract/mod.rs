@@ -14,7 +14,8 @@ use wasmtime::component::{InstancePre, Linker};
 use crate::state::CallState;
 pub use check::ContractError;
 use mdhost_core::domain::{
-    BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent, StreamPlan, Timeframe,
+    ActionsPage, ActionsRequest, BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent,
+    StreamPlan, Timeframe,
 };
 
 /// The WIT package versions this host can load, newest first.
@@ -84,6 +85,17 @@ impl Bound {
         match self {
             Bound::V0_1(b) => v0_1::fetch_bars(b, store, req).await,
             Bound::V0_2(b) => v0_2::fetch_bars(b, store, req).await,
+        }
+    }
+
+    pub async fn fetch_actions(
+        &self,
+        store: &mut Store<CallState>,
+        req: &ActionsRequest,
+    ) -> wasmtime::Result<Answer<ActionsPage>> {
+        match self {
+            Bound::V0_1(_) => Ok(v0_1::fetch_actions()),
+            Bound::V0_2(b) => v0_2::fetch_actions(b, store, req).await,
         }
     }
 

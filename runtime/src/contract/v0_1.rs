@@ -51,6 +51,13 @@ fn error(e: wt::ProviderError) -> ProviderError {
 }
 
 /// A 0.1 plugin serves bars only and declares neither quotas nor options.
+/// 0.1 has no corporate actions: answered for the plugin, without a call.
+pub fn fetch_actions() -> super::Answer<mdhost_core::domain::ActionsPage> {
+    Ok(Err(ProviderError::Unsupported(
+        "a plugin built against contract 0.1 serves bars only".into(),
+    )))
+}
+
 fn info(i: wit::Info) -> Result<ProviderInfo, ContractError> {
     Ok(ProviderInfo {
         name: i.name,

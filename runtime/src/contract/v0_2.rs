@@ -9,9 +9,11 @@ use wasmtime::component::{HasSelf, Linker};
 use super::Answer;
 use super::check::{ContractError, instant};
 use crate::state::CallState;
+use chrono::{Datelike, NaiveDate};
 use mdhost_core::domain::{
-    BarsPage, DataKind, OptionKind, OptionSpec, OptionValue, ProviderError, ProviderInfo, Quota,
-    QuotaPeriod, RateLimit, RawBar, StreamEvent, Timeframe,
+    ActionsPage, ActionsRequest, BarsPage, DataKind, DividendKind, OptionKind, OptionSpec,
+    OptionValue, ProviderError, ProviderInfo, Quota, QuotaPeriod, RateLimit, RawBar, RawDividend,
+    RawSplit, StreamEvent, Timeframe,
 };
 
 wasmtime::component::bindgen!({
@@ -71,6 +73,93 @@ fn error(e: wt::ProviderError) -> ProviderError {
         wt::ProviderError::BadResponse(m) => ProviderError::BadResponse(m),
         wt::ProviderError::Transient(m) => ProviderError::Transient(m),
     }
+}
+
+pub async fn fetch_actions(
+    b: &ProviderPlugin,
+    store: &mut Store<CallState>,
+    req: &ActionsRequest,
+) -> wasmtime::Result<super::Answer<ActionsPage>> {
+    let wire = wit::ActionsRequest {
+        symbols: req.symbols.clone(),
+        start: wire_date(req.start),
+        end: wire_date(req.end),
+        cursor: req.cursor.clone(),
+    };
+    let page = b
+        .mdhost_provider_provider()
+        .call_fetch_actions(store, &wire)
+        .await?;
+    Ok(match page {
+        Ok(p) => actions_of(p).map(Ok),
+        Err(e) => Ok(Err(error(e))),
+    })
+}
+
+fn wire_date(d: NaiveDate) -> wt::Date {
+    wt::Date {
+        year: d.year(),
+        month: d.month() as u8,
+        day: d.day() as u8,
+    }
+}
+
+/// A WIT date as a calendar date; one that does not exist breaks the contract.
+fn date(d: wt::Date) -> Result<NaiveDate, ContractError> {
+    NaiveDate::from_ymd_opt(d.year, u32::from(d.month), u32::from(d.day)).ok_or_else(|| {
+        ContractError(format!(
+            "date {}-{:02}-{:02} does not exist",
+            d.year, d.month, d.day
+        ))
+    })
+}
+
+fn opt_date(d: Option<wt::Date>) -> Result<Option<NaiveDate>, ContractError> {
+    d.map(date).transpose()
+}
+
+fn actions_of(p: wit::ActionsPage) -> Result<ActionsPage, ContractError> {
+    let splits = p
+        .splits
+        .into_iter()
+        .map(|s| {
+            Ok(RawSplit {
+                symbol: s.symbol,
+                ex_date: date(s.ex_date)?,
+                numerator: s.numerator,
+                denominator: s.denominator,
+                provider_id: s.provider_id,
+            })
+        })
+        .collect::<Result<_, ContractError>>()?;
+    let dividends = p
+        .dividends
+        .into_iter()
+        .map(|d| {
+            Ok(RawDividend {
+                symbol: d.symbol,
+                ex_date: date(d.ex_date)?,
+                amount: d.amount,
+                currency: d.currency,
+                kind: match d.kind {
+                    wit::DividendKind::Regular => DividendKind::Regular,
+                    wit::DividendKind::Special => DividendKind::Special,
+                    wit::DividendKind::CapitalGains => DividendKind::CapitalGains,
+                    wit::DividendKind::ReturnOfCapital => DividendKind::ReturnOfCapital,
+                    wit::DividendKind::Other => DividendKind::Other,
+                },
+                declared_date: opt_date(d.declared_date)?,
+                record_date: opt_date(d.record_date)?,
+                pay_date: opt_date(d.pay_date)?,
+                provider_id: d.provider_id,
+            })
+        })
+        .collect::<Result<_, ContractError>>()?;
+    Ok(ActionsPage {
+        splits,
+        dividends,
+        next_cursor: p.next_cursor,
+    })
 }
 
 fn option_value(v: wt::OptionValue) -> OptionValue {
