@@ -82,7 +82,13 @@ fn inspect_json_describes_each_provider() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["info"]["name"], name);
         assert_eq!(v["wit_version"], "0.2.0");
-        assert_eq!(v["info"]["kinds"], serde_json::json!(["bars"]), "{name}");
+        // Every provider serves bars; yahoo also its chart's splits and dividends.
+        let kinds = if name == "yahoo" {
+            serde_json::json!(["bars", "corporate-actions"])
+        } else {
+            serde_json::json!(["bars"])
+        };
+        assert_eq!(v["info"]["kinds"], kinds, "{name}");
         assert_eq!(v["sha256"].as_str().map(str::len), Some(64));
         assert_eq!(v["info"]["allowed_hosts"], serde_json::json!(hosts));
         assert_eq!(v["info"]["secrets"], serde_json::json!(secrets));
