@@ -233,30 +233,34 @@ fn info(i: wit::Info) -> Result<ProviderInfo, ContractError> {
 /// padding is the column's, not the provider's. ("1.4690" and "1.469" are one value to
 /// the validator either way; only text columns can hold what it refuses.)
 fn scaled_text(mantissa: i64, scale: u8) -> String {
-    let (mut mantissa, mut scale) = (mantissa, scale);
-    while scale > 0 && mantissa % 10 == 0 {
-        mantissa /= 10;
+    let (mut m, mut scale) = (mantissa.unsigned_abs(), usize::from(scale));
+    while scale > 0 && m % 10 == 0 {
+        m /= 10;
         scale -= 1;
     }
-    let digits = mantissa.unsigned_abs().to_string();
-    let scale = usize::from(scale);
-    let mut out = String::with_capacity(digits.len() + scale + 3);
+    // Written backwards into a buffer, then one allocation: this runs for every value of
+    // every page. At most 20 digits, or scale + 1 of them, a point and a sign.
+    let mut buf = [0u8; 48];
+    let mut at = buf.len();
+    let mut digits = 0;
+    loop {
+        if digits == scale && scale > 0 {
+            at -= 1;
+            buf[at] = b'.';
+        }
+        at -= 1;
+        buf[at] = b'0' + (m % 10) as u8;
+        m /= 10;
+        digits += 1;
+        if m == 0 && digits > scale {
+            break;
+        }
+    }
     if mantissa < 0 {
-        out.push('-');
+        at -= 1;
+        buf[at] = b'-';
     }
-    if scale == 0 {
-        out.push_str(&digits);
-    } else if digits.len() > scale {
-        let (int, frac) = digits.split_at(digits.len() - scale);
-        out.push_str(int);
-        out.push('.');
-        out.push_str(frac);
-    } else {
-        out.push_str("0.");
-        out.extend(std::iter::repeat_n('0', scale - digits.len()));
-        out.push_str(&digits);
-    }
-    out
+    String::from_utf8_lossy(&buf[at..]).into_owned()
 }
 
 /// The largest scale a column may have: rust_decimal's, the host's exact type.
