@@ -4,6 +4,7 @@
 //! [`Validator::validate`] is a pure function of the bars, the request, the recent history
 //! and the clock, so every rule is tested without a store or a plugin.
 
+pub mod actions;
 mod align;
 pub mod calendar;
 mod decimal;
@@ -19,6 +20,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use actions::{ActionsExpect, CheckedActions, check_actions};
 pub use calendar::Calendar;
 pub use decimal::{DecimalError, parse as parse_decimal};
 pub use hard::Expect;

@@ -44,6 +44,18 @@ pub enum ReasonCode {
     /// can be trusted over the other.
     #[serde(rename = "key.duplicate")]
     KeyDuplicate,
+    /// A split's numerator or denominator is not above zero.
+    #[serde(rename = "ratio.not_positive")]
+    RatioNotPositive,
+    /// A dividend's amount is below zero.
+    #[serde(rename = "amount.negative")]
+    AmountNegative,
+    /// A dividend's currency is not an ISO 4217 code (three capital letters).
+    #[serde(rename = "currency.invalid")]
+    CurrencyInvalid,
+    /// A date no market data has: before 1800, or years ahead of the clock.
+    #[serde(rename = "date.implausible")]
+    DateImplausible,
 }
 
 impl ReasonCode {
@@ -64,6 +76,10 @@ impl ReasonCode {
             ReasonCode::InFuture => "time.in_future",
             ReasonCode::RangeOutside => "range.outside",
             ReasonCode::KeyDuplicate => "key.duplicate",
+            ReasonCode::RatioNotPositive => "ratio.not_positive",
+            ReasonCode::AmountNegative => "amount.negative",
+            ReasonCode::CurrencyInvalid => "currency.invalid",
+            ReasonCode::DateImplausible => "date.implausible",
         }
     }
 }

@@ -29,7 +29,8 @@ pub enum PluginCommand {
     /// Fetch bars through a plugin, live, following every page, and print them.
     Call(CallArgs),
     /// Fetch corporate actions (splits, dividends) through a plugin, live, following
-    /// every page, and print them as JSON.
+    /// every page, check them by the host's rules and print them as JSON (exact values
+    /// kept; what breaks a rule under "rejected", with its reasons).
     Actions(ActionsArgs),
     /// Run a plugin against its cassettes (no network): golden outputs and the
     /// conformance checklist. Exits non-zero when any check fails.
@@ -327,12 +328,24 @@ async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    // Checked by the host's rules, as they would be before storing: the exact values kept,
+    // what breaks a rule listed with its reasons.
+    let expect = crate::validate::ActionsExpect {
+        symbols: &args.symbols,
+        start: args.from,
+        end: args.to.succ_opt().unwrap_or(args.to),
+        today: Utc::now().date_naive(),
+    };
+    let checked = crate::validate::check_actions(&all, &expect);
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(
-        &mut out,
-        &serde_json::json!({"splits": all.splits, "dividends": all.dividends}),
-    )?;
+    serde_json::to_writer_pretty(&mut out, &checked)?;
     writeln!(out)?;
+    if !checked.rejected.is_empty() {
+        eprintln!(
+            "{} action(s) break the host's rules and would be quarantined (\"rejected\")",
+            checked.rejected.len()
+        );
+    }
     for f in &failures {
         eprintln!("error: {f}");
     }
