@@ -355,3 +355,63 @@ async fn a_file_claiming_another_plugins_name_is_refused_and_gets_no_secrets() {
     .await;
     assert_eq!(refused(&h.registry).state, "failed");
 }
+
+/// Issue 20: a plugin's options are settings like the others. Editing them reloads the
+/// plugin with the new values; a value the plugin does not take is refused with its line
+/// and the running values stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_a_plugins_options_reloads_it_and_a_wrong_value_is_refused_with_its_line() {
+    let h = start("[plugins.misbehave.options]\ndepth = 4\n").await;
+    let options = async |h: &Host| {
+        let plugin = h.registry.get("misbehave").unwrap();
+        let req = BarsRequest {
+            symbols: vec!["OPTIONS".into()],
+            ..echo()
+        };
+        match plugin.fetch_bars(&req).await.unwrap() {
+            Err(mdhost::domain::ProviderError::Unsupported(m)) => m,
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(
+        options(&h).await.starts_with(
+            "label=Some(OptionValue::Text(\"none\")) depth=Some(OptionValue::Integer(4))"
+        ),
+        "{}",
+        options(&h).await
+    );
+
+    let before = h.registry.reloads();
+    std::fs::write(
+        &h.config_file,
+        "[plugins.misbehave.options]\ndepth = 9\nlabel = \"edited\"\n",
+    )
+    .unwrap();
+    eventually("the edit applies", || h.registry.reloads() > before).await;
+    assert!(
+        options(&h).await.starts_with(
+            "label=Some(OptionValue::Text(\"edited\")) depth=Some(OptionValue::Integer(9))"
+        ),
+        "{}",
+        options(&h).await
+    );
+
+    std::fs::write(
+        &h.config_file,
+        "[plugins.misbehave.options]\n\ndepth = 11\n",
+    )
+    .unwrap();
+    eventually("the edit is refused", || h.watcher.config_error().is_some()).await;
+    let err = h.watcher.config_error().unwrap();
+    assert!(
+        err.ends_with(
+            "plugins.toml:3: plugins.misbehave.options.depth: 11 is not an integer in [1, 10]"
+        ),
+        "{err}"
+    );
+    assert!(
+        options(&h)
+            .await
+            .contains("depth=Some(OptionValue::Integer(9))")
+    );
+}

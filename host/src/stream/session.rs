@@ -503,6 +503,9 @@ impl Session {
             StreamEvent::Error(e) => match e {
                 ProviderError::Unauthorized(m) => return Some(Ended::Unauthorized(m)),
                 ProviderError::RateLimited(s) => return Some(Ended::RateLimited(s)),
+                // A spent quota ends the connection like a rate limit: the reconnect
+                // backs off (the quota's renewal time is not honoured yet).
+                ProviderError::QuotaExhausted(_) => return Some(Ended::RateLimited(None)),
                 ProviderError::Transient(m) => return Some(Ended::Dropped(m)),
                 // One message of the frame the plugin could not read; the rest counts.
                 ProviderError::BadResponse(m) => self.bad_message(&[], &m),

@@ -114,8 +114,11 @@ pub fn parse_series(
 ///   `Information`) is `unauthorized`.
 /// - `Information` about a premium endpoint or feature is `unsupported`: waiting does not
 ///   help, a different plan does.
-/// - Other `Note` and `Information` bodies are throttling ("5 calls per minute", "25
-///   requests per day"). They give no wait time, so the host applies its own backoff.
+/// - A body about the daily allowance alone ("25 requests per day") is `quota-exhausted`: the
+///   quota renews the next day, so retrying within seconds cannot help. Alpha Vantage does
+///   not say when it renews.
+/// - Other `Note` and `Information` bodies are throttling ("5 calls per minute"). They
+///   give no wait time, so the host applies its own backoff.
 /// - Other `Error Message` bodies ("Invalid API call … for TIME_SERIES_INTRADAY") are what
 ///   Alpha Vantage answers for a symbol it does not know.
 pub fn classify_message(key: &str, text: &str, canonical: &str) -> ProviderError {
@@ -130,6 +133,11 @@ pub fn classify_message(key: &str, text: &str, canonical: &str) -> ProviderError
             if lower.contains("premium endpoint") || lower.contains("premium feature") =>
         {
             ProviderError::Unsupported(format!("Alpha Vantage: {text}"))
+        }
+        // The 2018 note names both limits ("5 calls per minute and 500 calls per day"):
+        // a body that speaks of minutes is the rate.
+        _ if lower.contains("per day") && !lower.contains("per minute") => {
+            ProviderError::QuotaExhausted(None)
         }
         _ => ProviderError::RateLimited(None),
     }
@@ -483,12 +491,12 @@ mod tests {
         );
         check_err(
             include_bytes!("../testdata/ratelimit_information_25_per_day_2024.json"),
-            ProviderError::RateLimited(None),
+            ProviderError::QuotaExhausted(None),
         );
         // The newer throttling text names the key without calling it invalid.
         check_err(
             br#"{"Information": "We have detected your API key as DEMO123 and our standard API rate limit is 25 requests per day."}"#,
-            ProviderError::RateLimited(None),
+            ProviderError::QuotaExhausted(None),
         );
         check_err(
             br#"{"Information": "Invalid API key. Please claim your free API key on (https://www.alphavantage.co/support/#api-key)."}"#,
