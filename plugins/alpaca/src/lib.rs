@@ -63,13 +63,9 @@ impl mdhost_sdk::Provider for Alpaca {
     }
 }
 
-/// The operator's `feed` option (read in the component only; natively, IEX).
+/// The operator's `feed` option.
 fn feed() -> request::Feed {
-    if cfg!(target_arch = "wasm32") {
-        request::Feed::from_word(mdhost_sdk::text_option("feed").as_deref())
-    } else {
-        request::Feed::Iex
-    }
+    request::Feed::from_word(mdhost_sdk::text_option("feed").as_deref())
 }
 
 impl mdhost_sdk::Stream for Alpaca {

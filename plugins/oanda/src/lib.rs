@@ -70,13 +70,9 @@ impl mdhost_sdk::Provider for Oanda {
     }
 }
 
-/// The operator's `environment` option (read in the component only; natively, live).
+/// The operator's `environment` option.
 fn environment() -> request::Environment {
-    if cfg!(target_arch = "wasm32") {
-        request::Environment::from_word(mdhost_sdk::text_option("environment").as_deref())
-    } else {
-        request::Environment::Live
-    }
+    request::Environment::from_word(mdhost_sdk::text_option("environment").as_deref())
 }
 
 impl mdhost_sdk::Stream for Oanda {

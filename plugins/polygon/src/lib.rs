@@ -73,13 +73,9 @@ impl mdhost_sdk::Provider for Polygon {
     }
 }
 
-/// The operator's `adjusted` option (read in the component only; natively, the default).
+/// The operator's `adjusted` option.
 fn adjusted() -> bool {
-    if cfg!(target_arch = "wasm32") {
-        mdhost_sdk::flag_option("adjusted").unwrap_or(true)
-    } else {
-        true
-    }
+    mdhost_sdk::flag_option("adjusted").unwrap_or(true)
 }
 
 impl mdhost_sdk::Stream for Polygon {

@@ -102,10 +102,15 @@ pub enum Event {
 }
 
 /// The value of option `name`, as the operator set it or as declared by default; `None`
-/// for a name `describe` does not declare. Only in the component: read options in the
-/// glue and pass them to the parsing and URL code, which stays callable natively.
+/// for a name `describe` does not declare, and in a native build (a plugin's tests and
+/// benchmarks have no host), so `flag_option("x").unwrap_or(default)` reads the same
+/// everywhere. Read options in the glue and pass them to the parsing and URL code.
 pub fn option(name: &str) -> Option<OptionValue> {
-    bindings::mdhost::provider::options::get(name)
+    if cfg!(target_arch = "wasm32") {
+        bindings::mdhost::provider::options::get(name)
+    } else {
+        None
+    }
 }
 
 /// A flag option's value.
