@@ -53,8 +53,12 @@ struct RawCassette {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCase {
+    #[serde(default, skip_serializing_if = "CaseKind::is_bars")]
+    kind: CaseKind,
     symbols: Vec<String>,
-    timeframe: Timeframe,
+    /// Bars cases only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    timeframe: Option<Timeframe>,
     start: DateTime<Utc>,
     end: DateTime<Utc>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -187,9 +191,28 @@ pub struct Quarantine {
     pub reason: String,
 }
 
+/// What a case asks the plugin for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CaseKind {
+    /// `fetch-bars` over `[start, end)` in `timeframe`.
+    #[default]
+    Bars,
+    /// `fetch-actions` for the ex-dates of `[start, end)` (their UTC dates).
+    Actions,
+}
+
+impl CaseKind {
+    fn is_bars(&self) -> bool {
+        *self == CaseKind::Bars
+    }
+}
+
 /// The request a case makes, and what it expects.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseSpec {
+    pub kind: CaseKind,
+    /// For an actions case, its symbols and range (the timeframe is a placeholder).
     pub request: BarsRequest,
     /// The class of the case's instruments, which decides the trading calendar their daily
     /// bars are checked against; `None` leaves it to the symbol (see `validate`).
@@ -345,10 +368,23 @@ impl Cassette {
                 if c.symbols.is_empty() {
                     return Err(err("case: symbols is empty".into()));
                 }
+                let timeframe = match (c.kind, c.timeframe) {
+                    (CaseKind::Bars, Some(t)) => t,
+                    (CaseKind::Bars, None) => {
+                        return Err(err("case: timeframe is missing".into()));
+                    }
+                    (CaseKind::Actions, None) => {
+                        Timeframe::new(mdhost_core::domain::TimeUnit::Day, 1)
+                    }
+                    (CaseKind::Actions, Some(_)) => {
+                        return Err(err("case: an actions case has no timeframe".into()));
+                    }
+                };
                 Ok(CaseSpec {
+                    kind: c.kind,
                     request: BarsRequest {
                         symbols: c.symbols,
-                        timeframe: c.timeframe,
+                        timeframe,
                         start: c.start,
                         end: c.end,
                         cursor: c.cursor,
@@ -384,8 +420,9 @@ impl Cassette {
             version: FORMAT_VERSION,
             description: self.description.clone(),
             case: self.case.as_ref().map(|c| RawCase {
+                kind: c.kind,
                 symbols: c.request.symbols.clone(),
-                timeframe: c.request.timeframe,
+                timeframe: c.kind.is_bars().then_some(c.request.timeframe),
                 start: c.request.start,
                 end: c.request.end,
                 cursor: c.request.cursor.clone(),
@@ -588,6 +625,19 @@ exchanges:
     #[test]
     fn malformed_cassettes_name_the_file_and_the_problem() {
         check(HEAD, Ok(()));
+        let case = |body: &str| {
+            format!(
+                "version: 1\ncase: {{symbols: [AAPL], start: 2020-01-01T00:00:00Z, end: 2020-02-01T00:00:00Z{body}}}\n"
+            )
+        };
+        check(&case(", kind: actions"), Ok(()));
+        check(&case(", timeframe: 1d"), Ok(()));
+        check(&case(""), Err("case: timeframe is missing"));
+        check(
+            &case(", kind: actions, timeframe: 1d"),
+            Err("case: an actions case has no timeframe"),
+        );
+        check(&case(", kind: quotes"), Err("unknown variant `quotes`"));
         check("version: 2\n", Err("t/case.yaml: format version 2"));
         check("version: 1\nexchanges: [", Err("t/case.yaml: line"));
         check(

@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
+use super::actions;
 use super::case::{CaseFiles, End, Outcome};
-use super::cassette::{Answer, CaseSpec, Cassette, write_atomically};
+use super::cassette::{Answer, CaseKind, CaseSpec, Cassette, write_atomically};
 use super::golden;
 use super::report::{CheckResult, PLUGIN_CASE};
 use super::runner::{Harness, Run};
@@ -169,6 +170,7 @@ pub fn plugin_checks(h: &Harness, cassettes: &[Arc<Cassette>]) -> Vec<CheckResul
             }
         }
         if let Some(case) = &c.case
+            && case.kind == CaseKind::Bars
             && !info.timeframes.contains(&case.request.timeframe)
             && case.expect.error.as_deref() != Some("unsupported")
         {
@@ -284,6 +286,13 @@ pub fn case_checks(
     bless: bool,
 ) -> Vec<CheckResult> {
     let name = files.name.as_str();
+    if let Some(spec) = cassette
+        .case
+        .as_ref()
+        .filter(|c| c.kind == CaseKind::Actions)
+    {
+        return actions_case_checks(h, files, cassette, spec, bless);
+    }
     let Some(spec) = &cassette.case else {
         return vec![CheckResult::new(
             name,
@@ -300,16 +309,8 @@ pub fn case_checks(
     // unmatched request's transport error): nothing is blessed from it.
     let clean = first.log.misses.is_empty();
     let golden = match (bless, clean) {
-        (true, false) => CheckResult::new(
-            name,
-            "golden",
-            false,
-            format!(
-                "not blessed: the plugin made a request the cassette does not have ({}); a golden is written only from a replay that answered every request",
-                first.log.misses[0].lines().next().unwrap_or_default()
-            ),
-        ),
-        _ => golden_check(name, files, &first.outcome, bless),
+        (true, false) => not_blessed(name, &first.log.misses),
+        _ => golden_check(name, files, &golden::render(&first.outcome), bless),
     };
     // A sandbox failure is never blessed (a plugin must classify its errors): the errors
     // check reports it as in any run.
@@ -320,12 +321,7 @@ pub fn case_checks(
         errors_check(name, h, cassette, spec, &first)
     };
     vec![
-        CheckResult::from_problems(
-            name,
-            "replay",
-            first.strict_failures.clone(),
-            &format!("{} exchange(s), all used", cassette.exchanges.len()),
-        ),
+        replay_check(name, &first.strict_failures, cassette),
         golden,
         validation_check(name, spec, h.info().classes(), &first.outcome),
         trading_date_check(name, spec, h.info().classes(), &first.outcome),
@@ -334,6 +330,88 @@ pub fn case_checks(
         resume_check(name, h, cassette, spec, &first.outcome),
         determinism_check(name, h, cassette, spec, &first),
     ]
+}
+
+/// Strict replay: every request matched an exchange, every exchange was used.
+fn replay_check(name: &str, failures: &[String], cassette: &Cassette) -> CheckResult {
+    CheckResult::from_problems(
+        name,
+        "replay",
+        failures.to_vec(),
+        &format!("{} exchange(s), all used", cassette.exchanges.len()),
+    )
+}
+
+/// The golden check of a run whose plugin asked for something the cassette does not have.
+fn not_blessed(name: &str, misses: &[String]) -> CheckResult {
+    CheckResult::new(
+        name,
+        "golden",
+        false,
+        format!(
+            "not blessed: the plugin made a request the cassette does not have ({}); a golden is written only from a replay that answered every request",
+            misses
+                .first()
+                .and_then(|m| m.lines().next())
+                .unwrap_or_default()
+        ),
+    )
+}
+
+/// The checks of an actions case: replay, golden, the host's rules for actions, how it
+/// ended, determinism.
+fn actions_case_checks(
+    h: &Harness,
+    files: &CaseFiles,
+    cassette: &Arc<Cassette>,
+    spec: &CaseSpec,
+    bless: bool,
+) -> Vec<CheckResult> {
+    let name = files.name.as_str();
+    let first = h.run_actions(cassette.clone(), &actions::request(spec));
+    let clean = first.log.misses.is_empty();
+    let golden = match (bless, clean) {
+        (true, false) => not_blessed(name, &first.log.misses),
+        _ => golden_check(name, files, &actions::render(&first), bless),
+    };
+    let sandboxed = matches!(first.end, End::CallError { .. });
+    let errors = if bless && clean && !sandboxed {
+        bless_expected_error(name, files, &first.end)
+    } else {
+        CheckResult::from_problems(
+            name,
+            "errors",
+            end_problems(h.origin(), spec, &first.end),
+            "as expected",
+        )
+    };
+    vec![
+        replay_check(name, &first.strict_failures, cassette),
+        golden,
+        actions::validation_check(name, spec, &first),
+        errors,
+        actions::determinism_check(name, h, cassette, spec, &first),
+    ]
+}
+
+/// What is wrong with how a case ended: a sandbox failure, or not the error it expects.
+fn end_problems(origin: &str, spec: &CaseSpec, end: &End) -> Vec<String> {
+    let mut problems = Vec::new();
+    if let End::CallError { kind, message } = end {
+        problems.push(format!(
+            "{origin}: the call failed in the sandbox ({kind}): {message}; a plugin must return a classified provider-error, never trap"
+        ));
+    }
+    match (&spec.expect.error, end.error_kind()) {
+        (Some(want), got) if got != Some(want.as_str()) => problems.push(format!(
+            "expected the case to end with {want}, it ended with {end}"
+        )),
+        (None, Some(_)) => problems.push(format!(
+            "the case ended with {end}, but declares no `expect: {{error: …}}`"
+        )),
+        _ => {}
+    }
+    problems
 }
 
 /// With `--bless` after a clean replay: the case's `expect.error` made to say how the run
@@ -370,8 +448,7 @@ fn bless_expected_error(name: &str, files: &CaseFiles, end: &End) -> CheckResult
     }
 }
 
-fn golden_check(name: &str, files: &CaseFiles, outcome: &Outcome, bless: bool) -> CheckResult {
-    let actual = golden::render(outcome);
+fn golden_check(name: &str, files: &CaseFiles, actual: &str, bless: bool) -> CheckResult {
     let path = &files.golden;
     if bless {
         return match write_atomically(path, actual.as_bytes()) {
@@ -400,7 +477,7 @@ fn golden_check(name: &str, files: &CaseFiles, outcome: &Outcome, bless: bool) -
             false,
             format!("{}: cannot read: {e}", path.display()),
         ),
-        Ok(expected) => match golden::diff(&expected, &actual, path) {
+        Ok(expected) => match golden::diff(&expected, actual, path) {
             None => CheckResult::new(name, "golden", true, ""),
             Some(d) => CheckResult::new(
                 name,
@@ -596,22 +673,7 @@ fn errors_check(
     run: &Run,
 ) -> CheckResult {
     let end = &run.outcome.end;
-    let mut problems = Vec::new();
-    if let End::CallError { kind, message } = end {
-        problems.push(format!(
-            "{}: the call failed in the sandbox ({kind}): {message}; a plugin must return a classified provider-error, never trap",
-            h.origin()
-        ));
-    }
-    match (&spec.expect.error, end.error_kind()) {
-        (Some(want), got) if got != Some(want.as_str()) => problems.push(format!(
-            "expected the case to end with {want}, it ended with {end}"
-        )),
-        (None, Some(_)) => problems.push(format!(
-            "the case ended with {end}, but declares no `expect: {{error: …}}`"
-        )),
-        _ => {}
-    }
+    let mut problems = end_problems(h.origin(), spec, end);
     // The last answer the plugin saw decides what a well-classified error must be.
     if let Some(&last) = run.log.used.last()
         && let Some(x) = cassette.exchanges.get(last)

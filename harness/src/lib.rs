@@ -7,8 +7,10 @@
 //! record modes, secret scrubbing); [`case`] and [`golden`] (cases, their page loop and
 //! golden files); [`runner`] (a plugin in a paused-clock host); [`validate`] (the host's
 //! validation rules applied to replayed output); [`conformance`] (the checklist); [`report`];
-//! [`bless`] (what `--bless` writes into a cassette); [`parse`] (one body fed to a plugin).
+//! [`bless`] (what `--bless` writes into a cassette); [`parse`] (one body fed to a plugin);
+//! [`actions`] (cases of corporate actions).
 
+pub mod actions;
 pub mod bless;
 pub mod case;
 pub mod cassette;

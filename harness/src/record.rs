@@ -350,6 +350,7 @@ pub async fn record(job: RecordJob) -> Result<RecordSummary, RecordError> {
             ))
         }),
         case: Some(CaseSpec {
+            kind: crate::cassette::CaseKind::Bars,
             request: job.request.clone(),
             asset_class: None,
             expect,

@@ -153,6 +153,24 @@ impl Harness {
         self.tokio.block_on(self.plugin.describe())
     }
 
+    /// Runs an actions request page by page against a fresh replay of `cassette`.
+    pub fn run_actions(
+        &self,
+        cassette: Arc<Cassette>,
+        req: &mdhost_core::domain::ActionsRequest,
+    ) -> super::actions::ActionsRun {
+        self.replay.load(cassette);
+        self.tokio.block_on(async {
+            let (page, end) = super::actions::fetch_all(&self.plugin, req, self.max_pages).await;
+            super::actions::ActionsRun {
+                page,
+                end,
+                log: self.replay.log(),
+                strict_failures: self.replay.strict_failures(),
+            }
+        })
+    }
+
     /// Runs `req` page by page against a fresh replay of `cassette`.
     pub fn run(&self, cassette: Arc<Cassette>, req: &BarsRequest) -> Run {
         self.replay.load(cassette);

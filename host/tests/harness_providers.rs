@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use mdhost::harness::cassette::CaseKind;
 use mdhost::harness::{
     self, Cassette, End, Harness, HarnessError, HarnessOptions, Report, TestOptions,
 };
@@ -46,19 +47,26 @@ fn check_provider(name: &str) {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(report.passed(), "{}", report.to_text());
-    // Every case runs the whole checklist (8 checks), plus the plugin-wide checks.
-    let cases = std::fs::read_dir(root().join("tests/cassettes").join(name))
+    // Every bars case runs the whole checklist (8 checks), an actions case its 5 (replay,
+    // golden, validation, errors, determinism), plus the plugin-wide checks.
+    let cassettes: Vec<Cassette> = std::fs::read_dir(root().join("tests/cassettes").join(name))
         .unwrap()
-        .filter(|e| {
-            e.as_ref()
-                .unwrap()
-                .path()
-                .extension()
-                .is_some_and(|x| x == "yaml")
-        })
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| Cassette::load(&p).unwrap())
+        .collect();
+    let actions = cassettes
+        .iter()
+        .filter(|c| c.case.as_ref().is_some_and(|c| c.kind == CaseKind::Actions))
         .count();
+    let cases = cassettes.len();
     assert!(cases >= 8, "{name} has only {cases} cases");
-    assert_eq!(report.results.len(), 3 + 8 * cases, "{}", report.to_text());
+    assert_eq!(
+        report.results.len(),
+        3 + 8 * (cases - actions) + 5 * actions,
+        "{}",
+        report.to_text()
+    );
 }
 
 #[test]
