@@ -314,6 +314,87 @@ pub struct ActionsPage {
     pub next_cursor: Option<String>,
 }
 
+/// Which vintage of a revised economic series to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Vintage {
+    /// The values as they stand today.
+    Latest,
+    /// The values as they were known on this date.
+    AsOf(NaiveDate),
+    /// Every value ever published, each with its realtime period.
+    All,
+}
+
+/// Observations of one economic series whose date lies in [start, end).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesRequest {
+    pub series_id: String,
+    pub start: NaiveDate,
+    pub end: NaiveDate,
+    pub vintage: Vintage,
+    pub cursor: Option<String>,
+}
+
+/// One observation as the plugin sent it; `value: None` is a missing value, never zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RawObservation {
+    pub date: NaiveDate,
+    pub value: Option<String>,
+    pub realtime_start: Option<NaiveDate>,
+    pub realtime_end: Option<NaiveDate>,
+}
+
+/// What a series measures.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesMeta {
+    pub title: String,
+    pub units: String,
+    pub frequency: String,
+    pub seasonal_adjustment: Option<String>,
+    pub last_updated: Option<DateTime<Utc>>,
+}
+
+/// One page of a series' observations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesPage {
+    pub series_id: String,
+    pub meta: Option<SeriesMeta>,
+    pub observations: Vec<RawObservation>,
+    pub next_cursor: Option<String>,
+}
+
+/// The provider's instruments, optionally of one asset class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstrumentsRequest {
+    pub asset_class: Option<AssetClass>,
+    pub cursor: Option<String>,
+}
+
+/// One instrument a provider lists.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Instrument {
+    /// The canonical symbol.
+    pub symbol: String,
+    /// The provider's own spelling.
+    pub provider_symbol: String,
+    pub name: Option<String>,
+    pub asset_class: AssetClass,
+    /// ISO 10383 MIC where known.
+    pub exchange: Option<String>,
+    pub currency: Option<String>,
+    pub active: bool,
+    pub listed: Option<NaiveDate>,
+    pub delisted: Option<NaiveDate>,
+}
+
+/// One page of instruments.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct InstrumentsPage {
+    pub instruments: Vec<Instrument>,
+    pub next_cursor: Option<String>,
+}
+
 /// How a stream connection is carried (the WIT `streaming.transport`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

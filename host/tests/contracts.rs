@@ -393,3 +393,91 @@ async fn yahoo_serves_the_split_and_dividend_its_chart_carries_and_a_0_1_plugin_
     ));
     assert!(recorder.urls.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn series_and_instruments_cross_the_0_2_boundary_and_a_0_1_plugin_serves_neither() {
+    let rt = runtime();
+    let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    let series = |id: &str| mdhost::domain::SeriesRequest {
+        series_id: id.into(),
+        start: day(2023, 1, 1),
+        end: day(2024, 1, 1),
+        vintage: mdhost::domain::Vintage::All,
+        cursor: None,
+    };
+    let instruments = mdhost::domain::InstrumentsRequest {
+        asset_class: None,
+        cursor: None,
+    };
+    let misbehave = rt
+        .load_file(&common::test_wasm("misbehave"), |_| {
+            PluginSettings::default()
+        })
+        .await
+        .unwrap();
+    for kind in [DataKind::EconomicSeries, DataKind::Instruments] {
+        assert!(misbehave.info().kinds.contains(&kind), "{kind:?}");
+    }
+    let page = misbehave
+        .fetch_series(&series("GDP"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(page.series_id, "GDP");
+    assert_eq!(
+        page.meta.as_ref().map(|m| m.units.as_str()),
+        Some("Billions of Dollars")
+    );
+    let values: Vec<_> = page
+        .observations
+        .iter()
+        .map(|o| (o.date, o.value.as_deref(), o.realtime_start))
+        .collect();
+    // The missing value stays missing: not zero, not dropped.
+    assert_eq!(
+        values,
+        [
+            (day(2023, 7, 1), Some("27610.128"), Some(day(2024, 1, 25))),
+            (day(2023, 10, 1), None, Some(day(2024, 1, 25))),
+        ]
+    );
+    // A date that does not exist breaks the contract: the call fails, nothing is kept.
+    let e = misbehave
+        .fetch_series(&series("BADDATE"))
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().contains("date 2021-02-30 does not exist"),
+        "{e}"
+    );
+    let page = misbehave
+        .fetch_instruments(&instruments)
+        .await
+        .unwrap()
+        .unwrap();
+    let listed: Vec<_> = page
+        .instruments
+        .iter()
+        .map(|i| (i.symbol.as_str(), i.provider_symbol.as_str(), i.asset_class))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            ("AAPL", "AAPL", mdhost::domain::AssetClass::Equity),
+            ("BTC/USD", "X:BTCUSD", mdhost::domain::AssetClass::Crypto),
+        ]
+    );
+
+    let legacy = rt
+        .load_file(&common::test_wasm("legacy"), |_| PluginSettings::default())
+        .await
+        .unwrap();
+    assert!(matches!(
+        legacy.fetch_series(&series("GDP")).await.unwrap(),
+        Err(ProviderError::Unsupported(_))
+    ));
+    assert!(matches!(
+        legacy.fetch_instruments(&instruments).await.unwrap(),
+        Err(ProviderError::Unsupported(_))
+    ));
+}

@@ -12,8 +12,8 @@ use super::capabilities::PluginCaps;
 use super::contract::{Bound, ContractError, Pre};
 use super::state::CallState;
 use mdhost_core::domain::{
-    ActionsPage, ActionsRequest, BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent,
-    StreamPlan, Timeframe,
+    ActionsPage, ActionsRequest, BarsPage, BarsRequest, InstrumentsPage, InstrumentsRequest,
+    ProviderError, ProviderInfo, SeriesPage, SeriesRequest, StreamEvent, StreamPlan, Timeframe,
 };
 
 /// A call that failed in the host's sandbox rather than with a plugin-classified error.
@@ -175,6 +175,42 @@ impl PluginInstance {
         let caps = self.caps();
         Ok(match page {
             Ok(p) => caps.scrub_actions(p),
+            Err(e) => Err(caps.scrub_error(e)),
+        })
+    }
+}
+
+impl PluginInstance {
+    /// Calls `fetch-series` (a 0.1 plugin answers `unsupported` without a call).
+    pub async fn fetch_series(
+        &mut self,
+        req: &SeriesRequest,
+    ) -> Result<Result<SeriesPage, ProviderError>, CallError> {
+        self.begin()?;
+        let backstop = self.backstop();
+        let fut = self.bound.fetch_series(&mut self.store, req);
+        let outcome = tokio::time::timeout(backstop, fut).await.ok();
+        let page = self.finish("fetch-series", outcome)??;
+        let caps = self.caps();
+        Ok(match page {
+            Ok(p) => caps.scrub_series(p),
+            Err(e) => Err(caps.scrub_error(e)),
+        })
+    }
+
+    /// Calls `fetch-instruments` (a 0.1 plugin answers `unsupported` without a call).
+    pub async fn fetch_instruments(
+        &mut self,
+        req: &InstrumentsRequest,
+    ) -> Result<Result<InstrumentsPage, ProviderError>, CallError> {
+        self.begin()?;
+        let backstop = self.backstop();
+        let fut = self.bound.fetch_instruments(&mut self.store, req);
+        let outcome = tokio::time::timeout(backstop, fut).await.ok();
+        let page = self.finish("fetch-instruments", outcome)??;
+        let caps = self.caps();
+        Ok(match page {
+            Ok(p) => caps.scrub_instruments(p),
             Err(e) => Err(caps.scrub_error(e)),
         })
     }

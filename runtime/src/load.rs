@@ -16,7 +16,8 @@ use super::engine::MAX_MEMORY_CAP;
 use super::instance::{CallError, PluginInstance};
 use super::{PluginSettings, Runtime, Shared};
 use mdhost_core::domain::{
-    ActionsPage, ActionsRequest, BarsPage, BarsRequest, ProviderError, ProviderInfo,
+    ActionsPage, ActionsRequest, BarsPage, BarsRequest, InstrumentsPage, InstrumentsRequest,
+    ProviderError, ProviderInfo, SeriesPage, SeriesRequest,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -327,12 +328,7 @@ impl Plugin {
     ) -> Result<Result<BarsPage, ProviderError>, CallError> {
         let started = tokio::time::Instant::now();
         let result = async { self.instance().await?.fetch_bars(req).await }.await;
-        let outcome = match &result {
-            Ok(Ok(_)) => "ok",
-            Ok(Err(e)) => e.kind(),
-            Err(e) => e.kind(),
-        };
-        self.count("fetch-bars", outcome, started);
+        self.count_result("fetch-bars", &result, started);
         result
     }
 
@@ -343,13 +339,45 @@ impl Plugin {
     ) -> Result<Result<ActionsPage, ProviderError>, CallError> {
         let started = tokio::time::Instant::now();
         let result = async { self.instance().await?.fetch_actions(req).await }.await;
-        let outcome = match &result {
+        self.count_result("fetch-actions", &result, started);
+        result
+    }
+
+    /// `fetch-series` in a fresh instance.
+    pub async fn fetch_series(
+        &self,
+        req: &SeriesRequest,
+    ) -> Result<Result<SeriesPage, ProviderError>, CallError> {
+        let started = tokio::time::Instant::now();
+        let result = async { self.instance().await?.fetch_series(req).await }.await;
+        self.count_result("fetch-series", &result, started);
+        result
+    }
+
+    /// `fetch-instruments` in a fresh instance.
+    pub async fn fetch_instruments(
+        &self,
+        req: &InstrumentsRequest,
+    ) -> Result<Result<InstrumentsPage, ProviderError>, CallError> {
+        let started = tokio::time::Instant::now();
+        let result = async { self.instance().await?.fetch_instruments(req).await }.await;
+        self.count_result("fetch-instruments", &result, started);
+        result
+    }
+
+    /// Counts one call by how it ended.
+    fn count_result<T>(
+        &self,
+        op: &str,
+        result: &Result<Result<T, ProviderError>, CallError>,
+        started: tokio::time::Instant,
+    ) {
+        let outcome = match result {
             Ok(Ok(_)) => "ok",
             Ok(Err(e)) => e.kind(),
             Err(e) => e.kind(),
         };
-        self.count("fetch-actions", outcome, started);
-        result
+        self.count(op, outcome, started);
     }
 
     /// Counts one call. The latency is read on tokio's clock, like every host-side wait,

@@ -5,7 +5,9 @@
 use super::PluginCaps;
 use super::log::tidy;
 use crate::CallError;
-use mdhost_core::domain::{ActionsPage, BarsPage, ProviderError, RawBar, StreamEvent};
+use mdhost_core::domain::{
+    ActionsPage, BarsPage, InstrumentsPage, ProviderError, RawBar, SeriesPage, StreamEvent,
+};
 
 /// Longest error text kept from a plugin (it lands in logs and run records).
 pub const MAX_ERROR: usize = 1024;
@@ -71,6 +73,57 @@ impl PluginCaps {
                     s.redact_in_place(f);
                 }
                 d.provider_id.iter_mut().for_each(|f| s.redact_in_place(f));
+            }
+            page.next_cursor
+                .iter_mut()
+                .for_each(|c| s.redact_in_place(c));
+        }
+        Ok(page)
+    }
+
+    /// A series page as the host may keep it: every text redacted, the cursor bounded.
+    pub fn scrub_series(&self, mut page: SeriesPage) -> Result<SeriesPage, ProviderError> {
+        bounded_cursor(page.next_cursor.as_deref())?;
+        if self.secrets.has_values() {
+            let s = &self.secrets;
+            s.redact_in_place(&mut page.series_id);
+            if let Some(m) = &mut page.meta {
+                for f in [&mut m.title, &mut m.units, &mut m.frequency] {
+                    s.redact_in_place(f);
+                }
+                m.seasonal_adjustment
+                    .iter_mut()
+                    .for_each(|f| s.redact_in_place(f));
+            }
+            for o in &mut page.observations {
+                o.value.iter_mut().for_each(|f| s.redact_in_place(f));
+            }
+            page.next_cursor
+                .iter_mut()
+                .for_each(|c| s.redact_in_place(c));
+        }
+        Ok(page)
+    }
+
+    /// An instruments page as the host may keep it: every text redacted, the cursor
+    /// bounded.
+    pub fn scrub_instruments(
+        &self,
+        mut page: InstrumentsPage,
+    ) -> Result<InstrumentsPage, ProviderError> {
+        bounded_cursor(page.next_cursor.as_deref())?;
+        if self.secrets.has_values() {
+            let s = &self.secrets;
+            for i in &mut page.instruments {
+                for f in [&mut i.symbol, &mut i.provider_symbol] {
+                    s.redact_in_place(f);
+                }
+                for f in [&mut i.name, &mut i.exchange, &mut i.currency]
+                    .into_iter()
+                    .flatten()
+                {
+                    s.redact_in_place(f);
+                }
             }
             page.next_cursor
                 .iter_mut()

@@ -14,8 +14,8 @@ use wasmtime::component::{InstancePre, Linker};
 use crate::state::CallState;
 pub use check::ContractError;
 use mdhost_core::domain::{
-    ActionsPage, ActionsRequest, BarsPage, BarsRequest, ProviderError, ProviderInfo, StreamEvent,
-    StreamPlan, Timeframe,
+    ActionsPage, ActionsRequest, BarsPage, BarsRequest, InstrumentsPage, InstrumentsRequest,
+    ProviderError, ProviderInfo, SeriesPage, SeriesRequest, StreamEvent, StreamPlan, Timeframe,
 };
 
 /// The WIT package versions this host can load, newest first.
@@ -94,8 +94,30 @@ impl Bound {
         req: &ActionsRequest,
     ) -> wasmtime::Result<Answer<ActionsPage>> {
         match self {
-            Bound::V0_1(_) => Ok(v0_1::fetch_actions()),
+            Bound::V0_1(_) => Ok(v0_1::bars_only()),
             Bound::V0_2(b) => v0_2::fetch_actions(b, store, req).await,
+        }
+    }
+
+    pub async fn fetch_series(
+        &self,
+        store: &mut Store<CallState>,
+        req: &SeriesRequest,
+    ) -> wasmtime::Result<Answer<SeriesPage>> {
+        match self {
+            Bound::V0_1(_) => Ok(v0_1::bars_only()),
+            Bound::V0_2(b) => v0_2::fetch_series(b, store, req).await,
+        }
+    }
+
+    pub async fn fetch_instruments(
+        &self,
+        store: &mut Store<CallState>,
+        req: &InstrumentsRequest,
+    ) -> wasmtime::Result<Answer<InstrumentsPage>> {
+        match self {
+            Bound::V0_1(_) => Ok(v0_1::bars_only()),
+            Bound::V0_2(b) => v0_2::fetch_instruments(b, store, req).await,
         }
     }
 

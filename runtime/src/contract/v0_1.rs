@@ -51,8 +51,8 @@ fn error(e: wt::ProviderError) -> ProviderError {
 }
 
 /// A 0.1 plugin serves bars only and declares neither quotas nor options.
-/// 0.1 has no corporate actions: answered for the plugin, without a call.
-pub fn fetch_actions() -> super::Answer<mdhost_core::domain::ActionsPage> {
+/// 0.1 has bars only: any other kind is answered for the plugin, without a call.
+pub fn bars_only<T>() -> super::Answer<T> {
     Ok(Err(ProviderError::Unsupported(
         "a plugin built against contract 0.1 serves bars only".into(),
     )))

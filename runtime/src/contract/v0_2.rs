@@ -11,9 +11,10 @@ use super::check::{ContractError, instant};
 use crate::state::CallState;
 use chrono::{Datelike, NaiveDate};
 use mdhost_core::domain::{
-    ActionsPage, ActionsRequest, BarsPage, DataKind, DividendKind, OptionKind, OptionSpec,
-    OptionValue, ProviderError, ProviderInfo, Quota, QuotaPeriod, RateLimit, RawBar, RawDividend,
-    RawSplit, StreamEvent, Timeframe,
+    ActionsPage, ActionsRequest, AssetClass, BarsPage, DataKind, DividendKind, Instrument,
+    InstrumentsPage, InstrumentsRequest, OptionKind, OptionSpec, OptionValue, ProviderError,
+    ProviderInfo, Quota, QuotaPeriod, RateLimit, RawBar, RawDividend, RawObservation, RawSplit,
+    SeriesMeta, SeriesPage, SeriesRequest, StreamEvent, Timeframe, Vintage,
 };
 
 wasmtime::component::bindgen!({
@@ -93,6 +94,114 @@ pub async fn fetch_actions(
     Ok(match page {
         Ok(p) => actions_of(p).map(Ok),
         Err(e) => Ok(Err(error(e))),
+    })
+}
+
+pub async fn fetch_series(
+    b: &ProviderPlugin,
+    store: &mut Store<CallState>,
+    req: &SeriesRequest,
+) -> wasmtime::Result<super::Answer<SeriesPage>> {
+    let wire = wit::SeriesRequest {
+        series_id: req.series_id.clone(),
+        start: wire_date(req.start),
+        end: wire_date(req.end),
+        vintage: match req.vintage {
+            Vintage::Latest => wit::Vintage::Latest,
+            Vintage::AsOf(d) => wit::Vintage::AsOf(wire_date(d)),
+            Vintage::All => wit::Vintage::All,
+        },
+        cursor: req.cursor.clone(),
+    };
+    let page = b
+        .mdhost_provider_provider()
+        .call_fetch_series(store, &wire)
+        .await?;
+    Ok(match page {
+        Ok(p) => series_of(p).map(Ok),
+        Err(e) => Ok(Err(error(e))),
+    })
+}
+
+fn series_of(p: wit::SeriesPage) -> Result<SeriesPage, ContractError> {
+    let observations = p
+        .observations
+        .into_iter()
+        .map(|o| {
+            Ok(RawObservation {
+                date: date(o.date)?,
+                value: o.value,
+                realtime_start: opt_date(o.realtime_start)?,
+                realtime_end: opt_date(o.realtime_end)?,
+            })
+        })
+        .collect::<Result<_, ContractError>>()?;
+    Ok(SeriesPage {
+        series_id: p.series_id,
+        meta: p.meta.map(|m| SeriesMeta {
+            title: m.title,
+            units: m.units,
+            frequency: m.frequency,
+            seasonal_adjustment: m.seasonal_adjustment,
+            last_updated: m.last_updated.map(instant),
+        }),
+        observations,
+        next_cursor: p.next_cursor,
+    })
+}
+
+pub async fn fetch_instruments(
+    b: &ProviderPlugin,
+    store: &mut Store<CallState>,
+    req: &InstrumentsRequest,
+) -> wasmtime::Result<super::Answer<InstrumentsPage>> {
+    let wire = wit::InstrumentsRequest {
+        asset_class: req.asset_class.map(wire_asset_class),
+        cursor: req.cursor.clone(),
+    };
+    let page = b
+        .mdhost_provider_provider()
+        .call_fetch_instruments(store, &wire)
+        .await?;
+    Ok(match page {
+        Ok(p) => instruments_of(p).map(Ok),
+        Err(e) => Ok(Err(error(e))),
+    })
+}
+
+fn wire_asset_class(a: AssetClass) -> wt::AssetClass {
+    match a {
+        AssetClass::Equity => wt::AssetClass::Equity,
+        AssetClass::Etf => wt::AssetClass::Etf,
+        AssetClass::Index => wt::AssetClass::Index,
+        AssetClass::Forex => wt::AssetClass::Forex,
+        AssetClass::Crypto => wt::AssetClass::Crypto,
+        AssetClass::Commodity => wt::AssetClass::Commodity,
+        AssetClass::Economic => wt::AssetClass::Economic,
+    }
+}
+
+fn instruments_of(p: wit::InstrumentsPage) -> Result<InstrumentsPage, ContractError> {
+    let instruments = p
+        .instruments
+        .into_iter()
+        .map(|i| {
+            Ok(Instrument {
+                symbol: i.symbol,
+                provider_symbol: i.provider_symbol,
+                name: i.name,
+                asset_class: asset_class(i.asset_class),
+                exchange: i.exchange,
+                currency: i.currency,
+                active: i.active,
+                listed: opt_date(i.listed)?,
+                delisted: opt_date(i.delisted)?,
+            })
+        })
+        .collect::<Result<_, ContractError>>()?;
+    Ok(InstrumentsPage {
+        instruments,
+        next_cursor: p.next_cursor,
     })
 }
 

@@ -18,6 +18,8 @@
 //! - `EXTREMES`: two bars whose decimals are the hardest a provider sends (29 digits, 28
 //!   decimal places, 10^15 volumes with 8 decimals, float digits), to cross the boundary;
 //! - `OPTIONS`: answers `unsupported` with the values of its options as the host gave them;
+//! - `fetch-series`: a fixed FRED-like page (a missing value, vintages) for any series but
+//!   `BADDATE`, whose observation is dated 2021-02-30; `fetch-instruments`: two instruments;
 //! - anything else: one bar per symbol, computed from the request, no I/O.
 
 mod junk;
@@ -25,8 +27,9 @@ mod leak;
 mod strain;
 
 use mdhost_sdk::{
-    AssetClass, Bar, BarsPage, BarsRequest, Dec, Info, OptionKind, OptionSpec, OptionValue,
-    Provider, ProviderError, RateLimit, TimeUnit, Timeframe, http, url,
+    AssetClass, Bar, BarsPage, BarsRequest, Date, Dec, Info, Instrument, InstrumentsPage,
+    InstrumentsRequest, Observation, OptionKind, OptionSpec, OptionValue, Provider, ProviderError,
+    RateLimit, SeriesMeta, SeriesPage, SeriesRequest, TimeUnit, Timeframe, http, url,
 };
 
 struct Misbehave;
@@ -151,7 +154,11 @@ impl Provider for Misbehave {
             },
             max_symbols_per_request: 10,
             streaming: false,
-            kinds: vec![mdhost_sdk::DataKind::Bars],
+            kinds: vec![
+                mdhost_sdk::DataKind::Bars,
+                mdhost_sdk::DataKind::EconomicSeries,
+                mdhost_sdk::DataKind::Instruments,
+            ],
             default_quotas: vec![],
             options: vec![
                 OptionSpec {
@@ -168,6 +175,60 @@ impl Provider for Misbehave {
                 },
             ],
         }
+    }
+
+    fn fetch_series(req: SeriesRequest) -> Result<SeriesPage, ProviderError> {
+        let day = |year, month, day| Date { year, month, day };
+        let bad = req.series_id == "BADDATE";
+        let observation = |date: Date, value: Option<&str>| Observation {
+            date,
+            value: value.map(Into::into),
+            realtime_start: Some(day(2024, 1, 25)),
+            realtime_end: Some(day(9999, 12, 31)),
+        };
+        Ok(SeriesPage {
+            series_id: req.series_id.clone(),
+            meta: Some(SeriesMeta {
+                title: "Gross Domestic Product".into(),
+                units: "Billions of Dollars".into(),
+                frequency: "Quarterly".into(),
+                seasonal_adjustment: Some("Seasonally Adjusted Annual Rate".into()),
+                last_updated: None,
+            }),
+            observations: vec![
+                observation(day(2023, 7, 1), Some("27610.128")),
+                observation(
+                    if bad {
+                        day(2021, 2, 30)
+                    } else {
+                        day(2023, 10, 1)
+                    },
+                    None,
+                ),
+            ],
+            next_cursor: None,
+        })
+    }
+
+    fn fetch_instruments(_req: InstrumentsRequest) -> Result<InstrumentsPage, ProviderError> {
+        let instrument = |symbol: &str, provider: &str, class| Instrument {
+            symbol: symbol.into(),
+            provider_symbol: provider.into(),
+            name: None,
+            asset_class: class,
+            exchange: None,
+            currency: Some("USD".into()),
+            active: true,
+            listed: None,
+            delisted: None,
+        };
+        Ok(InstrumentsPage {
+            instruments: vec![
+                instrument("AAPL", "AAPL", AssetClass::Equity),
+                instrument("BTC/USD", "X:BTCUSD", AssetClass::Crypto),
+            ],
+            next_cursor: None,
+        })
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
