@@ -5,3 +5,6 @@
 pub mod domain;
 pub mod text;
 pub mod validate;
+
+/// Decimals as mantissa and scale, read and written by the model's rules (the SDK's too).
+pub use mdhost_model::scaled;

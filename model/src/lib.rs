@@ -1,7 +1,8 @@
 //! Pure market-data types shared by the host and the plugin SDK, so that symbols, asset
-//! classes and timeframes are read by one set of rules on both sides of the WIT boundary.
+//! classes, timeframes and scaled decimals are read by one set of rules on both sides of the WIT boundary.
 
 pub mod asset;
+pub mod scaled;
 pub mod symbol;
 pub mod timeframe;
 

@@ -9,42 +9,7 @@ use crate::bindings::mdhost::provider::types::{
 };
 use crate::{Bar, Event};
 
-/// The largest scale the host reads (rust_decimal's).
-const MAX_SCALE: u8 = 28;
-
-/// `text` as `(mantissa, scale)` when it is plain decimal notation whose digits fit an
-/// `i64`; `None` otherwise (the column then goes as text, and the host's validator judges
-/// the value).
-pub fn scaled(text: &str) -> Option<(i64, u8)> {
-    let (negative, digits) = match text.as_bytes() {
-        [b'-', rest @ ..] => (true, rest),
-        all => (false, all),
-    };
-    let mut mantissa: i64 = 0;
-    let mut scale: Option<u8> = None;
-    let mut seen_digit = false;
-    for &b in digits {
-        match b {
-            b'0'..=b'9' => {
-                mantissa = mantissa.checked_mul(10)?.checked_add(i64::from(b - b'0'))?;
-                seen_digit = true;
-                if let Some(s) = scale.as_mut() {
-                    *s = s.checked_add(1).filter(|s| *s <= MAX_SCALE)?;
-                }
-            }
-            b'.' if scale.is_none() && seen_digit => scale = Some(0),
-            _ => return None,
-        }
-    }
-    // "1." has no fraction digit and "" no digit at all: neither is the contract's decimal.
-    if !seen_digit || scale == Some(0) {
-        return None;
-    }
-    Some((
-        if negative { -mantissa } else { mantissa },
-        scale.unwrap_or(0),
-    ))
-}
+pub use mdhost_model::scaled::parse as scaled;
 
 /// Builds one decimal column from text values.
 #[derive(Default)]
@@ -84,7 +49,7 @@ impl DecimalColumn {
     fn as_text(&mut self) -> Vec<String> {
         std::mem::take(&mut self.scaled)
             .into_iter()
-            .map(|(m, s)| text_of(m, s))
+            .map(|(m, s)| mdhost_model::scaled::text(m, s))
             .collect()
     }
 
@@ -105,21 +70,6 @@ impl DecimalColumn {
             Some(mantissas) => Decimals::Scaled(ScaledDecimals { scale, mantissas }),
             None => Decimals::Text(self.as_text()),
         }
-    }
-}
-
-/// The text of `mantissa × 10^-scale` with exactly `scale` fraction digits.
-fn text_of(mantissa: i64, scale: u8) -> String {
-    let digits = mantissa.unsigned_abs().to_string();
-    let scale = usize::from(scale);
-    let sign = if mantissa < 0 { "-" } else { "" };
-    if scale == 0 {
-        format!("{sign}{digits}")
-    } else if digits.len() > scale {
-        let (int, frac) = digits.split_at(digits.len() - scale);
-        format!("{sign}{int}.{frac}")
-    } else {
-        format!("{sign}0.{}{digits}", "0".repeat(scale - digits.len()))
     }
 }
 
@@ -274,30 +224,6 @@ pub fn events(list: Vec<Event>) -> Vec<ws::Event> {
 mod tests {
     use super::*;
     use crate::{TimeUnit, Timeframe};
-
-    fn check(text: &str, expected: Option<(i64, u8)>) {
-        assert_eq!(scaled(text), expected, "{text:?}");
-    }
-
-    #[test]
-    fn plain_decimals_fit_a_mantissa_and_scale() {
-        check("189.845", Some((189845, 3)));
-        check("-0.5", Some((-5, 1)));
-        check("642646396", Some((642646396, 0)));
-        check("34.54999923706055", Some((3454999923706055, 14)));
-        check("0.00000001", Some((1, 8)));
-        check("9223372036854775807", Some((i64::MAX, 0)));
-        check("9223372036854775808", None);
-        check("1000000000000000.12345678", None);
-        check("0.0000000000000000000000000001", Some((1, 28)));
-        check("0.00000000000000000000000000001", None);
-        check("1e5", None);
-        check("1.", None);
-        check(".5", None);
-        check("", None);
-        check("-", None);
-        check("1.2.3", None);
-    }
 
     fn column(values: &[&str]) -> Decimals {
         let mut c = DecimalColumn::default();

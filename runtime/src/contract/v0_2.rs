@@ -342,38 +342,11 @@ fn info(i: wit::Info) -> Result<ProviderInfo, ContractError> {
 /// padding is the column's, not the provider's. ("1.4690" and "1.469" are one value to
 /// the validator either way; only text columns can hold what it refuses.)
 fn scaled_text(mantissa: i64, scale: u8) -> String {
-    let (mut m, mut scale) = (mantissa.unsigned_abs(), usize::from(scale));
-    while scale > 0 && m % 10 == 0 {
-        m /= 10;
-        scale -= 1;
-    }
-    // Written backwards into a buffer, then one allocation: this runs for every value of
-    // every page. At most 20 digits, or scale + 1 of them, a point and a sign.
-    let mut buf = [0u8; 48];
-    let mut at = buf.len();
-    let mut digits = 0;
-    loop {
-        if digits == scale && scale > 0 {
-            at -= 1;
-            buf[at] = b'.';
-        }
-        at -= 1;
-        buf[at] = b'0' + (m % 10) as u8;
-        m /= 10;
-        digits += 1;
-        if m == 0 && digits > scale {
-            break;
-        }
-    }
-    if mantissa < 0 {
-        at -= 1;
-        buf[at] = b'-';
-    }
-    String::from_utf8_lossy(&buf[at..]).into_owned()
+    let (m, s) = scaled::trimmed(mantissa, scale);
+    scaled::text(m, s)
 }
 
-/// The largest scale a column may have: rust_decimal's, the host's exact type.
-const MAX_SCALE: u8 = 28;
+use mdhost_core::scaled::{self, MAX_SCALE};
 
 /// A column's values as text, exactly `rows` of them.
 fn column(d: wt::Decimals, rows: usize, what: &str) -> Result<Vec<String>, ContractError> {
