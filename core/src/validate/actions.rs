@@ -8,7 +8,7 @@ use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
 use serde::Serialize;
 
-use super::decimal::{DecimalError, parse};
+use super::hard::{Check, shown};
 use super::reason::{Reason, ReasonCode};
 use crate::domain::{ActionsPage, DividendKind, RawDividend, RawSplit};
 
@@ -68,35 +68,8 @@ pub struct CheckedActions {
     pub rejected: Vec<Rejected>,
 }
 
-/// Collects reasons, so one bad field does not hide the next.
-#[derive(Default)]
-struct Check(Vec<Reason>);
-
+/// The rules every action shares, on the hard rules' reason collector.
 impl Check {
-    fn fail(&mut self, code: ReasonCode, detail: String) {
-        self.0.push(Reason::new(code, detail));
-    }
-
-    fn decimal(&mut self, field: &str, text: &str) -> Option<Decimal> {
-        match parse(text) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let (code, what) = match e {
-                    DecimalError::Malformed => {
-                        (ReasonCode::DecimalMalformed, "is not a plain decimal")
-                    }
-                    DecimalError::OutOfRange => (
-                        ReasonCode::DecimalOutOfRange,
-                        "has more digits than an exact decimal holds",
-                    ),
-                };
-                let shown = crate::text::clip(text, 64);
-                self.fail(code, format!("{field} {shown:?} {what}"));
-                None
-            }
-        }
-    }
-
     fn common(&mut self, symbol: &str, ex_date: NaiveDate, expect: &ActionsExpect<'_>) {
         if !expect.symbols.iter().any(|s| s == symbol) {
             let shown = crate::text::clip(symbol, 64);
@@ -140,14 +113,14 @@ fn check_split(raw: &RawSplit, expect: &ActionsExpect<'_>) -> Result<Split, Vec<
     let numerator = ratio("numerator", &raw.numerator);
     let denominator = ratio("denominator", &raw.denominator);
     match (numerator, denominator) {
-        (Some(numerator), Some(denominator)) if ck.0.is_empty() => Ok(Split {
+        (Some(numerator), Some(denominator)) if ck.reasons.is_empty() => Ok(Split {
             symbol: raw.symbol.clone(),
             ex_date: raw.ex_date,
             numerator,
             denominator,
             provider_id: raw.provider_id.clone(),
         }),
-        _ => Err(ck.0),
+        _ => Err(ck.reasons),
     }
 }
 
@@ -167,14 +140,14 @@ fn check_dividend(raw: &RawDividend, expect: &ActionsExpect<'_>) -> Result<Divid
         ck.fail(ReasonCode::AmountNegative, format!("amount is {a}"));
     }
     if !(raw.currency.len() == 3 && raw.currency.bytes().all(|b| b.is_ascii_uppercase())) {
-        let shown = crate::text::clip(&raw.currency, 64);
+        let shown = shown(&raw.currency);
         ck.fail(
             ReasonCode::CurrencyInvalid,
             format!("currency {shown:?} is not an ISO 4217 code"),
         );
     }
     match amount {
-        Some(amount) if ck.0.is_empty() => Ok(Dividend {
+        Some(amount) if ck.reasons.is_empty() => Ok(Dividend {
             symbol: raw.symbol.clone(),
             ex_date: raw.ex_date,
             amount,
@@ -185,7 +158,7 @@ fn check_dividend(raw: &RawDividend, expect: &ActionsExpect<'_>) -> Result<Divid
             pay_date: raw.pay_date,
             provider_id: raw.provider_id.clone(),
         }),
-        _ => Err(ck.0),
+        _ => Err(ck.reasons),
     }
 }
 

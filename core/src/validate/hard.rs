@@ -22,21 +22,24 @@ pub struct Expect<'a> {
 }
 
 /// A plugin's text as a reason quotes it: cut, so a reason stays a line.
-fn shown(text: &str) -> std::borrow::Cow<'_, str> {
+pub(super) fn shown(text: &str) -> std::borrow::Cow<'_, str> {
     crate::text::clip(text, 64)
 }
 
-/// Collects reasons while parsing, so one bad field does not hide the next.
-struct Check {
-    reasons: Vec<Reason>,
+/// Collects reasons while parsing, so one bad field does not hide the next (bars here,
+/// corporate actions in `actions`).
+#[derive(Default)]
+pub(super) struct Check {
+    pub(super) reasons: Vec<Reason>,
 }
 
 impl Check {
-    fn fail(&mut self, code: ReasonCode, detail: String) {
+    pub(super) fn fail(&mut self, code: ReasonCode, detail: String) {
         self.reasons.push(Reason::new(code, detail));
     }
 
-    fn decimal(&mut self, field: &str, text: &str) -> Option<Decimal> {
+    /// `text` as an exact decimal, or a reason naming `field`.
+    pub(super) fn decimal(&mut self, field: &str, text: &str) -> Option<Decimal> {
         match parse(text) {
             Ok(v) => Some(v),
             Err(DecimalError::Malformed) => {
