@@ -161,19 +161,9 @@ struct Quote {
 /// Parses one chart response. `status` is what is left after
 /// [`mdhost_sdk::http::Response::check_common`]: 2xx, or a 4xx other than 401/403/429.
 pub fn parse_chart(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Chart, ProviderError> {
-    if !(200..300).contains(&status) {
-        return classify_status(status, body, ctx);
-    }
-    let env: Envelope = decode_json(body)?;
-    if let Some(err) = env.chart.error {
-        return classify_error(status, &err, ctx);
-    }
-    let Some(result) = env.chart.result.and_then(|r| r.into_iter().next()) else {
-        return Err(ProviderError::BadResponse(
-            "chart response has neither a result nor an error".into(),
-        ));
+    let Some(result) = chart_result(status, body, ctx)? else {
+        return Ok(Chart::empty());
     };
-    check_symbol(&result.meta, ctx)?;
     if result.timestamp.is_empty() {
         // No `timestamp` key and `quote: [{}]`: Yahoo's way of saying the window holds no
         // bars (a weekend, a holiday, a range before the first trade).
@@ -188,17 +178,38 @@ pub fn parse_chart(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Chart,
     rows_to_bars(&result.timestamp, quote, &result.meta, ctx)
 }
 
+/// The chart of one response, errors classified, the symbol checked; `None` for a window
+/// Yahoo says has no data. Bars and events are both read from it.
+fn chart_result(
+    status: u16,
+    body: &[u8],
+    ctx: &Context<'_>,
+) -> Result<Option<ChartResult>, ProviderError> {
+    if !(200..300).contains(&status) {
+        return classify_status(status, body, ctx);
+    }
+    let env: Envelope = decode_json(body)?;
+    if let Some(err) = env.chart.error {
+        return classify_error(status, &err, ctx);
+    }
+    let Some(result) = env.chart.result.and_then(|r| r.into_iter().next()) else {
+        return Err(ProviderError::BadResponse(
+            "chart response has neither a result nor an error".into(),
+        ));
+    };
+    check_symbol(&result.meta, ctx)?;
+    Ok(Some(result))
+}
+
 /// The splits and dividends of one chart response whose ex-date (the exchange's trading
 /// date of Yahoo's stamp) lies in `[ctx.window_start, ctx.end)`, ordered by ex-date. Errors
-/// are classified as for bars: it is the same response.
+/// are classified as for bars: it is the same response, read once.
 pub fn parse_events(
     status: u16,
     body: &[u8],
     ctx: &Context<'_>,
 ) -> Result<ActionsPage, ProviderError> {
-    parse_chart(status, body, ctx)?;
-    let env: Envelope = decode_json(body)?;
-    let Some(result) = env.chart.result.and_then(|r| r.into_iter().next()) else {
+    let Some(result) = chart_result(status, body, ctx)? else {
         return Ok(ActionsPage {
             splits: vec![],
             dividends: vec![],
@@ -255,7 +266,11 @@ pub fn parse_events(
 }
 
 /// Non-2xx statuses that `check_common` leaves to the plugin.
-fn classify_status(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Chart, ProviderError> {
+fn classify_status(
+    status: u16,
+    body: &[u8],
+    ctx: &Context<'_>,
+) -> Result<Option<ChartResult>, ProviderError> {
     match serde_json::from_slice::<Envelope>(body) {
         Ok(Envelope {
             chart: ChartBody {
@@ -274,7 +289,7 @@ fn classify_error(
     status: u16,
     err: &ChartError,
     ctx: &Context<'_>,
-) -> Result<Chart, ProviderError> {
+) -> Result<Option<ChartResult>, ProviderError> {
     let description = err.description.as_deref().unwrap_or("");
     let code = err.code.as_deref().unwrap_or("");
     if description.starts_with("No data found") || code == "Not Found" {
@@ -286,7 +301,7 @@ fn classify_error(
         // the window is valid and simply has no bars, like a weekend. Treating it as an
         // empty page lets a backfill that starts before the listing move on to the next
         // window instead of failing.
-        return Ok(Chart::empty());
+        return Ok(None);
     }
     if description.contains("The requested range must be within the last") {
         // "1m data not available for startTime=… The requested range must be within the
