@@ -88,10 +88,18 @@ async fn a_0_1_and_a_0_2_plugin_serve_jobs_in_one_host() {
 }
 
 fn runtime() -> Runtime {
+    runtime_with(Arc::new(ReqwestTransport::new().unwrap()), None)
+}
+
+/// A runtime whose requests go to `transport`, with a compiled-component cache in `cache`.
+fn runtime_with(
+    transport: Arc<dyn mdhost::net::Transport>,
+    cache: Option<std::path::PathBuf>,
+) -> Runtime {
     Runtime::new(RuntimeOptions {
-        cache_dir: None,
+        cache_dir: cache,
         pooling: false,
-        transport: Arc::new(ReqwestTransport::new().unwrap()),
+        transport,
         retry: RetryPolicy::default(),
         metrics: Arc::new(NoMetrics),
     })
@@ -279,14 +287,7 @@ async fn polygons_adjusted_option_reaches_its_request() {
     });
     // Compiled once: the second load finds the component in the cache.
     let cache = tempfile::tempdir().unwrap();
-    let rt = Runtime::new(RuntimeOptions {
-        cache_dir: Some(cache.path().to_owned()),
-        pooling: false,
-        transport: recorder.clone(),
-        retry: RetryPolicy::default(),
-        metrics: Arc::new(NoMetrics),
-    })
-    .unwrap();
+    let rt = runtime_with(recorder.clone(), Some(cache.path().to_owned()));
     let req = BarsRequest {
         symbols: vec!["AAPL".into()],
         timeframe: "1d".parse().unwrap(),
@@ -334,14 +335,7 @@ async fn yahoo_serves_the_split_and_dividend_its_chart_carries_and_a_0_1_plugin_
         body,
         urls: Default::default(),
     });
-    let rt = Runtime::new(RuntimeOptions {
-        cache_dir: None,
-        pooling: false,
-        transport: recorder.clone(),
-        retry: RetryPolicy::default(),
-        metrics: Arc::new(NoMetrics),
-    })
-    .unwrap();
+    let rt = runtime_with(recorder.clone(), None);
     let day = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
     let req = mdhost::domain::ActionsRequest {
         symbols: vec!["AAPL".into()],
