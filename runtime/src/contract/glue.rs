@@ -193,4 +193,34 @@ macro_rules! shared_glue {
     };
 }
 
-pub(super) use shared_glue;
+/// The `ProviderInfo` of a version's `info` record `$i` from the fields every version
+/// has, with a 0.1 plugin's kinds (bars), quotas and options (none); a later version
+/// takes its own out of `$i` first and sets them on the result.
+macro_rules! info_fields {
+    ($i:ident) => {
+        mdhost_core::domain::ProviderInfo {
+            name: $i.name,
+            version: $i.version,
+            description: $i.description,
+            asset_classes: $i.asset_classes.into_iter().map(asset_class).collect(),
+            timeframes: $i
+                .timeframes
+                .into_iter()
+                .map(timeframe)
+                .collect::<Result<_, _>>()?,
+            allowed_hosts: $i.allowed_hosts,
+            secrets: $i.secrets,
+            default_rate_limit: mdhost_core::domain::RateLimit {
+                requests: $i.default_rate_limit.requests,
+                per_seconds: $i.default_rate_limit.per_seconds,
+            },
+            max_symbols_per_request: $i.max_symbols_per_request,
+            streaming: $i.streaming,
+            kinds: vec![mdhost_core::domain::DataKind::Bars],
+            default_quotas: vec![],
+            options: vec![],
+        }
+    };
+}
+
+pub(super) use {info_fields, shared_glue};

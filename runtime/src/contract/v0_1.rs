@@ -8,9 +8,7 @@ use wasmtime::component::{HasSelf, Linker};
 use super::Answer;
 use super::check::{ContractError, instant};
 use crate::state::CallState;
-use mdhost_core::domain::{
-    BarsPage, DataKind, ProviderError, ProviderInfo, RateLimit, RawBar, StreamEvent, Timeframe,
-};
+use mdhost_core::domain::{BarsPage, ProviderError, ProviderInfo, RawBar, StreamEvent, Timeframe};
 
 wasmtime::component::bindgen!({
     path: "../wit/0.1.0",
@@ -59,28 +57,7 @@ pub fn bars_only<T>() -> super::Answer<T> {
 }
 
 fn info(i: wit::Info) -> Result<ProviderInfo, ContractError> {
-    Ok(ProviderInfo {
-        name: i.name,
-        version: i.version,
-        description: i.description,
-        asset_classes: i.asset_classes.into_iter().map(asset_class).collect(),
-        timeframes: i
-            .timeframes
-            .into_iter()
-            .map(timeframe)
-            .collect::<Result<_, _>>()?,
-        allowed_hosts: i.allowed_hosts,
-        secrets: i.secrets,
-        default_rate_limit: RateLimit {
-            requests: i.default_rate_limit.requests,
-            per_seconds: i.default_rate_limit.per_seconds,
-        },
-        max_symbols_per_request: i.max_symbols_per_request,
-        streaming: i.streaming,
-        kinds: vec![DataKind::Bars],
-        default_quotas: vec![],
-        options: vec![],
-    })
+    Ok(super::glue::info_fields!(i))
 }
 
 fn bar(b: wt::Bar) -> RawBar {

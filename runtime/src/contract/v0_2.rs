@@ -13,8 +13,8 @@ use chrono::{Datelike, NaiveDate};
 use mdhost_core::domain::{
     ActionsPage, ActionsRequest, AssetClass, BarsPage, DataKind, DividendKind, Instrument,
     InstrumentsPage, InstrumentsRequest, OptionKind, OptionSpec, OptionValue, ProviderError,
-    ProviderInfo, Quota, QuotaPeriod, RateLimit, RawBar, RawDividend, RawObservation, RawSplit,
-    SeriesMeta, SeriesPage, SeriesRequest, StreamEvent, Timeframe, Vintage,
+    ProviderInfo, Quota, QuotaPeriod, RawBar, RawDividend, RawObservation, RawSplit, SeriesMeta,
+    SeriesPage, SeriesRequest, StreamEvent, Timeframe, Vintage,
 };
 
 wasmtime::component::bindgen!({
@@ -294,46 +294,33 @@ fn option_spec(o: wit::OptionSpec) -> OptionSpec {
 }
 
 fn info(i: wit::Info) -> Result<ProviderInfo, ContractError> {
+    let kinds = i
+        .kinds
+        .iter()
+        .map(|k| match k {
+            wit::DataKind::Bars => DataKind::Bars,
+            wit::DataKind::CorporateActions => DataKind::CorporateActions,
+            wit::DataKind::EconomicSeries => DataKind::EconomicSeries,
+            wit::DataKind::Instruments => DataKind::Instruments,
+        })
+        .collect();
+    let default_quotas = i
+        .default_quotas
+        .iter()
+        .map(|q| Quota {
+            requests: q.requests,
+            period: match q.period {
+                wit::QuotaPeriod::Day => QuotaPeriod::Day,
+                wit::QuotaPeriod::Month => QuotaPeriod::Month,
+            },
+        })
+        .collect();
+    let options = i.options.into_iter().map(option_spec).collect();
     Ok(ProviderInfo {
-        name: i.name,
-        version: i.version,
-        description: i.description,
-        asset_classes: i.asset_classes.into_iter().map(asset_class).collect(),
-        timeframes: i
-            .timeframes
-            .into_iter()
-            .map(timeframe)
-            .collect::<Result<_, _>>()?,
-        allowed_hosts: i.allowed_hosts,
-        secrets: i.secrets,
-        default_rate_limit: RateLimit {
-            requests: i.default_rate_limit.requests,
-            per_seconds: i.default_rate_limit.per_seconds,
-        },
-        max_symbols_per_request: i.max_symbols_per_request,
-        streaming: i.streaming,
-        kinds: i
-            .kinds
-            .into_iter()
-            .map(|k| match k {
-                wit::DataKind::Bars => DataKind::Bars,
-                wit::DataKind::CorporateActions => DataKind::CorporateActions,
-                wit::DataKind::EconomicSeries => DataKind::EconomicSeries,
-                wit::DataKind::Instruments => DataKind::Instruments,
-            })
-            .collect(),
-        default_quotas: i
-            .default_quotas
-            .into_iter()
-            .map(|q| Quota {
-                requests: q.requests,
-                period: match q.period {
-                    wit::QuotaPeriod::Day => QuotaPeriod::Day,
-                    wit::QuotaPeriod::Month => QuotaPeriod::Month,
-                },
-            })
-            .collect(),
-        options: i.options.into_iter().map(option_spec).collect(),
+        kinds,
+        default_quotas,
+        options,
+        ..super::glue::info_fields!(i)
     })
 }
 
