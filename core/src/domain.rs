@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -110,11 +110,46 @@ pub enum DataKind {
 }
 
 /// The calendar period of a quota: UTC days or UTC months.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum QuotaPeriod {
     Day,
     Month,
+}
+
+impl QuotaPeriod {
+    /// The period's name as configuration and the store spell it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaPeriod::Day => "day",
+            QuotaPeriod::Month => "month",
+        }
+    }
+
+    /// The period `[start, end)` that holds `now`: its UTC day or UTC calendar month.
+    pub fn window(self, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        let day = now.date_naive();
+        let (start, end) = match self {
+            QuotaPeriod::Day => (day, day + chrono::Days::new(1)),
+            QuotaPeriod::Month => {
+                let first = day.with_day(1).expect("day 1 exists");
+                (first, first + chrono::Months::new(1))
+            }
+        };
+        let midnight = |d: chrono::NaiveDate| d.and_time(chrono::NaiveTime::MIN).and_utc();
+        (midnight(start), midnight(end))
+    }
+}
+
+impl std::str::FromStr for QuotaPeriod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "day" => Ok(QuotaPeriod::Day),
+            "month" => Ok(QuotaPeriod::Month),
+            other => Err(format!("unknown quota period {other:?} (day, month)")),
+        }
+    }
 }
 
 /// At most `requests` requests per `period`.
@@ -122,6 +157,15 @@ pub enum QuotaPeriod {
 pub struct Quota {
     pub requests: u32,
     pub period: QuotaPeriod,
+}
+
+/// One quota's current period, as a request is counted against it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaWindow {
+    pub period: QuotaPeriod,
+    /// Start of the UTC day or month the count belongs to.
+    pub start: DateTime<Utc>,
+    pub limit: u32,
 }
 
 /// What values a plugin option takes.

@@ -113,6 +113,7 @@ pub(crate) fn load_offline(
                         .collect(),
                 ),
                 secrets: dummy_secrets(info),
+                ignore_quotas: true,
                 ..PluginSettings::default()
             }
         }))

@@ -134,6 +134,26 @@ impl PluginInstance {
         Err(err)
     }
 
+    /// The plugin's answer with the call's quota facts applied: a request the host refused
+    /// for a spent quota makes any error the plugin made of it that quota's error, and a
+    /// plugin that says its provider's quota is spent leaves the provider alone until it
+    /// renews (in the ledger too, so a restart does not ask again).
+    async fn settle<T>(&mut self, answer: Result<T, ProviderError>) -> Result<T, ProviderError> {
+        let refused = self.store.data_mut().quota_exhausted.take();
+        match answer {
+            Err(_) if refused.is_some() => Err(ProviderError::QuotaExhausted(refused)),
+            Err(ProviderError::QuotaExhausted(until)) => {
+                let now = chrono::Utc::now();
+                Err(ProviderError::QuotaExhausted(match &self.caps().quota {
+                    Some(gate) => Some(gate.provider_exhausted(until, now).await),
+                    // Quotas not kept (the replay harness): the plugin's answer as it is.
+                    None => until,
+                }))
+            }
+            other => other,
+        }
+    }
+
     /// Calls `describe` and checks its output against the contract.
     pub async fn describe(&mut self) -> Result<ProviderInfo, CallError> {
         self.begin()?;
@@ -153,6 +173,7 @@ impl PluginInstance {
         let fut = self.bound.fetch_bars(&mut self.store, req);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let page = self.finish("fetch-bars", outcome)??;
+        let page = self.settle(page).await;
         let caps = self.caps();
         Ok(match page {
             Ok(p) => caps.scrub_page(p),
@@ -172,6 +193,7 @@ impl PluginInstance {
         let fut = self.bound.fetch_actions(&mut self.store, req);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let page = self.finish("fetch-actions", outcome)??;
+        let page = self.settle(page).await;
         let caps = self.caps();
         Ok(match page {
             Ok(p) => caps.scrub_actions(p),
@@ -191,6 +213,7 @@ impl PluginInstance {
         let fut = self.bound.fetch_series(&mut self.store, req);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let page = self.finish("fetch-series", outcome)??;
+        let page = self.settle(page).await;
         let caps = self.caps();
         Ok(match page {
             Ok(p) => caps.scrub_series(p),
@@ -208,6 +231,7 @@ impl PluginInstance {
         let fut = self.bound.fetch_instruments(&mut self.store, req);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let page = self.finish("fetch-instruments", outcome)??;
+        let page = self.settle(page).await;
         let caps = self.caps();
         Ok(match page {
             Ok(p) => caps.scrub_instruments(p),
@@ -229,6 +253,7 @@ impl PluginInstance {
         let fut = self.bound.connect(&mut self.store, symbols, timeframe);
         let outcome = tokio::time::timeout(backstop, fut).await.ok();
         let plan = self.finish("connect", outcome)??;
+        let plan = self.settle(plan).await;
         let caps = self.caps();
         Ok(plan.map_err(|e| caps.scrub_error(e)))
     }

@@ -28,9 +28,9 @@ pub use instance::{CallError, PluginInstance};
 pub use load::{LoadError, Plugin};
 pub use pages::{End, Next, PageRecord, Pages};
 
-use mdhost_core::domain::{OptionValue, RateLimit};
+use mdhost_core::domain::{OptionValue, Quota, RateLimit};
 
-use crate::net::{RateLimiters, RetryPolicy, Transport};
+use crate::net::{QuotaGates, QuotaLedger, RateLimiters, RetryPolicy, Transport};
 
 /// What the runtime reports about its calls; the service counts it in its Prometheus
 /// registry. The runtime knows only these three facts, not how they are kept.
@@ -61,6 +61,11 @@ pub struct PluginSettings {
     pub secrets: BTreeMap<String, SecretSetting>,
     /// Overrides the plugin's default rate limit.
     pub rate_limit: Option<RateLimit>,
+    /// Replaces the plugin's declared quota of the same period, or adds one.
+    pub quotas: Vec<Quota>,
+    /// Keeps no quota at all: for the replay harness, whose cases are each a scenario of
+    /// their own (one case's spent quota must not refuse the next case's requests).
+    pub ignore_quotas: bool,
     /// Requests allowed at once before the limiter spaces them (default 1).
     pub burst: Option<u32>,
     /// Calls of this plugin in flight at once, across all jobs (default: unlimited; the
@@ -149,6 +154,7 @@ pub(crate) struct Shared {
     linker: wasmtime::component::Linker<state::CallState>,
     cache: cache::ComponentCache,
     limiters: RateLimiters,
+    quotas: QuotaGates,
     transport: Arc<dyn Transport>,
     retry: RetryPolicy,
     metrics: Arc<dyn CallMetrics>,
@@ -182,6 +188,7 @@ impl Runtime {
                 linker,
                 cache,
                 limiters: RateLimiters::default(),
+                quotas: QuotaGates::default(),
                 transport: opts.transport,
                 retry: opts.retry,
                 metrics: opts.metrics,
@@ -189,6 +196,12 @@ impl Runtime {
                 _ticker: ticker,
             }),
         })
+    }
+
+    /// Counts every provider's requests against its quotas in `ledger` from now on (the
+    /// service's store); until then, and in the one-off tools, they are counted in memory.
+    pub fn set_quota_ledger(&self, ledger: Arc<dyn QuotaLedger>) {
+        self.shared.quotas.set_ledger(ledger);
     }
 
     /// Whether the pooling allocator is in use.

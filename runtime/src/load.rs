@@ -17,7 +17,7 @@ use super::instance::{CallError, PluginInstance};
 use super::{PluginSettings, Runtime, Shared};
 use mdhost_core::domain::{
     ActionsPage, ActionsRequest, BarsPage, BarsRequest, InstrumentsPage, InstrumentsRequest,
-    ProviderError, ProviderInfo, SeriesPage, SeriesRequest,
+    ProviderError, ProviderInfo, Quota, SeriesPage, SeriesRequest,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -181,6 +181,7 @@ impl Runtime {
             grant: HostGrant::none("(loading)"),
             secrets: SecretSet::default(),
             limiter: None,
+            quota: None,
             transport: shared.transport.clone(),
             retry: shared.retry.clone(),
             limits: CallLimits {
@@ -268,6 +269,12 @@ impl Runtime {
                     .limiters
                     .get(&info.name, limit, s.burst.unwrap_or(1)),
             ),
+            quota: (!s.ignore_quotas).then(|| {
+                self.shared.quotas.get(
+                    &info.name,
+                    &effective_quotas(&info.default_quotas, &s.quotas),
+                )
+            }),
             transport: self.shared.transport.clone(),
             retry: self.shared.retry.clone(),
             limits,
@@ -288,6 +295,21 @@ impl Plugin {
     pub fn version(&self) -> &str {
         &self.info.version
     }
+    /// The request quotas this plugin's provider is held to: the plugin's declared ones
+    /// with the operator's replacing them period by period.
+    pub fn quotas(&self) -> &[Quota] {
+        self.caps.quota.as_ref().map_or(&[], |g| g.quotas())
+    }
+
+    /// Until when the provider's requests are refused for a spent quota, if they are at
+    /// `now`: a job asks before calling, so a spent provider costs no instance.
+    pub fn quota_exhausted_until(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.caps.quota.as_ref()?.exhausted_until(now)
+    }
+
     /// SHA-256 of the component file.
     pub fn hash(&self) -> &str {
         &self.hash
@@ -387,4 +409,17 @@ impl Plugin {
             .metrics
             .call(self.name(), op, outcome, started.elapsed());
     }
+}
+
+/// The quotas a provider's requests are held to: what the plugin declares, each period the
+/// operator sets replaced by the operator's number (or added, when the plugin declares none
+/// for it).
+pub(crate) fn effective_quotas(declared: &[Quota], operator: &[Quota]) -> Vec<Quota> {
+    let mut out: Vec<Quota> = declared
+        .iter()
+        .filter(|d| !operator.iter().any(|o| o.period == d.period))
+        .copied()
+        .collect();
+    out.extend_from_slice(operator);
+    out
 }

@@ -104,6 +104,8 @@ pub struct CallState {
     stderr_this_call: String,
     /// What the current call may still write to the log.
     pub log_budget: LogBudget,
+    /// Set when one of the current call's requests was refused for a spent quota.
+    pub quota_exhausted: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl CallState {
@@ -132,6 +134,7 @@ impl CallState {
             stderr,
             stderr_this_call: String::new(),
             log_budget,
+            quota_exhausted: None,
         }
     }
 
@@ -145,6 +148,7 @@ impl CallState {
         self.cpu_deadline = std::time::Instant::now() + d;
         self.limiter.memory_denied = None;
         self.stderr_this_call.clear();
+        self.quota_exhausted = None;
     }
 
     /// The panic message the plugin printed during the current call, if it panicked

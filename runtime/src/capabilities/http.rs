@@ -2,7 +2,7 @@
 //! retries within the deadline and the response size cap, in that order; then secret
 //! values are redacted from the response before the plugin reads it.
 
-use crate::net::{HttpRequest, HttpResponse, SendError, send_with_retries};
+use crate::net::{Admission, HttpRequest, HttpResponse, SendError, send_with_retries};
 use crate::state::CallState;
 
 use super::PluginCaps;
@@ -17,6 +17,16 @@ pub enum HttpFailure {
     Timeout,
     TooLarge,
     Transport(String),
+    /// Refused before leaving the host: the provider's request quota is spent.
+    QuotaExhausted(chrono::DateTime<chrono::Utc>),
+}
+
+impl HttpFailure {
+    /// The `denied` message a contract version without its own variant for a spent quota
+    /// hands the plugin.
+    pub fn quota_message(until: chrono::DateTime<chrono::Utc>) -> String {
+        format!("request quota exhausted until {}", until.to_rfc3339())
+    }
 }
 
 impl PluginCaps {
@@ -74,7 +84,10 @@ impl PluginCaps {
             &as_built,
             &wire,
             deadline,
-            self.limiter.as_deref(),
+            Admission {
+                limiter: self.limiter.as_deref(),
+                quota: self.quota.as_deref(),
+            },
             &self.retry,
             self.limits.max_response_bytes,
         )
@@ -107,6 +120,7 @@ impl PluginCaps {
             Err(SendError::Timeout) => Err(HttpFailure::Timeout),
             Err(SendError::TooLarge(_)) => Err(HttpFailure::TooLarge),
             Err(SendError::Transport(m)) => Err(HttpFailure::Transport(m)),
+            Err(SendError::QuotaExhausted(until)) => Err(HttpFailure::QuotaExhausted(until)),
         }
     }
 }
@@ -115,6 +129,11 @@ impl CallState {
     /// A plugin's `http.send`, whichever contract version it speaks.
     pub async fn http_send(&mut self, req: HttpRequest) -> Result<HttpResponse, HttpFailure> {
         let caps = self.caps.clone();
-        caps.send(req, self.deadline).await
+        let result = caps.send(req, self.deadline).await;
+        if let Err(HttpFailure::QuotaExhausted(until)) = result {
+            // Whatever the plugin makes of the refusal, the call's error is this one.
+            self.quota_exhausted = Some(until);
+        }
+        result
     }
 }

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::CallMetrics;
-use crate::net::{ProviderLimiter, RetryPolicy, Transport};
+use crate::net::{ProviderLimiter, QuotaGate, RetryPolicy, Transport};
 use mdhost_core::domain::OptionValue;
 
 /// Per-call resource limits of one plugin.
@@ -61,6 +61,8 @@ pub struct PluginCaps {
     pub grant: grant::HostGrant,
     pub secrets: secrets::SecretSet,
     pub limiter: Option<Arc<ProviderLimiter>>,
+    /// The provider's request quotas (declared, or the operator's), shared by its calls.
+    pub quota: Option<Arc<QuotaGate>>,
     pub transport: Arc<dyn Transport>,
     pub retry: RetryPolicy,
     pub limits: CallLimits,

@@ -39,6 +39,11 @@ macro_rules! shared_glue {
                     Err(crate::capabilities::HttpFailure::Transport(m)) => {
                         Err(HttpError::Transport(m))
                     }
+                    // Both versions' `denied` covers it; the host overrides the call's
+                    // answer with a spent quota anyway (CallState::quota_exhausted).
+                    Err(crate::capabilities::HttpFailure::QuotaExhausted(t)) => Err(
+                        HttpError::Denied(crate::capabilities::HttpFailure::quota_message(t)),
+                    ),
                 }
             }
         }

@@ -1,14 +1,16 @@
 //! Outbound HTTP machinery shared by every plugin: the transport (real or replayed), the
-//! per-provider rate limiters, the retry loop and the circuit breaker. Knows nothing of
+//! per-provider rate limiters and quotas, the retry loop and the circuit breaker. Knows nothing of
 //! wasmtime.
 
 pub mod breaker;
+pub mod quota;
 pub mod ratelimit;
 pub mod retry;
 pub mod transport;
 
+pub use quota::{Exhausted, MemoryLedger, QuotaGate, QuotaGates, QuotaLedger};
 pub use ratelimit::{ProviderLimiter, RateLimiters, in_lane};
-pub use retry::{RetryPolicy, SendError, send_with_retries};
+pub use retry::{Admission, RetryPolicy, SendError, send_with_retries};
 pub use transport::{HttpRequest, HttpResponse, ReqwestTransport, Transport, TransportError};
 
 /// Percent-encodes everything but RFC 3986 unreserved characters (for values placed in a

@@ -7,6 +7,7 @@ use std::time::Duration;
 use backon::{BackoffBuilder, ExponentialBuilder};
 use tokio::time::Instant;
 
+use super::quota::QuotaGate;
 use super::ratelimit::ProviderLimiter;
 use super::transport::{HttpRequest, HttpResponse, Transport, TransportError};
 
@@ -38,6 +39,17 @@ pub enum SendError {
     TooLarge(usize),
     #[error("{0}")]
     Transport(String),
+    /// A request quota is spent; nothing was sent.
+    #[error("request quota exhausted until {}", .0.to_rfc3339())]
+    QuotaExhausted(chrono::DateTime<chrono::Utc>),
+}
+
+/// What a request must pass before it is sent, each time it is sent: the provider's rate
+/// limiter, then its quotas.
+#[derive(Clone, Copy, Default)]
+pub struct Admission<'a> {
+    pub limiter: Option<&'a ProviderLimiter>,
+    pub quota: Option<&'a QuotaGate>,
 }
 
 /// What happened while sending, for logs and metrics.
@@ -71,7 +83,7 @@ pub async fn send_with_retries(
     as_built: &HttpRequest,
     wire: &HttpRequest,
     deadline: Instant,
-    limiter: Option<&ProviderLimiter>,
+    admission: Admission<'_>,
     policy: &RetryPolicy,
     max_body: usize,
 ) -> (Result<HttpResponse, SendError>, SendStats) {
@@ -85,11 +97,18 @@ pub async fn send_with_retries(
     }
     let mut backoff = builder.build();
     loop {
-        if let Some(l) = limiter {
+        if let Some(l) = admission.limiter {
             match l.acquire(deadline).await {
                 Ok(w) => stats.rate_limit_wait += w,
                 Err(_) => return (Err(SendError::Timeout), stats),
             }
+        }
+        // Counted after the permit, so a request that times out waiting costs no quota;
+        // every attempt counts, since the provider counts retries too.
+        if let Some(q) = admission.quota
+            && let Err(e) = q.take(chrono::Utc::now()).await
+        {
+            return (Err(SendError::QuotaExhausted(e.until)), stats);
         }
         let now = Instant::now();
         if now >= deadline {
