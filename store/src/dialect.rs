@@ -64,6 +64,15 @@ pub(super) trait Dialect: Database {
         statements: Vec<QueryBuilder<Self>>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// Runs `first`, each statement returning one integer; then the statements `then`
+    /// makes of those integers, if it makes any, each returning one integer too: all in
+    /// one transaction. The second step's integers, if it ran.
+    fn scalars_then(
+        pool: &Pool<Self>,
+        first: Vec<QueryBuilder<Self>>,
+        then: impl FnOnce(&[i64]) -> Option<Vec<QueryBuilder<Self>>> + Send,
+    ) -> impl Future<Output = Result<Option<Vec<i64>>, StoreError>> + Send;
+
     /// Runs `before`, then `insert` (which ends `RETURNING id`), in one transaction; the id.
     fn insert_after(
         pool: &Pool<Self>,
@@ -101,6 +110,28 @@ macro_rules! runs_statements {
             }
             tx.commit().await?;
             Ok(())
+        }
+
+        async fn scalars_then(
+            pool: &Pool<Self>,
+            first: Vec<QueryBuilder<Self>>,
+            then: impl FnOnce(&[i64]) -> Option<Vec<QueryBuilder<Self>>> + Send,
+        ) -> Result<Option<Vec<i64>>, StoreError> {
+            let mut tx = pool.begin().await?;
+            let mut got = Vec::with_capacity(first.len());
+            for mut q in first {
+                got.push(q.build_query_scalar().fetch_one(&mut *tx).await?);
+            }
+            let mut out = None;
+            if let Some(statements) = then(&got) {
+                let mut more = Vec::with_capacity(statements.len());
+                for mut q in statements {
+                    more.push(q.build_query_scalar().fetch_one(&mut *tx).await?);
+                }
+                out = Some(more);
+            }
+            tx.commit().await?;
+            Ok(out)
         }
 
         async fn insert_after(
@@ -280,6 +311,30 @@ macro_rules! impl_store {
                 timeframe: mdhost_core::domain::Timeframe,
             ) -> Result<Vec<$crate::StreamGap>, $crate::StoreError> {
                 $crate::gaps::list(&self.pool, stream, timeframe).await
+            }
+
+            async fn take_quota(
+                &self,
+                provider: &str,
+                windows: &[mdhost_core::domain::QuotaWindow],
+                earlier: u32,
+            ) -> Result<Option<Vec<u64>>, $crate::StoreError> {
+                $crate::quotas::take(&self.pool, provider, windows, earlier).await
+            }
+
+            async fn exhaust_quota(
+                &self,
+                provider: &str,
+                windows: &[mdhost_core::domain::QuotaWindow],
+            ) -> Result<(), $crate::StoreError> {
+                $crate::quotas::exhaust(&self.pool, provider, windows).await
+            }
+
+            async fn quota_usage(
+                &self,
+                since: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::QuotaUsage>, $crate::StoreError> {
+                $crate::quotas::usage(&self.pool, since).await
             }
 
             async fn forget_gaps(

@@ -14,6 +14,7 @@ mod error;
 mod gaps;
 mod migrate;
 mod postgres;
+mod quotas;
 mod reads;
 mod rows;
 mod runs;
@@ -38,7 +39,7 @@ pub use sqlite::SqliteStore;
 pub use types::*;
 pub use url::{DEFAULT_URL, ENV_URL, StoreUrl};
 
-use mdhost_core::domain::{ClassSet, Timeframe};
+use mdhost_core::domain::{ClassSet, QuotaWindow, Timeframe};
 
 /// The store, as the scheduler, the CLI and the admin API use it.
 #[async_trait]
@@ -139,6 +140,28 @@ pub trait Store: Send + Sync {
         stream: &str,
         timeframe: Timeframe,
     ) -> Result<Vec<StreamGap>, StoreError>;
+
+    /// Adds `earlier` requests (sent while the store could not be reached) to each of
+    /// `provider`'s quota `windows`, then counts one more request in every window if each
+    /// is still below its limit: one transaction, so hosts sharing the store never let
+    /// more through than the quota. The counts after it, or `None` when a window was full.
+    async fn take_quota(
+        &self,
+        provider: &str,
+        windows: &[QuotaWindow],
+        earlier: u32,
+    ) -> Result<Option<Vec<u64>>, StoreError>;
+
+    /// Records `provider`'s quota `windows` as used up (the provider said so).
+    async fn exhaust_quota(
+        &self,
+        provider: &str,
+        windows: &[QuotaWindow],
+    ) -> Result<(), StoreError>;
+
+    /// The quota counts of periods that started at or after `since`, by provider, period
+    /// and start.
+    async fn quota_usage(&self, since: DateTime<Utc>) -> Result<Vec<QuotaUsage>, StoreError>;
 
     /// Forgets gaps whose recovered bars are committed.
     async fn forget_gaps(

@@ -36,6 +36,11 @@ const POSTGRES: Embedded = &[
         "stream gaps",
         include_str!("../../migrations/postgres/0005_stream_gaps.sql"),
     ),
+    (
+        6,
+        "quota usage",
+        include_str!("../../migrations/postgres/0006_quota_usage.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -58,6 +63,11 @@ const SQLITE: Embedded = &[
         4,
         "stream gaps",
         include_str!("../../migrations/sqlite/0004_stream_gaps.sql"),
+    ),
+    (
+        5,
+        "quota usage",
+        include_str!("../../migrations/sqlite/0005_quota_usage.sql"),
     ),
 ];
 

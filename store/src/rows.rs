@@ -209,6 +209,24 @@ pub(super) fn checkpoint(
 }
 
 /// Maps every row with `f`.
+pub(super) fn quota_usage(r: &impl Columns) -> Result<QuotaUsage, StoreError> {
+    let period = r.text("period")?;
+    let count = |c: &'static str| -> Result<u64, StoreError> {
+        let n = r.int(c)?;
+        u64::try_from(n).map_err(|e| StoreError::corrupt(c, n.to_string(), e))
+    };
+    Ok(QuotaUsage {
+        provider: r.text("provider")?,
+        period: period
+            .parse()
+            .map_err(|e: String| StoreError::corrupt("period", period.clone(), e))?,
+        window_start: r.time("window_start")?,
+        used: count("used")?,
+        quota: count("quota")?,
+        updated_at: r.time("updated_at")?,
+    })
+}
+
 pub(super) fn all<R, T>(
     rows: Vec<R>,
     f: fn(&R) -> Result<T, StoreError>,

@@ -387,6 +387,30 @@ impl Store for Resilient {
             .await
     }
 
+    // Quota counting is neither retried nor spooled: it sits in front of a request, and
+    // the runtime counts in memory while the store cannot answer, adding those requests
+    // to the store's count at its next answer.
+    async fn take_quota(
+        &self,
+        provider: &str,
+        windows: &[QuotaWindow],
+        earlier: u32,
+    ) -> Result<Option<Vec<u64>>, StoreError> {
+        self.inner.take_quota(provider, windows, earlier).await
+    }
+
+    async fn exhaust_quota(
+        &self,
+        provider: &str,
+        windows: &[QuotaWindow],
+    ) -> Result<(), StoreError> {
+        self.inner.exhaust_quota(provider, windows).await
+    }
+
+    async fn quota_usage(&self, since: DateTime<Utc>) -> Result<Vec<QuotaUsage>, StoreError> {
+        self.read(|| self.inner.quota_usage(since)).await
+    }
+
     // Gap bookkeeping is not spooled: a gap not recorded during an outage is still
     // recovered by the running stream, and one not forgotten is recovered once more
     // (harmlessly) at the next start.

@@ -898,3 +898,5 @@ async fn stream_gaps_are_kept_until_forgotten(store: Arc<dyn Store>) {
 }
 
 both!(stream_gaps_are_kept_until_forgotten);
+
+mod quotas;

@@ -6,7 +6,7 @@ use std::ops::AddAssign;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use mdhost_core::domain::{AssetClass, Bar, Timeframe};
+use mdhost_core::domain::{AssetClass, Bar, QuotaPeriod, Timeframe};
 use mdhost_core::validate::{QualityEvent, Rejected};
 
 /// Who produced a batch: the plugin's name and version.
@@ -39,6 +39,19 @@ pub struct StreamGap {
     pub symbol: String,
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
+}
+
+/// Requests counted against one quota period of one provider.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuotaUsage {
+    pub provider: String,
+    pub period: QuotaPeriod,
+    /// Start of the UTC day or month.
+    pub window_start: DateTime<Utc>,
+    pub used: u64,
+    /// The limit the last count was held to.
+    pub quota: u64,
+    pub updated_at: DateTime<Utc>,
 }
 
 /// A time range `[from, to)`.
