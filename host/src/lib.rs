@@ -22,6 +22,7 @@
 //!   bars) as an axum router, served with graceful shutdown.
 //! - [`export`]: bars as CSV, one layout for the command line and the admin API.
 //! - [`failover`]: the walk along a job's or stream's ordered provider list.
+//! - [`quotas`]: the store as the runtime's quota ledger, and the quota report.
 //! - [`stream`]: `[[streams]]` sessions, bar aggregation, gap recovery and the write path.
 //! - [`cli`]: the `mdhost` command line (the binary's `main` only calls it).
 
@@ -56,5 +57,6 @@ pub mod failover;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod quotas;
 pub mod reload;
 pub mod stream;

@@ -103,3 +103,96 @@ async fn a_killed_backfill_resumes_and_ends_with_the_uninterrupted_table() {
     let runs = db.rows("SELECT status FROM runs ORDER BY id").await;
     assert_eq!(runs, vec!["interrupted", "ok"]);
 }
+
+/// The next UTC midnight as RFC 3339, as a run reports a spent day quota's renewal.
+fn next_midnight() -> String {
+    let tomorrow = chrono::Utc::now().date_naive() + chrono::Days::new(1);
+    tomorrow
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc()
+        .to_rfc3339()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_spent_quota_stops_requests_across_restarts_and_says_until_when() {
+    // 48 pages to fetch, 5 requests a day allowed.
+    let mock = mock_provider::start(MockConfig {
+        page_size: 240,
+        ..MockConfig::default()
+    })
+    .await;
+    let config = |day: u32| format!("{}quota = {{ day = {day} }}\n", mock.plugin_config());
+    let dir = common::deployment(&[common::test_wasm("mockrest")], &config(5));
+    let db = PgDb::create("mdhost_quota").await;
+    let until = next_midnight();
+
+    let out = backfill(dir.path(), &db.url).output().unwrap();
+    let text = |o: &std::process::Output| {
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+    };
+    assert!(!out.status.success(), "ranges left uncovered");
+    assert_eq!(mock.state.requests(), 5, "no request past the quota");
+    assert!(
+        text(&out).contains(&format!("quota exhausted until {until}")),
+        "the run says until when: {}",
+        text(&out)
+    );
+    let stored = db.rows("SELECT count(*) FROM bars").await;
+    assert_eq!(
+        stored,
+        vec![(5 * 240).to_string()],
+        "what was fetched is kept"
+    );
+    assert_eq!(
+        db.rows("SELECT provider || ' ' || period || ' ' || used || '/' || quota FROM quota_usage")
+            .await,
+        vec!["mockrest day 5/5"]
+    );
+
+    // Started again (a new process): the count is the store's, so nothing is asked.
+    mock.state.reset_counters();
+    let out = backfill(dir.path(), &db.url).output().unwrap();
+    assert!(!out.status.success());
+    assert_eq!(
+        mock.state.requests(),
+        0,
+        "a restart does not start the count afresh"
+    );
+    assert!(text(&out).contains(&format!("quota exhausted until {until}")));
+
+    // The operator's view.
+    let out = common::service::mdhost(dir.path(), "quotas")
+        .args(["--store", &db.url])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let line = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.starts_with("mockrest"))
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .unwrap_or_default();
+    assert_eq!(
+        line,
+        format!("mockrest day 5 5 quota exhausted until {until}")
+    );
+
+    // A larger quota (a paid plan): the same command fetches exactly what is missing.
+    std::fs::write(
+        dir.path().join("plugins.toml"),
+        format!("[host]\nplugins_dir = \"plugins\"\n\n{}", config(100)),
+    )
+    .unwrap();
+    run_to_end(dir.path(), &db.url);
+    assert_eq!(mock.state.requests(), 48 - 5);
+    let stored = db.rows("SELECT count(*) FROM bars").await;
+    assert_eq!(stored, vec![(4 * 2 * 1440).to_string()]);
+    assert_eq!(
+        db.rows("SELECT used || '/' || quota FROM quota_usage")
+            .await,
+        vec!["48/100"]
+    );
+}

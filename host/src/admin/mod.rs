@@ -11,6 +11,7 @@
 //! | `GET /jobs`           | every job, its state and last run                            |
 //! | `POST /jobs/{name}/run` | 202 started, 404 unknown, 409 already running, 503 stopping |
 //! | `GET /freshness`      | freshness of every series, and which are stale               |
+//! | `GET /quotas`         | each provider's request quotas: used, limit, exhausted until |
 //! | `GET /bars?symbol=&timeframe=&from=&to=&format=json\|csv` | one series' bars |
 
 mod bars;
@@ -50,6 +51,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/jobs", get(routes::jobs))
         .route("/jobs/{name}/run", post(routes::run_job))
         .route("/freshness", get(routes::freshness))
+        .route("/quotas", get(routes::quotas))
         .route("/bars", get(bars::bars))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)

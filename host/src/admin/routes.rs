@@ -15,6 +15,7 @@ use serde_json::json;
 
 use super::AdminState;
 use super::error::ApiError;
+use crate::domain::QuotaPeriod;
 use crate::jobs::JobStatus;
 use crate::reload::PluginStatus;
 use crate::store::{Freshness, FreshnessReport, StoreError};
@@ -146,6 +147,20 @@ pub(super) async fn freshness(State(s): State<AdminState>) -> Result<Response, A
     let config = s.registry.config();
     let report = FreshnessReport::new(&rows, &config.validation, Utc::now());
     Ok(Json(report).into_response())
+}
+
+/// Every served provider's request quotas in their current periods: used, limit, and
+/// until when a spent one refuses.
+pub(super) async fn quotas(State(s): State<AdminState>) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    let since = QuotaPeriod::Month.window(now).0;
+    let usage = s
+        .store
+        .quota_usage(since)
+        .await
+        .map_err(|e| ApiError::store("reading quota usage", e))?;
+    let lines = crate::quotas::report(&s.registry.quotas(now), &usage, now);
+    Ok(Json(json!({ "checked_at": now, "quotas": lines })).into_response())
 }
 
 pub(super) async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -65,6 +65,9 @@ pub enum Command {
     Freshness(store::FreshnessArgs),
     /// Show quarantined bars with every reason they were rejected.
     Quarantine(store::QuarantineArgs),
+    /// Show each provider's request quotas: used and left in this UTC day or month, and
+    /// until when a spent one refuses requests.
+    Quotas(store::QuotasArgs),
 }
 
 /// `--config`: an explicit file must exist; without one, `./plugins.toml` is used when
@@ -127,6 +130,7 @@ pub fn main() -> ExitCode {
             Command::Bars(args) => store::bars(args).await,
             Command::Freshness(args) => store::freshness(args).await,
             Command::Quarantine(args) => store::quarantine(args).await,
+            Command::Quotas(args) => store::quotas(args).await,
         }
     });
     match result {

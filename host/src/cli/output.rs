@@ -47,6 +47,35 @@ pub fn freshness_text(
     writeln!(out, "{} series, {} stale", rows.len(), stale.len())
 }
 
+pub fn quotas_text(
+    out: &mut impl Write,
+    lines: &[crate::quotas::QuotaLine],
+) -> std::io::Result<()> {
+    if lines.is_empty() {
+        return writeln!(out, "no served plugin has a request quota");
+    }
+    writeln!(
+        out,
+        "{:<14} {:<6} {:>10} {:>10}  state",
+        "provider", "period", "used", "limit"
+    )?;
+    for l in lines {
+        let state = match l.exhausted_until {
+            Some(t) => format!("quota exhausted until {}", t.to_rfc3339()),
+            None => format!("renews {}", l.renews_at.to_rfc3339()),
+        };
+        writeln!(
+            out,
+            "{:<14} {:<6} {:>10} {:>10}  {state}",
+            l.provider,
+            l.period.as_str(),
+            l.used,
+            l.limit
+        )?;
+    }
+    Ok(())
+}
+
 pub fn quarantine_text(out: &mut impl Write, rows: &[Quarantined]) -> std::io::Result<()> {
     if rows.is_empty() {
         return writeln!(out, "quarantine is empty");

@@ -42,6 +42,7 @@ impl Host {
         // Plugins first: a configuration they refuse stops here, before the store is touched.
         let registry = plugins(config).await?;
         let store = super::store::open_for_writing(&store_url).await?;
+        registry.set_quota_ledger(Arc::new(crate::quotas::StoreLedger(store.clone())));
         let metrics = registry.metrics().clone();
         Ok(Host {
             config_file,

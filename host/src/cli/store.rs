@@ -1,5 +1,5 @@
-//! `mdhost migrate`, `mdhost bars`, `mdhost freshness`, `mdhost quarantine`: the store from
-//! the command line.
+//! `mdhost migrate`, `mdhost bars`, `mdhost freshness`, `mdhost quarantine`, `mdhost
+//! quotas`: the store from the command line.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -142,6 +142,39 @@ pub struct QuarantineArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArg,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotasArgs {
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Settings file: its plugins directory and `[plugins.<name>] quota` overrides, and its
+    /// `[host] store` when neither --store nor $MDHOST_DATABASE_URL is given. Default:
+    /// ./plugins.toml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+pub async fn quotas(args: QuotasArgs) -> anyhow::Result<ExitCode> {
+    let config = super::load_config(args.config.as_ref())?;
+    let (_, store) = args.store.open(args.config.as_ref()).await?;
+    let registry = super::service::plugins(config).await?;
+    let now = Utc::now();
+    let usage = store
+        .quota_usage(crate::domain::QuotaPeriod::Month.window(now).0)
+        .await?;
+    let lines = crate::quotas::report(&registry.quotas(now), &usage, now);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut out, &lines)?;
+        writeln!(out)?;
+    } else {
+        output::quotas_text(&mut out, &lines)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn migrate(args: MigrateArgs) -> anyhow::Result<ExitCode> {

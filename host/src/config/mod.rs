@@ -11,7 +11,7 @@ use serde_spanned::Spanned;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{OptionValue, ProviderInfo, RateLimit, Timeframe};
+use crate::domain::{OptionValue, ProviderInfo, Quota, QuotaPeriod, RateLimit, Timeframe};
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
 use crate::store::StoreUrl;
@@ -95,6 +95,8 @@ struct RawPlugin {
     file: Option<Spanned<String>>,
     allow_hosts: Option<Vec<Spanned<String>>>,
     rate_limit: Option<Spanned<RawRateLimit>>,
+    /// Request quotas per UTC day and month, each replacing the plugin's own.
+    quota: Option<RawQuota>,
     burst: Option<Spanned<u32>>,
     concurrency: Option<Spanned<u32>>,
     deadline: Option<Spanned<String>>,
@@ -119,6 +121,13 @@ struct RawPlugin {
 struct RawRateLimit {
     requests: u32,
     per_seconds: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuota {
+    day: Option<Spanned<u32>>,
+    month: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -823,6 +832,15 @@ impl Source<'_> {
             }),
             None => None,
         };
+        let mut quotas = Vec::new();
+        if let Some(q) = &p.quota {
+            for (period, n) in [(QuotaPeriod::Day, &q.day), (QuotaPeriod::Month, &q.month)] {
+                let key = k(&format!("quota.{}", period.as_str()));
+                if let Some(requests) = self.at_least_one(n.as_ref(), key)? {
+                    quotas.push(Quota { requests, period });
+                }
+            }
+        }
         let burst = self.at_least_one(p.burst.as_ref(), k("burst"))?;
         let concurrency = self.at_least_one(p.concurrency.as_ref(), k("concurrency"))?;
         let secrets = self.plugin_secrets(name, p.secrets)?;
@@ -849,6 +867,8 @@ impl Source<'_> {
             secrets,
             options,
             rate_limit,
+            quotas,
+            ignore_quotas: false,
             burst,
             concurrency,
             limits,
@@ -1045,6 +1065,20 @@ mod tests {
             ),
         );
         check(
+            "[plugins.alphavantage]\nquota = { day = 500, month = 15000 }\n",
+            Ok(()),
+        );
+        check(
+            "[plugins.alphavantage]\nquota = { day = 0 }\n",
+            Err("conf/plugins.toml:2: plugins.alphavantage.quota.day: must be at least 1"),
+        );
+        check(
+            "[plugins.alphavantage]\nquota = { week = 3 }\n",
+            Err(
+                "conf/plugins.toml:2: plugins.alphavantage.quota.week: unknown field `week`, expected `day` or `month`",
+            ),
+        );
+        check(
             "[plugins.yahoo]\nlog_rate = 0\n",
             Err("conf/plugins.toml:2: plugins.yahoo.log_rate: must be between 1 and 10000"),
         );
@@ -1067,7 +1101,7 @@ mod tests {
         check(
             "[plugins.polygon]\n\nallow_hostz = []\n",
             Err(
-                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `file`, `allow_hosts`, `rate_limit`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `max_result_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`, `options`",
+                "conf/plugins.toml:3: plugins.polygon.allow_hostz: unknown field `allow_hostz`, expected one of `file`, `allow_hosts`, `rate_limit`, `quota`, `burst`, `concurrency`, `deadline`, `memory_mb`, `max_response_mb`, `max_result_mb`, `log_lines`, `log_kb`, `log_rate`, `run_pages`, `run_bars`, `run_quarantine`, `secrets`, `options`",
             ),
         );
         check(

@@ -387,6 +387,12 @@ impl Runner<'_> {
         if let Err(open) = self.ctx.breakers.allow(name) {
             return Err(Fail::Provider(format!("{name}: {open}")));
         }
+        // A spent quota: the window is left to the first run after it renews (or to the
+        // next provider), and the run says until when.
+        if let Some(until) = plugin.quota_exhausted_until(Utc::now()) {
+            let e = ProviderError::QuotaExhausted(Some(until));
+            return Err(Fail::Provider(format!("{name}: {e}")));
+        }
         let key = symbols.join(",");
         let tf = self.job.timeframe;
         let backfill = matches!(self.job.kind, JobKind::Backfill { .. });
@@ -553,8 +559,10 @@ impl Runner<'_> {
             ProviderError::UnknownSymbol(_)
             | ProviderError::Unsupported(_)
             | ProviderError::BadResponse(_) => Fail::Symbols(msg),
+            // Not a fault of the provider's: its gate refuses until the quota renews,
+            // which a breaker's cool-down would only shorten.
+            ProviderError::QuotaExhausted(_) => Fail::Provider(msg),
             ProviderError::RateLimited(_)
-            | ProviderError::QuotaExhausted(_)
             | ProviderError::Unauthorized(_)
             | ProviderError::Transient(_) => {
                 self.ctx.breakers.failure(name);

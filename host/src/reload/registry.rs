@@ -123,6 +123,34 @@ impl Registry {
             .collect()
     }
 
+    /// Each served provider's quotas (the plugin's, with the operator's overrides) and
+    /// until when its requests are refused at `now`, by name.
+    pub fn quotas(
+        &self,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(
+        String,
+        Vec<crate::domain::Quota>,
+        Option<chrono::DateTime<chrono::Utc>>,
+    )> {
+        let st = self.state.read();
+        st.by_name
+            .iter()
+            .map(|(name, p)| {
+                (
+                    name.clone(),
+                    p.quotas().to_vec(),
+                    p.quota_exhausted_until(now),
+                )
+            })
+            .collect()
+    }
+
+    /// Counts every provider's requests against its quotas in `ledger` from now on.
+    pub fn set_quota_ledger(&self, ledger: Arc<dyn crate::net::QuotaLedger>) {
+        self.runtime.set_quota_ledger(ledger);
+    }
+
     /// Loads every `*.wasm` in the plugins directory (hidden files are partial writes).
     pub async fn scan(&self) -> std::io::Result<()> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.plugins_dir)?

@@ -74,6 +74,8 @@ enum Ended {
     Failed(String),
     Unauthorized(String),
     RateLimited(Option<u32>),
+    /// The provider's request quota is spent (until then, if known).
+    QuotaExhausted(Option<DateTime<Utc>>),
     /// Nothing arrived for this long: the connection is alive only in name.
     Stalled(Duration),
 }
@@ -87,6 +89,10 @@ impl std::fmt::Display for Ended {
             Ended::Unauthorized(m) => write!(f, "unauthorized: {m}"),
             Ended::RateLimited(Some(s)) => write!(f, "rate limited (retry in {s} s)"),
             Ended::RateLimited(None) => f.write_str("rate limited"),
+            Ended::QuotaExhausted(Some(t)) => {
+                write!(f, "quota exhausted until {}", t.to_rfc3339())
+            }
+            Ended::QuotaExhausted(None) => f.write_str("quota exhausted"),
             Ended::Stalled(d) => write!(
                 f,
                 "no message for {}s (idle_timeout); closed the silent connection",
@@ -261,8 +267,17 @@ impl Session {
                 .next()
                 .unwrap_or(self.cfg.reconnect_max)
                 .min(self.cfg.reconnect_max);
-            if let Ended::RateLimited(Some(s)) = ended {
-                delay = delay.max(Duration::from_secs(u64::from(s)));
+            match ended {
+                Ended::RateLimited(Some(s)) => {
+                    delay = delay.max(Duration::from_secs(u64::from(s)));
+                }
+                // Not before the quota renews: reconnecting sooner only spends requests
+                // the host would refuse.
+                Ended::QuotaExhausted(Some(until)) => {
+                    let left = (until - Utc::now()).to_std().unwrap_or_default();
+                    delay = delay.max(left);
+                }
+                _ => {}
             }
             // Open, the circuit's cool-down replaces the backoff; the connection after it
             // is the trial.
@@ -315,6 +330,7 @@ impl Session {
         let plan = match instance.connect(&symbols, self.cfg.timeframe).await {
             Err(e) => return Err(Ended::Failed(format!("connect: {e}"))),
             Ok(Err(ProviderError::Unauthorized(m))) => return Err(Ended::Unauthorized(m)),
+            Ok(Err(ProviderError::QuotaExhausted(t))) => return Err(Ended::QuotaExhausted(t)),
             Ok(Err(e)) => return Err(Ended::Failed(format!("connect: {e}"))),
             Ok(Ok(plan)) => plan,
         };
@@ -503,9 +519,8 @@ impl Session {
             StreamEvent::Error(e) => match e {
                 ProviderError::Unauthorized(m) => return Some(Ended::Unauthorized(m)),
                 ProviderError::RateLimited(s) => return Some(Ended::RateLimited(s)),
-                // A spent quota ends the connection like a rate limit: the reconnect
-                // backs off (the quota's renewal time is not honoured yet).
-                ProviderError::QuotaExhausted(_) => return Some(Ended::RateLimited(None)),
+                // A spent quota ends the connection until it renews.
+                ProviderError::QuotaExhausted(t) => return Some(Ended::QuotaExhausted(t)),
                 ProviderError::Transient(m) => return Some(Ended::Dropped(m)),
                 // One message of the frame the plugin could not read; the rest counts.
                 ProviderError::BadResponse(m) => self.bad_message(&[], &m),
