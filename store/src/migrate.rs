@@ -36,6 +36,12 @@ const POSTGRES: Embedded = &[
         "stream gaps",
         include_str!("../../migrations/postgres/0005_stream_gaps.sql"),
     ),
+    // 6 belongs to another change on its way in.
+    (
+        7,
+        "corporate actions",
+        include_str!("../../migrations/postgres/0007_corporate_actions.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -58,6 +64,12 @@ const SQLITE: Embedded = &[
         4,
         "stream gaps",
         include_str!("../../migrations/sqlite/0004_stream_gaps.sql"),
+    ),
+    // 5 belongs to another change on its way in.
+    (
+        6,
+        "corporate actions",
+        include_str!("../../migrations/sqlite/0006_corporate_actions.sql"),
     ),
 ];
 
