@@ -103,6 +103,8 @@ macro_rules! both {
     };
 }
 
+mod actions;
+
 both!(decimals_and_instants_round_trip_exactly);
 async fn decimals_and_instants_round_trip_exactly(store: Arc<dyn Store>) {
     let mut b = bar("TINY", "2025-07-08T14:00:00Z", "0.000000000000000001");
