@@ -464,3 +464,43 @@ async fn readers_return_ex_dates_in_the_range_oldest_first(store: Arc<dyn Store>
         assert_eq!(dividends, *want, "dividends in [{from}, {to})");
     }
 }
+
+/// The outage wrapper hands actions through: written, read back, quarantined.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resilient_passes_actions_through() {
+    let db = TestDb::sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Resilient::new(
+        db.store(),
+        dir.path().join("spool.jsonl"),
+        RetryPolicy::default(),
+    );
+    let mut b = actions(
+        "p",
+        vec![split("AAPL", "2020-08-31", "4", "1")],
+        vec![dividend(
+            "AAPL",
+            "2020-11-06",
+            "0.205",
+            DividendKind::Regular,
+        )],
+    );
+    b.rejected = vec![RejectedAction::Split {
+        raw: RawSplit {
+            symbol: "AAPL".into(),
+            ex_date: day("2020-09-01"),
+            numerator: "0".into(),
+            denominator: "1".into(),
+            provider_id: None,
+        },
+        reasons: vec![Reason::new(ReasonCode::RatioNotPositive, "numerator is 0")],
+    }];
+    assert_eq!(counts(store.write_actions(&b).await.unwrap()), (2, 0, 0, 1));
+    assert_eq!(all_splits(&store, "AAPL").await[0].action, b.splits[0]);
+    assert_eq!(
+        all_dividends(&store, "AAPL").await[0].action,
+        b.dividends[0]
+    );
+    assert_eq!(store.quarantined_actions(10).await.unwrap().len(), 1);
+    assert_eq!(store.pending().await.unwrap(), 0);
+}
