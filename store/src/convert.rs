@@ -4,11 +4,11 @@
 //! canonical TEXT; Postgres has exact NUMERIC and TIMESTAMPTZ (microsecond resolution, which
 //! is finer than any bar start, as those are whole seconds).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::StoreError;
-use mdhost_core::domain::Timeframe;
+use mdhost_core::domain::{DividendKind, Timeframe};
 use mdhost_core::validate::Reason;
 
 /// Nanoseconds since the epoch. Instants outside 1677–2262 cannot be stored in SQLite;
@@ -45,6 +45,30 @@ pub fn timeframe(text: &str) -> Result<Timeframe, StoreError> {
 pub fn asset_class(text: &str) -> Result<mdhost_core::domain::AssetClass, StoreError> {
     text.parse()
         .map_err(|e: String| StoreError::corrupt("asset_class", text, e))
+}
+
+/// A day as SQLite stores it, `YYYY-MM-DD`: text that sorts like the days (for the years
+/// 1000 to 9999 that validation lets through).
+pub fn day_text(d: NaiveDate) -> String {
+    d.format("%Y-%m-%d").to_string()
+}
+
+pub fn day(column: &'static str, text: &str) -> Result<NaiveDate, StoreError> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|e| StoreError::corrupt(column, text, e))
+}
+
+/// A dividend's kind as its serde name (`regular`, `capital-gains`, …), the text the
+/// `dividends.kind` column keeps.
+pub fn dividend_kind_text(kind: DividendKind) -> String {
+    match serde_json::to_value(kind) {
+        Ok(serde_json::Value::String(s)) => s,
+        other => unreachable!("a dividend kind serializes as a string, not {other:?}"),
+    }
+}
+
+pub fn dividend_kind(text: &str) -> Result<DividendKind, StoreError> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned()))
+        .map_err(|e| StoreError::corrupt("kind", text, e))
 }
 
 pub fn reasons_json(reasons: &[Reason]) -> String {
@@ -94,5 +118,26 @@ mod tests {
             let t: DateTime<Utc> = s.parse().unwrap();
             assert_eq!(from_nanos(to_nanos(t)), t, "{s}");
         }
+    }
+
+    #[test]
+    fn days_and_dividend_kinds_round_trip() {
+        for s in ["1800-01-01", "2020-08-31", "9999-12-31"] {
+            let d: NaiveDate = s.parse().unwrap();
+            assert_eq!(day_text(d), s);
+            assert_eq!(day("ex_date", s).unwrap(), d);
+        }
+        use DividendKind::*;
+        for (kind, text) in [
+            (Regular, "regular"),
+            (Special, "special"),
+            (CapitalGains, "capital-gains"),
+            (ReturnOfCapital, "return-of-capital"),
+            (Other, "other"),
+        ] {
+            assert_eq!(dividend_kind_text(kind), text);
+            assert_eq!(dividend_kind(text).unwrap(), kind);
+        }
+        assert!(dividend_kind("bonus").is_err());
     }
 }

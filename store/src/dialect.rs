@@ -5,10 +5,11 @@
 
 use std::future::Future;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
+use rust_decimal::Decimal;
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{Database, Encode, Pool, Postgres, QueryBuilder, Sqlite, Type};
+use sqlx::{Database, Encode, Pool, Postgres, QueryBuilder, Sqlite, Transaction, Type};
 
 use super::StoreError;
 use super::rows::Columns;
@@ -34,6 +35,10 @@ pub(super) trait Dialect: Database {
     /// Text that may be NULL.
     type OptText: for<'t> Encode<'t, Self> + Type<Self> + Send;
     type Int: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    /// A calendar day that may be NULL (Postgres: DATE; SQLite: TEXT `YYYY-MM-DD`).
+    type Day: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    /// An exact decimal (Postgres: NUMERIC; SQLite: canonical TEXT).
+    type Dec: for<'t> Encode<'t, Self> + Type<Self> + Send;
     /// A row as the shared decoders read it.
     type Found: Columns + Send;
 
@@ -47,6 +52,25 @@ pub(super) trait Dialect: Database {
     /// quarantined bar's trade count as NUMERIC; SQLite as TEXT already).
     fn as_text(column: &str) -> String;
     fn int(n: i64) -> Self::Int;
+    fn day(d: Option<NaiveDate>) -> Self::Day;
+    fn dec(d: Decimal) -> Self::Dec;
+
+    /// Begins a transaction that will write (SQLite takes the write lock up front).
+    fn begin_write(
+        pool: &Pool<Self>,
+    ) -> impl Future<Output = Result<Transaction<'static, Self>, StoreError>> + Send;
+
+    /// Runs `q` in `tx`; its rows.
+    fn tx_all(
+        tx: &mut Transaction<'static, Self>,
+        q: QueryBuilder<Self>,
+    ) -> impl Future<Output = Result<Vec<Self::Found>, StoreError>> + Send;
+
+    /// Runs `q` in `tx`; how many rows it changed.
+    fn tx_execute(
+        tx: &mut Transaction<'static, Self>,
+        q: QueryBuilder<Self>,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     fn all(
         pool: &Pool<Self>,
@@ -98,6 +122,20 @@ macro_rules! runs_statements {
             mut q: QueryBuilder<Self>,
         ) -> Result<Option<$row>, StoreError> {
             Ok(q.build().fetch_optional(pool).await?)
+        }
+
+        async fn tx_all(
+            tx: &mut Transaction<'static, Self>,
+            mut q: QueryBuilder<Self>,
+        ) -> Result<Vec<$row>, StoreError> {
+            Ok(q.build().fetch_all(&mut **tx).await?)
+        }
+
+        async fn tx_execute(
+            tx: &mut Transaction<'static, Self>,
+            mut q: QueryBuilder<Self>,
+        ) -> Result<u64, StoreError> {
+            Ok(q.build().execute(&mut **tx).await?.rows_affected())
         }
 
         async fn all_or_none(
@@ -178,6 +216,17 @@ impl Dialect for Postgres {
     fn int(n: i64) -> Self::Int {
         n
     }
+    type Day = Option<NaiveDate>;
+    type Dec = Decimal;
+    fn day(d: Option<NaiveDate>) -> Self::Day {
+        d
+    }
+    fn dec(d: Decimal) -> Self::Dec {
+        d
+    }
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
+        Ok(pool.begin().await?)
+    }
 
     runs_statements!(PgRow);
 }
@@ -206,6 +255,19 @@ impl Dialect for Sqlite {
     }
     fn int(n: i64) -> Self::Int {
         n
+    }
+    type Day = Option<String>;
+    type Dec = String;
+    fn day(d: Option<NaiveDate>) -> Self::Day {
+        d.map(super::convert::day_text)
+    }
+    fn dec(d: Decimal) -> Self::Dec {
+        d.to_string()
+    }
+    /// IMMEDIATE takes the write lock up front: a deferred transaction that reads first
+    /// could fail to upgrade when another connection writes meanwhile.
+    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
+        Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 
     runs_statements!(SqliteRow);
@@ -344,6 +406,38 @@ macro_rules! impl_store {
                 gaps: &[$crate::StreamGap],
             ) -> Result<(), $crate::StoreError> {
                 $crate::gaps::forget(&self.pool, stream, timeframe, gaps).await
+            }
+
+            async fn write_actions(
+                &self,
+                batch: &$crate::ActionsBatch,
+            ) -> Result<$crate::ActionsSummary, $crate::StoreError> {
+                $crate::actions::write(&self.pool, batch).await
+            }
+
+            async fn splits(
+                &self,
+                symbol: &str,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> Result<Vec<$crate::StoredSplit>, $crate::StoreError> {
+                $crate::actions::read(&self.pool, symbol, from, to).await
+            }
+
+            async fn dividends(
+                &self,
+                symbol: &str,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+            ) -> Result<Vec<$crate::StoredDividend>, $crate::StoreError> {
+                $crate::actions::read(&self.pool, symbol, from, to).await
+            }
+
+            async fn quarantined_actions(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<$crate::QuarantinedAction>, $crate::StoreError> {
+                $crate::actions::quarantined(&self.pool, limit).await
             }
         }
     };

@@ -6,7 +6,13 @@
 //! batch changes nothing; a closed bar changed by its own source is updated and logged as a
 //! revision; a different source never overwrites a bar, and a difference between two
 //! sources' closed bars is logged as a disagreement.
+//!
+//! Corporate actions keep the same promises ([`Store::write_actions`]): one transaction per
+//! batch, replays change nothing, a source's change to its own split or dividend is
+//! updated and logged as an `action.revised` event, and since the source is part of an
+//! action's key, every source keeps its own row.
 
+mod actions;
 mod convert;
 mod dialect;
 mod digest;
@@ -29,9 +35,10 @@ mod tests;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
+pub use actions::REVISED as ACTION_REVISED;
 pub use error::StoreError;
 pub use postgres::PgStore;
 pub use spool::{Resilient, RetryPolicy};
@@ -170,6 +177,28 @@ pub trait Store: Send + Sync {
         timeframe: Timeframe,
         gaps: &[StreamGap],
     ) -> Result<(), StoreError>;
+
+    /// Writes one validated batch of corporate actions atomically; see the module docs.
+    async fn write_actions(&self, batch: &ActionsBatch) -> Result<ActionsSummary, StoreError>;
+
+    /// Splits of `symbol` with `from ≤ ex_date < to`, every source's, oldest first.
+    async fn splits(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredSplit>, StoreError>;
+
+    /// Dividends of `symbol` with `from ≤ ex_date < to`, every source's, oldest first.
+    async fn dividends(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredDividend>, StoreError>;
+
+    /// The newest quarantined actions first.
+    async fn quarantined_actions(&self, limit: u32) -> Result<Vec<QuarantinedAction>, StoreError>;
 }
 
 /// Opens (creating if needed) and migrates the store at `url`.

@@ -41,6 +41,11 @@ const POSTGRES: Embedded = &[
         "quota usage",
         include_str!("../../migrations/postgres/0006_quota_usage.sql"),
     ),
+    (
+        7,
+        "corporate actions",
+        include_str!("../../migrations/postgres/0007_corporate_actions.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -68,6 +73,11 @@ const SQLITE: Embedded = &[
         5,
         "quota usage",
         include_str!("../../migrations/sqlite/0005_quota_usage.sql"),
+    ),
+    (
+        6,
+        "corporate actions",
+        include_str!("../../migrations/sqlite/0006_corporate_actions.sql"),
     ),
 ];
 

@@ -2,7 +2,7 @@
 //! backend says how it reads a column ([`Columns`]); only instants and decimals differ
 //! (Postgres: TIMESTAMPTZ and NUMERIC; SQLite: INTEGER nanoseconds and TEXT).
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -21,6 +21,12 @@ pub(super) trait Columns {
     fn flag(&self, c: &str) -> Result<bool, StoreError>;
     fn opt_time(&self, c: &str) -> Result<Option<DateTime<Utc>>, StoreError>;
     fn opt_decimal(&self, c: &'static str) -> Result<Option<Decimal>, StoreError>;
+    fn opt_day(&self, c: &'static str) -> Result<Option<NaiveDate>, StoreError>;
+
+    fn day(&self, c: &'static str) -> Result<NaiveDate, StoreError> {
+        self.opt_day(c)?
+            .ok_or_else(|| StoreError::corrupt(c, "NULL", "unexpected NULL"))
+    }
 
     fn time(&self, c: &str) -> Result<DateTime<Utc>, StoreError> {
         self.opt_time(c)?
@@ -62,9 +68,12 @@ impl Columns for PgRow {
     fn opt_decimal(&self, c: &'static str) -> Result<Option<Decimal>, StoreError> {
         Ok(self.try_get(c)?)
     }
+    fn opt_day(&self, c: &'static str) -> Result<Option<NaiveDate>, StoreError> {
+        Ok(self.try_get(c)?)
+    }
 }
 
-/// SQLite: instants are INTEGER nanoseconds, decimals canonical TEXT.
+/// SQLite: instants are INTEGER nanoseconds, decimals canonical TEXT, days TEXT.
 impl Columns for SqliteRow {
     same_in_both!();
     fn opt_time(&self, c: &str) -> Result<Option<DateTime<Utc>>, StoreError> {
@@ -72,6 +81,10 @@ impl Columns for SqliteRow {
     }
     fn opt_decimal(&self, c: &'static str) -> Result<Option<Decimal>, StoreError> {
         convert::opt_decimal(c, self.try_get(c)?)
+    }
+    fn opt_day(&self, c: &'static str) -> Result<Option<NaiveDate>, StoreError> {
+        let text: Option<String> = self.try_get(c)?;
+        text.map(|t| convert::day(c, &t)).transpose()
     }
 }
 

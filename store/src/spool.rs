@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
@@ -438,5 +438,36 @@ impl Store for Resilient {
         gaps: &[StreamGap],
     ) -> Result<(), StoreError> {
         self.inner.forget_gaps(stream, timeframe, gaps).await
+    }
+
+    // Actions are not spooled: the validated action types of mdhost-core serialize but do
+    // not deserialize, so a spooled batch could not be read back. A write waits out an
+    // outage as long as a bar write does before spooling, then fails, so the caller knows
+    // the page is not stored (and the next run fetches it again); nothing is lost silently.
+    // It replays the spool first, like every write, so that order holds.
+    async fn write_actions(&self, batch: &ActionsBatch) -> Result<ActionsSummary, StoreError> {
+        self.read(|| self.inner.write_actions(batch)).await
+    }
+
+    async fn splits(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredSplit>, StoreError> {
+        self.inner.splits(symbol, from, to).await
+    }
+
+    async fn dividends(
+        &self,
+        symbol: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<Vec<StoredDividend>, StoreError> {
+        self.inner.dividends(symbol, from, to).await
+    }
+
+    async fn quarantined_actions(&self, limit: u32) -> Result<Vec<QuarantinedAction>, StoreError> {
+        self.inner.quarantined_actions(limit).await
     }
 }

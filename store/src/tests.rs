@@ -103,6 +103,9 @@ macro_rules! both {
     };
 }
 
+mod actions;
+mod quotas;
+
 both!(decimals_and_instants_round_trip_exactly);
 async fn decimals_and_instants_round_trip_exactly(store: Arc<dyn Store>) {
     let mut b = bar("TINY", "2025-07-08T14:00:00Z", "0.000000000000000001");
@@ -898,5 +901,3 @@ async fn stream_gaps_are_kept_until_forgotten(store: Arc<dyn Store>) {
 }
 
 both!(stream_gaps_are_kept_until_forgotten);
-
-mod quotas;

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use mdhost_core::domain::{AssetClass, Bar, QuotaPeriod, Timeframe};
+use mdhost_core::validate::actions::{Dividend, Split};
 use mdhost_core::validate::{QualityEvent, Rejected};
 
 /// Who produced a batch: the plugin's name and version.
@@ -444,4 +445,86 @@ impl WriteBatch {
             })
             .collect()
     }
+}
+
+/// One validated page of corporate actions, written in one transaction.
+///
+/// Serialize only: the validated action types of `mdhost-core` do not deserialize, so an
+/// actions batch cannot be spooled and read back (see [`crate::Resilient`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionsBatch {
+    pub source: Source,
+    pub splits: Vec<Split>,
+    pub dividends: Vec<Dividend>,
+    /// Actions that failed validation, with their reasons: quarantined.
+    pub rejected: Vec<mdhost_core::validate::actions::Rejected>,
+    /// When the batch was received: `ingested_at` of what it writes.
+    pub received_at: DateTime<Utc>,
+}
+
+impl ActionsBatch {
+    pub fn new(source: Source, received_at: DateTime<Utc>) -> Self {
+        ActionsBatch {
+            source,
+            splits: Vec::new(),
+            dividends: Vec::new(),
+            rejected: Vec::new(),
+            received_at,
+        }
+    }
+}
+
+/// What a write of actions did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActionsSummary {
+    pub inserted: u64,
+    /// Changed by their own source: updated in place, each logged as an `action.revised`
+    /// quality event.
+    pub revised: u64,
+    /// Identical to what the source had stored.
+    pub unchanged: u64,
+    pub quarantined: u64,
+}
+
+impl AddAssign for ActionsSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.revised += o.revised;
+        self.unchanged += o.unchanged;
+        self.quarantined += o.quarantined;
+    }
+}
+
+/// A stored split or dividend with its provenance. Every source keeps its own row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredAction<A> {
+    #[serde(flatten)]
+    pub action: A,
+    pub source: String,
+    pub plugin_version: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+pub type StoredSplit = StoredAction<Split>;
+pub type StoredDividend = StoredAction<Dividend>;
+
+/// A quarantined split or dividend: the plugin's raw action and every reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedAction {
+    pub id: i64,
+    /// `split` or `dividend`.
+    pub action: String,
+    pub symbol: String,
+    /// As the plugin sent it (text: quarantine keeps dates no column type would hold).
+    pub ex_date: String,
+    /// The dividend's kind; `None` for a split.
+    pub kind: Option<String>,
+    /// The raw action as JSON (`RawSplit` or `RawDividend`, values as the plugin's text).
+    pub raw: serde_json::Value,
+    pub reasons: Vec<mdhost_core::validate::Reason>,
+    /// How many times this action came with these reasons (the row keeps the last copy).
+    pub seen: i64,
+    pub source: String,
+    pub plugin_version: String,
+    pub received_at: DateTime<Utc>,
 }
