@@ -11,7 +11,9 @@ use serde_spanned::Spanned;
 
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::domain::{OptionValue, ProviderInfo, Quota, QuotaPeriod, RateLimit, Timeframe};
+use crate::domain::{
+    DataKind, OptionValue, ProviderInfo, Quota, QuotaPeriod, RateLimit, Timeframe,
+};
 use crate::runtime::capabilities::grant::{AllowEntry, HostPattern};
 use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
 use crate::store::StoreUrl;
@@ -69,7 +71,8 @@ struct RawJob {
     providers: Spanned<Vec<Spanned<String>>>,
     symbols: Option<Spanned<Vec<String>>>,
     symbols_file: Option<Spanned<PathBuf>>,
-    timeframe: Spanned<String>,
+    /// Required of bar jobs; an actions job has none.
+    timeframe: Option<Spanned<String>>,
     schedule: Option<Spanned<String>>,
     lookback: Option<Spanned<String>>,
     batch_size: Option<Spanned<u32>>,
@@ -198,11 +201,21 @@ pub enum JobKind {
     },
 }
 
+/// What a job collects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobData {
+    Bars,
+    /// Splits and dividends (`kind = "actions"`): polled on the schedule over the
+    /// lookback's ex-dates; the job's timeframe is `1d`, the resolution of an ex-date.
+    Actions,
+}
+
 /// One validated `[[jobs]]` entry.
 #[derive(Debug, Clone)]
 pub struct JobConfig {
     pub name: String,
     pub kind: JobKind,
+    pub data: JobData,
     /// Failover order: the first provider serving the job, then the next on failure.
     pub providers: Vec<String>,
     pub symbols: Vec<String>,
@@ -393,7 +406,20 @@ impl Config {
             let key = format!("jobs[{}].providers", j.name);
             let timeframe = format!("jobs[{}].timeframe", j.name);
             for p in &j.providers {
-                serves(&key, p, j.timeframe, (&timeframe, ""))?;
+                match j.data {
+                    JobData::Bars => serves(&key, p, j.timeframe, (&timeframe, ""))?,
+                    JobData::Actions => {
+                        if let Some(info) = provider(&key, p)?
+                            && !info.kinds.contains(&DataKind::CorporateActions)
+                        {
+                            let message = format!(
+                                "plugin {p} does not serve corporate actions (it serves: {})",
+                                kinds_text(&info.kinds)
+                            );
+                            return Err(self.located(&key, p, message));
+                        }
+                    }
+                }
             }
         }
         for s in &self.streams {
@@ -478,6 +504,17 @@ pub fn lacks_timeframe(info: &ProviderInfo, timeframe: Timeframe) -> Option<Stri
 struct Source<'a> {
     text: &'a str,
     file: &'a Path,
+}
+
+/// A plugin's kinds of data as configuration and `describe` spell them.
+pub fn kinds_text(kinds: &[DataKind]) -> String {
+    let word = |k: &DataKind| {
+        serde_json::to_value(k)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    kinds.iter().map(word).collect::<Vec<_>>().join(", ")
 }
 
 impl Source<'_> {
@@ -617,11 +654,31 @@ impl Source<'_> {
                 "list at least one provider (failover order)",
             );
         }
-        let timeframe: Timeframe = match j.timeframe.get_ref().parse() {
-            Ok(t) => t,
-            Err(e) => return self.err(j.timeframe.span(), k("timeframe"), e.to_string()),
+        let actions = j.kind.as_ref().is_some_and(|k| k.get_ref() == "actions");
+        let timeframe: Timeframe = match (&j.timeframe, actions) {
+            (Some(tf), true) => {
+                return self.err(
+                    tf.span(),
+                    k("timeframe"),
+                    "an actions job has no timeframe (ex-dates are days); remove it",
+                );
+            }
+            (None, true) => Timeframe::new(crate::domain::TimeUnit::Day, 1),
+            (Some(tf), false) => {
+                self.note(lines, k("timeframe"), "", tf.span());
+                match tf.get_ref().parse() {
+                    Ok(t) => t,
+                    Err(e) => return self.err(tf.span(), k("timeframe"), e.to_string()),
+                }
+            }
+            (None, false) => {
+                return self.err(
+                    j.name.span(),
+                    k("timeframe"),
+                    "a bar job needs a timeframe, e.g. \"1m\" or \"1d\"",
+                );
+            }
         };
-        self.note(lines, k("timeframe"), "", j.timeframe.span());
         let kind = self.job_kind(&name, &j)?;
         let symbols = self.job_symbols(&name, &j.name, j.symbols, j.symbols_file, base)?;
         let positive = |v: Option<Spanned<u32>>, field: &str, default: u32| {
@@ -642,6 +699,11 @@ impl Source<'_> {
             concurrency: positive(j.concurrency, "concurrency", 1)?,
             name,
             kind,
+            data: if actions {
+                JobData::Actions
+            } else {
+                JobData::Bars
+            },
             providers,
             symbols,
             timeframe,
@@ -720,22 +782,33 @@ impl Source<'_> {
         let k = |field: &str| format!("jobs[{name}].{field}");
         let kind_text = j.kind.as_ref().map_or("poll", |k| k.get_ref().as_str());
         Ok(match kind_text {
-            "poll" => {
+            "poll" | "actions" => {
                 let Some(sched) = &j.schedule else {
                     return self.err(
                         j.name.span(),
                         k("schedule"),
-                        "a poll job needs a cron schedule, e.g. \"0 */5 * * * *\"",
+                        format!("a {kind_text} job needs a cron schedule, e.g. \"0 */5 * * * *\""),
                     );
                 };
+                if kind_text == "actions"
+                    && let Some(f) = j.from.as_ref().or(j.to.as_ref())
+                {
+                    return self.err(
+                        f.span(),
+                        k(if j.from.is_some() { "from" } else { "to" }),
+                        "an actions job reads its lookback's ex-dates on its schedule; it takes no from/to",
+                    );
+                }
                 let text = sched.get_ref().trim().to_owned();
                 let schedule = match schedule::parse(&text) {
                     Ok(s) => Box::new(s),
                     Err(m) => return self.err(sched.span(), k("schedule"), m),
                 };
+                // Actions are announced ahead and corrected late: a month back by default.
+                let default_days = if kind_text == "actions" { 30 } else { 2 };
                 let lookback = match &j.lookback {
                     Some(l) => self.duration(l, k("lookback"), "\"2d\" or \"6h\"")?,
-                    None => Duration::from_secs(2 * 86_400),
+                    None => Duration::from_secs(default_days * 86_400),
                 };
                 JobKind::Poll {
                     schedule,
@@ -771,7 +844,7 @@ impl Source<'_> {
                 return self.err(
                     span,
                     k("kind"),
-                    format!("{other:?}: expected \"poll\" or \"backfill\""),
+                    format!("{other:?}: expected \"poll\", \"backfill\" or \"actions\""),
                 );
             }
         })
@@ -1075,7 +1148,7 @@ mod tests {
         check(
             "[plugins.alphavantage]\nquota = { week = 3 }\n",
             Err(
-                "conf/plugins.toml:2: plugins.alphavantage.quota.week: unknown field `week`, expected `day` or `month`",
+                "conf/plugins.toml:2: plugins.alphavantage.quota: unknown field `week`, expected `day` or `month`",
             ),
         );
         check(
@@ -1184,7 +1257,7 @@ mod tests {
         check(
             &job("symbols = [\"AAPL\"]\nkind = \"sometimes\"\n"),
             Err(
-                "conf/plugins.toml:8: jobs[j].kind: \"sometimes\": expected \"poll\" or \"backfill\"",
+                "conf/plugins.toml:8: jobs[j].kind: \"sometimes\": expected \"poll\", \"backfill\" or \"actions\"",
             ),
         );
         check(
@@ -1269,6 +1342,7 @@ mod tests {
             },
             default: OptionValue::Text("us".into()),
         });
+        yahoo.1.kinds.push(DataKind::CorporateActions);
         let served = BTreeMap::from([yahoo, provider("binance", &["1m", "1d"], true)]);
         let parse = |t: &str| Config::parse(t, Path::new("conf/plugins.toml")).unwrap();
         let running = running.map(parse);
@@ -1315,6 +1389,44 @@ mod tests {
     }
 
     #[test]
+    fn an_actions_job_has_a_schedule_and_no_timeframe() {
+        let job = |body: &str| {
+            format!(
+                "[[jobs]]\nname = \"a\"\nkind = \"actions\"\nproviders = [\"yahoo\"]\nsymbols = [\"AAPL\"]\n{body}"
+            )
+        };
+        check(
+            &job("schedule = \"0 0 6 * * *\"\nlookback = \"400d\"\n"),
+            Ok(()),
+        );
+        check(
+            &job("schedule = \"0 0 6 * * *\"\ntimeframe = \"1d\"\n"),
+            Err(
+                "conf/plugins.toml:6: jobs[a].timeframe: an actions job has no timeframe (ex-dates are days); remove it",
+            ),
+        );
+        check(
+            &job(""),
+            Err(
+                "conf/plugins.toml:2: jobs[a].schedule: a actions job needs a cron schedule, e.g. \"0 */5 * * * *\"",
+            ),
+        );
+        check(
+            &job("schedule = \"0 0 6 * * *\"\nfrom = \"2020-01-01\"\n"),
+            Err(
+                "conf/plugins.toml:6: jobs[a].from: an actions job reads its lookback's ex-dates on its schedule; it takes no from/to",
+            ),
+        );
+        // A bar job still needs its timeframe.
+        check(
+            "[[jobs]]\nname = \"b\"\nproviders = [\"yahoo\"]\nsymbols = [\"AAPL\"]\nschedule = \"0 5 * * *\"\n",
+            Err(
+                "conf/plugins.toml:2: jobs[b].timeframe: a bar job needs a timeframe, e.g. \"1m\" or \"1d\"",
+            ),
+        );
+    }
+
+    #[test]
     fn providers_and_timeframes_are_checked_against_the_loaded_plugins() {
         let job = |providers: &str, tf: &str| {
             format!(
@@ -1328,6 +1440,19 @@ mod tests {
         };
         check_plugins("", None, Ok(()));
         check_plugins(&job("[\"yahoo\", \"binance\"]", "1d"), None, Ok(()));
+        let actions = |providers: &str| {
+            format!(
+                "[[jobs]]\nname = \"a\"\nkind = \"actions\"\nproviders = {providers}\nsymbols = [\"AAPL\"]\nschedule = \"0 5 * * *\"\n"
+            )
+        };
+        check_plugins(&actions("[\"yahoo\"]"), None, Ok(()));
+        check_plugins(
+            &actions("[\"yahoo\", \"binance\"]"),
+            None,
+            Err(
+                "conf/plugins.toml:4: jobs[a].providers: plugin binance does not serve corporate actions (it serves: bars)",
+            ),
+        );
         check_plugins(
             &job("[\n  \"yahoo\",\n  \"yahooo\",\n]", "1h"),
             None,
