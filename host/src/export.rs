@@ -1,13 +1,27 @@
-//! Bars as text for other programs: CSV with the decimals exactly as the provider or the
-//! store has them and times in RFC 3339 UTC. One layout, shared by the command line
-//! (`mdhost plugin call`, `mdhost bars`) and the admin API's `/bars`.
+//! Stored data as text for other programs: bars as CSV with the decimals exactly as the
+//! provider or the store has them and times in RFC 3339 UTC, and a symbol's corporate
+//! actions as JSON. One layout each, shared by the command line (`mdhost plugin call`,
+//! `mdhost bars`, `mdhost actions`) and the admin API (`/bars`, `/actions`).
 
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
 
 use crate::domain::RawBar;
-use crate::store::StoredBar;
+use crate::store::{Store, StoreError, StoredBar};
+
+/// The stored splits and dividends of one symbol with ex-dates in `[from, to)`, each
+/// source's own, oldest first; decimals as exact strings.
+pub async fn stored_actions(
+    store: &dyn Store,
+    symbol: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+) -> Result<serde_json::Value, StoreError> {
+    let splits = store.splits(symbol, from, to).await?;
+    let dividends = store.dividends(symbol, from, to).await?;
+    Ok(serde_json::json!({ "symbol": symbol, "splits": splits, "dividends": dividends }))
+}
 
 const BAR_HEADER: [&str; 11] = [
     "symbol",

@@ -14,6 +14,7 @@
 //!
 //! This crate's own modules:
 //! - [`ingest`]: a plugin's answer → history lookup → validation → one store batch.
+//! - [`actions`]: a plugin's corporate actions → the host's rules → one store batch.
 //! - [`jobs`]: job runs (batches, failover, circuit breaker), the cron scheduler, job status.
 //! - [`config`]: `plugins.toml`, parsed once into validated settings.
 //! - [`reload`]: the registry of served plugins and the watcher that hot-reloads it.
@@ -49,6 +50,7 @@ pub use mdhost_runtime as runtime;
 pub use mdhost_runtime::net;
 pub use mdhost_store as store;
 
+pub mod actions;
 pub mod admin;
 pub mod cli;
 pub mod config;

@@ -689,3 +689,189 @@ fn actions_are_refused_by_a_plugin_that_does_not_declare_them() {
         "{err:?}"
     );
 }
+
+#[test]
+fn actions_are_stored_once_quarantined_with_reasons_and_read_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let wasm = common::test_wasm("misbehave");
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let fetch = || {
+        mdhost(
+            &[
+                "plugin",
+                "actions",
+                wasm.to_str().unwrap(),
+                "--symbols",
+                "ECHO,BADACTION",
+                "--from",
+                "2024-03-01",
+                "--to",
+                "2024-03-31",
+                "--store",
+                &url,
+            ],
+            dir.path(),
+        )
+    };
+    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).trim().to_owned();
+    let first = fetch();
+    assert!(first.status.success(), "{:?}", stderr_lines(&first));
+    assert_eq!(
+        stdout(&first),
+        "2 split(s), 1 dividend(s): 3 new, 0 revised, 0 unchanged; 1 quarantined"
+    );
+    // Fetched again: nothing new, nothing changed.
+    let again = fetch();
+    assert_eq!(
+        stdout(&again),
+        "2 split(s), 1 dividend(s): 0 new, 0 revised, 3 unchanged; 1 quarantined"
+    );
+
+    let read = |args: &[&str]| {
+        let out = mdhost(
+            &[&["actions", "--store", &url][..], args].concat(),
+            dir.path(),
+        );
+        assert!(out.status.success(), "{:?}", stderr_lines(&out));
+        stdout(&out)
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&read(&["--symbol", "ECHO", "--json"])).unwrap();
+    assert_eq!(json["splits"][0]["numerator"], "4");
+    assert_eq!(json["splits"][0]["ex_date"], "2024-03-01");
+    assert_eq!(json["splits"][0]["source"], "misbehave");
+    assert_eq!(json["dividends"][0]["amount"], "0.205");
+    assert_eq!(json["dividends"][0]["currency"], "USD");
+    // The negative dividend never reached the table; its split did.
+    let bad: serde_json::Value =
+        serde_json::from_str(&read(&["--symbol", "BADACTION", "--json"])).unwrap();
+    assert_eq!(bad["dividends"], serde_json::json!([]));
+    assert_eq!(bad["splits"].as_array().map(Vec::len), Some(1));
+    // A range without them is empty; the table names what it shows.
+    assert_eq!(
+        read(&["--symbol", "ECHO", "--from", "2024-03-02"]),
+        "no corporate actions stored in that range"
+    );
+    let table = read(&["--symbol", "ECHO", "--to", "2024-03-01"]);
+    assert!(
+        table.contains("split     ECHO         2024-03-01 4/1"),
+        "{table}"
+    );
+    assert!(table.ends_with("1 split(s), 1 dividend(s)"), "{table}");
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let quarantined = rt.block_on(async {
+        use mdhost::store::Store;
+        let store = mdhost::store::SqliteStore::connect(&url).await.unwrap();
+        store.quarantined_actions(10).await.unwrap()
+    });
+    assert_eq!(quarantined.len(), 1, "{quarantined:?}");
+    let codes: Vec<&str> = quarantined[0]
+        .reasons
+        .iter()
+        .map(|r| r.code.as_str())
+        .collect();
+    assert_eq!(codes, ["amount.negative"]);
+}
+
+#[test]
+fn an_actions_job_stores_each_symbols_actions_and_leaves_a_run_row() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    std::fs::copy(
+        common::test_wasm("misbehave"),
+        dir.path().join("plugins/misbehave.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plugins.toml"),
+        "[host]\nplugins_dir = \"plugins\"\n\n[[jobs]]\nname = \"actions\"\nkind = \"actions\"\nproviders = [\"misbehave\"]\nsymbols = [\"ECHO\", \"BADACTION\", \"MSFT\"]\nbatch_size = 2\nschedule = \"0 0 6 * * *\"\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let backfill = || {
+        mdhost(
+            &[
+                "backfill",
+                "--job",
+                "actions",
+                "--from",
+                "2024-03-01",
+                "--to",
+                "2024-03-31",
+                "--store",
+                &url,
+            ],
+            dir.path(),
+        )
+    };
+    let out = backfill();
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    let line = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert_eq!(
+        line,
+        "actions-backfill: actions 2024-03-01 to 2024-04-01: 3/3 symbols; 5 new, 0 revised, 0 unchanged, 1 quarantined"
+    );
+    // Again: the same answer changes nothing.
+    let out = backfill();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("0 new, 0 revised, 5 unchanged"));
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (splits, dividends, runs) = rt.block_on(async {
+        use mdhost::store::Store;
+        let store = mdhost::store::SqliteStore::connect(&url).await.unwrap();
+        let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        let (from, to) = (day("2024-01-01"), day("2025-01-01"));
+        let mut splits = vec![];
+        let mut dividends = vec![];
+        for s in ["ECHO", "BADACTION", "MSFT"] {
+            splits.extend(store.splits(s, from, to).await.unwrap());
+            dividends.extend(store.dividends(s, from, to).await.unwrap());
+        }
+        (splits, dividends, store.runs(10).await.unwrap())
+    });
+    let got: Vec<String> = splits
+        .iter()
+        .map(|s| {
+            format!(
+                "{} {} {}/{}",
+                s.action.symbol, s.action.ex_date, s.action.numerator, s.action.denominator
+            )
+        })
+        .chain(dividends.iter().map(|d| {
+            format!(
+                "{} {} {} {}",
+                d.action.symbol, d.action.ex_date, d.action.amount, d.action.currency
+            )
+        }))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "ECHO 2024-03-01 4/1",
+            "BADACTION 2024-03-01 4/1",
+            "MSFT 2024-03-01 4/1",
+            "ECHO 2024-03-01 0.205 USD",
+            "MSFT 2024-03-01 0.205 USD",
+        ]
+    );
+    let rows: Vec<_> = runs
+        .iter()
+        .map(|r| {
+            (
+                r.start.job.as_str(),
+                r.status,
+                r.symbols_ok,
+                r.symbols_failed,
+            )
+        })
+        .collect();
+    use mdhost::store::RunStatus::Ok;
+    assert_eq!(
+        rows,
+        [
+            ("actions-backfill", Ok, 3, 0),
+            ("actions-backfill", Ok, 3, 0)
+        ]
+    );
+}

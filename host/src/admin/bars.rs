@@ -1,6 +1,7 @@
-//! `GET /bars`: read access to one stored series, as JSON or CSV. The query is extracted
-//! as a typed struct that refuses unknown and repeated parameters, so that a mistyped
-//! parameter is a 400 naming it rather than a silent default.
+//! `GET /bars`: read access to one stored series, as JSON or CSV, and `GET /actions`: one
+//! symbol's stored corporate actions. The query is extracted as a typed struct that
+//! refuses unknown and repeated parameters, so that a mistyped parameter is a 400 naming
+//! it rather than a silent default.
 
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
@@ -141,6 +142,37 @@ pub(super) async fn bars(
             ([(CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response()
         }
     })
+}
+
+/// The parameters of `/actions`: ex-dates `from` through `to`, both inclusive.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionsParams {
+    symbol: String,
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+}
+
+pub(super) async fn actions(
+    State(s): State<AdminState>,
+    StrictQuery(p): StrictQuery<ActionsParams>,
+) -> Result<Response, ApiError> {
+    if p.symbol.is_empty() {
+        return Err(bad("parameter `symbol` is empty".into()));
+    }
+    let from = p.from.unwrap_or(chrono::NaiveDate::MIN);
+    let to =
+        p.to.map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
+    if to <= from {
+        return Err(bad(format!(
+            "parameters `from` ({from}) and `to` ({}) leave an empty range",
+            p.to.map(|d| d.to_string()).unwrap_or_default()
+        )));
+    }
+    let report = crate::export::stored_actions(&*s.store, &p.symbol, from, to)
+        .await
+        .map_err(|e| ApiError::store("reading corporate actions", e))?;
+    Ok(Json(report).into_response())
 }
 
 #[cfg(test)]

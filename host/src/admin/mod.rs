@@ -11,6 +11,7 @@
 //! | `GET /jobs`           | every job, its state and last run                            |
 //! | `POST /jobs/{name}/run` | 202 started, 404 unknown, 409 already running, 503 stopping |
 //! | `GET /freshness`      | freshness of every series, and which are stale               |
+//! | `GET /actions?symbol=&from=&to=` | one symbol's stored splits and dividends (JSON) |
 //! | `GET /quotas`         | each provider's request quotas: used, limit, exhausted until |
 //! | `GET /bars?symbol=&timeframe=&from=&to=&format=json\|csv` | one series' bars |
 
@@ -53,6 +54,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/freshness", get(routes::freshness))
         .route("/quotas", get(routes::quotas))
         .route("/bars", get(bars::bars))
+        .route("/actions", get(bars::actions))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::service::Host;
 use super::store::StoreArg;
-use crate::config::{JobConfig, JobKind, lacks_timeframe, not_loaded, parse_when};
+use crate::config::{JobConfig, JobData, JobKind, lacks_timeframe, not_loaded, parse_when};
 use crate::domain::Timeframe;
 use crate::jobs::{Progress, run_job};
 use crate::store::RunStatus;
@@ -205,6 +205,7 @@ fn job(args: &BackfillArgs, jobs: &[JobConfig]) -> anyhow::Result<JobConfig> {
                     to.format("%Y%m%dT%H%M")
                 ),
                 kind: JobKind::Backfill { from, to },
+                data: JobData::Bars,
                 providers: vec![provider.clone()],
                 symbols: args.symbols.clone(),
                 timeframe: tf,

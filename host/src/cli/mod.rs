@@ -61,6 +61,8 @@ pub enum Command {
     Migrate(store::MigrateArgs),
     /// Print stored bars of one series.
     Bars(store::BarsArgs),
+    /// Print the stored splits and dividends of one symbol, each source's own.
+    Actions(store::ActionsArgs),
     /// Show when each series last got a bar and which are stale.
     Freshness(store::FreshnessArgs),
     /// Show quarantined bars with every reason they were rejected.
@@ -128,6 +130,7 @@ pub fn main() -> ExitCode {
             Command::Plugin(cmd) => plugin::run(cmd).await,
             Command::Migrate(args) => store::migrate(args).await,
             Command::Bars(args) => store::bars(args).await,
+            Command::Actions(args) => store::actions(args).await,
             Command::Freshness(args) => store::freshness(args).await,
             Command::Quarantine(args) => store::quarantine(args).await,
             Command::Quotas(args) => store::quotas(args).await,

@@ -47,6 +47,54 @@ pub fn freshness_text(
     writeln!(out, "{} series, {} stale", rows.len(), stale.len())
 }
 
+pub fn actions_text(
+    out: &mut impl Write,
+    splits: &[crate::store::StoredSplit],
+    dividends: &[crate::store::StoredDividend],
+) -> std::io::Result<()> {
+    if splits.is_empty() && dividends.is_empty() {
+        return writeln!(out, "no corporate actions stored in that range");
+    }
+    writeln!(
+        out,
+        "{:<9} {:<12} {:<10} {:<24} {:<12} source",
+        "action", "symbol", "ex-date", "ratio / amount", "kind"
+    )?;
+    for s in splits {
+        let a = &s.action;
+        writeln!(
+            out,
+            "{:<9} {:<12} {:<10} {:<24} {:<12} {}",
+            "split",
+            a.symbol,
+            a.ex_date,
+            format!("{}/{}", a.numerator, a.denominator),
+            "-",
+            s.source
+        )?;
+    }
+    for d in dividends {
+        let a = &d.action;
+        let kind = serde_json::to_value(a.kind).ok();
+        writeln!(
+            out,
+            "{:<9} {:<12} {:<10} {:<24} {:<12} {}",
+            "dividend",
+            a.symbol,
+            a.ex_date,
+            format!("{} {}", a.amount, a.currency),
+            kind.as_ref().and_then(|k| k.as_str()).unwrap_or("-"),
+            d.source
+        )?;
+    }
+    writeln!(
+        out,
+        "{} split(s), {} dividend(s)",
+        splits.len(),
+        dividends.len()
+    )
+}
+
 pub fn quotas_text(
     out: &mut impl Write,
     lines: &[crate::quotas::QuotaLine],

@@ -66,6 +66,11 @@ pub struct ActionsArgs {
     /// Stop after this many pages per symbol batch.
     #[arg(long, default_value_t = 1_000)]
     pub max_pages: u32,
+    /// Write the actions that pass the host's rules to a store (and quarantine the rest)
+    /// instead of printing them. Without a URL: $MDHOST_DATABASE_URL, `[host] store`, else
+    /// sqlite://data/mdhost.db.
+    #[arg(long = "store", value_name = "URL", num_args = 0..=1, default_missing_value = "")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -291,59 +296,49 @@ async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let batch = plugin.info().max_symbols_per_request.max(1) as usize;
+    // The contract's range is half-open; --to is the last ex-date wanted.
+    let end = args.to.succ_opt().unwrap_or(args.to);
     let mut all = ActionsPage::default();
     let mut failures = Vec::new();
     for chunk in args.symbols.chunks(batch) {
-        let mut req = ActionsRequest {
+        let req = ActionsRequest {
             symbols: chunk.to_vec(),
             start: args.from,
-            // The contract's range is half-open; --to is the last ex-date wanted.
-            end: args.to.succ_opt().unwrap_or(args.to),
+            end,
             cursor: None,
         };
-        for page in 1.. {
-            match plugin.fetch_actions(&req).await {
-                Ok(Ok(p)) => {
-                    all.splits.extend(p.splits);
-                    all.dividends.extend(p.dividends);
-                    match p.next_cursor {
-                        Some(c) if page < args.max_pages && req.cursor.as_ref() != Some(&c) => {
-                            req.cursor = Some(c)
-                        }
-                        Some(_) => {
-                            failures.push(format!("{}: pagination does not end", chunk.join(",")));
-                            break;
-                        }
-                        None => break,
-                    }
-                }
-                Ok(Err(e)) => {
-                    failures.push(format!("{}: {e}", chunk.join(",")));
-                    break;
-                }
-                Err(e) => {
-                    failures.push(format!("{}: {} failure: {e}", chunk.join(","), e.kind()));
-                    break;
-                }
+        match crate::actions::fetch_all(&plugin, req, args.max_pages).await {
+            Ok(p) => {
+                all.splits.extend(p.splits);
+                all.dividends.extend(p.dividends);
             }
+            Err(e) => failures.push(format!("{}: {e}", chunk.join(","))),
         }
     }
-    // Checked by the host's rules, as they would be before storing: the exact values kept,
+    // Checked by the host's rules, as they are before storing: the exact values kept,
     // what breaks a rule listed with its reasons.
-    let expect = crate::validate::ActionsExpect {
-        symbols: &args.symbols,
-        start: args.from,
-        end: args.to.succ_opt().unwrap_or(args.to),
-        today: Utc::now().date_naive(),
-    };
-    let checked = crate::validate::check_actions(&all, &expect);
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &checked)?;
-    writeln!(out)?;
-    if !checked.rejected.is_empty() {
+    let checked = crate::actions::check(&all, &args.symbols, args.from, end);
+    let rejected = checked.rejected.len();
+    if let Some(url) = &args.store {
+        let url = super::store::StoreArg {
+            url: Some(url.clone()),
+        }
+        .resolve_with(config.host.store.as_ref())?;
+        let store = super::store::open_for_writing(&url).await?;
+        let (splits, dividends) = (checked.splits.len(), checked.dividends.len());
+        let sum = crate::actions::store(&*store, &plugin, checked).await?;
+        println!(
+            "{splits} split(s), {dividends} dividend(s): {} new, {} revised, {} unchanged; {} quarantined",
+            sum.inserted, sum.revised, sum.unchanged, sum.quarantined
+        );
+    } else {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &checked)?;
+        writeln!(out)?;
+    }
+    if rejected > 0 && args.store.is_none() {
         eprintln!(
-            "{} action(s) break the host's rules and would be quarantined (\"rejected\")",
-            checked.rejected.len()
+            "{rejected} action(s) break the host's rules and would be quarantined (\"rejected\")"
         );
     }
     for f in &failures {

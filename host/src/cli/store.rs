@@ -1,5 +1,5 @@
-//! `mdhost migrate`, `mdhost bars`, `mdhost freshness`, `mdhost quarantine`, `mdhost
-//! quotas`: the store from the command line.
+//! `mdhost migrate`, `mdhost bars`, `mdhost actions`, `mdhost freshness`, `mdhost
+//! quarantine`, `mdhost quotas`: the store from the command line.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -113,6 +113,51 @@ pub struct BarsArgs {
     pub config: Option<PathBuf>,
     #[command(flatten)]
     pub store: StoreArg,
+}
+
+#[derive(Debug, Args)]
+pub struct ActionsArgs {
+    /// Canonical symbol (AAPL, BRK.B).
+    #[arg(long)]
+    pub symbol: String,
+    /// First ex-date, inclusive (YYYY-MM-DD). Default: the earliest.
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last ex-date, inclusive (YYYY-MM-DD). Default: no end.
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Settings file whose `[host] store` is used when neither --store nor
+    /// $MDHOST_DATABASE_URL is given. Default: ./plugins.toml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+pub async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
+    let from = args.from.unwrap_or(chrono::NaiveDate::MIN);
+    // --to is the last ex-date wanted; the store's range is half-open.
+    let to = args
+        .to
+        .map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
+    if to <= from {
+        bail!("--to ({to}) is before --from ({from})");
+    }
+    let (_, store) = args.store.open(args.config.as_ref()).await?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let report = crate::export::stored_actions(&*store, &args.symbol, from, to).await?;
+        serde_json::to_writer_pretty(&mut out, &report)?;
+        writeln!(out)?;
+    } else {
+        let splits = store.splits(&args.symbol, from, to).await?;
+        let dividends = store.dividends(&args.symbol, from, to).await?;
+        output::actions_text(&mut out, &splits, &dividends)?;
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 //! and the view of it the admin API shows.
 
 pub mod account;
+pub mod actions;
 pub mod book;
 pub mod plan;
 pub mod run;

@@ -27,7 +27,7 @@ use super::account::{SymbolAccount, Tally, summary_line, verdict};
 use super::book::RunBook;
 use super::plan::{self, Window};
 use super::status::RunSummary;
-use crate::config::{JobConfig, JobKind};
+use crate::config::{JobConfig, JobData, JobKind};
 use crate::domain::{BarsRequest, ClassSet, ProviderError};
 use crate::failover::Failover;
 use crate::ingest::{Commit, Page, ingest};
@@ -116,6 +116,10 @@ pub async fn run_job(
     cancel: &CancellationToken,
     progress: &dyn Progress,
 ) -> RunSummary {
+    if job.data == JobData::Actions {
+        let lane = format!("job {}", job.name);
+        return crate::net::in_lane(&lane, super::actions::run(ctx, job, now, cancel)).await;
+    }
     let primary = &job.providers[0];
     let start = RunStart {
         job: job.name.clone(),

@@ -17,7 +17,7 @@ use tokio_util::task::TaskTracker;
 
 use super::run::{JobContext, Quiet, run_job};
 use super::status::{JobControl, JobStatus, RunSummary, TriggerError};
-use crate::config::{Config, JobConfig, JobKind};
+use crate::config::{Config, JobConfig, JobData, JobKind};
 use crate::validate::Validator;
 
 /// How often the scheduler looks for a new configuration.
@@ -186,6 +186,9 @@ impl JobControl for Scheduler {
             .map(|j| {
                 let slot = slots.get(&j.name);
                 let (kind, schedule) = match &j.kind {
+                    JobKind::Poll { schedule_text, .. } if j.data == JobData::Actions => {
+                        ("actions", Some(schedule_text.clone()))
+                    }
                     JobKind::Poll { schedule_text, .. } => ("poll", Some(schedule_text.clone())),
                     JobKind::Backfill { .. } => ("backfill", None),
                 };

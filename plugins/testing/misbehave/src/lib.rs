@@ -18,6 +18,8 @@
 //! - `EXTREMES`: two bars whose decimals are the hardest a provider sends (29 digits, 28
 //!   decimal places, 10^15 volumes with 8 decimals, float digits), to cross the boundary;
 //! - `OPTIONS`: answers `unsupported` with the values of its options as the host gave them;
+//! - `fetch-actions`: for each symbol a 4-for-1 split and a 0.205 USD dividend on the first
+//!   day asked for; `BADACTION`'s dividend is negative (to be quarantined);
 //! - `fetch-series`: a fixed FRED-like page (a missing value, vintages) for any series but
 //!   `BADDATE`, whose observation is dated 2021-02-30; `fetch-instruments`: two instruments;
 //! - anything else: one bar per symbol, computed from the request, no I/O.
@@ -27,9 +29,10 @@ mod leak;
 mod strain;
 
 use mdhost_sdk::{
-    AssetClass, Bar, BarsPage, BarsRequest, Date, Dec, Info, Instrument, InstrumentsPage,
-    InstrumentsRequest, Observation, OptionKind, OptionSpec, OptionValue, Provider, ProviderError,
-    RateLimit, SeriesMeta, SeriesPage, SeriesRequest, TimeUnit, Timeframe, http, url,
+    ActionsPage, ActionsRequest, AssetClass, Bar, BarsPage, BarsRequest, Date, Dec, Dividend,
+    DividendKind, Info, Instrument, InstrumentsPage, InstrumentsRequest, Observation, OptionKind,
+    OptionSpec, OptionValue, Provider, ProviderError, RateLimit, SeriesMeta, SeriesPage,
+    SeriesRequest, Split, TimeUnit, Timeframe, http, url,
 };
 
 struct Misbehave;
@@ -156,6 +159,7 @@ impl Provider for Misbehave {
             streaming: false,
             kinds: vec![
                 mdhost_sdk::DataKind::Bars,
+                mdhost_sdk::DataKind::CorporateActions,
                 mdhost_sdk::DataKind::EconomicSeries,
                 mdhost_sdk::DataKind::Instruments,
             ],
@@ -175,6 +179,35 @@ impl Provider for Misbehave {
                 },
             ],
         }
+    }
+
+    fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
+        let mut page = ActionsPage {
+            splits: vec![],
+            dividends: vec![],
+            next_cursor: None,
+        };
+        for symbol in &req.symbols {
+            page.splits.push(Split {
+                symbol: symbol.clone(),
+                ex_date: req.start,
+                numerator: "4".into(),
+                denominator: "1".into(),
+                provider_id: None,
+            });
+            page.dividends.push(Dividend {
+                symbol: symbol.clone(),
+                ex_date: req.start,
+                amount: if symbol == "BADACTION" { "-1" } else { "0.205" }.into(),
+                currency: "USD".into(),
+                kind: DividendKind::Regular,
+                declared_date: None,
+                record_date: None,
+                pay_date: None,
+                provider_id: Some(format!("div-{symbol}")),
+            });
+        }
+        Ok(page)
     }
 
     fn fetch_series(req: SeriesRequest) -> Result<SeriesPage, ProviderError> {
