@@ -857,3 +857,118 @@ async fn a_lost_store_makes_the_host_unready_but_metrics_still_answer() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_and_quotas_are_read_as_stored() {
+    let h = start(Setup {
+        config: "[plugins.misbehave]\nquota = { day = 3, month = 50 }\n",
+        ..Setup::default()
+    })
+    .await;
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let mut batch = mdhost::store::ActionsBatch::new(
+        mdhost::store::Source {
+            provider: "yahoo".into(),
+            version: "1.0.0".into(),
+        },
+        t("2020-11-10T00:00:00Z"),
+    );
+    batch.splits.push(mdhost::validate::actions::Split {
+        symbol: "AAPL".into(),
+        ex_date: day("2020-08-31"),
+        numerator: dec("4"),
+        denominator: dec("1"),
+        provider_id: None,
+    });
+    batch.dividends.push(mdhost::validate::actions::Dividend {
+        symbol: "AAPL".into(),
+        ex_date: day("2020-08-07"),
+        amount: dec("0.82"),
+        currency: "USD".into(),
+        kind: mdhost::domain::DividendKind::Regular,
+        declared_date: None,
+        record_date: None,
+        pay_date: Some(day("2020-08-13")),
+        provider_id: None,
+    });
+    h.store.write_actions(&batch).await.unwrap();
+    h.check(
+        "GET",
+        "/actions?symbol=AAPL&from=2020-08-01&to=2020-08-31",
+        200,
+        json!({
+            "symbol": "AAPL",
+            "splits": [{
+                "symbol": "AAPL", "ex_date": "2020-08-31", "numerator": "4", "denominator": "1",
+                "provider_id": null, "source": "yahoo", "plugin_version": "1.0.0",
+                "ingested_at": "2020-11-10T00:00:00Z"
+            }],
+            "dividends": [{
+                "symbol": "AAPL", "ex_date": "2020-08-07", "amount": "0.82", "currency": "USD",
+                "kind": "regular", "declared_date": null, "record_date": null,
+                "pay_date": "2020-08-13", "provider_id": null, "source": "yahoo",
+                "plugin_version": "1.0.0", "ingested_at": "2020-11-10T00:00:00Z"
+            }]
+        }),
+    )
+    .await;
+    // `to` is the last ex-date wanted: the split on the 31st is out of a range ending the 30th.
+    let a = h.get("/actions?symbol=AAPL&to=2020-08-30").await.json();
+    assert_eq!(a["splits"], json!([]));
+    h.check(
+        "GET",
+        "/actions?symbol=AAPL&from=2020-09-01&to=2020-08-01",
+        400,
+        error(
+            "bad_request",
+            "parameters `from` (2020-09-01) and `to` (2020-08-01) leave an empty range",
+        ),
+    )
+    .await;
+
+    // Two requests counted today: the operator's quotas, used and left.
+    let now = Utc::now();
+    let windows: Vec<_> = [
+        (mdhost::domain::QuotaPeriod::Day, 3),
+        (mdhost::domain::QuotaPeriod::Month, 50),
+    ]
+    .into_iter()
+    .map(|(period, limit)| mdhost::domain::QuotaWindow {
+        period,
+        start: period.window(now).0,
+        limit,
+    })
+    .collect();
+    for _ in 0..2 {
+        h.store.take_quota("misbehave", &windows, 0).await.unwrap();
+    }
+    let q = h.get("/quotas").await.json();
+    let lines: Vec<_> = q["quotas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["provider"].as_str().unwrap().to_owned(),
+                l["period"].as_str().unwrap().to_owned(),
+                l["used"].as_u64().unwrap(),
+                l["limit"].as_u64().unwrap(),
+                l["exhausted_until"].is_null(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            ("misbehave".to_owned(), "day".to_owned(), 2, 3, true),
+            ("misbehave".to_owned(), "month".to_owned(), 2, 50, true),
+        ]
+    );
+    h.store.take_quota("misbehave", &windows, 0).await.unwrap();
+    let q = h.get("/quotas").await.json();
+    assert_eq!(
+        q["quotas"][0]["exhausted_until"],
+        json!(mdhost::domain::QuotaPeriod::Day.window(now).1)
+    );
+    h.stop().await;
+}

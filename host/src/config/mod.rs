@@ -1402,7 +1402,7 @@ mod tests {
         check(
             &job("schedule = \"0 0 6 * * *\"\ntimeframe = \"1d\"\n"),
             Err(
-                "conf/plugins.toml:6: jobs[a].timeframe: an actions job has no timeframe (ex-dates are days); remove it",
+                "conf/plugins.toml:7: jobs[a].timeframe: an actions job has no timeframe (ex-dates are days); remove it",
             ),
         );
         check(
@@ -1414,7 +1414,7 @@ mod tests {
         check(
             &job("schedule = \"0 0 6 * * *\"\nfrom = \"2020-01-01\"\n"),
             Err(
-                "conf/plugins.toml:6: jobs[a].from: an actions job reads its lookback's ex-dates on its schedule; it takes no from/to",
+                "conf/plugins.toml:7: jobs[a].from: an actions job reads its lookback's ex-dates on its schedule; it takes no from/to",
             ),
         );
         // A bar job still needs its timeframe.
