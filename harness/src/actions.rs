@@ -22,46 +22,15 @@ pub struct ActionsRun {
     pub strict_failures: Vec<String>,
 }
 
-/// Follows the cursors of `req` to the last page, an error, or `max_pages`.
+/// Follows the cursors of `req` to the last page, an error, or `max_pages`, by the
+/// runtime's page rules.
 pub async fn fetch_all(
     plugin: &Plugin,
     req: &ActionsRequest,
     max_pages: u32,
 ) -> (ActionsPage, End) {
-    let mut all = ActionsPage::default();
-    let mut req = req.clone();
-    for _ in 0..max_pages {
-        match plugin.fetch_actions(&req).await {
-            Ok(Ok(p)) => {
-                all.splits.extend(p.splits);
-                all.dividends.extend(p.dividends);
-                match p.next_cursor {
-                    Some(c) if req.cursor.as_ref() != Some(&c) => req.cursor = Some(c),
-                    Some(c) => {
-                        let message = format!("cursor {c:?} repeated: pagination does not end");
-                        return (all, End::Stopped { message });
-                    }
-                    None => return (all, End::Complete),
-                }
-            }
-            Ok(Err(e)) => {
-                let end = End::ProviderError {
-                    kind: e.kind().to_owned(),
-                    message: e.to_string(),
-                };
-                return (all, end);
-            }
-            Err(e) => {
-                let end = End::CallError {
-                    kind: e.kind().to_owned(),
-                    message: e.to_string(),
-                };
-                return (all, end);
-            }
-        }
-    }
-    let message = format!("no last page after {max_pages} pages");
-    (all, End::Stopped { message })
+    let (page, end) = plugin.all_actions(req, max_pages).await;
+    (page, End::from(end))
 }
 
 /// The case's request as an actions request: the UTC dates of its range.

@@ -4,44 +4,21 @@
 
 use chrono::{NaiveDate, Utc};
 
-use crate::domain::{ActionsPage, ActionsRequest, ProviderError};
-use crate::runtime::{CallError, Plugin};
+use crate::domain::{ActionsPage, ActionsRequest};
+use crate::runtime::{End, Plugin};
 use crate::store::{ActionsBatch, ActionsSummary, Source, Store, StoreError};
 use crate::validate::{ActionsExpect, CheckedActions, check_actions};
 
-/// Why a request's actions could not be had.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    #[error("{0}")]
-    Provider(ProviderError),
-    #[error("{kind} failure: {0}", kind = .0.kind())]
-    Call(CallError),
-    #[error("pagination does not end (cursor repeated or {0} pages)")]
-    Endless(u32),
-}
-
-/// Every page of `req`'s actions, following cursors up to `max_pages`.
+/// Every page of `req`'s actions, or why the walk did not reach the last one.
 pub async fn fetch_all(
     plugin: &Plugin,
-    mut req: ActionsRequest,
+    req: &ActionsRequest,
     max_pages: u32,
-) -> Result<ActionsPage, FetchError> {
-    let mut all = ActionsPage::default();
-    for page in 1.. {
-        let p = match plugin.fetch_actions(&req).await {
-            Ok(Ok(p)) => p,
-            Ok(Err(e)) => return Err(FetchError::Provider(e)),
-            Err(e) => return Err(FetchError::Call(e)),
-        };
-        all.splits.extend(p.splits);
-        all.dividends.extend(p.dividends);
-        match p.next_cursor {
-            None => break,
-            Some(c) if page < max_pages && req.cursor.as_ref() != Some(&c) => req.cursor = Some(c),
-            Some(_) => return Err(FetchError::Endless(max_pages)),
-        }
+) -> Result<ActionsPage, End> {
+    match plugin.all_actions(req, max_pages).await {
+        (page, End::Complete) => Ok(page),
+        (_, end) => Err(end),
     }
-    Ok(all)
 }
 
 /// `page` judged by the host's rules for a request of `symbols` with ex-dates in

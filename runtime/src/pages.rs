@@ -2,13 +2,15 @@
 //! `plugin call`, stream gap recovery, the harness — pulls them from [`Pages`], so cursors
 //! are followed, repeated cursors caught and endless pagination stopped by one set of
 //! rules. What a caller does between pages (budgets, permits, writing) stays its own.
+//! Corporate actions are few: [`Plugin::all_actions`] gathers a request's pages into one
+//! answer by the same rules.
 
 use std::collections::HashSet;
 
 use serde::Serialize;
 
 use super::{CallError, Plugin};
-use mdhost_core::domain::{BarsRequest, ProviderError, RawBar};
+use mdhost_core::domain::{ActionsPage, ActionsRequest, BarsRequest, ProviderError, RawBar};
 
 /// One page as the loop saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,5 +130,33 @@ impl Pages<'_> {
             record,
             bars: page.bars,
         }
+    }
+}
+
+impl Plugin {
+    /// Every page of `req`'s corporate actions gathered into one answer, and how the walk
+    /// ended ([`End::Complete`] once a page came without a cursor). What came before an
+    /// error is returned with it.
+    pub async fn all_actions(&self, req: &ActionsRequest, max_pages: u32) -> (ActionsPage, End) {
+        let mut all = ActionsPage::default();
+        let mut req = req.clone();
+        let mut seen = HashSet::new();
+        for page in 1..=max_pages {
+            let p = match self.fetch_actions(&req).await {
+                Ok(Ok(p)) => p,
+                Ok(Err(e)) => return (all, End::Provider(e)),
+                Err(e) => return (all, End::Call(e)),
+            };
+            all.splits.extend(p.splits);
+            all.dividends.extend(p.dividends);
+            match p.next_cursor {
+                None => return (all, End::Complete),
+                Some(c) if !seen.insert(c.clone()) => {
+                    return (all, End::Repeated { page, cursor: c });
+                }
+                Some(c) => req.cursor = Some(c),
+            }
+        }
+        (all, End::Endless { max: max_pages })
     }
 }

@@ -307,7 +307,7 @@ async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
             end,
             cursor: None,
         };
-        match crate::actions::fetch_all(&plugin, req, args.max_pages).await {
+        match crate::actions::fetch_all(&plugin, &req, args.max_pages).await {
             Ok(p) => {
                 all.splits.extend(p.splits);
                 all.dividends.extend(p.dividends);

@@ -10,10 +10,11 @@ use tokio_util::sync::CancellationToken;
 use super::book::RunBook;
 use super::run::JobContext;
 use super::status::RunSummary;
-use crate::actions::{self, FetchError};
+use crate::actions;
 use crate::config::{JobConfig, JobKind, kinds_text};
 use crate::domain::{ActionsRequest, DataKind, ProviderError};
-use crate::store::{ActionsSummary, RunOutcome, RunStart, RunStatus};
+use crate::runtime::End;
+use crate::store::{ActionsSummary, RunOutcome, RunStatus};
 
 /// Pages one request may take before it counts as endless.
 const MAX_PAGES: u32 = 1_000;
@@ -57,20 +58,7 @@ pub async fn run(
     now: DateTime<Utc>,
     cancel: &CancellationToken,
 ) -> RunSummary {
-    let primary = &job.providers[0];
-    let book = RunBook::open(
-        &*ctx.store,
-        RunStart {
-            job: job.name.clone(),
-            provider: primary.clone(),
-            plugin_version: ctx
-                .registry
-                .get(primary)
-                .map_or_else(|| "missing".to_owned(), |p| p.version().to_owned()),
-            started_at: now,
-        },
-    )
-    .await;
+    let book = RunBook::open(&*ctx.store, super::run::run_start(ctx, job, now)).await;
     let (start, end) = range(job, now);
     let mut total = ActionsSummary::default();
     let (mut ok, mut failed) = (0u64, 0u64);
@@ -207,8 +195,11 @@ async fn serve(
                 cursor: None,
             };
             let span = tracing::info_span!("call", provider = %name, version = plugin.version());
-            match tracing::Instrument::instrument(actions::fetch_all(&plugin, req, MAX_PAGES), span)
-                .await
+            match tracing::Instrument::instrument(
+                actions::fetch_all(&plugin, &req, MAX_PAGES),
+                span,
+            )
+            .await
             {
                 Ok(p) => {
                     page.splits.extend(p.splits);
@@ -223,16 +214,16 @@ async fn serve(
         if let Some(e) = failure {
             // A provider at fault counts against its breaker; a spent quota or a symbol
             // it does not know is not a fault.
-            if matches!(
-                e,
-                FetchError::Call(_)
-                    | FetchError::Endless(_)
-                    | FetchError::Provider(
-                        ProviderError::Transient(_)
-                            | ProviderError::RateLimited(_)
-                            | ProviderError::Unauthorized(_)
-                    )
-            ) {
+            let fault = match &e {
+                End::Provider(p) => matches!(
+                    p,
+                    ProviderError::Transient(_)
+                        | ProviderError::RateLimited(_)
+                        | ProviderError::Unauthorized(_)
+                ),
+                _ => true,
+            };
+            if fault {
                 ctx.breakers.failure(name);
             }
             why.push(format!("{name}: {e}"));

@@ -106,6 +106,20 @@ enum Fail {
     Stopped,
 }
 
+/// The `runs` row of a run of `job` starting at `now`, named after its first provider.
+pub(super) fn run_start(ctx: &JobContext, job: &JobConfig, now: DateTime<Utc>) -> RunStart {
+    let primary = &job.providers[0];
+    RunStart {
+        job: job.name.clone(),
+        provider: primary.clone(),
+        plugin_version: ctx
+            .registry
+            .get(primary)
+            .map_or_else(|| "missing".to_owned(), |p| p.version().to_owned()),
+        started_at: now,
+    }
+}
+
 /// One run of `job`, as of `now`. Never fails as a whole: what went wrong is in the
 /// summary (and the `runs` row).
 pub async fn run_job(
@@ -120,17 +134,7 @@ pub async fn run_job(
         let lane = format!("job {}", job.name);
         return crate::net::in_lane(&lane, super::actions::run(ctx, job, now, cancel)).await;
     }
-    let primary = &job.providers[0];
-    let start = RunStart {
-        job: job.name.clone(),
-        provider: primary.clone(),
-        plugin_version: ctx
-            .registry
-            .get(primary)
-            .map_or_else(|| "missing".to_owned(), |p| p.version().to_owned()),
-        started_at: now,
-    };
-    let book = RunBook::open(&*ctx.store, start).await;
+    let book = RunBook::open(&*ctx.store, run_start(ctx, job, now)).await;
     let span = tracing::info_span!("run", job = %job.name, run = book.id().unwrap_or(-1));
     let runner = Runner {
         ctx,
