@@ -163,7 +163,7 @@ fn check_dividend(raw: &RawDividend, expect: &ActionsExpect<'_>) -> Result<Divid
 }
 
 /// Keeps one of each key; every copy of a key whose copies differ is rejected.
-fn merged<R: Clone + PartialEq, K: std::hash::Hash + Eq>(
+pub(super) fn merged<R: Clone + PartialEq, K: std::hash::Hash + Eq>(
     raws: &[R],
     key: impl Fn(&R) -> K,
     describe: impl Fn(&R) -> String,

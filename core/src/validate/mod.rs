@@ -12,6 +12,7 @@ pub mod gaps;
 mod hard;
 pub mod policy;
 mod reason;
+pub mod series;
 pub mod spike;
 
 use std::collections::{HashMap, HashSet};
@@ -26,6 +27,7 @@ pub use decimal::{DecimalError, parse as parse_decimal};
 pub use hard::Expect;
 pub use policy::{Policies, Policy};
 pub use reason::{EventKind, QualityEvent, Reason, ReasonCode};
+pub use series::{CheckedSeries, Observation, SeriesExpect, check_series};
 
 use crate::domain::{Bar, ClassSet, RawBar, Timeframe};
 
