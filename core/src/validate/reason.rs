@@ -53,9 +53,17 @@ pub enum ReasonCode {
     /// A dividend's currency is not an ISO 4217 code (three capital letters).
     #[serde(rename = "currency.invalid")]
     CurrencyInvalid,
-    /// A date no market data has: before 1800, or years ahead of the clock.
+    /// A date no market data has: before 1800, or years ahead of the clock; or a period
+    /// that ends before it starts.
     #[serde(rename = "date.implausible")]
     DateImplausible,
+    /// A listed instrument's symbol is not a canonical spelling (`AAPL`, `^GSPC`,
+    /// `EUR/USD`), or its provider spelling is empty.
+    #[serde(rename = "symbol.not_canonical")]
+    SymbolNotCanonical,
+    /// An exchange that is not an ISO 10383 MIC (four capital letters or digits).
+    #[serde(rename = "exchange.invalid")]
+    ExchangeInvalid,
 }
 
 impl ReasonCode {
@@ -80,6 +88,8 @@ impl ReasonCode {
             ReasonCode::AmountNegative => "amount.negative",
             ReasonCode::CurrencyInvalid => "currency.invalid",
             ReasonCode::DateImplausible => "date.implausible",
+            ReasonCode::SymbolNotCanonical => "symbol.not_canonical",
+            ReasonCode::ExchangeInvalid => "exchange.invalid",
         }
     }
 }
