@@ -2,7 +2,8 @@
 //! `plugin call`, stream gap recovery, the harness — pulls them from [`Pages`], so cursors
 //! are followed, repeated cursors caught and endless pagination stopped by one set of
 //! rules. What a caller does between pages (budgets, permits, writing) stays its own.
-//! Corporate actions are few: [`Plugin::all_actions`] gathers a request's pages into one
+//! Corporate actions, observations and listings are small: [`Plugin::all_actions`],
+//! [`Plugin::all_series`] and [`Plugin::all_instruments`] gather a request's pages into one
 //! answer by the same rules.
 
 use std::collections::HashSet;
@@ -10,7 +11,10 @@ use std::collections::HashSet;
 use serde::Serialize;
 
 use super::{CallError, Plugin};
-use mdhost_core::domain::{ActionsPage, ActionsRequest, BarsRequest, ProviderError, RawBar};
+use mdhost_core::domain::{
+    ActionsPage, ActionsRequest, BarsRequest, InstrumentsPage, InstrumentsRequest, ProviderError,
+    RawBar, SeriesPage, SeriesRequest,
+};
 
 /// One page as the loop saw it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,24 +143,140 @@ impl Plugin {
     /// error is returned with it.
     pub async fn all_actions(&self, req: &ActionsRequest, max_pages: u32) -> (ActionsPage, End) {
         let mut all = ActionsPage::default();
-        let mut req = req.clone();
-        let mut seen = HashSet::new();
-        for page in 1..=max_pages {
-            let p = match self.fetch_actions(&req).await {
-                Ok(Ok(p)) => p,
-                Ok(Err(e)) => return (all, End::Provider(e)),
-                Err(e) => return (all, End::Call(e)),
+        let fetch = async |cursor| {
+            let req = ActionsRequest {
+                cursor,
+                ..req.clone()
             };
+            self.fetch_actions(&req).await
+        };
+        let end = gather(req.cursor.clone(), max_pages, fetch, |p: ActionsPage| {
             all.splits.extend(p.splits);
             all.dividends.extend(p.dividends);
-            match p.next_cursor {
-                None => return (all, End::Complete),
-                Some(c) if !seen.insert(c.clone()) => {
-                    return (all, End::Repeated { page, cursor: c });
-                }
-                Some(c) => req.cursor = Some(c),
-            }
+            p.next_cursor
+        })
+        .await;
+        (all, end)
+    }
+
+    /// Every page of `req`'s observations gathered into one answer (the metadata of the
+    /// first page that has it), and how the walk ended.
+    pub async fn all_series(&self, req: &SeriesRequest, max_pages: u32) -> (SeriesPage, End) {
+        let mut all = SeriesPage {
+            series_id: req.series_id.clone(),
+            meta: None,
+            observations: vec![],
+            next_cursor: None,
+        };
+        let fetch = async |cursor| {
+            let req = SeriesRequest {
+                cursor,
+                ..req.clone()
+            };
+            self.fetch_series(&req).await
+        };
+        let end = gather(req.cursor.clone(), max_pages, fetch, |p: SeriesPage| {
+            // The answer is about the series the plugin names; a page naming another is
+            // kept so that the host's rules see it.
+            all.series_id = p.series_id;
+            all.meta = all.meta.take().or(p.meta);
+            all.observations.extend(p.observations);
+            p.next_cursor
+        })
+        .await;
+        (all, end)
+    }
+
+    /// Every page of `req`'s instrument listing gathered into one, and how the walk ended.
+    pub async fn all_instruments(
+        &self,
+        req: &InstrumentsRequest,
+        max_pages: u32,
+    ) -> (InstrumentsPage, End) {
+        let mut all = InstrumentsPage::default();
+        let fetch = async |cursor| {
+            let req = InstrumentsRequest {
+                cursor,
+                ..req.clone()
+            };
+            self.fetch_instruments(&req).await
+        };
+        let end = gather(
+            req.cursor.clone(),
+            max_pages,
+            fetch,
+            |p: InstrumentsPage| {
+                all.instruments.extend(p.instruments);
+                p.next_cursor
+            },
+        )
+        .await;
+        (all, end)
+    }
+}
+
+/// The page walk of the gathered kinds: `fetch` asks for the page at a cursor (`first`,
+/// then each page's next), `absorb` keeps a page and gives its next cursor; a cursor seen
+/// before, `max_pages` pages, an error or a sandbox failure ends the walk.
+async fn gather<P>(
+    first: Option<String>,
+    max_pages: u32,
+    mut fetch: impl AsyncFnMut(Option<String>) -> Result<Result<P, ProviderError>, CallError>,
+    mut absorb: impl FnMut(P) -> Option<String>,
+) -> End {
+    let mut cursor = first;
+    let mut seen = HashSet::new();
+    for page in 1..=max_pages {
+        let p = match fetch(cursor.take()).await {
+            Ok(Ok(p)) => p,
+            Ok(Err(e)) => return End::Provider(e),
+            Err(e) => return End::Call(e),
+        };
+        match absorb(p) {
+            None => return End::Complete,
+            Some(c) if !seen.insert(c.clone()) => return End::Repeated { page, cursor: c },
+            Some(c) => cursor = Some(c),
         }
-        (all, End::Endless { max: max_pages })
+    }
+    End::Endless { max: max_pages }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Walks pages whose next cursors are `cursors` (a page per entry), each page's
+    /// content its index: what was kept and how the walk ended.
+    async fn walk(cursors: &[Option<&str>], max_pages: u32) -> (Vec<usize>, String) {
+        let mut asked = 0;
+        let fetch = async |_cursor: Option<String>| {
+            let i = asked;
+            asked += 1;
+            Ok(Ok(i))
+        };
+        let mut kept = vec![];
+        let end = gather(None, max_pages, fetch, |i: usize| {
+            kept.push(i);
+            cursors.get(i).copied().flatten().map(str::to_owned)
+        })
+        .await;
+        (kept, end.to_string())
+    }
+
+    #[tokio::test]
+    async fn the_gathered_walk_ends_at_the_last_page_a_repeat_or_the_cap() {
+        assert_eq!(walk(&[None], 10).await, (vec![0], "complete".into()));
+        assert_eq!(
+            walk(&[Some("a"), Some("b"), None], 10).await,
+            (vec![0, 1, 2], "complete".into())
+        );
+        let (kept, end) = walk(&[Some("a"), Some("b"), Some("a")], 10).await;
+        assert_eq!(kept, vec![0, 1, 2]);
+        assert!(end.starts_with("page 3 returned cursor \"a\""), "{end}");
+        let (kept, end) = walk(&[Some("a"), Some("b"), Some("c"), Some("d")], 3).await;
+        assert_eq!(
+            (kept.len(), end.as_str()),
+            (3, "no last page after 3 pages")
+        );
     }
 }
