@@ -189,6 +189,31 @@ async fn a_missing_value_is_a_row_without_a_value_and_changing_it_is_a_revision(
     );
     let mut events = store.events(Some(OBSERVATION_REVISED), 10).await.unwrap();
     events.sort_by_key(|e| e.start);
+    // Logged like a revised action: the series as the symbol, the table as the timeframe,
+    // the observation's date at midnight UTC as the start.
+    let keys: Vec<(&str, &str, Option<DateTime<Utc>>, &str)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.symbol.as_str(),
+                e.timeframe.as_str(),
+                e.start,
+                e.source.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        keys,
+        ["2025-10-01", "2025-11-01", "2025-12-01"]
+            .iter()
+            .map(|date| (
+                "PAYEMS",
+                "observations",
+                Some(t(&format!("{date}T00:00:00Z"))),
+                "fred"
+            ))
+            .collect::<Vec<_>>()
+    );
     let got: Vec<(serde_json::Value, serde_json::Value)> = events
         .iter()
         .map(|e| {
