@@ -421,7 +421,7 @@ async fn quarantine<DB: Dialect>(
 
 /// A day as a query bound, clamped to the years 1 to 9999: an open range comes as
 /// `NaiveDate::MIN`/`MAX`, which DATE refuses and whose text sorts out of order.
-fn bound(d: NaiveDate) -> NaiveDate {
+pub(super) fn bound(d: NaiveDate) -> NaiveDate {
     let first = NaiveDate::from_ymd_opt(1, 1, 1).expect("a day");
     let last = NaiveDate::from_ymd_opt(9999, 12, 31).expect("a day");
     d.clamp(first, last)

@@ -39,6 +39,12 @@ pub(super) trait Dialect: Database {
     type Day: for<'t> Encode<'t, Self> + Type<Self> + Send;
     /// An exact decimal (Postgres: NUMERIC; SQLite: canonical TEXT).
     type Dec: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    /// An exact decimal that may be NULL (a missing observation).
+    type OptDec: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    /// An instant that may be NULL.
+    type OptAt: for<'t> Encode<'t, Self> + Type<Self> + Send;
+    /// A boolean (Postgres: BOOLEAN; SQLite: INTEGER 0 or 1).
+    type Flag: for<'t> Encode<'t, Self> + Type<Self> + Send;
     /// A row as the shared decoders read it.
     type Found: Columns + Send;
 
@@ -54,6 +60,9 @@ pub(super) trait Dialect: Database {
     fn int(n: i64) -> Self::Int;
     fn day(d: Option<NaiveDate>) -> Self::Day;
     fn dec(d: Decimal) -> Self::Dec;
+    fn opt_dec(d: Option<Decimal>) -> Self::OptDec;
+    fn opt_at(t: Option<DateTime<Utc>>) -> Self::OptAt;
+    fn flag(b: bool) -> Self::Flag;
 
     /// Begins a transaction that will write (SQLite takes the write lock up front).
     fn begin_write(
@@ -224,6 +233,18 @@ impl Dialect for Postgres {
     fn dec(d: Decimal) -> Self::Dec {
         d
     }
+    type OptDec = Option<Decimal>;
+    type OptAt = Option<DateTime<Utc>>;
+    type Flag = bool;
+    fn opt_dec(d: Option<Decimal>) -> Self::OptDec {
+        d
+    }
+    fn opt_at(t: Option<DateTime<Utc>>) -> Self::OptAt {
+        t
+    }
+    fn flag(b: bool) -> Self::Flag {
+        b
+    }
     async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
         Ok(pool.begin().await?)
     }
@@ -263,6 +284,18 @@ impl Dialect for Sqlite {
     }
     fn dec(d: Decimal) -> Self::Dec {
         d.to_string()
+    }
+    type OptDec = Option<String>;
+    type OptAt = Option<i64>;
+    type Flag = bool;
+    fn opt_dec(d: Option<Decimal>) -> Self::OptDec {
+        d.map(|d| d.to_string())
+    }
+    fn opt_at(t: Option<DateTime<Utc>>) -> Self::OptAt {
+        t.map(super::convert::to_nanos)
+    }
+    fn flag(b: bool) -> Self::Flag {
+        b
     }
     /// IMMEDIATE takes the write lock up front: a deferred transaction that reads first
     /// could fail to upgrade when another connection writes meanwhile.
@@ -438,6 +471,44 @@ macro_rules! impl_store {
                 limit: u32,
             ) -> Result<Vec<$crate::QuarantinedAction>, $crate::StoreError> {
                 $crate::actions::quarantined(&self.pool, limit).await
+            }
+
+            async fn write_series(
+                &self,
+                batch: &$crate::SeriesBatch,
+            ) -> Result<$crate::SeriesSummary, $crate::StoreError> {
+                $crate::series::write(&self.pool, batch).await
+            }
+
+            async fn observations(
+                &self,
+                series_id: &str,
+                from: chrono::NaiveDate,
+                to: chrono::NaiveDate,
+                as_of: Option<chrono::NaiveDate>,
+            ) -> Result<Vec<$crate::StoredObservation>, $crate::StoreError> {
+                $crate::series::read(&self.pool, series_id, from, to, as_of).await
+            }
+
+            async fn series_meta(
+                &self,
+                series_id: &str,
+            ) -> Result<Vec<$crate::StoredSeriesMeta>, $crate::StoreError> {
+                $crate::series::meta(&self.pool, series_id).await
+            }
+
+            async fn write_instruments(
+                &self,
+                batch: &$crate::InstrumentsBatch,
+            ) -> Result<$crate::InstrumentsSummary, $crate::StoreError> {
+                $crate::instruments::write(&self.pool, batch).await
+            }
+
+            async fn instruments(
+                &self,
+                source: Option<&str>,
+            ) -> Result<Vec<$crate::StoredInstrument>, $crate::StoreError> {
+                $crate::instruments::read(&self.pool, source).await
             }
         }
     };

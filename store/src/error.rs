@@ -28,6 +28,10 @@ pub enum StoreError {
         value: String,
         reason: String,
     },
+    /// A series batch holds an observation of another series: the caller's bug, refused
+    /// before anything is written.
+    #[error("a batch of series {expected:?} holds an observation of {found:?}")]
+    MixedBatch { expected: String, found: String },
     #[error("spool {path}: {source}")]
     Spool {
         path: String,

@@ -11,6 +11,12 @@
 //! batch, replays change nothing, a source's change to its own split or dividend is
 //! updated and logged as an `action.revised` event, and since the source is part of an
 //! action's key, every source keeps its own row.
+//!
+//! Economic series ([`Store::write_series`]) and instruments ([`Store::write_instruments`])
+//! keep them too: a missing observation is stored as a row without a value, a source's
+//! change to its own value or listing is logged as `observation.revised` or
+//! `instrument.revised`, vintages are rows of their own that an as-of read chooses from,
+//! and an instrument a provider stops listing is never deleted.
 
 mod actions;
 mod convert;
@@ -18,12 +24,16 @@ mod dialect;
 mod digest;
 mod error;
 mod gaps;
+mod instruments;
+mod keyed;
 mod migrate;
+mod observation;
 mod postgres;
 mod quotas;
 mod reads;
 mod rows;
 mod runs;
+mod series;
 pub mod spool;
 mod sqlite;
 mod types;
@@ -40,7 +50,10 @@ use rust_decimal::Decimal;
 
 pub use actions::REVISED as ACTION_REVISED;
 pub use error::StoreError;
+pub use instruments::REVISED as INSTRUMENT_REVISED;
+pub use observation::{Observation, ObservationError};
 pub use postgres::PgStore;
+pub use series::REVISED as OBSERVATION_REVISED;
 pub use spool::{Resilient, RetryPolicy};
 pub use sqlite::SqliteStore;
 pub use types::*;
@@ -199,6 +212,36 @@ pub trait Store: Send + Sync {
 
     /// The newest quarantined actions first.
     async fn quarantined_actions(&self, limit: u32) -> Result<Vec<QuarantinedAction>, StoreError>;
+
+    /// Writes one page of an economic series atomically; see the module docs. A batch
+    /// whose observations name another series is refused before anything is written.
+    async fn write_series(&self, batch: &SeriesBatch) -> Result<SeriesSummary, StoreError>;
+
+    /// Observations of `series_id` with `from ≤ date < to`, oldest first, every source's
+    /// (by source within a date); of each date and source the vintage valid on `as_of`
+    /// (`realtime_start ≤ as_of ≤ realtime_end`), or the latest without it. Missing
+    /// values come back as `value: None`.
+    async fn observations(
+        &self,
+        series_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Vec<StoredObservation>, StoreError>;
+
+    /// Every source's description of `series_id`, by source.
+    async fn series_meta(&self, series_id: &str) -> Result<Vec<StoredSeriesMeta>, StoreError>;
+
+    /// Upserts one page of instruments atomically; see the module docs. Instruments not
+    /// on the page are left as they are, never deleted.
+    async fn write_instruments(
+        &self,
+        batch: &InstrumentsBatch,
+    ) -> Result<InstrumentsSummary, StoreError>;
+
+    /// The stored instruments of `source`, or of every source, by canonical symbol, then
+    /// source and provider symbol.
+    async fn instruments(&self, source: Option<&str>) -> Result<Vec<StoredInstrument>, StoreError>;
 }
 
 /// Opens (creating if needed) and migrates the store at `url`.

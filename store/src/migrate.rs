@@ -46,6 +46,11 @@ const POSTGRES: Embedded = &[
         "corporate actions",
         include_str!("../../migrations/postgres/0007_corporate_actions.sql"),
     ),
+    (
+        8,
+        "series and instruments",
+        include_str!("../../migrations/postgres/0008_series_and_instruments.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -78,6 +83,11 @@ const SQLITE: Embedded = &[
         6,
         "corporate actions",
         include_str!("../../migrations/sqlite/0006_corporate_actions.sql"),
+    ),
+    (
+        7,
+        "series and instruments",
+        include_str!("../../migrations/sqlite/0007_series_and_instruments.sql"),
     ),
 ];
 

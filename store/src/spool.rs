@@ -470,4 +470,36 @@ impl Store for Resilient {
     async fn quarantined_actions(&self, limit: u32) -> Result<Vec<QuarantinedAction>, StoreError> {
         self.inner.quarantined_actions(limit).await
     }
+
+    // Series and instruments are not spooled, for the reason actions are not: core's
+    // `SeriesMeta` and `Instrument` do not deserialize. A write waits out an outage, then
+    // fails so the caller knows the page is not stored; it replays the spool first.
+    async fn write_series(&self, batch: &SeriesBatch) -> Result<SeriesSummary, StoreError> {
+        self.read(|| self.inner.write_series(batch)).await
+    }
+
+    async fn observations(
+        &self,
+        series_id: &str,
+        from: NaiveDate,
+        to: NaiveDate,
+        as_of: Option<NaiveDate>,
+    ) -> Result<Vec<StoredObservation>, StoreError> {
+        self.inner.observations(series_id, from, to, as_of).await
+    }
+
+    async fn series_meta(&self, series_id: &str) -> Result<Vec<StoredSeriesMeta>, StoreError> {
+        self.inner.series_meta(series_id).await
+    }
+
+    async fn write_instruments(
+        &self,
+        batch: &InstrumentsBatch,
+    ) -> Result<InstrumentsSummary, StoreError> {
+        self.read(|| self.inner.write_instruments(batch)).await
+    }
+
+    async fn instruments(&self, source: Option<&str>) -> Result<Vec<StoredInstrument>, StoreError> {
+        self.inner.instruments(source).await
+    }
 }

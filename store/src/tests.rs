@@ -104,7 +104,9 @@ macro_rules! both {
 }
 
 mod actions;
+mod instruments;
 mod quotas;
+mod series;
 
 both!(decimals_and_instants_round_trip_exactly);
 async fn decimals_and_instants_round_trip_exactly(store: Arc<dyn Store>) {

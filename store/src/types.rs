@@ -6,9 +6,13 @@ use std::ops::AddAssign;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use mdhost_core::domain::{AssetClass, Bar, QuotaPeriod, Timeframe};
+use mdhost_core::domain::{
+    AssetClass, Bar, Instrument, QuotaPeriod, SeriesMeta, SeriesPage, Timeframe,
+};
 use mdhost_core::validate::actions::{Dividend, Split};
 use mdhost_core::validate::{QualityEvent, Rejected};
+
+use crate::observation::{Observation, ObservationError};
 
 /// Who produced a batch: the plugin's name and version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -527,4 +531,132 @@ pub struct QuarantinedAction {
     pub source: String,
     pub plugin_version: String,
     pub received_at: DateTime<Utc>,
+}
+
+/// One page of one economic series, written in one transaction.
+///
+/// Serialize only, like [`ActionsBatch`]: `SeriesMeta` of `mdhost-core` does not
+/// deserialize, so a series batch is not spooled (see [`crate::Resilient`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SeriesBatch {
+    pub source: Source,
+    pub series_id: String,
+    /// The series' description, when the page carried one: kept per source, replaced when
+    /// it changes.
+    pub meta: Option<SeriesMeta>,
+    /// Every one of the series `series_id`; a write refuses a batch that mixes series.
+    pub observations: Vec<Observation>,
+    /// When the batch was received: `ingested_at` of what it writes.
+    pub received_at: DateTime<Utc>,
+}
+
+impl SeriesBatch {
+    pub fn new(source: Source, series_id: impl Into<String>, received_at: DateTime<Utc>) -> Self {
+        SeriesBatch {
+            source,
+            series_id: series_id.into(),
+            meta: None,
+            observations: Vec::new(),
+            received_at,
+        }
+    }
+
+    /// A plugin's page as a batch; the first value that is not an exact decimal fails it.
+    pub fn from_page(
+        source: Source,
+        page: &SeriesPage,
+        received_at: DateTime<Utc>,
+    ) -> Result<Self, ObservationError> {
+        let observations = page
+            .observations
+            .iter()
+            .map(|raw| Observation::from_raw(&page.series_id, raw))
+            .collect::<Result<_, _>>()?;
+        Ok(SeriesBatch {
+            source,
+            series_id: page.series_id.clone(),
+            meta: page.meta.clone(),
+            observations,
+            received_at,
+        })
+    }
+}
+
+/// What a write of a series did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SeriesSummary {
+    pub inserted: u64,
+    /// Values their own source changed (a number to another, or to or from missing):
+    /// updated in place, each logged as an `observation.revised` quality event.
+    pub revised: u64,
+    /// The same value whose vintage the source closed (a later vintage superseded it):
+    /// updated in place without an event, since no value changed.
+    pub updated: u64,
+    /// Identical to what the source had stored.
+    pub unchanged: u64,
+    /// The series' description was new or changed, and written.
+    pub meta_written: bool,
+}
+
+impl AddAssign for SeriesSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.revised += o.revised;
+        self.updated += o.updated;
+        self.unchanged += o.unchanged;
+        self.meta_written |= o.meta_written;
+    }
+}
+
+/// A stored row (an observation, an instrument) with its provenance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Stored<T> {
+    #[serde(flatten)]
+    pub item: T,
+    pub source: String,
+    pub plugin_version: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+pub type StoredObservation = Stored<Observation>;
+pub type StoredInstrument = Stored<Instrument>;
+
+/// A series' description as one source gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredSeriesMeta {
+    pub series_id: String,
+    #[serde(flatten)]
+    pub meta: SeriesMeta,
+    pub source: String,
+    pub plugin_version: String,
+    pub ingested_at: DateTime<Utc>,
+}
+
+/// One page of a provider's instruments, written in one transaction. Serialize only, as
+/// `Instrument` does not deserialize; not spooled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InstrumentsBatch {
+    pub source: Source,
+    pub instruments: Vec<Instrument>,
+    /// When the batch was received: `ingested_at` of what it writes.
+    pub received_at: DateTime<Utc>,
+}
+
+/// What a write of instruments did. Nothing is ever deleted: an instrument missing from a
+/// page stays as it was last listed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstrumentsSummary {
+    pub inserted: u64,
+    /// Changed by their own source: updated in place, each logged as an
+    /// `instrument.revised` quality event.
+    pub revised: u64,
+    pub unchanged: u64,
+}
+
+impl AddAssign for InstrumentsSummary {
+    fn add_assign(&mut self, o: Self) {
+        self.inserted += o.inserted;
+        self.revised += o.revised;
+        self.unchanged += o.unchanged;
+    }
 }
