@@ -143,12 +143,12 @@ impl Plugin {
     /// error is returned with it.
     pub async fn all_actions(&self, req: &ActionsRequest, max_pages: u32) -> (ActionsPage, End) {
         let mut all = ActionsPage::default();
-        let fetch = async |cursor| {
+        let fetch = |cursor| {
             let req = ActionsRequest {
                 cursor,
                 ..req.clone()
             };
-            self.fetch_actions(&req).await
+            async move { self.fetch_actions(&req).await }
         };
         let end = gather(req.cursor.clone(), max_pages, fetch, |p: ActionsPage| {
             all.splits.extend(p.splits);
@@ -168,12 +168,12 @@ impl Plugin {
             observations: vec![],
             next_cursor: None,
         };
-        let fetch = async |cursor| {
+        let fetch = |cursor| {
             let req = SeriesRequest {
                 cursor,
                 ..req.clone()
             };
-            self.fetch_series(&req).await
+            async move { self.fetch_series(&req).await }
         };
         let end = gather(req.cursor.clone(), max_pages, fetch, |p: SeriesPage| {
             // The answer is about the series the plugin names; a page naming another is
@@ -194,12 +194,12 @@ impl Plugin {
         max_pages: u32,
     ) -> (InstrumentsPage, End) {
         let mut all = InstrumentsPage::default();
-        let fetch = async |cursor| {
+        let fetch = |cursor| {
             let req = InstrumentsRequest {
                 cursor,
                 ..req.clone()
             };
-            self.fetch_instruments(&req).await
+            async move { self.fetch_instruments(&req).await }
         };
         let end = gather(
             req.cursor.clone(),
@@ -218,12 +218,17 @@ impl Plugin {
 /// The page walk of the gathered kinds: `fetch` asks for the page at a cursor (`first`,
 /// then each page's next), `absorb` keeps a page and gives its next cursor; a cursor seen
 /// before, `max_pages` pages, an error or a sandbox failure ends the walk.
-async fn gather<P>(
+async fn gather<P, F>(
     first: Option<String>,
     max_pages: u32,
-    mut fetch: impl AsyncFnMut(Option<String>) -> Result<Result<P, ProviderError>, CallError>,
+    mut fetch: impl FnMut(Option<String>) -> F,
     mut absorb: impl FnMut(P) -> Option<String>,
-) -> End {
+) -> End
+where
+    // A plain closure returning a future (not an async closure): the walk's future must be
+    // Send for the scheduler's tasks, which rustc cannot yet prove through async closures.
+    F: std::future::Future<Output = Result<Result<P, ProviderError>, CallError>>,
+{
     let mut cursor = first;
     let mut seen = HashSet::new();
     for page in 1..=max_pages {
@@ -249,10 +254,10 @@ mod tests {
     /// content its index: what was kept and how the walk ended.
     async fn walk(cursors: &[Option<&str>], max_pages: u32) -> (Vec<usize>, String) {
         let mut asked = 0;
-        let fetch = async |_cursor: Option<String>| {
+        let fetch = |_cursor: Option<String>| {
             let i = asked;
             asked += 1;
-            Ok(Ok(i))
+            std::future::ready(Ok(Ok(i)))
         };
         let mut kept = vec![];
         let end = gather(None, max_pages, fetch, |i: usize| {
