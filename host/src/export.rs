@@ -1,7 +1,8 @@
 //! Stored data as text for other programs: bars as CSV with the decimals exactly as the
 //! provider or the store has them and times in RFC 3339 UTC, and a symbol's corporate
-//! actions as JSON. One layout each, shared by the command line (`mdhost plugin call`,
-//! `mdhost bars`, `mdhost actions`) and the admin API (`/bars`, `/actions`).
+//! actions and a series' observations as JSON. One layout each, shared by the command
+//! line (`mdhost plugin call`, `mdhost bars`, `mdhost actions`, `mdhost series`) and the
+//! admin API (`/bars`, `/actions`, `/series/{id}`).
 
 use std::io::Write;
 
@@ -21,6 +22,26 @@ pub async fn stored_actions(
     let splits = store.splits(symbol, from, to).await?;
     let dividends = store.dividends(symbol, from, to).await?;
     Ok(serde_json::json!({ "symbol": symbol, "splits": splits, "dividends": dividends }))
+}
+
+/// One series' stored observations with dates in `[from, to)` (each date's vintage valid
+/// on `as_of`, else the latest) and every source's description of it; a missing value is
+/// `null`, never zero.
+pub async fn stored_series(
+    store: &dyn Store,
+    series_id: &str,
+    from: chrono::NaiveDate,
+    to: chrono::NaiveDate,
+    as_of: Option<chrono::NaiveDate>,
+) -> Result<serde_json::Value, StoreError> {
+    let observations = store.observations(series_id, from, to, as_of).await?;
+    let meta = store.series_meta(series_id).await?;
+    Ok(serde_json::json!({
+        "series_id": series_id,
+        "as_of": as_of,
+        "meta": meta,
+        "observations": observations,
+    }))
 }
 
 const BAR_HEADER: [&str; 11] = [

@@ -875,3 +875,87 @@ fn an_actions_job_stores_each_symbols_actions_and_leaves_a_run_row() {
         ]
     );
 }
+
+#[test]
+fn series_and_instruments_jobs_store_what_passes_and_read_it_back() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("plugins")).unwrap();
+    std::fs::copy(
+        common::test_wasm("misbehave"),
+        dir.path().join("plugins/misbehave.wasm"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("plugins.toml"),
+        "[host]\nplugins_dir = \"plugins\"\n\n\
+         [[jobs]]\nname = \"gdp\"\nkind = \"series\"\nproviders = [\"misbehave\"]\nsymbols = [\"GDP\", \"BADDATE\"]\nschedule = \"0 0 6 * * *\"\n\n\
+         [[jobs]]\nname = \"listing\"\nkind = \"instruments\"\nproviders = [\"misbehave\"]\nschedule = \"0 0 6 * * *\"\n",
+    )
+    .unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let run = |args: &[&str]| mdhost(&[args, &["--store", &url][..]].concat(), dir.path());
+    let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).trim().to_owned();
+
+    // BADDATE's page holds 2021-02-30: the plugin broke the contract, that series fails,
+    // GDP is stored; the run is partial and says which.
+    let out = run(&[
+        "backfill",
+        "--job",
+        "gdp",
+        "--from",
+        "2023-01-01",
+        "--to",
+        "2023-12-31",
+    ]);
+    assert!(!out.status.success());
+    let line = stdout(&out);
+    assert!(
+        line.starts_with(
+            "gdp-backfill: series 2023-01-01 to 2024-01-01: 1/2 series; 2 new, 0 revised, 0 unchanged, 0 rejected; failed: BADDATE: misbehave: contract failure"
+        ),
+        "{line}"
+    );
+    let out = run(&["series", "--id", "GDP"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let obs: Vec<(String, serde_json::Value)> = v["observations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| (o["date"].as_str().unwrap().to_owned(), o["value"].clone()))
+        .collect();
+    assert_eq!(
+        obs,
+        [
+            ("2023-07-01".to_owned(), serde_json::json!("27610.128")),
+            ("2023-10-01".to_owned(), serde_json::Value::Null),
+        ],
+        "a missing value is kept as missing"
+    );
+    assert_eq!(v["meta"][0]["units"], "Billions of Dollars");
+    // Before its vintage started, the value was not published.
+    let out = run(&["series", "--id", "GDP", "--as-of", "2024-01-01"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["observations"], serde_json::json!([]));
+
+    // A listing job needs no range: it runs once as configured.
+    let out = run(&["backfill", "--job", "listing"]);
+    assert!(out.status.success(), "{:?}", stderr_lines(&out));
+    assert_eq!(
+        stdout(&out),
+        "listing: instruments: 1/1 providers; 2 new, 0 revised, 0 unchanged, 0 rejected"
+    );
+    let out = run(&["instruments", "--provider", "misbehave"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let listed: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["symbol"].as_str().unwrap(),
+                i["provider_symbol"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed, [("AAPL", "AAPL"), ("BTC/USD", "X:BTCUSD")]);
+}

@@ -175,6 +175,55 @@ pub(super) async fn actions(
     Ok(Json(report).into_response())
 }
 
+/// The parameters of `/series/{id}`: dates `from` through `to`, both inclusive, and the
+/// vintage valid on `as_of`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeriesParams {
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+    as_of: Option<chrono::NaiveDate>,
+}
+
+pub(super) async fn series(
+    State(s): State<AdminState>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    StrictQuery(p): StrictQuery<SeriesParams>,
+) -> Result<Response, ApiError> {
+    let from = p.from.unwrap_or(chrono::NaiveDate::MIN);
+    let to =
+        p.to.map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
+    if to <= from {
+        return Err(bad(format!(
+            "parameters `from` ({from}) and `to` ({}) leave an empty range",
+            p.to.map(|d| d.to_string()).unwrap_or_default()
+        )));
+    }
+    let report = crate::export::stored_series(&*s.store, &id, from, to, p.as_of)
+        .await
+        .map_err(|e| ApiError::store("reading observations", e))?;
+    Ok(Json(report).into_response())
+}
+
+/// The parameters of `/instruments`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstrumentsParams {
+    provider: Option<String>,
+}
+
+pub(super) async fn instruments(
+    State(s): State<AdminState>,
+    StrictQuery(p): StrictQuery<InstrumentsParams>,
+) -> Result<Response, ApiError> {
+    let list = s
+        .store
+        .instruments(p.provider.as_deref())
+        .await
+        .map_err(|e| ApiError::store("reading instruments", e))?;
+    Ok(Json(list).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

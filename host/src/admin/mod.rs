@@ -12,6 +12,8 @@
 //! | `POST /jobs/{name}/run` | 202 started, 404 unknown, 409 already running, 503 stopping |
 //! | `GET /freshness`      | freshness of every series, and which are stale               |
 //! | `GET /actions?symbol=&from=&to=` | one symbol's stored splits and dividends (JSON) |
+//! | `GET /series/{id}?from=&to=&as_of=` | a series' observations and description (JSON) |
+//! | `GET /instruments?provider=` | the stored instrument listings (JSON)                |
 //! | `GET /quotas`         | each provider's request quotas: used, limit, exhausted until |
 //! | `GET /bars?symbol=&timeframe=&from=&to=&format=json\|csv` | one series' bars |
 
@@ -55,6 +57,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/quotas", get(routes::quotas))
         .route("/bars", get(bars::bars))
         .route("/actions", get(bars::actions))
+        .route("/series/{id}", get(bars::series))
+        .route("/instruments", get(bars::instruments))
         .fallback(routes::not_found)
         .method_not_allowed_fallback(routes::method_not_allowed)
         .with_state(state)

@@ -220,6 +220,8 @@ fn job(args: &BackfillArgs, jobs: &[JobConfig]) -> anyhow::Result<JobConfig> {
     if args.job.is_some() {
         match (&job.kind, args.from, args.to) {
             (JobKind::Backfill { .. }, None, None) => {}
+            // A job gathered whole (actions, series, a listing) runs once as configured.
+            (JobKind::Poll { .. }, None, None) if job.data != JobData::Bars => {}
             (_, Some(from), Some(to)) => {
                 // Its own checkpoints: a poll job's record only what its polls covered.
                 job.name = format!("{}-backfill", job.name);

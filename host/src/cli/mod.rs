@@ -63,6 +63,10 @@ pub enum Command {
     Bars(store::BarsArgs),
     /// Print the stored splits and dividends of one symbol, each source's own.
     Actions(store::ActionsArgs),
+    /// Print a stored economic series' observations (a vintage with --as-of) as JSON.
+    Series(store::SeriesArgs),
+    /// Print the stored instrument listings (of one provider with --provider) as JSON.
+    Instruments(store::InstrumentsArgs),
     /// Show when each series last got a bar and which are stale.
     Freshness(store::FreshnessArgs),
     /// Show quarantined bars with every reason they were rejected.
@@ -131,6 +135,8 @@ pub fn main() -> ExitCode {
             Command::Migrate(args) => store::migrate(args).await,
             Command::Bars(args) => store::bars(args).await,
             Command::Actions(args) => store::actions(args).await,
+            Command::Series(args) => store::series(args).await,
+            Command::Instruments(args) => store::instruments(args).await,
             Command::Freshness(args) => store::freshness(args).await,
             Command::Quarantine(args) => store::quarantine(args).await,
             Command::Quotas(args) => store::quotas(args).await,

@@ -1,5 +1,6 @@
-//! `mdhost migrate`, `mdhost bars`, `mdhost actions`, `mdhost freshness`, `mdhost
-//! quarantine`, `mdhost quotas`: the store from the command line.
+//! `mdhost migrate`, `mdhost bars`, `mdhost actions`, `mdhost series`, `mdhost
+//! instruments`, `mdhost freshness`, `mdhost quarantine`, `mdhost quotas`: the store from
+//! the command line.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -138,14 +139,7 @@ pub struct ActionsArgs {
 }
 
 pub async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
-    let from = args.from.unwrap_or(chrono::NaiveDate::MIN);
-    // --to is the last ex-date wanted; the store's range is half-open.
-    let to = args
-        .to
-        .map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
-    if to <= from {
-        bail!("--to ({to}) is before --from ({from})");
-    }
+    let (from, to) = day_range(args.from, args.to)?;
     let (_, store) = args.store.open(args.config.as_ref()).await?;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -158,6 +152,77 @@ pub async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
         output::actions_text(&mut out, &splits, &dividends)?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct SeriesArgs {
+    /// The series id (FRED's `GDP`, `UNRATE`, …).
+    #[arg(long)]
+    pub id: String,
+    /// First observation date, inclusive (YYYY-MM-DD). Default: the earliest.
+    #[arg(long)]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last observation date, inclusive (YYYY-MM-DD). Default: no end.
+    #[arg(long)]
+    pub to: Option<chrono::NaiveDate>,
+    /// The values as they were published on this day (the vintage valid then). Default:
+    /// the latest.
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<chrono::NaiveDate>,
+    /// Settings file whose `[host] store` is used when neither --store nor
+    /// $MDHOST_DATABASE_URL is given. Default: ./plugins.toml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+/// Prints a series' stored observations as JSON (exact decimals as strings, a missing
+/// value as null).
+pub async fn series(args: SeriesArgs) -> anyhow::Result<ExitCode> {
+    let (from, to) = day_range(args.from, args.to)?;
+    let (_, store) = args.store.open(args.config.as_ref()).await?;
+    let report = crate::export::stored_series(&*store, &args.id, from, to, args.as_of).await?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &report)?;
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Debug, Args)]
+pub struct InstrumentsArgs {
+    /// Only this provider's listing. Default: every provider's.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// Settings file whose `[host] store` is used when neither --store nor
+    /// $MDHOST_DATABASE_URL is given. Default: ./plugins.toml, when it exists.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub store: StoreArg,
+}
+
+/// Prints the stored instrument listings as JSON.
+pub async fn instruments(args: InstrumentsArgs) -> anyhow::Result<ExitCode> {
+    let (_, store) = args.store.open(args.config.as_ref()).await?;
+    let list = store.instruments(args.provider.as_deref()).await?;
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &list)?;
+    writeln!(out)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--from`/`--to` days, both inclusive, as the store's half-open range.
+fn day_range(
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> anyhow::Result<(chrono::NaiveDate, chrono::NaiveDate)> {
+    let start = from.unwrap_or(chrono::NaiveDate::MIN);
+    let end = to.map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
+    if end <= start {
+        bail!("--to ({end}) is before --from ({start})");
+    }
+    Ok((start, end))
 }
 
 #[derive(Debug, Args)]

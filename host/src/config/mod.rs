@@ -208,6 +208,33 @@ pub enum JobData {
     /// Splits and dividends (`kind = "actions"`): polled on the schedule over the
     /// lookback's ex-dates; the job's timeframe is `1d`, the resolution of an ex-date.
     Actions,
+    /// Economic observations (`kind = "series"`): `symbols` are series ids (`GDP`).
+    Series,
+    /// Each provider's instrument listing (`kind = "instruments"`): no symbols.
+    Instruments,
+}
+
+impl JobData {
+    /// The job kind that names it in `[[jobs]]`, and the kind of data its providers
+    /// must declare.
+    fn of(kind: &str) -> Option<(JobData, DataKind)> {
+        Some(match kind {
+            "poll" | "backfill" => (JobData::Bars, DataKind::Bars),
+            "actions" => (JobData::Actions, DataKind::CorporateActions),
+            "series" => (JobData::Series, DataKind::EconomicSeries),
+            "instruments" => (JobData::Instruments, DataKind::Instruments),
+            _ => return None,
+        })
+    }
+
+    pub fn kind(self) -> DataKind {
+        match self {
+            JobData::Bars => DataKind::Bars,
+            JobData::Actions => DataKind::CorporateActions,
+            JobData::Series => DataKind::EconomicSeries,
+            JobData::Instruments => DataKind::Instruments,
+        }
+    }
 }
 
 /// One validated `[[jobs]]` entry.
@@ -408,12 +435,13 @@ impl Config {
             for p in &j.providers {
                 match j.data {
                     JobData::Bars => serves(&key, p, j.timeframe, (&timeframe, ""))?,
-                    JobData::Actions => {
+                    data => {
                         if let Some(info) = provider(&key, p)?
-                            && !info.kinds.contains(&DataKind::CorporateActions)
+                            && !info.kinds.contains(&data.kind())
                         {
                             let message = format!(
-                                "plugin {p} does not serve corporate actions (it serves: {})",
+                                "plugin {p} does not serve {} (it serves: {})",
+                                kinds_text(&[data.kind()]),
                                 kinds_text(&info.kinds)
                             );
                             return Err(self.located(&key, p, message));
@@ -504,6 +532,12 @@ pub fn lacks_timeframe(info: &ProviderInfo, timeframe: Timeframe) -> Option<Stri
 struct Source<'a> {
     text: &'a str,
     file: &'a Path,
+}
+
+/// "a poll", "an actions": a job kind with its article, for messages.
+fn article(kind: &str) -> String {
+    let an = kind.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {kind}", if an { "an" } else { "a" })
 }
 
 /// A plugin's kinds of data as configuration and `describe` spell them.
@@ -654,13 +688,18 @@ impl Source<'_> {
                 "list at least one provider (failover order)",
             );
         }
-        let actions = j.kind.as_ref().is_some_and(|k| k.get_ref() == "actions");
-        let timeframe: Timeframe = match (&j.timeframe, actions) {
+        let kind_text = j.kind.as_ref().map_or("poll", |k| k.get_ref().as_str());
+        let data = JobData::of(kind_text).map_or(JobData::Bars, |(d, _)| d);
+        let gathered = data != JobData::Bars;
+        let timeframe: Timeframe = match (&j.timeframe, gathered) {
             (Some(tf), true) => {
                 return self.err(
                     tf.span(),
                     k("timeframe"),
-                    "an actions job has no timeframe (ex-dates are days); remove it",
+                    format!(
+                        "{} job has no timeframe (its dates are days); remove it",
+                        article(kind_text)
+                    ),
                 );
             }
             (None, true) => Timeframe::new(crate::domain::TimeUnit::Day, 1),
@@ -680,7 +719,18 @@ impl Source<'_> {
             }
         };
         let kind = self.job_kind(&name, &j)?;
-        let symbols = self.job_symbols(&name, &j.name, j.symbols, j.symbols_file, base)?;
+        let symbols = if data == JobData::Instruments {
+            if let Some(s) = &j.symbols {
+                return self.err(
+                    s.span(),
+                    k("symbols"),
+                    "an instruments job reads each provider's whole listing; it takes no symbols",
+                );
+            }
+            Vec::new()
+        } else {
+            self.job_symbols(&name, &j.name, j.symbols, j.symbols_file, base)?
+        };
         let positive = |v: Option<Spanned<u32>>, field: &str, default: u32| {
             self.at_least_one(v.as_ref(), k(field))
                 .map(|n| n.unwrap_or(default) as usize)
@@ -699,11 +749,7 @@ impl Source<'_> {
             concurrency: positive(j.concurrency, "concurrency", 1)?,
             name,
             kind,
-            data: if actions {
-                JobData::Actions
-            } else {
-                JobData::Bars
-            },
+            data,
             providers,
             symbols,
             timeframe,
@@ -782,21 +828,24 @@ impl Source<'_> {
         let k = |field: &str| format!("jobs[{name}].{field}");
         let kind_text = j.kind.as_ref().map_or("poll", |k| k.get_ref().as_str());
         Ok(match kind_text {
-            "poll" | "actions" => {
+            "poll" | "actions" | "series" | "instruments" => {
                 let Some(sched) = &j.schedule else {
                     return self.err(
                         j.name.span(),
                         k("schedule"),
-                        format!("a {kind_text} job needs a cron schedule, e.g. \"0 */5 * * * *\""),
+                        format!(
+                            "{} job needs a cron schedule, e.g. \"0 */5 * * * *\"",
+                            article(kind_text)
+                        ),
                     );
                 };
-                if kind_text == "actions"
+                if kind_text != "poll"
                     && let Some(f) = j.from.as_ref().or(j.to.as_ref())
                 {
                     return self.err(
                         f.span(),
                         k(if j.from.is_some() { "from" } else { "to" }),
-                        "an actions job reads its lookback's ex-dates on its schedule; it takes no from/to",
+                        format!("{} job runs on its schedule; it takes no from/to (mdhost backfill --job NAME --from … --to … reads a range once)", article(kind_text)),
                     );
                 }
                 let text = sched.get_ref().trim().to_owned();
@@ -804,8 +853,13 @@ impl Source<'_> {
                     Ok(s) => Box::new(s),
                     Err(m) => return self.err(sched.span(), k("schedule"), m),
                 };
-                // Actions are announced ahead and corrected late: a month back by default.
-                let default_days = if kind_text == "actions" { 30 } else { 2 };
+                // Actions are announced ahead and corrected late: a month back by default;
+                // series are monthly or quarterly and revised for years: two years back.
+                let default_days = match kind_text {
+                    "actions" => 30,
+                    "series" => 730,
+                    _ => 2,
+                };
                 let lookback = match &j.lookback {
                     Some(l) => self.duration(l, k("lookback"), "\"2d\" or \"6h\"")?,
                     None => Duration::from_secs(default_days * 86_400),
@@ -844,7 +898,9 @@ impl Source<'_> {
                 return self.err(
                     span,
                     k("kind"),
-                    format!("{other:?}: expected \"poll\", \"backfill\" or \"actions\""),
+                    format!(
+                        "{other:?}: expected \"poll\", \"backfill\", \"actions\", \"series\" or \"instruments\""
+                    ),
                 );
             }
         })
@@ -1257,7 +1313,7 @@ mod tests {
         check(
             &job("symbols = [\"AAPL\"]\nkind = \"sometimes\"\n"),
             Err(
-                "conf/plugins.toml:8: jobs[j].kind: \"sometimes\": expected \"poll\", \"backfill\" or \"actions\"",
+                "conf/plugins.toml:8: jobs[j].kind: \"sometimes\": expected \"poll\", \"backfill\", \"actions\", \"series\" or \"instruments\"",
             ),
         );
         check(
@@ -1402,19 +1458,19 @@ mod tests {
         check(
             &job("schedule = \"0 0 6 * * *\"\ntimeframe = \"1d\"\n"),
             Err(
-                "conf/plugins.toml:7: jobs[a].timeframe: an actions job has no timeframe (ex-dates are days); remove it",
+                "conf/plugins.toml:7: jobs[a].timeframe: an actions job has no timeframe (its dates are days); remove it",
             ),
         );
         check(
             &job(""),
             Err(
-                "conf/plugins.toml:2: jobs[a].schedule: a actions job needs a cron schedule, e.g. \"0 */5 * * * *\"",
+                "conf/plugins.toml:2: jobs[a].schedule: an actions job needs a cron schedule, e.g. \"0 */5 * * * *\"",
             ),
         );
         check(
             &job("schedule = \"0 0 6 * * *\"\nfrom = \"2020-01-01\"\n"),
             Err(
-                "conf/plugins.toml:7: jobs[a].from: an actions job reads its lookback's ex-dates on its schedule; it takes no from/to",
+                "conf/plugins.toml:7: jobs[a].from: an actions job runs on its schedule; it takes no from/to (mdhost backfill --job NAME --from … --to … reads a range once)",
             ),
         );
         // A bar job still needs its timeframe.
@@ -1450,7 +1506,7 @@ mod tests {
             &actions("[\"yahoo\", \"binance\"]"),
             None,
             Err(
-                "conf/plugins.toml:4: jobs[a].providers: plugin binance does not serve corporate actions (it serves: bars)",
+                "conf/plugins.toml:4: jobs[a].providers: plugin binance does not serve corporate-actions (it serves: bars)",
             ),
         );
         check_plugins(

@@ -2,8 +2,8 @@
 //! and the view of it the admin API shows.
 
 pub mod account;
-pub mod actions;
 pub mod book;
+pub mod gathered;
 pub mod plan;
 pub mod run;
 pub mod scheduler;

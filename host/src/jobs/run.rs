@@ -130,9 +130,9 @@ pub async fn run_job(
     cancel: &CancellationToken,
     progress: &dyn Progress,
 ) -> RunSummary {
-    if job.data == JobData::Actions {
+    if job.data != JobData::Bars {
         let lane = format!("job {}", job.name);
-        return crate::net::in_lane(&lane, super::actions::run(ctx, job, now, cancel)).await;
+        return crate::net::in_lane(&lane, super::gathered::run(ctx, job, now, cancel)).await;
     }
     let book = RunBook::open(&*ctx.store, run_start(ctx, job, now)).await;
     let span = tracing::info_span!("run", job = %job.name, run = book.id().unwrap_or(-1));

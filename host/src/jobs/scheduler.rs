@@ -186,8 +186,13 @@ impl JobControl for Scheduler {
             .map(|j| {
                 let slot = slots.get(&j.name);
                 let (kind, schedule) = match &j.kind {
-                    JobKind::Poll { schedule_text, .. } if j.data == JobData::Actions => {
-                        ("actions", Some(schedule_text.clone()))
+                    JobKind::Poll { schedule_text, .. } if j.data != JobData::Bars => {
+                        let kind = match j.data {
+                            JobData::Series => "series",
+                            JobData::Instruments => "instruments",
+                            _ => "actions",
+                        };
+                        (kind, Some(schedule_text.clone()))
                     }
                     JobKind::Poll { schedule_text, .. } => ("poll", Some(schedule_text.clone())),
                     JobKind::Backfill { .. } => ("backfill", None),
