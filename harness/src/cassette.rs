@@ -55,6 +55,7 @@ struct RawCassette {
 struct RawCase {
     #[serde(default, skip_serializing_if = "CaseKind::is_bars")]
     kind: CaseKind,
+    #[serde(default)]
     symbols: Vec<String>,
     /// Bars cases only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -200,6 +201,12 @@ pub enum CaseKind {
     Bars,
     /// `fetch-actions` for the ex-dates of `[start, end)` (their UTC dates).
     Actions,
+    /// `fetch-series` of the one symbol (the series id) for the dates of `[start, end)`,
+    /// the latest vintage.
+    Series,
+    /// `fetch-instruments`: the whole listing (of `asset_class`, if given; no symbols, and
+    /// `start`/`end` say nothing).
+    Instruments,
 }
 
 impl CaseKind {
@@ -365,19 +372,32 @@ impl Cassette {
                         c.start, c.end
                     )));
                 }
-                if c.symbols.is_empty() {
-                    return Err(err("case: symbols is empty".into()));
+                match (c.kind, c.symbols.len()) {
+                    (CaseKind::Instruments, 0) => {}
+                    (CaseKind::Instruments, _) => {
+                        return Err(err("case: an instruments case has no symbols".into()));
+                    }
+                    (_, 0) => return Err(err("case: symbols is empty".into())),
+                    (CaseKind::Series, 1) => {}
+                    (CaseKind::Series, _) => {
+                        return Err(err(
+                            "case: a series case has one symbol, the series id".into()
+                        ));
+                    }
+                    _ => {}
                 }
                 let timeframe = match (c.kind, c.timeframe) {
                     (CaseKind::Bars, Some(t)) => t,
                     (CaseKind::Bars, None) => {
                         return Err(err("case: timeframe is missing".into()));
                     }
-                    (CaseKind::Actions, None) => {
-                        Timeframe::new(mdhost_core::domain::TimeUnit::Day, 1)
-                    }
-                    (CaseKind::Actions, Some(_)) => {
-                        return Err(err("case: an actions case has no timeframe".into()));
+                    (_, None) => Timeframe::new(mdhost_core::domain::TimeUnit::Day, 1),
+                    (kind, Some(_)) => {
+                        let kind = serde_json::to_value(kind).unwrap_or_default();
+                        return Err(err(format!(
+                            "case: a {} case has no timeframe",
+                            kind.as_str().unwrap_or_default()
+                        )));
                     }
                 };
                 Ok(CaseSpec {

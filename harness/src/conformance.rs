@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use super::actions;
 use super::case::{CaseFiles, End, Outcome};
 use super::cassette::{Answer, CaseKind, CaseSpec, Cassette, write_atomically};
+use super::gathered;
 use super::golden;
 use super::report::{CheckResult, PLUGIN_CASE};
 use super::runner::{Harness, Run};
@@ -286,12 +286,8 @@ pub fn case_checks(
     bless: bool,
 ) -> Vec<CheckResult> {
     let name = files.name.as_str();
-    if let Some(spec) = cassette
-        .case
-        .as_ref()
-        .filter(|c| c.kind == CaseKind::Actions)
-    {
-        return actions_case_checks(h, files, cassette, spec, bless);
+    if let Some(spec) = cassette.case.as_ref().filter(|c| c.kind != CaseKind::Bars) {
+        return gathered_case_checks(h, files, cassette, spec, bless);
     }
     let Some(spec) = &cassette.case else {
         return vec![CheckResult::new(
@@ -358,9 +354,9 @@ fn not_blessed(name: &str, misses: &[String]) -> CheckResult {
     )
 }
 
-/// The checks of an actions case: replay, golden, the host's rules for actions, how it
-/// ended, determinism.
-fn actions_case_checks(
+/// The checks of a case of a gathered kind (actions, series, instruments): replay, golden,
+/// the host's rules for its kind, how it ended, determinism.
+fn gathered_case_checks(
     h: &Harness,
     files: &CaseFiles,
     cassette: &Arc<Cassette>,
@@ -368,11 +364,11 @@ fn actions_case_checks(
     bless: bool,
 ) -> Vec<CheckResult> {
     let name = files.name.as_str();
-    let first = h.run_actions(cassette.clone(), &actions::request(spec));
+    let first = h.run_gathered(cassette.clone(), &gathered::request(spec));
     let clean = first.log.misses.is_empty();
     let golden = match (bless, clean) {
         (true, false) => not_blessed(name, &first.log.misses),
-        _ => golden_check(name, files, &actions::render(&first), bless),
+        _ => golden_check(name, files, &gathered::render(&first), bless),
     };
     let sandboxed = matches!(first.end, End::CallError { .. });
     let errors = if bless && clean && !sandboxed {
@@ -388,9 +384,9 @@ fn actions_case_checks(
     vec![
         replay_check(name, &first.strict_failures, cassette),
         golden,
-        actions::validation_check(name, spec, &first),
+        gathered::validation_check(name, spec, &first),
         errors,
-        actions::determinism_check(name, h, cassette, spec, &first),
+        gathered::determinism_check(name, h, cassette, spec, &first),
     ]
 }
 

@@ -8,13 +8,14 @@
 //! golden files); [`runner`] (a plugin in a paused-clock host); [`validate`] (the host's
 //! validation rules applied to replayed output); [`conformance`] (the checklist); [`report`];
 //! [`bless`] (what `--bless` writes into a cassette); [`parse`] (one body fed to a plugin);
-//! [`actions`] (cases of corporate actions).
+//! [`gathered`] (cases of the kinds answered whole: corporate actions, economic series,
+//! instrument listings).
 
-pub mod actions;
 pub mod bless;
 pub mod case;
 pub mod cassette;
 pub mod conformance;
+pub mod gathered;
 pub mod golden;
 pub mod matching;
 pub mod parse;

@@ -154,17 +154,18 @@ impl Harness {
         self.tokio.block_on(self.plugin.describe())
     }
 
-    /// Runs an actions request page by page against a fresh replay of `cassette`.
-    pub fn run_actions(
+    /// Runs a request of a gathered kind page by page against a fresh replay of
+    /// `cassette`.
+    pub fn run_gathered(
         &self,
         cassette: Arc<Cassette>,
-        req: &mdhost_core::domain::ActionsRequest,
-    ) -> super::actions::ActionsRun {
+        ask: &super::gathered::Ask,
+    ) -> super::gathered::GatheredRun {
         self.replay.load(cassette);
         self.tokio.block_on(async {
-            let (page, end) = super::actions::fetch_all(&self.plugin, req, self.max_pages).await;
-            super::actions::ActionsRun {
-                page,
+            let (answer, end) = super::gathered::fetch_all(&self.plugin, ask, self.max_pages).await;
+            super::gathered::GatheredRun {
+                answer,
                 end,
                 log: self.replay.log(),
                 strict_failures: self.replay.strict_failures(),

@@ -664,3 +664,64 @@ fn a_daily_bar_off_its_trading_date_fails_the_trading_date_check() {
     assert!(check("crypto").pass, "{}", r.to_text());
     assert!(check("fx_weekdays").pass, "{}", r.to_text());
 }
+
+#[test]
+fn series_and_instruments_cases_are_replayed_checked_and_blessed() {
+    let case = |kind: &str, symbols: &str, start: &str| {
+        format!(
+            "version: 1\ncase:\n  kind: {kind}\n{symbols}  start: {start}T00:00:00Z\n  end: 2024-01-01T00:00:00Z\n"
+        )
+    };
+    let dir = cases_dir(&[
+        (
+            "gdp.yaml",
+            &case("series", "  symbols: ['GDP']\n", "2023-01-01"),
+        ),
+        (
+            "gdp_late.yaml",
+            &case("series", "  symbols: ['GDP']\n", "2023-08-01"),
+        ),
+        ("listing.yaml", &case("instruments", "", "2023-01-01")),
+    ]);
+    // misbehave answers both kinds without a request: the cassettes hold no exchanges.
+    let misbehave = wasm("plugins/testing/misbehave.wasm");
+    let of = |r: &Report, case: &str| -> Vec<(String, bool)> {
+        r.results
+            .iter()
+            .filter(|x| x.case == case)
+            .map(|x| (x.check.clone(), x.pass))
+            .collect()
+    };
+    let r = run(&misbehave, dir.path(), true).unwrap();
+    let all_pass = |case: &str| {
+        ["replay", "golden", "validation", "errors", "deterministic"]
+            .iter()
+            .map(|c| ((*c).to_owned(), true))
+            .collect::<Vec<_>>()
+            == of(&r, case)
+    };
+    assert!(all_pass("gdp"), "{}", r.to_text());
+    assert!(all_pass("listing"), "{}", r.to_text());
+    let gdp = std::fs::read_to_string(dir.path().join("gdp.golden.json")).unwrap();
+    assert!(gdp.contains(r#""value":"27610.128""#), "{gdp}");
+    assert!(
+        gdp.contains(r#""value":null"#),
+        "a missing value stays missing: {gdp}"
+    );
+    assert!(gdp.contains(r#""units":"Billions of Dollars""#), "{gdp}");
+    let listing = std::fs::read_to_string(dir.path().join("listing.golden.json")).unwrap();
+    assert!(
+        listing.contains(r#""provider_symbol":"X:BTCUSD""#),
+        "{listing}"
+    );
+    // An observation outside the case's range breaks the host's rules.
+    let m = failure(&r, "gdp_late", "validation");
+    assert!(m.contains("range.outside"), "{m}");
+    // Blessed goldens pass as they are.
+    let again = run(&misbehave, dir.path(), false).unwrap();
+    assert!(
+        of(&again, "gdp").iter().all(|(_, pass)| *pass),
+        "{}",
+        again.to_text()
+    );
+}
