@@ -911,7 +911,7 @@ fn series_and_instruments_jobs_store_what_passes_and_read_it_back() {
     let line = stdout(&out);
     assert!(
         line.starts_with(
-            "gdp-backfill: series 2023-01-01 to 2024-01-01: 1/2 series; 2 new, 0 revised, 0 unchanged, 0 rejected; failed: BADDATE: misbehave: contract failure"
+            "gdp-backfill: series 2023-01-01 to 2024-01-01: 1/2 series; 2 new, 0 revised, 0 unchanged, 0 quarantined; failed: BADDATE: misbehave: contract failure"
         ),
         "{line}"
     );
@@ -942,10 +942,32 @@ fn series_and_instruments_jobs_store_what_passes_and_read_it_back() {
     assert!(out.status.success(), "{:?}", stderr_lines(&out));
     assert_eq!(
         stdout(&out),
-        "listing: instruments: 1/1 providers; 2 new, 0 revised, 0 unchanged, 0 rejected"
+        "listing: instruments: 1/1 providers; 2 new, 0 revised, 0 unchanged, 0 quarantined"
     );
     let out = run(&["instruments", "--provider", "misbehave"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    // Asked from August, the page's July observation is outside the range: quarantined
+    // with its reason, the rest unchanged.
+    let out = run(&[
+        "backfill",
+        "--job",
+        "gdp",
+        "--from",
+        "2023-08-01",
+        "--to",
+        "2023-12-31",
+    ]);
+    assert!(
+        stdout(&out).contains("1/2 series; 0 new, 0 revised, 1 unchanged, 1 quarantined"),
+        "{}",
+        stdout(&out)
+    );
+    let out = run(&["quarantine", "--kind", "records"]);
+    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(q[0]["kind"], "observation");
+    assert_eq!(q[0]["key"], "GDP 2023-07-01 2024-01-25");
+    assert_eq!(q[0]["reasons"][0]["code"], "range.outside");
+    assert_eq!(q[0]["raw"]["value"], "27610.128");
     let listed: Vec<(&str, &str)> = v
         .as_array()
         .unwrap()

@@ -408,6 +408,22 @@ macro_rules! impl_store {
                 $crate::gaps::list(&self.pool, stream, timeframe).await
             }
 
+            async fn quarantine_records(
+                &self,
+                source: &$crate::Source,
+                at: chrono::DateTime<chrono::Utc>,
+                rejected: &[$crate::RejectedRecord],
+            ) -> Result<(), $crate::StoreError> {
+                $crate::records::write(&self.pool, source, at, rejected).await
+            }
+
+            async fn quarantined_records(
+                &self,
+                limit: u32,
+            ) -> Result<Vec<$crate::QuarantinedRecord>, $crate::StoreError> {
+                $crate::records::read(&self.pool, limit).await
+            }
+
             async fn take_quota(
                 &self,
                 provider: &str,

@@ -31,6 +31,7 @@ mod observation;
 mod postgres;
 mod quotas;
 mod reads;
+mod records;
 mod rows;
 mod runs;
 mod series;
@@ -242,6 +243,19 @@ pub trait Store: Send + Sync {
     /// The stored instruments of `source`, or of every source, by canonical symbol, then
     /// source and provider symbol.
     async fn instruments(&self, source: Option<&str>) -> Result<Vec<StoredInstrument>, StoreError>;
+
+    /// Quarantines observations and instruments of `source` that failed the host's rules,
+    /// received at `at`, in one transaction: one row per kind, key and reason codes, the
+    /// last copy kept and repeats counted.
+    async fn quarantine_records(
+        &self,
+        source: &Source,
+        at: DateTime<Utc>,
+        rejected: &[RejectedRecord],
+    ) -> Result<(), StoreError>;
+
+    /// The newest quarantined observations and instruments first.
+    async fn quarantined_records(&self, limit: u32) -> Result<Vec<QuarantinedRecord>, StoreError>;
 }
 
 /// Opens (creating if needed) and migrates the store at `url`.

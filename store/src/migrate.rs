@@ -51,6 +51,11 @@ const POSTGRES: Embedded = &[
         "series and instruments",
         include_str!("../../migrations/postgres/0008_series_and_instruments.sql"),
     ),
+    (
+        9,
+        "quarantined records",
+        include_str!("../../migrations/postgres/0009_quarantined_records.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -88,6 +93,11 @@ const SQLITE: Embedded = &[
         7,
         "series and instruments",
         include_str!("../../migrations/sqlite/0007_series_and_instruments.sql"),
+    ),
+    (
+        8,
+        "quarantined records",
+        include_str!("../../migrations/sqlite/0008_quarantined_records.sql"),
     ),
 ];
 

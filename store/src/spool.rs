@@ -387,6 +387,22 @@ impl Store for Resilient {
             .await
     }
 
+    // Quarantine rows wait out an outage like the batch they came with (not spooled:
+    // their records are JSON already, but the batch itself is not spooled either).
+    async fn quarantine_records(
+        &self,
+        source: &Source,
+        at: DateTime<Utc>,
+        rejected: &[RejectedRecord],
+    ) -> Result<(), StoreError> {
+        self.read(|| self.inner.quarantine_records(source, at, rejected))
+            .await
+    }
+
+    async fn quarantined_records(&self, limit: u32) -> Result<Vec<QuarantinedRecord>, StoreError> {
+        self.read(|| self.inner.quarantined_records(limit)).await
+    }
+
     // Quota counting is neither retried nor spooled: it sits in front of a request, and
     // the runtime counts in memory while the store cannot answer, adding those requests
     // to the store's count at its next answer.

@@ -106,6 +106,7 @@ macro_rules! both {
 mod actions;
 mod instruments;
 mod quotas;
+mod records;
 mod series;
 
 both!(decimals_and_instants_round_trip_exactly);

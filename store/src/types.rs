@@ -660,3 +660,31 @@ impl AddAssign for InstrumentsSummary {
         self.unchanged += o.unchanged;
     }
 }
+
+/// An economic observation or instrument that failed the host's rules, to quarantine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedRecord {
+    /// `observation` or `instrument`.
+    pub kind: &'static str,
+    /// What it is about: `"<series id> <date> <realtime start or ->"`, or the provider's
+    /// symbol of an instrument.
+    pub key: String,
+    /// The record as the plugin sent it.
+    pub raw: serde_json::Value,
+    pub reasons: Vec<mdhost_core::validate::Reason>,
+}
+
+/// A quarantined observation or instrument: the plugin's record and every reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantinedRecord {
+    pub id: i64,
+    pub kind: String,
+    pub key: String,
+    pub raw: serde_json::Value,
+    pub reasons: Vec<mdhost_core::validate::Reason>,
+    /// How many times this record came with these reasons (the row keeps the last copy).
+    pub seen: i64,
+    pub source: String,
+    pub plugin_version: String,
+    pub received_at: DateTime<Utc>,
+}

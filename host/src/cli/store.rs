@@ -243,9 +243,13 @@ pub struct QuarantineArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
-    /// Show at most this many bars, newest first.
+    /// Show at most this many, newest first.
     #[arg(long, default_value_t = 100)]
     pub limit: u32,
+    /// What to show: quarantined bars, corporate actions, or records (economic
+    /// observations and instrument listings).
+    #[arg(long, value_enum, default_value_t = QuarantineKind::Bars)]
+    pub kind: QuarantineKind,
     /// Settings file whose `[host] store` is used when neither --store nor
     /// $MDHOST_DATABASE_URL is given. Default: ./plugins.toml, when it exists.
     #[arg(long, value_name = "FILE")]
@@ -329,8 +333,31 @@ pub async fn freshness(args: FreshnessArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum QuarantineKind {
+    Bars,
+    Actions,
+    Records,
+}
+
 pub async fn quarantine(args: QuarantineArgs) -> anyhow::Result<ExitCode> {
     let (_, store) = args.store.open(args.config.as_ref()).await?;
+    // Actions and records are shown as JSON: their raw forms differ by kind.
+    let other = match args.kind {
+        QuarantineKind::Bars => None,
+        QuarantineKind::Actions => Some(serde_json::to_value(
+            store.quarantined_actions(args.limit).await?,
+        )?),
+        QuarantineKind::Records => Some(serde_json::to_value(
+            store.quarantined_records(args.limit).await?,
+        )?),
+    };
+    if let Some(rows) = other {
+        let mut out = std::io::stdout().lock();
+        serde_json::to_writer_pretty(&mut out, &rows)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let rows = store.quarantine(args.limit).await?;
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -22,7 +22,9 @@ use crate::domain::{
     ActionsRequest, DataKind, InstrumentsRequest, ProviderError, SeriesRequest, Vintage,
 };
 use crate::runtime::{End, Plugin};
-use crate::store::{ActionsSummary, InstrumentsBatch, RunOutcome, RunStatus, SeriesBatch, Source};
+use crate::store::{
+    ActionsSummary, InstrumentsBatch, RejectedRecord, RunOutcome, RunStatus, SeriesBatch, Source,
+};
 use crate::validate::{SeriesExpect, check_instruments, check_series};
 
 /// What one answer did to the store, whatever its kind.
@@ -31,7 +33,7 @@ struct Counts {
     inserted: u64,
     revised: u64,
     unchanged: u64,
-    /// Quarantined (actions), or rejected and reported (observations, instruments).
+    /// Quarantined with their reasons.
     rejected: u64,
 }
 
@@ -159,16 +161,11 @@ pub async fn run(
         _ => format!("actions {start} to {end}"),
     };
     let line = format!(
-        "{range}: {ok}/{total_units} {what}; {} new, {} revised, {} unchanged, {} {}{}",
+        "{range}: {ok}/{total_units} {what}; {} new, {} revised, {} unchanged, {} quarantined{}",
         total.inserted,
         total.revised,
         total.unchanged,
         total.rejected,
-        if job.data == JobData::Actions {
-            "quarantined"
-        } else {
-            "rejected"
-        },
         if errors.is_empty() {
             String::new()
         } else {
@@ -372,10 +369,22 @@ async fn series(
                 today: Utc::now().date_naive(),
             },
         );
-        for r in &checked.rejected {
-            let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
-            tracing::warn!(provider = %name, series = series_id, date = %r.raw.date, reasons = ?codes, "observation rejected");
-        }
+        let rejected: Vec<RejectedRecord> = checked
+            .rejected
+            .iter()
+            .map(|r| {
+                let vintage = r
+                    .raw
+                    .realtime_start
+                    .map_or("-".to_owned(), |d| d.to_string());
+                RejectedRecord {
+                    kind: "observation",
+                    key: format!("{series_id} {} {vintage}", r.raw.date),
+                    raw: serde_json::to_value(&r.raw).unwrap_or_default(),
+                    reasons: r.reasons.clone(),
+                }
+            })
+            .collect();
         let mut batch = SeriesBatch::new(source(&plugin), series_id, Utc::now());
         batch.meta = checked.meta;
         batch.observations = checked
@@ -389,19 +398,22 @@ async fn series(
                 realtime_end: o.realtime_end,
             })
             .collect();
-        let rejected = checked.rejected.len() as u64;
-        return match ctx.store.write_series(&batch).await {
-            Ok(sum) => Ok(Counts {
-                inserted: sum.inserted,
-                revised: sum.revised,
-                unchanged: sum.unchanged + sum.updated,
-                rejected,
-            }),
-            Err(e) => {
-                why.push(format!("store: {e}"));
-                Err(why)
-            }
+        let written = match ctx.store.write_series(&batch).await {
+            Ok(sum) => quarantine(ctx, &batch.source, &rejected)
+                .await
+                .map(|()| Counts {
+                    inserted: sum.inserted,
+                    revised: sum.revised,
+                    unchanged: sum.unchanged + sum.updated,
+                    rejected: rejected.len() as u64,
+                }),
+            Err(e) => Err(format!("store: {e}")),
         };
+        // The next provider would fare no better with the store.
+        return written.map_err(|e| {
+            why.push(e);
+            why
+        });
     }
     Err(why)
 }
@@ -424,10 +436,20 @@ async fn listing(
         .await;
     settle(ctx, name, walked, used).map_err(|e| vec![e])?;
     let checked = check_instruments(&page, Utc::now().date_naive());
-    for r in &checked.rejected {
-        let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
-        tracing::warn!(provider = %name, symbol = %r.raw.symbol, reasons = ?codes, "instrument rejected");
-    }
+    let rejected: Vec<RejectedRecord> = checked
+        .rejected
+        .iter()
+        .map(|r| RejectedRecord {
+            kind: "instrument",
+            key: if r.raw.provider_symbol.is_empty() {
+                r.raw.symbol.clone()
+            } else {
+                r.raw.provider_symbol.clone()
+            },
+            raw: serde_json::to_value(&r.raw).unwrap_or_default(),
+            reasons: r.reasons.clone(),
+        })
+        .collect();
     let batch = InstrumentsBatch {
         source: source(&plugin),
         instruments: checked.instruments,
@@ -438,12 +460,31 @@ async fn listing(
         .write_instruments(&batch)
         .await
         .map_err(|e| vec![format!("store: {e}")])?;
+    quarantine(ctx, &batch.source, &rejected)
+        .await
+        .map_err(|e| vec![e])?;
     Ok(Counts {
         inserted: sum.inserted,
         revised: sum.revised,
         unchanged: sum.unchanged,
-        rejected: checked.rejected.len() as u64,
+        rejected: rejected.len() as u64,
     })
+}
+
+/// Quarantines what an answer held that failed the host's rules, and logs each reason.
+async fn quarantine(
+    ctx: &JobContext,
+    source: &Source,
+    rejected: &[RejectedRecord],
+) -> Result<(), String> {
+    for r in rejected {
+        let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
+        tracing::warn!(provider = %source.provider, kind = r.kind, key = %r.key, reasons = ?codes, "quarantined");
+    }
+    ctx.store
+        .quarantine_records(source, Utc::now(), rejected)
+        .await
+        .map_err(|e| format!("store: {e}"))
 }
 
 #[cfg(test)]
