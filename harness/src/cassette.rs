@@ -393,11 +393,12 @@ impl Cassette {
                     }
                     (_, None) => Timeframe::new(mdhost_core::domain::TimeUnit::Day, 1),
                     (kind, Some(_)) => {
-                        let kind = serde_json::to_value(kind).unwrap_or_default();
-                        return Err(err(format!(
-                            "case: a {} case has no timeframe",
-                            kind.as_str().unwrap_or_default()
-                        )));
+                        let kind = match kind {
+                            CaseKind::Series => "a series",
+                            CaseKind::Instruments => "an instruments",
+                            _ => "an actions",
+                        };
+                        return Err(err(format!("case: {kind} case has no timeframe")));
                     }
                 };
                 Ok(CaseSpec {
@@ -658,6 +659,15 @@ exchanges:
             Err("case: an actions case has no timeframe"),
         );
         check(&case(", kind: quotes"), Err("unknown variant `quotes`"));
+        check(
+            &case(", kind: series, timeframe: 1d"),
+            Err("case: a series case has no timeframe"),
+        );
+        check(&case(", kind: series"), Ok(()));
+        check(
+            &case(", kind: instruments"),
+            Err("case: an instruments case has no symbols"),
+        );
         check("version: 2\n", Err("t/case.yaml: format version 2"));
         check("version: 1\nexchanges: [", Err("t/case.yaml: line"));
         check(
