@@ -119,6 +119,7 @@ pub struct Metrics {
     runs: Family<RunLabels, Counter>,
     reloads: Family<OutcomeLabels, Counter>,
     log_dropped: Family<ProviderLabels, Counter>,
+    quota_refused: Family<ProviderLabels, Counter>,
     stream: StreamMetrics,
 }
 
@@ -257,6 +258,15 @@ impl mdhost_runtime::CallMetrics for Metrics {
             })
             .inc_by(lines);
     }
+
+    /// A request of `provider` refused because a quota is spent.
+    fn quota_refused(&self, provider: &str) {
+        self.quota_refused
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .inc();
+    }
 }
 
 impl std::fmt::Debug for Metrics {
@@ -285,6 +295,7 @@ impl Metrics {
         let runs = Family::<RunLabels, Counter>::default();
         let reloads = Family::<OutcomeLabels, Counter>::default();
         let log_dropped = Family::<ProviderLabels, Counter>::default();
+        let quota_refused = Family::<ProviderLabels, Counter>::default();
         // The client appends `_total` to counter samples; help texts get a final period.
         registry.register(
             "mdhost_plugin_calls",
@@ -331,6 +342,11 @@ impl Metrics {
             "Plugin log lines dropped for exceeding the plugin's per-call budget or log rate",
             log_dropped.clone(),
         );
+        registry.register(
+            "mdhost_quota_refused",
+            "Plugin HTTP requests refused before leaving because the provider's day or month quota is spent",
+            quota_refused.clone(),
+        );
         let stream = StreamMetrics::register(&mut registry);
         Metrics {
             stream,
@@ -344,6 +360,7 @@ impl Metrics {
             runs,
             reloads,
             log_dropped,
+            quota_refused,
         }
     }
 

@@ -972,3 +972,38 @@ async fn actions_and_quotas_are_read_as_stored() {
     );
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spent_quota_refuses_and_is_counted_in_metrics() {
+    let addr = provider().await;
+    let config =
+        format!("[plugins.misbehave]\nallow_hosts = [\"http://{addr}\"]\nquota = {{ day = 1 }}\n");
+    let h = start(Setup {
+        config: &config,
+        ..Setup::default()
+    })
+    .await;
+    let plugin = h.registry.get("misbehave").expect("misbehave serves");
+    let fetch = format!("FETCH:http://{addr}/bars");
+    let first = plugin.fetch_bars(&request(&[&fetch])).await.unwrap();
+    assert!(first.is_ok(), "{first:?}");
+    // Whatever the plugin makes of the refusal, the call's error is the spent quota.
+    let until = mdhost::domain::QuotaPeriod::Day.window(Utc::now()).1;
+    for _ in 0..2 {
+        let refused = plugin.fetch_bars(&request(&[&fetch])).await.unwrap();
+        assert_eq!(
+            refused,
+            Err(mdhost::domain::ProviderError::QuotaExhausted(Some(until)))
+        );
+    }
+    let a = h.get("/metrics").await;
+    let samples: Vec<&str> = a.body.lines().filter(|l| !l.starts_with('#')).collect();
+    for want in [
+        r#"mdhost_quota_refused_total{provider="misbehave"} 2"#,
+        r#"mdhost_plugin_calls_total{provider="misbehave",op="fetch-bars",outcome="quota-exhausted"} 2"#,
+        r#"mdhost_plugin_calls_total{provider="misbehave",op="fetch-bars",outcome="ok"} 1"#,
+    ] {
+        assert!(samples.contains(&want), "missing {want} in\n{}", a.body);
+    }
+    h.stop().await;
+}

@@ -33,7 +33,7 @@ use mdhost_core::domain::{OptionValue, Quota, RateLimit};
 use crate::net::{QuotaGates, QuotaLedger, RateLimiters, RetryPolicy, Transport};
 
 /// What the runtime reports about its calls; the service counts it in its Prometheus
-/// registry. The runtime knows only these three facts, not how they are kept.
+/// registry. The runtime knows only these facts, not how they are kept.
 pub trait CallMetrics: Send + Sync {
     /// One call of `op` ended with `outcome` after `elapsed` (tokio's clock).
     fn call(&self, provider: &str, op: &str, outcome: &str, elapsed: Duration);
@@ -41,6 +41,9 @@ pub trait CallMetrics: Send + Sync {
     fn rate_limit_wait(&self, provider: &str, waited: Duration);
     /// A call's log lines past its budget were dropped.
     fn log_dropped(&self, provider: &str, lines: u64);
+    /// A request of `provider` was refused because a quota is spent (nothing counts it
+    /// unless the implementation does).
+    fn quota_refused(&self, _provider: &str) {}
 }
 
 /// Counts nothing: for tools (the replay harness, `plugin record`) that report otherwise.

@@ -120,7 +120,10 @@ impl PluginCaps {
             Err(SendError::Timeout) => Err(HttpFailure::Timeout),
             Err(SendError::TooLarge(_)) => Err(HttpFailure::TooLarge),
             Err(SendError::Transport(m)) => Err(HttpFailure::Transport(m)),
-            Err(SendError::QuotaExhausted(until)) => Err(HttpFailure::QuotaExhausted(until)),
+            Err(SendError::QuotaExhausted(until)) => {
+                self.metrics.quota_refused(&self.name);
+                Err(HttpFailure::QuotaExhausted(until))
+            }
         }
     }
 }

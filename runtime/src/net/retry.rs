@@ -97,6 +97,13 @@ pub async fn send_with_retries(
     }
     let mut backoff = builder.build();
     loop {
+        // A quota already known to be spent refuses at once, without waiting for a permit.
+        if let Some(until) = admission
+            .quota
+            .and_then(|q| q.exhausted_until(chrono::Utc::now()))
+        {
+            return (Err(SendError::QuotaExhausted(until)), stats);
+        }
         if let Some(l) = admission.limiter {
             match l.acquire(deadline).await {
                 Ok(w) => stats.rate_limit_wait += w,
