@@ -896,22 +896,46 @@ fn series_and_instruments_jobs_store_what_passes_and_read_it_back() {
     let run = |args: &[&str]| mdhost(&[args, &["--store", &url][..]].concat(), dir.path());
     let stdout = |o: &Output| String::from_utf8_lossy(&o.stdout).trim().to_owned();
 
-    // BADDATE's page holds 2021-02-30: the plugin broke the contract, that series fails,
-    // GDP is stored; the run is partial and says which.
-    let out = run(&[
-        "backfill",
-        "--job",
-        "gdp",
-        "--from",
-        "2023-01-01",
-        "--to",
-        "2023-12-31",
-    ]);
+    // Asked from August, the page's July observation is outside the range: quarantined
+    // with its reason. BADDATE's page holds 2021-02-30: the plugin broke the contract, that
+    // series fails; the run is partial and says which.
+    let year = |from: &str| {
+        run(&[
+            "backfill",
+            "--job",
+            "gdp",
+            "--from",
+            from,
+            "--to",
+            "2023-12-31",
+        ])
+    };
+    let out = year("2023-08-01");
     assert!(!out.status.success());
     let line = stdout(&out);
     assert!(
         line.starts_with(
-            "gdp-backfill: series 2023-01-01 to 2024-01-01: 1/2 series; 2 new, 0 revised, 0 unchanged, 0 quarantined; failed: BADDATE: misbehave: contract failure"
+            "gdp-backfill: series 2023-08-01 to 2024-01-01: 1/2 series; 1 new, 0 revised, 0 unchanged, 1 quarantined; failed: BADDATE: misbehave: contract failure"
+        ),
+        "{line}"
+    );
+    let out = run(&["quarantine", "--kind", "records"]);
+    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(q[0]["kind"], "observation");
+    assert_eq!(q[0]["key"], "GDP 2023-07-01 2024-01-25");
+    assert_eq!(q[0]["reasons"][0]["code"], "range.outside");
+    assert_eq!(q[0]["raw"]["value"], "27610.128");
+    // The whole year: July is stored, October is as before.
+    let line = stdout(&year("2023-01-01"));
+    assert!(
+        line.contains("1/2 series; 1 new, 0 revised, 1 unchanged, 0 quarantined; failed"),
+        "{line}"
+    );
+    // Resumed: GDP's year is covered and not asked again; BADDATE is, and fails again.
+    let line = stdout(&year("2023-01-01"));
+    assert!(
+        line.contains(
+            "1/2 series; 0 new, 0 revised, 0 unchanged, 0 quarantined; 1 already stored; failed: BADDATE"
         ),
         "{line}"
     );
@@ -946,28 +970,6 @@ fn series_and_instruments_jobs_store_what_passes_and_read_it_back() {
     );
     let out = run(&["instruments", "--provider", "misbehave"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    // Asked from August, the page's July observation is outside the range: quarantined
-    // with its reason, the rest unchanged.
-    let out = run(&[
-        "backfill",
-        "--job",
-        "gdp",
-        "--from",
-        "2023-08-01",
-        "--to",
-        "2023-12-31",
-    ]);
-    assert!(
-        stdout(&out).contains("1/2 series; 0 new, 0 revised, 1 unchanged, 1 quarantined"),
-        "{}",
-        stdout(&out)
-    );
-    let out = run(&["quarantine", "--kind", "records"]);
-    let q: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
-    assert_eq!(q[0]["kind"], "observation");
-    assert_eq!(q[0]["key"], "GDP 2023-07-01 2024-01-25");
-    assert_eq!(q[0]["reasons"][0]["code"], "range.outside");
-    assert_eq!(q[0]["raw"]["value"], "27610.128");
     let listed: Vec<(&str, &str)> = v
         .as_array()
         .unwrap()

@@ -23,7 +23,8 @@ use crate::domain::{
 };
 use crate::runtime::{End, Plugin};
 use crate::store::{
-    ActionsSummary, InstrumentsBatch, RejectedRecord, RunOutcome, RunStatus, SeriesBatch, Source,
+    ActionsSummary, Coverage, InstrumentsBatch, RejectedRecord, RunOutcome, RunStatus, SeriesBatch,
+    Source, Span, WriteBatch,
 };
 use crate::validate::{SeriesExpect, check_instruments, check_series};
 
@@ -117,9 +118,21 @@ pub async fn run(
     let (mut ok, mut failed) = (0u64, 0u64);
     let mut errors = Vec::new();
     let mut used: Vec<String> = Vec::new();
+    let span = Span::new(midnight(start), midnight(end));
+    // A backfill of a range (not a listing, which has none) keeps what it finished in the
+    // job's coverage, so a stopped or killed one resumes where it was: with a daily quota
+    // of 25, asking again for what is stored is what a resume must not do.
+    let resumable =
+        matches!(job.kind, JobKind::Backfill { .. }) && job.data != JobData::Instruments;
+    let mut already = 0u64;
     for unit in units {
         if cancel.is_cancelled() {
             break;
+        }
+        if resumable && covered(ctx, job, unit, span).await {
+            ok += unit.len() as u64;
+            already += unit.len() as u64;
+            continue;
         }
         let served = match job.data {
             JobData::Instruments => listing(ctx, &unit[0], &mut used).await,
@@ -130,6 +143,9 @@ pub async fn run(
             Ok(counts) => {
                 ok += unit.len() as u64;
                 total += counts;
+                if resumable {
+                    cover(ctx, job, unit, span).await;
+                }
             }
             Err(why) => {
                 failed += unit.len() as u64;
@@ -161,11 +177,16 @@ pub async fn run(
         _ => format!("actions {start} to {end}"),
     };
     let line = format!(
-        "{range}: {ok}/{total_units} {what}; {} new, {} revised, {} unchanged, {} quarantined{}",
+        "{range}: {ok}/{total_units} {what}; {} new, {} revised, {} unchanged, {} quarantined{}{}",
         total.inserted,
         total.revised,
         total.unchanged,
         total.rejected,
+        if already == 0 {
+            String::new()
+        } else {
+            format!("; {already} already stored")
+        },
         if errors.is_empty() {
             String::new()
         } else {
@@ -212,6 +233,44 @@ pub async fn run(
         errors,
         uncovered: vec![],
         line,
+    }
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    d.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// Whether every symbol of `unit` has `span` in the job's coverage already. A store that
+/// cannot say is taken as no: asking again is harmless, skipping is not.
+async fn covered(ctx: &JobContext, job: &JobConfig, unit: &[String], span: Span) -> bool {
+    for s in unit {
+        match ctx.store.coverage(&job.name, s, job.timeframe).await {
+            Ok(spans) if span.within(&spans) => {}
+            _ => return false,
+        }
+    }
+    true
+}
+
+/// Adds `span` to the coverage of every symbol of `unit`, once its answer is committed
+/// (a stop between the two only costs asking again).
+async fn cover(ctx: &JobContext, job: &JobConfig, unit: &[String], span: Span) {
+    let source = Source {
+        provider: job.providers[0].clone(),
+        version: String::new(),
+    };
+    let mut batch = WriteBatch::new(source, Utc::now());
+    batch.coverage = unit
+        .iter()
+        .map(|s| Coverage {
+            job: job.name.clone(),
+            symbol: s.clone(),
+            timeframe: job.timeframe,
+            span,
+        })
+        .collect();
+    if let Err(e) = ctx.store.write(&batch).await {
+        tracing::warn!(job = %job.name, error = %e, "cannot record the backfill's coverage; a resume asks again");
     }
 }
 
