@@ -316,7 +316,7 @@ pub struct ActionsRequest {
 
 /// A split as the plugin sent it: each share before `ex_date` becomes
 /// `numerator / denominator` shares (decimal text, validated later like a bar's).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawSplit {
     pub symbol: String,
     pub ex_date: NaiveDate,
@@ -337,7 +337,7 @@ pub enum DividendKind {
 }
 
 /// A cash dividend as the plugin sent it: `amount` per share in `currency`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawDividend {
     pub symbol: String,
     pub ex_date: NaiveDate,
@@ -381,7 +381,7 @@ pub struct SeriesRequest {
 }
 
 /// One observation as the plugin sent it; `value: None` is a missing value, never zero.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawObservation {
     pub date: NaiveDate,
     pub value: Option<String>,
@@ -390,7 +390,7 @@ pub struct RawObservation {
 }
 
 /// What a series measures.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesMeta {
     pub title: String,
     pub units: String,
@@ -416,7 +416,7 @@ pub struct InstrumentsRequest {
 }
 
 /// One instrument a provider lists.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Instrument {
     /// The canonical symbol.
     pub symbol: String,

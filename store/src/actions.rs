@@ -242,6 +242,7 @@ async fn write_table<DB: Dialect, T: Table>(
         revised: plan.revised.len() as u64,
         unchanged: plan.unchanged + lost.min(plan.new.len() as u64),
         quarantined: 0,
+        spooled: false,
     })
 }
 

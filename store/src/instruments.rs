@@ -93,6 +93,7 @@ pub(super) async fn write<DB: Dialect>(
         inserted: counts.inserted,
         revised: counts.revised,
         unchanged: counts.unchanged,
+        spooled: false,
     })
 }
 

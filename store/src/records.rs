@@ -36,13 +36,13 @@ pub(super) async fn write<DB: Dialect>(
     for r in rejected {
         let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
         let codes = codes.join(",");
-        match index.get(&(r.kind, r.key.as_str(), codes.clone())) {
+        match index.get(&(r.kind.as_str(), r.key.as_str(), codes.clone())) {
             Some(&i) => {
                 rows[i].seen += 1;
                 rows[i].record = r;
             }
             None => {
-                index.insert((r.kind, r.key.as_str(), codes.clone()), rows.len());
+                index.insert((r.kind.as_str(), r.key.as_str(), codes.clone()), rows.len());
                 rows.push(Row {
                     record: r,
                     codes,
@@ -62,7 +62,7 @@ pub(super) async fn write<DB: Dialect>(
                      source, plugin_version, received_at) ",
             );
             q.push_values(chunk, |mut row, r| {
-                row.push_bind(DB::text(r.record.kind))
+                row.push_bind(DB::text(&r.record.kind))
                     .push_bind(DB::text(&r.record.key))
                     .push_bind(DB::text(&r.record.raw.to_string()))
                     .push_bind(DB::text(&convert::reasons_json(&r.record.reasons)))

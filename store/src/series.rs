@@ -110,6 +110,7 @@ pub(super) async fn write<DB: Dialect>(
         updated: counts.updated,
         unchanged: counts.unchanged,
         meta_written,
+        spooled: false,
     })
 }
 

@@ -53,6 +53,14 @@ enum Record {
         outcome: RunOutcome,
     },
     Failure(Failure),
+    Actions(ActionsBatch),
+    Series(SeriesBatch),
+    Instruments(InstrumentsBatch),
+    Quarantine {
+        source: Source,
+        at: DateTime<Utc>,
+        rejected: Vec<RejectedRecord>,
+    },
 }
 
 /// The spool file. Only [`Resilient`] touches it, under its lock.
@@ -193,6 +201,14 @@ impl Resilient {
                     self.inner.record_run(start, outcome).await.map(|_| ())
                 }
                 Record::Failure(f) => self.inner.record_failure(f).await,
+                Record::Actions(b) => self.inner.write_actions(b).await.map(|_| ()),
+                Record::Series(b) => self.inner.write_series(b).await.map(|_| ()),
+                Record::Instruments(b) => self.inner.write_instruments(b).await.map(|_| ()),
+                Record::Quarantine {
+                    source,
+                    at,
+                    rejected,
+                } => self.inner.quarantine_records(source, *at, rejected).await,
             };
             if let Err(e) = applied {
                 spool.rewrite(&records[done..])?;
@@ -387,16 +403,21 @@ impl Store for Resilient {
             .await
     }
 
-    // Quarantine rows wait out an outage like the batch they came with (not spooled:
-    // their records are JSON already, but the batch itself is not spooled either).
     async fn quarantine_records(
         &self,
         source: &Source,
         at: DateTime<Utc>,
         rejected: &[RejectedRecord],
     ) -> Result<(), StoreError> {
-        self.read(|| self.inner.quarantine_records(source, at, rejected))
-            .await
+        let record = || Record::Quarantine {
+            source: source.clone(),
+            at,
+            rejected: rejected.to_vec(),
+        };
+        self.durable(record, (), || {
+            self.inner.quarantine_records(source, at, rejected)
+        })
+        .await
     }
 
     async fn quarantined_records(&self, limit: u32) -> Result<Vec<QuarantinedRecord>, StoreError> {
@@ -461,8 +482,19 @@ impl Store for Resilient {
     // outage as long as a bar write does before spooling, then fails, so the caller knows
     // the page is not stored (and the next run fetches it again); nothing is lost silently.
     // It replays the spool first, like every write, so that order holds.
+    // The other kinds' batches spool like bars': a spooled one reports nothing written
+    // (its summary says `spooled`), and lands when the store is back.
     async fn write_actions(&self, batch: &ActionsBatch) -> Result<ActionsSummary, StoreError> {
-        self.read(|| self.inner.write_actions(batch)).await
+        let spooled = ActionsSummary {
+            spooled: true,
+            ..ActionsSummary::default()
+        };
+        self.durable(
+            || Record::Actions(batch.clone()),
+            spooled,
+            || self.inner.write_actions(batch),
+        )
+        .await
     }
 
     async fn splits(
@@ -491,7 +523,16 @@ impl Store for Resilient {
     // `SeriesMeta` and `Instrument` do not deserialize. A write waits out an outage, then
     // fails so the caller knows the page is not stored; it replays the spool first.
     async fn write_series(&self, batch: &SeriesBatch) -> Result<SeriesSummary, StoreError> {
-        self.read(|| self.inner.write_series(batch)).await
+        let spooled = SeriesSummary {
+            spooled: true,
+            ..SeriesSummary::default()
+        };
+        self.durable(
+            || Record::Series(batch.clone()),
+            spooled,
+            || self.inner.write_series(batch),
+        )
+        .await
     }
 
     async fn observations(
@@ -512,7 +553,16 @@ impl Store for Resilient {
         &self,
         batch: &InstrumentsBatch,
     ) -> Result<InstrumentsSummary, StoreError> {
-        self.read(|| self.inner.write_instruments(batch)).await
+        let spooled = InstrumentsSummary {
+            spooled: true,
+            ..InstrumentsSummary::default()
+        };
+        self.durable(
+            || Record::Instruments(batch.clone()),
+            spooled,
+            || self.inner.write_instruments(batch),
+        )
+        .await
     }
 
     async fn instruments(&self, source: Option<&str>) -> Result<Vec<StoredInstrument>, StoreError> {

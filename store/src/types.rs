@@ -451,11 +451,9 @@ impl WriteBatch {
     }
 }
 
-/// One validated page of corporate actions, written in one transaction.
-///
-/// Serialize only: the validated action types of `mdhost-core` do not deserialize, so an
-/// actions batch cannot be spooled and read back (see [`crate::Resilient`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One validated page of corporate actions, written in one transaction (spooled whole
+/// while the store is unreachable, like a bar batch).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ActionsBatch {
     pub source: Source,
     pub splits: Vec<Split>,
@@ -488,6 +486,9 @@ pub struct ActionsSummary {
     /// Identical to what the source had stored.
     pub unchanged: u64,
     pub quarantined: u64,
+    /// The store was unreachable: the batch is spooled and lands when it is back.
+    #[serde(default)]
+    pub spooled: bool,
 }
 
 impl AddAssign for ActionsSummary {
@@ -496,6 +497,7 @@ impl AddAssign for ActionsSummary {
         self.revised += o.revised;
         self.unchanged += o.unchanged;
         self.quarantined += o.quarantined;
+        self.spooled |= o.spooled;
     }
 }
 
@@ -533,11 +535,9 @@ pub struct QuarantinedAction {
     pub received_at: DateTime<Utc>,
 }
 
-/// One page of one economic series, written in one transaction.
-///
-/// Serialize only, like [`ActionsBatch`]: `SeriesMeta` of `mdhost-core` does not
-/// deserialize, so a series batch is not spooled (see [`crate::Resilient`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One page of one economic series, written in one transaction (spooled whole while the
+/// store is unreachable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SeriesBatch {
     pub source: Source,
     pub series_id: String,
@@ -596,6 +596,9 @@ pub struct SeriesSummary {
     pub unchanged: u64,
     /// The series' description was new or changed, and written.
     pub meta_written: bool,
+    /// The store was unreachable: the batch is spooled and lands when it is back.
+    #[serde(default)]
+    pub spooled: bool,
 }
 
 impl AddAssign for SeriesSummary {
@@ -605,6 +608,7 @@ impl AddAssign for SeriesSummary {
         self.updated += o.updated;
         self.unchanged += o.unchanged;
         self.meta_written |= o.meta_written;
+        self.spooled |= o.spooled;
     }
 }
 
@@ -632,9 +636,9 @@ pub struct StoredSeriesMeta {
     pub ingested_at: DateTime<Utc>,
 }
 
-/// One page of a provider's instruments, written in one transaction. Serialize only, as
-/// `Instrument` does not deserialize; not spooled.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// One page of a provider's instruments, written in one transaction (spooled whole while
+/// the store is unreachable).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstrumentsBatch {
     pub source: Source,
     pub instruments: Vec<Instrument>,
@@ -651,6 +655,9 @@ pub struct InstrumentsSummary {
     /// `instrument.revised` quality event.
     pub revised: u64,
     pub unchanged: u64,
+    /// The store was unreachable: the batch is spooled and lands when it is back.
+    #[serde(default)]
+    pub spooled: bool,
 }
 
 impl AddAssign for InstrumentsSummary {
@@ -658,14 +665,15 @@ impl AddAssign for InstrumentsSummary {
         self.inserted += o.inserted;
         self.revised += o.revised;
         self.unchanged += o.unchanged;
+        self.spooled |= o.spooled;
     }
 }
 
 /// An economic observation or instrument that failed the host's rules, to quarantine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedRecord {
     /// `observation` or `instrument`.
-    pub kind: &'static str,
+    pub kind: String,
     /// What it is about: `"<series id> <date> <realtime start or ->"`, or the provider's
     /// symbol of an instrument.
     pub key: String,

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use chrono::{Datelike, NaiveDate};
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::hard::{Check, shown};
 use super::reason::{Reason, ReasonCode};
@@ -23,7 +23,7 @@ pub struct ActionsExpect<'a> {
 }
 
 /// A split that passed: each share becomes `numerator / denominator` shares on `ex_date`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Split {
     pub symbol: String,
     pub ex_date: NaiveDate,
@@ -33,7 +33,7 @@ pub struct Split {
 }
 
 /// A cash dividend that passed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dividend {
     pub symbol: String,
     pub ex_date: NaiveDate,
@@ -47,7 +47,7 @@ pub struct Dividend {
 }
 
 /// An action that failed, as the plugin sent it, with every reason.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "kebab-case")]
 pub enum Rejected {
     Split {

@@ -36,6 +36,8 @@ struct Counts {
     unchanged: u64,
     /// Quarantined with their reasons.
     rejected: u64,
+    /// The store was unreachable: the answer is spooled and lands when it is back.
+    spooled: bool,
 }
 
 impl std::ops::AddAssign for Counts {
@@ -44,6 +46,7 @@ impl std::ops::AddAssign for Counts {
         self.revised += o.revised;
         self.unchanged += o.unchanged;
         self.rejected += o.rejected;
+        self.spooled |= o.spooled;
     }
 }
 
@@ -54,6 +57,7 @@ impl From<ActionsSummary> for Counts {
             revised: s.revised,
             unchanged: s.unchanged,
             rejected: s.quarantined,
+            spooled: s.spooled,
         }
     }
 }
@@ -125,6 +129,7 @@ pub async fn run(
     let resumable =
         matches!(job.kind, JobKind::Backfill { .. }) && job.data != JobData::Instruments;
     let mut already = 0u64;
+    let mut spooled = 0u64;
     for unit in units {
         if cancel.is_cancelled() {
             break;
@@ -142,6 +147,9 @@ pub async fn run(
         match served {
             Ok(counts) => {
                 ok += unit.len() as u64;
+                if counts.spooled {
+                    spooled += unit.len() as u64;
+                }
                 total += counts;
                 if resumable {
                     cover(ctx, job, unit, span).await;
@@ -182,10 +190,12 @@ pub async fn run(
         total.revised,
         total.unchanged,
         total.rejected,
-        if already == 0 {
-            String::new()
-        } else {
-            format!("; {already} already stored")
+        match (already, spooled) {
+            (0, 0) => String::new(),
+            (a, 0) => format!("; {a} already stored"),
+            (0, s) =>
+                format!("; {s} spooled (the store is unreachable; they land when it is back)"),
+            (a, s) => format!("; {a} already stored; {s} spooled (the store is unreachable)"),
         },
         if errors.is_empty() {
             String::new()
@@ -437,7 +447,7 @@ async fn series(
                     .realtime_start
                     .map_or("-".to_owned(), |d| d.to_string());
                 RejectedRecord {
-                    kind: "observation",
+                    kind: "observation".into(),
                     key: format!("{series_id} {} {vintage}", r.raw.date),
                     raw: serde_json::to_value(&r.raw).unwrap_or_default(),
                     reasons: r.reasons.clone(),
@@ -465,6 +475,7 @@ async fn series(
                     revised: sum.revised,
                     unchanged: sum.unchanged + sum.updated,
                     rejected: rejected.len() as u64,
+                    spooled: sum.spooled,
                 }),
             Err(e) => Err(format!("store: {e}")),
         };
@@ -499,7 +510,7 @@ async fn listing(
         .rejected
         .iter()
         .map(|r| RejectedRecord {
-            kind: "instrument",
+            kind: "instrument".into(),
             key: if r.raw.provider_symbol.is_empty() {
                 r.raw.symbol.clone()
             } else {
@@ -527,6 +538,7 @@ async fn listing(
         revised: sum.revised,
         unchanged: sum.unchanged,
         rejected: rejected.len() as u64,
+        spooled: sum.spooled,
     })
 }
 
@@ -538,7 +550,7 @@ async fn quarantine(
 ) -> Result<(), String> {
     for r in rejected {
         let codes: Vec<&str> = r.reasons.iter().map(|x| x.code.as_str()).collect();
-        tracing::warn!(provider = %source.provider, kind = r.kind, key = %r.key, reasons = ?codes, "quarantined");
+        tracing::warn!(provider = %source.provider, kind = %r.kind, key = %r.key, reasons = ?codes, "quarantined");
     }
     ctx.store
         .quarantine_records(source, Utc::now(), rejected)

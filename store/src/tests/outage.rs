@@ -139,3 +139,83 @@ async fn a_torn_last_spool_line_is_dropped_and_the_rest_kept() {
     assert_eq!(all_bars(&*db.store(), "AAPL").await.len(), 3);
     assert!(!path.exists());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn actions_series_listings_and_their_quarantine_spool_through_an_outage() {
+    use mdhost_core::domain::{AssetClass, Instrument};
+    use mdhost_core::validate::actions::Split;
+    let cluster = Cluster::create();
+    cluster.start();
+    let pg: Arc<dyn Store> = Arc::new(
+        PgStore::connect_with(&cluster.url(), Duration::from_secs(1))
+            .await
+            .expect("connect to the throwaway cluster"),
+    );
+    let spool = cluster.path().join("spool").join("spool.jsonl");
+    let store = Resilient::new(pg.clone(), &spool, quick_retry());
+    let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+    let received = t("2025-07-08T15:00:00Z");
+
+    cluster.stop();
+    let mut actions = ActionsBatch::new(source("yahoo"), received);
+    actions.splits.push(Split {
+        symbol: "AAPL".into(),
+        ex_date: day("2020-08-31"),
+        numerator: d("4"),
+        denominator: d("1"),
+        provider_id: None,
+    });
+    assert!(store.write_actions(&actions).await.unwrap().spooled);
+    let mut series = SeriesBatch::new(source("fred"), "GDP", received);
+    series.observations.push(Observation {
+        series_id: "GDP".into(),
+        date: day("2023-10-01"),
+        value: None,
+        realtime_start: None,
+        realtime_end: None,
+    });
+    assert!(store.write_series(&series).await.unwrap().spooled);
+    let listing = InstrumentsBatch {
+        source: source("binance"),
+        instruments: vec![Instrument {
+            symbol: "BTC/USDT".into(),
+            provider_symbol: "BTCUSDT".into(),
+            name: None,
+            asset_class: AssetClass::Crypto,
+            exchange: None,
+            currency: None,
+            active: true,
+            listed: None,
+            delisted: None,
+        }],
+        received_at: received,
+    };
+    assert!(store.write_instruments(&listing).await.unwrap().spooled);
+    let rejected = RejectedRecord {
+        kind: "observation".into(),
+        key: "GDP 2023-07-01 -".into(),
+        raw: serde_json::json!({ "value": "." }),
+        reasons: vec![Reason::new(ReasonCode::DecimalMalformed, "'.'")],
+    };
+    store
+        .quarantine_records(&source("fred"), received, std::slice::from_ref(&rejected))
+        .await
+        .unwrap();
+    assert_eq!(spool_lines(&spool), 4);
+
+    cluster.start();
+    assert_eq!(store.replay().await.unwrap(), 4);
+    let (from, to) = (day("2000-01-01"), day("2030-01-01"));
+    assert_eq!(pg.splits("AAPL", from, to).await.unwrap().len(), 1);
+    let obs = pg.observations("GDP", from, to, None).await.unwrap();
+    assert_eq!(obs.len(), 1);
+    assert_eq!(
+        obs[0].item.value, None,
+        "a missing value survives the spool"
+    );
+    assert_eq!(pg.instruments(Some("binance")).await.unwrap().len(), 1);
+    assert_eq!(
+        pg.quarantined_records(10).await.unwrap()[0].key,
+        "GDP 2023-07-01 -"
+    );
+}

@@ -10,7 +10,7 @@ fn rejected(
     codes: &[ReasonCode],
 ) -> RejectedRecord {
     RejectedRecord {
-        kind,
+        kind: kind.into(),
         key: key.into(),
         raw,
         reasons: codes.iter().map(|c| Reason::new(*c, "detail")).collect(),
