@@ -69,7 +69,8 @@ pub enum Command {
     Instruments(store::InstrumentsArgs),
     /// Show when each series last got a bar and which are stale.
     Freshness(store::FreshnessArgs),
-    /// Show quarantined bars with every reason they were rejected.
+    /// Show what was quarantined with every reason it was rejected: bars, or with --kind
+    /// corporate actions or records (observations and instrument listings).
     Quarantine(store::QuarantineArgs),
     /// Show each provider's request quotas: used and left in this UTC day or month, and
     /// until when a spent one refuses requests.
