@@ -2,23 +2,21 @@
 //! quarantined once per key, written and read once for both backends over the dialect
 //! seam (`dialect.rs`).
 //!
-//! A write compares in Rust, not in SQL as bars do: a page of actions is a few hundred rows
-//! where a page of bars is tens of thousands, so one read of the source's stored rows for
-//! the batch's keys and one insert per chunk are cheap, and the same code serves both
-//! backends. Decimals compare by value, so `4` and `4.0` are one ratio on both backends.
+//! A write compares in Rust, not in SQL as bars do (`keyed.rs`, shared with observations
+//! and instruments): a page of actions is a few hundred rows where a page of bars is tens
+//! of thousands. Decimals compare by value, so `4` and `4.0` are one ratio on both backends.
 
 use std::collections::HashMap;
-use std::hash::Hash;
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
-use serde::Serialize;
 use sqlx::query_builder::Separated;
 use sqlx::{Pool, QueryBuilder, Transaction};
 
 use super::convert;
 use super::dialect::Dialect;
+use super::keyed::{self, Change, Keyed};
 use super::rows::{self, Columns};
-use super::{ActionsBatch, ActionsSummary, QuarantinedAction, Source, StoreError, StoredAction};
+use super::{ActionsBatch, ActionsSummary, QuarantinedAction, StoreError, StoredAction};
 use mdhost_core::validate::actions::{Dividend, Rejected, Split};
 
 /// The kind of the quality event that logs a change an action's own source made to it.
@@ -28,39 +26,15 @@ pub const REVISED: &str = "action.revised";
 /// 32,766 parameters.
 const ROWS_PER_STATEMENT: usize = 1_000;
 
-/// One table of actions: how its rows are keyed, bound and read.
-pub(super) trait Table: Serialize + PartialEq + Sized + Send + Sync {
-    const TABLE: &'static str;
-    /// The key columns but `source`, which is also the order readers return.
-    const KEY: &'static str;
-    /// `KEY`'s columns, then the values.
-    const COLUMNS: &'static str;
-    type Key: Hash + Eq + Send;
-
-    fn key(&self) -> Self::Key;
-    fn symbol(&self) -> &str;
-    fn ex_date(&self) -> NaiveDate;
-    /// Binds `KEY`'s columns, in order.
-    fn bind_key<DB: Dialect>(&self, row: &mut Separated<'_, DB, &'static str>);
-    /// Binds the columns of `COLUMNS` after the key, in order.
-    fn bind_values<DB: Dialect>(&self, row: &mut Separated<'_, DB, &'static str>);
-    fn read(r: &impl Columns) -> Result<Self, StoreError>;
-}
-
-impl Table for Split {
+impl Keyed for Split {
     const TABLE: &'static str = "splits";
     const KEY: &'static str = "symbol, ex_date";
     const COLUMNS: &'static str = "symbol, ex_date, numerator, denominator, provider_id";
+    const REVISED: &'static str = REVISED;
     type Key = (String, NaiveDate);
 
     fn key(&self) -> Self::Key {
         (self.symbol.clone(), self.ex_date)
-    }
-    fn symbol(&self) -> &str {
-        &self.symbol
-    }
-    fn ex_date(&self) -> NaiveDate {
-        self.ex_date
     }
     fn bind_key<DB: Dialect>(&self, row: &mut Separated<'_, DB, &'static str>) {
         row.push_bind(DB::text(&self.symbol))
@@ -80,13 +54,29 @@ impl Table for Split {
             provider_id: r.opt_text("provider_id")?,
         })
     }
+    /// Every change of an action is a revision: each field is the event as published.
+    fn change(&self, new: &Self) -> Change {
+        if self == new {
+            Change::Same
+        } else {
+            Change::Revised
+        }
+    }
+    fn event_symbol(&self) -> &str {
+        &self.symbol
+    }
+    /// The ex-date at midnight UTC.
+    fn event_start(&self) -> Option<DateTime<Utc>> {
+        Some(self.ex_date.and_time(NaiveTime::MIN).and_utc())
+    }
 }
 
-impl Table for Dividend {
+impl Keyed for Dividend {
     const TABLE: &'static str = "dividends";
     const KEY: &'static str = "symbol, ex_date, kind";
     const COLUMNS: &'static str = "symbol, ex_date, kind, amount, currency, declared_date, \
                                    record_date, pay_date, provider_id";
+    const REVISED: &'static str = REVISED;
     type Key = (String, NaiveDate, String);
 
     fn key(&self) -> Self::Key {
@@ -95,12 +85,6 @@ impl Table for Dividend {
             self.ex_date,
             convert::dividend_kind_text(self.kind),
         )
-    }
-    fn symbol(&self) -> &str {
-        &self.symbol
-    }
-    fn ex_date(&self) -> NaiveDate {
-        self.ex_date
     }
     fn bind_key<DB: Dialect>(&self, row: &mut Separated<'_, DB, &'static str>) {
         row.push_bind(DB::text(&self.symbol))
@@ -128,182 +112,43 @@ impl Table for Dividend {
             provider_id: r.opt_text("provider_id")?,
         })
     }
+    /// Every change of an action is a revision: each field is the event as published.
+    fn change(&self, new: &Self) -> Change {
+        if self == new {
+            Change::Same
+        } else {
+            Change::Revised
+        }
+    }
+    fn event_symbol(&self) -> &str {
+        &self.symbol
+    }
+    /// The ex-date at midnight UTC.
+    fn event_start(&self) -> Option<DateTime<Utc>> {
+        Some(self.ex_date.and_time(NaiveTime::MIN).and_utc())
+    }
 }
 
 /// Writes `batch` in one transaction: new actions inserted, the source's changed ones
-/// replaced and logged as revisions, rejected ones quarantined.
+/// replaced and logged as `action.revised` (the shared plan of `keyed.rs`), rejected ones
+/// quarantined.
 pub(super) async fn write<DB: Dialect>(
     pool: &Pool<DB>,
     batch: &ActionsBatch,
 ) -> Result<ActionsSummary, StoreError> {
     let mut tx = DB::begin_write(pool).await?;
-    let mut sum = write_table(&mut tx, &batch.splits, batch).await?;
-    sum += write_table(&mut tx, &batch.dividends, batch).await?;
+    let (source, at) = (&batch.source, batch.received_at);
+    let splits = keyed::write(&mut tx, &batch.splits, source, at).await?;
+    let dividends = keyed::write(&mut tx, &batch.dividends, source, at).await?;
     quarantine(&mut tx, batch).await?;
     tx.commit().await?;
-    sum.quarantined = batch.rejected.len() as u64;
-    Ok(sum)
-}
-
-/// What a batch does to one table's rows of its source.
-struct Plan<'a, T> {
-    new: Vec<&'a T>,
-    /// (stored, incoming) of each action the source changed.
-    revised: Vec<(T, &'a T)>,
-    unchanged: u64,
-}
-
-/// Compares `actions` with what `source` has stored of their keys. Validation leaves one
-/// copy of each key in a page; should a hand-made batch hold more, the last copy is the
-/// one compared and the others count as unchanged.
-fn plan<'a, T: Table>(actions: &'a [T], mut stored: HashMap<T::Key, T>) -> Plan<'a, T> {
-    let mut plan = Plan {
-        new: Vec::new(),
-        revised: Vec::new(),
-        unchanged: 0,
-    };
-    for a in last_of_each_key(actions) {
-        match stored.remove(&a.key()) {
-            None => plan.new.push(a),
-            Some(old) if old == *a => plan.unchanged += 1,
-            Some(old) => plan.revised.push((old, a)),
-        }
-    }
-    let distinct = plan.new.len() + plan.revised.len() + plan.unchanged as usize;
-    plan.unchanged += (actions.len() - distinct) as u64;
-    plan
-}
-
-/// The last copy of each key of `actions`, in the order the keys first appear.
-fn last_of_each_key<T: Table>(actions: &[T]) -> Vec<&T> {
-    let mut at: HashMap<T::Key, usize> = HashMap::new();
-    let mut out: Vec<&T> = Vec::with_capacity(actions.len());
-    for a in actions {
-        match at.get(&a.key()) {
-            Some(&i) => out[i] = a,
-            None => {
-                at.insert(a.key(), out.len());
-                out.push(a);
-            }
-        }
-    }
-    out
-}
-
-async fn write_table<DB: Dialect, T: Table>(
-    tx: &mut Transaction<'static, DB>,
-    actions: &[T],
-    batch: &ActionsBatch,
-) -> Result<ActionsSummary, StoreError> {
-    if actions.is_empty() {
-        return Ok(ActionsSummary::default());
-    }
-    let source = &batch.source;
-    let stored = stored_of::<DB, T>(tx, &last_of_each_key(actions), &source.provider).await?;
-    let plan = plan(actions, stored);
-    // A revision replaces its row: the old one goes here, the new one in with the new rows.
-    for chunk in plan.revised.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<DB>::new(format!("DELETE FROM {} WHERE source = ", T::TABLE));
-        q.push_bind(DB::text(&source.provider))
-            .push(format!(" AND ({}) IN (", T::KEY));
-        q.push_values(chunk, |mut row, (_, a)| a.bind_key(&mut row));
-        q.push(")");
-        DB::tx_execute(tx, q).await?;
-    }
-    let written: Vec<&T> = plan
-        .new
-        .iter()
-        .copied()
-        .chain(plan.revised.iter().map(|(_, a)| *a))
-        .collect();
-    let mut affected = 0;
-    for chunk in written.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<DB>::new(format!(
-            "INSERT INTO {} ({}, source, plugin_version, ingested_at) ",
-            T::TABLE,
-            T::COLUMNS
-        ));
-        q.push_values(chunk, |mut row, a| {
-            a.bind_key(&mut row);
-            a.bind_values(&mut row);
-            row.push_bind(DB::text(&source.provider))
-                .push_bind(DB::text(&source.version))
-                .push_bind(DB::at(batch.received_at));
-        });
-        // A row that another writer of this source committed since the read above (only
-        // Postgres lets one in) is left as that writer stored it; the next replay compares.
-        q.push(format!(" ON CONFLICT ({}, source) DO NOTHING", T::KEY));
-        affected += DB::tx_execute(tx, q).await?;
-    }
-    log_revisions::<DB, T>(tx, &plan.revised, source, batch.received_at).await?;
-    let lost = written.len() as u64 - affected;
     Ok(ActionsSummary {
-        inserted: (plan.new.len() as u64).saturating_sub(lost),
-        revised: plan.revised.len() as u64,
-        unchanged: plan.unchanged + lost.min(plan.new.len() as u64),
-        quarantined: 0,
+        inserted: splits.inserted + dividends.inserted,
+        revised: splits.revised + dividends.revised,
+        unchanged: splits.unchanged + dividends.unchanged,
+        quarantined: batch.rejected.len() as u64,
         spooled: false,
     })
-}
-
-/// The rows `source` has stored of the keys of `actions`.
-async fn stored_of<DB: Dialect, T: Table>(
-    tx: &mut Transaction<'static, DB>,
-    actions: &[&T],
-    source: &str,
-) -> Result<HashMap<T::Key, T>, StoreError> {
-    let mut out = HashMap::new();
-    for chunk in actions.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<DB>::new(format!(
-            "SELECT {} FROM {} WHERE source = ",
-            T::COLUMNS,
-            T::TABLE
-        ));
-        q.push_bind(DB::text(source))
-            .push(format!(" AND ({}) IN (", T::KEY));
-        q.push_values(chunk, |mut row, a| a.bind_key(&mut row));
-        q.push(")");
-        for r in DB::tx_all(tx, q).await? {
-            let a = T::read(&r)?;
-            out.insert(a.key(), a);
-        }
-    }
-    Ok(out)
-}
-
-/// One `action.revised` quality event per revision, the way a revised closed bar is
-/// logged: `detail` holds the old and the new values (decimals as text) and the source.
-/// The event's `timeframe` names the table (`splits`, `dividends`) and its `start` is the
-/// ex-date at midnight UTC.
-async fn log_revisions<DB: Dialect, T: Table>(
-    tx: &mut Transaction<'static, DB>,
-    revised: &[(T, &T)],
-    source: &Source,
-    at: DateTime<Utc>,
-) -> Result<(), StoreError> {
-    let with_source = |a: &T| {
-        let mut v = serde_json::to_value(a).expect("actions serialize");
-        v["source"] = serde_json::Value::String(source.provider.clone());
-        v
-    };
-    for chunk in revised.chunks(ROWS_PER_STATEMENT) {
-        let mut q = QueryBuilder::<DB>::new(
-            "INSERT INTO quality_events (kind, symbol, timeframe, start, source, detail, created_at) ",
-        );
-        q.push_values(chunk, |mut row, (old, new)| {
-            let detail = serde_json::json!({"old": with_source(old), "new": with_source(new)});
-            let start = new.ex_date().and_time(NaiveTime::MIN).and_utc();
-            row.push_bind(DB::text(REVISED))
-                .push_bind(DB::text(new.symbol()))
-                .push_bind(DB::text(T::TABLE))
-                .push_bind(DB::at(start))
-                .push_bind(DB::text(&source.provider))
-                .push_bind(DB::text(&detail.to_string()))
-                .push_bind(DB::at(at));
-        });
-        DB::tx_execute(tx, q).await?;
-    }
-    Ok(())
 }
 
 /// One quarantine row: the last copy of a rejected action, counted, per key and codes.
@@ -429,7 +274,7 @@ pub(super) fn bound(d: NaiveDate) -> NaiveDate {
 }
 
 /// The actions of one symbol with `from ≤ ex_date < to`, every source's, oldest first.
-pub(super) async fn read<DB: Dialect, T: Table>(
+pub(super) async fn read<DB: Dialect, T: Keyed>(
     pool: &Pool<DB>,
     symbol: &str,
     from: NaiveDate,
