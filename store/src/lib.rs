@@ -52,7 +52,7 @@ use rust_decimal::Decimal;
 pub use actions::REVISED as ACTION_REVISED;
 pub use error::StoreError;
 pub use instruments::REVISED as INSTRUMENT_REVISED;
-pub use observation::{Observation, ObservationError};
+pub use observation::Observation;
 pub use postgres::PgStore;
 pub use series::REVISED as OBSERVATION_REVISED;
 pub use spool::{Resilient, RetryPolicy};

@@ -6,13 +6,11 @@ use std::ops::AddAssign;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use mdhost_core::domain::{
-    AssetClass, Bar, Instrument, QuotaPeriod, SeriesMeta, SeriesPage, Timeframe,
-};
+use mdhost_core::domain::{AssetClass, Bar, Instrument, QuotaPeriod, SeriesMeta, Timeframe};
 use mdhost_core::validate::actions::{Dividend, Split};
 use mdhost_core::validate::{QualityEvent, Rejected};
 
-use crate::observation::{Observation, ObservationError};
+use crate::observation::Observation;
 
 /// Who produced a batch: the plugin's name and version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -561,24 +559,32 @@ impl SeriesBatch {
         }
     }
 
-    /// A plugin's page as a batch; the first value that is not an exact decimal fails it.
-    pub fn from_page(
+    /// The observations of a series' answer that passed the host's rules
+    /// (`validate::check_series`), as `source`'s batch; what failed them is the caller's
+    /// to quarantine.
+    pub fn from_checked(
         source: Source,
-        page: &SeriesPage,
+        checked: &mdhost_core::validate::CheckedSeries,
         received_at: DateTime<Utc>,
-    ) -> Result<Self, ObservationError> {
-        let observations = page
+    ) -> Self {
+        let observations = checked
             .observations
             .iter()
-            .map(|raw| Observation::from_raw(&page.series_id, raw))
-            .collect::<Result<_, _>>()?;
-        Ok(SeriesBatch {
+            .map(|o| Observation {
+                series_id: checked.series_id.clone(),
+                date: o.date,
+                value: o.value,
+                realtime_start: o.realtime_start,
+                realtime_end: o.realtime_end,
+            })
+            .collect();
+        SeriesBatch {
             source,
-            series_id: page.series_id.clone(),
-            meta: page.meta.clone(),
+            series_id: checked.series_id.clone(),
+            meta: checked.meta.clone(),
             observations,
             received_at,
-        })
+        }
     }
 }
 

@@ -134,7 +134,11 @@ pub fn check_series(page: &SeriesPage, expect: &SeriesExpect<'_>) -> CheckedSeri
     }
     CheckedSeries {
         series_id: page.series_id.clone(),
-        meta: page.meta.clone(),
+        // A page about another series keeps nothing, its description neither.
+        meta: page
+            .meta
+            .clone()
+            .filter(|_| page.series_id == expect.series_id),
         observations,
         rejected,
     }
@@ -210,6 +214,45 @@ mod tests {
     }
 
     #[test]
+    fn values_pass_at_the_extremes_with_one_spelling() {
+        // (text, the value it passes as)
+        let cases = [
+            ("4.50", "4.5"),
+            ("-0.25", "-0.25"),
+            ("0", "0"),
+            (
+                "0.0000000000000000000000000001",
+                "0.0000000000000000000000000001",
+            ),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
+        ];
+        for (text, want) in cases {
+            let page = SeriesPage {
+                series_id: "GDP".into(),
+                meta: None,
+                observations: vec![obs("2020-01-01", Some(text), None)],
+                next_cursor: None,
+            };
+            let expect = SeriesExpect {
+                series_id: "GDP",
+                start: day("2020-01-01"),
+                end: day("2021-01-01"),
+                today: day("2026-12-04"),
+            };
+            let got = check_series(&page, &expect);
+            let value = got
+                .observations
+                .first()
+                .and_then(|o| o.value)
+                .map(|v| v.to_string());
+            assert_eq!(value.as_deref(), Some(want), "{text}");
+        }
+    }
+
+    #[test]
     fn each_rule_rejects_with_every_reason() {
         check("GDP", vec![obs("2020-01-01", Some("1.5"), None)], 1, &[]);
         check(
@@ -224,11 +267,40 @@ mod tests {
             0,
             &[&["range.outside"]],
         );
+        for bad in [".", "", "1e5", "NaN", "0.00000000000000000000000000001"] {
+            let code = if bad.starts_with("0.") {
+                "decimal.out_of_range"
+            } else {
+                "decimal.malformed"
+            };
+            check(
+                "GDP",
+                vec![obs("2020-01-01", Some(bad), None)],
+                0,
+                &[&[code]],
+            );
+        }
+        // The day the store keeps for "no vintage" can never start a real one.
         check(
             "GDP",
-            vec![obs("2020-01-01", Some("."), None)],
+            vec![obs(
+                "2020-01-01",
+                Some("1"),
+                Some(("0001-01-01", "2020-04-01")),
+            )],
             0,
-            &[&["decimal.malformed"]],
+            &[&["date.implausible"]],
+        );
+        // A one-day vintage is a vintage.
+        check(
+            "GDP",
+            vec![obs(
+                "2020-01-01",
+                Some("1"),
+                Some(("2020-02-01", "2020-02-01")),
+            )],
+            1,
+            &[],
         );
         check(
             "GDP",

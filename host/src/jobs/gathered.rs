@@ -454,19 +454,7 @@ async fn series(
                 }
             })
             .collect();
-        let mut batch = SeriesBatch::new(source(&plugin), series_id, Utc::now());
-        batch.meta = checked.meta;
-        batch.observations = checked
-            .observations
-            .into_iter()
-            .map(|o| crate::store::Observation {
-                series_id: series_id.to_owned(),
-                date: o.date,
-                value: o.value,
-                realtime_start: o.realtime_start,
-                realtime_end: o.realtime_end,
-            })
-            .collect();
+        let batch = SeriesBatch::from_checked(source(&plugin), &checked, Utc::now());
         let written = match ctx.store.write_series(&batch).await {
             Ok(sum) => quarantine(ctx, &batch.source, &rejected)
                 .await

@@ -91,7 +91,15 @@ async fn observations_round_trip_exactly(store: Arc<dyn Store>) {
         ],
         next_cursor: None,
     };
-    let b = SeriesBatch::from_page(source("fred"), &page, t("2025-07-08T15:00:00Z")).unwrap();
+    let expect = mdhost_core::validate::SeriesExpect {
+        series_id: "UNRATE",
+        start: day("2020-01-01"),
+        end: day("2021-01-01"),
+        today: day("2025-07-08"),
+    };
+    let checked = mdhost_core::validate::check_series(&page, &expect);
+    assert!(checked.rejected.is_empty(), "{:?}", checked.rejected);
+    let b = SeriesBatch::from_checked(source("fred"), &checked, t("2025-07-08T15:00:00Z"));
     let sum = store.write_series(&b).await.unwrap();
     assert_eq!(counts(sum), (6, 0, 0, 0));
     assert!(sum.meta_written);
@@ -130,13 +138,22 @@ async fn observations_round_trip_exactly(store: Arc<dyn Store>) {
     );
     assert!(store.series_meta("GDP").await.unwrap().is_empty());
 
-    // A "." that reached the store as text is not a value: the page is refused.
+    // A "." that reached the host as text is not a value: the host's rules refuse it,
+    // and the batch holds only what passed.
     let mut bad = page.clone();
     bad.observations.push(raw("2020-07-01", Some(".")));
-    assert!(matches!(
-        SeriesBatch::from_page(source("fred"), &bad, t("2025-07-08T15:00:00Z")),
-        Err(ObservationError::Value { .. })
-    ));
+    let checked = mdhost_core::validate::check_series(&bad, &expect);
+    let codes: Vec<&str> = checked.rejected[0]
+        .reasons
+        .iter()
+        .map(|r| r.code.as_str())
+        .collect();
+    assert_eq!(
+        (checked.rejected.len(), codes),
+        (1, vec!["decimal.malformed"])
+    );
+    let b2 = SeriesBatch::from_checked(source("fred"), &checked, t("2025-07-08T15:00:00Z"));
+    assert_eq!(b2.observations, b.observations);
     assert!(store.events(None, 10).await.unwrap().is_empty());
 }
 
