@@ -14,7 +14,7 @@ use sqlx::{Pool, QueryBuilder, Transaction};
 
 use super::convert;
 use super::dialect::Dialect;
-use super::keyed::{self, Change, Keyed};
+use super::keyed::{self, Keyed};
 use super::rows::{self, Columns};
 use super::{ActionsBatch, ActionsSummary, QuarantinedAction, StoreError, StoredAction};
 use mdhost_core::validate::actions::{Dividend, Rejected, Split};
@@ -53,14 +53,6 @@ impl Keyed for Split {
             denominator: r.decimal("denominator")?,
             provider_id: r.opt_text("provider_id")?,
         })
-    }
-    /// Every change of an action is a revision: each field is the event as published.
-    fn change(&self, new: &Self) -> Change {
-        if self == new {
-            Change::Same
-        } else {
-            Change::Revised
-        }
     }
     fn event_symbol(&self) -> &str {
         &self.symbol
@@ -111,14 +103,6 @@ impl Keyed for Dividend {
             pay_date: r.opt_day("pay_date")?,
             provider_id: r.opt_text("provider_id")?,
         })
-    }
-    /// Every change of an action is a revision: each field is the event as published.
-    fn change(&self, new: &Self) -> Change {
-        if self == new {
-            Change::Same
-        } else {
-            Change::Revised
-        }
     }
     fn event_symbol(&self) -> &str {
         &self.symbol

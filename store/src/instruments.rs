@@ -13,7 +13,7 @@ use sqlx::{Pool, QueryBuilder};
 
 use super::convert;
 use super::dialect::Dialect;
-use super::keyed::{self, Change, Keyed};
+use super::keyed::{self, Keyed};
 use super::rows::Columns;
 use super::{InstrumentsBatch, InstrumentsSummary, StoreError, StoredInstrument};
 use mdhost_core::domain::Instrument;
@@ -57,14 +57,6 @@ impl Keyed for Instrument {
             listed: r.opt_day("listed")?,
             delisted: r.opt_day("delisted")?,
         })
-    }
-    /// Every field is reference data a reader relies on: any change is a revision.
-    fn change(&self, new: &Self) -> Change {
-        if self == new {
-            Change::Same
-        } else {
-            Change::Revised
-        }
     }
     /// The canonical symbol (the new one, when that is what changed).
     fn event_symbol(&self) -> &str {

@@ -31,7 +31,7 @@ pub(super) enum Change {
 }
 
 /// One table of rows keyed per source: how its rows are keyed, bound, compared and read.
-pub(super) trait Keyed: Serialize + Sized + Send + Sync {
+pub(super) trait Keyed: Serialize + PartialEq + Sized + Send + Sync {
     const TABLE: &'static str;
     /// The key columns but `source`.
     const KEY: &'static str;
@@ -47,8 +47,15 @@ pub(super) trait Keyed: Serialize + Sized + Send + Sync {
     /// Binds the columns of `COLUMNS` after the key, in order.
     fn bind_values<DB: Dialect>(&self, row: &mut Separated<'_, DB, &'static str>);
     fn read(r: &impl Columns) -> Result<Self, StoreError>;
-    /// What `new` changes of `self`, the stored row of its key.
-    fn change(&self, new: &Self) -> Change;
+    /// What `new` changes of `self`, the stored row of its key: by default any difference
+    /// is a revision (every field is what the provider published).
+    fn change(&self, new: &Self) -> Change {
+        if self == new {
+            Change::Same
+        } else {
+            Change::Revised
+        }
+    }
     /// The revision event's `symbol` and `start`.
     fn event_symbol(&self) -> &str;
     fn event_start(&self) -> Option<DateTime<Utc>>;
