@@ -144,6 +144,23 @@ pub(super) async fn bars(
     })
 }
 
+/// `from` through `to`, both inclusive (open when not given), as the store's half-open
+/// range of days; an empty one is a bad request.
+fn day_range(
+    from: Option<chrono::NaiveDate>,
+    to: Option<chrono::NaiveDate>,
+) -> Result<(chrono::NaiveDate, chrono::NaiveDate), ApiError> {
+    let start = from.unwrap_or(chrono::NaiveDate::MIN);
+    let end = to.map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
+    if end <= start {
+        return Err(bad(format!(
+            "parameters `from` ({start}) and `to` ({}) leave an empty range",
+            to.map(|d| d.to_string()).unwrap_or_default()
+        )));
+    }
+    Ok((start, end))
+}
+
 /// The parameters of `/actions`: ex-dates `from` through `to`, both inclusive.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -160,15 +177,7 @@ pub(super) async fn actions(
     if p.symbol.is_empty() {
         return Err(bad("parameter `symbol` is empty".into()));
     }
-    let from = p.from.unwrap_or(chrono::NaiveDate::MIN);
-    let to =
-        p.to.map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
-    if to <= from {
-        return Err(bad(format!(
-            "parameters `from` ({from}) and `to` ({}) leave an empty range",
-            p.to.map(|d| d.to_string()).unwrap_or_default()
-        )));
-    }
+    let (from, to) = day_range(p.from, p.to)?;
     let report = crate::export::stored_actions(&*s.store, &p.symbol, from, to)
         .await
         .map_err(|e| ApiError::store("reading corporate actions", e))?;
@@ -190,15 +199,7 @@ pub(super) async fn series(
     axum::extract::Path(id): axum::extract::Path<String>,
     StrictQuery(p): StrictQuery<SeriesParams>,
 ) -> Result<Response, ApiError> {
-    let from = p.from.unwrap_or(chrono::NaiveDate::MIN);
-    let to =
-        p.to.map_or(chrono::NaiveDate::MAX, |d| d.succ_opt().unwrap_or(d));
-    if to <= from {
-        return Err(bad(format!(
-            "parameters `from` ({from}) and `to` ({}) leave an empty range",
-            p.to.map(|d| d.to_string()).unwrap_or_default()
-        )));
-    }
+    let (from, to) = day_range(p.from, p.to)?;
     let report = crate::export::stored_series(&*s.store, &id, from, to, p.as_of)
         .await
         .map_err(|e| ApiError::store("reading observations", e))?;
