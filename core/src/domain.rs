@@ -513,6 +513,18 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
+    /// Whether the provider itself is failing (rate-limited past retries, refusing the key,
+    /// down): what a circuit breaker counts. A symbol it does not know, an answer that does
+    /// not parse, or a spent quota (its gate waits for the renewal) is not.
+    pub fn blames_provider(&self) -> bool {
+        matches!(
+            self,
+            ProviderError::RateLimited(_)
+                | ProviderError::Unauthorized(_)
+                | ProviderError::Transient(_)
+        )
+    }
+
     /// Stable kind name, used in metrics and reports.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -320,12 +320,7 @@ fn settle(ctx: &JobContext, name: &str, end: End, used: &mut Vec<String>) -> Res
             }
             return Ok(());
         }
-        End::Provider(p) => matches!(
-            p,
-            ProviderError::Transient(_)
-                | ProviderError::RateLimited(_)
-                | ProviderError::Unauthorized(_)
-        ),
+        End::Provider(p) => p.blames_provider(),
         _ => true,
     };
     if fault {

@@ -563,19 +563,15 @@ impl Runner<'_> {
 
     fn classify(&self, name: &str, e: ProviderError) -> Fail {
         let msg = format!("{name}: {e}");
+        if e.blames_provider() {
+            self.ctx.breakers.failure(name);
+        }
         match e {
             ProviderError::UnknownSymbol(_)
             | ProviderError::Unsupported(_)
             | ProviderError::BadResponse(_) => Fail::Symbols(msg),
-            // Not a fault of the provider's: its gate refuses until the quota renews,
-            // which a breaker's cool-down would only shorten.
-            ProviderError::QuotaExhausted(_) => Fail::Provider(msg),
-            ProviderError::RateLimited(_)
-            | ProviderError::Unauthorized(_)
-            | ProviderError::Transient(_) => {
-                self.ctx.breakers.failure(name);
-                Fail::Provider(msg)
-            }
+            // A spent quota fails over like a provider fault, without counting as one.
+            _ => Fail::Provider(msg),
         }
     }
 
