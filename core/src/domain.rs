@@ -7,22 +7,24 @@ use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-pub use mdhost_model::{AssetClass, ClassSet, ParseTimeframeError, TimeUnit, Timeframe};
+pub use mdhost_model::{
+    AssetClass, ClassSet, ParseTimeframeError, RawDecimal, TimeUnit, Timeframe,
+};
 
 /// A bar as a plugin returned it: times converted to UTC instants, decimals still the
-/// plugin's exact text. Validation (not the boundary) decides whether the text parses,
+/// plugin's exact digits ([`RawDecimal`]: scaled where they fit, text otherwise). Validation (not the boundary) decides whether the text parses,
 /// so that a malformed value is quarantined with its reason rather than dropped.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RawBar {
     pub symbol: String,
     pub timeframe: Timeframe,
     pub start: DateTime<Utc>,
-    pub open: String,
-    pub high: String,
-    pub low: String,
-    pub close: String,
-    pub volume: Option<String>,
-    pub vwap: Option<String>,
+    pub open: RawDecimal,
+    pub high: RawDecimal,
+    pub low: RawDecimal,
+    pub close: RawDecimal,
+    pub volume: Option<RawDecimal>,
+    pub vwap: Option<RawDecimal>,
     pub trades: Option<u64>,
     pub complete: bool,
 }
@@ -60,15 +62,23 @@ impl From<&Bar> for RawBar {
             symbol: b.symbol.clone(),
             timeframe: b.timeframe,
             start: b.start,
-            open: b.open.to_string(),
-            high: b.high.to_string(),
-            low: b.low.to_string(),
-            close: b.close.to_string(),
-            volume: b.volume.map(|v| v.to_string()),
-            vwap: b.vwap.map(|v| v.to_string()),
+            open: raw(b.open),
+            high: raw(b.high),
+            low: raw(b.low),
+            close: raw(b.close),
+            volume: b.volume.map(raw),
+            vwap: b.vwap.map(raw),
             trades: b.trades.and_then(|t| u64::try_from(t).ok()),
             complete: b.complete,
         }
+    }
+}
+
+/// An exact decimal as the raw form of its own digits (as written, scale included).
+pub fn raw(d: Decimal) -> RawDecimal {
+    match i64::try_from(d.mantissa()) {
+        Ok(m) => RawDecimal::scaled(m, d.scale() as u8),
+        Err(_) => RawDecimal::text(d.to_string()),
     }
 }
 

@@ -21,7 +21,7 @@ use std::time::Instant;
 use chrono::{DateTime, Utc};
 use common::mock_provider::{self, MockConfig};
 use common::pg::PgDb;
-use mdhost::config::{JobConfig, JobKind};
+use mdhost::config::{JobConfig, JobData, JobKind};
 use mdhost::domain::{AssetClass, ClassSet, RawBar, Timeframe};
 use mdhost::ingest::{Commit, Page, ingest};
 use mdhost::jobs::plan;
@@ -78,6 +78,7 @@ async fn end_to_end(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */, 
             from: at(FROM),
             to: at(FROM + days * 86_400),
         },
+        data: JobData::Bars,
         providers: vec!["mockrest".into()],
         symbols: symbols.to_vec(),
         timeframe: "1m".parse().unwrap(),
@@ -134,11 +135,11 @@ async fn store_only(
                             symbol: b.symbol,
                             timeframe: tf,
                             start: at(b.t),
-                            open: b.o,
-                            high: b.h,
-                            low: b.l,
-                            close: b.c,
-                            volume: Some(b.v),
+                            open: b.o.into(),
+                            high: b.h.into(),
+                            low: b.l.into(),
+                            close: b.c.into(),
+                            volume: Some(b.v.into()),
                             vwap: None,
                             trades: None,
                             complete: true,

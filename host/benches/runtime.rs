@@ -179,7 +179,8 @@ fn fetch_bars(c: &mut Criterion) {
     assert_eq!(native.bars.len(), BARS);
     // The same values; a scaled column may write them at its common scale ("187.1" as
     // "187.1000").
-    let value = |t: &str| t.parse::<rust_decimal::Decimal>().unwrap();
+    // (Both sides hold mdhost_model's RawDecimal.)
+    let value = |t: &mdhost_sdk::RawDecimal| t.to_text().parse::<rust_decimal::Decimal>().unwrap();
     for i in [0, 7, BARS - 1] {
         let (n, w) = (&native.bars[i], &via_wasm.bars[i]);
         assert_eq!(value(&n.open), value(&w.open));

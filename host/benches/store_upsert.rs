@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use mdhost::domain::{AssetClass, ClassSet, RawBar, Timeframe};
+use mdhost::domain::{AssetClass, ClassSet, RawBar, RawDecimal, Timeframe};
 use mdhost::store::{
     Checkpoint, Coverage, PgStore, Source, Span, SqliteStore, Store, WriteBatch, WriteSummary,
 };
@@ -38,8 +38,8 @@ fn cents(s: i64, m: i64) -> i64 {
     10_000 + ((s * 1_000_003 + m) * 2_654_435_761) % 4_294_967_296 % 201 - 100
 }
 
-fn dec(cents: i64) -> String {
-    rust_decimal::Decimal::new(cents, 2).normalize().to_string()
+fn dec(cents: i64) -> RawDecimal {
+    RawDecimal::text(rust_decimal::Decimal::new(cents, 2).normalize().to_string())
 }
 
 fn raw_bars(s: i64, minutes: i64, start: DateTime<Utc>) -> Vec<RawBar> {
@@ -55,7 +55,7 @@ fn raw_bars(s: i64, minutes: i64, start: DateTime<Utc>) -> Vec<RawBar> {
                 high: dec(c + 5),
                 low: dec(c - 5),
                 close: dec(c + 1),
-                volume: Some((1_000 + m % 100).to_string()),
+                volume: Some((1_000 + m % 100).to_string().into()),
                 vwap: Some(dec(c)),
                 trades: Some((m % 50 + 1) as u64),
                 complete: true,

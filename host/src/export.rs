@@ -8,7 +8,7 @@ use std::io::Write;
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::RawBar;
+use crate::domain::{RawBar, RawDecimal};
 use crate::store::{Store, StoreError, StoredBar};
 
 /// The stored splits and dividends of one symbol with ex-dates in `[from, to)`, each
@@ -87,19 +87,31 @@ pub fn bars_csv_header(out: &mut impl Write) -> std::io::Result<()> {
 pub fn bars_csv_rows(out: &mut impl Write, bars: &[RawBar]) -> std::io::Result<()> {
     let mut w = csv_writer(out);
     for b in bars {
-        w.write_record([
+        let (open, high, low, close) = (
+            b.open.to_text(),
+            b.high.to_text(),
+            b.low.to_text(),
+            b.close.to_text(),
+        );
+        let text = |d: Option<&'_ RawDecimal>| d.map(|d| d.to_text().into_owned());
+        let (volume, vwap) = (
+            text(b.volume.as_ref()).unwrap_or_default(),
+            text(b.vwap.as_ref()).unwrap_or_default(),
+        );
+        let row: [&str; 11] = [
             &b.symbol,
             &b.timeframe.to_string(),
             &time(&b.start),
-            &b.open,
-            &b.high,
-            &b.low,
-            &b.close,
-            b.volume.as_deref().unwrap_or_default(),
-            b.vwap.as_deref().unwrap_or_default(),
+            &open,
+            &high,
+            &low,
+            &close,
+            &volume,
+            &vwap,
             &b.trades.map(|t| t.to_string()).unwrap_or_default(),
             &b.complete.to_string(),
-        ])?;
+        ];
+        w.write_record(row)?;
     }
     w.flush()
 }

@@ -174,13 +174,13 @@ async fn still_serves(plugin: &Plugin, addr: &str) {
     assert_eq!(bars.len(), 1);
     let b = &bars[0];
     assert_eq!(
+        (b.symbol.as_str(), &b.open, &b.low, b.volume.as_ref()),
         (
-            b.symbol.as_str(),
-            b.open.as_str(),
-            b.low.as_str(),
-            b.volume.as_deref()
-        ),
-        ("AAPL", "187.15", "183.885", Some("82488674"))
+            "AAPL",
+            &"187.15".into(),
+            &"183.885".into(),
+            Some(&"82488674".into())
+        )
     );
     assert_eq!(b.start, Utc.with_ymd_and_hms(2024, 1, 2, 0, 0, 0).unwrap());
     check(plugin, &["ECHO", "MSFT"], &Expect::Bars(2)).await;

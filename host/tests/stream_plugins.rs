@@ -13,7 +13,9 @@ use mdhost::config::Config;
 use mdhost::domain::ProviderError::*;
 use mdhost::domain::StreamEvent::{self, Bar, Error, Heartbeat};
 use mdhost::domain::Timeframe;
-use mdhost::domain::{RawBar, RawQuote, RawTrade, StreamPlan, StreamTransport, TimeUnit};
+use mdhost::domain::{
+    RawBar, RawDecimal, RawQuote, RawTrade, StreamPlan, StreamTransport, TimeUnit,
+};
 use mdhost::metrics::Metrics;
 use mdhost::net::{ReqwestTransport, RetryPolicy};
 use mdhost::runtime::capabilities::stream::WirePlan;
@@ -123,7 +125,7 @@ mod data {
     pub fn ok<const N: usize>(events: [StreamEvent; N]) -> Expect { Some(events.into()) }
     pub fn status(text: &str) -> StreamEvent { StreamEvent::Status(text.into()) }
     pub fn reply(text: &str) -> StreamEvent { StreamEvent::Reply(text.into()) }
-    pub fn some(text: &str) -> Option<String> { Some(text.into()) }
+    pub fn some<T: for<'a> From<&'a str>>(text: &str) -> Option<T> { Some(text.into()) }
     /// Instants as the providers write them: RFC 3339 (Alpaca, OANDA), epoch ms (the others).
     pub fn at(text: &str) -> DateTime<Utc> { text.parse().unwrap() }
     pub fn ms(millis: i64) -> DateTime<Utc> { DateTime::from_timestamp_millis(millis).unwrap() }
@@ -135,8 +137,8 @@ mod data {
     /// A complete bar from "open high low close volume", without VWAP or trade count (the
     /// tables add those, `RawBar { vwap, ..bar(…) }`, where the frame has them).
     pub fn bar(symbol: &str, timeframe: Timeframe, start: DateTime<Utc>, ohlcv: &str) -> RawBar {
-        let v: Vec<String> = ohlcv.split(' ').map(str::to_owned).collect();
-        let [open, high, low, close, volume] = <[String; 5]>::try_from(v).unwrap();
+        let v: Vec<RawDecimal> = ohlcv.split(' ').map(RawDecimal::from).collect();
+        let [open, high, low, close, volume] = <[RawDecimal; 5]>::try_from(v).unwrap();
         RawBar { symbol: symbol.into(), timeframe, start, open, high, low, close,
                  volume: Some(volume), vwap: None, trades: None, complete: true }
     }

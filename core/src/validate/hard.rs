@@ -8,7 +8,7 @@ use super::align::is_aligned;
 use super::decimal::{DecimalError, parse};
 use super::policy::Policy;
 use super::reason::{Reason, ReasonCode};
-use crate::domain::{Bar, RawBar, Timeframe};
+use crate::domain::{Bar, RawBar, RawDecimal, Timeframe};
 
 /// What the bars were asked for, and the clock they are judged by.
 #[derive(Debug, Clone)]
@@ -62,8 +62,17 @@ impl Check {
         }
     }
 
-    fn price(&mut self, field: &str, text: &str, allow_negative: bool) -> Option<Decimal> {
-        let v = self.decimal(field, text)?;
+    /// A plugin's raw decimal as an exact one: scaled digits need no parsing.
+    fn raw(&mut self, field: &str, raw: &RawDecimal) -> Option<Decimal> {
+        match raw.as_scaled() {
+            // The boundary keeps scales within MAX_SCALE, which is rust_decimal's.
+            Some((m, s)) => Some(Decimal::from_i128_with_scale(m.into(), s.into()).normalize()),
+            None => self.decimal(field, &raw.to_text()),
+        }
+    }
+
+    fn price(&mut self, field: &str, raw: &RawDecimal, allow_negative: bool) -> Option<Decimal> {
+        let v = self.raw(field, raw)?;
         if !allow_negative && v <= Decimal::ZERO {
             self.fail(ReasonCode::PriceNotPositive, format!("{field} is {v}"));
         }
@@ -110,11 +119,11 @@ pub fn check(raw: &RawBar, expect: &Expect<'_>, policy: &Policy) -> Result<Bar, 
     if let (Some(o), Some(h), Some(l), Some(c)) = (open, high, low, close) {
         ck.ohlc(o, h, l, c);
     }
-    let volume = raw.volume.as_deref().and_then(|v| ck.decimal("volume", v));
+    let volume = raw.volume.as_ref().and_then(|v| ck.raw("volume", v));
     if let Some(v) = volume.filter(|v| v.is_sign_negative() && !v.is_zero()) {
         ck.fail(ReasonCode::VolumeNegative, format!("volume is {v}"));
     }
-    let vwap = raw.vwap.as_deref().and_then(|v| ck.price("vwap", v, neg));
+    let vwap = raw.vwap.as_ref().and_then(|v| ck.price("vwap", v, neg));
     let trades = match raw.trades.map(i64::try_from) {
         Some(Err(_)) => {
             ck.fail(

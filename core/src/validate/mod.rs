@@ -274,11 +274,12 @@ fn clipped(mut raw: RawBar) -> RawBar {
         }
     };
     cut(&mut raw.symbol);
+    // Scaled values are at most 30 characters; only text can be long.
     for f in [&mut raw.open, &mut raw.high, &mut raw.low, &mut raw.close] {
-        cut(f);
+        f.text_mut().map(cut);
     }
     for f in [&mut raw.volume, &mut raw.vwap].into_iter().flatten() {
-        cut(f);
+        f.text_mut().map(cut);
     }
     raw
 }

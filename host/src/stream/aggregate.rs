@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
 
-use crate::domain::{RawBar, RawQuote, RawTrade, Timeframe};
+use crate::domain::{self, RawBar, RawQuote, RawTrade, Timeframe};
 
 /// Closed intervals kept per symbol so that late messages can still correct them.
 const KEPT_CLOSED: usize = 8;
@@ -198,7 +198,7 @@ impl Aggregator {
 }
 
 fn bar(timeframe: Timeframe, symbol: &str, start: DateTime<Utc>, b: &Building) -> RawBar {
-    let text = |d: Decimal| d.normalize().to_string();
+    let text = |d: Decimal| domain::raw(d.normalize());
     RawBar {
         symbol: symbol.to_owned(),
         timeframe,
@@ -274,7 +274,7 @@ mod tests {
                     bar.high,
                     bar.low,
                     bar.close,
-                    bar.volume.as_deref().unwrap_or("-"),
+                    bar.volume.as_ref().map_or("-".into(), ToString::to_string),
                     bar.trades.map_or("-".into(), |n| n.to_string())
                 ));
             }

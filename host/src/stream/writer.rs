@@ -465,7 +465,7 @@ mod tests {
         let got: Vec<String> = buf
             .iter()
             .map(|i| match i {
-                Item::Bar { bar, .. } => bar.close.clone(),
+                Item::Bar { bar, .. } => bar.close.to_string(),
                 _ => unreachable!(),
             })
             .collect();

@@ -94,11 +94,11 @@ pub fn parse_series(
             symbol: ctx.symbol.to_owned(),
             timeframe: ctx.timeframe,
             start,
-            open: row.open.into_string(),
-            high: row.high.into_string(),
-            low: row.low.into_string(),
-            close: row.close.into_string(),
-            volume: row.volume.map(Dec::into_string),
+            open: row.open.into(),
+            high: row.high.into(),
+            low: row.low.into(),
+            close: row.close.into(),
+            volume: row.volume.map(Into::into),
             vwap: None,
             trades: None,
             complete: page::is_complete(ctx.timeframe, start, ctx.end),
@@ -176,8 +176,8 @@ fn series_zone(members: &BTreeMap<String, &RawValue>) -> Tz {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mdhost_sdk::TimeUnit;
     use mdhost_sdk::time::{format_rfc3339, parse_rfc3339};
+    use mdhost_sdk::{RawDecimal, TimeUnit};
 
     const M1: Timeframe = Timeframe::of(TimeUnit::Minute, 1);
     const D1: Timeframe = Timeframe::of(TimeUnit::Day, 1);
@@ -204,7 +204,15 @@ mod tests {
     }
 
     /// start, open, high, low, close, volume, complete
-    type Row = (String, String, String, String, String, Option<String>, bool);
+    type Row = (
+        String,
+        RawDecimal,
+        RawDecimal,
+        RawDecimal,
+        RawDecimal,
+        Option<RawDecimal>,
+        bool,
+    );
 
     fn row(b: &Bar) -> Row {
         (

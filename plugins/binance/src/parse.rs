@@ -125,11 +125,11 @@ pub fn parse_klines(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, Provider
             symbol: ctx.symbol.to_owned(),
             timeframe: ctx.timeframe,
             start,
-            open: k.open.into_string(),
-            high: k.high.into_string(),
-            low: k.low.into_string(),
-            close: k.close.into_string(),
-            volume: Some(k.volume.into_string()),
+            open: k.open.into(),
+            high: k.high.into(),
+            low: k.low.into(),
+            close: k.close.into(),
+            volume: Some(k.volume.into()),
             vwap: None,
             trades: Some(k.trades),
             complete: page::is_complete(ctx.timeframe, start, ctx.end),
@@ -144,8 +144,8 @@ pub fn parse_klines(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, Provider
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mdhost_sdk::TimeUnit;
     use mdhost_sdk::time::{format_rfc3339, parse_rfc3339};
+    use mdhost_sdk::{RawDecimal, TimeUnit};
 
     const BNBBTC_FIRST: &[u8] =
         include_bytes!("../testdata/klines_BNBBTC_1m_first_available_python-binance_test.json");
@@ -164,7 +164,16 @@ mod tests {
     }
 
     /// start, open, high, low, close, volume, trades, complete
-    type Row = (String, String, String, String, String, String, u64, bool);
+    type Row = (
+        String,
+        RawDecimal,
+        RawDecimal,
+        RawDecimal,
+        RawDecimal,
+        RawDecimal,
+        u64,
+        bool,
+    );
 
     fn row(b: &Bar) -> Row {
         assert_eq!(b.vwap, None);
@@ -174,7 +183,7 @@ mod tests {
             b.high.clone(),
             b.low.clone(),
             b.close.clone(),
-            b.volume.clone().unwrap_or_default(),
+            b.volume.clone().expect("every kline has a volume"),
             b.trades.unwrap_or_default(),
             b.complete,
         )

@@ -119,10 +119,10 @@ pub fn parse_candles(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, Provide
             symbol: ctx.symbol.to_owned(),
             timeframe: ctx.timeframe,
             start,
-            open: mid.o.into_string(),
-            high: mid.h.into_string(),
-            low: mid.l.into_string(),
-            close: mid.c.into_string(),
+            open: mid.o.into(),
+            high: mid.h.into(),
+            low: mid.l.into(),
+            close: mid.c.into(),
             volume: None,
             vwap: None,
             trades: None,
@@ -189,10 +189,10 @@ mod tests {
         assert_eq!((&b.volume, &b.vwap, b.trades), (&None, &None, None));
         (
             format_rfc3339(b.start),
-            b.open.clone(),
-            b.high.clone(),
-            b.low.clone(),
-            b.close.clone(),
+            b.open.to_string(),
+            b.high.to_string(),
+            b.low.to_string(),
+            b.close.to_string(),
             b.complete,
         )
     }

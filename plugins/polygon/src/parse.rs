@@ -151,18 +151,18 @@ pub fn parse_aggs(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, ProviderEr
             // quote updates (they are equal in its own example).
             (None, None)
         } else {
-            (agg.v.map(Dec::into_string), agg.n)
+            (agg.v.map(Into::into), agg.n)
         };
         bars.push(Bar {
             symbol: ctx.symbol.to_owned(),
             timeframe: ctx.timeframe,
             start,
-            open: agg.o.into_string(),
-            high: agg.h.into_string(),
-            low: agg.l.into_string(),
-            close: agg.c.into_string(),
+            open: agg.o.into(),
+            high: agg.h.into(),
+            low: agg.l.into(),
+            close: agg.c.into(),
             volume,
-            vwap: agg.vw.map(Dec::into_string),
+            vwap: agg.vw.map(Into::into),
             trades,
             complete: page::is_complete(ctx.timeframe, start, ctx.end),
         });
@@ -246,12 +246,12 @@ mod tests {
     fn row(b: &Bar) -> Row {
         (
             format_rfc3339(b.start),
-            b.open.clone(),
-            b.high.clone(),
-            b.low.clone(),
-            b.close.clone(),
-            b.volume.clone(),
-            b.vwap.clone(),
+            b.open.to_string(),
+            b.high.to_string(),
+            b.low.to_string(),
+            b.close.to_string(),
+            b.volume.as_ref().map(ToString::to_string),
+            b.vwap.as_ref().map(ToString::to_string),
             b.trades,
             b.complete,
         )

@@ -146,12 +146,12 @@ impl Session {
                     symbol: canonical.to_owned(),
                     timeframe: self.timeframe,
                     start,
-                    open: agg.o.into_string(),
-                    high: agg.h.into_string(),
-                    low: agg.l.into_string(),
-                    close: agg.c.into_string(),
-                    volume: agg.v.map(|v| v.into_string()),
-                    vwap: agg.vw.map(|v| v.into_string()),
+                    open: agg.o.into(),
+                    high: agg.h.into(),
+                    low: agg.l.into(),
+                    close: agg.c.into(),
+                    volume: agg.v.map(Into::into),
+                    vwap: agg.vw.map(Into::into),
                     // Polygon's stream aggregates carry no trade count (`z` is the
                     // average trade size).
                     trades: None,

@@ -7,11 +7,9 @@ use crate::bindings::exports::mdhost::provider::streaming as ws;
 use crate::bindings::mdhost::provider::types::{
     Adjustment, BarSeries, Decimals, ScaledDecimals, SparseCounts, SparseDecimals,
 };
-use crate::{Bar, Event};
+use crate::{Bar, Event, RawDecimal};
 
-pub use mdhost_model::scaled::parse as scaled;
-
-/// Builds one decimal column from text values.
+/// Builds one decimal column.
 #[derive(Default)]
 pub struct DecimalColumn {
     /// While every value fits: mantissas with their own scales.
@@ -28,19 +26,19 @@ impl DecimalColumn {
         }
     }
 
-    pub fn push(&mut self, value: &str) {
+    pub fn push(&mut self, value: &RawDecimal) {
         if cfg!(feature = "text-columns") && self.text.is_none() {
             self.text = Some(Vec::new());
         }
         if let Some(t) = self.text.as_mut() {
-            t.push(value.to_owned());
+            t.push(value.to_text().into_owned());
             return;
         }
-        match scaled(value) {
+        match value.as_scaled() {
             Some(v) => self.scaled.push(v),
             None => {
                 let mut t = self.as_text();
-                t.push(value.to_owned());
+                t.push(value.to_text().into_owned());
                 self.text = Some(t);
             }
         }
@@ -59,7 +57,6 @@ impl DecimalColumn {
         if let Some(t) = self.text {
             return Decimals::Text(t);
         }
-
         let scale = self.scaled.iter().map(|(_, s)| *s).max().unwrap_or(0);
         let rescaled: Option<Vec<i64>> = self
             .scaled
@@ -82,14 +79,14 @@ struct SparseColumn {
 }
 
 impl SparseColumn {
-    fn push(&mut self, row: usize, value: Option<&str>) {
+    fn push(&mut self, row: usize, value: Option<&RawDecimal>) {
         match value {
             Some(v) => {
                 self.values.push(v);
                 self.any = true;
             }
             None => {
-                self.values.push("0");
+                self.values.push(&RawDecimal::scaled(0, 0));
                 self.absent.push(row as u32);
             }
         }
@@ -134,8 +131,8 @@ fn one_series(rows: &[Bar]) -> BarSeries {
         high.push(&b.high);
         low.push(&b.low);
         close.push(&b.close);
-        volume.push(row, b.volume.as_deref());
-        vwap.push(row, b.vwap.as_deref());
+        volume.push(row, b.volume.as_ref());
+        vwap.push(row, b.vwap.as_ref());
         match b.trades {
             Some(t) => trades.values.push(t),
             None => {
@@ -228,7 +225,7 @@ mod tests {
     fn column(values: &[&str]) -> Decimals {
         let mut c = DecimalColumn::default();
         for v in values {
-            c.push(v);
+            c.push(&RawDecimal::from(*v));
         }
         c.finish()
     }

@@ -1,31 +1,41 @@
 //! Exact decimal text: the provider's digits are copied, validated and normalised to plain
 //! notation without ever passing through a binary float.
 
+use std::borrow::Cow;
+
+use mdhost_model::{RawDecimal, scaled};
 use serde::de::{Deserialize, Deserializer, Error as _};
 use serde_json::value::RawValue;
 
-/// A decimal kept as the text the provider sent, in the plain notation of the WIT
-/// `decimal` type. Deserialises from a JSON number or a JSON string holding a number.
+/// A provider's decimal, validated and in the plain notation of the WIT `decimal` type,
+/// with the provider's digits (trailing zeros included). Deserialises from a JSON number
+/// or a JSON string holding a number. Held as a mantissa and scale when it fits, so a page
+/// of them allocates nothing per value; text otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Dec(pub String);
+pub struct Dec(RawDecimal);
 
 impl Dec {
     /// Parses decimal text (`"189.845"`, `"-0.5"`, `"7.0449e+07"`, `"+3"`) into plain notation.
     pub fn parse(text: &str) -> Result<Dec, String> {
-        normalize(text).map(Dec)
+        // Plain digits that fit need no normalising: their scaled form is their text.
+        if let Some((m, s)) = scaled::parse(text) {
+            return Ok(Dec(RawDecimal::scaled(m, s)));
+        }
+        normalize(text).map(|t| Dec(RawDecimal::text(t)))
     }
 
-    pub fn as_str(&self) -> &str {
-        &self.0
+    /// The value's text (written out when it is held scaled).
+    pub fn to_text(&self) -> Cow<'_, str> {
+        self.0.to_text()
     }
 
     pub fn into_string(self) -> String {
-        self.0
+        self.0.to_text().into_owned()
     }
 
     /// True when the value is zero ("0", "-0.000").
     pub fn is_zero(&self) -> bool {
-        self.0.bytes().all(|b| matches!(b, b'0' | b'.' | b'-'))
+        self.0.is_zero()
     }
 
     /// True when `self`, rounded half away from zero to as many fraction digits as
@@ -34,8 +44,9 @@ impl Dec {
     /// and as its short decimal in another; this tells the two apart from different prices
     /// without a float.
     pub fn rounds_to(&self, shorter: &Dec) -> bool {
-        let (neg, int, frac) = parts(&self.0);
-        let (target_neg, target_int, target_frac) = parts(&shorter.0);
+        let (this, shorter) = (self.to_text(), shorter.to_text());
+        let (neg, int, frac) = parts(&this);
+        let (target_neg, target_int, target_frac) = parts(&shorter);
         let places = target_frac.len();
         let mut digits: Vec<u8> = int.bytes().chain(frac.bytes().take(places)).collect();
         digits.resize(int.len() + places, b'0');
@@ -79,7 +90,14 @@ fn parts(text: &str) -> (bool, &str, &str) {
 
 impl std::fmt::Display for Dec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        self.0.fmt(f)
+    }
+}
+
+/// What a bar carries: the validated value as raw digits, no copy made.
+impl From<Dec> for RawDecimal {
+    fn from(d: Dec) -> Self {
+        d.0
     }
 }
 
@@ -93,7 +111,7 @@ impl<'de> Deserialize<'de> for Dec {
             Some(rest) => rest.strip_suffix('"').unwrap_or(rest),
             None => text,
         };
-        normalize(inner).map(Dec).map_err(D::Error::custom)
+        Dec::parse(inner).map_err(D::Error::custom)
     }
 }
 
@@ -196,6 +214,13 @@ mod tests {
             expected,
             "normalize({input:?})"
         );
+        // A Dec, held scaled or as text, reads back as the same plain notation.
+        let dec = Dec::parse(input).map(|d| d.into_string()).map_err(|_| ());
+        assert_eq!(
+            dec.as_deref().map_err(|_| ()),
+            expected,
+            "Dec::parse({input:?})"
+        );
     }
 
     #[test]
@@ -229,7 +254,9 @@ mod tests {
     fn rounds_float_digits_to_a_short_decimal() {
         let check = |long: &str, short: &str, expected: bool| {
             assert_eq!(
-                Dec(long.into()).rounds_to(&Dec(short.into())),
+                Dec::parse(long)
+                    .unwrap()
+                    .rounds_to(&Dec::parse(short).unwrap()),
                 expected,
                 "{long} rounds to {short}"
             );
@@ -263,7 +290,7 @@ mod tests {
             r#"[0.1, "0.30000000000000004", 1e-7, 123456789012345678901234567890]"#,
         )
         .unwrap();
-        let texts: Vec<&str> = v.iter().map(Dec::as_str).collect();
+        let texts: Vec<String> = v.iter().map(|d| d.to_text().into_owned()).collect();
         assert_eq!(
             texts,
             [
@@ -274,7 +301,7 @@ mod tests {
             ]
         );
         let opt: Vec<Option<Dec>> = serde_json::from_str("[null, 2.50]").unwrap();
-        assert_eq!(opt, [None, Some(Dec("2.50".into()))]);
+        assert_eq!(opt, [None, Some(Dec::parse("2.50").unwrap())]);
         assert!(serde_json::from_str::<Dec>(r#""n/a""#).is_err());
     }
 }

@@ -59,6 +59,7 @@ pub use bindings::mdhost::provider::types::{
 };
 pub use decimal::Dec;
 pub use export::{Adapter, Provider, Stream};
+pub use mdhost_model::RawDecimal;
 
 /// One OHLCV bar as a plugin builds it: a row. The SDK turns a page's rows into the
 /// contract's columns (see [`columns`]).
@@ -69,12 +70,14 @@ pub struct Bar {
     pub timeframe: Timeframe,
     /// Start of the interval, UTC, aligned to the timeframe.
     pub start: Timestamp,
-    pub open: String,
-    pub high: String,
-    pub low: String,
-    pub close: String,
-    pub volume: Option<String>,
-    pub vwap: Option<String>,
+    /// Decimals as the provider wrote them: a [`Dec`] goes in with `.into()`, as does
+    /// text (`"1.5".into()`); the host judges what does not parse.
+    pub open: RawDecimal,
+    pub high: RawDecimal,
+    pub low: RawDecimal,
+    pub close: RawDecimal,
+    pub volume: Option<RawDecimal>,
+    pub vwap: Option<RawDecimal>,
     pub trades: Option<u64>,
     /// False while the interval is still open.
     pub complete: bool,

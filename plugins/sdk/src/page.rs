@@ -108,7 +108,7 @@ mod tests {
         let bars = input.iter().map(|(s, c)| bar(*s, c)).collect();
         let got: Vec<(Timestamp, String)> = finish(bars, range.0, range.1)
             .into_iter()
-            .map(|b| (b.start, b.close))
+            .map(|b| (b.start, b.close.to_string()))
             .collect();
         let expected: Vec<(Timestamp, String)> = expected
             .iter()

@@ -393,16 +393,16 @@ fn rows_to_bars(
             // Some indices (^VIX) report 0 because they do not trade; others report the
             // volume of their members, which is kept.
             Some(v) if index && v.is_zero() => None,
-            v => v.map(Dec::into_string),
+            v => v.map(Into::into),
         };
         bars.push(Bar {
             symbol: ctx.symbol.to_owned(),
             timeframe: ctx.timeframe,
             start,
-            open: open.into_string(),
-            high: high.into_string(),
-            low: low.into_string(),
-            close: close.into_string(),
+            open: open.into(),
+            high: high.into(),
+            low: low.into(),
+            close: close.into(),
             volume,
             vwap: None,
             trades: None,
@@ -527,11 +527,11 @@ mod tests {
     fn row(b: &Bar) -> Row {
         (
             format_rfc3339(b.start),
-            b.open.clone(),
-            b.high.clone(),
-            b.low.clone(),
-            b.close.clone(),
-            b.volume.clone(),
+            b.open.to_string(),
+            b.high.to_string(),
+            b.low.to_string(),
+            b.close.to_string(),
+            b.volume.as_ref().map(ToString::to_string),
             b.complete,
         )
     }

@@ -30,17 +30,12 @@ fn bounded_cursor(cursor: Option<&str>) -> Result<(), ProviderError> {
 impl PluginCaps {
     fn redact_bar(&self, b: &mut RawBar) {
         let s = &self.secrets;
-        for f in [
-            &mut b.symbol,
-            &mut b.open,
-            &mut b.high,
-            &mut b.low,
-            &mut b.close,
-        ] {
-            s.redact_in_place(f);
+        s.redact_in_place(&mut b.symbol);
+        for f in [&mut b.open, &mut b.high, &mut b.low, &mut b.close] {
+            s.redact_decimal(f);
         }
         for f in [&mut b.volume, &mut b.vwap].into_iter().flatten() {
-            s.redact_in_place(f);
+            s.redact_decimal(f);
         }
     }
 

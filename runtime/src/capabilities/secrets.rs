@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
+use mdhost_core::domain::RawDecimal;
 use memchr::memmem::Finder;
 
 use super::grant::{Denial, HostPattern};
@@ -73,6 +74,9 @@ pub struct SecretSet {
     /// Every spelling of every value, longest first (so that a value containing another
     /// is replaced whole), with the placeholder that replaces it.
     redact: Vec<(Finder<'static>, String)>,
+    /// Whether some spelling is made only of a number's characters, and so could hide in
+    /// the digits of a scaled decimal.
+    numeric: bool,
 }
 
 /// Where a placeholder sits, which decides how the value is encoded.
@@ -97,10 +101,16 @@ impl SecretSet {
             })
             .collect();
         redact.sort_by_key(|(f, _)| std::cmp::Reverse(f.needle().len()));
+        let numeric = redact.iter().any(|(f, _)| {
+            f.needle()
+                .iter()
+                .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-'))
+        });
         SecretSet {
             plugin: plugin.to_owned(),
             secrets,
             redact,
+            numeric,
         }
     }
 
@@ -148,6 +158,19 @@ impl SecretSet {
     pub fn redact_in_place(&self, text: &mut String) {
         if let Cow::Owned(s) = self.redact(text) {
             *text = s;
+        }
+    }
+
+    /// Redacts a decimal: its text, or its digits written out when a value could be
+    /// spelled with them (a scaled value is checked without writing it out otherwise).
+    pub fn redact_decimal(&self, d: &mut RawDecimal) {
+        if let Some(t) = d.text_mut() {
+            self.redact_in_place(t);
+        } else if self.numeric {
+            let text = d.to_text().into_owned();
+            if let Cow::Owned(r) = self.redact(&text) {
+                *d = RawDecimal::text(r);
+            }
         }
     }
 

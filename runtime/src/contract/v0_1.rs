@@ -66,12 +66,12 @@ fn bar(b: wt::Bar) -> RawBar {
         // A zero count is a data error the validator reports; keep it visible as 0.
         timeframe: Timeframe::new(unit(b.timeframe.unit), b.timeframe.count),
         start: instant(b.start),
-        open: b.open,
-        high: b.high,
-        low: b.low,
-        close: b.close,
-        volume: b.volume,
-        vwap: b.vwap,
+        open: b.open.into(),
+        high: b.high.into(),
+        low: b.low.into(),
+        close: b.close.into(),
+        volume: b.volume.map(Into::into),
+        vwap: b.vwap.map(Into::into),
         trades: b.trades,
         complete: b.complete,
     }

@@ -13,8 +13,8 @@ use chrono::{Datelike, NaiveDate};
 use mdhost_core::domain::{
     ActionsPage, ActionsRequest, AssetClass, BarsPage, DataKind, DividendKind, Instrument,
     InstrumentsPage, InstrumentsRequest, OptionKind, OptionSpec, OptionValue, ProviderError,
-    ProviderInfo, Quota, QuotaPeriod, RawBar, RawDividend, RawObservation, RawSplit, SeriesMeta,
-    SeriesPage, SeriesRequest, StreamEvent, Timeframe, Vintage,
+    ProviderInfo, Quota, QuotaPeriod, RawBar, RawDecimal, RawDividend, RawObservation, RawSplit,
+    SeriesMeta, SeriesPage, SeriesRequest, StreamEvent, Timeframe, Vintage,
 };
 
 wasmtime::component::bindgen!({
@@ -324,19 +324,20 @@ fn info(i: wit::Info) -> Result<ProviderInfo, ContractError> {
     })
 }
 
-/// The decimal text of `mantissa × 10^-scale` without trailing fraction zeros: a column's
-/// common scale pads its shorter values ("1.469" goes as 14690 at scale 4), and the
-/// padding is the column's, not the provider's. ("1.4690" and "1.469" are one value to
-/// the validator either way; only text columns can hold what it refuses.)
-fn scaled_text(mantissa: i64, scale: u8) -> String {
+/// `mantissa × 10^-scale` without trailing fraction zeros: a column's common scale pads its
+/// shorter values ("1.469" goes as 14690 at scale 4), and the padding is the column's, not
+/// the provider's. ("1.4690" and "1.469" are one value to the validator either way; only
+/// text columns can hold what it refuses.)
+fn unpadded(mantissa: i64, scale: u8) -> RawDecimal {
     let (m, s) = scaled::trimmed(mantissa, scale);
-    scaled::text(m, s)
+    RawDecimal::scaled(m, s)
 }
 
 use mdhost_core::scaled::{self, MAX_SCALE};
 
-/// A column's values as text, exactly `rows` of them.
-fn column(d: wt::Decimals, rows: usize, what: &str) -> Result<Vec<String>, ContractError> {
+/// A column's values, exactly `rows` of them: scaled values stay digits (no text is made
+/// for them), text values are read as written.
+fn column(d: wt::Decimals, rows: usize, what: &str) -> Result<Vec<RawDecimal>, ContractError> {
     let values = match d {
         wt::Decimals::Scaled(s) => {
             if s.scale > MAX_SCALE {
@@ -347,10 +348,10 @@ fn column(d: wt::Decimals, rows: usize, what: &str) -> Result<Vec<String>, Contr
             }
             s.mantissas
                 .into_iter()
-                .map(|m| scaled_text(m, s.scale))
+                .map(|m| unpadded(m, s.scale))
                 .collect::<Vec<_>>()
         }
-        wt::Decimals::Text(t) => t,
+        wt::Decimals::Text(t) => t.into_iter().map(RawDecimal::text).collect(),
     };
     if values.len() != rows {
         return Err(ContractError(format!(
@@ -385,7 +386,7 @@ fn sparse(
     d: wt::SparseDecimals,
     rows: usize,
     what: &str,
-) -> Result<Vec<Option<String>>, ContractError> {
+) -> Result<Vec<Option<RawDecimal>>, ContractError> {
     let empty = match &d.values {
         wt::Decimals::Scaled(s) => s.mantissas.is_empty(),
         wt::Decimals::Text(t) => t.is_empty(),
@@ -499,7 +500,7 @@ mod tests {
 
     fn check_text(mantissa: i64, scale: u8, expected: &str) {
         assert_eq!(
-            scaled_text(mantissa, scale),
+            unpadded(mantissa, scale).to_text(),
             expected,
             "{mantissa} at {scale}"
         );
@@ -572,8 +573,14 @@ mod tests {
         assert_eq!(bars.len(), 3);
         assert_eq!(bars[0].open, "1");
         assert_eq!(
-            bars.iter().map(|b| b.volume.as_deref()).collect::<Vec<_>>(),
-            [Some("1000000000000000.12345678"), None, Some("7")]
+            bars.iter()
+                .map(|b| b.volume.as_ref().map(ToString::to_string))
+                .collect::<Vec<_>>(),
+            [
+                Some("1000000000000000.12345678".into()),
+                None,
+                Some("7".into())
+            ]
         );
         assert_eq!(
             bars.iter().map(|b| b.trades).collect::<Vec<_>>(),

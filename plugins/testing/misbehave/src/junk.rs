@@ -58,7 +58,7 @@ pub fn run(mode: &str, req: &BarsRequest) -> Result<BarsPage, ProviderError> {
         }
         _ => {
             let mut b = bar(req, req.start, "10");
-            b.open = "9".repeat(1 << 20);
+            b.open = "9".repeat(1 << 20).into();
             vec![b]
         }
     };

@@ -69,7 +69,7 @@ pub fn run(mode: &str, req: &BarsRequest) -> Result<BarsPage, ProviderError> {
             symbol: stolen.clone(),
             timeframe: req.timeframe,
             start: req.start,
-            open: stolen.clone(),
+            open: stolen.clone().into(),
             high: "1".into(),
             low: "1".into(),
             close: "1".into(),

@@ -94,11 +94,11 @@ pub fn parse(status: u16, body: &[u8], req: &BarsRequest) -> Result<BarsPage, Pr
             symbol: w.s,
             timeframe: req.timeframe,
             start,
-            open: w.o.into_string(),
-            high: w.h.into_string(),
-            low: w.l.into_string(),
-            close: w.c.into_string(),
-            volume: w.v.map(Dec::into_string),
+            open: w.o.into(),
+            high: w.h.into(),
+            low: w.l.into(),
+            close: w.c.into(),
+            volume: w.v.map(Into::into),
             vwap: None,
             trades: None,
             complete: page::is_complete(req.timeframe, start, req.end),
@@ -215,7 +215,10 @@ mod tests {
         let body = r#"{"bars":[{"s":"BTC/USD","t":1700000110,"o":"1.10","h":"2","l":"1","c":"1.50","v":null}],"next":null}"#;
         let page = parse(200, body.as_bytes(), &req(None)).unwrap();
         let b = &page.bars[0];
-        assert_eq!((b.open.as_str(), b.close.as_str()), ("1.10", "1.50"));
+        assert_eq!(
+            (b.open.to_string(), b.close.to_string()),
+            ("1.10".into(), "1.50".into())
+        );
         assert_eq!(b.volume, None);
         // 1700000110 + 60 s is past the request's end.
         assert!(!b.complete);
