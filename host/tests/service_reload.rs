@@ -37,9 +37,14 @@ impl Probe<'_> {
         self.db.rows(sql).await[0].parse().unwrap()
     }
 
-    async fn ok_runs(&self) -> usize {
-        self.count("SELECT count(*) FROM runs WHERE status = 'ok'")
-            .await
+    async fn ok_runs(&self, served_by: Option<&str>) -> usize {
+        let sql = match served_by {
+            Some(v) => {
+                format!("SELECT count(*) FROM runs WHERE status = 'ok' AND plugin_version = '{v}'")
+            }
+            None => "SELECT count(*) FROM runs WHERE status = 'ok'".to_owned(),
+        };
+        self.count(&sql).await
     }
 
     /// Waits (up to 20 s) until `cond` holds on `/plugins`.
@@ -53,16 +58,18 @@ impl Probe<'_> {
         panic!("timed out waiting until {what}: {}", self.plugins().await);
     }
 
-    /// Waits until `n` more runs have succeeded, and checks that no run failed.
-    async fn more_ok_runs(&self, n: usize) {
-        let from = self.ok_runs().await;
+    /// Waits until `n` more runs have succeeded (only runs of version `served_by`, when
+    /// given: runs under way when a new version loads finish on the old one), and checks
+    /// that no run failed.
+    async fn more_ok_runs(&self, n: usize, served_by: Option<&str>) {
+        let from = self.ok_runs(served_by).await;
         for _ in 0..200 {
-            if self.ok_runs().await >= from + n {
+            if self.ok_runs(served_by).await >= from + n {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        assert!(self.ok_runs().await >= from + n, "runs stopped");
+        assert!(self.ok_runs(served_by).await >= from + n, "runs stopped");
         let failed = self
             .db
             .rows("SELECT status || ': ' || errors FROM runs WHERE status NOT IN ('ok', 'running')")
@@ -90,7 +97,7 @@ async fn plugins_and_config_reload_under_a_running_job() {
     std::fs::write(&config_file, config(&mock, "misbehave", "* * * * * *")).unwrap();
     let svc = Service::start(dir.path(), &db.url);
     let p = Probe { svc: &svc, db: &db };
-    p.more_ok_runs(2).await;
+    p.more_ok_runs(2, None).await;
     assert_eq!(misbehave(&p.plugins().await).unwrap()["version"], V1);
 
     // A new version, installed while the job runs every second.
@@ -99,7 +106,7 @@ async fn plugins_and_config_reload_under_a_running_job() {
         misbehave(v).is_some_and(|m| m["version"] == V2)
     })
     .await;
-    p.more_ok_runs(2).await;
+    p.more_ok_runs(2, Some(V2)).await;
     // Runs record the version that served them: once the new one was loaded, only it did.
     let versions = db
         .rows("SELECT DISTINCT plugin_version FROM runs WHERE id > (SELECT min(id) FROM runs WHERE plugin_version = '2.0.0+misbehave')")
@@ -126,7 +133,7 @@ async fn plugins_and_config_reload_under_a_running_job() {
             .contains("invalid component"),
         "{v}"
     );
-    p.more_ok_runs(2).await;
+    p.more_ok_runs(2, None).await;
     assert_eq!(
         p.count("SELECT count(*) FROM bars WHERE source <> 'misbehave'")
             .await,
@@ -141,7 +148,7 @@ async fn plugins_and_config_reload_under_a_running_job() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    p.more_ok_runs(2).await;
+    p.more_ok_runs(2, None).await;
     let last = db
         .rows("SELECT provider FROM runs WHERE status = 'ok' ORDER BY id DESC LIMIT 1")
         .await;
@@ -170,7 +177,7 @@ async fn plugins_and_config_reload_under_a_running_job() {
         "names the file, line and key: {err}"
     );
     let before = mock.state.requests();
-    p.more_ok_runs(2).await;
+    p.more_ok_runs(2, None).await;
     assert!(
         mock.state.requests() > before,
         "the job still polls mockrest"
@@ -180,7 +187,7 @@ async fn plugins_and_config_reload_under_a_running_job() {
     std::fs::remove_file(plugins.join("misbehave.wasm")).unwrap();
     p.until_plugins("misbehave is unloaded", |v| misbehave(v).is_none())
         .await;
-    p.more_ok_runs(1).await;
+    p.more_ok_runs(1, None).await;
 
     let mut svc = svc;
     svc.terminate();
