@@ -41,6 +41,7 @@ pub mod fx;
 pub mod http;
 pub mod log;
 pub mod page;
+pub mod period;
 pub mod stream;
 pub mod time;
 pub mod url;
