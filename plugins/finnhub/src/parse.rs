@@ -5,10 +5,10 @@
 //! "s":"ok"}` with `t` the candle's start in epoch seconds. An empty window is HTTP 200
 //! with `"s":"no_data"`, with the arrays left out or every one of them `null`.
 
-use mdhost_sdk::time::{self, NANOS_PER_DAY};
+use mdhost_sdk::time;
 use mdhost_sdk::{
-    ActionsPage, Bar, Date, Dec, Dividend, DividendKind, ProviderError, Split, TimeUnit, Timeframe,
-    Timestamp, decode_json, fx, http::snippet, page,
+    ActionsPage, Bar, Date, Dec, Dividend, DividendKind, ProviderError, Split, Timeframe,
+    Timestamp, decode_json, fx, http::snippet, page, period,
 };
 use serde::Deserialize;
 
@@ -31,17 +31,11 @@ pub struct Context<'a> {
 #[derive(Deserialize)]
 struct Candles {
     s: String,
-    #[serde(default)]
     t: Option<Vec<i64>>,
-    #[serde(default)]
     o: Option<Vec<Dec>>,
-    #[serde(default)]
     h: Option<Vec<Dec>>,
-    #[serde(default)]
     l: Option<Vec<Dec>>,
-    #[serde(default)]
     c: Option<Vec<Dec>>,
-    #[serde(default)]
     v: Option<Vec<Dec>>,
 }
 
@@ -76,10 +70,11 @@ pub fn candles(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Vec<Bar>, 
         (_, v) => column("v", v)?.into_iter().map(Some).collect(),
     };
     let mut bars = Vec::with_capacity(t.len());
-    for (i, ((((secs, o), h), l), c)) in t.iter().zip(o).zip(h).zip(l).zip(c).enumerate() {
+    let rows = t.iter().zip(o).zip(h).zip(l).zip(c).zip(v);
+    for (((((secs, o), h), l), c), v) in rows {
         let instant =
             time::from_epoch_secs(*secs).ok_or_else(|| bad(format!("t {secs} is out of range")))?;
-        let start = bar_key(instant, ctx.timeframe.unit, ctx.market);
+        let start = period::key(instant, ctx.timeframe.unit, day_key(ctx.market));
         bars.push(Bar {
             symbol: ctx.symbol.to_owned(),
             timeframe: ctx.timeframe,
@@ -88,7 +83,7 @@ pub fn candles(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Vec<Bar>, 
             high: h.into_string(),
             low: l.into_string(),
             close: c.into_string(),
-            volume: v[i].clone().map(Dec::into_string),
+            volume: v.map(Dec::into_string),
             vwap: None,
             trades: None,
             complete: page::is_complete(ctx.timeframe, start, ctx.end),
@@ -97,22 +92,14 @@ pub fn candles(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Vec<Bar>, 
     Ok(page::finish(bars, ctx.start, ctx.end))
 }
 
-/// The bar key of a candle stamped `instant`. Intraday candles are keyed by their start.
-/// A day is the trading date: for FX the session that opened at 17:00 New York the
-/// evening before; for stocks and crypto the UTC date, which holds every stamp a US
-/// session or a UTC crypto day can carry (New York midnight, the open, 00:00Z). A week is
-/// its Monday, read a day later so that a week stamped on its Sunday is not taken for the
-/// one before; a month is its first day.
-fn bar_key(instant: Timestamp, unit: TimeUnit, market: Market) -> Timestamp {
-    let day = || match market {
-        Market::Forex => fx::trading_date_key(instant),
-        Market::Stock | Market::Crypto => time::utc_date_key(instant),
-    };
-    match unit {
-        TimeUnit::Second | TimeUnit::Minute | TimeUnit::Hour => instant,
-        TimeUnit::Day => day(),
-        TimeUnit::Week => time::week_start_key(day().saturating_add(NANOS_PER_DAY)),
-        TimeUnit::Month => time::month_start_key(day()),
+/// The daily key of a candle stamp. For FX it is the trading date of the session that
+/// opened at 17:00 New York the evening before; for stocks and crypto the UTC date, which
+/// holds every stamp a US session or a UTC crypto day can carry (New York midnight, the
+/// open, 00:00Z).
+fn day_key(market: Market) -> fn(Timestamp) -> Timestamp {
+    match market {
+        Market::Forex => fx::trading_date_key,
+        Market::Stock | Market::Crypto => time::utc_date_key,
     }
 }
 
@@ -229,17 +216,12 @@ fn optional_date(text: Option<&str>) -> Result<Option<Date>, ProviderError> {
 }
 
 /// Statuses `check_common` leaves to the plugin (401/403, 429 and 5xx are its): anything
-/// but 2xx is an answer this plugin cannot read, with Finnhub's `error` text when it sent one.
+/// but 2xx is an answer this plugin cannot read.
 fn ok_status(status: u16, body: &[u8]) -> Result<(), ProviderError> {
-    #[derive(Deserialize)]
-    struct Error {
-        error: String,
+    match status {
+        200..=299 => Ok(()),
+        _ => Err(bad(format!("HTTP {status}: {}", snippet(body)))),
     }
-    if (200..300).contains(&status) {
-        return Ok(());
-    }
-    let text = decode_json::<Error>(body).map_or_else(|_| snippet(body), |e| e.error);
-    Err(bad(format!("HTTP {status}: {text}")))
 }
 
 fn bad(message: impl Into<String>) -> ProviderError {
@@ -249,6 +231,7 @@ fn bad(message: impl Into<String>) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mdhost_sdk::TimeUnit;
     use mdhost_sdk::time::{format_rfc3339, parse_rfc3339};
 
     const SPXL_1M: &[u8] =
@@ -388,30 +371,6 @@ mod tests {
     }
 
     #[test]
-    fn longer_bars_are_keyed_by_their_period() {
-        // The FX candle opening Sunday 2020-03-29 at 21:00Z starts the week of Monday 03-30
-        // and, opening on March's last evening, the month of April.
-        let t = parse_rfc3339("2020-03-29T21:00:00Z").unwrap();
-        let key = |unit, market| format_rfc3339(bar_key(t, unit, market));
-        for (unit, market, expected) in [
-            (TimeUnit::Day, Market::Forex, "2020-03-30T00:00:00Z"),
-            (TimeUnit::Week, Market::Forex, "2020-03-30T00:00:00Z"),
-            (TimeUnit::Month, Market::Forex, "2020-03-01T00:00:00Z"),
-            (TimeUnit::Day, Market::Crypto, "2020-03-29T00:00:00Z"),
-            // A stock week stamped on its Sunday is the week that follows.
-            (TimeUnit::Week, Market::Stock, "2020-03-30T00:00:00Z"),
-            (TimeUnit::Minute, Market::Stock, "2020-03-29T21:00:00Z"),
-        ] {
-            assert_eq!(key(unit, market), expected, "{unit:?} {market:?}");
-        }
-        let t = parse_rfc3339("2020-03-31T21:00:00Z").unwrap();
-        assert_eq!(
-            format_rfc3339(bar_key(t, TimeUnit::Month, Market::Forex)),
-            "2020-04-01T00:00:00Z"
-        );
-    }
-
-    #[test]
     fn unreadable_candle_bodies_are_bad_responses() {
         let c = ctx(
             "AAPL",
@@ -455,7 +414,7 @@ mod tests {
                 &c
             ),
             Err(ProviderError::BadResponse(
-                "HTTP 404: You don't have access to this resource.".into()
+                r#"HTTP 404: {"error":"You don't have access to this resource."}"#.into()
             ))
         );
     }

@@ -40,11 +40,7 @@ pub fn candles(req: &BarsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let resolution = page::table_name(RESOLUTIONS, req.timeframe)?;
     let (market, fh_symbol) = symbols::to_finnhub(symbol)?;
-    if let Some(c) = &req.cursor {
-        return Err(ProviderError::Unsupported(format!(
-            "cursor {c:?} was not issued by this plugin, which never pages"
-        )));
-    }
+    no_cursor(req.cursor.as_deref())?;
     // Finnhub filters by the candle's own stamp, which for days and longer may lie before
     // the bar's key (an FX day opens at 17:00 New York the evening before): asking from a
     // day earlier brings that candle back, and the parser keeps bars by key.
@@ -65,6 +61,15 @@ pub fn candles(req: &BarsRequest) -> Result<Plan, ProviderError> {
     Ok(Plan { market, url })
 }
 
+/// Refuses a cursor: this plugin never issues one.
+fn no_cursor(cursor: Option<&str>) -> Result<(), ProviderError> {
+    cursor.map_or(Ok(()), |c| {
+        Err(ProviderError::Unsupported(format!(
+            "cursor {c:?} was not issued by this plugin, which never pages"
+        )))
+    })
+}
+
 /// The split and dividend requests of an actions call, in that order.
 pub fn actions(req: &ActionsRequest) -> Result<[String; 2], ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
@@ -73,11 +78,7 @@ pub fn actions(req: &ActionsRequest) -> Result<[String; 2], ProviderError> {
             "{symbol}: splits and dividends are served for equities only"
         )));
     };
-    if let Some(c) = &req.cursor {
-        return Err(ProviderError::Unsupported(format!(
-            "cursor {c:?} was not issued by this plugin, which never pages"
-        )));
-    }
+    no_cursor(req.cursor.as_deref())?;
     let day = |d: Date| {
         d.key().ok_or_else(|| {
             ProviderError::Unsupported(format!("{}-{}-{} is not a date", d.year, d.month, d.day))
