@@ -68,6 +68,7 @@ fn inspect_json_describes_each_provider() {
             vec!["api_token", "account_id"],
             true,
         ),
+        ("finnhub", vec!["finnhub.io"], vec!["api_key"], false),
     ] {
         let wasm = common::provider_wasm(name);
         let out = mdhost(
@@ -82,8 +83,9 @@ fn inspect_json_describes_each_provider() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["info"]["name"], name);
         assert_eq!(v["wit_version"], "0.2.0");
-        // Every provider serves bars; yahoo also its chart's splits and dividends.
-        let kinds = if name == "yahoo" {
+        // Every provider serves bars; yahoo (from its chart's events) and finnhub also
+        // splits and dividends.
+        let kinds = if matches!(name, "yahoo" | "finnhub") {
             serde_json::json!(["bars", "corporate-actions"])
         } else {
             serde_json::json!(["bars"])

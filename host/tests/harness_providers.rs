@@ -84,6 +84,11 @@ fn polygon_passes_its_cases() {
     check_provider("polygon");
 }
 
+#[test]
+fn finnhub_passes_its_cases() {
+    check_provider("finnhub");
+}
+
 /// A yahoo case whose body is the real EUR/USD capture, with an absolute `body_file` so
 /// that the cassette works from a temporary directory. `extra` is appended to `exchanges`.
 fn eurusd_case(url_period2: &str, extra: &str) -> String {

@@ -37,9 +37,11 @@ static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocato
 pub mod columns;
 pub mod decimal;
 mod export;
+pub mod fx;
 pub mod http;
 pub mod log;
 pub mod page;
+pub mod period;
 pub mod stream;
 pub mod time;
 pub mod url;
