@@ -21,9 +21,14 @@ pub fn message(body: &[u8]) -> Option<String> {
 
 /// Whether a message is about the instrument(s) of the request: OANDA answers an unknown
 /// instrument with "Invalid value specified for 'instrument'" (`'instruments'` on the
-/// pricing endpoints).
+/// pricing endpoints), and names a nested field by its path ("Invalid value specified for
+/// 'order.instrument'"), so the quoted field's last segment is what counts.
 fn names_instrument(message: &str) -> bool {
-    message.contains("'instrument")
+    // The pieces at odd positions of a split on quotes are the quoted field names.
+    message.split('\'').skip(1).step_by(2).any(|field| {
+        let last = field.rsplit('.').next().unwrap_or(field);
+        matches!(last, "instrument" | "instruments")
+    })
 }
 
 /// Whether a message is OANDA's refusal of a time later than its clock. For `from` that
@@ -150,6 +155,30 @@ mod tests {
             resp(400, &[], "<html>"),
             BadResponse("HTTP 400: <html>".into()),
         );
+    }
+
+    /// The real 400 of an order for an instrument OANDA does not know: the field is named
+    /// by its path, and it is still the instrument that is unknown.
+    #[test]
+    fn an_invalid_nested_instrument_field_is_an_unknown_symbol() {
+        const BODY: &str =
+            include_str!("../testdata/error_400_invalid_value_order_instrument.json");
+        check(resp(400, &[], BODY), UnknownSymbol("EUR/USD".into()));
+        // A field that merely starts with the word is not the instrument.
+        check(
+            resp(
+                400,
+                &[],
+                r#"{"errorMessage":"Invalid value specified for 'instrumentType'"}"#,
+            ),
+            Unsupported(
+                "OANDA refused the request (HTTP 400): Invalid value specified for 'instrumentType'"
+                    .into(),
+            ),
+        );
+        // Nor is a message that quotes no field.
+        assert!(!names_instrument("Maximum value for 'count' exceeded"));
+        assert!(!names_instrument("instrument unknown"));
     }
 
     #[test]
