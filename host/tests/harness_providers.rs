@@ -89,6 +89,21 @@ fn finnhub_passes_its_cases() {
     check_provider("finnhub");
 }
 
+#[test]
+fn alpaca_passes_its_cases() {
+    check_provider("alpaca");
+}
+
+#[test]
+fn binance_passes_its_cases() {
+    check_provider("binance");
+}
+
+#[test]
+fn oanda_passes_its_cases() {
+    check_provider("oanda");
+}
+
 /// A yahoo case whose body is the real EUR/USD capture, with an absolute `body_file` so
 /// that the cassette works from a temporary directory. `extra` is appended to `exchanges`.
 fn eurusd_case(url_period2: &str, extra: &str) -> String {
