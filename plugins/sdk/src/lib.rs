@@ -40,6 +40,7 @@ mod export;
 pub mod http;
 pub mod log;
 pub mod page;
+pub mod series;
 pub mod stream;
 pub mod time;
 pub mod url;
