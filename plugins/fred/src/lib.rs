@@ -1,0 +1,92 @@
+//! The FRED provider plugin: economic series of the St. Louis Fed (observations, with
+//! every vintage on request, and each series' description); an API key is required.
+
+pub mod parse;
+pub mod request;
+
+use mdhost_sdk::{
+    AssetClass, DataKind, Info, ProviderError, RateLimit, SeriesPage, SeriesRequest, http,
+};
+
+/// The plugin; `describe` and `fetch_series` are also callable natively (tests).
+pub struct Fred;
+
+impl mdhost_sdk::Provider for Fred {
+    fn describe() -> Info {
+        Info {
+            name: "fred".into(),
+            version: "0.1.0".into(),
+            description:
+                "FRED (St. Louis Fed) economic series: observations, vintages and descriptions"
+                    .into(),
+            kinds: vec![DataKind::EconomicSeries],
+            asset_classes: vec![AssetClass::Economic],
+            // No bars: bars, actions and instruments answer `unsupported` (SDK defaults).
+            timeframes: vec![],
+            allowed_hosts: vec!["api.stlouisfed.org".into()],
+            secrets: vec!["api_key".into()],
+            // FRED's documented limit per key.
+            default_rate_limit: RateLimit {
+                requests: 120,
+                per_seconds: 60,
+            },
+            default_quotas: vec![],
+            max_symbols_per_request: 1,
+            streaming: false,
+            options: vec![],
+        }
+    }
+
+    /// The first page also carries the series' description (one more request); later
+    /// pages are observations only.
+    fn fetch_series(req: SeriesRequest) -> Result<SeriesPage, ProviderError> {
+        let offset = request::offset(req.cursor.as_deref())?;
+        let get = |url: &str| parse::check(http::get_json(url)?, &req.series_id);
+        let meta = match req.cursor {
+            None => Some(parse::meta(
+                &get(&request::series_url(&req.series_id))?.body,
+            )?),
+            Some(_) => None,
+        };
+        let resp = get(&request::observations_url(&req, offset)?)?;
+        let page = parse::observations(&resp.body, &req, offset)?;
+        Ok(SeriesPage {
+            series_id: req.series_id,
+            meta,
+            observations: page.observations,
+            next_cursor: page.next_offset.map(|o| o.to_string()),
+        })
+    }
+}
+
+mdhost_sdk::no_stream!(Fred);
+// Exported only in the component: the export names are not valid symbols for a native
+// linker, and native builds exist only for the tests.
+#[cfg(target_arch = "wasm32")]
+mdhost_sdk::export!(Fred);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mdhost_sdk::Provider as _;
+
+    #[test]
+    fn describes_a_series_only_plugin() {
+        let info = Fred::describe();
+        assert_eq!(info.name, "fred");
+        assert_eq!(info.kinds, [DataKind::EconomicSeries]);
+        assert_eq!(info.asset_classes, [AssetClass::Economic]);
+        assert!(info.timeframes.is_empty());
+        assert_eq!(info.allowed_hosts, ["api.stlouisfed.org"]);
+        assert_eq!(info.secrets, ["api_key"]);
+        assert_eq!(
+            info.default_rate_limit,
+            RateLimit {
+                requests: 120,
+                per_seconds: 60
+            }
+        );
+        assert_eq!(info.max_symbols_per_request, 1);
+        assert!(request::BASE.starts_with("https://api.stlouisfed.org/"));
+    }
+}

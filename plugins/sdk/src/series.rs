@@ -1,0 +1,129 @@
+//! What economic-series plugins share: the contract's calendar dates as the `YYYY-MM-DD`
+//! text providers use, values that may be a missing-value marker, and update stamps whose
+//! offset may be whole hours (`2024-10-30 07:54:01-05`).
+
+use chrono::{DateTime, Datelike, NaiveDate};
+
+use crate::{Date, Dec, Timestamp};
+
+impl Date {
+    /// A `YYYY-MM-DD` date; the text says what was wrong for a `bad-response`.
+    pub fn parse(text: &str) -> Result<Date, String> {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map(Date::from)
+            .map_err(|e| format!("not a date YYYY-MM-DD: {text:?} ({e})"))
+    }
+
+    /// The day before, for providers whose ranges include their end while the contract's
+    /// exclude it. `None` for a date that does not exist.
+    pub fn day_before(self) -> Option<Date> {
+        NaiveDate::try_from(self).ok()?.pred_opt().map(Date::from)
+    }
+}
+
+impl From<NaiveDate> for Date {
+    fn from(d: NaiveDate) -> Date {
+        Date {
+            year: d.year(),
+            month: d.month() as u8,
+            day: d.day() as u8,
+        }
+    }
+}
+
+impl TryFrom<Date> for NaiveDate {
+    type Error = String;
+
+    fn try_from(d: Date) -> Result<NaiveDate, String> {
+        NaiveDate::from_ymd_opt(d.year, u32::from(d.month), u32::from(d.day))
+            .ok_or_else(|| format!("{}-{}-{} is not a date", d.year, d.month, d.day))
+    }
+}
+
+impl std::fmt::Display for Date {
+    /// `2024-10-30`: the form providers take in URLs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// An observation's value: `None` when the text is one of the provider's `missing`
+/// markers (FRED's `"."`), so that a missing value is never read as zero or dropped; else
+/// exact decimal text.
+pub fn value_or_missing(text: &str, missing: &[&str]) -> Result<Option<String>, String> {
+    if missing.contains(&text) {
+        return Ok(None);
+    }
+    Dec::parse(text).map(|d| Some(d.into_string()))
+}
+
+/// A time with a numeric offset, the offset's minutes optional (`%#z`): `fmt`
+/// `%Y-%m-%d %H:%M:%S%#z` reads `2024-10-30 07:54:01-05` as 12:54:01 UTC.
+pub fn parse_offset_time(text: &str, fmt: &str) -> Result<Timestamp, String> {
+    DateTime::parse_from_str(text, fmt)
+        .ok()
+        .and_then(|t| t.timestamp_nanos_opt())
+        .ok_or_else(|| format!("not a time in the form {fmt:?}: {text:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::time::format_rfc3339;
+
+    fn check<T: PartialEq + std::fmt::Debug>(got: T, expected: T) {
+        assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn dates_read_print_and_step_back() {
+        let d = |year, month, day| Date { year, month, day };
+        for (text, expected) in [
+            ("2024-10-30", Ok(d(2024, 10, 30))),
+            ("9999-12-31", Ok(d(9999, 12, 31))),
+            ("1776-07-04", Ok(d(1776, 7, 4))),
+            ("2024-02-30", Err(())),
+            ("2024-10-30 07:54:01", Err(())),
+            ("", Err(())),
+        ] {
+            check(Date::parse(text).map_err(|_| ()), expected);
+        }
+        check(d(1947, 1, 1).to_string(), "1947-01-01".to_owned());
+        for (date, before) in [
+            (d(2024, 3, 1), Some(d(2024, 2, 29))),
+            (d(2025, 1, 1), Some(d(2024, 12, 31))),
+            (d(2024, 2, 30), None),
+        ] {
+            check(date.day_before(), before);
+        }
+    }
+
+    #[test]
+    fn missing_markers_are_none_and_values_stay_exact() {
+        for (text, expected) in [
+            (".", Ok(None)),
+            ("243.164", Ok(Some("243.164"))),
+            ("29349.924", Ok(Some("29349.924"))),
+            ("-0.50", Ok(Some("-0.50"))),
+            ("", Err(())),
+            ("n/a", Err(())),
+        ] {
+            let got = value_or_missing(text, &["."]);
+            check(got.as_ref().map(|v| v.as_deref()).map_err(|_| ()), expected);
+        }
+    }
+
+    #[test]
+    fn offset_times_with_hour_only_offsets() {
+        let f = "%Y-%m-%d %H:%M:%S%#z";
+        for (text, expected) in [
+            ("2024-10-30 07:54:01-05", Ok("2024-10-30T12:54:01Z")),
+            ("2024-06-28 07:51:02-05", Ok("2024-06-28T12:51:02Z")),
+            ("2024-10-30 07:54:01+05:30", Ok("2024-10-30T02:24:01Z")),
+            ("2024-10-30 07:54:01", Err(())),
+        ] {
+            let got = parse_offset_time(text, f).map(format_rfc3339);
+            check(got.as_deref().map_err(|_| ()), expected);
+        }
+    }
+}
