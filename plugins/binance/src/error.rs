@@ -67,17 +67,6 @@ mod tests {
     const INVALID_SYMBOL: &[u8] =
         include_bytes!("../testdata/error_invalid_symbol_docs_example.json");
 
-    fn resp(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Response {
-        Response {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.to_vec(),
-        }
-    }
-
     /// Checks the error a response becomes: first the status check, then the body.
     fn check(r: Response, expected: ProviderError) {
         let got = match check_status(r) {
@@ -91,12 +80,12 @@ mod tests {
     fn classifies_statuses_and_codes() {
         use ProviderError::*;
         check(
-            resp(400, &[], INVALID_SYMBOL),
+            Response::new(400, &[], INVALID_SYMBOL),
             UnknownSymbol("BTC/USDT".into()),
         );
         // Synthetic bodies below, in the documented `{"code", "msg"}` shape.
         check(
-            resp(
+            Response::new(
                 429,
                 &[("Retry-After", "37")],
                 br#"{"code":-1003,"msg":"Too many requests"}"#,
@@ -104,15 +93,15 @@ mod tests {
             RateLimited(Some(37)),
         );
         check(
-            resp(418, &[("retry-after", "120")], b""),
+            Response::new(418, &[("retry-after", "120")], b""),
             RateLimited(Some(120)),
         );
         check(
-            resp(400, &[], br#"{"code":-1120,"msg":"Invalid interval."}"#),
+            Response::new(400, &[], br#"{"code":-1120,"msg":"Invalid interval."}"#),
             Unsupported("Binance error -1120: Invalid interval.".into()),
         );
         check(
-            resp(
+            Response::new(
                 400,
                 &[],
                 br#"{"code":-1003,"msg":"Too much request weight used"}"#,
@@ -120,22 +109,22 @@ mod tests {
             RateLimited(None),
         );
         check(
-            resp(503, &[], b"Service Unavailable"),
+            Response::new(503, &[], b"Service Unavailable"),
             Transient("HTTP 503: Service Unavailable".into()),
         );
         check(
-            resp(404, &[], b"<html>"),
+            Response::new(404, &[], b"<html>"),
             BadResponse("HTTP 404: <html>".into()),
         );
         assert!(matches!(
-            check_status(resp(451, &[], b"{}")),
+            check_status(Response::new(451, &[], b"{}")),
             Err(Unauthorized(_))
         ));
         assert!(matches!(
-            check_status(resp(403, &[], b"")),
+            check_status(Response::new(403, &[], b"")),
             Err(Unauthorized(_))
         ));
-        assert!(check_status(resp(200, &[], b"[]")).is_ok());
+        assert!(check_status(Response::new(200, &[], b"[]")).is_ok());
     }
 
     #[test]

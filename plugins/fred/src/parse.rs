@@ -309,16 +309,9 @@ mod tests {
     fn classifies_answers() {
         use ProviderError::*;
         let check = |status, headers: &[(&str, &str)], body: &[u8], expected| {
-            let resp = Response {
-                status,
-                headers: headers
-                    .iter()
-                    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                    .collect(),
-                body: body.to_vec(),
-            };
             assert_eq!(
-                super::check(resp, "bad_series_id").map(|r| r.status),
+                super::check(Response::new(status, headers, body), "bad_series_id")
+                    .map(|r| r.status),
                 expected,
                 "HTTP {status}: {}",
                 snippet(body)

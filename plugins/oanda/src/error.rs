@@ -84,17 +84,6 @@ mod tests {
     use super::*;
     use ProviderError::*;
 
-    fn resp(status: u16, headers: &[(&str, &str)], body: &str) -> Response {
-        Response {
-            status,
-            headers: headers
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
     fn check(r: Response, expected: ProviderError) {
         assert_eq!(from_response(r, "EUR/USD"), expected);
     }
@@ -104,7 +93,7 @@ mod tests {
         // The messages are OANDA's documented texts (developer.oanda.com, "Troubleshooting
         // & Errors"); the bodies around them are synthetic.
         check(
-            resp(
+            Response::new(
                 400,
                 &[],
                 r#"{"errorMessage":"Invalid value specified for 'instrument'"}"#,
@@ -112,7 +101,7 @@ mod tests {
             UnknownSymbol("EUR/USD".into()),
         );
         check(
-            resp(
+            Response::new(
                 401,
                 &[],
                 r#"{"errorMessage":"Insufficient authorization to perform request."}"#,
@@ -120,7 +109,7 @@ mod tests {
             Unauthorized("OANDA (HTTP 401): Insufficient authorization to perform request.".into()),
         );
         check(
-            resp(
+            Response::new(
                 403,
                 &[],
                 r#"{"errorMessage":"The provided request was forbidden."}"#,
@@ -128,7 +117,7 @@ mod tests {
             Unauthorized("OANDA (HTTP 403): The provided request was forbidden.".into()),
         );
         check(
-            resp(
+            Response::new(
                 400,
                 &[],
                 r#"{"errorCode":"x","errorMessage":"The request was missing required data"}"#,
@@ -138,9 +127,12 @@ mod tests {
                     .into(),
             ),
         );
-        check(resp(401, &[], ""), Unauthorized("HTTP 401: ".into()));
         check(
-            resp(
+            Response::new(401, &[], ""),
+            Unauthorized("HTTP 401: ".into()),
+        );
+        check(
+            Response::new(
                 429,
                 &[("Retry-After", "2")],
                 r#"{"errorMessage":"Too many requests"}"#,
@@ -148,11 +140,11 @@ mod tests {
             RateLimited(Some(2)),
         );
         check(
-            resp(502, &[], "bad gateway"),
+            Response::new(502, &[], "bad gateway"),
             Transient("HTTP 502: bad gateway".into()),
         );
         check(
-            resp(400, &[], "<html>"),
+            Response::new(400, &[], "<html>"),
             BadResponse("HTTP 400: <html>".into()),
         );
     }
@@ -163,10 +155,13 @@ mod tests {
     fn an_invalid_nested_instrument_field_is_an_unknown_symbol() {
         const BODY: &str =
             include_str!("../testdata/error_400_invalid_value_order_instrument.json");
-        check(resp(400, &[], BODY), UnknownSymbol("EUR/USD".into()));
+        check(
+            Response::new(400, &[], BODY),
+            UnknownSymbol("EUR/USD".into()),
+        );
         // A field that merely starts with the word is not the instrument.
         check(
-            resp(
+            Response::new(
                 400,
                 &[],
                 r#"{"errorMessage":"Invalid value specified for 'instrumentType'"}"#,

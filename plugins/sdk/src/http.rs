@@ -12,7 +12,24 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
+/// Header pairs as the owned strings the contract and [`Response`] hold.
+fn owned(headers: &[(&str, &str)]) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
 impl Response {
+    /// A response as a provider sends it (what a plugin's tests feed its classification).
+    pub fn new(status: u16, headers: &[(&str, &str)], body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            headers: owned(headers),
+            body: body.into(),
+        }
+    }
+
     /// The first header named `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
@@ -86,10 +103,7 @@ pub fn send(
     let req = wit::Request {
         method: method.to_owned(),
         url: url.to_owned(),
-        headers: headers
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect(),
+        headers: owned(headers),
         body,
     };
     let resp = wit::send(&req).map_err(classify)?;
