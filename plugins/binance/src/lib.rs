@@ -66,9 +66,6 @@ impl mdhost_sdk::Stream for Binance {
     }
 }
 
-// Exported only in the component: the export names (`mdhost:provider/provider@0.1.0#…`)
-// are not valid symbols for a native linker, and native builds exist only for the tests.
-#[cfg(target_arch = "wasm32")]
 mdhost_sdk::export!(Binance);
 
 #[cfg(test)]

@@ -79,9 +79,6 @@ impl mdhost_sdk::Provider for Finnhub {
 }
 
 mdhost_sdk::no_stream!(Finnhub);
-// Exported only in the component: the export names are not valid symbols for a native
-// linker, and native builds exist only for the tests.
-#[cfg(target_arch = "wasm32")]
 mdhost_sdk::export!(Finnhub);
 
 #[cfg(test)]

@@ -60,9 +60,6 @@ impl mdhost_sdk::Provider for Fred {
 }
 
 mdhost_sdk::no_stream!(Fred);
-// Exported only in the component: the export names are not valid symbols for a native
-// linker, and native builds exist only for the tests.
-#[cfg(target_arch = "wasm32")]
 mdhost_sdk::export!(Fred);
 
 #[cfg(test)]

@@ -92,9 +92,6 @@ impl mdhost_sdk::Stream for Polygon {
     }
 }
 
-// Exported only in the component: the export names (`mdhost:provider/provider@0.1.0#…`)
-// are not valid symbols for a native linker, and native builds exist only for the tests.
-#[cfg(target_arch = "wasm32")]
 mdhost_sdk::export!(Polygon);
 
 #[cfg(test)]

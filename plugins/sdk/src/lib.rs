@@ -186,12 +186,15 @@ macro_rules! no_stream {
 }
 
 /// Exports a plugin that implements [`Provider`] and [`Stream`] as the component's
-/// `provider` and `streaming` interfaces. Only in the component build: the export names
-/// are not symbols a native linker accepts.
+/// `provider` and `streaming` interfaces. It expands to nothing outside the component
+/// build (wasm32): the export names are not symbols a native linker accepts, and native
+/// builds of a plugin exist only for its tests and the benchmarks.
 #[macro_export]
 macro_rules! export {
     ($plugin:ty) => {
+        #[cfg(target_arch = "wasm32")]
         type __MdhostPlugin = $crate::Adapter<$plugin>;
+        #[cfg(target_arch = "wasm32")]
         $crate::bindings::__export_wit!(__MdhostPlugin with_types_in $crate::bindings);
     };
 }

@@ -104,9 +104,6 @@ impl Yahoo {
 }
 
 mdhost_sdk::no_stream!(Yahoo);
-// Exported only in the component: the export names (`mdhost:provider/provider@0.1.0#…`)
-// are not valid symbols for a native linker, and native builds exist only for the tests.
-#[cfg(target_arch = "wasm32")]
 mdhost_sdk::export!(Yahoo);
 
 #[cfg(test)]

@@ -10,6 +10,9 @@
 //! - `biglists`: 10,001 allowed hosts;
 //! - `hugedesc`: a 40 MB description.
 
+// Everything here serves the component's export, which a native build leaves out.
+#![cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+
 use mdhost_sdk::{
     AssetClass, BarsPage, BarsRequest, Info, Provider, ProviderError, RateLimit, TimeUnit,
     Timeframe,

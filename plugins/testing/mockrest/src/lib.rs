@@ -147,7 +147,6 @@ impl mdhost_sdk::Stream for MockRest {
         stream::on_message(message)
     }
 }
-#[cfg(target_arch = "wasm32")]
 mdhost_sdk::export!(MockRest);
 
 #[cfg(test)]
