@@ -313,6 +313,43 @@ pub struct BarsRequest {
 pub struct BarsPage {
     pub bars: Vec<RawBar>,
     pub next_cursor: Option<String>,
+    /// What the provider had already adjusted each symbol's bars in this page for; a
+    /// symbol not listed was sent as traded ([`Adjustment::Raw`]).
+    pub adjusted: BTreeMap<String, Adjustment>,
+}
+
+/// What a provider had restated a series' prices (and volumes) for when it sent them, as
+/// of that moment: stored with each bar beside its `ingested_at`, so that the read side
+/// can undo or extend the provider's adjustment for any as-of date.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default, Serialize, Deserialize,
+)]
+#[serde(rename_all = "kebab-case")]
+pub enum Adjustment {
+    /// As traded.
+    #[default]
+    Raw,
+    /// Restated for every split up to the time it was sent.
+    Splits,
+    /// Restated for splits and for dividends.
+    SplitsAndDividends,
+}
+
+impl Adjustment {
+    pub const ALL: [Adjustment; 3] = [Self::Raw, Self::Splits, Self::SplitsAndDividends];
+
+    /// The spelling stored and shown: `raw`, `splits`, `splits-and-dividends`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Raw => "raw",
+            Self::Splits => "splits",
+            Self::SplitsAndDividends => "splits-and-dividends",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == s)
+    }
 }
 
 /// Corporate actions of `symbols` whose ex-date lies in [start, end).

@@ -2,6 +2,7 @@
 //! answers and errors as the host sees them ([`domain`]); the hard and soft rules every
 //! bar passes before the store ([`validate`]); untrusted text cut to size ([`text`]).
 
+pub mod adjust;
 pub mod domain;
 pub mod text;
 pub mod validate;

@@ -105,6 +105,7 @@ mod tests {
                 cursor: None,
                 bars: 2,
                 next_cursor: None,
+                adjusted: Default::default(),
             }],
             bars: vec![
                 bar("2024-01-02T00:00:00Z", "10.5"),

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 
-use crate::domain::RawBar;
+use crate::domain::{Adjustment, RawBar};
 use crate::store::{Checkpoint, Coverage, Source, Store, StoreError, WriteBatch, WriteSummary};
 use crate::validate::{GapRanges, History, Request, Validator};
 
@@ -23,6 +23,8 @@ pub struct Page<'a> {
     pub source: &'a Source,
     /// The answer's last page: series end at `req.end`, so gaps are searched up to it.
     pub last: bool,
+    /// What the provider had adjusted each symbol's bars for (raw ones not listed).
+    pub adjusted: &'a BTreeMap<String, Adjustment>,
 }
 
 /// What commits with a page besides its bars.
@@ -63,6 +65,7 @@ pub fn validated_batch(
     WriteBatch {
         source: source.clone(),
         asset_classes,
+        adjusted: BTreeMap::new(),
         bars: outcome.accepted,
         rejected: outcome.rejected,
         events: outcome.events,
@@ -166,7 +169,7 @@ pub async fn ingest(
         }
     }
     let received = raw.len() as u64;
-    let batch = validated_batch(
+    let mut batch = validated_batch(
         validator,
         req,
         page.source,
@@ -176,6 +179,7 @@ pub async fn ingest(
         now,
         &gaps,
     );
+    batch.adjusted = page.adjusted.clone();
     let write = store.write(&batch).await?;
     Ok(Ingested {
         received,
@@ -236,6 +240,7 @@ mod tests {
             req: &req,
             source: &source,
             last: true,
+            adjusted: &BTreeMap::new(),
         };
         let got = ingest(&store, &v, page, answer.clone(), Commit::default(), now)
             .await
@@ -335,6 +340,7 @@ mod tests {
                     req: &req,
                     source: &source,
                     last: i + 1 == pages.len(),
+                    adjusted: &BTreeMap::new(),
                 };
                 ingest(&store, &v, page, p.to_vec(), Commit::default(), now)
                     .await

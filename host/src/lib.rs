@@ -43,7 +43,7 @@ macro_rules! service_allocator {
 #[doc(hidden)]
 pub use mimalloc::MiMalloc;
 
-pub use mdhost_core::{domain, text, validate};
+pub use mdhost_core::{adjust, domain, text, validate};
 #[cfg(feature = "harness")]
 pub use mdhost_harness as harness;
 pub use mdhost_runtime as runtime;
@@ -51,6 +51,7 @@ pub use mdhost_runtime::net;
 pub use mdhost_store as store;
 
 pub mod actions;
+pub mod adjusted;
 pub mod admin;
 pub mod cli;
 pub mod config;

@@ -411,6 +411,7 @@ fn aapl_json(day: u32) -> Value {
         "open": ohlcv[0], "high": ohlcv[1], "low": ohlcv[2], "close": ohlcv[3],
         "volume": ohlcv[4], "vwap": vwap, "trades": trades, "complete": true,
         "source": "yahoo", "plugin_version": "1.2.3", "ingested_at": "2024-01-05T06:00:00Z",
+        "adjustment": "raw",
     })
 }
 

@@ -255,32 +255,6 @@ async fn options_reach_the_plugin_as_set_and_wrong_ones_are_refused_at_load() {
     }
 }
 
-/// Answers every request with `body` and keeps the URLs asked for.
-struct Recorder {
-    body: Vec<u8>,
-    urls: std::sync::Mutex<Vec<String>>,
-}
-
-impl mdhost::net::Transport for Recorder {
-    fn send<'a>(
-        &'a self,
-        as_built: &'a mdhost::net::HttpRequest,
-        _wire: &'a mdhost::net::HttpRequest,
-        _timeout: std::time::Duration,
-        _max_body: usize,
-    ) -> mdhost::net::transport::SendFuture<'a> {
-        self.urls.lock().unwrap().push(as_built.url.clone());
-        let body = self.body.clone();
-        Box::pin(async move {
-            Ok(mdhost::net::HttpResponse {
-                status: 200,
-                headers: vec![],
-                body,
-            })
-        })
-    }
-}
-
 #[tokio::test]
 async fn polygons_adjusted_option_reaches_its_request() {
     let body = std::fs::read(
@@ -288,7 +262,7 @@ async fn polygons_adjusted_option_reaches_its_request() {
             .join("plugins/polygon/testdata/aggs_range_1_day_AAPL_2005-04-01_2005-04-04.json"),
     )
     .unwrap();
-    let recorder = Arc::new(Recorder {
+    let recorder = Arc::new(common::recorder::Recorder {
         body,
         urls: Default::default(),
     });
@@ -338,7 +312,7 @@ async fn yahoo_serves_the_split_and_dividend_its_chart_carries_and_a_0_1_plugin_
         "plugins/yahoo/testdata/chart_AAPL_1d_2020-08-31_2020-11-07_split_dividend_events.json",
     ))
     .unwrap();
-    let recorder = Arc::new(Recorder {
+    let recorder = Arc::new(common::recorder::Recorder {
         body,
         urls: Default::default(),
     });

@@ -6,14 +6,14 @@
 //! [`Plugin::all_series`] and [`Plugin::all_instruments`] gather a request's pages into one
 //! answer by the same rules.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use serde::Serialize;
 
 use super::{CallError, Plugin};
 use mdhost_core::domain::{
-    ActionsPage, ActionsRequest, BarsRequest, InstrumentsPage, InstrumentsRequest, ProviderError,
-    RawBar, SeriesPage, SeriesRequest,
+    ActionsPage, ActionsRequest, Adjustment, BarsRequest, InstrumentsPage, InstrumentsRequest,
+    ProviderError, RawBar, SeriesPage, SeriesRequest,
 };
 
 /// One page as the loop saw it.
@@ -24,6 +24,10 @@ pub struct PageRecord {
     /// How many bars it held.
     pub bars: usize,
     pub next_cursor: Option<String>,
+    /// What the provider had adjusted each symbol's bars for (raw ones not listed): the
+    /// store keeps it with the bars.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub adjusted: BTreeMap<String, Adjustment>,
 }
 
 /// Why a walk ended before or at its last page.
@@ -125,6 +129,7 @@ impl Pages<'_> {
             cursor: self.req.cursor.clone(),
             bars: page.bars.len(),
             next_cursor: page.next_cursor.clone(),
+            adjusted: page.adjusted,
         };
         match &page.next_cursor {
             Some(c) => self.req.cursor = Some(c.clone()),

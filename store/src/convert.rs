@@ -8,7 +8,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 
 use super::StoreError;
-use mdhost_core::domain::{DividendKind, Timeframe};
+use mdhost_core::domain::{Adjustment, DividendKind, Timeframe};
 use mdhost_core::validate::Reason;
 
 /// Nanoseconds since the epoch. Instants outside 1677–2262 cannot be stored in SQLite;
@@ -35,6 +35,14 @@ pub fn opt_decimal(
     text: Option<String>,
 ) -> Result<Option<Decimal>, StoreError> {
     text.map(|t| decimal(column, &t)).transpose()
+}
+
+pub fn adjustment(text: &str) -> Result<Adjustment, StoreError> {
+    Adjustment::parse(text).ok_or_else(|| StoreError::Corrupt {
+        column: "adjustment",
+        value: text.to_owned(),
+        reason: "not raw, splits or splits-and-dividends".to_owned(),
+    })
 }
 
 pub fn timeframe(text: &str) -> Result<Timeframe, StoreError> {

@@ -56,6 +56,11 @@ const POSTGRES: Embedded = &[
         "quarantined records",
         include_str!("../../migrations/postgres/0009_quarantined_records.sql"),
     ),
+    (
+        10,
+        "bar adjustment",
+        include_str!("../../migrations/postgres/0010_bar_adjustment.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -98,6 +103,11 @@ const SQLITE: Embedded = &[
         8,
         "quarantined records",
         include_str!("../../migrations/sqlite/0008_quarantined_records.sql"),
+    ),
+    (
+        9,
+        "bar adjustment",
+        include_str!("../../migrations/sqlite/0009_bar_adjustment.sql"),
     ),
 ];
 

@@ -163,7 +163,8 @@ up AS (
         open = EXCLUDED.open, high = EXCLUDED.high, low = EXCLUDED.low, close = EXCLUDED.close,
         volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, trades = EXCLUDED.trades,
         complete = EXCLUDED.complete, digest = EXCLUDED.digest,
-        plugin_version = EXCLUDED.plugin_version, ingested_at = EXCLUDED.ingested_at
+        plugin_version = EXCLUDED.plugin_version, ingested_at = EXCLUDED.ingested_at,
+        adjustment = 'raw'
     -- The guard that holds even against a concurrent writer: never another source's bar,
     -- never a closed bar back to forming.
     WHERE bars.source = EXCLUDED.source AND (NOT bars.complete OR EXCLUDED.complete)
@@ -488,6 +489,27 @@ async fn events(
 
 /// Freshness of every series in the batch: the newest bar start and the time of this
 /// success; a series that only had quarantined bars records that as its last error.
+/// Marks the rows this batch wrote with what the provider had adjusted them for: every
+/// row is written as `raw`, so only the adjusted symbols need a statement.
+async fn adjustments(
+    tx: &mut Transaction<'static, Postgres>,
+    batch: &WriteBatch,
+) -> Result<(), StoreError> {
+    for (basis, symbols) in batch.adjusted_symbols() {
+        sqlx::query(
+            "UPDATE bars SET adjustment = $1
+             WHERE source = $2 AND ingested_at = $3 AND symbol = ANY($4::text[])",
+        )
+        .bind(basis.as_str())
+        .bind(&batch.source.provider)
+        .bind(batch.received_at)
+        .bind(&symbols)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 async fn freshness(
     tx: &mut Transaction<'static, Postgres>,
     batch: &WriteBatch,
@@ -617,6 +639,7 @@ super::dialect::impl_store!(PgStore {
         for chunk in batch.bars.chunks(CHUNK) {
             sum += upsert_chunk(&mut tx, chunk, &batch.source, batch.received_at).await?;
         }
+        adjustments(&mut tx, batch).await?;
         quarantine(&mut tx, batch).await?;
         events(&mut tx, batch).await?;
         freshness(&mut tx, batch).await?;

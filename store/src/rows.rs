@@ -88,7 +88,7 @@ impl Columns for SqliteRow {
     }
 }
 
-pub(super) const BAR_COLUMNS: &str = "symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete, source, plugin_version, ingested_at";
+pub(super) const BAR_COLUMNS: &str = "symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete, source, plugin_version, ingested_at, adjustment";
 
 pub(super) fn bar(r: &impl Columns) -> Result<StoredBar, StoreError> {
     Ok(StoredBar {
@@ -108,6 +108,7 @@ pub(super) fn bar(r: &impl Columns) -> Result<StoredBar, StoreError> {
         source: r.text("source")?,
         plugin_version: r.text("plugin_version")?,
         ingested_at: r.time("ingested_at")?,
+        adjustment: convert::adjustment(&r.text("adjustment")?)?,
     })
 }
 

@@ -6,7 +6,9 @@ use std::ops::AddAssign;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use mdhost_core::domain::{AssetClass, Bar, Instrument, QuotaPeriod, SeriesMeta, Timeframe};
+use mdhost_core::domain::{
+    Adjustment, AssetClass, Bar, Instrument, QuotaPeriod, SeriesMeta, Timeframe,
+};
 use mdhost_core::validate::actions::{Dividend, Split};
 use mdhost_core::validate::{QualityEvent, Rejected};
 
@@ -114,6 +116,10 @@ pub struct WriteBatch {
     /// Symbols not listed are taken as equities.
     #[serde(default)]
     pub asset_classes: BTreeMap<String, AssetClass>,
+    /// What the provider had adjusted each symbol's bars for; symbols not listed are raw.
+    /// Stored with each bar written, beside its `ingested_at`.
+    #[serde(default)]
+    pub adjusted: BTreeMap<String, Adjustment>,
     pub bars: Vec<Bar>,
     #[serde(default)]
     pub rejected: Vec<Rejected>,
@@ -187,6 +193,7 @@ impl WriteBatch {
         WriteBatch {
             source,
             asset_classes: BTreeMap::new(),
+            adjusted: BTreeMap::new(),
             bars: Vec::new(),
             rejected: Vec::new(),
             events: Vec::new(),
@@ -201,6 +208,17 @@ impl WriteBatch {
             .get(symbol)
             .copied()
             .unwrap_or(AssetClass::Equity)
+    }
+
+    /// The symbols of `adjusted` that are not raw, grouped by what they were adjusted for.
+    pub fn adjusted_symbols(&self) -> BTreeMap<Adjustment, Vec<&str>> {
+        let mut by = BTreeMap::<Adjustment, Vec<&str>>::new();
+        for (symbol, basis) in &self.adjusted {
+            if *basis != Adjustment::Raw {
+                by.entry(*basis).or_default().push(symbol);
+            }
+        }
+        by
     }
 }
 
@@ -340,6 +358,9 @@ pub struct StoredBar {
     pub source: String,
     pub plugin_version: String,
     pub ingested_at: DateTime<Utc>,
+    /// What the provider had restated the bar for, as of `ingested_at`.
+    #[serde(default)]
+    pub adjustment: Adjustment,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,6 +37,10 @@ pub struct BarsParams {
     to: Option<String>,
     #[serde(default)]
     format: BarsFormat,
+    /// `none`, `splits` or `all`: restated from the stored actions. Absent: as sent.
+    adjust: Option<String>,
+    /// With `adjust`: events with ex-dates up to this day count. Default: today.
+    as_of: Option<chrono::NaiveDate>,
 }
 
 /// The validated query of `/bars`.
@@ -49,6 +53,7 @@ pub struct BarsQuery {
     /// Exclusive (a date includes that whole day); no end when not given.
     pub to: DateTime<Utc>,
     pub format: BarsFormat,
+    pub adjust: Option<crate::adjusted::Adjust>,
 }
 
 fn bad(message: String) -> ApiError {
@@ -112,12 +117,23 @@ impl BarsQuery {
                 p.to.unwrap_or_default()
             )));
         }
+        let adjust = match (p.adjust.as_deref(), p.as_of) {
+            (Some(a), as_of) => Some(
+                crate::adjusted::Adjust::parse(a, as_of)
+                    .map_err(|e| bad(format!("parameter `adjust`: {e}")))?,
+            ),
+            (None, Some(_)) => {
+                return Err(bad("parameter `as_of` needs `adjust`".into()));
+            }
+            (None, None) => None,
+        };
         Ok(BarsQuery {
             symbol: p.symbol,
             timeframe: p.timeframe,
             from,
             to,
             format: p.format,
+            adjust,
         })
     }
 }
@@ -127,11 +143,14 @@ pub(super) async fn bars(
     StrictQuery(params): StrictQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
     let q = BarsQuery::new(params)?;
-    let bars = s
-        .store
-        .bars(&q.symbol, q.timeframe, q.from, q.to)
+    let bars = crate::adjusted::bars(&*s.store, &q.symbol, q.timeframe, q.from, q.to, q.adjust)
         .await
-        .map_err(|e| ApiError::store("reading bars", e))?;
+        .map_err(|e| match e {
+            crate::adjusted::ReadError::Store(e) => ApiError::store("reading bars", e),
+            // Disagreeing sources or a series that cannot be restated: the caller's
+            // question has no exact answer, which is not a server fault.
+            crate::adjusted::ReadError::Adjust(e) => ApiError::Conflict(e.to_string()),
+        })?;
     Ok(match q.format {
         // The same JSON as `mdhost bars --format json`: decimals are strings, exact.
         BarsFormat::Json => Json(bars).into_response(),
@@ -256,6 +275,7 @@ mod tests {
             from,
             to,
             format,
+            adjust: None,
         }
     }
 
@@ -316,13 +336,35 @@ mod tests {
         check(
             "symbol=AAPL&timeframe=1d&tf=1h",
             Err(
-                "unknown field `tf`, expected one of `symbol`, `timeframe`, `from`, `to`, `format`",
+                "unknown field `tf`, expected one of `symbol`, `timeframe`, `from`, `to`, `format`, `adjust`, `as_of`",
             ),
         )
         .await;
         check(
             "symbol=AAPL&symbol=MSFT&timeframe=1d",
             Err("duplicate field `symbol`"),
+        )
+        .await;
+        let day = |s: &str| s.parse::<chrono::NaiveDate>().unwrap();
+        check(
+            "symbol=AAPL&timeframe=1d&adjust=all&as_of=2020-09-01",
+            Ok(BarsQuery {
+                adjust: Some(crate::adjusted::Adjust {
+                    target: crate::adjust::Target::All,
+                    as_of: day("2020-09-01"),
+                }),
+                ..q("AAPL", min, max, BarsFormat::Json)
+            }),
+        )
+        .await;
+        check(
+            "symbol=AAPL&timeframe=1d&adjust=dividends",
+            Err("parameter `adjust`: adjust \"dividends\" is not one of none, splits, all"),
+        )
+        .await;
+        check(
+            "symbol=AAPL&timeframe=1d&as_of=2020-09-01",
+            Err("parameter `as_of` needs `adjust`"),
         )
         .await;
     }

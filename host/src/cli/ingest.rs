@@ -160,6 +160,7 @@ async fn store_pages(
             req,
             source,
             last: record.next_cursor.is_none(),
+            adjusted: &record.adjusted,
         };
         match ingest(store, validator, page, raw, Commit::default(), Utc::now()).await {
             Ok(got) => {

@@ -105,6 +105,15 @@ pub struct BarsArgs {
     /// Default: no end.
     #[arg(long, value_parser = parse_to)]
     pub to: Option<DateTime<Utc>>,
+    /// Restate prices from the stored splits and dividends: `none` (as traded), `splits`
+    /// or `all` (splits and cash dividends). Default: as the provider sent them, which
+    /// the `adjustment` column says (Yahoo sends split-adjusted prices, for one).
+    #[arg(long, value_parser = ["none", "splits", "all"])]
+    pub adjust: Option<String>,
+    /// With --adjust: count the events with ex-dates up to this day (YYYY-MM-DD), so an
+    /// old answer can be reproduced. Default: today (UTC).
+    #[arg(long, requires = "adjust")]
+    pub as_of: Option<chrono::NaiveDate>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Csv)]
     pub format: Format,
@@ -305,8 +314,15 @@ pub async fn bars(args: BarsArgs) -> anyhow::Result<ExitCode> {
     if to <= from {
         bail!("--to ({to}) must be after --from ({from})");
     }
+    let adjust = args
+        .adjust
+        .as_deref()
+        .map(|a| crate::adjusted::Adjust::parse(a, args.as_of))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--adjust: {e}"))?;
     let (_, store) = args.store.open(args.config.as_ref()).await?;
-    let bars = store.bars(&args.symbol, args.timeframe, from, to).await?;
+    let bars =
+        crate::adjusted::bars(&*store, &args.symbol, args.timeframe, from, to, adjust).await?;
     let mut out = std::io::stdout().lock();
     match args.format {
         Format::Json => {

@@ -466,6 +466,7 @@ impl Runner<'_> {
                 req: &vreq,
                 source: &source,
                 last: next.is_none(),
+                adjusted: &record.adjusted,
             };
             let written = ingest(
                 &*self.ctx.store,

@@ -8,6 +8,7 @@ pub mod host;
 pub mod mock_provider;
 pub mod pg;
 pub mod pg_cluster;
+pub mod recorder;
 pub mod service;
 pub mod stream_server;
 

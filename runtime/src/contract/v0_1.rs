@@ -81,6 +81,8 @@ fn page_of(p: wit::BarsPage) -> Result<BarsPage, ContractError> {
     Ok(BarsPage {
         bars: p.bars.into_iter().map(bar).collect(),
         next_cursor: p.next_cursor,
+        // 0.1 cannot say what a provider restated; its bars are taken as traded.
+        adjusted: Default::default(),
     })
 }
 

@@ -9,12 +9,15 @@ use wasmtime::component::{HasSelf, Linker};
 use super::Answer;
 use super::check::{ContractError, instant};
 use crate::state::CallState;
+use std::collections::BTreeMap;
+
 use chrono::{Datelike, NaiveDate};
 use mdhost_core::domain::{
-    ActionsPage, ActionsRequest, AssetClass, BarsPage, DataKind, DividendKind, Instrument,
-    InstrumentsPage, InstrumentsRequest, OptionKind, OptionSpec, OptionValue, ProviderError,
-    ProviderInfo, Quota, QuotaPeriod, RawBar, RawDecimal, RawDividend, RawObservation, RawSplit,
-    SeriesMeta, SeriesPage, SeriesRequest, StreamEvent, Timeframe, Vintage,
+    ActionsPage, ActionsRequest, Adjustment, AssetClass, BarsPage, DataKind, DividendKind,
+    Instrument, InstrumentsPage, InstrumentsRequest, OptionKind, OptionSpec, OptionValue,
+    ProviderError, ProviderInfo, Quota, QuotaPeriod, RawBar, RawDecimal, RawDividend,
+    RawObservation, RawSplit, SeriesMeta, SeriesPage, SeriesRequest, StreamEvent, Timeframe,
+    Vintage,
 };
 
 wasmtime::component::bindgen!({
@@ -459,14 +462,39 @@ fn series_rows(s: wt::BarSeries, out: &mut Vec<RawBar>) -> Result<(), ContractEr
     Ok(())
 }
 
+fn adjustment(a: wt::Adjustment) -> Adjustment {
+    match a {
+        wt::Adjustment::Raw => Adjustment::Raw,
+        wt::Adjustment::Splits => Adjustment::Splits,
+        wt::Adjustment::SplitsAndDividends => Adjustment::SplitsAndDividends,
+    }
+}
+
 fn page_of(p: wit::BarsPage) -> Result<BarsPage, ContractError> {
     let mut bars = Vec::with_capacity(p.series.iter().map(|s| s.starts.len()).sum());
+    let mut adjusted = BTreeMap::new();
     for s in p.series {
+        let basis = adjustment(s.adjustment);
+        // One symbol's bars in one page are one basis: two would leave the store unable to
+        // say what a row was restated for.
+        match adjusted.insert(s.symbol.clone(), basis) {
+            Some(other) if other != basis => {
+                return Err(ContractError(format!(
+                    "series of {} sent as both {} and {}",
+                    s.symbol,
+                    other.as_str(),
+                    basis.as_str()
+                )));
+            }
+            _ => {}
+        }
         series_rows(s, &mut bars)?;
     }
+    adjusted.retain(|_, a| *a != Adjustment::Raw);
     Ok(BarsPage {
         bars,
         next_cursor: p.next_cursor,
+        adjusted,
     })
 }
 
