@@ -16,7 +16,7 @@ use super::report::{CheckResult, PLUGIN_CASE};
 use super::runner::{Harness, Run};
 use super::validate::bar_violations;
 use mdhost_core::domain::{
-    AssetClass, BarsRequest, ClassSet, ProviderInfo, RawBar, TimeUnit, Timeframe,
+    AssetClass, BarsRequest, ClassSet, DataKind, ProviderInfo, RawBar, TimeUnit, Timeframe,
 };
 use mdhost_core::validate::Calendar;
 use mdhost_core::validate::Policies;
@@ -58,8 +58,12 @@ pub fn describe_problems(info: &ProviderInfo) -> Vec<String> {
     if info.asset_classes.is_empty() {
         p.push("asset-classes is empty".into());
     }
-    if info.timeframes.is_empty() {
-        p.push("timeframes is empty: the plugin offers nothing".into());
+    // A plugin of economic series or listings only has no timeframes; one that serves
+    // bars must name them, and one that serves nothing is no plugin.
+    if info.kinds.is_empty() {
+        p.push("kinds is empty: the plugin offers nothing".into());
+    } else if info.timeframes.is_empty() && info.kinds.contains(&DataKind::Bars) {
+        p.push("timeframes is empty: the plugin serves bars in none".into());
     }
     let unique: BTreeSet<_> = info.timeframes.iter().collect();
     if unique.len() != info.timeframes.len() {
@@ -821,6 +825,50 @@ fn determinism_check(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `describe_problems` says of a plugin serving `kinds` in `timeframes`, by the
+    /// fragment of its one problem (`None`: no problem).
+    fn check_kinds(kinds: &[DataKind], timeframes: &[&str], expected: Option<&str>) {
+        let info = ProviderInfo {
+            name: "p".into(),
+            version: "1.0.0".into(),
+            description: "d".into(),
+            kinds: kinds.to_vec(),
+            asset_classes: vec![AssetClass::Economic],
+            timeframes: timeframes.iter().map(|t| t.parse().unwrap()).collect(),
+            allowed_hosts: vec!["example.com".into()],
+            secrets: vec![],
+            default_rate_limit: mdhost_core::domain::RateLimit {
+                requests: 1,
+                per_seconds: 1,
+            },
+            default_quotas: vec![],
+            max_symbols_per_request: 1,
+            streaming: false,
+            options: vec![],
+        };
+        let problems = describe_problems(&info);
+        match expected {
+            None => assert!(problems.is_empty(), "{kinds:?}: {problems:?}"),
+            Some(f) => assert!(
+                problems.len() == 1 && problems[0].contains(f),
+                "{kinds:?}: expected {f:?}, got {problems:?}"
+            ),
+        }
+    }
+
+    #[test]
+    fn a_plugin_without_bars_needs_no_timeframes() {
+        check_kinds(&[DataKind::EconomicSeries], &[], None);
+        check_kinds(&[DataKind::Instruments], &[], None);
+        check_kinds(&[DataKind::Bars], &["1d"], None);
+        check_kinds(
+            &[DataKind::Bars, DataKind::CorporateActions],
+            &[],
+            Some("timeframes is empty"),
+        );
+        check_kinds(&[], &["1d"], Some("kinds is empty"));
+    }
 
     fn bar(symbol: &str, tf: &str, start: &str) -> RawBar {
         RawBar {
