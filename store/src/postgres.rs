@@ -154,9 +154,9 @@ ev AS (
 ),
 up AS (
     INSERT INTO bars (symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
-                      complete, digest, source, plugin_version, ingested_at)
+                      complete, digest, source, plugin_version, ingested_at, adjustment)
     SELECT symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
-           complete, digest, $12, $13, $14
+           complete, digest, $12, $13, $14, COALESCE($20::jsonb ->> symbol, 'raw')
     FROM cmp
     WHERE write
     ON CONFLICT (symbol, timeframe, start) DO UPDATE SET
@@ -164,7 +164,7 @@ up AS (
         volume = EXCLUDED.volume, vwap = EXCLUDED.vwap, trades = EXCLUDED.trades,
         complete = EXCLUDED.complete, digest = EXCLUDED.digest,
         plugin_version = EXCLUDED.plugin_version, ingested_at = EXCLUDED.ingested_at,
-        adjustment = 'raw'
+        adjustment = EXCLUDED.adjustment
     -- The guard that holds even against a concurrent writer: never another source's bar,
     -- never a closed bar back to forming.
     WHERE bars.source = EXCLUDED.source AND (NOT bars.complete OR EXCLUDED.complete)
@@ -198,11 +198,13 @@ WHERE e.digest IS DISTINCT FROM t.digest
 /// Step 2: rows known to be new, inserted without conflict handling.
 const INSERT_NEW: &str = r#"
 INSERT INTO bars (symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
-                  complete, digest, source, plugin_version, ingested_at)
-SELECT t.*, $13, $14, $15
+                  complete, digest, source, plugin_version, ingested_at, adjustment)
+SELECT t.*, $13, $14, $15, COALESCE($16::jsonb ->> t.symbol, 'raw')
 FROM UNNEST($1::text[], $2::text[], $3::timestamptz[], $4::numeric[], $5::numeric[],
             $6::numeric[], $7::numeric[], $8::numeric[], $9::numeric[], $10::int8[],
-            $11::bool[], $12::int8[]) AS t
+            $11::bool[], $12::int8[])
+     AS t(symbol, timeframe, start, open, high, low, close, volume, vwap, trades, complete,
+          digest)
 "#;
 
 /// The text of each timeframe in `bars`, made once per timeframe rather than once per bar.
@@ -307,11 +309,14 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|c| c == "23505")
 }
 
+/// `adjusted` is the batch's basis per symbol as a JSON object (symbols not in it are
+/// raw; `None` when all are): each row takes its own as it is written.
 async fn upsert_chunk(
     tx: &mut Transaction<'static, Postgres>,
     bars: &[Bar],
     source: &Source,
     now: DateTime<Utc>,
+    adjusted: Option<&str>,
 ) -> Result<WriteSummary, StoreError> {
     let n = bars.len() as u64;
     let all: Vec<&Bar> = bars.iter().collect();
@@ -355,6 +360,7 @@ async fn upsert_chunk(
             .bind(&source.provider)
             .bind(&source.version)
             .bind(now)
+            .bind(adjusted)
             .execute(&mut *sp)
             .await;
         match inserted {
@@ -385,6 +391,7 @@ async fn upsert_chunk(
         .bind(&cols.span_lo)
         .bind(&cols.span_hi)
         .bind(&cols.digest)
+        .bind(adjusted)
         .fetch_one(&mut **tx)
         .await?;
     let get = |c: &str| row.try_get::<i64, _>(c).map(convert::count);
@@ -489,27 +496,6 @@ async fn events(
 
 /// Freshness of every series in the batch: the newest bar start and the time of this
 /// success; a series that only had quarantined bars records that as its last error.
-/// Marks the rows this batch wrote with what the provider had adjusted them for: every
-/// row is written as `raw`, so only the adjusted symbols need a statement.
-async fn adjustments(
-    tx: &mut Transaction<'static, Postgres>,
-    batch: &WriteBatch,
-) -> Result<(), StoreError> {
-    for (basis, symbols) in batch.adjusted_symbols() {
-        sqlx::query(
-            "UPDATE bars SET adjustment = $1
-             WHERE source = $2 AND ingested_at = $3 AND symbol = ANY($4::text[])",
-        )
-        .bind(basis.as_str())
-        .bind(&batch.source.provider)
-        .bind(batch.received_at)
-        .bind(&symbols)
-        .execute(&mut **tx)
-        .await?;
-    }
-    Ok(())
-}
-
 async fn freshness(
     tx: &mut Transaction<'static, Postgres>,
     batch: &WriteBatch,
@@ -636,10 +622,12 @@ super::dialect::impl_store!(PgStore {
     async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
         let mut tx = self.pool.begin().await?;
         let mut sum = WriteSummary::default();
+        let adjusted = batch.adjusted_json();
         for chunk in batch.bars.chunks(CHUNK) {
-            sum += upsert_chunk(&mut tx, chunk, &batch.source, batch.received_at).await?;
+            let adjusted = adjusted.as_deref();
+            sum += upsert_chunk(&mut tx, chunk, &batch.source, batch.received_at, adjusted)
+                .await?;
         }
-        adjustments(&mut tx, batch).await?;
         quarantine(&mut tx, batch).await?;
         events(&mut tx, batch).await?;
         freshness(&mut tx, batch).await?;

@@ -133,6 +133,7 @@ impl SqliteStore {
         self.stage(tx, &batch.bars).await?;
         let src = batch.source.provider.as_str();
         let now = to_nanos(batch.received_at);
+        let adjusted = batch.adjusted_json();
         // Compared before anything changes, so the events see the old values.
         let kinds: Vec<String> = sqlx::query_scalar(
             "INSERT INTO quality_events (kind, symbol, timeframe, start, source, detail, created_at)
@@ -162,7 +163,9 @@ impl SqliteStore {
         let updated = sqlx::query(
             "UPDATE bars SET open = i.open, high = i.high, low = i.low, close = i.close,
                  volume = i.volume, vwap = i.vwap, trades = i.trades, complete = i.complete,
-                 plugin_version = ?2, ingested_at = ?3, adjustment = 'raw'
+                 plugin_version = ?2, ingested_at = ?3,
+                 adjustment = COALESCE((SELECT value FROM json_each(?4) WHERE key = i.symbol),
+                                       'raw')
              FROM temp.incoming i
              WHERE bars.symbol = i.symbol AND bars.timeframe = i.timeframe AND bars.start = i.start
                AND bars.source = ?1 AND (NOT bars.complete OR i.complete)
@@ -173,20 +176,23 @@ impl SqliteStore {
         .bind(src)
         .bind(&batch.source.version)
         .bind(now)
+        .bind(&adjusted)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         let inserted = sqlx::query(
             "INSERT INTO bars (symbol, timeframe, start, open, high, low, close, volume, vwap,
-                               trades, complete, source, plugin_version, ingested_at)
-             SELECT symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
-                    complete, ?1, ?2, ?3
-             FROM temp.incoming WHERE true
+                               trades, complete, source, plugin_version, ingested_at, adjustment)
+             SELECT i.symbol, timeframe, start, open, high, low, close, volume, vwap, trades,
+                    complete, ?1, ?2, ?3,
+                    COALESCE((SELECT value FROM json_each(?4) WHERE key = i.symbol), 'raw')
+             FROM temp.incoming i WHERE true
              ON CONFLICT (symbol, timeframe, start) DO NOTHING",
         )
         .bind(src)
         .bind(&batch.source.version)
         .bind(now)
+        .bind(&adjusted)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -257,27 +263,6 @@ async fn events(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(), Sto
         .bind(to_nanos(batch.received_at))
         .execute(&mut *tx)
         .await?;
-    }
-    Ok(())
-}
-
-/// Marks the rows this batch wrote with what the provider had adjusted them for: every
-/// row is written as `raw`, so only the adjusted symbols need a statement.
-async fn adjustments(tx: &mut SqliteConnection, batch: &WriteBatch) -> Result<(), StoreError> {
-    let now = convert::to_nanos(batch.received_at);
-    for (basis, symbols) in batch.adjusted_symbols() {
-        for symbol in symbols {
-            sqlx::query(
-                "UPDATE bars SET adjustment = ?1
-                 WHERE source = ?2 AND ingested_at = ?3 AND symbol = ?4",
-            )
-            .bind(basis.as_str())
-            .bind(&batch.source.provider)
-            .bind(now)
-            .bind(symbol)
-            .execute(&mut *tx)
-            .await?;
-        }
     }
     Ok(())
 }
@@ -416,7 +401,6 @@ super::dialect::impl_store!(SqliteStore {
         // could fail to upgrade when another connection writes meanwhile.
         let mut tx: Transaction<'static, Sqlite> = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let mut sum = self.upsert(&mut tx, batch).await?;
-        adjustments(&mut tx, batch).await?;
         quarantine(&mut tx, batch).await?;
         events(&mut tx, batch).await?;
         freshness(&mut tx, batch).await?;

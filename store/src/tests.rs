@@ -223,6 +223,40 @@ async fn a_changed_closed_bar_is_updated_and_logged_as_a_revision(store: Arc<dyn
     assert_eq!(detail["new"]["volume"], "150");
 }
 
+both!(each_bar_keeps_the_basis_its_batch_gave_its_symbol);
+async fn each_bar_keeps_the_basis_its_batch_gave_its_symbol(store: Arc<dyn Store>) {
+    use mdhost_core::domain::Adjustment::{Raw, Splits};
+    let basis = |store: Arc<dyn Store>, symbol: &'static str| async move {
+        all_bars(&*store, symbol)
+            .await
+            .iter()
+            .map(|b| b.adjustment)
+            .collect::<Vec<_>>()
+    };
+    // One batch, two symbols: one sent split-adjusted, one raw (not listed).
+    let mut b = batch(
+        "p",
+        vec![
+            bar("AAPL", "2025-07-08T14:00:00Z", "210"),
+            bar("MSFT", "2025-07-08T14:00:00Z", "500"),
+        ],
+    );
+    b.adjusted.insert("AAPL".into(), Splits);
+    store.write(&b).await.unwrap();
+    assert_eq!(basis(store.clone(), "AAPL").await, [Splits]);
+    assert_eq!(basis(store.clone(), "MSFT").await, [Raw]);
+    // A revision sent raw takes the new basis with its new values (the update path).
+    let mut revised = batch("p", vec![bar("AAPL", "2025-07-08T14:00:00Z", "211")]);
+    revised.received_at = t("2025-07-09T15:00:00Z");
+    store.write(&revised).await.unwrap();
+    assert_eq!(basis(store.clone(), "AAPL").await, [Raw]);
+    // And back: the update path writes a listed symbol's basis too.
+    let mut again = batch("p", vec![bar("AAPL", "2025-07-08T14:00:00Z", "212")]);
+    again.adjusted.insert("AAPL".into(), Splits);
+    store.write(&again).await.unwrap();
+    assert_eq!(basis(store, "AAPL").await, [Splits]);
+}
+
 both!(another_source_never_overwrites_and_disagreement_is_logged);
 async fn another_source_never_overwrites_and_disagreement_is_logged(store: Arc<dyn Store>) {
     let ours = bar("MSFT", "2025-07-08T14:00:00Z", "500");

@@ -210,15 +210,12 @@ impl WriteBatch {
             .unwrap_or(AssetClass::Equity)
     }
 
-    /// The symbols of `adjusted` that are not raw, grouped by what they were adjusted for.
-    pub fn adjusted_symbols(&self) -> BTreeMap<Adjustment, Vec<&str>> {
-        let mut by = BTreeMap::<Adjustment, Vec<&str>>::new();
-        for (symbol, basis) in &self.adjusted {
-            if *basis != Adjustment::Raw {
-                by.entry(*basis).or_default().push(symbol);
-            }
-        }
-        by
+    /// `adjusted` as the JSON object the backends' writes read each row's basis from
+    /// (`{"AAPL":"splits"}`; a symbol not in it is raw), or `None` (SQL NULL, nothing to
+    /// look up per row) when every symbol is raw.
+    pub fn adjusted_json(&self) -> Option<String> {
+        (!self.adjusted.is_empty())
+            .then(|| serde_json::to_string(&self.adjusted).expect("a map of strings serializes"))
     }
 }
 
