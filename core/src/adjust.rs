@@ -12,8 +12,10 @@
 //!   of the last stored bar before `E` (the CRSP convention Yahoo's `adjclose` follows).
 //!   Volumes are not changed by dividends.
 //! - The factors are multiplied exactly (ratios as integer products, one division per
-//!   value); each result is then rounded half to even to [`DECIMALS`] places, or to as
-//!   many as the value it came from had if more, and written without trailing zeros. The same inputs give the same digits on every run.
+//!   value: a bar sent split-adjusted is restated from what was sent, not from a rounded
+//!   as-traded copy); each result is then rounded half to even to [`DECIMALS`] places,
+//!   or to as many as the value it came from had if more, and written without trailing
+//!   zeros. The same inputs give the same digits on every run.
 //!
 //! A series the provider sent already adjusted for dividends cannot be brought back to as
 //! traded (the provider's factors are not known); it is served only as `all`, and only
@@ -219,153 +221,136 @@ pub fn adjust(
     target: Target,
     as_of: NaiveDate,
 ) -> Result<Vec<Bar>, AdjustError> {
-    let raw = as_traded(bars, events, target, as_of)?;
-    if target == Target::None {
-        return Ok(raw
-            .into_iter()
-            .zip(bars)
-            .map(|((b, _), s)| rounded(b, &s.bar))
-            .collect());
-    }
-    let dividend_factors = if target == Target::All {
-        dividend_factors(&raw, events, as_of)?
+    let undo = bars
+        .iter()
+        .map(|s| undoing(s, events, target, as_of))
+        .collect::<Result<Vec<_>, _>>()?;
+    let dividends = if target == Target::All {
+        dividend_factors(bars, &undo, events, as_of)?
     } else {
         BTreeMap::new()
     };
-    raw.into_iter()
-        .zip(bars)
-        .map(|((bar, done), sent)| {
-            if done {
-                return Ok(rounded(bar, &sent.bar));
-            }
-            let day = bar.start.date_naive();
-            let start = bar.start.to_rfc3339();
-            let overflow = || AdjustError::Overflow {
-                start: start.clone(),
+    bars.iter()
+        .zip(undo)
+        .map(|(s, undo)| {
+            let Some((undo_n, undo_d)) = undo else {
+                return Ok(rounded(s.bar.clone(), &s.bar));
             };
-            let (n, d) = events.splits_between(day, as_of).ok_or_else(overflow)?;
-            // Prices × d / n × Π(1 − D/C); one division per value.
-            let mut price_num = d;
-            for (_, f) in dividend_factors.range(day.succ_opt().ok_or_else(overflow)?..) {
+            let day = s.bar.start.date_naive();
+            let overflow = || AdjustError::Overflow {
+                start: s.bar.start.to_rfc3339(),
+            };
+            let (n, d) = match target {
+                Target::None => (Decimal::ONE, Decimal::ONE),
+                Target::Splits | Target::All => {
+                    events.splits_between(day, as_of).ok_or_else(overflow)?
+                }
+            };
+            // Price × S(d, W] ÷ S(d, A] × Π(1 − D/C), volume the inverse of the splits'
+            // part: each a product of exact factors over one of exact factors, divided once.
+            let mut price_num = undo_n.checked_mul(d).ok_or_else(overflow)?;
+            for (_, f) in dividends.range(day.succ_opt().ok_or_else(overflow)?..) {
                 price_num = price_num.checked_mul(*f).ok_or_else(overflow)?;
             }
-            let price = |v: Decimal| {
-                v.checked_mul(price_num)
-                    .and_then(|x| x.checked_div(n))
-                    .ok_or_else(overflow)
-            };
-            let volume = |v: Decimal| {
-                v.checked_mul(n)
-                    .and_then(|x| x.checked_div(d))
-                    .ok_or_else(overflow)
-            };
-            let restated = Bar {
-                open: price(bar.open)?,
-                high: price(bar.high)?,
-                low: price(bar.low)?,
-                close: price(bar.close)?,
-                vwap: bar.vwap.map(price).transpose()?,
-                volume: bar.volume.map(volume).transpose()?,
-                ..bar
-            };
-            Ok(rounded(restated, &sent.bar))
+            let price_den = undo_d.checked_mul(n).ok_or_else(overflow)?;
+            let volume_num = undo_d.checked_mul(n).ok_or_else(overflow)?;
+            let volume_den = undo_n.checked_mul(d).ok_or_else(overflow)?;
+            let restated = scaled(&s.bar, (price_num, price_den), (volume_num, volume_den))
+                .ok_or_else(overflow)?;
+            Ok(rounded(restated, &s.bar))
         })
         .collect()
 }
 
-/// Each bar as traded, or marked done when it was sent fully adjusted and may be served
-/// as it is.
-fn as_traded(
-    bars: &[Sent],
+/// `S(d, W]` as (numerators, denominators): what brings a sent bar back to as traded
+/// ((1, 1) for a raw one), or `None` for a fully adjusted bar that is served as sent.
+fn undoing(
+    s: &Sent,
     events: &Events,
     target: Target,
     as_of: NaiveDate,
-) -> Result<Vec<(Bar, bool)>, AdjustError> {
-    bars.iter()
-        .map(|s| {
-            let day = s.bar.start.date_naive();
-            let start = s.bar.start.to_rfc3339();
-            match s.adjustment {
-                Adjustment::Raw => Ok((s.bar.clone(), false)),
-                Adjustment::SplitsAndDividends => {
-                    if target == Target::All
-                        && as_of >= s.received
-                        && !events.any_between(s.received.max(day), as_of)
-                    {
-                        Ok((s.bar.clone(), true))
-                    } else {
-                        Err(AdjustError::FullyAdjusted {
-                            start,
-                            received: s.received,
-                        })
-                    }
-                }
-                Adjustment::Splits => {
-                    let overflow = || AdjustError::Overflow {
-                        start: start.clone(),
-                    };
-                    let (n, d) = events
-                        .splits_between(day, s.received)
-                        .ok_or_else(overflow)?;
-                    let price = |v: Decimal| {
-                        v.checked_mul(n)
-                            .and_then(|x| x.checked_div(d))
-                            .ok_or_else(overflow)
-                    };
-                    let volume = |v: Decimal| {
-                        v.checked_mul(d)
-                            .and_then(|x| x.checked_div(n))
-                            .ok_or_else(overflow)
-                    };
-                    Ok((
-                        Bar {
-                            open: price(s.bar.open)?,
-                            high: price(s.bar.high)?,
-                            low: price(s.bar.low)?,
-                            close: price(s.bar.close)?,
-                            vwap: s.bar.vwap.map(price).transpose()?,
-                            volume: s.bar.volume.map(volume).transpose()?,
-                            ..s.bar.clone()
-                        },
-                        false,
-                    ))
-                }
-            }
-        })
-        .collect()
+) -> Result<Option<(Decimal, Decimal)>, AdjustError> {
+    let day = s.bar.start.date_naive();
+    match s.adjustment {
+        Adjustment::Raw => Ok(Some((Decimal::ONE, Decimal::ONE))),
+        Adjustment::Splits => events
+            .splits_between(day, s.received)
+            .map(Some)
+            .ok_or_else(|| AdjustError::Overflow {
+                start: s.bar.start.to_rfc3339(),
+            }),
+        Adjustment::SplitsAndDividends
+            if target == Target::All
+                && as_of >= s.received
+                && !events.any_between(s.received.max(day), as_of) =>
+        {
+            Ok(None)
+        }
+        Adjustment::SplitsAndDividends => Err(AdjustError::FullyAdjusted {
+            start: s.bar.start.to_rfc3339(),
+            received: s.received,
+        }),
+    }
+}
+
+/// `bar` with its prices × `price.0 / price.1` and its volume × `volume.0 / volume.1`.
+fn scaled(bar: &Bar, price: (Decimal, Decimal), volume: (Decimal, Decimal)) -> Option<Bar> {
+    let by = |v: Decimal, (num, den): (Decimal, Decimal)| v.checked_mul(num)?.checked_div(den);
+    let p = |v: Decimal| by(v, price);
+    Some(Bar {
+        open: p(bar.open)?,
+        high: p(bar.high)?,
+        low: p(bar.low)?,
+        close: p(bar.close)?,
+        vwap: match bar.vwap {
+            Some(v) => Some(p(v)?),
+            None => None,
+        },
+        volume: match bar.volume {
+            Some(v) => Some(by(v, volume)?),
+            None => None,
+        },
+        ..bar.clone()
+    })
 }
 
 /// `1 − D / C` for each dividend up to `as_of` that some bar precedes, keyed by ex-date;
-/// `C` is the as-traded close of the last bar before the ex-date.
+/// `C` is the as-traded close of the last bar before the ex-date (the sent close ×
+/// `S(d, W]`, folded into the one division).
 fn dividend_factors(
-    raw: &[(Bar, bool)],
+    bars: &[Sent],
+    undo: &[Option<(Decimal, Decimal)>],
     events: &Events,
     as_of: NaiveDate,
 ) -> Result<BTreeMap<NaiveDate, Decimal>, AdjustError> {
     let mut factors = BTreeMap::new();
     for (&ex_date, &amount) in events.dividends.range(..=as_of) {
-        let Some((before, _)) = raw
+        let Some((before, undo)) = bars
             .iter()
+            .zip(undo)
             .rev()
-            .find(|(b, _)| b.start.date_naive() < ex_date)
+            .find(|(s, _)| s.bar.start.date_naive() < ex_date)
         else {
             continue;
         };
-        let close = before.close;
-        if amount >= close {
+        let overflow = || AdjustError::Overflow {
+            start: before.bar.start.to_rfc3339(),
+        };
+        // A fully adjusted bar is served as sent; no dividend before it is applied.
+        let Some((n, d)) = *undo else { continue };
+        let close = before.bar.close.checked_mul(n).ok_or_else(overflow)?;
+        let ratio = amount
+            .checked_mul(d)
+            .and_then(|x| x.checked_div(close))
+            .ok_or_else(overflow)?;
+        if ratio >= Decimal::ONE {
             return Err(AdjustError::DividendAboveClose {
                 ex_date,
                 amount,
-                close,
+                close: close.checked_div(d).ok_or_else(overflow)?,
             });
         }
-        let factor = Decimal::ONE
-            - amount
-                .checked_div(close)
-                .ok_or_else(|| AdjustError::Overflow {
-                    start: before.start.to_rfc3339(),
-                })?;
-        factors.insert(ex_date, factor);
+        factors.insert(ex_date, Decimal::ONE - ratio);
     }
     Ok(factors)
 }
