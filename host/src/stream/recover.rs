@@ -273,8 +273,8 @@ impl Recovery {
         let mut pages = plugin.pages(&req, MAX_PAGES);
         let mut sent = 0;
         loop {
-            let bars = match pages.next().await {
-                Next::Page { bars, .. } => bars,
+            let (record, bars) = match pages.next().await {
+                Next::Page { record, bars } => (record, bars),
                 Next::End(End::Complete) => return Ok(sent),
                 Next::End(end) => return Err(end.to_string()),
             };
@@ -288,6 +288,11 @@ impl Recovery {
                 {
                     let item = Item::Bar {
                         classes,
+                        adjustment: record
+                            .adjusted
+                            .get(&bar.symbol)
+                            .copied()
+                            .unwrap_or_default(),
                         bar,
                         source: source.clone(),
                         received: None,

@@ -18,7 +18,7 @@ use super::recover::Gap;
 use super::transport::{Connection, Connector, Incoming};
 use super::writer::Item;
 use crate::config::StreamConfig;
-use crate::domain::{ClassSet, ProviderError, RawBar, StreamEvent};
+use crate::domain::{Adjustment, ClassSet, ProviderError, RawBar, StreamEvent};
 use crate::metrics::Metrics;
 use crate::net::breaker::{self, BreakerPolicy, Circuit};
 use crate::reload::Registry;
@@ -644,6 +644,8 @@ impl Session {
             classes: self.classes,
             received,
             answer: self.answer,
+            // Live bars are as traded (`contract::v0_2` keeps no basis for stream events).
+            adjustment: Adjustment::Raw,
         };
         // Waits when the store is behind: backpressure rather than unbounded memory.
         let _ = self.writer.send(item).await;

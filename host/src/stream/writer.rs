@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
-use crate::domain::{ClassSet, RawBar, Timeframe};
+use crate::domain::{Adjustment, ClassSet, RawBar, Timeframe};
 use crate::ingest::validated_batch;
 use crate::metrics::Metrics;
 use crate::store::{Source, Store, WriteBatch};
@@ -32,6 +32,9 @@ pub enum Item {
         received: Option<Instant>,
         /// The plugin answer it came in (see [`answer_id`]).
         answer: u64,
+        /// What the provider had adjusted it for: a recovered bar comes from a REST page
+        /// that may be split-adjusted; a live one is as traded.
+        adjustment: Adjustment,
     },
     /// A bar the stream judged broken before counting it as delivered: quarantined as is
     /// (its interval is recovered; the recovered bar must not meet it in validation).
@@ -206,7 +209,8 @@ impl State {
                     classes,
                     received,
                     answer: _,
-                } => (source, classes, Entry::Bar(bar, received)),
+                    adjustment,
+                } => (source, classes, Entry::Bar(bar, received, adjustment)),
                 Item::Event {
                     event,
                     source,
@@ -225,11 +229,15 @@ impl State {
                     classes,
                     bars: Vec::new(),
                     received: Vec::new(),
+                    adjusted: BTreeMap::new(),
                     events: Vec::new(),
                     rejected: Vec::new(),
                 });
             match entry {
-                Entry::Bar(bar, received) => {
+                Entry::Bar(bar, received, adjustment) => {
+                    if adjustment != Adjustment::Raw {
+                        g.adjusted.insert(bar.symbol.clone(), adjustment);
+                    }
                     g.bars.push(bar);
                     g.received.push(received);
                 }
@@ -290,6 +298,7 @@ impl State {
             now,
             &Default::default(),
         );
+        batch.adjusted = g.adjusted;
         batch.events.extend(g.events);
         batch.rejected.extend(g.rejected);
         if !self.write(&batch).await {
@@ -398,7 +407,7 @@ impl State {
 }
 
 enum Entry {
-    Bar(RawBar, Option<Instant>),
+    Bar(RawBar, Option<Instant>, Adjustment),
     Event(QualityEvent),
     Rejected(Rejected),
 }
@@ -408,6 +417,8 @@ struct Group {
     classes: ClassSet,
     bars: Vec<RawBar>,
     received: Vec<Option<Instant>>,
+    /// The symbols whose bars the provider had adjusted (raw ones not listed).
+    adjusted: BTreeMap<String, Adjustment>,
     events: Vec<QualityEvent>,
     rejected: Vec<Rejected>,
 }
@@ -452,6 +463,7 @@ mod tests {
             classes: ClassSet::of(AssetClass::Crypto),
             received: None,
             answer,
+            adjustment: Adjustment::Raw,
         }
     }
 

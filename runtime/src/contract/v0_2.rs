@@ -501,6 +501,15 @@ fn page_of(p: wit::BarsPage) -> Result<BarsPage, ContractError> {
 fn events_of(e: ws::Event, out: &mut Vec<StreamEvent>) -> Result<(), ContractError> {
     match e {
         ws::Event::Bars(s) => {
+            // A stream's bars are live, as traded: the host keeps no basis for them, so a
+            // restated one is refused rather than stored as if it were raw.
+            if s.adjustment != wt::Adjustment::Raw {
+                return Err(ContractError(format!(
+                    "stream bars of {} sent as {}: a stream's bars are as traded (raw)",
+                    s.symbol,
+                    adjustment(s.adjustment).as_str()
+                )));
+            }
             let mut bars = Vec::new();
             series_rows(s, &mut bars)?;
             out.extend(bars.into_iter().map(StreamEvent::Bar));
@@ -615,6 +624,47 @@ mod tests {
             [Some(5), None, Some(7)]
         );
         assert!(bars.iter().all(|b| b.vwap.is_none() && b.complete));
+    }
+
+    #[test]
+    fn a_pages_basis_is_kept_per_symbol_and_a_stream_sends_raw_bars_only() {
+        let basis = |symbol: &str, a: wt::Adjustment| wt::BarSeries {
+            symbol: symbol.into(),
+            adjustment: a,
+            ..series(1)
+        };
+        let page = |series| wit::BarsPage {
+            series,
+            next_cursor: None,
+        };
+        let got = page_of(page(vec![
+            basis("AAPL", wt::Adjustment::Splits),
+            basis("MSFT", wt::Adjustment::Raw),
+        ]))
+        .unwrap();
+        assert_eq!(
+            got.adjusted,
+            BTreeMap::from([("AAPL".to_owned(), Adjustment::Splits)])
+        );
+        let e = page_of(page(vec![
+            basis("AAPL", wt::Adjustment::Splits),
+            basis("AAPL", wt::Adjustment::Raw),
+        ]))
+        .unwrap_err();
+        assert!(e.0.contains("AAPL sent as both splits and raw"), "{e}");
+        let mut out = Vec::new();
+        let e = events_of(
+            ws::Event::Bars(basis("AAPL", wt::Adjustment::SplitsAndDividends)),
+            &mut out,
+        )
+        .unwrap_err();
+        assert!(e.0.contains("a stream's bars are as traded"), "{e}");
+        events_of(
+            ws::Event::Bars(basis("AAPL", wt::Adjustment::Raw)),
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out.len(), 1);
     }
 
     fn refused(s: wt::BarSeries, needle: &str) {
