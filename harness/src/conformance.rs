@@ -847,12 +847,16 @@ mod tests {
             streaming: false,
             options: vec![],
         };
-        let problems = describe_problems(&info);
+        one_problem(&describe_problems(&info), expected, &kinds);
+    }
+
+    /// No problem when `expected` is `None`, else exactly one, containing `expected`.
+    fn one_problem(problems: &[String], expected: Option<&str>, of: &dyn std::fmt::Debug) {
         match expected {
-            None => assert!(problems.is_empty(), "{kinds:?}: {problems:?}"),
+            None => assert!(problems.is_empty(), "{of:?}: {problems:?}"),
             Some(f) => assert!(
                 problems.len() == 1 && problems[0].contains(f),
-                "{kinds:?}: expected {f:?}, got {problems:?}"
+                "{of:?}: expected {f:?}, got {problems:?}"
             ),
         }
     }
@@ -890,13 +894,7 @@ mod tests {
     /// a fragment of the problem.
     fn check(class: AssetClass, b: RawBar, expected: Option<&str>) {
         let problems = trading_date_problems(std::slice::from_ref(&b), |_| class);
-        match expected {
-            None => assert!(problems.is_empty(), "{b:?}: {problems:?}"),
-            Some(fragment) => assert!(
-                problems.len() == 1 && problems[0].contains(fragment),
-                "{b:?}: expected {fragment:?}, got {problems:?}"
-            ),
-        }
+        one_problem(&problems, expected, &b);
     }
 
     #[test]

@@ -108,7 +108,7 @@ pub struct BarsArgs {
     /// Restate prices from the stored splits and dividends: `none` (as traded), `splits`
     /// or `all` (splits and cash dividends). Default: as the provider sent them, which
     /// the `adjustment` column says (Yahoo sends split-adjusted prices, for one).
-    #[arg(long, value_parser = ["none", "splits", "all"])]
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::adjust::Target::NAMES))]
     pub adjust: Option<String>,
     /// With --adjust: count the events with ex-dates up to this day (YYYY-MM-DD), so an
     /// old answer can be reproduced. Default: today (UTC).
