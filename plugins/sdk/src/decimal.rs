@@ -2,6 +2,7 @@
 //! notation without ever passing through a binary float.
 
 use std::borrow::Cow;
+use std::cmp::Ordering;
 
 use mdhost_model::{RawDecimal, scaled};
 use serde::de::{Deserialize, Deserializer, Error as _};
@@ -76,6 +77,38 @@ impl Dec {
         // Zero has no sign: -0.0001 rounds to 0.
         got == want && (got.is_empty() || neg == target_neg)
     }
+}
+
+impl Dec {
+    /// Compares by value, exactly: `2.50` equals `2.5` and lies below `10`. (Not `Ord`:
+    /// equality of `Dec` is of the provider's digits, which this ignores.) A bar built from
+    /// price samples (CoinGecko) takes its high and low this way, never through a float.
+    pub fn cmp_value(&self, other: &Dec) -> Ordering {
+        if let (Some(a), Some(b)) = (self.0.as_scaled(), other.0.as_scaled()) {
+            // Both fit 64-bit mantissas: bring them to one scale in 128 bits.
+            let scale = a.1.max(b.1);
+            let widen = |(m, s): (i64, u8)| i128::from(m) * 10i128.pow(u32::from(scale - s));
+            return widen(a).cmp(&widen(b));
+        }
+        let (a, b) = (self.to_text(), other.to_text());
+        let (a_neg, a_int, a_frac) = magnitude(parts(&a));
+        let (b_neg, b_int, b_frac) = magnitude(parts(&b));
+        // Fraction digits without trailing zeros compare as text: 0.05 < 0.5 < 0.51.
+        let abs = || (a_int.len(), a_int, a_frac).cmp(&(b_int.len(), b_int, b_frac));
+        match (a_neg, b_neg) {
+            (false, false) => abs(),
+            (true, true) => abs().reverse(),
+            (true, false) => Ordering::Less,
+            (false, true) => Ordering::Greater,
+        }
+    }
+}
+
+/// Sign, integer digits without leading zeros and fraction digits without trailing zeros
+/// (zero has no sign).
+fn magnitude<'a>((neg, int, frac): (bool, &'a str, &'a str)) -> (bool, &'a str, &'a str) {
+    let (int, frac) = (int.trim_start_matches('0'), frac.trim_end_matches('0'));
+    (neg && !(int.is_empty() && frac.is_empty()), int, frac)
 }
 
 /// Sign, integer digits and fraction digits of plain decimal text.
@@ -303,5 +336,33 @@ mod tests {
         let opt: Vec<Option<Dec>> = serde_json::from_str("[null, 2.50]").unwrap();
         assert_eq!(opt, [None, Some(Dec::parse("2.50").unwrap())]);
         assert!(serde_json::from_str::<Dec>(r#""n/a""#).is_err());
+    }
+
+    #[test]
+    fn compares_by_value_whatever_the_form() {
+        let check = |a: &str, b: &str, expected: Ordering| {
+            let (a, b) = (Dec::parse(a).unwrap(), Dec::parse(b).unwrap());
+            assert_eq!(a.cmp_value(&b), expected, "{a} vs {b}");
+            assert_eq!(b.cmp_value(&a), expected.reverse(), "{b} vs {a}");
+        };
+        let big = "123456789012345678901234567890.5";
+        for (a, b, expected) in [
+            ("2.50", "2.5", Ordering::Equal),
+            ("2.5", "10", Ordering::Less),
+            ("0.05", "0.5", Ordering::Less),
+            ("0.5", "0.51", Ordering::Less),
+            ("-1", "0", Ordering::Less),
+            ("-2", "-1.5", Ordering::Less),
+            ("-0.000", "0", Ordering::Equal),
+            ("6756.942910425894", "6696.894541693875", Ordering::Greater),
+            // Values past 64-bit mantissas compare as text, against either form.
+            (big, "123456789012345678901234567890.50", Ordering::Equal),
+            (big, "123456789012345678901234567891", Ordering::Less),
+            (big, "99", Ordering::Greater),
+            ("-123456789012345678901234567890", "-5", Ordering::Less),
+            ("0.0000000000000000000000000001", "0", Ordering::Greater),
+        ] {
+            check(a, b, expected);
+        }
     }
 }

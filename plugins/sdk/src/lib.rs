@@ -165,6 +165,16 @@ impl OptionSpec {
         }
     }
 
+    /// A free-text option.
+    pub fn text(name: &str, description: &str, default: &str) -> Self {
+        OptionSpec {
+            name: name.into(),
+            description: description.into(),
+            kind: OptionKind::Text,
+            default: OptionValue::Text(default.into()),
+        }
+    }
+
     /// An option that is one of `words`.
     pub fn choice(name: &str, description: &str, words: &[&str], default: &str) -> Self {
         OptionSpec {
