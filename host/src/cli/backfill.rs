@@ -208,6 +208,7 @@ fn job(args: &BackfillArgs, jobs: &[JobConfig]) -> anyhow::Result<JobConfig> {
                 data: JobData::Bars,
                 providers: vec![provider.clone()],
                 symbols: args.symbols.clone(),
+                symbols_from: None,
                 timeframe: tf,
                 batch_size: args.batch_size.max(1),
                 concurrency: 1,

@@ -20,7 +20,9 @@ use crate::store::StoreUrl;
 use crate::validate::Policies;
 
 mod schedule;
+mod selection;
 mod streams;
+pub use selection::Selection;
 pub use streams::StreamConfig;
 
 /// A configuration error located in its file.
@@ -71,6 +73,7 @@ struct RawJob {
     providers: Spanned<Vec<Spanned<String>>>,
     symbols: Option<Spanned<Vec<String>>>,
     symbols_file: Option<Spanned<PathBuf>>,
+    symbols_from: Option<Spanned<String>>,
     /// Required of bar jobs; an actions job has none.
     timeframe: Option<Spanned<String>>,
     schedule: Option<Spanned<String>>,
@@ -245,7 +248,10 @@ pub struct JobConfig {
     pub data: JobData,
     /// Failover order: the first provider serving the job, then the next on failure.
     pub providers: Vec<String>,
+    /// The symbols, or (empty) none yet when they come from `symbols_from`.
     pub symbols: Vec<String>,
+    /// Symbols chosen from a provider's stored listing at the start of each run.
+    pub symbols_from: Option<Selection>,
     pub timeframe: Timeframe,
     /// Symbols per run batch (further split by each provider's max-symbols-per-request).
     pub batch_size: usize,
@@ -678,7 +684,7 @@ impl Source<'_> {
             .or_else(|e| self.err(v.span(), key, format!("{e}; write it like {example}")))
     }
 
-    fn job(&self, j: RawJob, base: &Path, lines: &mut Lines) -> Result<JobConfig, ConfigError> {
+    fn job(&self, mut j: RawJob, base: &Path, lines: &mut Lines) -> Result<JobConfig, ConfigError> {
         let name = self.name(&j.name, "jobs", "job")?;
         let k = |field: &str| format!("jobs[{name}].{field}");
         if j.providers.get_ref().is_empty() {
@@ -719,6 +725,31 @@ impl Source<'_> {
             }
         };
         let kind = self.job_kind(&name, &j)?;
+        let symbols_from = match j.symbols_from.take() {
+            None => None,
+            Some(from) if matches!(data, JobData::Instruments | JobData::Series) => {
+                return self.err(
+                    from.span(),
+                    k("symbols_from"),
+                    format!("{} job takes no symbols from a listing", article(kind_text)),
+                );
+            }
+            Some(from) => match (
+                &j.symbols,
+                &j.symbols_file,
+                Selection::parse(from.get_ref()),
+            ) {
+                (None, None, Ok(sel)) => Some(sel),
+                (None, None, Err(e)) => return self.err(from.span(), k("symbols_from"), e),
+                _ => {
+                    return self.err(
+                        from.span(),
+                        k("symbols_from"),
+                        "give one of symbols, symbols_file and symbols_from",
+                    );
+                }
+            },
+        };
         let symbols = if data == JobData::Instruments {
             if let Some(s) = &j.symbols {
                 return self.err(
@@ -727,6 +758,8 @@ impl Source<'_> {
                     "an instruments job reads each provider's whole listing; it takes no symbols",
                 );
             }
+            Vec::new()
+        } else if symbols_from.is_some() {
             Vec::new()
         } else {
             self.job_symbols(&name, &j.name, j.symbols, j.symbols_file, base)?
@@ -752,6 +785,7 @@ impl Source<'_> {
             data,
             providers,
             symbols,
+            symbols_from,
             timeframe,
         })
     }
@@ -817,7 +851,7 @@ impl Source<'_> {
                 return self.err(
                     job.span(),
                     format!("jobs[{name}]"),
-                    "give symbols or symbols_file",
+                    "give symbols, symbols_file or symbols_from",
                 );
             }
         })
@@ -1298,7 +1332,25 @@ mod tests {
         );
         check(
             &job("schedule = \"0 5 * * * *\"\n"),
-            Err("conf/plugins.toml:4: jobs[j]: give symbols or symbols_file"),
+            Err("conf/plugins.toml:4: jobs[j]: give symbols, symbols_file or symbols_from"),
+        );
+        check(
+            &job("symbols_from = \"instruments:binance?quote=USDT\"\nschedule = \"0 5 * * * *\"\n"),
+            Ok(()),
+        );
+        check(
+            &job("symbols_from = \"instruments:binance?base=BTC\"\nschedule = \"0 5 * * * *\"\n"),
+            Err(
+                "conf/plugins.toml:7: jobs[j].symbols_from: unknown key \"base\": expected one of quote, class, exchange, limit",
+            ),
+        );
+        check(
+            &job(
+                "symbols = [\"AAPL\"]\nsymbols_from = \"instruments:binance\"\nschedule = \"0 5 * * * *\"\n",
+            ),
+            Err(
+                "conf/plugins.toml:8: jobs[j].symbols_from: give one of symbols, symbols_file and symbols_from",
+            ),
         );
         check(
             &job("symbols = []\nschedule = \"0 5 * * * *\"\n"),

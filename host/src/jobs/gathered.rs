@@ -561,6 +561,7 @@ mod tests {
             data: JobData::Actions,
             providers: vec!["p".into()],
             symbols: vec!["AAPL".into()],
+            symbols_from: None,
             timeframe: "1d".parse().unwrap(),
             batch_size: 50,
             concurrency: 1,

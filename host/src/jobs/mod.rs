@@ -7,6 +7,7 @@ pub mod gathered;
 pub mod plan;
 pub mod run;
 pub mod scheduler;
+pub mod select;
 pub mod status;
 
 pub use crate::net::breaker::{BreakerPolicy, Breakers};

@@ -130,6 +130,21 @@ pub async fn run_job(
     cancel: &CancellationToken,
     progress: &dyn Progress,
 ) -> RunSummary {
+    // A job whose symbols come from a stored listing reads it afresh at every run.
+    let selected;
+    let job = match &job.symbols_from {
+        None => job,
+        Some(sel) => match super::select::symbols(&*ctx.store, sel).await {
+            Ok(symbols) => {
+                selected = JobConfig {
+                    symbols,
+                    ..job.clone()
+                };
+                &selected
+            }
+            Err(reason) => return super::select::failed(ctx, job, now, reason).await,
+        },
+    };
     if job.data != JobData::Bars {
         let lane = format!("job {}", job.name);
         return crate::net::in_lane(&lane, super::gathered::run(ctx, job, now, cancel)).await;

@@ -1,0 +1,81 @@
+//! A job's symbols chosen from a provider's stored listing (`symbols_from`), read at the
+//! start of each run: a listing stored by an instruments job of that provider.
+
+use chrono::{DateTime, Utc};
+
+use super::book::RunBook;
+use super::run::{JobContext, run_start};
+use super::status::RunSummary;
+use crate::config::{JobConfig, Selection};
+use crate::store::{RunOutcome, RunStatus, Store};
+
+/// The symbols `sel` takes from its provider's stored listing; the error says why there
+/// are none (nothing stored yet, nothing matching, the store unreachable).
+pub async fn symbols(store: &dyn Store, sel: &Selection) -> Result<Vec<String>, String> {
+    let listing = store
+        .instruments(Some(&sel.provider))
+        .await
+        .map_err(|e| format!("symbols_from {sel}: cannot read the stored listing: {e}"))?;
+    if listing.is_empty() {
+        return Err(format!(
+            "symbols_from {sel}: no instruments of {} are stored yet; an instruments job (kind = \"instruments\", providers = [\"{}\"]) stores its listing",
+            sel.provider, sel.provider
+        ));
+    }
+    let picked = sel.pick(listing.iter().map(|s| &s.item));
+    if picked.is_empty() {
+        return Err(format!(
+            "symbols_from {sel}: none of the {} stored instruments of {} matches",
+            listing.len(),
+            sel.provider
+        ));
+    }
+    Ok(picked)
+}
+
+/// A run that could not start because it has no symbols: recorded as failed with `reason`.
+pub async fn failed(
+    ctx: &JobContext,
+    job: &JobConfig,
+    now: DateTime<Utc>,
+    reason: String,
+) -> RunSummary {
+    let book = RunBook::open(&*ctx.store, run_start(ctx, job, now)).await;
+    let finished_at = Utc::now();
+    let outcome = RunOutcome {
+        finished_at,
+        status: RunStatus::Failed,
+        reason: Some(reason.clone()),
+        symbols_ok: 0,
+        symbols_failed: 0,
+        bars_fetched: 0,
+        bars_written: 0,
+        bars_rejected: 0,
+        bars_skipped: 0,
+        errors: vec![reason.clone()],
+        uncovered: vec![],
+    };
+    let run_id = book.close(&outcome).await;
+    ctx.metrics.run(&job.name, RunStatus::Failed.as_str());
+    tracing::warn!(job = %job.name, status = "failed", "{reason}");
+    RunSummary {
+        run_id,
+        job: job.name.clone(),
+        providers: vec![],
+        started_at: now,
+        finished_at,
+        status: RunStatus::Failed,
+        reason: Some(reason.clone()),
+        symbols_total: 0,
+        symbols_ok: 0,
+        symbols_failed: 0,
+        bars_fetched: 0,
+        bars_written: 0,
+        bars_rejected: 0,
+        bars_skipped: 0,
+        bars_spooled: 0,
+        errors: vec![reason.clone()],
+        uncovered: vec![],
+        line: format!("no symbols to run: {reason}"),
+    }
+}
