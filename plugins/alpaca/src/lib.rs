@@ -1,17 +1,23 @@
 //! The Alpaca provider plugin: historical bars of US equities, ETFs and crypto from
 //! `data.alpaca.markets` (key id and secret key required), up to 100 symbols of one asset
-//! class per request, paged through `next_page_token`; and a real-time stream of minute bars
-//! from `stream.data.alpaca.markets`.
+//! class per request, paged through `next_page_token`; splits and cash dividends of US
+//! stocks and ETFs from the same host; the list of tradable assets from the trading API
+//! (`api.alpaca.markets`); and a real-time stream of minute bars from
+//! `stream.data.alpaca.markets`.
 
+pub mod actions;
+pub mod assets;
 pub mod events;
 pub mod parse;
 pub mod request;
 pub mod stream;
 pub mod symbols;
 
+use mdhost_sdk::http::{Response, snippet};
 use mdhost_sdk::{
-    AssetClass, BarsPage, BarsRequest, Event, Info, OptionSpec, Plan, ProviderError, RateLimit,
-    Timeframe, http,
+    ActionsPage, ActionsRequest, AssetClass, BarsPage, BarsRequest, DataKind, Event, Info,
+    InstrumentsPage, InstrumentsRequest, OptionSpec, Plan, ProviderError, RateLimit, Timeframe,
+    http,
 };
 
 /// The plugin; `describe`, `fetch_bars` and the stream hooks are also callable natively.
@@ -23,13 +29,15 @@ impl mdhost_sdk::Provider for Alpaca {
             name: "alpaca".into(),
             version: "0.1.0".into(),
             description:
-                "Alpaca market data: US equities, ETFs (IEX feed) and crypto, minute to monthly bars, streamed minute bars"
+                "Alpaca market data: US equities, ETFs (IEX feed) and crypto, minute to monthly bars, streamed minute bars; US splits and cash dividends; the tradable asset list"
                     .into(),
             asset_classes: vec![AssetClass::Equity, AssetClass::Etf, AssetClass::Crypto],
             timeframes: request::timeframes(),
             allowed_hosts: vec![
                 "data.alpaca.markets".into(),
                 "stream.data.alpaca.markets".into(),
+                // The trading API, for the asset list only.
+                "api.alpaca.markets".into(),
             ],
             secrets: vec!["key_id".into(), "secret_key".into()],
             // The free plan's documented limit for historical data.
@@ -39,7 +47,11 @@ impl mdhost_sdk::Provider for Alpaca {
             },
             max_symbols_per_request: request::MAX_SYMBOLS,
             streaming: true,
-            kinds: vec![mdhost_sdk::DataKind::Bars],
+            kinds: vec![
+                DataKind::Bars,
+                DataKind::CorporateActions,
+                DataKind::Instruments,
+            ],
             default_quotas: vec![],
             options: vec![OptionSpec::choice(
                 "feed",
@@ -60,6 +72,59 @@ impl mdhost_sdk::Provider for Alpaca {
             end: plan.end,
         };
         parse::parse_response(resp, &ctx)
+    }
+
+    fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
+        let plan = request::actions(&req)?;
+        let resp = answered(http::send("GET", &plan.url, &request::HEADERS, None)?)?;
+        let ctx = actions::Context {
+            symbols: &plan.symbols,
+            start: plan.start,
+            end: plan.end,
+        };
+        actions::parse_actions(&resp.body, &ctx)
+    }
+
+    fn fetch_instruments(req: InstrumentsRequest) -> Result<InstrumentsPage, ProviderError> {
+        let url = request::assets(&req)?;
+        let resp = http::send("GET", &url, &request::HEADERS, None)?;
+        let resp = answered(resp).map_err(|e| match e {
+            ProviderError::Unauthorized(m) => ProviderError::Unauthorized(format!(
+                "{m} (the asset list is read from {}, which takes a live account's keys, not a paper account's)",
+                request::ASSETS
+            )),
+            other => other,
+        })?;
+        Ok(InstrumentsPage {
+            instruments: assets::parse_assets(&resp.body)?,
+            next_cursor: request::assets_next_cursor(&req),
+        })
+    }
+}
+
+/// A response to read, or the error of a refused one. 429, 401/403 and 5xx are classified
+/// the way every provider's are; Alpaca explains other refusals in a `message`
+/// (`{"code": 42210000, "message": "invalid page token"}`), and since the request is what
+/// it cannot serve, retrying it is pointless: `unsupported`, with Alpaca's words.
+fn answered(resp: Response) -> Result<Response, ProviderError> {
+    #[derive(serde::Deserialize)]
+    struct Refusal {
+        message: String,
+    }
+    let resp = resp.check_common()?;
+    if (200..300).contains(&resp.status) {
+        return Ok(resp);
+    }
+    match serde_json::from_slice::<Refusal>(&resp.body) {
+        Ok(r) if (400..500).contains(&resp.status) => Err(ProviderError::Unsupported(format!(
+            "Alpaca refused the request (HTTP {}): {}",
+            resp.status, r.message
+        ))),
+        _ => Err(ProviderError::BadResponse(format!(
+            "HTTP {}: {}",
+            resp.status,
+            snippet(&resp.body)
+        ))),
     }
 }
 
@@ -99,13 +164,77 @@ mod tests {
             [AssetClass::Equity, AssetClass::Etf, AssetClass::Crypto]
         );
         assert_eq!(
-            info.allowed_hosts,
-            ["data.alpaca.markets", "stream.data.alpaca.markets"]
+            info.kinds,
+            [
+                DataKind::Bars,
+                DataKind::CorporateActions,
+                DataKind::Instruments
+            ]
         );
+        assert_eq!(
+            info.allowed_hosts,
+            [
+                "data.alpaca.markets",
+                "stream.data.alpaca.markets",
+                "api.alpaca.markets"
+            ]
+        );
+        // Every planned URL stays on an allowed host.
+        assert!(request::ASSETS.starts_with("https://api.alpaca.markets/"));
         assert_eq!(info.secrets, ["key_id", "secret_key"]);
         assert_eq!(info.max_symbols_per_request, 100);
         assert!(info.streaming);
         assert_eq!(Alpaca::describe(), info);
+    }
+
+    /// Checks how a response is classified: `Ok` for one to read, else the error's kind.
+    fn check(status: u16, headers: &[(&str, &str)], body: &str, expected: Result<(), &str>) {
+        let kind = answered(Response::new(status, headers, body))
+            .map(|_| ())
+            .map_err(|e| match e {
+                ProviderError::RateLimited(_) => "RateLimited",
+                ProviderError::QuotaExhausted(_) => "QuotaExhausted",
+                ProviderError::Unauthorized(_) => "Unauthorized",
+                ProviderError::UnknownSymbol(_) => "UnknownSymbol",
+                ProviderError::Unsupported(_) => "Unsupported",
+                ProviderError::BadResponse(_) => "BadResponse",
+                ProviderError::Transient(_) => "Transient",
+            });
+        assert_eq!(kind, expected, "{status} {body}");
+    }
+
+    #[test]
+    fn responses_are_classified() {
+        check(200, &[], "{}", Ok(()));
+        check(429, &[("retry-after", "3")], "", Err("RateLimited"));
+        check(403, &[], r#"{"message":"forbidden."}"#, Err("Unauthorized"));
+        check(401, &[], "", Err("Unauthorized"));
+        check(503, &[], "", Err("Transient"));
+        check(
+            422,
+            &[],
+            r#"{"code":42210000,"message":"invalid page token"}"#,
+            Err("Unsupported"),
+        );
+        check(
+            400,
+            &[],
+            r#"{"message":"invalid symbols"}"#,
+            Err("Unsupported"),
+        );
+        check(404, &[], "Not Found", Err("BadResponse"));
+        check(302, &[], r#"{"message":"moved"}"#, Err("BadResponse"));
+        assert_eq!(
+            answered(Response::new(
+                422,
+                &[],
+                r#"{"message":"invalid page token"}"#
+            ))
+            .err(),
+            Some(ProviderError::Unsupported(
+                "Alpaca refused the request (HTTP 422): invalid page token".into()
+            ))
+        );
     }
 
     #[test]
