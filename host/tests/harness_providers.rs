@@ -101,6 +101,11 @@ fn fred_passes_its_cases() {
 }
 
 #[test]
+fn coingecko_passes_its_cases() {
+    check_provider("coingecko");
+}
+
+#[test]
 fn binance_passes_its_cases() {
     check_provider("binance");
 }

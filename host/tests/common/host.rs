@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use mdhost::config::Config;
 use mdhost::jobs::{BreakerPolicy, Breakers, JobContext, Quiet, RunSummary, Slots, run_job};
 use mdhost::metrics::Metrics;
-use mdhost::net::{ReqwestTransport, RetryPolicy};
+use mdhost::net::{ReqwestTransport, RetryPolicy, Transport};
 use mdhost::reload::Registry;
 use mdhost::runtime::{Runtime, RuntimeOptions};
 use mdhost::store::{SqliteStore, Store};
@@ -30,8 +30,19 @@ pub async fn host(
     store: Option<Arc<dyn Store>>,
     breaker: u32,
 ) -> Host {
+    host_via(components, config, store, breaker, None).await
+}
+
+/// [`host`] with its requests answered by `transport` instead of the network.
+pub async fn host_via(
+    components: &[PathBuf],
+    config: &str,
+    store: Option<Arc<dyn Store>>,
+    breaker: u32,
+    transport: Option<Arc<dyn Transport>>,
+) -> Host {
     let dir = super::deployment(components, config);
-    let registry = registry(dir.path(), false).await;
+    let registry = registry_via(dir.path(), false, transport).await;
     let status = registry.status();
     assert!(status.iter().all(|s| s.last_error.is_none()), "{status:?}");
     let metrics = registry.metrics().clone();
@@ -59,13 +70,24 @@ pub async fn host(
 /// a runtime with the component cache inside the directory and `connect_to` honoured, and
 /// every plugin of the directory scanned.
 pub async fn registry(dir: &Path, pooling: bool) -> Arc<Registry> {
+    registry_via(dir, pooling, None).await
+}
+
+/// [`registry`] with `transport` (default: the network, `connect_to` honoured).
+pub async fn registry_via(
+    dir: &Path,
+    pooling: bool,
+    transport: Option<Arc<dyn Transport>>,
+) -> Arc<Registry> {
     let config = Config::load(&dir.join("plugins.toml")).unwrap();
-    let transport = ReqwestTransport::with_connect_to(config.host.connect_to.clone()).unwrap();
+    let transport = transport.unwrap_or_else(|| {
+        Arc::new(ReqwestTransport::with_connect_to(config.host.connect_to.clone()).unwrap())
+    });
     let metrics = Arc::new(Metrics::new());
     let runtime = Runtime::new(RuntimeOptions {
         cache_dir: Some(dir.join("cache")),
         pooling,
-        transport: Arc::new(transport),
+        transport,
         retry: RetryPolicy::default(),
         metrics: metrics.clone(),
     })

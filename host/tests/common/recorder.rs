@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use mdhost::net::{HttpRequest, HttpResponse, Transport, transport::SendFuture};
+use mdhost::net::{HttpRequest, HttpResponse, Transport, TransportError, transport::SendFuture};
 
 pub struct Recorder {
     pub body: Vec<u8>,
@@ -36,5 +36,47 @@ impl Transport for Recorder {
                 body,
             })
         })
+    }
+}
+
+/// What a [`Router`] answers a request with, given its URL.
+pub type Answer = dyn Fn(&str) -> Result<HttpResponse, TransportError> + Send + Sync;
+
+/// A transport that answers each request as `answer` says (a provider up, down or
+/// rate-limited, whichever the test sets), and keeps the URLs asked for.
+pub struct Router {
+    answer: Box<Answer>,
+    pub urls: Mutex<Vec<String>>,
+}
+
+impl Router {
+    pub fn new(
+        answer: impl Fn(&str) -> Result<HttpResponse, TransportError> + Send + Sync + 'static,
+    ) -> Arc<Self> {
+        Arc::new(Router {
+            answer: Box::new(answer),
+            urls: Mutex::default(),
+        })
+    }
+
+    /// The URLs asked for on `host`, in order.
+    pub fn asked(&self, host: &str) -> Vec<String> {
+        let prefix = format!("https://{host}/");
+        let urls = self.urls.lock().unwrap();
+        urls.iter().filter(|u| u.starts_with(&prefix)).cloned().collect()
+    }
+}
+
+impl Transport for Router {
+    fn send<'a>(
+        &'a self,
+        as_built: &'a HttpRequest,
+        _wire: &'a HttpRequest,
+        _timeout: std::time::Duration,
+        _max_body: usize,
+    ) -> SendFuture<'a> {
+        self.urls.lock().unwrap().push(as_built.url.clone());
+        let answer = (self.answer)(&as_built.url);
+        Box::pin(async move { answer })
     }
 }

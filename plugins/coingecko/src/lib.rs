@@ -1,5 +1,5 @@
 //! The CoinGecko provider plugin: daily bars of coins priced in any currency CoinGecko
-//! quotes (hourly too with a paid key), and its coin list as instruments. Keyless by
+//! quotes (real candles with a paid key), and its coin list as instruments. Keyless by
 //! default; a demo or pro key is a secret.
 
 pub mod coins;
@@ -22,18 +22,17 @@ impl mdhost_sdk::Provider for CoinGecko {
         Info {
             name: "coingecko".into(),
             version: "0.1.0".into(),
-            description:
-                "CoinGecko: coin prices as daily bars (hourly with a paid key), and its coin list"
-                    .into(),
+            description: "CoinGecko: coin prices as daily bars, and its coin list".into(),
             kinds: vec![DataKind::Bars, DataKind::Instruments],
             asset_classes: vec![AssetClass::Crypto],
             timeframes: request::timeframes(),
             allowed_hosts: vec!["api.coingecko.com".into(), "pro-api.coingecko.com".into()],
             secrets: vec!["api_key".into()],
-            // The keyless API allows "5 to 15 calls per minute" depending on load; a demo
-            // key 30 (and 10,000 a month), paid plans more: operators with a key raise it.
+            // The keyless API allows "5 to 15 calls per minute" depending on its load: the
+            // middle of that, with a 429 retried after CoinGecko's retry-after. A demo key
+            // allows 30 (and 10,000 a month), paid plans more: operators with a key raise it.
             default_rate_limit: RateLimit {
-                requests: 5,
+                requests: 10,
                 per_seconds: 60,
             },
             default_quotas: vec![],
@@ -42,7 +41,7 @@ impl mdhost_sdk::Provider for CoinGecko {
             options: vec![
                 OptionSpec::choice(
                     "plan",
-                    "public (keyless), demo (a free key) or pro (a paid key: hourly candles)",
+                    "public (keyless), demo (a free key) or pro (a paid key: OHLC candles)",
                     request::PLANS,
                     "public",
                 ),
@@ -78,8 +77,7 @@ impl mdhost_sdk::Provider for CoinGecko {
             }
         };
         let window = request::window(&req, pair, from, span);
-        let resp = http::get_json(&request::bars_url(plan, source, req.timeframe, &window))?
-            .check_common()?;
+        let resp = http::get_json(&request::bars_url(plan, source, &window))?.check_common()?;
         let ctx = parse::Context {
             symbol,
             timeframe: req.timeframe,

@@ -3,8 +3,8 @@
 //!
 //! CoinGecko picks a range's granularity itself: under 90 days it sends hourly price
 //! samples, beyond that one sample a day. Cutting daily requests into 90-day windows keeps
-//! every day built from its hourly samples. The paid plan's `/ohlc/range` sends real
-//! candles, hourly (31 days at most per request) or daily (180).
+//! every day built from its hourly samples. The paid plan's `/ohlc/range` sends real daily
+//! candles, 180 days at most per request.
 
 use mdhost_sdk::time::{self, NANOS_PER_DAY};
 use mdhost_sdk::url::UrlBuilder;
@@ -76,25 +76,20 @@ pub enum Source {
     Candles,
 }
 
-/// How a bars request is served under a plan: the source and its longest window.
+/// How a bars request is served under a plan: the source and its longest window. Only
+/// days: CoinGecko's hourly samples are one price an hour, not hourly bars, and its hourly
+/// candles are for paid plans only, which `describe` (one list for every operator) cannot say.
 pub fn source(plan: Plan, tf: Timeframe) -> Result<(Source, i64), ProviderError> {
     match (plan, tf.unit, tf.count) {
         (Plan::Pro, TimeUnit::Day, 1) => Ok((Source::Candles, 180 * NANOS_PER_DAY)),
-        (Plan::Pro, TimeUnit::Hour, 1) => Ok((Source::Candles, 31 * NANOS_PER_DAY)),
         (_, TimeUnit::Day, 1) => Ok((Source::Samples, 90 * NANOS_PER_DAY)),
-        (_, TimeUnit::Hour, 1) => Err(ProviderError::Unsupported(
-            "hourly bars need CoinGecko's paid plan (option plan = \"pro\"): hourly samples are not candles".into(),
-        )),
         _ => Err(mdhost_sdk::page::unsupported_timeframe(tf, &timeframes())),
     }
 }
 
-/// The timeframes listed by `describe` (1h with the pro plan only).
+/// The timeframes listed by `describe`.
 pub fn timeframes() -> Vec<Timeframe> {
-    vec![
-        Timeframe::of(TimeUnit::Hour, 1),
-        Timeframe::of(TimeUnit::Day, 1),
-    ]
+    vec![Timeframe::of(TimeUnit::Day, 1)]
 }
 
 /// One request's window of a bars request: bars that start in `[from, to)`.
@@ -149,7 +144,7 @@ pub fn read_cursor(cursor: &str, req: &BarsRequest) -> Result<(Pair, Timestamp),
 }
 
 /// The URL of one window's request.
-pub fn bars_url(plan: Plan, source: Source, tf: Timeframe, w: &Window) -> String {
+pub fn bars_url(plan: Plan, source: Source, w: &Window) -> String {
     let secs = |t: Timestamp| time::to_epoch_secs(t);
     match source {
         Source::Samples => plan.keyed(
@@ -165,14 +160,7 @@ pub fn bars_url(plan: Plan, source: Source, tf: Timeframe, w: &Window) -> String
                 .query("vs_currency", &w.pair.vs)
                 .query("from", secs(w.from))
                 .query("to", secs(w.to))
-                .query(
-                    "interval",
-                    if tf.unit == TimeUnit::Day {
-                        "daily"
-                    } else {
-                        "hourly"
-                    },
-                ),
+                .query("interval", "daily"),
         ),
     }
 }
@@ -207,7 +195,7 @@ mod tests {
     fn check(plan: Plan, req: BarsRequest, expected: Result<(&str, Option<&str>), &str>) {
         let got = source(plan, req.timeframe).map(|(source, span)| {
             let w = window(&req, btc(), req.start, span);
-            (bars_url(plan, source, req.timeframe, &w), w.next)
+            (bars_url(plan, source, &w), w.next)
         });
         match (got, expected) {
             (Ok((url, next)), Ok((want_url, want_next))) => {
@@ -249,18 +237,8 @@ mod tests {
             ),
             (
                 Plan::Pro,
-                req(H1, "2024-01-01T00:00:00Z", "2024-03-01T00:00:00Z"),
-                Ok((
-                    "https://pro-api.coingecko.com/api/v3/coins/bitcoin/ohlc/range?vs_currency=usd&from=1704067200&to=1706745600&interval=hourly&x_cg_pro_api_key={{secret:api_key}}",
-                    Some("bitcoin|usd|1706745600000000000"),
-                )),
-            ),
-            (
-                Plan::Public,
                 req(H1, "2024-01-01T00:00:00Z", "2024-01-02T00:00:00Z"),
-                Err(
-                    "hourly bars need CoinGecko's paid plan (option plan = \"pro\"): hourly samples are not candles",
-                ),
+                Err("timeframe 1h is not supported; accepted: 1d"),
             ),
             (
                 Plan::Public,
@@ -269,7 +247,7 @@ mod tests {
                     "2024-01-01T00:00:00Z",
                     "2024-01-02T00:00:00Z",
                 ),
-                Err("timeframe 5m is not supported; accepted: 1h, 1d"),
+                Err("timeframe 5m is not supported; accepted: 1d"),
             ),
         ] {
             check(plan, req, expected);
