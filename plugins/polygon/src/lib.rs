@@ -1,20 +1,24 @@
 //! The Polygon.io provider plugin: aggregate bars of any multiplier for US equities, ETFs,
-//! FX and crypto from `/v2/aggs` (API key required), paged through `next_url`; and a
+//! FX and crypto from `/v2/aggs` (API key required), paged through `next_url`; splits and
+//! dividends (the dividends restated to the amounts paid); the ticker list; and a
 //! real-time stream of US stocks' minute (`AM`) or second (`A`) aggregates.
 
+pub mod actions;
 pub mod events;
 pub mod parse;
 pub mod request;
 pub mod stream;
 pub mod symbols;
+pub mod tickers;
 
 use mdhost_sdk::{
-    Adjustment, AssetClass, BarsPage, BarsRequest, Event, Info, OptionSpec, Plan, ProviderError,
-    RateLimit, Timeframe, http,
+    ActionsPage, ActionsRequest, Adjustment, AssetClass, BarsPage, BarsRequest, DataKind, Event,
+    Info, InstrumentsPage, InstrumentsRequest, OptionSpec, Plan, ProviderError, RateLimit,
+    Timeframe, http,
 };
 
 /// The plugin; `describe`, `fetch_bars` and the stream hooks are also callable natively
-/// (tests, benchmarks).
+/// (tests, benchmarks); the other fetches' URLs and parsing are tested in their modules.
 pub struct Polygon;
 
 impl mdhost_sdk::Provider for Polygon {
@@ -23,7 +27,7 @@ impl mdhost_sdk::Provider for Polygon {
             name: "polygon".into(),
             version: "0.1.0".into(),
             description:
-                "Polygon.io aggregates: US equities, ETFs, FX and crypto, second to monthly bars; streamed stock aggregates"
+                "Polygon.io aggregates: US equities, ETFs, FX and crypto, second to monthly bars; streamed stock aggregates; splits and dividends; ticker list"
                     .into(),
             asset_classes: vec![
                 AssetClass::Equity,
@@ -41,7 +45,11 @@ impl mdhost_sdk::Provider for Polygon {
             },
             max_symbols_per_request: 1,
             streaming: true,
-            kinds: vec![mdhost_sdk::DataKind::Bars],
+            kinds: vec![
+                DataKind::Bars,
+                DataKind::CorporateActions,
+                DataKind::Instruments,
+            ],
             default_quotas: vec![],
             options: vec![OptionSpec::flag(
                 "adjusted",
@@ -71,6 +79,27 @@ impl mdhost_sdk::Provider for Polygon {
         };
         parse::parse_response(resp.status, &resp.body, &ctx)
     }
+
+    /// Splits and dividends: every page of both listings in one call (see
+    /// [`actions::plan`] for why no cursor is issued).
+    fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
+        let plan = actions::plan(&req)?;
+        let splits = actions::all_pages(&plan.splits_url, get)?;
+        let dividends = actions::all_pages(&plan.dividends_url, get)?;
+        actions::page(&plan, splits, dividends)
+    }
+
+    /// One page of the ticker list; the next one through the `next_url` cursor.
+    fn fetch_instruments(req: InstrumentsRequest) -> Result<InstrumentsPage, ProviderError> {
+        let resp = http::get_json(&tickers::url(&req)?)?.check_common()?;
+        tickers::parse(resp.status, &resp.body, req.asset_class)
+    }
+}
+
+/// `GET url`: the status `check_common` leaves (2xx or another 4xx) and the body.
+fn get(url: &str) -> Result<(u16, Vec<u8>), ProviderError> {
+    let resp = http::get_json(url)?.check_common()?;
+    Ok((resp.status, resp.body))
 }
 
 /// The operator's `adjusted` option.
@@ -123,6 +152,14 @@ mod tests {
             }
         );
         assert_eq!(info.max_symbols_per_request, 1);
+        assert_eq!(
+            info.kinds,
+            [
+                DataKind::Bars,
+                DataKind::CorporateActions,
+                DataKind::Instruments
+            ]
+        );
         assert!(info.streaming);
         assert!(request::ORIGIN.starts_with("https://api.polygon.io/"));
     }

@@ -1,9 +1,15 @@
 //! Request building for the aggregates endpoint
-//! (`/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}`) and the cursor
-//! that carries Polygon's `next_url` between pages.
+//! (`/v2/aggs/ticker/{ticker}/range/{multiplier}/{timespan}/{from}/{to}`), the cursor
+//! that carries Polygon's `next_url` between pages, and the page envelope shared by the
+//! v3 reference endpoints (splits, dividends, tickers).
 
+use mdhost_sdk::http::snippet;
 use mdhost_sdk::url::{self, UrlBuilder};
-use mdhost_sdk::{BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp, page, time};
+use mdhost_sdk::{
+    BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp, decode_json, page, time,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
 
 use crate::symbols;
 
@@ -147,6 +153,72 @@ pub fn cursor_from_next_url(next_url: &str) -> Result<String, ProviderError> {
         path.to_owned()
     } else {
         format!("{path}?{}", kept.join("&"))
+    })
+}
+
+/// One page of a v3 reference endpoint: its rows and the cursor of the next page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReferencePage<T> {
+    pub results: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// `{"results": [...], "status": "OK", "request_id", "count", "next_url"}`; a refused
+/// request says why in `error` or `message`.
+#[derive(Deserialize)]
+struct Envelope<T> {
+    status: Option<String>,
+    /// Absent when nothing matched.
+    results: Option<Vec<T>>,
+    next_url: Option<String>,
+    error: Option<String>,
+    message: Option<String>,
+}
+
+/// Reads a v3 reference response whose status is what
+/// [`mdhost_sdk::http::Response::check_common`] left (2xx, or a 4xx other than 401/403/429).
+/// Anything but 2xx is a body this plugin cannot read; so is a body whose `status` says
+/// Polygon failed.
+pub fn reference_page<T: DeserializeOwned>(
+    status: u16,
+    body: &[u8],
+) -> Result<ReferencePage<T>, ProviderError> {
+    let bad = |m: String| ProviderError::BadResponse(m);
+    if !(200..300).contains(&status) {
+        return Err(bad(format!("HTTP {status}: {}", snippet(body))));
+    }
+    // serde reads a struct from a JSON array too, so `[]` would pass as an empty page.
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return Err(bad(format!(
+            "expected a JSON object, got: {}",
+            snippet(body)
+        )));
+    }
+    let env: Envelope<T> = decode_json(body)?;
+    let message = || {
+        env.error
+            .as_deref()
+            .or(env.message.as_deref())
+            .unwrap_or("no message")
+            .to_owned()
+    };
+    match env.status.as_deref() {
+        Some("ERROR") => return Err(bad(format!("Polygon status ERROR: {}", message()))),
+        Some("NOT_AUTHORIZED") => {
+            return Err(ProviderError::Unauthorized(format!(
+                "Polygon: {}",
+                message()
+            )));
+        }
+        _ => {}
+    }
+    Ok(ReferencePage {
+        next_cursor: env
+            .next_url
+            .as_deref()
+            .map(cursor_from_next_url)
+            .transpose()?,
+        results: env.results.unwrap_or_default(),
     })
 }
 
@@ -323,5 +395,55 @@ mod tests {
             end: base.start,
             ..base
         }));
+    }
+
+    #[test]
+    fn reference_envelopes() {
+        type Page = Result<ReferencePage<serde_json::Value>, ProviderError>;
+        let read = |status: u16, body: &str| -> Page { reference_page(status, body.as_bytes()) };
+        assert_eq!(
+            read(
+                200,
+                r#"{"results":[1],"status":"OK","next_url":"https://api.polygon.io/v3/reference/tickers?cursor=c&apiKey=K"}"#
+            ),
+            Ok(ReferencePage {
+                results: vec![serde_json::json!(1)],
+                next_cursor: Some("https://api.polygon.io/v3/reference/tickers?cursor=c".into())
+            })
+        );
+        // Nothing matched: no `results` at all.
+        assert_eq!(
+            read(200, r#"{"status":"OK","request_id":"x"}"#),
+            Ok(ReferencePage {
+                results: vec![],
+                next_cursor: None
+            })
+        );
+        assert_eq!(
+            read(
+                200,
+                r#"{"status":"NOT_AUTHORIZED","message":"upgrade your plan"}"#
+            ),
+            Err(ProviderError::Unauthorized(
+                "Polygon: upgrade your plan".into()
+            ))
+        );
+        assert_eq!(
+            read(404, r#"{"status":"NOT_FOUND"}"#),
+            Err(ProviderError::BadResponse(
+                r#"HTTP 404: {"status":"NOT_FOUND"}"#.into()
+            ))
+        );
+        for body in [
+            r#"{"status":"ERROR","error":"bad ticker"}"#,
+            "[]",
+            "<html>",
+            r#"{"results":[],"next_url":"https://evil.example/v3"}"#,
+        ] {
+            assert!(
+                matches!(read(200, body), Err(ProviderError::BadResponse(_))),
+                "{body}"
+            );
+        }
     }
 }

@@ -1,0 +1,794 @@
+//! Corporate actions from `/v3/reference/splits` and `/v3/reference/dividends`: the URLs,
+//! the rows, and the restatement of Polygon's split-adjusted dividends to the amounts as
+//! paid.
+//!
+//! Polygon's v3 `cash_amount` is restated for every later split (AAPL's dividend of
+//! 2020-08-07 was paid as 0.82 and is listed as 0.205 after the 4-for-1 split of
+//! 2020-08-31), while the contract's amount is per share as paid. So each dividend is
+//! multiplied back by `split_to / split_from` of every split of its ticker executed after
+//! its ex-date, in exact decimal arithmetic.
+
+use mdhost_sdk::url::UrlBuilder;
+use mdhost_sdk::{
+    ActionsPage, ActionsRequest, Date, Dec, Dividend, DividendKind, ProviderError, Split,
+    Timestamp, page, time,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::{request, symbols};
+
+const SPLITS: &str = "https://api.polygon.io/v3/reference/splits";
+const DIVIDENDS: &str = "https://api.polygon.io/v3/reference/dividends";
+
+/// Pages followed per endpoint before the answer is judged a `next_url` loop. A ticker's
+/// splits and dividends fit one page of 1000 (AAPL has about 90 since 1987).
+pub const MAX_PAGES: usize = 10;
+
+/// The requests of one call and what their rows are read against.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The canonical symbol asked for; every action carries it.
+    pub symbol: String,
+    /// Polygon's ticker of it; every row must be about it.
+    pub ticker: String,
+    /// Actions are kept when their ex-date key lies in `[start, end)`.
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub splits_url: String,
+    pub dividends_url: String,
+}
+
+/// Plans the two requests of `req`.
+///
+/// Both ask from `start` on, with no upper bound: a split after `end` still restates the
+/// dividends in the range. The call follows every `next_url` itself and never returns a
+/// cursor: restating a dividend needs every later split, so no page of dividends can be
+/// answered before all the splits are read, and a ticker's lists are short.
+pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
+    let symbol = page::single_symbol(&req.symbols)?;
+    if symbols::is_pair(symbol) {
+        return Err(ProviderError::Unsupported(format!(
+            "{symbol}: Polygon lists splits and dividends of stocks and ETFs only"
+        )));
+    }
+    let ticker = symbols::to_polygon(symbol)?;
+    if req.cursor.is_some() {
+        return Err(ProviderError::Unsupported(
+            "this plugin answers corporate actions in one page and issues no cursor".into(),
+        ));
+    }
+    let key = |d: Date| {
+        d.key()
+            .ok_or_else(|| ProviderError::Unsupported(format!("{} is not a date", ymd(d))))
+    };
+    let (start, end) = (key(req.start)?, key(req.end)?);
+    if start >= end {
+        return Err(ProviderError::Unsupported(format!(
+            "empty range: start {} is not before end {}",
+            ymd(req.start),
+            ymd(req.end)
+        )));
+    }
+    let url = |base: &str, date_param: &str| {
+        UrlBuilder::new(base)
+            .query("ticker", &ticker)
+            .query(date_param, ymd(req.start))
+            .query("limit", 1000)
+            .secret_query("apiKey", "api_key")
+            .build()
+    };
+    Ok(Plan {
+        splits_url: url(SPLITS, "execution_date.gte"),
+        dividends_url: url(DIVIDENDS, "ex_dividend_date.gte"),
+        symbol: symbol.to_owned(),
+        ticker,
+        start,
+        end,
+    })
+}
+
+/// Every row of a listing: the page at `first_url`, then each page its `next_url` names
+/// (kept on Polygon's API by [`request::cursor_from_next_url`]). `get` answers a URL with
+/// the status left by `check_common` and the body.
+pub fn all_pages<T: DeserializeOwned>(
+    first_url: &str,
+    mut get: impl FnMut(&str) -> Result<(u16, Vec<u8>), ProviderError>,
+) -> Result<Vec<T>, ProviderError> {
+    let mut url = first_url.to_owned();
+    let mut rows = Vec::new();
+    for _ in 0..MAX_PAGES {
+        let (status, body) = get(&url)?;
+        let page = request::reference_page::<T>(status, &body)?;
+        rows.extend(page.results);
+        match page.next_cursor {
+            None => return Ok(rows),
+            Some(cursor) => url = request::page_url(&cursor)?,
+        }
+    }
+    Err(ProviderError::BadResponse(format!(
+        "{first_url}: still a next_url after {MAX_PAGES} pages"
+    )))
+}
+
+/// `{"execution_date":"2020-08-31","id":"E3641…","split_from":1,"split_to":4,
+/// "ticker":"AAPL"}`: each share held before the execution date becomes
+/// `split_to / split_from` shares. Older rows have no `id`.
+#[derive(Debug, Deserialize)]
+pub struct WireSplit {
+    ticker: Option<String>,
+    execution_date: String,
+    split_from: Dec,
+    split_to: Dec,
+    id: Option<String>,
+}
+
+/// `{"cash_amount":0.22,"currency":"USD","declaration_date":"2021-10-28",
+/// "dividend_type":"CD","ex_dividend_date":"2021-11-05","frequency":4,"id":"E8e3…",
+/// "pay_date":"2021-11-11","record_date":"2021-11-08","ticker":"AAPL"}`.
+#[derive(Debug, Deserialize)]
+pub struct WireDividend {
+    ticker: Option<String>,
+    ex_dividend_date: String,
+    cash_amount: Dec,
+    currency: Option<String>,
+    dividend_type: Option<String>,
+    declaration_date: Option<String>,
+    record_date: Option<String>,
+    pay_date: Option<String>,
+    id: Option<String>,
+}
+
+/// A split read: its ex-date key, the contract's record, and its ratio reduced.
+struct ReadSplit {
+    key: Timestamp,
+    split: Split,
+    ratio: Ratio,
+}
+
+/// The page of a call: the splits and dividends of `plan.ticker` whose ex-date lies in
+/// the range, ascending by ex-date, with each dividend restated to the amount paid.
+///
+/// A row about another ticker is refused rather than dropped: the requests name the
+/// ticker, so such a row means Polygon ignored the filter, and the pages would then be
+/// the whole market's, of which a filtered view could be silently incomplete.
+pub fn page(
+    plan: &Plan,
+    splits: Vec<WireSplit>,
+    dividends: Vec<WireDividend>,
+) -> Result<ActionsPage, ProviderError> {
+    let mut read = Vec::with_capacity(splits.len());
+    for s in splits {
+        same_ticker(s.ticker.as_deref(), plan)?;
+        let key = date_key(&s.execution_date)?;
+        let (to, from) = (s.split_to.into_string(), s.split_from.into_string());
+        let ratio = Ratio::of(&to, &from).ok_or_else(|| {
+            bad(format!(
+                "split of {}: ratio {from} → {to} is not two positive numbers",
+                s.execution_date
+            ))
+        })?;
+        read.push(ReadSplit {
+            key,
+            ratio,
+            split: Split {
+                symbol: plan.symbol.clone(),
+                ex_date: Date::of_key(key),
+                numerator: to,
+                denominator: from,
+                provider_id: s.id,
+            },
+        });
+    }
+    read.sort_by_key(|s| s.key);
+    // The same event twice (pages that overlap) would restate twice. Only identical rows
+    // are merged: two equal ratios on different dates (Polygon's SHOP 1→10 on 2022-06-22
+    // and 2022-06-29) may be a correction or two events, which is not the plugin's to
+    // decide; the host's validation sees both.
+    read.dedup_by(|a, b| {
+        a.key == b.key
+            && a.split.numerator == b.split.numerator
+            && a.split.denominator == b.split.denominator
+    });
+
+    let mut out = Vec::with_capacity(dividends.len());
+    for d in dividends {
+        same_ticker(d.ticker.as_deref(), plan)?;
+        let key = date_key(&d.ex_dividend_date)?;
+        if !(plan.start <= key && key < plan.end) {
+            continue;
+        }
+        let later = read
+            .iter()
+            .filter(|s| s.key > key)
+            .try_fold(Ratio::ONE, |acc, s| acc.times(s.ratio));
+        let amount = d.cash_amount.into_string();
+        let amount = later.and_then(|r| restate(&amount, r)).ok_or_else(|| {
+            bad(format!(
+                "dividend of {}: {amount} restated for later splits overflows",
+                d.ex_dividend_date
+            ))
+        })?;
+        out.push(Dividend {
+            symbol: plan.symbol.clone(),
+            ex_date: Date::of_key(key),
+            amount,
+            // Some rows (the older ones in Polygon's own samples) name no currency.
+            // Polygon lists US tickers, which pay in dollars.
+            currency: d.currency.unwrap_or_else(|| "USD".into()),
+            kind: kind(d.dividend_type.as_deref()),
+            declared_date: optional_date(d.declaration_date.as_deref())?,
+            record_date: optional_date(d.record_date.as_deref())?,
+            pay_date: optional_date(d.pay_date.as_deref())?,
+            provider_id: d.id,
+        });
+    }
+    out.sort_by_key(|d| (d.ex_date.year, d.ex_date.month, d.ex_date.day));
+    Ok(ActionsPage {
+        splits: read
+            .into_iter()
+            .filter(|s| plan.start <= s.key && s.key < plan.end)
+            .map(|s| s.split)
+            .collect(),
+        dividends: out,
+        next_cursor: None,
+    })
+}
+
+/// Polygon's `dividend_type`: CD a regular cash dividend, SC a special one, LT/ST a
+/// long- or short-term capital-gains distribution.
+fn kind(dividend_type: Option<&str>) -> DividendKind {
+    match dividend_type {
+        Some("CD") => DividendKind::Regular,
+        Some("SC") => DividendKind::Special,
+        Some("LT" | "ST") => DividendKind::CapitalGains,
+        _ => DividendKind::Other,
+    }
+}
+
+fn same_ticker(row: Option<&str>, plan: &Plan) -> Result<(), ProviderError> {
+    match row {
+        Some(got) if got != plan.ticker => Err(bad(format!(
+            "asked for {}, a row is about {got}",
+            plan.ticker
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn date_key(text: &str) -> Result<Timestamp, ProviderError> {
+    time::parse_date(text).map_err(bad)
+}
+
+fn optional_date(text: Option<&str>) -> Result<Option<Date>, ProviderError> {
+    match text {
+        None | Some("") => Ok(None),
+        Some(t) => Ok(Some(Date::of_key(date_key(t)?))),
+    }
+}
+
+fn ymd(d: Date) -> String {
+    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
+}
+
+fn bad(message: impl Into<String>) -> ProviderError {
+    ProviderError::BadResponse(message.into())
+}
+
+/// A positive fraction `num / den` in lowest terms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ratio {
+    num: i128,
+    den: i128,
+}
+
+impl Ratio {
+    pub const ONE: Ratio = Ratio { num: 1, den: 1 };
+
+    /// `to / from` of two positive decimals in plain notation (`4`, `1`, `1.5`); `None`
+    /// for zero, a negative or an overflow.
+    pub fn of(to: &str, from: &str) -> Option<Ratio> {
+        let (mt, st) = scaled(to)?;
+        let (mf, sf) = scaled(from)?;
+        if mt <= 0 || mf <= 0 {
+            return None;
+        }
+        // (mt / 10^st) / (mf / 10^sf) = (mt · 10^sf) / (mf · 10^st)
+        Ratio::new(
+            mt.checked_mul(10i128.checked_pow(sf)?)?,
+            mf.checked_mul(10i128.checked_pow(st)?)?,
+        )
+    }
+
+    fn new(num: i128, den: i128) -> Option<Ratio> {
+        let g = gcd(num, den);
+        (g != 0).then(|| Ratio {
+            num: num / g,
+            den: den / g,
+        })
+    }
+
+    /// The product, reduced; `None` on overflow.
+    pub fn times(self, other: Ratio) -> Option<Ratio> {
+        // Cross-reducing first keeps the factors small.
+        let g1 = gcd(self.num, other.den).max(1);
+        let g2 = gcd(other.num, self.den).max(1);
+        Ratio::new(
+            (self.num / g1).checked_mul(other.num / g2)?,
+            (self.den / g2).checked_mul(other.den / g1)?,
+        )
+    }
+}
+
+fn gcd(mut a: i128, mut b: i128) -> i128 {
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a.abs()
+}
+
+/// Plain decimal text (`-?digits(.digits)?`, as [`Dec`] writes it) as mantissa and scale.
+fn scaled(text: &str) -> Option<(i128, u32)> {
+    let (neg, body) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text),
+    };
+    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    if int.is_empty() || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let mut m: i128 = 0;
+    for b in int.bytes().chain(frac.bytes()) {
+        m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
+    }
+    Some((if neg { -m } else { m }, u32::try_from(frac.len()).ok()?))
+}
+
+/// `amount × ratio` as decimal text; `None` on overflow or unreadable text.
+///
+/// A ratio of one leaves the provider's text as sent. A product that is exact in
+/// `max(10, scale of amount)` decimals is written exactly, without trailing zeros
+/// (0.205 × 4 = 0.82). One that is not (a 3-for-4 split's 4/3) is rounded half-to-even to
+/// that many decimals: the amount Polygon sent is itself a rounded split-adjusted figure,
+/// so ten places are beyond what the data knows, and the rounding rule keeps restating
+/// unbiased.
+pub fn restate(amount: &str, ratio: Ratio) -> Option<String> {
+    if ratio == Ratio::ONE {
+        return Some(amount.to_owned());
+    }
+    let (m, s) = scaled(amount)?;
+    let t = s.max(10);
+    let n = m
+        .checked_mul(ratio.num)?
+        .checked_mul(10i128.checked_pow(t - s)?)?;
+    let q = div_half_even(n, ratio.den);
+    Some(write_scaled(q, t))
+}
+
+/// `n / d` rounded to the nearest integer, ties to the even one; `d > 0`.
+fn div_half_even(n: i128, d: i128) -> i128 {
+    let (q, r) = (n / d, n % d);
+    let twice = r.unsigned_abs() * 2;
+    let d = d.unsigned_abs();
+    if twice > d || (twice == d && q % 2 != 0) {
+        q + n.signum()
+    } else {
+        q
+    }
+}
+
+/// `m / 10^scale` in plain notation without trailing fraction zeros.
+fn write_scaled(m: i128, scale: u32) -> String {
+    let digits = m.unsigned_abs().to_string();
+    let scale = scale as usize;
+    let padded = format!("{digits:0>width$}", width = scale + 1);
+    let (int, frac) = padded.split_at(padded.len() - scale);
+    let frac = frac.trim_end_matches('0');
+    let sign = if m < 0 { "-" } else { "" };
+    if frac.is_empty() {
+        format!("{sign}{int}")
+    } else {
+        format!("{sign}{int}.{frac}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const AAPL_SPLITS: &[u8] =
+        include_bytes!("../testdata/splits_v3_reference_AAPL_openapi_example_with_id.json");
+    const MOCK_SPLITS: &[u8] =
+        include_bytes!("../testdata/splits_v3_reference_mock_2022-05_reverse_and_future.json");
+    const AAPL_DIVIDENDS: &[u8] =
+        include_bytes!("../testdata/dividends_v3_reference_AAPL_openapi_example_with_id.json");
+    /// One element of `results`, not a whole body.
+    const AAPL_2020_DIVIDEND: &str =
+        include_str!("../testdata/dividends_v3_result_element_AAPL_2020-08-07_split_adjusted.json");
+    /// One element of `results`, not a whole body.
+    const USHY_DIVIDEND: &str =
+        include_str!("../testdata/dividends_v3_result_element_USHY_declaration_after_exdate.json");
+
+    fn date(text: &str) -> Date {
+        Date::of_key(time::parse_date(text).unwrap())
+    }
+
+    fn req(symbol: &str, start: &str, end: &str) -> ActionsRequest {
+        ActionsRequest {
+            symbols: vec![symbol.into()],
+            start: date(start),
+            end: date(end),
+            cursor: None,
+        }
+    }
+
+    /// A body of the given result elements.
+    fn wrap(elements: &[&str]) -> Vec<u8> {
+        format!(r#"{{"results":[{}],"status":"OK"}}"#, elements.join(",")).into_bytes()
+    }
+
+    fn rows<T: DeserializeOwned>(body: &[u8]) -> Vec<T> {
+        request::reference_page::<T>(200, body).unwrap().results
+    }
+
+    /// Reads the split and dividend bodies for a request as one page, each action as text:
+    /// splits "ex-date to/from id", dividends "ex-date amount currency kind declared
+    /// record pay id".
+    fn read(
+        req: &ActionsRequest,
+        splits: &[u8],
+        dividends: &[u8],
+    ) -> Result<(Vec<String>, Vec<String>), ProviderError> {
+        let plan = plan(req).unwrap();
+        let page = page(&plan, rows(splits), rows(dividends))?;
+        assert_eq!(page.next_cursor, None);
+        let opt = |d: &Option<Date>| d.map_or("-".into(), ymd);
+        let id = |i: &Option<String>| i.as_deref().map_or("-".into(), |i| i[..6].to_owned());
+        let splits = page
+            .splits
+            .iter()
+            .map(|s| {
+                assert_eq!(s.symbol, plan.symbol);
+                format!(
+                    "{} {}/{} {}",
+                    ymd(s.ex_date),
+                    s.numerator,
+                    s.denominator,
+                    id(&s.provider_id)
+                )
+            })
+            .collect();
+        let dividends = page
+            .dividends
+            .iter()
+            .map(|d| {
+                assert_eq!(d.symbol, plan.symbol);
+                let kind = format!("{:?}", d.kind);
+                format!(
+                    "{} {} {} {} {} {} {} {}",
+                    ymd(d.ex_date),
+                    d.amount,
+                    d.currency,
+                    kind.trim_start_matches("DividendKind::"),
+                    opt(&d.declared_date),
+                    opt(&d.record_date),
+                    opt(&d.pay_date),
+                    id(&d.provider_id)
+                )
+            })
+            .collect();
+        Ok((splits, dividends))
+    }
+
+    fn check(
+        req: ActionsRequest,
+        splits: &[u8],
+        dividends: &[u8],
+        expected_splits: &[&str],
+        expected_dividends: &[&str],
+    ) {
+        let (s, d) = read(&req, splits, dividends).unwrap();
+        assert_eq!(s, expected_splits, "splits");
+        assert_eq!(d, expected_dividends, "dividends");
+    }
+
+    const NONE: &[u8] = br#"{"results":[],"status":"OK"}"#;
+
+    #[test]
+    fn urls_ask_from_the_start_on() {
+        let p = plan(&req("BRK.B", "2020-01-01", "2021-01-01")).unwrap();
+        assert_eq!(
+            p.splits_url,
+            "https://api.polygon.io/v3/reference/splits?ticker=BRK.B&execution_date.gte=2020-01-01&limit=1000&apiKey={{secret:api_key}}"
+        );
+        assert_eq!(
+            p.dividends_url,
+            "https://api.polygon.io/v3/reference/dividends?ticker=BRK.B&ex_dividend_date.gte=2020-01-01&limit=1000&apiKey={{secret:api_key}}"
+        );
+        assert!(p.splits_url.starts_with(request::ORIGIN));
+        let unsupported =
+            |r: ActionsRequest| matches!(plan(&r), Err(ProviderError::Unsupported(_)));
+        assert!(unsupported(req("EUR/USD", "2020-01-01", "2021-01-01")));
+        assert!(unsupported(req("^GSPC", "2020-01-01", "2021-01-01")));
+        assert!(unsupported(req("AAPL", "2021-01-01", "2021-01-01")));
+        assert!(unsupported(ActionsRequest {
+            cursor: Some("x".into()),
+            ..req("AAPL", "2020-01-01", "2021-01-01")
+        }));
+        assert!(unsupported(ActionsRequest {
+            symbols: vec![],
+            ..req("AAPL", "2020-01-01", "2021-01-01")
+        }));
+    }
+
+    #[test]
+    fn splits_are_read_with_their_ids() {
+        check(
+            req("AAPL", "2000-01-01", "2030-01-01"),
+            AAPL_SPLITS,
+            NONE,
+            &["2005-02-28 2/1 E90a77", "2020-08-31 4/1 E36416"],
+            &[],
+        );
+        // Only ex-dates in [start, end) are returned.
+        check(
+            req("AAPL", "2005-03-01", "2020-08-31"),
+            AAPL_SPLITS,
+            NONE,
+            &[],
+            &[],
+        );
+    }
+
+    #[test]
+    fn dividends_are_restated_to_the_amount_paid() {
+        // AAPL paid 0.82 on 2020-08-07; Polygon lists 0.205 after the 4:1 split of
+        // 2020-08-31, which lies outside the range asked but still restates it.
+        check(
+            req("AAPL", "2020-08-01", "2020-08-08"),
+            AAPL_SPLITS,
+            &wrap(&[AAPL_2020_DIVIDEND]),
+            &[],
+            &["2020-08-07 0.82 USD Regular 2020-07-30 2020-08-10 2020-08-13 -"],
+        );
+        // Dividends after the last split are as paid already: their digits are kept.
+        check(
+            req("AAPL", "2021-01-01", "2022-01-01"),
+            AAPL_SPLITS,
+            AAPL_DIVIDENDS,
+            &[],
+            &[
+                "2021-08-06 0.22 USD Regular 2021-07-27 2021-08-09 2021-08-12 E6436c",
+                "2021-11-05 0.22 USD Regular 2021-10-28 2021-11-08 2021-11-11 E8e3c4",
+            ],
+        );
+        // A split on the ex-date itself does not restate it; ex-dates outside the range
+        // are dropped.
+        check(
+            req("AAPL", "2020-08-07", "2020-09-01"),
+            AAPL_SPLITS,
+            &wrap(&[
+                AAPL_2020_DIVIDEND,
+                r#"{"cash_amount":0.82,"dividend_type":"SC","ex_dividend_date":"2020-08-31","ticker":"AAPL"}"#,
+                r#"{"cash_amount":0.82,"dividend_type":"CD","ex_dividend_date":"2020-09-01","ticker":"AAPL"}"#,
+                r#"{"cash_amount":0.82,"dividend_type":"CD","ex_dividend_date":"2020-08-06","ticker":"AAPL"}"#,
+            ]),
+            &["2020-08-31 4/1 E36416"],
+            &[
+                "2020-08-07 0.82 USD Regular 2020-07-30 2020-08-10 2020-08-13 -",
+                "2020-08-31 0.82 USD Special - - - -",
+            ],
+        );
+    }
+
+    /// The mock's rows of one ticker (the mock was captured without a ticker filter).
+    fn mock_splits_of(ticker: &str) -> Vec<u8> {
+        let body: serde_json::Value = serde_json::from_slice(MOCK_SPLITS).unwrap();
+        let of: Vec<String> = body["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["ticker"] == ticker)
+            .map(ToString::to_string)
+            .collect();
+        wrap(&of.iter().map(String::as_str).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn reverse_and_fractional_splits_restate_exactly() {
+        // BRW 2 → 1 (a 1-for-2 reverse split) on 2022-05-20: halve.
+        check(
+            req("BRW", "2022-01-01", "2023-01-01"),
+            &mock_splits_of("BRW"),
+            &wrap(&[
+                r#"{"cash_amount":0.12,"dividend_type":"CD","ex_dividend_date":"2022-04-29","ticker":"BRW"}"#,
+                r#"{"cash_amount":0.075,"dividend_type":"CD","ex_dividend_date":"2022-05-31","ticker":"BRW"}"#,
+            ]),
+            &["2022-05-20 1/2 -"],
+            &[
+                "2022-04-29 0.06 USD Regular - - - -",
+                "2022-05-31 0.075 USD Regular - - - -",
+            ],
+        );
+        // CIG.C 3 → 4 on 2022-05-02: × 4/3, which does not divide: ten places, half-even.
+        check(
+            req("CIG.C", "2022-01-01", "2023-01-01"),
+            &mock_splits_of("CIG.C"),
+            &wrap(&[
+                r#"{"cash_amount":0.59375,"dividend_type":"LT","ex_dividend_date":"2022-03-01","ticker":"CIG.C"}"#,
+                r#"{"cash_amount":0.03,"dividend_type":"ST","ex_dividend_date":"2022-04-01","ticker":"CIG.C"}"#,
+                r#"{"cash_amount":0.1,"dividend_type":"XX","ex_dividend_date":"2022-04-02","ticker":"CIG.C"}"#,
+            ]),
+            &["2022-05-02 4/3 -"],
+            &[
+                "2022-03-01 0.7916666667 USD CapitalGains - - - -",
+                "2022-04-01 0.04 USD CapitalGains - - - -",
+                "2022-04-02 0.1333333333 USD Other - - - -",
+            ],
+        );
+        // SHOP's two 1 → 10 rows both stand (and both restate); an identical repeat of a
+        // row does not.
+        let shop = mock_splits_of("SHOP");
+        check(
+            req("SHOP", "2022-01-01", "2023-01-01"),
+            &shop,
+            &wrap(&[r#"{"cash_amount":0.01,"ex_dividend_date":"2022-06-01","ticker":"SHOP"}"#]),
+            &["2022-06-22 10/1 -", "2022-06-29 10/1 -"],
+            &["2022-06-01 1 USD Other - - - -"],
+        );
+        let repeated = wrap(&[
+            r#"{"execution_date":"2022-06-29","split_from":1,"split_to":10,"ticker":"SHOP"}"#,
+            r#"{"execution_date":"2022-06-29","split_from":1,"split_to":10,"ticker":"SHOP"}"#,
+        ]);
+        check(
+            req("SHOP", "2022-01-01", "2023-01-01"),
+            &repeated,
+            &wrap(&[r#"{"cash_amount":0.01,"ex_dividend_date":"2022-06-01","ticker":"SHOP"}"#]),
+            &["2022-06-29 10/1 -"],
+            &["2022-06-01 0.1 USD Other - - - -"],
+        );
+    }
+
+    #[test]
+    fn rows_are_kept_as_sent_for_the_host_to_judge() {
+        // A declaration after the ex-date is Polygon's data error; the host validates it.
+        check(
+            req("USHY", "2023-01-01", "2023-03-01"),
+            NONE,
+            &wrap(&[USHY_DIVIDEND]),
+            &[],
+            &["2023-02-01 0.2331 USD Regular 2023-11-24 2023-02-02 2023-02-07 -"],
+        );
+    }
+
+    #[test]
+    fn rows_about_another_ticker_are_refused() {
+        // The mock was captured without a ticker filter and mixes ten tickers.
+        let r = req("BRW", "2022-01-01", "2023-01-01");
+        assert_eq!(
+            read(&r, MOCK_SPLITS, NONE),
+            Err(ProviderError::BadResponse(
+                "asked for BRW, a row is about GOOGL".into()
+            ))
+        );
+        assert!(matches!(
+            read(
+                &req("MSFT", "2020-01-01", "2021-01-01"),
+                NONE,
+                AAPL_DIVIDENDS
+            ),
+            Err(ProviderError::BadResponse(_))
+        ));
+    }
+
+    #[test]
+    fn unreadable_rows_are_bad_responses() {
+        let r = req("AAPL", "2000-01-01", "2030-01-01");
+        let split = |row: &'static str| -> (Vec<&str>, Vec<&str>) { (vec![row], vec![]) };
+        for (splits, dividends) in [
+            split(r#"{"execution_date":"2020-08-31","split_from":0,"split_to":4,"ticker":"AAPL"}"#),
+            split(
+                r#"{"execution_date":"2020-08-31","split_from":1,"split_to":-4,"ticker":"AAPL"}"#,
+            ),
+            split(r#"{"execution_date":"31/08/2020","split_from":1,"split_to":4,"ticker":"AAPL"}"#),
+            split(r#"{"execution_date":"2020-08-31","split_from":"1:4","ticker":"AAPL"}"#),
+            (
+                vec![],
+                vec![
+                    r#"{"cash_amount":1,"ex_dividend_date":"2020-08-06","pay_date":"soon","ticker":"AAPL"}"#,
+                ],
+            ),
+            (
+                vec![],
+                vec![r#"{"cash_amount":"n/a","ex_dividend_date":"2020-08-06","ticker":"AAPL"}"#],
+            ),
+            // 10^30 × 10^12 does not fit an i128.
+            (
+                vec![
+                    r#"{"execution_date":"2020-08-31","split_from":1,"split_to":1000000000000,"ticker":"AAPL"}"#,
+                ],
+                vec![
+                    r#"{"cash_amount":1000000000000000000000000000000,"ex_dividend_date":"2020-08-06","ticker":"AAPL"}"#,
+                ],
+            ),
+        ] {
+            let plan = plan(&r).unwrap();
+            let got = request::reference_page(200, &wrap(&splits)).and_then(|s| {
+                let d = request::reference_page(200, &wrap(&dividends))?;
+                page(&plan, s.results, d.results)
+            });
+            assert!(
+                matches!(got, Err(ProviderError::BadResponse(_))),
+                "{splits:?} / {dividends:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn restating_is_exact_or_rounds_half_even() {
+        let check = |amount: &str, (to, from): (&str, &str), expected: &str| {
+            let ratio = Ratio::of(to, from).unwrap();
+            assert_eq!(
+                restate(amount, ratio).as_deref(),
+                Some(expected),
+                "{amount} × {to}/{from}"
+            );
+        };
+        for (amount, ratio, expected) in [
+            ("0.205", ("4", "1"), "0.82"),
+            ("0.50", ("1", "1"), "0.50"),
+            ("0.12", ("1", "2"), "0.06"),
+            ("0.59375", ("4", "3"), "0.7916666667"),
+            ("0.2", ("2", "3"), "0.1333333333"),
+            ("3", ("20", "1"), "60"),
+            ("0.000000000012", ("3", "2"), "0.000000000018"),
+            ("1.5", ("1.5", "1"), "2.25"),
+            ("1", ("7", "7"), "1"),
+            // Ties at the eleventh place go to the even neighbour.
+            ("0.0000000001", ("1", "2"), "0"),
+            ("0.0000000003", ("1", "2"), "0.0000000002"),
+            ("0.0000000005", ("1", "2"), "0.0000000002"),
+            ("0.0000000007", ("1", "2"), "0.0000000004"),
+        ] {
+            check(amount, ratio, expected);
+        }
+        let r = Ratio::of("4", "3")
+            .unwrap()
+            .times(Ratio::of("3", "4").unwrap())
+            .unwrap();
+        assert_eq!(r, Ratio::ONE);
+        assert_eq!(Ratio::of("0", "1"), None);
+        assert_eq!(Ratio::of("1", "-1"), None);
+    }
+
+    #[test]
+    fn pages_are_followed_within_the_call() {
+        let first =
+            "https://api.polygon.io/v3/reference/splits?ticker=AAPL&apiKey={{secret:api_key}}";
+        let second = "https://api.polygon.io/v3/splits/AAPL?cursor=YWN0aXZlPXRydWUmZGF0ZT0yMDIxLTA0LTI1JmxpbWl0PTEmb3JkZXI9YXNjJnBhZ2VfbWFya2VyPUElN0M5YWRjMjY0ZTgyM2E1ZjBiOGUyNDc5YmZiOGE1YmYwNDVkYzU0YjgwMDcyMWE2YmI1ZjBjMjQwMjU4MjFmNGZiJnNvcnQ9dGlja2Vy&apiKey={{secret:api_key}}";
+        let mut asked = vec![];
+        let got: Vec<WireSplit> = all_pages(first, |url| {
+            asked.push(url.to_owned());
+            // The spec's example names a next page; the mock of it is the last.
+            Ok(if url == first {
+                (200, AAPL_SPLITS.to_vec())
+            } else {
+                (200, NONE.to_vec())
+            })
+        })
+        .unwrap();
+        assert_eq!(asked, [first, second]);
+        assert_eq!(got.len(), 2);
+        // A next_url that never ends is cut off; a failing page fails the call.
+        let looping = all_pages::<WireSplit>(first, |_| Ok((200, AAPL_SPLITS.to_vec())));
+        assert!(matches!(looping, Err(ProviderError::BadResponse(_))));
+        let failing = all_pages::<WireSplit>(first, |url| {
+            if url == first {
+                Ok((200, AAPL_SPLITS.to_vec()))
+            } else {
+                Err(ProviderError::RateLimited(None))
+            }
+        });
+        assert_eq!(failing.err(), Some(ProviderError::RateLimited(None)));
+    }
+}
