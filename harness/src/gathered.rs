@@ -5,11 +5,12 @@
 
 use std::sync::Arc;
 
+use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::Harness;
 use super::case::End;
-use super::cassette::{CaseKind, CaseSpec, Cassette};
+use super::cassette::{CaseKind, CaseSpec, Cassette, Quarantine};
 use super::replay::ReplayLog;
 use super::report::CheckResult;
 use mdhost_core::domain::{
@@ -17,7 +18,7 @@ use mdhost_core::domain::{
     Vintage,
 };
 use mdhost_core::validate::{
-    ActionsExpect, SeriesExpect, check_actions, check_instruments, check_series,
+    ActionsExpect, SeriesExpect, actions::Rejected, check_actions, check_instruments, check_series,
 };
 use mdhost_runtime::Plugin;
 
@@ -130,7 +131,8 @@ pub fn validation_check(name: &str, spec: &CaseSpec, run: &GatheredRun) -> Check
     let ask = request(spec);
     // Replays are judged by the case's own range, not the day they run.
     let today = spec.request.end.date_naive();
-    let (problems, summary): (Vec<String>, String) = match (&run.answer, &ask) {
+    let (rejected, summary): (Vec<(Option<NaiveDate>, String)>, String) = match (&run.answer, &ask)
+    {
         (Answer::Actions(p), Ask::Actions(r)) => {
             let expect = ActionsExpect {
                 symbols: &r.symbols,
@@ -139,8 +141,12 @@ pub fn validation_check(name: &str, spec: &CaseSpec, run: &GatheredRun) -> Check
                 today,
             };
             let c = check_actions(p, &expect);
+            let day = |r: &Rejected| match r {
+                Rejected::Split { raw, .. } => raw.ex_date,
+                Rejected::Dividend { raw, .. } => raw.ex_date,
+            };
             (
-                c.rejected.iter().map(line).collect(),
+                c.rejected.iter().map(|r| (Some(day(r)), line(r))).collect(),
                 format!(
                     "{} split(s), {} dividend(s)",
                     c.splits.len(),
@@ -158,7 +164,10 @@ pub fn validation_check(name: &str, spec: &CaseSpec, run: &GatheredRun) -> Check
             let c = check_series(p, &expect);
             let missing = c.observations.iter().filter(|o| o.value.is_none()).count();
             (
-                c.rejected.iter().map(line).collect(),
+                c.rejected
+                    .iter()
+                    .map(|r| (Some(r.raw.date), line(r)))
+                    .collect(),
                 format!(
                     "{} observation(s), {missing} of them missing values",
                     c.observations.len()
@@ -168,16 +177,43 @@ pub fn validation_check(name: &str, spec: &CaseSpec, run: &GatheredRun) -> Check
         (Answer::Instruments(p), Ask::Instruments(_)) => {
             let c = check_instruments(p, today);
             (
-                c.rejected.iter().map(line).collect(),
+                c.rejected.iter().map(|r| (None, line(r))).collect(),
                 format!("{} instrument(s)", c.instruments.len()),
             )
         }
         _ => (
-            vec!["the answer is not of the kind asked".to_owned()],
+            vec![(None, "the answer is not of the kind asked".to_owned())],
             String::new(),
         ),
     };
+    let problems = expected_rejections(&spec.expect.quarantine, rejected);
     CheckResult::from_problems(name, "validation", problems, &summary)
+}
+
+/// What the case's `expect.quarantine` does not account for: each rejected item must match
+/// an expected entry (its date, a fragment of its reasons) and each entry an item.
+fn expected_rejections(
+    expected: &[Quarantine],
+    rejected: Vec<(Option<NaiveDate>, String)>,
+) -> Vec<String> {
+    let matches = |q: &Quarantine, (day, text): &(Option<NaiveDate>, String)| {
+        *day == Some(q.start.date_naive()) && text.contains(&q.reason)
+    };
+    let mut problems: Vec<String> = rejected
+        .iter()
+        .filter(|r| !expected.iter().any(|q| matches(q, r)))
+        .map(|(_, text)| text.clone())
+        .collect();
+    for q in expected {
+        if !rejected.iter().any(|r| matches(q, r)) {
+            problems.push(format!(
+                "expected the item of {} to be refused for {:?}; it was not",
+                q.start.date_naive(),
+                q.reason
+            ));
+        }
+    }
+    problems
 }
 
 /// A rejected item as one line of JSON, whatever its kind.

@@ -63,7 +63,11 @@ fn polygon_body(bars: &[(NaiveDate, String, String, String, String, String)]) ->
         .iter()
         .map(|(day, o, h, l, c, v)| {
             // Polygon stamps a US day bar at New York midnight (04:00Z in summer).
-            let t = day.and_hms_opt(4, 0, 0).unwrap().and_utc().timestamp_millis();
+            let t = day
+                .and_hms_opt(4, 0, 0)
+                .unwrap()
+                .and_utc()
+                .timestamp_millis();
             format!(r#"{{"v":{v},"o":{o},"c":{c},"h":{h},"l":{l},"t":{t},"n":1}}"#)
         })
         .collect();
@@ -133,7 +137,11 @@ async fn a_rate_limited_or_down_provider_fails_over_and_disagreements_are_record
     let s = h.run_first_job(now).await;
     assert_eq!(s.status, RunStatus::Ok, "{s:?}");
     assert_eq!(s.providers, ["yahoo"]);
-    assert_eq!(router.asked("api.polygon.io").len(), 1, "a 429 past the deadline is not retried");
+    assert_eq!(
+        router.asked("api.polygon.io").len(),
+        1,
+        "a 429 past the deadline is not retried"
+    );
     let first = bars(&*store).await;
     assert_eq!(first.len(), 49);
     assert!(first.iter().all(|b| b.source == "yahoo"));
@@ -142,8 +150,15 @@ async fn a_rate_limited_or_down_provider_fails_over_and_disagreements_are_record
     // nothing changes.
     *polygon.lock().unwrap() = Polygon::Down;
     let s = h.run_first_job(now).await;
-    assert_eq!((s.status, s.providers.as_slice()), (RunStatus::Ok, &["yahoo".to_owned()][..]), "{s:?}");
-    assert!(router.asked("api.polygon.io").len() > 2, "connection failures are retried");
+    assert_eq!(
+        (s.status, s.providers.as_slice()),
+        (RunStatus::Ok, &["yahoo".to_owned()][..]),
+        "{s:?}"
+    );
+    assert!(
+        router.asked("api.polygon.io").len() > 2,
+        "connection failures are retried"
+    );
     assert_eq!(bars(&*store).await, first);
 
     // 3. Polygon back, agreeing with Yahoo on two days and not on the third: Polygon now
@@ -167,8 +182,16 @@ async fn a_rate_limited_or_down_provider_fails_over_and_disagreements_are_record
     sent[2].4 = "99.5".into();
     *polygon.lock().unwrap() = Polygon::Serving(polygon_body(&sent));
     let s = h.run_first_job(now).await;
-    assert_eq!((s.status, s.providers.as_slice()), (RunStatus::Ok, &["polygon".to_owned()][..]), "{s:?}");
-    assert_eq!(bars(&*store).await, first, "another source's bars are kept, not overwritten");
+    assert_eq!(
+        (s.status, s.providers.as_slice()),
+        (RunStatus::Ok, &["polygon".to_owned()][..]),
+        "{s:?}"
+    );
+    assert_eq!(
+        bars(&*store).await,
+        first,
+        "another source's bars are kept, not overwritten"
+    );
     let events = store.events(Some("disagreement"), 10).await.unwrap();
     assert_eq!(events.len(), 1, "{events:?}");
     let e = &events[0];

@@ -135,6 +135,18 @@ fn check_dividend(raw: &RawDividend, expect: &ActionsExpect<'_>) -> Result<Divid
     ] {
         ck.date(field, date, expect.today);
     }
+    // A dividend is declared before it goes ex, is recorded and paid. Only the declaration
+    // has a fixed place: a large distribution goes ex after its pay date, and since T+1
+    // settlement the record date can be the ex-date itself.
+    if let Some(declared) = raw.declared_date.filter(|d| *d > raw.ex_date) {
+        ck.fail(
+            ReasonCode::DateOrder,
+            format!(
+                "declared date {declared} is after the ex-date {}",
+                raw.ex_date
+            ),
+        );
+    }
     let amount = ck.decimal("amount", &raw.amount);
     if let Some(a) = amount.filter(|a| *a < Decimal::ZERO) {
         ck.fail(ReasonCode::AmountNegative, format!("amount is {a}"));
@@ -364,6 +376,14 @@ mod tests {
         let mut far = dividend("2020-11-06", "0.1", "USD", Regular);
         far.pay_date = Some(day("2031-01-01"));
         check(page(vec![], vec![far]), (0, 0), &[&["date.implausible"]]);
+        // Declared after it went ex (Polygon's USHY row of 2023): refused; declared on the
+        // ex-date, or a pay date before it (a large distribution's), is not.
+        let mut late = dividend("2020-11-06", "0.1", "USD", Regular);
+        late.declared_date = Some(day("2020-11-24"));
+        check(page(vec![], vec![late.clone()]), (0, 0), &[&["date.order"]]);
+        late.declared_date = Some(day("2020-11-06"));
+        late.pay_date = Some(day("2020-11-05"));
+        check(page(vec![], vec![late]), (0, 1), &[]);
         // Identical copies are one; differing copies of one key are all rejected; a
         // special dividend on the regular one's ex-date is another event.
         let d = dividend("2020-11-06", "0.205", "USD", Regular);

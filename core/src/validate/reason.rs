@@ -57,6 +57,9 @@ pub enum ReasonCode {
     /// that ends before it starts.
     #[serde(rename = "date.implausible")]
     DateImplausible,
+    /// A dividend's dates out of their one fixed order: declared after it went ex.
+    #[serde(rename = "date.order")]
+    DateOrder,
     /// A listed instrument's symbol is not a canonical spelling (`AAPL`, `^GSPC`,
     /// `EUR/USD`), or its provider spelling is empty.
     #[serde(rename = "symbol.not_canonical")]
@@ -88,6 +91,7 @@ impl ReasonCode {
             ReasonCode::AmountNegative => "amount.negative",
             ReasonCode::CurrencyInvalid => "currency.invalid",
             ReasonCode::DateImplausible => "date.implausible",
+            ReasonCode::DateOrder => "date.order",
             ReasonCode::SymbolNotCanonical => "symbol.not_canonical",
             ReasonCode::ExchangeInvalid => "exchange.invalid",
         }

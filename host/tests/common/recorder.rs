@@ -63,7 +63,10 @@ impl Router {
     pub fn asked(&self, host: &str) -> Vec<String> {
         let prefix = format!("https://{host}/");
         let urls = self.urls.lock().unwrap();
-        urls.iter().filter(|u| u.starts_with(&prefix)).cloned().collect()
+        urls.iter()
+            .filter(|u| u.starts_with(&prefix))
+            .cloned()
+            .collect()
     }
 }
 
