@@ -14,16 +14,11 @@ use mdhost_sdk::{
     Timestamp, page, time,
 };
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 
 use crate::{request, symbols};
 
 const SPLITS: &str = "https://api.polygon.io/v3/reference/splits";
 const DIVIDENDS: &str = "https://api.polygon.io/v3/reference/dividends";
-
-/// Pages followed per endpoint before the answer is judged a `next_url` loop. A ticker's
-/// splits and dividends fit one page of 1000 (AAPL has about 90 since 1987).
-pub const MAX_PAGES: usize = 10;
 
 /// The requests of one call and what their rows are read against.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,9 +37,7 @@ pub struct Plan {
 /// Plans the two requests of `req`.
 ///
 /// Both ask from `start` on, with no upper bound: a split after `end` still restates the
-/// dividends in the range. The call follows every `next_url` itself and never returns a
-/// cursor: restating a dividend needs every later split, so no page of dividends can be
-/// answered before all the splits are read, and a ticker's lists are short.
+/// dividends in the range.
 pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     if symbols::is_pair(symbol) {
@@ -53,11 +46,6 @@ pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
         )));
     }
     let ticker = symbols::to_polygon(symbol)?;
-    if req.cursor.is_some() {
-        return Err(ProviderError::Unsupported(
-            "this plugin answers corporate actions in one page and issues no cursor".into(),
-        ));
-    }
     let key = |d: Date| {
         d.key()
             .ok_or_else(|| ProviderError::Unsupported(format!("{} is not a date", ymd(d))))
@@ -88,33 +76,169 @@ pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
     })
 }
 
-/// Every row of a listing: the page at `first_url`, then each page its `next_url` names
-/// (kept on Polygon's API by [`request::cursor_from_next_url`]). `get` answers a URL with
-/// the status left by `check_common` and the body.
-pub fn all_pages<T: DeserializeOwned>(
-    first_url: &str,
-    mut get: impl FnMut(&str) -> Result<(u16, Vec<u8>), ProviderError>,
-) -> Result<Vec<T>, ProviderError> {
-    let mut url = first_url.to_owned();
-    let mut rows = Vec::new();
-    for _ in 0..MAX_PAGES {
-        let (status, body) = get(&url)?;
-        let page = request::reference_page::<T>(status, &body)?;
-        rows.extend(page.results);
-        match page.next_cursor {
-            None => return Ok(rows),
-            Some(cursor) => url = request::page_url(&cursor)?,
+/// Which list a call reads, and the splits read before it. Each call makes one request
+/// (Polygon's free tier allows five a minute, and a call's deadline covers its waits):
+/// the split pages first, then the dividend pages, each dividend restated with every
+/// split, which the cursor carries (a ticker has a handful).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cursor {
+    pub stage: Stage,
+    /// The `next_url` cursor of the list's next page; none for the first page.
+    pub next: Option<String>,
+    pub splits: Vec<WireSplit>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    Splits,
+    Dividends,
+}
+
+impl Cursor {
+    /// Where a request starts: its cursor, or the first split page.
+    pub fn of(cursor: Option<&str>) -> Result<Cursor, ProviderError> {
+        let Some(text) = cursor else {
+            return Ok(Cursor {
+                stage: Stage::Splits,
+                next: None,
+                splits: vec![],
+            });
+        };
+        let refuse =
+            || ProviderError::Unsupported(format!("cursor {text:?} was not issued by this plugin"));
+        let mut parts = text.splitn(3, '|');
+        let (Some(stage), Some(next), Some(splits)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(refuse());
+        };
+        let stage = match stage {
+            "s" if !next.is_empty() => Stage::Splits,
+            "d" => Stage::Dividends,
+            _ => return Err(refuse()),
+        };
+        // The same check as when it was issued: a stored cursor cannot leave Polygon.
+        let next = (!next.is_empty())
+            .then(|| request::cursor_from_next_url(next).map_err(|_| refuse()))
+            .transpose()?;
+        let splits = splits
+            .split(';')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                let f: Vec<&str> = s.split(',').collect();
+                let dec = |t: &str| Dec::parse(t).map_err(|_| refuse());
+                match f.as_slice() {
+                    [date, to, from, id] if time::parse_date(date).is_ok() => Ok(WireSplit {
+                        ticker: None,
+                        execution_date: (*date).to_owned(),
+                        split_to: dec(to)?,
+                        split_from: dec(from)?,
+                        id: (!id.is_empty()).then(|| (*id).to_owned()),
+                    }),
+                    _ => Err(refuse()),
+                }
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Cursor {
+            stage,
+            next,
+            splits,
+        })
+    }
+
+    /// The URL this call requests.
+    pub fn url(&self, plan: &Plan) -> Result<String, ProviderError> {
+        match (&self.next, self.stage) {
+            (Some(next), _) => request::page_url(next),
+            (None, Stage::Splits) => Ok(plan.splits_url.clone()),
+            (None, Stage::Dividends) => Ok(plan.dividends_url.clone()),
         }
     }
-    Err(ProviderError::BadResponse(format!(
-        "{first_url}: still a next_url after {MAX_PAGES} pages"
-    )))
+
+    fn text(&self) -> String {
+        let splits: Vec<String> = self
+            .splits
+            .iter()
+            .map(|s| {
+                format!(
+                    "{},{},{},{}",
+                    s.execution_date,
+                    s.split_to.to_text(),
+                    s.split_from.to_text(),
+                    s.id.as_deref().unwrap_or_default()
+                )
+            })
+            .collect();
+        let stage = if self.stage == Stage::Splits {
+            "s"
+        } else {
+            "d"
+        };
+        format!(
+            "{stage}|{}|{}",
+            self.next.as_deref().unwrap_or_default(),
+            splits.join(";")
+        )
+    }
+}
+
+/// The answer of the call `cursor` planned, from its response: a page of splits (when
+/// their list ends) or of dividends, and the cursor of the next call.
+pub fn answer(
+    plan: &Plan,
+    cursor: Cursor,
+    status: u16,
+    body: &[u8],
+) -> Result<ActionsPage, ProviderError> {
+    let next = |stage, next, splits| {
+        Some(
+            Cursor {
+                stage,
+                next,
+                splits,
+            }
+            .text(),
+        )
+    };
+    match cursor.stage {
+        Stage::Splits => {
+            let got = request::reference_page::<WireSplit>(status, body)?;
+            let mut splits = cursor.splits;
+            for s in &got.results {
+                same_ticker(s.ticker.as_deref(), plan)?;
+            }
+            splits.extend(
+                got.results
+                    .into_iter()
+                    .map(|s| WireSplit { ticker: None, ..s }),
+            );
+            if got.next_cursor.is_some() {
+                return Ok(ActionsPage {
+                    splits: vec![],
+                    dividends: vec![],
+                    next_cursor: next(Stage::Splits, got.next_cursor, splits),
+                });
+            }
+            let mut out = page(plan, splits.clone(), vec![])?;
+            out.next_cursor = next(Stage::Dividends, None, splits);
+            Ok(out)
+        }
+        Stage::Dividends => {
+            let got = request::reference_page::<WireDividend>(status, body)?;
+            let mut out = page(plan, cursor.splits.clone(), got.results)?;
+            // The splits went out with the last split page.
+            out.splits.clear();
+            out.next_cursor = got
+                .next_cursor
+                .and_then(|n| next(Stage::Dividends, Some(n), cursor.splits));
+            Ok(out)
+        }
+    }
 }
 
 /// `{"execution_date":"2020-08-31","id":"E3641…","split_from":1,"split_to":4,
 /// "ticker":"AAPL"}`: each share held before the execution date becomes
 /// `split_to / split_from` shares. Older rows have no `id`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct WireSplit {
     ticker: Option<String>,
     execution_date: String,
@@ -427,7 +551,7 @@ mod tests {
         format!(r#"{{"results":[{}],"status":"OK"}}"#, elements.join(",")).into_bytes()
     }
 
-    fn rows<T: DeserializeOwned>(body: &[u8]) -> Vec<T> {
+    fn rows<T: serde::de::DeserializeOwned>(body: &[u8]) -> Vec<T> {
         request::reference_page::<T>(200, body).unwrap().results
     }
 
@@ -511,10 +635,6 @@ mod tests {
         assert!(unsupported(req("EUR/USD", "2020-01-01", "2021-01-01")));
         assert!(unsupported(req("^GSPC", "2020-01-01", "2021-01-01")));
         assert!(unsupported(req("AAPL", "2021-01-01", "2021-01-01")));
-        assert!(unsupported(ActionsRequest {
-            cursor: Some("x".into()),
-            ..req("AAPL", "2020-01-01", "2021-01-01")
-        }));
         assert!(unsupported(ActionsRequest {
             symbols: vec![],
             ..req("AAPL", "2020-01-01", "2021-01-01")
@@ -762,33 +882,59 @@ mod tests {
     }
 
     #[test]
-    fn pages_are_followed_within_the_call() {
-        let first =
-            "https://api.polygon.io/v3/reference/splits?ticker=AAPL&apiKey={{secret:api_key}}";
-        let second = "https://api.polygon.io/v3/splits/AAPL?cursor=YWN0aXZlPXRydWUmZGF0ZT0yMDIxLTA0LTI1JmxpbWl0PTEmb3JkZXI9YXNjJnBhZ2VfbWFya2VyPUElN0M5YWRjMjY0ZTgyM2E1ZjBiOGUyNDc5YmZiOGE1YmYwNDVkYzU0YjgwMDcyMWE2YmI1ZjBjMjQwMjU4MjFmNGZiJnNvcnQ9dGlja2Vy&apiKey={{secret:api_key}}";
-        let mut asked = vec![];
-        let got: Vec<WireSplit> = all_pages(first, |url| {
-            asked.push(url.to_owned());
-            // The spec's example names a next page; the mock of it is the last.
-            Ok(if url == first {
-                (200, AAPL_SPLITS.to_vec())
-            } else {
-                (200, NONE.to_vec())
-            })
-        })
-        .unwrap();
-        assert_eq!(asked, [first, second]);
-        assert_eq!(got.len(), 2);
-        // A next_url that never ends is cut off; a failing page fails the call.
-        let looping = all_pages::<WireSplit>(first, |_| Ok((200, AAPL_SPLITS.to_vec())));
-        assert!(matches!(looping, Err(ProviderError::BadResponse(_))));
-        let failing = all_pages::<WireSplit>(first, |url| {
-            if url == first {
-                Ok((200, AAPL_SPLITS.to_vec()))
-            } else {
-                Err(ProviderError::RateLimited(None))
-            }
-        });
-        assert_eq!(failing.err(), Some(ProviderError::RateLimited(None)));
+    fn calls_walk_the_split_pages_then_the_dividend_pages() {
+        let r = req("AAPL", "2020-08-01", "2020-08-15");
+        let plan = plan(&r).unwrap();
+        let second = "https://api.polygon.io/v3/splits/AAPL?cursor=YWN0aXZlPXRydWUmZGF0ZT0yMDIxLTA0LTI1JmxpbWl0PTEmb3JkZXI9YXNjJnBhZ2VfbWFya2VyPUElN0M5YWRjMjY0ZTgyM2E1ZjBiOGUyNDc5YmZiOGE1YmYwNDVkYzU0YjgwMDcyMWE2YmI1ZjBjMjQwMjU4MjFmNGZiJnNvcnQ9dGlja2Vy";
+        // Each call: the cursor it starts from, the URL it asks, the body it gets, and
+        // (splits, dividends, whether another call follows).
+        let mut cursor: Option<String> = None;
+        let dividends = wrap(&[AAPL_2020_DIVIDEND]);
+        type Call<'a> = (String, &'a [u8], usize, Vec<&'a str>, bool);
+        let calls: [Call; 3] = [
+            (plan.splits_url.clone(), AAPL_SPLITS, 0, vec![], true),
+            // The split of 2020-08-31 lies after the range: read, not returned.
+            (
+                format!("{second}&apiKey={{{{secret:api_key}}}}"),
+                NONE,
+                0,
+                vec![],
+                true,
+            ),
+            (
+                plan.dividends_url.clone(),
+                &dividends,
+                0,
+                vec!["0.82"],
+                false,
+            ),
+        ];
+        for (url, body, splits, amounts, more) in calls {
+            let c = Cursor::of(cursor.as_deref()).unwrap();
+            assert_eq!(c.url(&plan).unwrap(), url);
+            let page = answer(&plan, c, 200, body).unwrap();
+            assert_eq!(page.splits.len(), splits);
+            let got: Vec<&str> = page.dividends.iter().map(|d| d.amount.as_str()).collect();
+            assert_eq!(got, amounts);
+            assert_eq!(page.next_cursor.is_some(), more, "{:?}", page.next_cursor);
+            cursor = page.next_cursor;
+        }
+        // Cursors this plugin did not issue, or that would leave Polygon, are refused.
+        for bad in [
+            "x||",
+            "s||",
+            "d|https://evil.example/v3?cursor=a|",
+            "d||2020-08-31,4",
+            "d||2020-13-31,4,1,",
+            "d||2020-08-31,four,1,",
+        ] {
+            assert!(
+                matches!(Cursor::of(Some(bad)), Err(ProviderError::Unsupported(_))),
+                "{bad}"
+            );
+        }
+        let c = Cursor::of(Some("d||2020-08-31,4,1,E3641;2005-02-28,2,1,")).unwrap();
+        assert_eq!(c.splits.len(), 2);
+        assert_eq!(c.text(), "d||2020-08-31,4,1,E3641;2005-02-28,2,1,");
     }
 }

@@ -84,9 +84,9 @@ impl mdhost_sdk::Provider for Polygon {
     /// [`actions::plan`] for why no cursor is issued).
     fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
         let plan = actions::plan(&req)?;
-        let splits = actions::all_pages(&plan.splits_url, get)?;
-        let dividends = actions::all_pages(&plan.dividends_url, get)?;
-        actions::page(&plan, splits, dividends)
+        let cursor = actions::Cursor::of(req.cursor.as_deref())?;
+        let resp = http::get_json(&cursor.url(&plan)?)?.check_common()?;
+        actions::answer(&plan, cursor, resp.status, &resp.body)
     }
 
     /// One page of the ticker list; the next one through the `next_url` cursor.
@@ -94,12 +94,6 @@ impl mdhost_sdk::Provider for Polygon {
         let resp = http::get_json(&tickers::url(&req)?)?.check_common()?;
         tickers::parse(resp.status, &resp.body, req.asset_class)
     }
-}
-
-/// `GET url`: the status `check_common` leaves (2xx or another 4xx) and the body.
-fn get(url: &str) -> Result<(u16, Vec<u8>), ProviderError> {
-    let resp = http::get_json(url)?.check_common()?;
-    Ok((resp.status, resp.body))
 }
 
 /// The operator's `adjusted` option.
