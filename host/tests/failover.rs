@@ -156,11 +156,17 @@ async fn a_rate_limited_or_down_provider_fails_over_and_disagreements_are_record
     let s = h.run_first_job(now).await;
     assert_eq!(
         (s.status, s.providers.as_slice()),
-        (RunStatus::Ok, &["polygon".to_owned(), "yahoo".to_owned()][..]),
+        (
+            RunStatus::Ok,
+            &["polygon".to_owned(), "yahoo".to_owned()][..]
+        ),
         "{s:?}"
     );
     let asked = router.asked("api.polygon.io").len();
-    assert!(asked > 2, "connection failures are retried: {asked} requests");
+    assert!(
+        asked > 2,
+        "connection failures are retried: {asked} requests"
+    );
     assert_eq!(bars(&*store).await, first);
 
     // 3. Polygon back, agreeing with Yahoo on two days and not on the third: Polygon now
