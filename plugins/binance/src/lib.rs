@@ -3,6 +3,7 @@
 //! WebSocket stream. Binance market data is public: the plugin needs no secret.
 
 pub mod error;
+pub mod instruments;
 pub mod interval;
 pub mod parse;
 pub mod request;
@@ -37,7 +38,10 @@ impl mdhost_sdk::Provider for Binance {
             },
             max_symbols_per_request: 1,
             streaming: true,
-            kinds: vec![mdhost_sdk::DataKind::Bars],
+            kinds: vec![
+                mdhost_sdk::DataKind::Bars,
+                mdhost_sdk::DataKind::Instruments,
+            ],
             default_quotas: vec![],
             options: vec![],
         }
@@ -53,6 +57,21 @@ impl mdhost_sdk::Provider for Binance {
             end: plan.end,
         };
         parse::parse_response(&resp, &ctx)
+    }
+
+    /// Every spot pair, in one page; Binance lists crypto only.
+    fn fetch_instruments(
+        req: mdhost_sdk::InstrumentsRequest,
+    ) -> Result<mdhost_sdk::InstrumentsPage, ProviderError> {
+        if req.asset_class.is_some_and(|c| c != AssetClass::Crypto) {
+            return Ok(mdhost_sdk::InstrumentsPage {
+                instruments: vec![],
+                next_cursor: None,
+            });
+        }
+        instruments::parse(&error::check_status(http::get_json(
+            instruments::EXCHANGE_INFO,
+        )?)?)
     }
 }
 
@@ -94,6 +113,14 @@ mod tests {
         assert_eq!(info.max_symbols_per_request, 1);
         assert!(info.streaming);
         assert_eq!(info.timeframes, interval::timeframes());
+        assert_eq!(
+            info.kinds,
+            [
+                mdhost_sdk::DataKind::Bars,
+                mdhost_sdk::DataKind::Instruments
+            ]
+        );
+        assert!(instruments::EXCHANGE_INFO.starts_with("https://api.binance.com/"));
         // Every URL the plugin plans is on an allowed host.
         assert!(request::KLINES.starts_with("https://api.binance.com/"));
         assert!(stream::COMBINED.starts_with("wss://stream.binance.com:9443/"));
