@@ -204,11 +204,11 @@ fn probe_checks(h: &Harness, cassettes: &[Arc<Cassette>]) -> CheckResult {
         file: "(empty cassette)".into(),
         ..Cassette::default()
     });
-    // A symbol the plugin serves, from a case that ends well.
+    // A symbol the plugin serves bars of, from a bars case that ends well.
     let symbol = cassettes
         .iter()
         .filter_map(|c| c.case.as_ref())
-        .find(|c| c.expect.error.is_none())
+        .find(|c| c.kind == CaseKind::Bars && c.expect.error.is_none())
         .and_then(|c| c.request.symbols.first().cloned())
         .unwrap_or_else(|| "AAPL".into());
     let base = BarsRequest {

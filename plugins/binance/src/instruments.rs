@@ -45,8 +45,8 @@ pub fn parse(resp: &Response) -> Result<InstrumentsPage, ProviderError> {
                 provider_symbol: p.symbol,
                 name: None,
                 asset_class: AssetClass::Crypto,
-                // Binance is its own venue; it has no MIC.
-                exchange: Some("Binance".into()),
+                // Binance is its own venue, which has no MIC (the field holds MICs).
+                exchange: None,
                 currency: Some(p.quote_asset),
                 // BREAK (delisted or halted) and the pre-listing states do not trade.
                 active: p.status == "TRADING",
@@ -81,7 +81,7 @@ mod tests {
                     .map(|i| {
                         assert_eq!(
                             (i.asset_class, i.exchange.as_deref()),
-                            (AssetClass::Crypto, Some("Binance"))
+                            (AssetClass::Crypto, None)
                         );
                         format!(
                             "{} {} {} {}",

@@ -4,6 +4,7 @@
 
 pub mod error;
 pub mod granularity;
+pub mod instruments;
 pub mod parse;
 pub mod request;
 pub mod stream;
@@ -43,7 +44,10 @@ impl mdhost_sdk::Provider for Oanda {
             },
             max_symbols_per_request: 1,
             streaming: true,
-            kinds: vec![mdhost_sdk::DataKind::Bars],
+            kinds: vec![
+                mdhost_sdk::DataKind::Bars,
+                mdhost_sdk::DataKind::Instruments,
+            ],
             default_quotas: vec![],
             options: vec![OptionSpec::choice(
                 "environment",
@@ -67,6 +71,15 @@ impl mdhost_sdk::Provider for Oanda {
             end: plan.end,
         };
         parse::parse_response(resp, &ctx)
+    }
+
+    /// The instruments the operator's account can trade, in one page.
+    fn fetch_instruments(
+        req: mdhost_sdk::InstrumentsRequest,
+    ) -> Result<mdhost_sdk::InstrumentsPage, ProviderError> {
+        let url = environment().account_instruments();
+        let resp = http::send("GET", &url, request::HEADERS, None)?;
+        instruments::parse(resp, req.asset_class)
     }
 }
 

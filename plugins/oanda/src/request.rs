@@ -39,6 +39,16 @@ impl Environment {
         }
     }
 
+    /// The account's tradeable instruments (`…/v3/accounts/{id}/instruments`): the account
+    /// id is a secret, bound to the API host as well as the stream host.
+    pub fn account_instruments(self) -> String {
+        let api = self.candles().trim_end_matches("/instruments");
+        format!(
+            "{api}/accounts/{}/instruments",
+            mdhost_sdk::url::secret("account_id")
+        )
+    }
+
     /// The streaming accounts endpoint.
     pub fn accounts(self) -> &'static str {
         match self {
