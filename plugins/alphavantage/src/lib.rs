@@ -1,6 +1,8 @@
 //! The Alpha Vantage provider plugin: daily and intraday equity bars from the
-//! `TIME_SERIES_DAILY` and `TIME_SERIES_INTRADAY` functions (API key required).
+//! `TIME_SERIES_DAILY` and `TIME_SERIES_INTRADAY` functions, and splits and dividends from
+//! `TIME_SERIES_DAILY_ADJUSTED` (API key required).
 
+pub mod actions;
 pub mod parse;
 pub mod request;
 pub mod symbols;
@@ -28,7 +30,10 @@ impl mdhost_sdk::Provider for AlphaVantage {
             },
             max_symbols_per_request: 1,
             streaming: false,
-            kinds: vec![mdhost_sdk::DataKind::Bars],
+            kinds: vec![
+                mdhost_sdk::DataKind::Bars,
+                mdhost_sdk::DataKind::CorporateActions,
+            ],
             // The free tier's documented daily allowance.
             default_quotas: vec![mdhost_sdk::Quota {
                 requests: 25,
@@ -54,6 +59,15 @@ impl mdhost_sdk::Provider for AlphaVantage {
             bars,
             next_cursor: None,
         })
+    }
+
+    /// Splits and dividends, read from the daily adjusted series (one request).
+    fn fetch_actions(
+        req: mdhost_sdk::ActionsRequest,
+    ) -> Result<mdhost_sdk::ActionsPage, ProviderError> {
+        let plan = actions::plan(&req)?;
+        let resp = http::get_json(&plan.url)?.check_common()?;
+        actions::parse(resp.status, &resp.body, &plan)
     }
 }
 

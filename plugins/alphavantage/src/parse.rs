@@ -54,32 +54,9 @@ pub fn parse_series(
     body: &[u8],
     ctx: &Context<'_>,
 ) -> Result<Vec<Bar>, ProviderError> {
-    if !(200..300).contains(&status) {
-        return Err(ProviderError::BadResponse(format!(
-            "HTTP {status}: {}",
-            snippet(body)
-        )));
-    }
-    // The top level is read as raw members first: which members exist decides whether
-    // this is a series or one of the HTTP-200 error bodies.
-    let members: BTreeMap<String, &RawValue> = decode_json(body)?;
-    for key in ["Error Message", "Information", "Note"] {
-        if let Some(raw) = members.get(key) {
-            let text: String =
-                serde_json::from_str(raw.get()).unwrap_or_else(|_| raw.get().to_owned());
-            return Err(classify_message(key, &text, ctx.symbol));
-        }
-    }
-    check_symbol(&members, ctx)?;
+    let members = members(status, body, ctx.symbol, ctx.av_symbol)?;
     let key = ctx.series.key();
-    let Some(raw) = members.get(&key) else {
-        let keys: Vec<&str> = members.keys().map(String::as_str).collect();
-        return Err(ProviderError::BadResponse(format!(
-            "expected the member {key:?}, the body has {keys:?}"
-        )));
-    };
-    let rows: BTreeMap<String, Row> = serde_json::from_str(raw.get())
-        .map_err(|e| ProviderError::BadResponse(format!("{key}: {e}")))?;
+    let rows: BTreeMap<String, Row> = series_rows(&members, &key)?;
     let zone = series_zone(&members);
     let mut bars = Vec::with_capacity(rows.len());
     for (stamp, row) in rows {
@@ -106,6 +83,51 @@ pub fn parse_series(
     }
     // The series comes newest first; `finish` orders it and applies the range.
     Ok(page::finish(bars, ctx.start, ctx.end))
+}
+
+/// The top-level members of a series response about `av_symbol`, read raw: which members
+/// exist decides whether it is a series or one of the HTTP-200 error bodies, which are
+/// classified here (for `canonical`). Shared by every function this plugin calls.
+pub fn members<'a>(
+    status: u16,
+    body: &'a [u8],
+    canonical: &str,
+    av_symbol: &str,
+) -> Result<BTreeMap<String, &'a RawValue>, ProviderError> {
+    if !(200..300).contains(&status) {
+        return Err(ProviderError::BadResponse(format!(
+            "HTTP {status}: {}",
+            snippet(body)
+        )));
+    }
+    let members: BTreeMap<String, &RawValue> = decode_json(body)?;
+    for key in ["Error Message", "Information", "Note"] {
+        if let Some(raw) = members.get(key) {
+            let text: String =
+                serde_json::from_str(raw.get()).unwrap_or_else(|_| raw.get().to_owned());
+            return Err(classify_message(key, &text, canonical));
+        }
+    }
+    match meta_value(&members, "Symbol") {
+        Some(got) if !got.eq_ignore_ascii_case(av_symbol) => Err(ProviderError::BadResponse(
+            format!("asked for {av_symbol}, the response is about {got}"),
+        )),
+        _ => Ok(members),
+    }
+}
+
+/// The rows of series member `key` (`Time Series (Daily)`), by their date or time key.
+pub fn series_rows<T: serde::de::DeserializeOwned>(
+    members: &BTreeMap<String, &RawValue>,
+    key: &str,
+) -> Result<BTreeMap<String, T>, ProviderError> {
+    let Some(raw) = members.get(key) else {
+        let keys: Vec<&str> = members.keys().map(String::as_str).collect();
+        return Err(ProviderError::BadResponse(format!(
+            "expected the member {key:?}, the body has {keys:?}"
+        )));
+    };
+    serde_json::from_str(raw.get()).map_err(|e| ProviderError::BadResponse(format!("{key}: {e}")))
 }
 
 /// Classifies the HTTP-200 error bodies.
@@ -151,19 +173,6 @@ fn meta_value(members: &BTreeMap<String, &RawValue>, name: &str) -> Option<Strin
     meta.into_iter()
         .find(|(k, _)| k.split_once(". ").map(|(_, n)| n) == Some(name))
         .map(|(_, v)| v)
-}
-
-/// Guards against a response about another instrument than the one asked for.
-fn check_symbol(
-    members: &BTreeMap<String, &RawValue>,
-    ctx: &Context<'_>,
-) -> Result<(), ProviderError> {
-    match meta_value(members, "Symbol") {
-        Some(got) if !got.eq_ignore_ascii_case(ctx.av_symbol) => Err(ProviderError::BadResponse(
-            format!("asked for {}, the response is about {got}", ctx.av_symbol),
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// The zone of intraday keys: the one `Meta Data` names, US/Eastern when it names none.

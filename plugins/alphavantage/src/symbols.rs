@@ -18,6 +18,40 @@ pub fn to_alphavantage(canonical: &str) -> Result<String, ProviderError> {
     }
 }
 
+/// The currency a listing pays its dividends in, from Alpha Vantage's exchange suffix
+/// (`SHOP.TRT` is Toronto's, in Canadian dollars); no suffix is a US listing. A suffix not
+/// in the table is refused rather than guessed: the contract's dividend names its currency.
+/// London (`.LON`) is left out on purpose: its prices come in pence, and whether its
+/// dividend amounts do could not be established.
+pub fn dividend_currency(av_symbol: &str) -> Result<&'static str, ProviderError> {
+    const SUFFIXES: &[(&str, &str)] = &[
+        ("TRT", "CAD"),
+        ("TRV", "CAD"),
+        ("DEX", "EUR"),
+        ("FRK", "EUR"),
+        ("PAR", "EUR"),
+        ("AMS", "EUR"),
+        ("BSE", "INR"),
+        ("NSE", "INR"),
+        ("SHH", "CNY"),
+        ("SHZ", "CNY"),
+    ];
+    match av_symbol.rsplit_once('.') {
+        // A share class (BRK.B) is a US listing too.
+        None => Ok("USD"),
+        Some((_, class)) if class.len() == 1 => Ok("USD"),
+        Some((_, suffix)) => SUFFIXES
+            .iter()
+            .find(|(s, _)| *s == suffix)
+            .map(|(_, c)| *c)
+            .ok_or_else(|| {
+                ProviderError::Unsupported(format!(
+                    "{av_symbol}: the dividend currency of .{suffix} listings is not known to this plugin"
+                ))
+            }),
+    }
+}
+
 /// The canonical spelling of an Alpha Vantage equity symbol: the same text.
 pub fn from_alphavantage(symbol: &str) -> String {
     symbol.to_owned()
@@ -26,6 +60,31 @@ pub fn from_alphavantage(symbol: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dividend_currencies_follow_the_listing() {
+        for (symbol, expected) in [
+            ("IBM", Some("USD")),
+            ("BRK.B", Some("USD")),
+            ("SHOP.TRT", Some("CAD")),
+            ("SAP.DEX", Some("EUR")),
+            ("RELIANCE.BSE", Some("INR")),
+            ("600104.SHH", Some("CNY")),
+            ("TSCO.LON", None),
+            ("ABC.XYZ", None),
+        ] {
+            match expected {
+                Some(c) => assert_eq!(dividend_currency(symbol), Ok(c), "{symbol}"),
+                None => assert!(
+                    matches!(
+                        dividend_currency(symbol),
+                        Err(ProviderError::Unsupported(_))
+                    ),
+                    "{symbol}"
+                ),
+            }
+        }
+    }
 
     /// Checks both directions for a symbol the plugin serves, or the refusal of one it does not.
     fn check(canonical: &str, expected: Option<&str>) {
