@@ -53,7 +53,11 @@ fn inspect_json_describes_each_provider() {
         ),
         (
             "alpaca",
-            vec!["data.alpaca.markets", "stream.data.alpaca.markets"],
+            vec![
+                "data.alpaca.markets",
+                "stream.data.alpaca.markets",
+                "api.alpaca.markets",
+            ],
             vec!["key_id", "secret_key"],
             true,
         ),
@@ -83,12 +87,13 @@ fn inspect_json_describes_each_provider() {
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(v["info"]["name"], name);
         assert_eq!(v["wit_version"], "0.2.0");
-        // Every provider serves bars; yahoo (from its chart's events) and finnhub also
-        // splits and dividends.
-        let kinds = if matches!(name, "yahoo" | "finnhub") {
-            serde_json::json!(["bars", "corporate-actions"])
-        } else {
-            serde_json::json!(["bars"])
+        // Every provider serves bars; some also splits and dividends, or their listing.
+        let kinds = match name {
+            "yahoo" | "finnhub" | "alphavantage" => {
+                serde_json::json!(["bars", "corporate-actions"])
+            }
+            "polygon" | "alpaca" => serde_json::json!(["bars", "corporate-actions", "instruments"]),
+            _ => serde_json::json!(["bars", "instruments"]),
         };
         assert_eq!(v["info"]["kinds"], kinds, "{name}");
         assert_eq!(v["sha256"].as_str().map(str::len), Some(64));
@@ -668,14 +673,14 @@ fn parse_feeds_one_saved_body_to_a_plugin_and_says_what_it_asked_for() {
 #[test]
 fn actions_are_refused_by_a_plugin_that_does_not_declare_them() {
     let dir = tempfile::tempdir().unwrap();
-    let polygon = common::provider_wasm("polygon");
+    let binance = common::provider_wasm("binance");
     let out = mdhost(
         &[
             "plugin",
             "actions",
-            polygon.to_str().unwrap(),
+            binance.to_str().unwrap(),
             "--symbols",
-            "AAPL",
+            "BTC/USDT",
             "--from",
             "2020-08-01",
             "--to",
@@ -687,7 +692,9 @@ fn actions_are_refused_by_a_plugin_that_does_not_declare_them() {
     let err = stderr_lines(&out);
     assert_eq!(
         err.last().map(String::as_str),
-        Some("error: plugin polygon does not serve corporate actions (it serves: bars)"),
+        Some(
+            "error: plugin binance does not serve corporate actions (it serves: bars, instruments)"
+        ),
         "{err:?}"
     );
 }
