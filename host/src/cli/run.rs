@@ -41,7 +41,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .context("cannot watch for plugin and configuration changes")?,
     );
     let scheduler = Scheduler::start(host.job_context());
-    let connector = Connector::new(config.host.connect_to.clone())
+    let connector = Connector::new(config.host.connect_to.clone(), config.host.ca_pem())
         .context("cannot set up the stream transports")?;
     let streams = Streams::start(
         StreamContext {

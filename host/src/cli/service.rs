@@ -94,9 +94,10 @@ fn runtime(config: &Config, metrics: Arc<Metrics>) -> anyhow::Result<Runtime> {
     if config.host.cache_dir.is_some() {
         opts.cache_dir = config.host.cache_dir.clone();
     }
-    if !config.host.connect_to.is_empty() {
-        opts.transport = Arc::new(ReqwestTransport::with_connect_to(
+    if !config.host.connect_to.is_empty() || config.host.ca_file.is_some() {
+        opts.transport = Arc::new(ReqwestTransport::with_settings(
             config.host.connect_to.clone(),
+            config.host.ca_pem(),
         )?);
     }
     Ok(Runtime::new(opts)?)

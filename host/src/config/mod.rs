@@ -93,6 +93,7 @@ struct RawHost {
     store: Option<Spanned<String>>,
     #[serde(default)]
     connect_to: BTreeMap<String, Spanned<String>>,
+    ca_file: Option<Spanned<PathBuf>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -157,9 +158,18 @@ pub struct HostConfig {
     /// a local caching proxy or sidecar, or a test's mock provider. URLs, the allowlist
     /// and secrets still see the original name.
     pub connect_to: BTreeMap<String, std::net::SocketAddr>,
+    /// Certificate authorities trusted for outbound TLS besides the web PKI roots (a
+    /// corporate proxy's, a private provider's): the file and its PEM text, read and
+    /// checked at load.
+    pub ca_file: Option<(PathBuf, Vec<u8>)>,
 }
 
 impl HostConfig {
+    /// The extra authorities' PEM text, for the transports.
+    pub fn ca_pem(&self) -> Option<&[u8]> {
+        self.ca_file.as_ref().map(|(_, pem)| pem.as_slice())
+    }
+
     /// The `[host]` keys that differ between `self` (running) and `new` (just loaded).
     /// None of them is applied to a running service: the watcher, the store, the HTTP
     /// transport and the admin listener are built once at start.
@@ -180,8 +190,24 @@ impl HostConfig {
         if self.connect_to != new.connect_to {
             changed.push("connect_to");
         }
+        if self.ca_file != new.ca_file {
+            changed.push("ca_file");
+        }
         changed
     }
+}
+
+/// Reads a PEM file of certificate authorities; the error says why it cannot be used.
+fn read_ca_file(file: &Path) -> Result<Vec<u8>, String> {
+    use rustls::pki_types::{CertificateDer, pem::PemObject};
+    let pem = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let certs = CertificateDer::pem_slice_iter(&pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("{}: not PEM certificates: {e}", file.display()))?;
+    if certs.is_empty() {
+        return Err(format!("{} holds no PEM certificate", file.display()));
+    }
+    Ok(pem)
 }
 
 /// The admin API's default address: loopback only, so nothing is exposed by accident.
@@ -289,6 +315,7 @@ impl Config {
                 admin_addr: DEFAULT_ADMIN_ADDR.parse().expect("valid default"),
                 store: None,
                 connect_to: BTreeMap::new(),
+                ca_file: None,
             },
             plugins: BTreeMap::new(),
             jobs: Vec::new(),
@@ -353,7 +380,18 @@ impl Config {
                 }
             };
         }
+        let ca_file = match raw.host.ca_file {
+            Some(f) => {
+                let file = resolve(f.get_ref().clone());
+                match read_ca_file(&file) {
+                    Ok(pem) => Some((file, pem)),
+                    Err(msg) => return src.err(f.span(), "host.ca_file".into(), msg),
+                }
+            }
+            None => None,
+        };
         let host = HostConfig {
+            ca_file,
             plugins_dir: resolve(
                 raw.host
                     .plugins_dir

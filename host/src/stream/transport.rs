@@ -72,17 +72,37 @@ pub struct Connector {
 }
 
 impl Connector {
-    pub fn new(connect_to: BTreeMap<String, SocketAddr>) -> Result<Self, TransportError> {
+    /// Connections to `connect_to`'s hosts go to their mapped addresses; servers are
+    /// verified against the web PKI roots and the authorities in `ca_pem` (`[host] ca_file`).
+    pub fn new(
+        connect_to: BTreeMap<String, SocketAddr>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, TransportError> {
+        use rustls::pki_types::{CertificateDer, pem::PemObject};
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let roots = rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
+        for cert in CertificateDer::pem_slice_iter(ca_pem.unwrap_or_default()) {
+            let cert = cert.map_err(|e| TransportError::Connect(format!("ca_file: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| TransportError::Connect(format!("ca_file: {e}")))?;
+        }
         let tls = rustls::ClientConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TransportError::Connect(format!("TLS setup: {e}")))?
             .with_root_certificates(roots)
             .with_no_client_auth();
-        let mut http = reqwest::Client::builder()
+        let mut http = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| TransportError::Connect(format!("ca_file: {e}")))?;
+            for cert in certs {
+                http = http.add_root_certificate(cert);
+            }
+        }
+        let mut http = http
             .connect_timeout(OPEN_TIMEOUT)
             .user_agent(concat!("mdhost/", env!("CARGO_PKG_VERSION")));
         for (host, addr) in &connect_to {

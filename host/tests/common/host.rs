@@ -81,7 +81,10 @@ pub async fn registry_via(
 ) -> Arc<Registry> {
     let config = Config::load(&dir.join("plugins.toml")).unwrap();
     let transport = transport.unwrap_or_else(|| {
-        Arc::new(ReqwestTransport::with_connect_to(config.host.connect_to.clone()).unwrap())
+        Arc::new(
+            ReqwestTransport::with_settings(config.host.connect_to.clone(), config.host.ca_pem())
+                .unwrap(),
+        )
     });
     let metrics = Arc::new(Metrics::new());
     let runtime = Runtime::new(RuntimeOptions {

@@ -11,6 +11,7 @@ pub mod pg_cluster;
 pub mod recorder;
 pub mod service;
 pub mod stream_server;
+pub mod tls;
 
 use std::path::{Path, PathBuf};
 

@@ -91,6 +91,11 @@ impl Cluster {
     }
 
     pub fn start(&self) {
+        self.start_with("");
+    }
+
+    /// Starts the server with more `-c name=value` settings (`-c ssl=on …`).
+    pub fn start_with(&self, settings: &str) {
         let mut cmd = self.command("pg_ctl");
         cmd.arg("-D")
             .arg(self.data())
@@ -98,7 +103,7 @@ impl Cluster {
             .arg(self.dir.path().join("log"))
             .arg("-o")
             .arg(format!(
-                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off",
+                "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off {settings}",
                 self.port,
                 self.dir.path().display()
             ))
@@ -112,6 +117,15 @@ impl Cluster {
             .arg(self.data())
             .args(["-m", "fast", "-w", "stop"]);
         self.run(cmd);
+    }
+
+    /// The cluster's `pg_hba.conf`, which a test may rewrite before `start`.
+    pub fn hba(&self) -> PathBuf {
+        self.data().join("pg_hba.conf")
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn url(&self) -> String {

@@ -97,6 +97,16 @@ impl ReqwestTransport {
     /// for `https` the certificate is checked against the mapped address, so the target
     /// must present one valid for that IP.
     pub fn with_connect_to(map: BTreeMap<String, SocketAddr>) -> Result<Self, TransportError> {
+        Self::with_settings(map, None)
+    }
+
+    /// [`Self::with_connect_to`], also trusting the certificate authorities in `ca_pem`
+    /// (PEM) besides the web PKI roots. Proxies come from the environment as curl reads
+    /// them (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`).
+    pub fn with_settings(
+        map: BTreeMap<String, SocketAddr>,
+        ca_pem: Option<&[u8]>,
+    ) -> Result<Self, TransportError> {
         let connect_to = map
             .into_iter()
             .map(|(host, addr)| {
@@ -109,7 +119,15 @@ impl ReqwestTransport {
                     })
             })
             .collect::<Result<_, _>>()?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| TransportError::Other(format!("ca_file: {e}")))?;
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             // Redirects are not followed: a redirect target must pass the allowlist like
             // any other URL, so the plugin sees the 3xx and asks again through http.send.
             .redirect(reqwest::redirect::Policy::none())
