@@ -11,13 +11,13 @@ use mdhost::store::RunStatus;
 const BODY: &str =
     "plugins/yahoo/testdata/chart_AAPL_1d_2020-08-31_2020-11-07_split_dividend_events.json";
 
+/// The job's configuration (it follows the `[host]` section `common::deployment` writes).
 fn config(addr: std::net::SocketAddr, ca: Option<&std::path::Path>) -> String {
     let ca = ca.map_or(String::new(), |p| {
         format!("ca_file = {:?}\n", p.display().to_string())
     });
     format!(
-        r#"[host]
-{ca}
+        r#"{ca}
 [host.connect_to]
 "query1.finance.yahoo.com" = "{addr}"
 
