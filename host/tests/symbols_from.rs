@@ -1,7 +1,7 @@
 //! `symbols_from`: a bars job whose symbols are a provider's stored listing, with the real
 //! coingecko component. Before the listing is stored the run fails and says why; after an
 //! instruments job stores it, the run takes the matching symbols, and a listing that
-//! changes changes the next run's symbols without a config edit.
+//! changes (a coin added, one dropped) changes the next run's symbols without an edit.
 
 mod common;
 
@@ -91,11 +91,13 @@ async fn a_job_takes_its_symbols_from_the_stored_listing_at_each_run() {
     let symbols: Vec<&str> = latest.iter().map(|b| b.bar.symbol.as_str()).collect();
     assert_eq!(symbols, ["AUR/USD", "BTC/USD"]);
 
-    // The provider lists a new coin ahead of them: the next listing run stores it and the
-    // next bars run takes it, with no edit to the job.
-    let mut longer: Vec<serde_json::Value> = serde_json::from_slice(&read(LIST)).unwrap();
-    longer.push(serde_json::json!({"id": "aave", "symbol": "aave", "name": "Aave"}));
-    *list.lock().unwrap() = serde_json::to_vec(&longer).unwrap();
+    // The provider lists a new coin ahead of them and drops Auroracoin: the next listing
+    // run stores the one and marks the other inactive, and the next bars run takes AAVE
+    // and BTC, with no edit to the job.
+    let mut changed: Vec<serde_json::Value> = serde_json::from_slice(&read(LIST)).unwrap();
+    changed.retain(|c| c["id"] != "auroracoin");
+    changed.push(serde_json::json!({"id": "aave", "symbol": "aave", "name": "Aave"}));
+    *list.lock().unwrap() = serde_json::to_vec(&changed).unwrap();
     assert_eq!(h.run_job(0, now).await.status, RunStatus::Ok);
     let charts_before = router
         .asked("api.coingecko.com")
@@ -110,5 +112,10 @@ async fn a_job_takes_its_symbols_from_the_stored_listing_at_each_run() {
         .filter(|u| u.contains("/market_chart/"))
         .skip(charts_before)
         .collect();
-    assert!(charts[0].contains("/coins/aave/"), "{charts:?}");
+    assert!(
+        charts.len() == 2
+            && charts[0].contains("/coins/aave/")
+            && charts[1].contains("/coins/bitcoin/"),
+        "{charts:?}"
+    );
 }

@@ -1,11 +1,12 @@
 //! Instrument reference data: the instruments each provider lists, kept per source and
 //! provider symbol, written and read once for both backends over the dialect seam.
 //!
-//! A write is an upsert: a new listing is inserted, a source's change to its own listing
-//! (its canonical symbol, name, venue, status, dates) is written in place and logged as
-//! `instrument.revised`. Nothing is deleted: an instrument missing from a page may be on
-//! another page, and one the provider dropped stays as it was last listed, so that what
-//! the store holds about it (its bars, its actions) still has its reference data.
+//! A write is an upsert of a provider's whole listing: a new listing is inserted, a
+//! source's change to its own listing (its canonical symbol, name, venue, status, dates)
+//! is written in place and logged as `instrument.revised`. Nothing is deleted: an
+//! instrument the provider no longer lists is kept as it was last listed, so that what the
+//! store holds about it (its bars, its actions) still has its reference data, but marked
+//! inactive (a revision like any other), so that no job selects it any more.
 
 use chrono::{DateTime, Utc};
 use sqlx::query_builder::Separated;
@@ -67,19 +68,26 @@ impl Keyed for Instrument {
     }
 }
 
-/// Upserts `batch` in one transaction.
+/// Upserts `batch`, the source's whole listing, in one transaction; what the source listed
+/// before and no longer does is marked inactive.
 pub(super) async fn write<DB: Dialect>(
     pool: &Pool<DB>,
     batch: &InstrumentsBatch,
 ) -> Result<InstrumentsSummary, StoreError> {
+    let listed: std::collections::HashSet<&str> = batch
+        .instruments
+        .iter()
+        .map(|i| i.provider_symbol.as_str())
+        .collect();
+    let gone = read(pool, Some(&batch.source.provider))
+        .await?
+        .into_iter()
+        .map(|s| s.item)
+        .filter(|i| i.active && !listed.contains(i.provider_symbol.as_str()))
+        .map(|i| Instrument { active: false, ..i });
+    let rows: Vec<Instrument> = batch.instruments.iter().cloned().chain(gone).collect();
     let mut tx = DB::begin_write(pool).await?;
-    let counts = keyed::write(
-        &mut tx,
-        &batch.instruments,
-        &batch.source,
-        batch.received_at,
-    )
-    .await?;
+    let counts = keyed::write(&mut tx, &rows, &batch.source, batch.received_at).await?;
     tx.commit().await?;
     Ok(InstrumentsSummary {
         inserted: counts.inserted,

@@ -233,8 +233,8 @@ pub trait Store: Send + Sync {
     /// Every source's description of `series_id`, by source.
     async fn series_meta(&self, series_id: &str) -> Result<Vec<StoredSeriesMeta>, StoreError>;
 
-    /// Upserts one page of instruments atomically; see the module docs. Instruments not
-    /// on the page are left as they are, never deleted.
+    /// Upserts a provider's whole listing atomically; see the module docs. Instruments it
+    /// no longer lists are marked inactive (a revision), never deleted.
     async fn write_instruments(
         &self,
         batch: &InstrumentsBatch,

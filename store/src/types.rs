@@ -660,8 +660,8 @@ pub struct StoredSeriesMeta {
     pub ingested_at: DateTime<Utc>,
 }
 
-/// One page of a provider's instruments, written in one transaction (spooled whole while
-/// the store is unreachable).
+/// A provider's whole instrument listing (every page of it), written in one transaction
+/// (spooled whole while the store is unreachable): what it no longer lists goes inactive.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstrumentsBatch {
     pub source: Source,

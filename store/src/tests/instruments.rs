@@ -55,8 +55,8 @@ fn row(src: &str, provider: &str, symbol: &str, active: bool) -> (String, String
     (src.into(), provider.into(), symbol.into(), active)
 }
 
-both!(instruments_are_upserted_revised_and_never_deleted);
-async fn instruments_are_upserted_revised_and_never_deleted(store: Arc<dyn Store>) {
+both!(listings_are_upserted_revised_and_never_deleted);
+async fn listings_are_upserted_revised_and_never_deleted(store: Arc<dyn Store>) {
     let mut aapl = instrument("AAPL", "AAPL", AssetClass::Equity);
     aapl.name = Some("Apple Inc.".into());
     aapl.exchange = Some("XNAS".into());
@@ -91,7 +91,8 @@ async fn instruments_are_upserted_revised_and_never_deleted(store: Arc<dyn Store
     assert_eq!(store.instruments(None).await.unwrap(), stored);
     assert!(store.events(None, 10).await.unwrap().is_empty());
 
-    // A later page delists SPY, maps BTC to another canonical symbol and leaves AAPL out.
+    // A later listing delists SPY, maps BTC to another canonical symbol and leaves AAPL
+    // out.
     let mut spy = instrument("SPY", "SPY", AssetClass::Etf);
     spy.active = false;
     spy.delisted = Some(NaiveDate::from_ymd_opt(2025, 7, 1).unwrap());
@@ -106,13 +107,14 @@ async fn instruments_are_upserted_revised_and_never_deleted(store: Arc<dyn Store
     later.source.version = "1.1.0".into();
     assert_eq!(
         counts(store.write_instruments(&later).await.unwrap()),
-        (0, 2, 0)
+        (0, 3, 0)
     );
-    // AAPL is not on the page and stays as it was: nothing is deleted.
+    // AAPL is no longer listed: kept with its reference data, but inactive. Nothing is
+    // deleted.
     assert_eq!(
         listed(&*store, None).await,
         vec![
-            row("polygon", "AAPL", "AAPL", true),
+            row("polygon", "AAPL", "AAPL", false),
             row("polygon", "X:BTCUSD", "BTCUSD", true),
             row("polygon", "SPY", "SPY", false),
         ]
@@ -146,10 +148,21 @@ async fn instruments_are_upserted_revised_and_never_deleted(store: Arc<dyn Store
     assert_eq!(
         got,
         vec![
+            ("AAPL", "instruments", None, "polygon"),
             ("BTCUSD", "instruments", None, "polygon"),
             ("SPY", "instruments", None, "polygon"),
         ]
     );
+    let detail: serde_json::Value = serde_json::from_str(&events[0].detail).unwrap();
+    assert_eq!(
+        (
+            &detail["old"]["active"],
+            &detail["new"]["active"],
+            &detail["new"]["name"]
+        ),
+        (&true.into(), &false.into(), &"Apple Inc.".into())
+    );
+    let events = &events[1..];
     let detail: serde_json::Value = serde_json::from_str(&events[0].detail).unwrap();
     assert_eq!(
         (&detail["old"]["symbol"], &detail["new"]["symbol"]),
@@ -168,7 +181,7 @@ async fn instruments_are_upserted_revised_and_never_deleted(store: Arc<dyn Store
         counts(store.write_instruments(&later).await.unwrap()),
         (0, 0, 2)
     );
-    assert_eq!(store.events(None, 10).await.unwrap().len(), 2);
+    assert_eq!(store.events(None, 10).await.unwrap().len(), 3);
 }
 
 both!(every_source_keeps_its_own_instruments);
