@@ -53,6 +53,7 @@ pub use mdhost_store as store;
 pub mod actions;
 pub mod adjusted;
 pub mod admin;
+pub mod alerts;
 pub mod cli;
 pub mod config;
 pub mod export;

@@ -221,6 +221,7 @@ async fn start(setup: Setup<'_>) -> Host {
         jobs: jobs.clone(),
         config_error: setup.config_error.unwrap_or_else(|| Arc::new(|| None)),
         streams: Arc::new(Vec::new),
+        alerts: Arc::new(Vec::new),
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -15,6 +15,7 @@
 //! | `GET /series/{id}?from=&to=&as_of=` | a series' observations and description (JSON) |
 //! | `GET /instruments?provider=` | the stored instrument listings (JSON)                |
 //! | `GET /quotas`         | each provider's request quotas: used, limit, exhausted until |
+//! | `GET /alerts`         | the alerts firing, and those ended but not yet sent resolved |
 //! | `GET /bars?symbol=&timeframe=&from=&to=&format=json\|csv` | one series' bars |
 
 mod bars;
@@ -42,6 +43,8 @@ pub struct AdminState {
     pub config_error: Arc<dyn Fn() -> Option<String> + Send + Sync>,
     /// The connection state of every running stream (`stream::Streams::health`).
     pub streams: Arc<dyn Fn() -> Vec<crate::stream::StreamHealth> + Send + Sync>,
+    /// The alerts now (`alerts::Alerting::alerts`).
+    pub alerts: Arc<dyn Fn() -> Vec<crate::alerts::Alert> + Send + Sync>,
 }
 
 /// The admin API's routes over `state`.
@@ -55,6 +58,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/jobs/{name}/run", post(routes::run_job))
         .route("/freshness", get(routes::freshness))
         .route("/quotas", get(routes::quotas))
+        .route("/alerts", get(routes::alerts))
         .route("/bars", get(bars::bars))
         .route("/actions", get(bars::actions))
         .route("/series/{id}", get(bars::series))

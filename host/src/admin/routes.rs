@@ -163,6 +163,12 @@ pub(super) async fn quotas(State(s): State<AdminState>) -> Result<Response, ApiE
     Ok(Json(json!({ "checked_at": now, "quotas": lines })).into_response())
 }
 
+pub(super) async fn alerts(State(s): State<AdminState>) -> Json<serde_json::Value> {
+    let alerts = (s.alerts)();
+    let firing = alerts.iter().filter(|a| a.firing()).count();
+    Json(json!({ "checked_at": Utc::now(), "firing": firing, "alerts": alerts }))
+}
+
 pub(super) async fn not_found(method: Method, uri: Uri) -> ApiError {
     ApiError::NotFound(format!("no such endpoint: {method} {}", uri.path()))
 }

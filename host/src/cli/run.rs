@@ -13,6 +13,7 @@ use clap::Args;
 use super::service::Host;
 use super::store::StoreArg;
 use crate::admin::{self, AdminState};
+use crate::alerts::Alerting;
 use crate::jobs::{JobControl, Scheduler};
 use crate::reload::Watcher;
 use crate::stream::{Connector, StreamContext, Streams};
@@ -40,7 +41,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         Watcher::start(host.registry.clone(), host.config_file.clone())
             .context("cannot watch for plugin and configuration changes")?,
     );
-    let scheduler = Scheduler::start(host.job_context());
+    let jobs = host.job_context();
+    let breakers = jobs.breakers.clone();
+    let scheduler = Scheduler::start(jobs);
     let connector = Connector::new(config.host.connect_to.clone(), config.host.ca_pem())
         .context("cannot set up the stream transports")?;
     let streams = Streams::start(
@@ -57,6 +60,18 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         format!("cannot listen on {addr} (set [host] admin_addr or --admin-addr)")
     })?;
     let bound = listener.local_addr()?;
+    let alerting = Arc::new(Alerting::new(
+        host.registry.clone(),
+        host.store.clone(),
+        breakers,
+        {
+            let streams = streams.clone();
+            Arc::new(move || streams.health())
+        },
+        format!("http://{bound}"),
+    )?);
+    let stop_alerts = tokio_util::sync::CancellationToken::new();
+    let alert_task = alerting.clone().start(stop_alerts.clone());
     let errors = watcher.clone();
     let state = AdminState {
         registry: host.registry.clone(),
@@ -67,6 +82,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         streams: {
             let streams = streams.clone();
             Arc::new(move || streams.health())
+        },
+        alerts: {
+            let alerting = alerting.clone();
+            Arc::new(move || alerting.alerts())
         },
     };
     let stop_admin = tokio_util::sync::CancellationToken::new();
@@ -89,6 +108,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (jobs_clean, streams_clean) =
         tokio::join!(scheduler.shutdown(args.grace), streams.shutdown(args.grace));
     let clean = jobs_clean && streams_clean;
+    stop_alerts.cancel();
+    let _ = alert_task.await;
     // The admin API answers until the jobs are done, so /jobs shows the shutdown.
     stop_admin.cancel();
     match server.await {

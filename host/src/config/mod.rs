@@ -19,9 +19,11 @@ use crate::runtime::{CallLimits, PluginSettings, SecretSetting};
 use crate::store::StoreUrl;
 use crate::validate::Policies;
 
+mod alerts;
 mod schedule;
 mod selection;
 mod streams;
+pub use alerts::AlertRoute;
 pub use selection::Selection;
 pub use streams::StreamConfig;
 
@@ -60,6 +62,8 @@ struct RawConfig {
     jobs: Vec<Spanned<RawJob>>,
     #[serde(default)]
     streams: Vec<Spanned<streams::RawStream>>,
+    #[serde(default)]
+    alerts: Vec<Spanned<alerts::RawAlert>>,
     /// Validation policies per asset class and per instrument (see `validate::policy`).
     #[serde(default)]
     validation: Policies,
@@ -293,6 +297,8 @@ pub struct Config {
     pub plugins: BTreeMap<String, PluginSettings>,
     pub jobs: Vec<JobConfig>,
     pub streams: Vec<StreamConfig>,
+    /// `[[alerts]]`: where conditions are sent.
+    pub alerts: Vec<AlertRoute>,
     pub validation: Policies,
     /// Lines of the values checked later against the loaded plugins.
     lines: Lines,
@@ -320,6 +326,7 @@ impl Config {
             plugins: BTreeMap::new(),
             jobs: Vec::new(),
             streams: Vec::new(),
+            alerts: Vec::new(),
             validation: Policies::default(),
             lines: Lines::default(),
         }
@@ -428,12 +435,23 @@ impl Config {
             }
             streams.push(stream);
         }
+        let mut alerts: Vec<AlertRoute> = Vec::new();
+        for a in raw.alerts {
+            let span = a.span();
+            let route = src.alert(a.into_inner())?;
+            if alerts.iter().any(|other| other.name == route.name) {
+                let msg = "an alert route of this name is already defined";
+                return src.err(span, format!("alerts[{}]", route.name), msg);
+            }
+            alerts.push(route);
+        }
         Ok(Config {
             file: path.to_owned(),
             host,
             plugins,
             jobs,
             streams,
+            alerts,
             validation: raw.validation,
             lines,
         })

@@ -123,6 +123,19 @@ impl Breakers {
             .failure(policy);
     }
 
+    /// The providers whose breaker is open now, by name (for alerts).
+    pub fn open(&self) -> Vec<String> {
+        let mut open: Vec<String> = self
+            .state
+            .lock()
+            .iter()
+            .filter(|(_, c)| c.is_open())
+            .map(|(p, _)| p.clone())
+            .collect();
+        open.sort();
+        open
+    }
+
     /// Whether `provider`'s breaker is open (for status and metrics).
     pub fn is_open(&self, provider: &str) -> bool {
         self.state
