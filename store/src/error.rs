@@ -64,7 +64,9 @@ impl std::fmt::Display for ConnectFailure {
             ConnectFailure::Authentication => {
                 "authentication failed (check the user and password in the URL)"
             }
-            ConnectFailure::Tls => "TLS failed",
+            ConnectFailure::Tls => {
+                "TLS failed (sslmode=verify-full needs the server's CA: add &sslrootcert=FILE)"
+            }
             ConnectFailure::NoDatabase => "the database does not exist",
             ConnectFailure::Other => "failed",
         })
@@ -86,6 +88,8 @@ impl ConnectFailure {
             sqlx::Error::Io(e) if e.to_string().contains("lookup address") => ConnectFailure::Dns,
             sqlx::Error::PoolTimedOut => ConnectFailure::TimedOut,
             sqlx::Error::Tls(_) => ConnectFailure::Tls,
+            // rustls reports a certificate it cannot verify through the connection's I/O.
+            sqlx::Error::Io(e) if e.to_string().contains("peer certificate") => ConnectFailure::Tls,
             // SQLSTATE class 28: invalid authorization (bad password, unknown role).
             sqlx::Error::Database(d) if d.code().is_some_and(|c| c.starts_with("28")) => {
                 ConnectFailure::Authentication
