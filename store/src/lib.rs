@@ -256,6 +256,12 @@ pub trait Store: Send + Sync {
 
     /// The newest quarantined observations and instruments first.
     async fn quarantined_records(&self, limit: u32) -> Result<Vec<QuarantinedRecord>, StoreError>;
+
+    /// Writes waiting in a local spool for the store to come back (none for a store
+    /// without one).
+    async fn spooled(&self) -> Result<u64, StoreError> {
+        Ok(0)
+    }
 }
 
 /// Opens (creating if needed) and migrates the store at `url`.

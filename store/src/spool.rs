@@ -292,6 +292,10 @@ impl Store for Resilient {
         self.inner.backend()
     }
 
+    async fn spooled(&self) -> Result<u64, StoreError> {
+        Ok(self.pending().await? as u64)
+    }
+
     async fn migrate(&self) -> Result<(), StoreError> {
         self.inner.migrate().await
     }

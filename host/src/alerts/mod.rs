@@ -73,6 +73,11 @@ impl Alerting {
                 .map(|r| r.stream_silence.as_secs())
                 .min()
                 .unwrap_or(300),
+            quarantine_percent: routes
+                .iter()
+                .map(|r| r.quarantine_percent)
+                .min()
+                .unwrap_or(5),
             open_breakers: self.breakers.open(),
             ..Snapshot::default()
         };
@@ -108,6 +113,10 @@ impl Alerting {
                     .filter(|q| q.window_start == today || q.window_start == month)
                     .collect();
             }
+            Err(e) => errors.push(e.to_string()),
+        }
+        match self.store.spooled().await {
+            Ok(n) => s.spooled = n,
             Err(e) => errors.push(e.to_string()),
         }
         s.store_error = errors.into_iter().next();

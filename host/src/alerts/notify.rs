@@ -162,6 +162,7 @@ mod tests {
             every: Duration::from_secs(30),
             repeat_interval: Duration::from_secs(repeat_min * 60),
             stream_silence: Duration::from_secs(300),
+            quarantine_percent: 5,
         }
     }
 

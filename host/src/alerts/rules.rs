@@ -26,16 +26,22 @@ pub enum Rule {
     BreakerOpen,
     /// A provider's request quota is spent for its day or month.
     QuotaExhausted,
+    /// Writes wait in the local spool: the store took none of them yet.
+    SpoolGrowing,
+    /// A job's last run quarantined more than the threshold of the bars it fetched.
+    QuarantineRate,
 }
 
 impl Rule {
-    pub const ALL: [Rule; 6] = [
+    pub const ALL: [Rule; 8] = [
         Rule::RunFailed,
         Rule::Stale,
         Rule::StreamDown,
         Rule::StoreUnreachable,
         Rule::BreakerOpen,
         Rule::QuotaExhausted,
+        Rule::SpoolGrowing,
+        Rule::QuarantineRate,
     ];
 
     pub fn name(self) -> &'static str {
@@ -46,6 +52,8 @@ impl Rule {
             Rule::StoreUnreachable => "store_unreachable",
             Rule::BreakerOpen => "breaker_open",
             Rule::QuotaExhausted => "quota_exhausted",
+            Rule::SpoolGrowing => "spool_growing",
+            Rule::QuarantineRate => "quarantine_rate",
         }
     }
 
@@ -55,8 +63,12 @@ impl Rule {
 
     fn severity(self) -> &'static str {
         match self {
-            Rule::StoreUnreachable | Rule::RunFailed | Rule::StreamDown => "critical",
-            Rule::Stale | Rule::BreakerOpen | Rule::QuotaExhausted => "warning",
+            Rule::StoreUnreachable | Rule::RunFailed | Rule::StreamDown | Rule::SpoolGrowing => {
+                "critical"
+            }
+            Rule::Stale | Rule::BreakerOpen | Rule::QuotaExhausted | Rule::QuarantineRate => {
+                "warning"
+            }
         }
     }
 }
@@ -82,6 +94,10 @@ pub struct Snapshot {
     pub open_breakers: Vec<String>,
     /// Quota counts of the current day and month.
     pub quotas: Vec<QuotaUsage>,
+    /// Writes waiting in the spool.
+    pub spooled: u64,
+    /// A run that quarantines more than this percentage of what it fetched fires.
+    pub quarantine_percent: u64,
 }
 
 /// One condition that holds: its rule, its identity and what to tell.
@@ -175,6 +191,29 @@ pub fn evaluate(s: &Snapshot) -> Vec<Condition> {
                 Rule::StreamDown,
                 &[("stream", &st.name)],
                 format!("stream {} is {state}", st.name),
+            ));
+        }
+    }
+    if s.spooled > 0 {
+        out.push(Condition::new(
+            Rule::SpoolGrowing,
+            &[],
+            format!(
+                "{} writes wait in the spool for the store (they land when it takes them)",
+                s.spooled
+            ),
+        ));
+    }
+    for r in &s.last_runs {
+        // Integer percentages: rejected × 100 > fetched × threshold.
+        if r.bars_fetched > 0 && r.bars_rejected * 100 > r.bars_fetched * s.quarantine_percent {
+            out.push(Condition::new(
+                Rule::QuarantineRate,
+                &[("job", &r.start.job)],
+                format!(
+                    "run {} of job {} quarantined {} of {} bars (over {}%)",
+                    r.id, r.start.job, r.bars_rejected, r.bars_fetched, s.quarantine_percent
+                ),
             ));
         }
     }
@@ -326,6 +365,28 @@ mod tests {
                 "stream_down: stream gone is disconnected",
                 "breaker_open: polygon's circuit breaker is open: its calls fail over or wait",
                 "quota_exhausted: alphavantage's day quota is spent (25 of 25 requests since 2024-01-02T00:00:00+00:00)",
+            ],
+        );
+    }
+
+    #[test]
+    fn spooled_writes_and_quarantine_rates_fire() {
+        let mut noisy = run("daily", RunStatus::Ok, None);
+        noisy.bars_fetched = 100;
+        noisy.bars_rejected = 6;
+        let mut fine = run("hourly", RunStatus::Ok, None);
+        fine.bars_fetched = 100;
+        fine.bars_rejected = 5;
+        check(
+            Snapshot {
+                last_runs: vec![noisy, fine],
+                spooled: 3,
+                quarantine_percent: 5,
+                ..Snapshot::default()
+            },
+            &[
+                "spool_growing: 3 writes wait in the spool for the store (they land when it takes them)",
+                "quarantine_rate: run 7 of job daily quarantined 6 of 100 bars (over 5%)",
             ],
         );
     }

@@ -18,6 +18,7 @@ pub(super) struct RawAlert {
     every: Option<Spanned<String>>,
     repeat_interval: Option<Spanned<String>>,
     stream_silence: Option<Spanned<String>>,
+    quarantine_percent: Option<Spanned<u32>>,
 }
 
 /// One validated `[[alerts]]` route.
@@ -34,6 +35,9 @@ pub struct AlertRoute {
     pub repeat_interval: Duration,
     /// A connected stream silent this long is down.
     pub stream_silence: Duration,
+    /// A run that quarantines more than this percentage of the bars it fetched fires
+    /// `quarantine_rate`.
+    pub quarantine_percent: u64,
 }
 
 impl Source<'_> {
@@ -84,7 +88,19 @@ impl Source<'_> {
             },
             None => Ok(default),
         };
+        let quarantine_percent = match &a.quarantine_percent {
+            Some(p) if *p.get_ref() > 100 => {
+                return self.err(
+                    p.span(),
+                    k("quarantine_percent"),
+                    "must be between 0 and 100",
+                );
+            }
+            Some(p) => u64::from(*p.get_ref()),
+            None => 5,
+        };
         Ok(AlertRoute {
+            quarantine_percent,
             url: url.clone(),
             rules,
             every: duration(&a.every, "every", Duration::from_secs(30))?,
