@@ -4,6 +4,7 @@
 //!
 //! | route                 | answer                                                       |
 //! |-----------------------|--------------------------------------------------------------|
+//! | `GET /`               | the status page (HTML): alerts, freshness with charts, jobs, streams, plugins |
 //! | `GET /healthz`        | 200 `{"status":"ok"}` while the process runs                 |
 //! | `GET /readyz`         | 200 when the store answers and a plugin serves, else 503      |
 //! | `GET /metrics`        | the Prometheus text format                                   |
@@ -21,6 +22,7 @@
 mod bars;
 mod error;
 mod routes;
+mod status;
 
 use std::sync::Arc;
 
@@ -50,6 +52,7 @@ pub struct AdminState {
 /// The admin API's routes over `state`.
 pub fn router(state: AdminState) -> Router {
     Router::new()
+        .route("/", get(status::page))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .route("/metrics", get(routes::metrics))

@@ -120,12 +120,18 @@ impl Cluster {
     }
 
     /// The cluster's `pg_hba.conf`, which a test may rewrite before `start`.
-    #[allow(dead_code, reason = "the host's TLS test uses it; the store's tests do not")]
+    #[allow(
+        dead_code,
+        reason = "the host's TLS test uses it; the store's tests do not"
+    )]
     pub fn hba(&self) -> PathBuf {
         self.data().join("pg_hba.conf")
     }
 
-    #[allow(dead_code, reason = "the host's TLS test uses it; the store's tests do not")]
+    #[allow(
+        dead_code,
+        reason = "the host's TLS test uses it; the store's tests do not"
+    )]
     pub fn port(&self) -> u16 {
         self.port
     }
