@@ -107,8 +107,20 @@ fn on_message_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_001, 1.5, 35))
 }
 
+/// What held one provider's requests back since start: the waits a slow run explains
+/// itself with (`mdhost backfill` shows them beside its progress).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Waits {
+    pub rate_limit_waits: u64,
+    pub rate_limit_waited: Duration,
+    pub retries: u64,
+    pub quota_refused: u64,
+}
+
 /// The metrics of one running host.
 pub struct Metrics {
+    waits: parking_lot::Mutex<std::collections::BTreeMap<String, Waits>>,
+    retries: Family<ProviderLabels, Counter>,
     registry: Registry,
     calls: Family<CallLabels, Counter>,
     call_seconds: Family<OpLabels, Histogram, fn() -> Histogram>,
@@ -245,6 +257,12 @@ impl mdhost_runtime::CallMetrics for Metrics {
             provider: provider.to_owned(),
         };
         self.rate_limit_waits.get_or_create(&labels).inc();
+        {
+            let mut waits = self.waits.lock();
+            let w = waits.entry(provider.to_owned()).or_default();
+            w.rate_limit_waits += 1;
+            w.rate_limit_waited += waited;
+        }
         self.rate_limit_wait_seconds
             .get_or_create(&labels)
             .inc_by(waited.as_secs_f64()); // float-ok: seconds waited
@@ -266,6 +284,24 @@ impl mdhost_runtime::CallMetrics for Metrics {
                 provider: provider.to_owned(),
             })
             .inc();
+        self.waits
+            .lock()
+            .entry(provider.to_owned())
+            .or_default()
+            .quota_refused += 1;
+    }
+
+    fn retried(&self, provider: &str, retries: u32) {
+        self.retries
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .inc_by(u64::from(retries));
+        self.waits
+            .lock()
+            .entry(provider.to_owned())
+            .or_default()
+            .retries += u64::from(retries);
     }
 }
 
@@ -347,8 +383,16 @@ impl Metrics {
             "Plugin HTTP requests refused before leaving because the provider's day or month quota is spent",
             quota_refused.clone(),
         );
+        let retries = Family::<ProviderLabels, Counter>::default();
+        registry.register(
+            "mdhost_http_retries",
+            "Plugin HTTP requests sent again after a transient failure (connect errors, timeouts, 5xx, 429)",
+            retries.clone(),
+        );
         let stream = StreamMetrics::register(&mut registry);
         Metrics {
+            waits: parking_lot::Mutex::default(),
+            retries,
             stream,
             registry,
             calls,
@@ -365,6 +409,11 @@ impl Metrics {
     }
 
     /// Bars of one provider and timeframe that were written or quarantined.
+    /// Each provider's waits since start.
+    pub fn waits(&self) -> std::collections::BTreeMap<String, Waits> {
+        self.waits.lock().clone()
+    }
+
     pub fn bars(&self, provider: &str, timeframe: &str, written: u64, rejected: u64) {
         let labels = BarLabels {
             provider: provider.to_owned(),

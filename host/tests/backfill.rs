@@ -141,6 +141,18 @@ async fn a_spent_quota_stops_requests_across_restarts_and_says_until_when() {
         "the run says until when: {}",
         text(&out)
     );
+    // And what held the provider back.
+    let held = text(&out)
+        .lines()
+        .find(|l| l.starts_with("held back: "))
+        .map(str::to_owned);
+    assert!(
+        held.as_deref()
+            .is_some_and(|l| l.starts_with("held back: mockrest")
+                && l.contains("requests refused by its spent quota")),
+        "{}",
+        text(&out)
+    );
     let stored = db.rows("SELECT count(*) FROM bars").await;
     assert_eq!(
         stored,

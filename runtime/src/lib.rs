@@ -44,6 +44,9 @@ pub trait CallMetrics: Send + Sync {
     /// A request of `provider` was refused because a quota is spent (nothing counts it
     /// unless the implementation does).
     fn quota_refused(&self, _provider: &str) {}
+    /// A request of `provider` was sent `retries` more times after failing transiently
+    /// (nothing counts it unless the implementation does).
+    fn retried(&self, _provider: &str, _retries: u32) {}
 }
 
 /// Counts nothing: for tools (the replay harness, `plugin record`) that report otherwise.

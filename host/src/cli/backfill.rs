@@ -66,7 +66,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let host = Host::start(args.config.as_ref(), &args.store).await?;
     let config = host.registry.config();
     let job = job(&args, &config.jobs)?;
-    let bar = Bar::new();
+    let bar = Bar::new(host.metrics.clone());
     let validator = Validator::new(config.validation.clone());
     let summary = run_job(
         &host.job_context(),
@@ -78,6 +78,10 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     )
     .await;
     bar.finish();
+    let waits = waits_line(&host.metrics.waits());
+    if !waits.is_empty() {
+        eprintln!("held back: {waits}");
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
@@ -243,17 +247,47 @@ fn job(args: &BackfillArgs, jobs: &[JobConfig]) -> anyhow::Result<JobConfig> {
     Ok(job)
 }
 
-/// The progress bar: symbol-windows done, pages, bars, bar rate and ETA. Hidden when
-/// stderr is not a terminal.
+/// The progress bar: symbol-windows done, pages, bars, bar rate and ETA, and what held
+/// each provider back (rate-limit waits, retries, quota refusals), so a slow run explains
+/// itself. Hidden when stderr is not a terminal.
 struct Bar {
     bar: ProgressBar,
     started: Instant,
     pages: std::sync::atomic::AtomicU64,
     bars: std::sync::atomic::AtomicU64,
+    metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+/// "polygon waited 36 s for its rate limit (3 times), 2 retries" for each provider held back.
+pub fn waits_line(waits: &std::collections::BTreeMap<String, crate::metrics::Waits>) -> String {
+    waits
+        .iter()
+        .filter_map(|(provider, w)| {
+            let mut parts = Vec::new();
+            if w.rate_limit_waits > 0 {
+                parts.push(format!(
+                    "waited {} s for its rate limit ({} times)",
+                    w.rate_limit_waited.as_secs(),
+                    w.rate_limit_waits
+                ));
+            }
+            if w.retries > 0 {
+                parts.push(format!("{} retries", w.retries));
+            }
+            if w.quota_refused > 0 {
+                parts.push(format!(
+                    "{} requests refused by its spent quota",
+                    w.quota_refused
+                ));
+            }
+            (!parts.is_empty()).then(|| format!("{provider} {}", parts.join(", ")))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 impl Bar {
-    fn new() -> Self {
+    fn new(metrics: std::sync::Arc<crate::metrics::Metrics>) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
             ProgressStyle::with_template(
@@ -267,6 +301,7 @@ impl Bar {
             started: Instant::now(),
             pages: Default::default(),
             bars: Default::default(),
+            metrics,
         }
     }
 
@@ -286,13 +321,53 @@ impl Progress for Bar {
         let total = self.bars.fetch_add(bars, Relaxed) + bars;
         let secs = self.started.elapsed().as_secs_f64().max(0.001); // float-ok: display only
         // Display only: the rate is not data.
+        let waits = waits_line(&self.metrics.waits());
         self.bar.set_message(format!(
-            "{pages} pages, {total} bars ({:.0} bars/s)",
-            total as f64 / secs // float-ok: progress-bar rate, display only
+            "{pages} pages, {total} bars ({:.0} bars/s){}{waits}",
+            total as f64 / secs, // float-ok: progress-bar rate, display only
+            if waits.is_empty() { "" } else { "; " }
         ));
     }
 
     fn advance(&self, units: u64) {
         self.bar.inc(units);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Waits;
+
+    #[test]
+    fn a_slow_run_says_what_held_each_provider_back() {
+        let waits = |list: &[(&str, Waits)]| {
+            list.iter()
+                .map(|(p, w)| ((*p).to_owned(), w.clone()))
+                .collect::<std::collections::BTreeMap<_, _>>()
+        };
+        assert_eq!(waits_line(&waits(&[])), "");
+        assert_eq!(
+            waits_line(&waits(&[
+                (
+                    "alphavantage",
+                    Waits {
+                        quota_refused: 4,
+                        ..Waits::default()
+                    }
+                ),
+                ("binance", Waits::default()),
+                (
+                    "polygon",
+                    Waits {
+                        rate_limit_waits: 3,
+                        rate_limit_waited: Duration::from_millis(36_400),
+                        retries: 2,
+                        quota_refused: 0,
+                    }
+                ),
+            ])),
+            "alphavantage 4 requests refused by its spent quota; polygon waited 36 s for its rate limit (3 times), 2 retries"
+        );
     }
 }

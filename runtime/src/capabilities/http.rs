@@ -102,6 +102,9 @@ impl PluginCaps {
             self.metrics
                 .rate_limit_wait(&self.name, stats.rate_limit_wait);
         }
+        if stats.attempts > 1 {
+            self.metrics.retried(&self.name, stats.attempts - 1);
+        }
         match result {
             // A server may echo what it was sent (a key in the query, an Authorization
             // header): no response hands the plugin a secret value.
