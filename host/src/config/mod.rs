@@ -1241,6 +1241,46 @@ mod tests {
         }
     }
 
+    #[test]
+    fn alert_routes_are_checked() {
+        let route = |body: &str| format!("[[alerts]]\nname = \"ops\"\n{body}");
+        check(&route("url = \"http://127.0.0.1:9095/hook\"\n"), Ok(()));
+        check(
+            &route(
+                "url = \"http://127.0.0.1:9095/hook\"\nrules = [\"stale\", \"run_failed\"]\nrepeat_interval = \"1h\"\nquarantine_percent = 10\n",
+            ),
+            Ok(()),
+        );
+        check(
+            &route("url = \"ftp://x\"\n"),
+            Err(
+                "conf/plugins.toml:3: alerts[ops].url: \"ftp://x\" is not an http(s) URL like \"http://127.0.0.1:9095/hook\"",
+            ),
+        );
+        check(
+            &route("url = \"http://h/x\"\nrules = [\"stale\", \"sad\"]\n"),
+            Err(
+                "conf/plugins.toml:4: alerts[ops].rules: unknown rule \"sad\"; the rules are run_failed, stale, stream_down, store_unreachable, breaker_open, quota_exhausted, spool_growing, quarantine_rate",
+            ),
+        );
+        check(
+            &route("url = \"http://h/x\"\nrepeat_interval = \"0s\"\n"),
+            Err("conf/plugins.toml:4: alerts[ops].repeat_interval: must be longer than zero"),
+        );
+        check(
+            &route("url = \"http://h/x\"\nquarantine_percent = 101\n"),
+            Err("conf/plugins.toml:4: alerts[ops].quarantine_percent: must be between 0 and 100"),
+        );
+        check(
+            &format!(
+                "{}\n{}",
+                route("url = \"http://h/x\"\n"),
+                route("url = \"http://h/y\"\n")
+            ),
+            Err("conf/plugins.toml:5: alerts[ops]: an alert route of this name is already defined"),
+        );
+    }
+
     fn check_restart(old: &str, new: &str, expected: &[&str]) {
         let parse = |t: &str| {
             Config::parse(t, Path::new("conf/plugins.toml"))
@@ -1348,7 +1388,7 @@ mod tests {
         check(
             "[hots]\n",
             Err(
-                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `validation`",
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `alerts`, `validation`",
             ),
         );
     }
