@@ -54,6 +54,7 @@ pub mod actions;
 pub mod adjusted;
 pub mod admin;
 pub mod alerts;
+pub mod api;
 pub mod cli;
 pub mod config;
 pub mod export;

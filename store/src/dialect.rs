@@ -526,6 +526,29 @@ macro_rules! impl_store {
             ) -> Result<Vec<$crate::StoredInstrument>, $crate::StoreError> {
                 $crate::instruments::read(&self.pool, source).await
             }
+
+            async fn create_api_key(&self, key: &$crate::ApiKey) -> Result<(), $crate::StoreError> {
+                $crate::keys::create(&self.pool, key).await
+            }
+
+            async fn api_key_by_hash(
+                &self,
+                hash: &str,
+            ) -> Result<Option<$crate::ApiKey>, $crate::StoreError> {
+                $crate::keys::by_hash(&self.pool, hash).await
+            }
+
+            async fn api_keys(&self) -> Result<Vec<$crate::ApiKey>, $crate::StoreError> {
+                $crate::keys::all(&self.pool).await
+            }
+
+            async fn revoke_api_key(
+                &self,
+                name: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<bool, $crate::StoreError> {
+                $crate::keys::revoke(&self.pool, name, at).await
+            }
         }
     };
 }

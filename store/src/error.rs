@@ -20,6 +20,9 @@ pub enum StoreError {
     },
     #[error("migration: {0}")]
     Migrate(sqlx::migrate::MigrateError),
+    /// The write would replace something that must stay (a key's name).
+    #[error("{0}")]
+    Conflict(String),
     /// A stored value does not read back as its type: the database was edited by hand or
     /// by a newer mdhost.
     #[error("stored value {value:?} in {column} is not valid: {reason}")]

@@ -26,6 +26,7 @@ mod error;
 mod gaps;
 mod instruments;
 mod keyed;
+mod keys;
 mod migrate;
 mod observation;
 mod postgres;
@@ -256,6 +257,19 @@ pub trait Store: Send + Sync {
 
     /// The newest quarantined observations and instruments first.
     async fn quarantined_records(&self, limit: u32) -> Result<Vec<QuarantinedRecord>, StoreError>;
+
+    /// Stores a new key of the read API (its hash, never the key); a name already used,
+    /// even by a revoked key, is refused.
+    async fn create_api_key(&self, key: &ApiKey) -> Result<(), StoreError>;
+
+    /// The key whose SHA-256 is `hash`, revoked or not.
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
+
+    /// Every key, revoked ones included, by name.
+    async fn api_keys(&self) -> Result<Vec<ApiKey>, StoreError>;
+
+    /// Revokes key `name` as of `at`; false when there is no such unrevoked key.
+    async fn revoke_api_key(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
 
     /// Writes waiting in a local spool for the store to come back (none for a store
     /// without one).

@@ -61,6 +61,11 @@ const POSTGRES: Embedded = &[
         "bar adjustment",
         include_str!("../../migrations/postgres/0010_bar_adjustment.sql"),
     ),
+    (
+        11,
+        "api keys",
+        include_str!("../../migrations/postgres/0011_api_keys.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -108,6 +113,11 @@ const SQLITE: Embedded = &[
         9,
         "bar adjustment",
         include_str!("../../migrations/sqlite/0009_bar_adjustment.sql"),
+    ),
+    (
+        10,
+        "api keys",
+        include_str!("../../migrations/sqlite/0010_api_keys.sql"),
     ),
 ];
 

@@ -452,6 +452,23 @@ impl Store for Resilient {
         self.read(|| self.inner.quota_usage(since)).await
     }
 
+    // Keys are not spooled: an operator creating or revoking one must see that it worked.
+    async fn create_api_key(&self, key: &crate::ApiKey) -> Result<(), StoreError> {
+        self.inner.create_api_key(key).await
+    }
+
+    async fn api_key_by_hash(&self, hash: &str) -> Result<Option<crate::ApiKey>, StoreError> {
+        self.read(|| self.inner.api_key_by_hash(hash)).await
+    }
+
+    async fn api_keys(&self) -> Result<Vec<crate::ApiKey>, StoreError> {
+        self.read(|| self.inner.api_keys()).await
+    }
+
+    async fn revoke_api_key(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError> {
+        self.inner.revoke_api_key(name, at).await
+    }
+
     // Gap bookkeeping is not spooled: a gap not recorded during an outage is still
     // recovered by the running stream, and one not forgotten is recovered once more
     // (harmlessly) at the next start.

@@ -105,6 +105,7 @@ macro_rules! both {
 
 mod actions;
 mod instruments;
+mod keys;
 mod quotas;
 mod records;
 mod series;

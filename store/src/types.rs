@@ -720,3 +720,16 @@ pub struct QuarantinedRecord {
     pub plugin_version: String,
     pub received_at: DateTime<Utc>,
 }
+
+/// A key of the read API as stored: its SHA-256 (hex), never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub name: String,
+    pub hash: String,
+    /// `admin`, or `read:` and comma-separated symbol patterns (`AAPL`, `BTC/*`, `*`).
+    pub scope: String,
+    /// Requests it may make per minute.
+    pub per_minute: u32,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}

@@ -25,6 +25,8 @@ pub enum BarsFormat {
     #[default]
     Json,
     Csv,
+    /// One JSON bar per line, sent as it is written: for large ranges.
+    Ndjson,
 }
 
 /// The parameters of `/bars` as given (fields private: [`BarsQuery`] is what is served).
@@ -95,7 +97,7 @@ fn explain(rejection: &QueryRejection) -> String {
 impl BarsQuery {
     /// Checks what the types cannot: a non-empty symbol, `from` and `to` as
     /// `mdhost bars --from/--to` take them, and a range that is not empty.
-    fn new(p: BarsParams) -> Result<Self, ApiError> {
+    pub fn new(p: BarsParams) -> Result<Self, ApiError> {
         if p.symbol.is_empty() {
             return Err(bad("parameter `symbol` is empty".into()));
         }
@@ -142,8 +144,15 @@ pub(super) async fn bars(
     State(s): State<AdminState>,
     StrictQuery(params): StrictQuery<BarsParams>,
 ) -> Result<Response, ApiError> {
-    let q = BarsQuery::new(params)?;
-    let bars = crate::adjusted::bars(&*s.store, &q.symbol, q.timeframe, q.from, q.to, q.adjust)
+    answer_bars(&*s.store, &BarsQuery::new(params)?).await
+}
+
+/// The bars `q` asks for, in its format: shared by `/bars` and the read API's `/v1/bars`.
+pub async fn answer_bars(
+    store: &dyn crate::store::Store,
+    q: &BarsQuery,
+) -> Result<Response, ApiError> {
+    let bars = crate::adjusted::bars(store, &q.symbol, q.timeframe, q.from, q.to, q.adjust)
         .await
         .map_err(|e| match e {
             crate::adjusted::ReadError::Store(e) => ApiError::store("reading bars", e),
@@ -159,6 +168,15 @@ pub(super) async fn bars(
             crate::export::stored_bars_csv(&mut csv, &bars)
                 .map_err(|e| ApiError::internal("writing bars as CSV", e))?;
             ([(CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response()
+        }
+        BarsFormat::Ndjson => {
+            let lines = bars.into_iter().map(|b| {
+                let mut line = serde_json::to_vec(&b).unwrap_or_default();
+                line.push(b'\n');
+                Ok::<_, std::convert::Infallible>(line)
+            });
+            let body = axum::body::Body::from_stream(futures_util::stream::iter(lines));
+            ([(CONTENT_TYPE, "application/x-ndjson")], body).into_response()
         }
     })
 }

@@ -19,8 +19,8 @@
 //! | `GET /alerts`         | the alerts firing, and those ended but not yet sent resolved |
 //! | `GET /bars?symbol=&timeframe=&from=&to=&format=json\|csv` | one series' bars |
 
-mod bars;
-mod error;
+pub(crate) mod bars;
+pub(crate) mod error;
 mod routes;
 mod status;
 

@@ -5,6 +5,7 @@ mod backfill;
 #[cfg(feature = "harness")]
 mod harness;
 mod ingest;
+mod keys;
 mod output;
 mod plugin;
 mod run;
@@ -75,6 +76,8 @@ pub enum Command {
     /// Show each provider's request quotas: used and left in this UTC day or month, and
     /// until when a spent one refuses requests.
     Quotas(store::QuotasArgs),
+    /// Create, list and revoke the read API's keys (`[host] api_addr` turns the API on).
+    Keys(keys::KeysArgs),
 }
 
 /// `--config`: an explicit file must exist; without one, `./plugins.toml` is used when
@@ -141,6 +144,7 @@ pub fn main() -> ExitCode {
             Command::Freshness(args) => store::freshness(args).await,
             Command::Quarantine(args) => store::quarantine(args).await,
             Command::Quotas(args) => store::quotas(args).await,
+            Command::Keys(args) => keys::run(args).await,
         }
     });
     match result {

@@ -89,6 +89,21 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let stop_admin = tokio_util::sync::CancellationToken::new();
+    // The read API, when `[host] api_addr` turns it on, on its own listener.
+    let api = match config.host.api_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
+                format!("cannot listen on {addr} for the read API ([host] api_addr)")
+            })?;
+            tracing::info!(api = %listener.local_addr()?, "read API listening");
+            Some(tokio::spawn(crate::api::serve(
+                listener,
+                crate::api::ApiState::new(host.store.clone()),
+                stop_admin.clone().cancelled_owned(),
+            )))
+        }
+        None => None,
+    };
     let server = tokio::spawn(admin::serve(
         listener,
         state,
@@ -112,6 +127,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let _ = alert_task.await;
     // The admin API answers until the jobs are done, so /jobs shows the shutdown.
     stop_admin.cancel();
+    if let Some(api) = api {
+        let _ = api.await;
+    }
     match server.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => tracing::warn!(error = %e, "admin API stopped with an error"),

@@ -94,6 +94,7 @@ struct RawHost {
     plugins_dir: Option<PathBuf>,
     cache_dir: Option<PathBuf>,
     admin_addr: Option<Spanned<String>>,
+    api_addr: Option<Spanned<String>>,
     store: Option<Spanned<String>>,
     #[serde(default)]
     connect_to: BTreeMap<String, Spanned<String>>,
@@ -155,6 +156,8 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     /// Where the admin API listens.
     pub admin_addr: std::net::SocketAddr,
+    /// Where the read API listens, if it is on.
+    pub api_addr: Option<std::net::SocketAddr>,
     /// The store URL; `$MDHOST_DATABASE_URL` overrides it, and without either the
     /// embedded SQLite default is used.
     pub store: Option<StoreUrl>,
@@ -187,6 +190,9 @@ impl HostConfig {
         }
         if self.admin_addr != new.admin_addr {
             changed.push("admin_addr");
+        }
+        if self.api_addr != new.api_addr {
+            changed.push("api_addr");
         }
         if self.store != new.store {
             changed.push("store");
@@ -319,6 +325,7 @@ impl Config {
                 plugins_dir: PathBuf::from("plugins"),
                 cache_dir: None,
                 admin_addr: DEFAULT_ADMIN_ADDR.parse().expect("valid default"),
+                api_addr: None,
                 store: None,
                 connect_to: BTreeMap::new(),
                 ca_file: None,
@@ -367,6 +374,16 @@ impl Config {
             },
             None => DEFAULT_ADMIN_ADDR.parse().expect("valid default"),
         };
+        let api_addr = match raw.host.api_addr {
+            Some(a) => match a.get_ref().parse() {
+                Ok(addr) => Some(addr),
+                Err(_) => {
+                    let msg = format!("{:?} is not an address like \"0.0.0.0:9465\"", a.get_ref());
+                    return src.err(a.span(), "host.api_addr".into(), msg);
+                }
+            },
+            None => None,
+        };
         let store = match raw.host.store {
             Some(s) => match StoreUrl::parse(s.get_ref()) {
                 Ok(u) => Some(u),
@@ -399,6 +416,7 @@ impl Config {
         };
         let host = HostConfig {
             ca_file,
+            api_addr,
             plugins_dir: resolve(
                 raw.host
                     .plugins_dir
