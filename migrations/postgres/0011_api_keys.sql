@@ -5,7 +5,7 @@ CREATE TABLE api_keys (
     name            TEXT        PRIMARY KEY,
     hash            TEXT        NOT NULL UNIQUE,
     scope           TEXT        NOT NULL,
-    per_minute      INTEGER     NOT NULL,
+    per_minute      BIGINT      NOT NULL,
     created_at      TIMESTAMPTZ NOT NULL,
     revoked_at      TIMESTAMPTZ
 );

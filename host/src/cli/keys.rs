@@ -20,8 +20,11 @@ pub struct KeysArgs {
     /// is given. Default: ./plugins.toml, when it exists.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
-    #[command(flatten)]
-    pub store: StoreArg,
+    /// Store URL: postgres://user@host/db, sqlite:path, or a file path for SQLite.
+    /// Default: $MDHOST_DATABASE_URL, else `[host] store` of the configuration, else
+    /// sqlite://data/mdhost.db.
+    #[arg(long = "store", value_name = "URL", global = true)]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,7 +51,8 @@ pub enum KeysCommand {
 }
 
 pub async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
-    let (_, store) = args.store.open(args.config.as_ref()).await?;
+    let store_arg = StoreArg { url: args.store };
+    let (_, store) = store_arg.open(args.config.as_ref()).await?;
     match args.command {
         KeysCommand::Create {
             name,
