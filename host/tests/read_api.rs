@@ -168,6 +168,52 @@ async fn keys_guard_what_each_consumer_reads() {
     assert!((1..=60).contains(&wait), "{wait}");
     assert_eq!(code(&json(r).await), "rate_limited");
 
+    // Actions, series and quality events, each checked against the key's scope (a series
+    // id is read like a symbol); all quality events need an admin key.
+    let research = key(&*store, "research", "read:AAPL,GDP", 100).await;
+    let mut revised = day_bar("AAPL", "2024-01-03", 184);
+    revised.close = Decimal::new(18425, 2);
+    store
+        .write(&WriteBatch {
+            source: Source {
+                provider: "yahoo".into(),
+                version: "0.1.0".into(),
+            },
+            asset_classes: BTreeMap::new(),
+            adjusted: BTreeMap::new(),
+            bars: vec![revised],
+            rejected: vec![],
+            events: vec![],
+            checkpoint: None,
+            coverage: vec![],
+            received_at: t("2024-01-05T00:00:00Z"),
+        })
+        .await
+        .unwrap();
+    let status = |path: &'static str, key: String| {
+        let r = get(path, Some(&key));
+        async move { r.await.unwrap().status().as_u16() }
+    };
+    assert_eq!(
+        status("/v1/actions?symbol=AAPL", research.clone()).await,
+        200
+    );
+    assert_eq!(
+        status("/v1/actions?symbol=MSFT", research.clone()).await,
+        403
+    );
+    assert_eq!(status("/v1/series/GDP", research.clone()).await, 200);
+    assert_eq!(status("/v1/series/CPI", research.clone()).await, 403);
+    assert_eq!(status("/v1/quality", research.clone()).await, 403);
+    let r = get("/v1/quality?symbol=AAPL", Some(&research))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let events = json(r).await;
+    assert_eq!(events["events"][0]["kind"], "revision", "{events}");
+    assert_eq!(events["events"].as_array().unwrap().len(), 1);
+    assert_eq!(status("/v1/quality", admin.clone()).await, 200);
+
     // Revoked while in use: refused from the next request on.
     assert_eq!(get("/v1/runs", Some(&admin)).await.unwrap().status(), 200);
     assert!(store.revoke_api_key("ops", Utc::now()).await.unwrap());

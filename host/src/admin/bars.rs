@@ -207,15 +207,30 @@ pub struct ActionsParams {
     to: Option<chrono::NaiveDate>,
 }
 
+impl ActionsParams {
+    /// The symbol asked for.
+    pub fn symbol(&self) -> &str {
+        &self.symbol
+    }
+}
+
 pub(super) async fn actions(
     State(s): State<AdminState>,
     StrictQuery(p): StrictQuery<ActionsParams>,
+) -> Result<Response, ApiError> {
+    answer_actions(&*s.store, &p).await
+}
+
+/// One symbol's stored actions: shared by `/actions` and the read API's `/v1/actions`.
+pub async fn answer_actions(
+    store: &dyn crate::store::Store,
+    p: &ActionsParams,
 ) -> Result<Response, ApiError> {
     if p.symbol.is_empty() {
         return Err(bad("parameter `symbol` is empty".into()));
     }
     let (from, to) = day_range(p.from, p.to)?;
-    let report = crate::export::stored_actions(&*s.store, &p.symbol, from, to)
+    let report = crate::export::stored_actions(store, &p.symbol, from, to)
         .await
         .map_err(|e| ApiError::store("reading corporate actions", e))?;
     Ok(Json(report).into_response())
@@ -236,8 +251,17 @@ pub(super) async fn series(
     axum::extract::Path(id): axum::extract::Path<String>,
     StrictQuery(p): StrictQuery<SeriesParams>,
 ) -> Result<Response, ApiError> {
+    answer_series(&*s.store, &id, &p).await
+}
+
+/// A series' observations and description: shared by `/series/{id}` and `/v1/series/{id}`.
+pub async fn answer_series(
+    store: &dyn crate::store::Store,
+    id: &str,
+    p: &SeriesParams,
+) -> Result<Response, ApiError> {
     let (from, to) = day_range(p.from, p.to)?;
-    let report = crate::export::stored_series(&*s.store, &id, from, to, p.as_of)
+    let report = crate::export::stored_series(store, id, from, to, p.as_of)
         .await
         .map_err(|e| ApiError::store("reading observations", e))?;
     Ok(Json(report).into_response())

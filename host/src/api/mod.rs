@@ -7,6 +7,9 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /v1/bars?symbol=&timeframe=&from=&to=&format=json\|csv\|ndjson&adjust=&as_of=` | one series' bars |
+//! | `GET /v1/actions?symbol=&from=&to=` | one symbol's stored splits and dividends |
+//! | `GET /v1/series/{id}?from=&to=&as_of=` | an economic series (its id read as a symbol) |
+//! | `GET /v1/quality?symbol=&kind=&limit=` | quality events of one symbol (all: admin keys) |
 //! | `GET /v1/runs?limit=` | the newest job runs (admin keys) |
 //! | `GET /v1/openapi.json` | this API's OpenAPI description (no key needed) |
 
@@ -24,7 +27,10 @@ use parking_lot::Mutex;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::admin::bars::{BarsParams, BarsQuery, StrictQuery, answer_bars};
+use crate::admin::bars::{
+    ActionsParams, BarsParams, BarsQuery, SeriesParams, StrictQuery, answer_actions, answer_bars,
+    answer_series,
+};
 use crate::admin::error::ApiError;
 use crate::store::{ApiKey, Store};
 use keys::{RateLimits, Scope};
@@ -92,6 +98,9 @@ impl ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/bars", get(bars))
+        .route("/v1/actions", get(actions))
+        .route("/v1/series/{id}", get(series))
+        .route("/v1/quality", get(quality))
         .route("/v1/runs", get(runs))
         .route("/v1/openapi.json", get(openapi))
         .with_state(state)
@@ -116,6 +125,60 @@ async fn bars(
     let q = BarsQuery::new(params)?;
     s.authorize(&headers, Some(&q.symbol)).await?;
     answer_bars(&*s.store, &q).await
+}
+
+async fn actions(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    StrictQuery(p): StrictQuery<ActionsParams>,
+) -> Result<Response, ApiError> {
+    s.authorize(&headers, Some(p.symbol())).await?;
+    answer_actions(&*s.store, &p).await
+}
+
+/// A series id is read like a symbol: `read:GDP,CPI*` covers those series.
+async fn series(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    StrictQuery(p): StrictQuery<SeriesParams>,
+) -> Result<Response, ApiError> {
+    s.authorize(&headers, Some(&id)).await?;
+    answer_series(&*s.store, &id, &p).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QualityParams {
+    /// One symbol's events; without it, every symbol's (admin keys).
+    symbol: Option<String>,
+    /// `revision`, `disagreement`, `gap`, … (all when absent).
+    kind: Option<String>,
+    limit: Option<u32>,
+}
+
+/// The newest quality events (revisions, source disagreements, gaps), of one symbol.
+async fn quality(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    StrictQuery(p): StrictQuery<QualityParams>,
+) -> Result<Response, ApiError> {
+    s.authorize(&headers, p.symbol.as_deref()).await?;
+    let limit = p.limit.unwrap_or(100).min(1000);
+    // Read generously, then keep the symbol's: events are few per symbol.
+    let events: Vec<_> = s
+        .store
+        .events(
+            p.kind.as_deref(),
+            if p.symbol.is_some() { 10_000 } else { limit },
+        )
+        .await
+        .map_err(|e| ApiError::store("reading quality events", e))?
+        .into_iter()
+        .filter(|e| p.symbol.as_ref().is_none_or(|sym| &e.symbol == sym))
+        .take(limit as usize)
+        .collect();
+    Ok(Json(json!({ "events": events })).into_response())
 }
 
 #[derive(Deserialize)]
@@ -168,6 +231,24 @@ async fn openapi() -> Json<serde_json::Value> {
                     param("as_of", false, "with adjust: actions up to this date"),
                 ],
                 "responses": with_failures(json!({"200": {"description": "the bars"}}), &failures),
+            }},
+            "/v1/actions": {"get": {
+                "summary": "One symbol's stored splits and dividends, each source's own",
+                "parameters": [param("symbol", true, "canonical symbol"), param("from", false, "first ex-date"), param("to", false, "last ex-date")],
+                "responses": with_failures(json!({"200": {"description": "the actions"}}), &failures),
+            }},
+            "/v1/series/{id}": {"get": {
+                "summary": "An economic series' observations (a vintage with as_of)",
+                "parameters": [
+                    {"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                    param("from", false, "first date"), param("to", false, "last date"), param("as_of", false, "the vintage valid that day"),
+                ],
+                "responses": with_failures(json!({"200": {"description": "the observations and the series' description"}}), &failures),
+            }},
+            "/v1/quality": {"get": {
+                "summary": "Quality events: revisions, source disagreements, gaps",
+                "parameters": [param("symbol", false, "one symbol's (all: admin keys)"), param("kind", false, "one kind"), param("limit", false, "at most this many (100; up to 1000)")],
+                "responses": with_failures(json!({"200": {"description": "the events, newest first"}}), &failures),
             }},
             "/v1/runs": {"get": {
                 "summary": "The newest job runs (admin keys)",
