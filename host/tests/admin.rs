@@ -745,7 +745,7 @@ async fn errors_have_one_json_shape() {
             400,
             error(
                 "bad_request",
-                "parameter `format`: unknown variant `xml`, expected `json` or `csv`",
+                "parameter `format`: unknown variant `xml`, expected one of `json`, `csv`, `ndjson`",
             ),
         ),
         (

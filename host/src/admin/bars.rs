@@ -372,7 +372,7 @@ mod tests {
         .await;
         check(
             "symbol=AAPL&timeframe=1d&format=xml",
-            Err("parameter `format`: unknown variant `xml`, expected `json` or `csv`"),
+            Err("parameter `format`: unknown variant `xml`, expected one of `json`, `csv`, `ndjson`"),
         )
         .await;
         check(
