@@ -213,6 +213,45 @@ async fn keys_guard_what_each_consumer_reads() {
     assert_eq!(events["events"][0]["kind"], "revision", "{events}");
     assert_eq!(events["events"].as_array().unwrap().len(), 1);
     assert_eq!(status("/v1/quality", admin.clone()).await, 200);
+    // The newest bar of many symbols at once, within the key's scope.
+    let r = get("/v1/latest?symbols=AAPL,MSFT&timeframe=1d", Some(&admin))
+        .await
+        .unwrap();
+    let latest = json(r).await;
+    let got: Vec<(String, String)> = latest["bars"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["symbol"].as_str().unwrap().to_owned(),
+                b["start"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("AAPL".to_owned(), "2024-01-03T00:00:00Z".to_owned()),
+            ("MSFT".to_owned(), "2024-01-02T00:00:00Z".to_owned())
+        ]
+    );
+    assert_eq!(
+        status(
+            "/v1/latest?symbols=AAPL,MSFT&timeframe=1d",
+            research.clone()
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        status("/v1/latest?symbols=AAPL&timeframe=1d", research.clone()).await,
+        200
+    );
+    assert_eq!(
+        status("/v1/latest?symbols=&timeframe=1d", research.clone()).await,
+        400
+    );
 
     // Revoked while in use: refused from the next request on.
     assert_eq!(get("/v1/runs", Some(&admin)).await.unwrap().status(), 200);

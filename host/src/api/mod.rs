@@ -7,6 +7,7 @@
 //! | route | answer |
 //! |---|---|
 //! | `GET /v1/bars?symbol=&timeframe=&from=&to=&format=json\|csv\|ndjson&adjust=&as_of=` | one series' bars |
+//! | `GET /v1/latest?symbols=A,B&timeframe=` | the newest stored bar of each symbol |
 //! | `GET /v1/actions?symbol=&from=&to=` | one symbol's stored splits and dividends |
 //! | `GET /v1/series/{id}?from=&to=&as_of=` | an economic series (its id read as a symbol) |
 //! | `GET /v1/quality?symbol=&kind=&limit=` | quality events of one symbol (all: admin keys) |
@@ -98,6 +99,7 @@ impl ApiState {
 pub fn router(state: ApiState) -> Router {
     Router::new()
         .route("/v1/bars", get(bars))
+        .route("/v1/latest", get(latest))
         .route("/v1/actions", get(actions))
         .route("/v1/series/{id}", get(series))
         .route("/v1/quality", get(quality))
@@ -125,6 +127,49 @@ async fn bars(
     let q = BarsQuery::new(params)?;
     s.authorize(&headers, Some(&q.symbol)).await?;
     answer_bars(&*s.store, &q).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatestParams {
+    /// Comma-separated canonical symbols, each within the key's scope.
+    symbols: String,
+    timeframe: crate::domain::Timeframe,
+}
+
+/// The newest stored bar of each of many symbols: one request for a watch list. A symbol
+/// with no bar is absent from the answer; one outside the key's scope refuses the request.
+async fn latest(
+    State(s): State<ApiState>,
+    headers: HeaderMap,
+    StrictQuery(p): StrictQuery<LatestParams>,
+) -> Result<Response, ApiError> {
+    let symbols: Vec<&str> = p
+        .symbols
+        .split(',')
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+        .collect();
+    if symbols.is_empty() || symbols.len() > 500 {
+        return Err(ApiError::BadRequest(
+            "parameter `symbols`: one to 500 comma-separated symbols".into(),
+        ));
+    }
+    let key = s.authorize(&headers, Some(symbols[0])).await?;
+    let scope =
+        Scope::parse(&key.scope).map_err(|e| ApiError::internal("reading a key's scope", e))?;
+    if let Some(out) = symbols.iter().find(|sym| !scope.allows(sym)) {
+        return Err(ApiError::Forbidden(format!("this key may not read {out}")));
+    }
+    let bars: Vec<_> = s
+        .store
+        .latest_bars(Some(p.timeframe))
+        .await
+        .map_err(|e| ApiError::store("reading the latest bars", e))?
+        .into_iter()
+        .filter(|b| symbols.contains(&b.bar.symbol.as_str()))
+        .collect();
+    Ok(Json(json!({ "bars": bars })).into_response())
 }
 
 async fn actions(
@@ -231,6 +276,11 @@ async fn openapi() -> Json<serde_json::Value> {
                     param("as_of", false, "with adjust: actions up to this date"),
                 ],
                 "responses": with_failures(json!({"200": {"description": "the bars"}}), &failures),
+            }},
+            "/v1/latest": {"get": {
+                "summary": "The newest stored bar of each symbol",
+                "parameters": [param("symbols", true, "comma-separated canonical symbols (up to 500)"), param("timeframe", true, "1m, 1h, 1d, …")],
+                "responses": with_failures(json!({"200": {"description": "the bars; a symbol without one is absent"}}), &failures),
             }},
             "/v1/actions": {"get": {
                 "summary": "One symbol's stored splits and dividends, each source's own",
