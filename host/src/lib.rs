@@ -62,6 +62,7 @@ pub mod failover;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod publish;
 pub mod quotas;
 pub mod reload;
 pub mod stream;

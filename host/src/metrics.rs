@@ -56,6 +56,11 @@ struct OutcomeLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct KindLabels {
+    kind: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct StreamLabels {
     stream: String,
 }
@@ -132,6 +137,9 @@ pub struct Metrics {
     reloads: Family<OutcomeLabels, Counter>,
     log_dropped: Family<ProviderLabels, Counter>,
     quota_refused: Family<ProviderLabels, Counter>,
+    published: Family<KindLabels, Counter>,
+    publish_failures: Counter,
+    outbox_backlog: Gauge,
     stream: StreamMetrics,
 }
 
@@ -389,8 +397,29 @@ impl Metrics {
             "Plugin HTTP requests sent again after a transient failure (connect errors, timeouts, 5xx, 429)",
             retries.clone(),
         );
+        let published = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "mdhost_published",
+            "Stored rows published to NATS JetStream and acknowledged, by kind",
+            published.clone(),
+        );
+        let publish_failures = Counter::default();
+        registry.register(
+            "mdhost_publish_failures",
+            "Relay steps that failed (NATS or the store unreachable); the outbox keeps what was not published",
+            publish_failures.clone(),
+        );
+        let outbox_backlog = Gauge::default();
+        registry.register(
+            "mdhost_outbox_backlog",
+            "Outbox entries waiting to be published",
+            outbox_backlog.clone(),
+        );
         let stream = StreamMetrics::register(&mut registry);
         Metrics {
+            published,
+            publish_failures,
+            outbox_backlog,
             waits: parking_lot::Mutex::default(),
             retries,
             stream,
@@ -421,6 +450,22 @@ impl Metrics {
         };
         self.bars_written.get_or_create(&labels).inc_by(written);
         self.bars_rejected.get_or_create(&labels).inc_by(rejected);
+    }
+
+    /// One row of `kind` published and acknowledged.
+    pub fn published(&self, kind: &'static str) {
+        self.published.get_or_create(&KindLabels { kind }).inc();
+    }
+
+    /// A relay step that failed.
+    pub fn publish_failed(&self) {
+        self.publish_failures.inc();
+    }
+
+    /// Entries waiting in the outbox.
+    pub fn outbox_backlog(&self, n: u64) {
+        self.outbox_backlog
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// A finished run of `job` with its status (`ok`, `partial`, `failed`).

@@ -5,7 +5,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use common::mock_provider::{self, MockConfig};
@@ -14,24 +14,7 @@ use common::pg::{PgDb, wait_for_bars};
 const SYMBOLS: &str = "BTC/USD,ETH/USD,SOL/USD,ADA/USD";
 
 fn backfill(dir: &Path, store: &str) -> Command {
-    let mut cmd = common::service::mdhost(dir, "backfill");
-    cmd.args([
-        "--store",
-        store,
-        "--provider",
-        "mockrest",
-        "--symbols",
-        SYMBOLS,
-        "--timeframe",
-        "1m",
-        "--from",
-        "2023-11-01",
-        "--to",
-        "2023-11-02",
-    ])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    cmd
+    common::service::mock_backfill(dir, store, SYMBOLS, "2023-11-01", "2023-11-02")
 }
 
 fn run_to_end(dir: &Path, store: &str) {

@@ -8,7 +8,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -29,21 +29,14 @@ fn backfill(dir: &Path, store: &str, symbols: &str, days: i64) -> Command {
             .format("%Y-%m-%d")
             .to_string()
     };
-    let mut cmd = common::service::mdhost(dir, "backfill");
-    cmd.args([
-        "--store",
-        store,
-        "--provider",
-        "mockrest",
-        "--symbols",
-        symbols,
-    ])
-    .args(["--timeframe", "1m", "--from", &day(FROM)])
     // --to is a date whose whole day is included.
-    .args(["--to", &day(FROM + (days - 1) * DAY)])
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped());
-    cmd
+    common::service::mock_backfill(
+        dir,
+        store,
+        symbols,
+        &day(FROM),
+        &day(FROM + (days - 1) * DAY),
+    )
 }
 
 fn describe(out: &Output) -> String {

@@ -66,6 +66,11 @@ const POSTGRES: Embedded = &[
         "api keys",
         include_str!("../../migrations/postgres/0011_api_keys.sql"),
     ),
+    (
+        12,
+        "outbox",
+        include_str!("../../migrations/postgres/0012_outbox.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[

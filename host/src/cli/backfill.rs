@@ -68,6 +68,15 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let job = job(&args, &config.jobs)?;
     let bar = Bar::new(host.metrics.clone());
     let validator = Validator::new(config.validation.clone());
+    // With `[publish]`, pages are published while the backfill runs, not only after.
+    let stop_relay = CancellationToken::new();
+    let relay = crate::publish::Relay::start(
+        host.outbox.as_ref(),
+        config.host.publish.as_ref(),
+        &host.metrics,
+        &stop_relay,
+    )
+    .await?;
     let summary = run_job(
         &host.job_context(),
         &job,
@@ -78,6 +87,11 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     )
     .await;
     bar.finish();
+    if let Some((relay, task)) = relay {
+        stop_relay.cancel();
+        let _ = task.await;
+        publish_rest(&relay).await;
+    }
     let waits = waits_line(&host.metrics.waits());
     if !waits.is_empty() {
         eprintln!("held back: {waits}");
@@ -103,6 +117,18 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
             ExitCode::FAILURE
         }
     })
+}
+
+/// Publishes what the outbox still holds, waiting up to a minute for NATS; what is left
+/// stays in the outbox for `mdhost run` to publish, and is said.
+async fn publish_rest(relay: &crate::publish::Relay) {
+    match relay.drain(Duration::from_secs(60)).await {
+        Ok(0) => {}
+        Ok(left) => eprintln!(
+            "published: {left} stored rows wait in the outbox (NATS unreachable); `mdhost run` publishes them"
+        ),
+        Err(e) => eprintln!("published: not all; the outbox keeps the rest ({e:#})"),
+    }
 }
 
 /// The command line that started this process, to run again.

@@ -89,6 +89,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
     };
     let stop_admin = tokio_util::sync::CancellationToken::new();
+    let stop_relay = tokio_util::sync::CancellationToken::new();
+    let relay = crate::publish::Relay::start(
+        host.outbox.as_ref(),
+        config.host.publish.as_ref(),
+        &host.metrics,
+        &stop_relay,
+    )
+    .await?;
     // The read API, when `[host] api_addr` turns it on, on its own listener.
     let api = match config.host.api_addr {
         Some(addr) => {
@@ -123,6 +131,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (jobs_clean, streams_clean) =
         tokio::join!(scheduler.shutdown(args.grace), streams.shutdown(args.grace));
     let clean = jobs_clean && streams_clean;
+    // What the last pages wrote is published before the process ends, if NATS allows.
+    if let Some((relay, task)) = relay {
+        stop_relay.cancel();
+        let _ = task.await;
+        match relay.drain(Duration::from_secs(5)).await {
+            Ok(0) => {}
+            Ok(left) => tracing::warn!(
+                left,
+                "outbox entries left unpublished; the next start publishes them"
+            ),
+            Err(e) => tracing::warn!(error = %e, "outbox not drained; the next start publishes it"),
+        }
+    }
     stop_alerts.cancel();
     let _ = alert_task.await;
     // The admin API answers until the jobs are done, so /jobs shows the shutdown.

@@ -23,6 +23,8 @@ pub(crate) struct Host {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
+    /// The store's outbox, when `[publish]` is on.
+    pub outbox: Option<Arc<crate::store::PgStore>>,
 }
 
 impl Host {
@@ -44,7 +46,11 @@ impl Host {
         let store = super::store::open_for_writing(&store_url).await?;
         registry.set_quota_ledger(Arc::new(crate::quotas::StoreLedger(store.clone())));
         let metrics = registry.metrics().clone();
+        // Before any run writes: the outbox triggers on (or off) to match `[publish]`.
+        let outbox =
+            crate::publish::prepare(&store_url, registry.config().host.publish.as_ref()).await?;
         Ok(Host {
+            outbox,
             config_file,
             store_url,
             store,

@@ -20,10 +20,12 @@ use crate::store::StoreUrl;
 use crate::validate::Policies;
 
 mod alerts;
+mod publish;
 mod schedule;
 mod selection;
 mod streams;
 pub use alerts::AlertRoute;
+pub use publish::{DEFAULT_STREAM, PublishConfig};
 pub use selection::Selection;
 pub use streams::StreamConfig;
 
@@ -64,6 +66,8 @@ struct RawConfig {
     streams: Vec<Spanned<streams::RawStream>>,
     #[serde(default)]
     alerts: Vec<Spanned<alerts::RawAlert>>,
+    /// `[publish]`: stored rows also published to NATS JetStream.
+    publish: Option<publish::RawPublish>,
     /// Validation policies per asset class and per instrument (see `validate::policy`).
     #[serde(default)]
     validation: Policies,
@@ -169,6 +173,8 @@ pub struct HostConfig {
     /// corporate proxy's, a private provider's): the file and its PEM text, read and
     /// checked at load.
     pub ca_file: Option<(PathBuf, Vec<u8>)>,
+    /// `[publish]`, if on: stored rows also published to NATS JetStream.
+    pub publish: Option<PublishConfig>,
 }
 
 impl HostConfig {
@@ -177,31 +183,34 @@ impl HostConfig {
         self.ca_file.as_ref().map(|(_, pem)| pem.as_slice())
     }
 
-    /// The `[host]` keys that differ between `self` (running) and `new` (just loaded).
-    /// None of them is applied to a running service: the watcher, the store, the HTTP
-    /// transport and the admin listener are built once at start.
+    /// The `[host]` keys (and `[publish]`) that differ between `self` (running) and `new`
+    /// (just loaded). None of them is applied to a running service: the watcher, the
+    /// store, the HTTP transport, the listeners and the relay are built once at start.
     pub fn needs_restart(&self, new: &HostConfig) -> Vec<&'static str> {
         let mut changed = Vec::new();
         if self.plugins_dir != new.plugins_dir {
-            changed.push("plugins_dir");
+            changed.push("host.plugins_dir");
         }
         if self.cache_dir != new.cache_dir {
-            changed.push("cache_dir");
+            changed.push("host.cache_dir");
         }
         if self.admin_addr != new.admin_addr {
-            changed.push("admin_addr");
+            changed.push("host.admin_addr");
         }
         if self.api_addr != new.api_addr {
-            changed.push("api_addr");
+            changed.push("host.api_addr");
         }
         if self.store != new.store {
-            changed.push("store");
+            changed.push("host.store");
         }
         if self.connect_to != new.connect_to {
-            changed.push("connect_to");
+            changed.push("host.connect_to");
         }
         if self.ca_file != new.ca_file {
-            changed.push("ca_file");
+            changed.push("host.ca_file");
+        }
+        if self.publish != new.publish {
+            changed.push("[publish]");
         }
         changed
     }
@@ -329,6 +338,7 @@ impl Config {
                 store: None,
                 connect_to: BTreeMap::new(),
                 ca_file: None,
+                publish: None,
             },
             plugins: BTreeMap::new(),
             jobs: Vec::new(),
@@ -414,7 +424,9 @@ impl Config {
             }
             None => None,
         };
+        let publish = raw.publish.map(|p| src.publish(p)).transpose()?;
         let host = HostConfig {
+            publish,
             ca_file,
             api_addr,
             plugins_dir: resolve(
@@ -1299,6 +1311,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn publish_settings_are_checked() {
+        check("[publish]\nurl = \"nats://127.0.0.1:4222\"\n", Ok(()));
+        check(
+            "[publish]\nurl = \"http://127.0.0.1:4222\"\n",
+            Err(
+                "conf/plugins.toml:2: publish.url: \"http://127.0.0.1:4222\" is not a NATS URL like \"nats://127.0.0.1:4222\"",
+            ),
+        );
+        check(
+            "[publish]\nurl = \"tls://nats.example:4222\"\nstream = \"md.bars\"\n",
+            Err(
+                "conf/plugins.toml:3: publish.stream: \"md.bars\" is not a stream name (no spaces, '.', '*', '>', '/')",
+            ),
+        );
+        check(
+            "[publish]\nstream = \"MD\"\n",
+            Err("conf/plugins.toml:1: publish: missing field `url`"),
+        );
+        let c = Config::parse("[publish]\nurl = \"nats://h:4222\"\n", Path::new("p.toml")).unwrap();
+        assert_eq!(
+            c.host.publish,
+            Some(PublishConfig {
+                url: "nats://h:4222".into(),
+                stream: DEFAULT_STREAM.into()
+            })
+        );
+    }
+
     fn check_restart(old: &str, new: &str, expected: &[&str]) {
         let parse = |t: &str| {
             Config::parse(t, Path::new("conf/plugins.toml"))
@@ -1319,12 +1360,17 @@ mod tests {
         check_restart(
             "[host]\nadmin_addr = \"127.0.0.1:9464\"\n",
             "[host]\nadmin_addr = \"127.0.0.1:9465\"\nstore = \"sqlite:x.db\"\n",
-            &["admin_addr", "store"],
+            &["host.admin_addr", "host.store"],
         );
         check_restart(
             "",
             "[host]\nplugins_dir = \"other\"\n[host.connect_to]\n\"a.example\" = \"127.0.0.1:1\"\n",
-            &["plugins_dir", "connect_to"],
+            &["host.plugins_dir", "host.connect_to"],
+        );
+        check_restart(
+            "",
+            "[publish]\nurl = \"nats://127.0.0.1:4222\"\n",
+            &["[publish]"],
         );
     }
 
@@ -1406,7 +1452,7 @@ mod tests {
         check(
             "[hots]\n",
             Err(
-                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `alerts`, `validation`",
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `alerts`, `publish`, `validation`",
             ),
         );
     }

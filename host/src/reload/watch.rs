@@ -197,8 +197,8 @@ impl ConfigFile {
         let pending = registry.config().host.needs_restart(&config.host);
         if !pending.is_empty() {
             tracing::warn!(
-                keys = %pending.iter().map(|k| format!("host.{k}")).collect::<Vec<_>>().join(", "),
-                "these [host] settings changed and apply only after a restart; the rest of the edit applies now"
+                keys = %pending.join(", "),
+                "these settings changed and apply only after a restart; the rest of the edit applies now"
             );
         }
         registry.apply_config(config).await;

@@ -18,6 +18,30 @@ pub fn mdhost(dir: &std::path::Path, command: &str) -> Command {
     cmd
 }
 
+/// `mdhost backfill` of 1m bars of `symbols` from the mockrest plugin into `store`, from
+/// day `from` to day `to` (both whole days, `YYYY-MM-DD`), its output captured.
+pub fn mock_backfill(
+    dir: &std::path::Path,
+    store: &str,
+    symbols: &str,
+    from: &str,
+    to: &str,
+) -> Command {
+    let mut cmd = mdhost(dir, "backfill");
+    cmd.args([
+        "--store",
+        store,
+        "--provider",
+        "mockrest",
+        "--symbols",
+        symbols,
+    ])
+    .args(["--timeframe", "1m", "--from", from, "--to", to])
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
 pub struct Service {
     pub child: std::process::Child,
     pub admin: String,
