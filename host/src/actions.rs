@@ -40,12 +40,13 @@ pub fn check(
     )
 }
 
-/// Writes what `checked` holds as `plugin`'s: the actions that passed, and the rejected
-/// ones into quarantine, in one transaction.
+/// Writes what `checked` holds as `plugin`'s (fetched by job run `run`, if any): the
+/// actions that passed, and the rejected ones into quarantine, in one transaction.
 pub async fn store(
     store: &dyn Store,
     plugin: &Plugin,
     checked: CheckedActions,
+    run: Option<i64>,
 ) -> Result<ActionsSummary, StoreError> {
     let mut batch = ActionsBatch::new(
         Source {
@@ -57,5 +58,6 @@ pub async fn store(
     batch.splits = checked.splits;
     batch.dividends = checked.dividends;
     batch.rejected = checked.rejected;
+    batch.run = run;
     store.write_actions(&batch).await
 }

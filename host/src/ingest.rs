@@ -25,6 +25,8 @@ pub struct Page<'a> {
     pub last: bool,
     /// What the provider had adjusted each symbol's bars for (raw ones not listed).
     pub adjusted: &'a BTreeMap<String, Adjustment>,
+    /// The job run fetching it, if one is (published with what it writes).
+    pub run: Option<i64>,
 }
 
 /// What commits with a page besides its bars.
@@ -63,6 +65,7 @@ pub fn validated_batch(
         .map(|s| (s.clone(), validator.policy(s, req.classes).asset_class))
         .collect();
     WriteBatch {
+        run: None,
         source: source.clone(),
         asset_classes,
         adjusted: BTreeMap::new(),
@@ -180,6 +183,7 @@ pub async fn ingest(
         &gaps,
     );
     batch.adjusted = page.adjusted.clone();
+    batch.run = page.run;
     let write = store.write(&batch).await?;
     Ok(Ingested {
         received,
@@ -241,6 +245,7 @@ mod tests {
             source: &source,
             last: true,
             adjusted: &BTreeMap::new(),
+            run: None,
         };
         let got = ingest(&store, &v, page, answer.clone(), Commit::default(), now)
             .await
@@ -341,6 +346,7 @@ mod tests {
                     source: &source,
                     last: i + 1 == pages.len(),
                     adjusted: &BTreeMap::new(),
+                    run: None,
                 };
                 ingest(&store, &v, page, p.to_vec(), Commit::default(), now)
                     .await

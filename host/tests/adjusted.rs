@@ -98,6 +98,7 @@ async fn collect(
             source: &source,
             last: true,
             adjusted: &page.adjusted,
+            run: None,
         },
         page.bars,
         Commit::default(),
@@ -115,7 +116,7 @@ async fn collect(
     let page = plugin.fetch_actions(&actions).await.unwrap().unwrap();
     let checked = mdhost::actions::check(&page, &actions.symbols, actions.start, actions.end);
     assert!(checked.rejected.is_empty(), "{:?}", checked.rejected);
-    mdhost::actions::store(store, plugin, checked)
+    mdhost::actions::store(store, plugin, checked, None)
         .await
         .unwrap();
 }

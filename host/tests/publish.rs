@@ -93,6 +93,8 @@ fn backfill(dir: &Path, store: &str) -> Command {
 struct Message {
     subject: String,
     kind: String,
+    /// The job run that wrote the row (`Mdhost-Run`).
+    run: String,
     body: serde_json::Value,
 }
 
@@ -128,6 +130,7 @@ async fn published(url: &str) -> Vec<Message> {
         out.push(Message {
             subject: m.subject.to_string(),
             kind: header("Mdhost-Kind"),
+            run: header("Mdhost-Run"),
             body: serde_json::from_slice(&m.payload).unwrap(),
         });
     }
@@ -193,6 +196,10 @@ async fn a_backfill_through_a_nats_restart_publishes_every_bar_once_in_order() {
         assert_eq!(m.subject, want);
     }
     assert!(bars.iter().any(|m| m.subject == "mdhost.bars.1m.BRK%2EB"));
+    // Each message names the run that wrote it: the backfill's one run.
+    let runs = db.rows("SELECT id FROM runs").await;
+    assert_eq!(runs.len(), 1);
+    assert!(messages.iter().all(|m| m.run == runs[0]), "{runs:?}");
     // Store order per series: each series' bars were written oldest first.
     for symbol in ["BTC/USD", "ETH/USD", "BRK.B"] {
         let starts: Vec<&str> = bars

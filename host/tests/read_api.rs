@@ -79,6 +79,7 @@ async fn keys_guard_what_each_consumer_reads() {
             checkpoint: None,
             coverage: vec![],
             received_at: t("2024-01-04T00:00:00Z"),
+            run: None,
         })
         .await
         .unwrap();
@@ -187,6 +188,7 @@ async fn keys_guard_what_each_consumer_reads() {
             checkpoint: None,
             coverage: vec![],
             received_at: t("2024-01-05T00:00:00Z"),
+            run: None,
         })
         .await
         .unwrap();

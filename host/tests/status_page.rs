@@ -109,6 +109,7 @@ async fn the_status_page_shows_what_an_operator_needs_at_a_glance() {
         checkpoint: None,
         coverage: vec![],
         received_at: last,
+        run: None,
     };
     h.ctx.store.write(&batch(bars("OLD", last))).await.unwrap();
     let mut revised = bars("OLD", last)[6].clone();

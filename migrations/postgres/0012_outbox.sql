@@ -13,6 +13,8 @@ CREATE TABLE outbox (
     -- bar, split, dividend, observation, quality
     kind            TEXT        NOT NULL,
     row_data        JSONB       NOT NULL,
+    -- The job run whose write this was (the transaction's `mdhost.run` setting), if any.
+    run_id          BIGINT,
     created_at      TIMESTAMPTZ NOT NULL DEFAULT now(),
     published_at    TIMESTAMPTZ
 );
@@ -22,8 +24,9 @@ CREATE INDEX outbox_pending ON outbox (seq) WHERE published_at IS NULL;
 -- statement however many rows it wrote. TG_ARGV[0] is the kind.
 CREATE FUNCTION outbox_capture() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO outbox (kind, row_data)
-    SELECT TG_ARGV[0], to_jsonb(n) FROM outbox_new_rows n;
+    INSERT INTO outbox (kind, row_data, run_id)
+    SELECT TG_ARGV[0], to_jsonb(n), NULLIF(current_setting('mdhost.run', true), '')::bigint
+    FROM outbox_new_rows n;
     RETURN NULL;
 END
 $$;

@@ -120,7 +120,7 @@ pub(super) async fn write<DB: Dialect>(
     pool: &Pool<DB>,
     batch: &ActionsBatch,
 ) -> Result<ActionsSummary, StoreError> {
-    let mut tx = DB::begin_write(pool).await?;
+    let mut tx = DB::begin_write(pool, batch.run).await?;
     let (source, at) = (&batch.source, batch.received_at);
     let splits = keyed::write(&mut tx, &batch.splits, source, at).await?;
     let dividends = keyed::write(&mut tx, &batch.dividends, source, at).await?;

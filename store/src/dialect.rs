@@ -64,9 +64,12 @@ pub(super) trait Dialect: Database {
     fn opt_at(t: Option<DateTime<Utc>>) -> Self::OptAt;
     fn flag(b: bool) -> Self::Flag;
 
-    /// Begins a transaction that will write (SQLite takes the write lock up front).
+    /// Begins a transaction that will write (SQLite takes the write lock up front), for
+    /// the job run `run` when one produced it: Postgres keeps the run in a setting local
+    /// to the transaction, which the outbox triggers copy into each entry.
     fn begin_write(
         pool: &Pool<Self>,
+        run: Option<i64>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, StoreError>> + Send;
 
     /// Runs `q` in `tx`; its rows.
@@ -245,8 +248,18 @@ impl Dialect for Postgres {
     fn flag(b: bool) -> Self::Flag {
         b
     }
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
-        Ok(pool.begin().await?)
+    async fn begin_write(
+        pool: &Pool<Self>,
+        run: Option<i64>,
+    ) -> Result<Transaction<'static, Self>, StoreError> {
+        let mut tx = pool.begin().await?;
+        if let Some(run) = run {
+            sqlx::query("SELECT set_config('mdhost.run', $1, true)")
+                .bind(run.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        Ok(tx)
     }
 
     runs_statements!(PgRow);
@@ -299,7 +312,10 @@ impl Dialect for Sqlite {
     }
     /// IMMEDIATE takes the write lock up front: a deferred transaction that reads first
     /// could fail to upgrade when another connection writes meanwhile.
-    async fn begin_write(pool: &Pool<Self>) -> Result<Transaction<'static, Self>, StoreError> {
+    async fn begin_write(
+        pool: &Pool<Self>,
+        _run: Option<i64>,
+    ) -> Result<Transaction<'static, Self>, StoreError> {
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
 

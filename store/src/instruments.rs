@@ -86,7 +86,7 @@ pub(super) async fn write<DB: Dialect>(
         .filter(|i| i.active && !listed.contains(i.provider_symbol.as_str()))
         .map(|i| Instrument { active: false, ..i });
     let rows: Vec<Instrument> = batch.instruments.iter().cloned().chain(gone).collect();
-    let mut tx = DB::begin_write(pool).await?;
+    let mut tx = DB::begin_write(pool, None).await?;
     let counts = keyed::write(&mut tx, &rows, &batch.source, batch.received_at).await?;
     tx.commit().await?;
     Ok(InstrumentsSummary {

@@ -31,11 +31,12 @@ pub enum OutboxRecord {
     Quality(StoredEvent),
 }
 
-/// An outbox entry: its place in store order and the row.
+/// An outbox entry: its place in store order, the row, and the job run that wrote it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutboxEntry {
     pub seq: i64,
     pub record: OutboxRecord,
+    pub run: Option<i64>,
 }
 
 /// The kinds of entries and the tables the triggers copy them from.
@@ -91,7 +92,7 @@ impl PgStore {
             // The row comes back as its table's own record type: NUMERIC and TIMESTAMPTZ
             // exactly as written, read by the same code as any stored row.
             let sql = format!(
-                "SELECT o.seq AS outbox_seq, r.* FROM outbox o \
+                "SELECT o.seq AS outbox_seq, o.run_id AS outbox_run, r.* FROM outbox o \
                  CROSS JOIN LATERAL jsonb_populate_record(NULL::{table}, o.row_data) r \
                  WHERE o.seq = ANY($1)"
             );
@@ -102,6 +103,7 @@ impl PgStore {
             for r in rows {
                 out.push(OutboxEntry {
                     seq: r.try_get("outbox_seq")?,
+                    run: r.try_get("outbox_run")?,
                     record: record(kind, &r)?,
                 });
             }

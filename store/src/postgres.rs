@@ -620,7 +620,7 @@ super::dialect::impl_store!(PgStore {
     }
 
     async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = <Postgres as super::dialect::Dialect>::begin_write(&self.pool, batch.run).await?;
         let mut sum = WriteSummary::default();
         let adjusted = batch.adjusted_json();
         for chunk in batch.bars.chunks(CHUNK) {

@@ -91,7 +91,7 @@ pub(super) async fn write<DB: Dialect>(
             found: o.series_id.clone(),
         });
     }
-    let mut tx = DB::begin_write(pool).await?;
+    let mut tx = DB::begin_write(pool, batch.run).await?;
     let counts = keyed::write(
         &mut tx,
         &batch.observations,

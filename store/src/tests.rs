@@ -106,6 +106,7 @@ macro_rules! both {
 mod actions;
 mod instruments;
 mod keys;
+mod outbox;
 mod quotas;
 mod records;
 mod series;

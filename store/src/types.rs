@@ -132,6 +132,9 @@ pub struct WriteBatch {
     /// When the batch was received; also the freshness `last_success`. Kept in the batch
     /// so that a spooled batch replays with the time it really arrived.
     pub received_at: DateTime<Utc>,
+    /// The job run that produced the batch, if one did: published with what it writes.
+    #[serde(default)]
+    pub run: Option<i64>,
 }
 
 /// One quarantine row of a batch: the last copy of a rejected bar, its reason codes as
@@ -200,6 +203,7 @@ impl WriteBatch {
             checkpoint: None,
             coverage: Vec::new(),
             received_at,
+            run: None,
         }
     }
 
@@ -478,6 +482,9 @@ pub struct ActionsBatch {
     pub rejected: Vec<mdhost_core::validate::actions::Rejected>,
     /// When the batch was received: `ingested_at` of what it writes.
     pub received_at: DateTime<Utc>,
+    /// The job run that produced the batch, if one did: published with what it writes.
+    #[serde(default)]
+    pub run: Option<i64>,
 }
 
 impl ActionsBatch {
@@ -488,6 +495,7 @@ impl ActionsBatch {
             dividends: Vec::new(),
             rejected: Vec::new(),
             received_at,
+            run: None,
         }
     }
 }
@@ -564,6 +572,9 @@ pub struct SeriesBatch {
     pub observations: Vec<Observation>,
     /// When the batch was received: `ingested_at` of what it writes.
     pub received_at: DateTime<Utc>,
+    /// The job run that produced the batch, if one did: published with what it writes.
+    #[serde(default)]
+    pub run: Option<i64>,
 }
 
 impl SeriesBatch {
@@ -574,6 +585,7 @@ impl SeriesBatch {
             meta: None,
             observations: Vec::new(),
             received_at,
+            run: None,
         }
     }
 
@@ -602,6 +614,7 @@ impl SeriesBatch {
             meta: checked.meta.clone(),
             observations,
             received_at,
+            run: None,
         }
     }
 }

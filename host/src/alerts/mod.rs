@@ -147,7 +147,11 @@ impl Alerting {
             let body = webhook::payload(&route.name, &alerts, &self.external_url);
             match webhook::send(&self.client, &route.url, &body).await {
                 Ok(()) => {
-                    tracing::info!(route = %route.name, alerts = alerts.len(), "alerts sent");
+                    for a in &alerts {
+                        let c = &a.condition;
+                        let status = if a.firing() { "firing" } else { "resolved" };
+                        tracing::info!(route = %route.name, alert = %c.key(), status, run = c.run, summary = %c.summary, "alert sent");
+                    }
                     self.tracker.lock().delivered(&route.name, &alerts, now);
                 }
                 Err(e) => {

@@ -107,6 +107,9 @@ pub struct Condition {
     /// `alertname`, `severity` and what the condition is about (`job`, `symbol`, …).
     pub labels: BTreeMap<String, String>,
     pub summary: String,
+    /// The job run the condition comes from, if one: an annotation (not a label, so the
+    /// next failed run of the job is the same alert) and a field of the log line.
+    pub run: Option<i64>,
 }
 
 impl Condition {
@@ -121,6 +124,14 @@ impl Condition {
             rule,
             labels,
             summary,
+            run: None,
+        }
+    }
+
+    fn of_run(self, run: i64) -> Self {
+        Condition {
+            run: Some(run),
+            ..self
         }
     }
 
@@ -147,16 +158,19 @@ pub fn evaluate(s: &Snapshot) -> Vec<Condition> {
     for r in &s.last_runs {
         if matches!(r.status, RunStatus::Failed | RunStatus::Partial) {
             let why = r.reason.as_deref().unwrap_or("no reason recorded");
-            out.push(Condition::new(
-                Rule::RunFailed,
-                &[("job", &r.start.job)],
-                format!(
-                    "run {} of job {} ended {}: {why}",
-                    r.id,
-                    r.start.job,
-                    r.status.as_str()
-                ),
-            ));
+            out.push(
+                Condition::new(
+                    Rule::RunFailed,
+                    &[("job", &r.start.job)],
+                    format!(
+                        "run {} of job {} ended {}: {why}",
+                        r.id,
+                        r.start.job,
+                        r.status.as_str()
+                    ),
+                )
+                .of_run(r.id),
+            );
         }
     }
     for f in &s.stale {
@@ -207,14 +221,17 @@ pub fn evaluate(s: &Snapshot) -> Vec<Condition> {
     for r in &s.last_runs {
         // Integer percentages: rejected × 100 > fetched × threshold.
         if r.bars_fetched > 0 && r.bars_rejected * 100 > r.bars_fetched * s.quarantine_percent {
-            out.push(Condition::new(
-                Rule::QuarantineRate,
-                &[("job", &r.start.job)],
-                format!(
-                    "run {} of job {} quarantined {} of {} bars (over {}%)",
-                    r.id, r.start.job, r.bars_rejected, r.bars_fetched, s.quarantine_percent
-                ),
-            ));
+            out.push(
+                Condition::new(
+                    Rule::QuarantineRate,
+                    &[("job", &r.start.job)],
+                    format!(
+                        "run {} of job {} quarantined {} of {} bars (over {}%)",
+                        r.id, r.start.job, r.bars_rejected, r.bars_fetched, s.quarantine_percent
+                    ),
+                )
+                .of_run(r.id),
+            );
         }
     }
     for p in &s.open_breakers {
@@ -281,7 +298,10 @@ mod tests {
     fn check(s: Snapshot, expected: &[&str]) {
         let got: Vec<String> = evaluate(&s)
             .iter()
-            .map(|c| format!("{}: {}", c.labels["alertname"], c.summary))
+            .map(|c| {
+                let run = c.run.map(|r| format!(" [run {r}]")).unwrap_or_default();
+                format!("{}: {}{run}", c.labels["alertname"], c.summary)
+            })
             .collect();
         assert_eq!(got, expected);
     }
@@ -299,8 +319,8 @@ mod tests {
                 ..Snapshot::default()
             },
             &[
-                "run_failed: run 7 of job hourly ended failed: every provider failed",
-                "run_failed: run 7 of job minute ended partial: no reason recorded",
+                "run_failed: run 7 of job hourly ended failed: every provider failed [run 7]",
+                "run_failed: run 7 of job minute ended partial: no reason recorded [run 7]",
             ],
         );
         check(
@@ -386,7 +406,7 @@ mod tests {
             },
             &[
                 "spool_growing: 3 writes wait in the spool for the store (they land when it takes them)",
-                "quarantine_rate: run 7 of job daily quarantined 6 of 100 bars (over 5%)",
+                "quarantine_rate: run 7 of job daily quarantined 6 of 100 bars (over 5%) [run 7]",
             ],
         );
     }

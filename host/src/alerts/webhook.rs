@@ -12,6 +12,16 @@ use super::notify::Alert;
 /// Alertmanager's "no end yet".
 const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
+/// An alert's annotations: its summary, and the run it comes from (`run_id`, a string as
+/// Alertmanager's annotations are).
+fn annotations(c: &crate::alerts::rules::Condition) -> Value {
+    let mut a = json!({"summary": c.summary});
+    if let Some(run) = c.run {
+        a["run_id"] = json!(run.to_string());
+    }
+    a
+}
+
 /// The payload of `alerts` for route `receiver`; `external_url` is the admin API's.
 pub fn payload(receiver: &str, alerts: &[Alert], external_url: &str) -> Value {
     let status = if alerts.iter().any(Alert::firing) {
@@ -33,7 +43,7 @@ pub fn payload(receiver: &str, alerts: &[Alert], external_url: &str) -> Value {
             json!({
                 "status": if a.firing() { "firing" } else { "resolved" },
                 "labels": a.condition.labels,
-                "annotations": {"summary": a.condition.summary},
+                "annotations": annotations(&a.condition),
                 "startsAt": a.starts_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                 "endsAt": a.ends_at.map_or(ZERO_TIME.to_owned(), |t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
                 "generatorURL": format!("{external_url}/alerts"),
@@ -104,6 +114,7 @@ mod tests {
                 .map(|(k, v)| (k.to_owned(), v.to_owned()))
                 .collect(),
                 summary: format!("job {job} failed"),
+                run: (job == "a").then_some(7),
             },
             starts_at: t("2024-01-02T03:04:05Z"),
             ends_at: ended.then(|| t("2024-01-02T04:00:00Z")),
@@ -129,12 +140,16 @@ mod tests {
         let a = &p["alerts"][0];
         assert_eq!(a["status"], "firing");
         assert_eq!(a["labels"]["job"], "a");
-        assert_eq!(a["annotations"]["summary"], "job a failed");
+        assert_eq!(
+            a["annotations"],
+            json!({"summary": "job a failed", "run_id": "7"})
+        );
         assert_eq!(a["startsAt"], "2024-01-02T03:04:05Z");
         assert_eq!(a["endsAt"], ZERO_TIME);
         assert_eq!(a["generatorURL"], "http://127.0.0.1:9464/alerts");
         assert_eq!(a["fingerprint"].as_str().map(str::len), Some(16));
         let b = &p["alerts"][1];
+        assert_eq!(b["annotations"], json!({"summary": "job b failed"}));
         assert_eq!(
             (b["status"].as_str(), b["endsAt"].as_str()),
             (Some("resolved"), Some("2024-01-02T04:00:00Z"))

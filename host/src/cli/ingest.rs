@@ -161,6 +161,7 @@ async fn store_pages(
             source,
             last: record.next_cursor.is_none(),
             adjusted: &record.adjusted,
+            run: None,
         };
         match ingest(store, validator, page, raw, Commit::default(), Utc::now()).await {
             Ok(got) => {

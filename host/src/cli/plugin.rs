@@ -326,7 +326,7 @@ async fn actions(args: ActionsArgs) -> anyhow::Result<ExitCode> {
         .resolve_with(config.host.store.as_ref())?;
         let store = super::store::open_for_writing(&url).await?;
         let (splits, dividends) = (checked.splits.len(), checked.dividends.len());
-        let sum = crate::actions::store(&*store, &plugin, checked).await?;
+        let sum = crate::actions::store(&*store, &plugin, checked, None).await?;
         println!(
             "{splits} split(s), {dividends} dividend(s): {} new, {} revised, {} unchanged; {} quarantined",
             sum.inserted, sum.revised, sum.unchanged, sum.quarantined

@@ -141,8 +141,8 @@ pub async fn run(
         }
         let served = match job.data {
             JobData::Instruments => listing(ctx, &unit[0], &mut used).await,
-            JobData::Series => series(ctx, job, &unit[0], start, end, &mut used).await,
-            _ => actions_batch(ctx, job, unit, start, end, &mut used).await,
+            JobData::Series => series(ctx, job, &unit[0], (start, end), &mut used, book.id()).await,
+            _ => actions_batch(ctx, job, unit, (start, end), &mut used, book.id()).await,
         };
         match served {
             Ok(counts) => {
@@ -336,15 +336,15 @@ fn source(plugin: &Plugin) -> Source {
     }
 }
 
-/// One batch of symbols' actions from the first provider that serves all of it; what
-/// each provider said when none did.
+/// One batch of symbols' actions from the first provider that serves all of it, written
+/// as run `run`'s; what each provider said when none did.
 async fn actions_batch(
     ctx: &JobContext,
     job: &JobConfig,
     batch: &[String],
-    start: NaiveDate,
-    end: NaiveDate,
+    (start, end): (NaiveDate, NaiveDate),
     used: &mut Vec<String>,
+    run: Option<i64>,
 ) -> Result<Counts, Vec<String>> {
     let mut why = Vec::new();
     for name in &job.providers {
@@ -381,7 +381,7 @@ async fn actions_batch(
             continue;
         }
         let checked = actions::check(&page, batch, start, end);
-        return match actions::store(&*ctx.store, &plugin, checked).await {
+        return match actions::store(&*ctx.store, &plugin, checked, run).await {
             Ok(sum) => Ok(sum.into()),
             // The next provider would fare no better with the store.
             Err(e) => {
@@ -393,14 +393,15 @@ async fn actions_batch(
     Err(why)
 }
 
-/// One series' observations in `[start, end)` from the first provider that serves it.
+/// One series' observations in `[start, end)` from the first provider that serves it,
+/// written as run `run`'s.
 async fn series(
     ctx: &JobContext,
     job: &JobConfig,
     series_id: &str,
-    start: NaiveDate,
-    end: NaiveDate,
+    (start, end): (NaiveDate, NaiveDate),
     used: &mut Vec<String>,
+    run: Option<i64>,
 ) -> Result<Counts, Vec<String>> {
     let mut why = Vec::new();
     for name in &job.providers {
@@ -449,7 +450,8 @@ async fn series(
                 }
             })
             .collect();
-        let batch = SeriesBatch::from_checked(source(&plugin), &checked, Utc::now());
+        let mut batch = SeriesBatch::from_checked(source(&plugin), &checked, Utc::now());
+        batch.run = run;
         let written = match ctx.store.write_series(&batch).await {
             Ok(sum) => quarantine(ctx, &batch.source, &rejected)
                 .await

@@ -482,6 +482,7 @@ impl Runner<'_> {
                 source: &source,
                 last: next.is_none(),
                 adjusted: &record.adjusted,
+                run: self.book.id(),
             };
             let written = ingest(
                 &*self.ctx.store,

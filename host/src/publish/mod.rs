@@ -214,6 +214,9 @@ impl Relay {
         let id = format!("{}:{}", self.database, entry.seq);
         headers.insert(async_nats::header::NATS_MESSAGE_ID, id.as_str());
         headers.insert("Mdhost-Kind", kind(&entry.record));
+        if let Some(run) = entry.run {
+            headers.insert("Mdhost-Run", run.to_string().as_str());
+        }
         let subject = subject::of(&entry.record);
         let ack = js
             .publish_with_headers(subject.clone(), headers, body.into())

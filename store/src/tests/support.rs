@@ -75,6 +75,14 @@ impl TestDb {
         }
     }
 
+    /// The Postgres store itself, for what only it has (the outbox).
+    pub fn pg_store(&self) -> Option<Arc<PgStore>> {
+        match &self.backend {
+            Backend::Postgres(s, _) => Some(s.clone()),
+            Backend::Sqlite(..) => None,
+        }
+    }
+
     /// The Postgres pool, for tests of that backend alone.
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         match &self.backend {
