@@ -56,6 +56,7 @@ pub mod admin;
 pub mod alerts;
 pub mod api;
 pub mod cli;
+pub mod cluster;
 pub mod config;
 pub mod export;
 pub mod failover;

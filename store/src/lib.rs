@@ -55,7 +55,7 @@ pub use actions::REVISED as ACTION_REVISED;
 pub use error::StoreError;
 pub use instruments::REVISED as INSTRUMENT_REVISED;
 pub use observation::Observation;
-pub use outbox::{OutboxEntry, OutboxRecord};
+pub use outbox::{OutboxEntry, OutboxLock, OutboxRecord};
 pub use postgres::PgStore;
 pub use series::REVISED as OBSERVATION_REVISED;
 pub use spool::{Resilient, RetryPolicy};

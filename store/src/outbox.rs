@@ -48,7 +48,32 @@ const KINDS: [(&str, &str); 5] = [
     ("quality", "quality_events"),
 ];
 
+/// The right to publish a store's outbox: a Postgres advisory lock held by a connection of
+/// its own, so that one relay publishes at a time (two would interleave a series). The
+/// lock ends with the connection: dropped, or lost with the server.
+pub struct OutboxLock(sqlx::PgConnection);
+
+/// The advisory lock's key: "mdhost.outbox" as 8 bytes.
+const LOCK_KEY: i64 = 0x6d64_686f_7374_6f62;
+
+impl OutboxLock {
+    /// Whether the lock is still held: its connection still answers.
+    pub async fn held(&mut self) -> bool {
+        sqlx::query("SELECT 1").execute(&mut self.0).await.is_ok()
+    }
+}
+
 impl PgStore {
+    /// The outbox's lock, if no other relay holds it.
+    pub async fn outbox_lock(&self) -> Result<Option<OutboxLock>, StoreError> {
+        let mut conn = self.pool().acquire().await?.detach();
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LOCK_KEY)
+            .fetch_one(&mut conn)
+            .await?;
+        Ok(got.then_some(OutboxLock(conn)))
+    }
+
     /// Installs the outbox triggers (`on`) or drops them, if they are not so already;
     /// true when it changed them. A store nobody publishes from keeps no outbox.
     pub async fn set_outbox(&self, on: bool) -> Result<bool, StoreError> {

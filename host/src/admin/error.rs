@@ -106,7 +106,7 @@ impl From<TriggerError> for ApiError {
         match e {
             TriggerError::UnknownJob(_) => ApiError::NotFound(message),
             TriggerError::AlreadyRunning(_) => ApiError::Conflict(message),
-            TriggerError::ShuttingDown => ApiError::Unavailable(message),
+            TriggerError::ShuttingDown | TriggerError::Standby => ApiError::Unavailable(message),
         }
     }
 }

@@ -119,13 +119,14 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Publishes what the outbox still holds, waiting up to a minute for NATS; what is left
-/// stays in the outbox for `mdhost run` to publish, and is said.
+/// Publishes what the outbox still holds, waiting up to a minute for NATS (not at all when
+/// a running service's relay holds the outbox); what is left stays in the outbox for
+/// `mdhost run` to publish, and is said.
 async fn publish_rest(relay: &crate::publish::Relay) {
     match relay.drain(Duration::from_secs(60)).await {
         Ok(0) => {}
         Ok(left) => eprintln!(
-            "published: {left} stored rows wait in the outbox (NATS unreachable); `mdhost run` publishes them"
+            "published: {left} stored rows are still in the outbox (NATS unreachable, or another relay holds it); `mdhost run` publishes them"
         ),
         Err(e) => eprintln!("published: not all; the outbox keeps the rest ({e:#})"),
     }

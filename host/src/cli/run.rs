@@ -14,9 +14,10 @@ use super::service::Host;
 use super::store::StoreArg;
 use crate::admin::{self, AdminState};
 use crate::alerts::Alerting;
-use crate::jobs::{JobControl, Scheduler};
+use crate::cluster::{Cluster, duty::Duty};
+use crate::jobs::JobControl;
 use crate::reload::Watcher;
-use crate::stream::{Connector, StreamContext, Streams};
+use crate::stream::{Connector, StreamContext};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -43,10 +44,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     );
     let jobs = host.job_context();
     let breakers = jobs.breakers.clone();
-    let scheduler = Scheduler::start(jobs);
     let connector = Connector::new(config.host.connect_to.clone(), config.host.ca_pem())
         .context("cannot set up the stream transports")?;
-    let streams = Streams::start(
+    let duty = Duty::new(
+        jobs,
         StreamContext {
             registry: host.registry.clone(),
             connector: Arc::new(connector),
@@ -55,6 +56,26 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         },
         host.store.clone(),
     );
+    // Alone, this host runs the jobs and streams; in a cluster, only while it leads.
+    let stop_follow = tokio_util::sync::CancellationToken::new();
+    let stop_lease = tokio_util::sync::CancellationToken::new();
+    let cluster = match &config.host.cluster {
+        None => {
+            duty.start();
+            None
+        }
+        Some(c) => {
+            let cluster = Cluster::join(c).await?;
+            tracing::info!(cluster = %c.name, host = %cluster.id(), lease = ?c.lease, "joined the cluster; jobs and streams run on its leader");
+            let follow = tokio::spawn(duty.clone().follow(
+                cluster.role(),
+                args.grace,
+                stop_follow.clone(),
+            ));
+            let lease = tokio::spawn(cluster.clone().run(stop_lease.clone()));
+            Some((follow, lease))
+        }
+    };
     let addr = args.admin_addr.unwrap_or(config.host.admin_addr);
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (set [host] admin_addr or --admin-addr)")
@@ -65,8 +86,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         host.store.clone(),
         breakers,
         {
-            let streams = streams.clone();
-            Arc::new(move || streams.health())
+            let duty = duty.clone();
+            Arc::new(move || duty.health())
         },
         format!("http://{bound}"),
     )?);
@@ -77,11 +98,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         registry: host.registry.clone(),
         store: host.store.clone(),
         metrics: host.metrics.clone(),
-        jobs: scheduler.clone() as Arc<dyn JobControl>,
+        jobs: duty.clone() as Arc<dyn JobControl>,
         config_error: Arc::new(move || errors.config_error()),
         streams: {
-            let streams = streams.clone();
-            Arc::new(move || streams.health())
+            let duty = duty.clone();
+            Arc::new(move || duty.health())
         },
         alerts: {
             let alerting = alerting.clone();
@@ -128,8 +149,19 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let signal = shutdown_signal().await?;
     tracing::info!(signal, grace = ?args.grace, "shutting down: no new runs; running jobs finish their page; streams close and flush");
-    let (jobs_clean, streams_clean) =
-        tokio::join!(scheduler.shutdown(args.grace), streams.shutdown(args.grace));
+    let (jobs_clean, streams_clean) = match cluster {
+        // The lead is given up once the jobs and streams stopped, not before: a successor
+        // must not start them while this host still runs them.
+        Some((follow, lease)) => {
+            stop_follow.cancel();
+            let _ = follow.await;
+            let stopped = duty.stop(args.grace).await;
+            stop_lease.cancel();
+            let _ = lease.await;
+            stopped
+        }
+        None => duty.stop(args.grace).await,
+    };
     let clean = jobs_clean && streams_clean;
     // What the last pages wrote is published before the process ends, if NATS allows.
     if let Some((relay, task)) = relay {

@@ -20,11 +20,13 @@ use crate::store::StoreUrl;
 use crate::validate::Policies;
 
 mod alerts;
+mod cluster;
 mod publish;
 mod schedule;
 mod selection;
 mod streams;
 pub use alerts::AlertRoute;
+pub use cluster::{ClusterConfig, DEFAULT_LEASE};
 pub use publish::{DEFAULT_STREAM, PublishConfig};
 pub use selection::Selection;
 pub use streams::StreamConfig;
@@ -68,6 +70,8 @@ struct RawConfig {
     alerts: Vec<Spanned<alerts::RawAlert>>,
     /// `[publish]`: stored rows also published to NATS JetStream.
     publish: Option<publish::RawPublish>,
+    /// `[cluster]`: hosts sharing this configuration, one leading.
+    cluster: Option<cluster::RawCluster>,
     /// Validation policies per asset class and per instrument (see `validate::policy`).
     #[serde(default)]
     validation: Policies,
@@ -175,6 +179,9 @@ pub struct HostConfig {
     pub ca_file: Option<(PathBuf, Vec<u8>)>,
     /// `[publish]`, if on: stored rows also published to NATS JetStream.
     pub publish: Option<PublishConfig>,
+    /// `[cluster]`, if on: this host is one of several, and runs jobs and streams only
+    /// while it leads.
+    pub cluster: Option<ClusterConfig>,
 }
 
 impl HostConfig {
@@ -183,7 +190,7 @@ impl HostConfig {
         self.ca_file.as_ref().map(|(_, pem)| pem.as_slice())
     }
 
-    /// The `[host]` keys (and `[publish]`) that differ between `self` (running) and `new`
+    /// The `[host]` keys (and `[publish]`, `[cluster]`) that differ between `self` (running) and `new`
     /// (just loaded). None of them is applied to a running service: the watcher, the
     /// store, the HTTP transport, the listeners and the relay are built once at start.
     pub fn needs_restart(&self, new: &HostConfig) -> Vec<&'static str> {
@@ -211,6 +218,9 @@ impl HostConfig {
         }
         if self.publish != new.publish {
             changed.push("[publish]");
+        }
+        if self.cluster != new.cluster {
+            changed.push("[cluster]");
         }
         changed
     }
@@ -339,6 +349,7 @@ impl Config {
                 connect_to: BTreeMap::new(),
                 ca_file: None,
                 publish: None,
+                cluster: None,
             },
             plugins: BTreeMap::new(),
             jobs: Vec::new(),
@@ -425,7 +436,9 @@ impl Config {
             None => None,
         };
         let publish = raw.publish.map(|p| src.publish(p)).transpose()?;
+        let cluster = raw.cluster.map(|c| src.cluster(c)).transpose()?;
         let host = HostConfig {
+            cluster,
             publish,
             ca_file,
             api_addr,
@@ -728,6 +741,19 @@ impl Source<'_> {
             );
         }
         Ok(text.clone())
+    }
+
+    /// A NATS server's URL (`nats://` or `tls://`, with a host).
+    fn nats_url(&self, url: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+        let text = url.get_ref();
+        match url::Url::parse(text) {
+            Ok(u) if matches!(u.scheme(), "nats" | "tls") && u.host().is_some() => Ok(text.clone()),
+            _ => self.err(
+                url.span(),
+                key.into(),
+                format!("{text:?} is not a NATS URL like \"nats://127.0.0.1:4222\""),
+            ),
+        }
     }
 
     /// A count that must be at least 1, if given.
@@ -1340,6 +1366,30 @@ mod tests {
         );
     }
 
+    #[test]
+    fn cluster_settings_are_checked() {
+        let ok = "[cluster]\nurl = \"nats://127.0.0.1:4222\"\nname = \"prod\"\n";
+        check(ok, Ok(()));
+        let c = Config::parse(ok, Path::new("p.toml")).unwrap();
+        assert_eq!(c.host.cluster.unwrap().lease, DEFAULT_LEASE);
+        check(
+            "[cluster]\nurl = \"nats://h:4222\"\nname = \"a.b\"\n",
+            Err(
+                "conf/plugins.toml:3: cluster.name: \"a.b\": cluster names are letters, digits, '-' and '_'",
+            ),
+        );
+        check(
+            "[cluster]\nurl = \"nats://h:4222\"\nname = \"p\"\nlease = \"1s\"\n",
+            Err("conf/plugins.toml:4: cluster.lease: \"1s\" is not a duration from 2s to 10m"),
+        );
+        check(
+            "[cluster]\nurl = \"redis://h\"\nname = \"p\"\n",
+            Err(
+                "conf/plugins.toml:2: cluster.url: \"redis://h\" is not a NATS URL like \"nats://127.0.0.1:4222\"",
+            ),
+        );
+    }
+
     fn check_restart(old: &str, new: &str, expected: &[&str]) {
         let parse = |t: &str| {
             Config::parse(t, Path::new("conf/plugins.toml"))
@@ -1452,7 +1502,7 @@ mod tests {
         check(
             "[hots]\n",
             Err(
-                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `alerts`, `publish`, `validation`",
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `alerts`, `publish`, `cluster`, `validation`",
             ),
         );
     }

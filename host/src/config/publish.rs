@@ -27,17 +27,7 @@ pub const DEFAULT_STREAM: &str = "MDHOST";
 
 impl Source<'_> {
     pub(super) fn publish(&self, p: RawPublish) -> Result<PublishConfig, ConfigError> {
-        let url = p.url.get_ref();
-        match url::Url::parse(url) {
-            Ok(u) if matches!(u.scheme(), "nats" | "tls") && u.host().is_some() => {}
-            _ => {
-                return self.err(
-                    p.url.span(),
-                    "publish.url".into(),
-                    format!("{url:?} is not a NATS URL like \"nats://127.0.0.1:4222\""),
-                );
-            }
-        }
+        let url = self.nats_url(&p.url, "publish.url")?;
         let stream = match &p.stream {
             Some(s) => {
                 let name = s.get_ref();
@@ -54,9 +44,6 @@ impl Source<'_> {
             }
             None => DEFAULT_STREAM.to_owned(),
         };
-        Ok(PublishConfig {
-            url: url.clone(),
-            stream,
-        })
+        Ok(PublishConfig { url, stream })
     }
 }

@@ -66,6 +66,8 @@ pub enum TriggerError {
     AlreadyRunning(String),
     #[error("the service is shutting down")]
     ShuttingDown,
+    #[error("this host is a standby of its cluster; the leader runs the jobs")]
+    Standby,
 }
 
 /// The scheduler as the admin API drives it.

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::PublishConfig;
 use crate::metrics::Metrics;
-use crate::store::{OutboxEntry, OutboxRecord, PgStore, StoreUrl};
+use crate::store::{OutboxEntry, OutboxLock, OutboxRecord, PgStore, StoreUrl};
 
 /// Entries read from the outbox at a time.
 const BATCH: u32 = 256;
@@ -64,6 +64,8 @@ pub struct Relay {
     metrics: Arc<Metrics>,
     /// The database's name, which with an entry's seq makes its message id.
     database: String,
+    /// The outbox's lock, while this relay holds it: one relay publishes at a time.
+    lock: tokio::sync::Mutex<Option<OutboxLock>>,
 }
 
 impl Relay {
@@ -81,6 +83,7 @@ impl Relay {
             config,
             metrics,
             database,
+            lock: tokio::sync::Mutex::new(None),
         })
     }
 
@@ -109,7 +112,8 @@ impl Relay {
         while !stop.is_cancelled() {
             let step = self.step(&mut js).await;
             let pause = match step {
-                Ok(0) => {
+                Ok(Step::Elsewhere) => Duration::from_secs(2),
+                Ok(Step::Published(0)) => {
                     if failing {
                         tracing::info!(stream = %self.config.stream, "publishing again");
                         failing = false;
@@ -121,7 +125,7 @@ impl Relay {
                     }
                     IDLE
                 }
-                Ok(_) => {
+                Ok(Step::Published(_)) => {
                     failing = false;
                     backoff = Duration::from_millis(250);
                     continue;
@@ -147,16 +151,19 @@ impl Relay {
         }
     }
 
-    /// Publishes what the outbox holds now, until it is empty or `deadline` passes; how
-    /// many entries are left. For commands that end (`mdhost backfill`).
+    /// Publishes what the outbox holds now, until it is empty or `deadline` passes, unless
+    /// another relay holds the outbox; how many entries are left. For commands that end
+    /// (`mdhost backfill`).
     pub async fn drain(&self, deadline: Duration) -> anyhow::Result<u64> {
         let until = tokio::time::Instant::now() + deadline;
         let mut js = None;
         let mut last_error = None;
         while tokio::time::Instant::now() < until {
             match self.step(&mut js).await {
-                Ok(0) => return Ok(0),
-                Ok(_) => {}
+                Ok(Step::Published(0)) => return Ok(0),
+                Ok(Step::Published(_)) => {}
+                // Another relay publishes: what is left is its to send.
+                Ok(Step::Elsewhere) => break,
                 Err(e) => {
                     js = None;
                     last_error = Some(e);
@@ -173,12 +180,26 @@ impl Relay {
 
     /// One batch: connects if needed, publishes the oldest entries one after another and
     /// marks those acknowledged. How many were published.
-    async fn step(&self, js: &mut Option<jetstream::Context>) -> anyhow::Result<usize> {
+    async fn step(&self, js: &mut Option<jetstream::Context>) -> anyhow::Result<Step> {
+        {
+            let mut lock = self.lock.lock().await;
+            let held = match lock.as_mut() {
+                Some(l) => l.held().await,
+                None => false,
+            };
+            if !held {
+                *lock = self.outbox.outbox_lock().await?;
+                if lock.is_none() {
+                    return Ok(Step::Elsewhere);
+                }
+                tracing::info!("this host publishes the outbox");
+            }
+        }
         let pending = self.outbox.outbox_pending(BATCH).await?;
         self.metrics
             .outbox_backlog(self.outbox.outbox_backlog().await.unwrap_or_default());
         if pending.is_empty() {
-            return Ok(0);
+            return Ok(Step::Published(0));
         }
         if js.is_none() {
             *js = Some(self.connect().await?);
@@ -204,7 +225,7 @@ impl Relay {
         }
         match failure {
             Some(e) => Err(e),
-            None => Ok(done.len()),
+            None => Ok(Step::Published(done.len())),
         }
     }
 
@@ -261,6 +282,14 @@ impl Relay {
             Err(e) => tracing::warn!(error = %e, "pruning the outbox failed; retried later"),
         }
     }
+}
+
+/// What one step of the relay did.
+enum Step {
+    /// Published this many entries (none: the outbox is empty).
+    Published(usize),
+    /// Nothing: another relay holds the outbox's lock.
+    Elsewhere,
 }
 
 /// The `Mdhost-Kind` header and the metrics' label.

@@ -29,6 +29,7 @@ use crate::store::Source;
 use crate::validate::{EventKind, QualityEvent, Rejected, Validator};
 
 /// What the sessions of all streams share.
+#[derive(Clone)]
 pub struct StreamContext {
     pub registry: Arc<Registry>,
     pub connector: Arc<Connector>,

@@ -1,11 +1,12 @@
 //! Helpers shared by the host's integration tests: where the built plugin components are,
 //! Postgres databases (and private clusters to stop and start), an in-process host, the
-//! service binary, a mock provider and a stream server.
+//! service binary, a mock provider, a stream server and a NATS server.
 
 #![allow(dead_code)]
 
 pub mod host;
 pub mod mock_provider;
+pub mod nats;
 pub mod pg;
 pub mod pg_cluster;
 pub mod recorder;

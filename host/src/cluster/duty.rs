@@ -1,0 +1,102 @@
+//! What a host runs: the scheduler and the streams. A host alone runs them from start to
+//! shutdown; a host of a cluster runs them while it leads and stops them (letting each
+//! job finish its page and each stream flush) when it stops leading. The admin API and
+//! the alerts see whichever instance runs now through here.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use super::Role;
+use crate::jobs::{JobContext, JobControl, JobStatus, Scheduler, TriggerError};
+use crate::store::Store;
+use crate::stream::{StreamContext, StreamHealth, Streams};
+
+pub struct Duty {
+    jobs: JobContext,
+    streams: StreamContext,
+    store: Arc<dyn Store>,
+    active: parking_lot::Mutex<Option<(Arc<Scheduler>, Arc<Streams>)>>,
+}
+
+impl Duty {
+    pub fn new(jobs: JobContext, streams: StreamContext, store: Arc<dyn Store>) -> Arc<Duty> {
+        Arc::new(Duty {
+            jobs,
+            streams,
+            store,
+            active: parking_lot::Mutex::new(None),
+        })
+    }
+
+    /// Starts the scheduler and the streams, unless they run.
+    pub fn start(&self) {
+        let mut active = self.active.lock();
+        if active.is_none() {
+            *active = Some((
+                Scheduler::start(self.jobs.clone()),
+                Streams::start(self.streams.clone(), self.store.clone()),
+            ));
+        }
+    }
+
+    /// Stops them, each given `grace`: true for each that stopped cleanly (jobs, streams).
+    pub async fn stop(&self, grace: Duration) -> (bool, bool) {
+        let active = self.active.lock().take();
+        match active {
+            Some((scheduler, streams)) => {
+                tokio::join!(scheduler.shutdown(grace), streams.shutdown(grace))
+            }
+            None => (true, true),
+        }
+    }
+
+    /// Runs while `role` says this host leads, until `stop`.
+    pub async fn follow(
+        self: Arc<Self>,
+        mut role: watch::Receiver<Role>,
+        grace: Duration,
+        stop: CancellationToken,
+    ) {
+        loop {
+            let leads = matches!(*role.borrow_and_update(), Role::Leader { .. });
+            if leads {
+                self.start();
+            } else {
+                self.stop(grace).await;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                changed = role.changed() => if changed.is_err() { return },
+            }
+        }
+    }
+
+    /// The connection state of each running stream (none on a standby).
+    pub fn health(&self) -> Vec<StreamHealth> {
+        match &*self.active.lock() {
+            Some((_, streams)) => streams.health(),
+            None => Vec::new(),
+        }
+    }
+
+    fn scheduler(&self) -> Option<Arc<Scheduler>> {
+        self.active.lock().as_ref().map(|(s, _)| s.clone())
+    }
+}
+
+impl JobControl for Duty {
+    /// Every job with its state; none on a standby.
+    fn jobs(&self) -> Vec<JobStatus> {
+        self.scheduler().map(|s| s.jobs()).unwrap_or_default()
+    }
+
+    fn trigger(&self, name: &str) -> Result<(), TriggerError> {
+        match self.scheduler() {
+            Some(s) => s.trigger(name),
+            None => Err(TriggerError::Standby),
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! `[cluster]`: several hosts on one configuration and one store, one of them leading.
+//!
+//! The hosts share a JetStream key-value bucket, `mdhost-<cluster name>`, whose entries
+//! expire after the lease. Each host announces itself there (`host.<id>`) every third of
+//! the lease. The lead is the `leader` key: a host takes it by creating it (which fails
+//! while another holds it) and keeps it by updating it at the revision it last wrote
+//! (which fails once anyone else has written it); the revision it holds is its term. A
+//! leader that dies stops renewing, the key expires, and a standby creates it within the
+//! lease; a leader paused past its lease finds its revision stale at its next renewal and
+//! steps down. A leader that cannot reach NATS steps down too: it cannot prove it still
+//! leads. Only the leader runs jobs and streams (`Duty`), so the provider sees one host.
+
+pub mod duty;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream::{self, kv};
+
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::ClusterConfig;
+
+/// What this host is in its cluster now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Standby,
+    /// Leading since this revision of the `leader` key: the term.
+    Leader {
+        term: u64,
+    },
+}
+
+/// The key of the lead.
+const LEADER: &str = "leader";
+
+pub struct Cluster {
+    bucket: kv::Store,
+    /// This host: `<hostname>-<pid>`, unique while it runs.
+    id: String,
+    lease: Duration,
+    role: watch::Sender<Role>,
+    /// The revision of the `leader` key this host wrote last, while it leads.
+    revision: parking_lot::Mutex<Option<u64>>,
+}
+
+impl Cluster {
+    /// Connects to the cluster's NATS server and opens (creating if needed) its bucket.
+    pub async fn join(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
+        let client = async_nats::ConnectOptions::new()
+            .connection_timeout(Duration::from_secs(5))
+            .connect(config.url.as_str())
+            .await
+            .with_context(|| format!("[cluster] cannot connect to {}", config.url))?;
+        let js = jetstream::new(client);
+        let name = format!("mdhost-{}", config.name);
+        // The bucket's stream made as the client library would make it, without its
+        // account query, which NATS servers before 2.10 answer in a shape it cannot read.
+        js.get_or_create_stream(jetstream::stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            max_age: config.lease,
+            storage: jetstream::stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: jetstream::stream::DiscardPolicy::New,
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("[cluster] cannot create the bucket {name}"))?;
+        let bucket = js
+            .get_key_value(&name)
+            .await
+            .with_context(|| format!("[cluster] cannot open the bucket {name}"))?;
+        let (role, _) = watch::channel(Role::Standby);
+        Ok(Arc::new(Cluster {
+            bucket,
+            id: host_id(),
+            lease: config.lease,
+            role,
+            revision: parking_lot::Mutex::new(None),
+        }))
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// The role now and every change of it.
+    pub fn role(&self) -> watch::Receiver<Role> {
+        self.role.subscribe()
+    }
+
+    /// Announces this host and takes or keeps the lead every third of the lease, until
+    /// `stop`; then gives the lead up, so a standby takes over at once.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let every = self.lease / 3;
+        loop {
+            self.step().await;
+            tokio::select! {
+                () = stop.cancelled() => break,
+                () = tokio::time::sleep(every) => {}
+            }
+        }
+        let last = self.revision.lock().take();
+        if let Some(revision) = last {
+            // Only the key this host wrote: a successor's is not its to delete.
+            let _ = self
+                .bucket
+                .delete_expect_revision(LEADER, Some(revision))
+                .await;
+            tracing::info!(host = %self.id, "gave up the lead");
+        }
+        self.set(Role::Standby);
+    }
+
+    async fn step(&self) {
+        let announce = self
+            .bucket
+            .put(format!("host.{}", self.id), self.id.clone().into());
+        if let Err(e) = announce.await {
+            tracing::debug!(error = %e, "cannot announce this host");
+        }
+        let held = *self.revision.lock();
+        let next = match held {
+            Some(revision) => {
+                let renewed = self
+                    .bucket
+                    .update(LEADER, self.id.clone().into(), revision)
+                    .await;
+                match renewed {
+                    Ok(revision) => Some(revision),
+                    Err(e) => {
+                        tracing::warn!(host = %self.id, error = %e, "lost the lead: the lease could not be renewed");
+                        None
+                    }
+                }
+            }
+            None => match self.bucket.create(LEADER, self.id.clone().into()).await {
+                Ok(term) => {
+                    tracing::info!(host = %self.id, term, "leading: this host runs the jobs and streams");
+                    self.set(Role::Leader { term });
+                    Some(term)
+                }
+                Err(_) => None,
+            },
+        };
+        *self.revision.lock() = next;
+        if next.is_none() {
+            self.set(Role::Standby);
+        }
+    }
+
+    fn set(&self, role: Role) {
+        self.role.send_if_modified(|r| {
+            let changed = *r != role;
+            *r = role;
+            changed
+        });
+    }
+}
+
+/// `<hostname>-<pid>`, in the characters a bucket key may hold.
+fn host_id() -> String {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "host".into());
+    let name: String = name
+        .trim()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("{name}-{}", std::process::id())
+}

@@ -1,0 +1,53 @@
+//! `[cluster]`: hosts that share one configuration and store, coordinated through NATS
+//! JetStream; one of them leads and runs the jobs and streams.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_spanned::Spanned;
+
+use super::{ConfigError, Source};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawCluster {
+    url: Spanned<String>,
+    name: Spanned<String>,
+    lease: Option<Spanned<String>>,
+}
+
+/// The validated `[cluster]` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// The NATS server (`nats://host:port`, `tls://host:port`).
+    pub url: String,
+    /// Hosts with the same name are one service (letters, digits, `-`, `_`).
+    pub name: String,
+    /// How long a leader's lease lasts unless renewed: a host that dies or stalls is
+    /// replaced within it.
+    pub lease: Duration,
+}
+
+/// The lease when `[cluster]` gives none.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+impl Source<'_> {
+    pub(super) fn cluster(&self, c: RawCluster) -> Result<ClusterConfig, ConfigError> {
+        let url = self.nats_url(&c.url, "cluster.url")?;
+        let name = self.name(&c.name, "cluster", "cluster")?;
+        let lease = match &c.lease {
+            Some(l) => match humantime::parse_duration(l.get_ref()) {
+                Ok(d) if d >= Duration::from_secs(2) && d <= Duration::from_secs(600) => d,
+                _ => {
+                    return self.err(
+                        l.span(),
+                        "cluster.lease".into(),
+                        format!("{:?} is not a duration from 2s to 10m", l.get_ref()),
+                    );
+                }
+            },
+            None => DEFAULT_LEASE,
+        };
+        Ok(ClusterConfig { url, name, lease })
+    }
+}

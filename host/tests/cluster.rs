@@ -1,0 +1,141 @@
+//! `[cluster]` with real `mdhost run` processes, a real NATS server and Postgres: one host
+//! leads and alone runs the jobs (the provider sees one host, not three); when the leader
+//! is killed with SIGKILL a standby takes over within the lease; a leader paused past its
+//! lease is replaced, and once resumed it finds its lease gone and stops running jobs.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::mock_provider::{self, MockConfig};
+use common::nats::Nats;
+use common::pg::PgDb;
+use common::service::Service;
+
+const LEASE_S: u64 = 3;
+/// A run's log line: one poll of the one symbol, done.
+const RAN: &str = "processed 1/1 symbols";
+
+fn signal(svc: &Service, sig: &str) {
+    let pid = svc.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args([sig, &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_host_leads_and_a_standby_takes_over_when_it_dies_or_stalls() {
+    let mock = mock_provider::start(MockConfig::default()).await;
+    let nats = Nats::start();
+    let db = PgDb::create("mdhost_cluster").await;
+    let config = format!(
+        "{}\n[[jobs]]\nname = \"minute\"\nproviders = [\"mockrest\"]\nsymbols = [\"BTC/USD\"]\n\
+         timeframe = \"1m\"\nschedule = \"*/2 * * * * *\"\nlookback = \"10m\"\n\n\
+         [cluster]\nurl = \"{}\"\nname = \"test\"\nlease = \"{LEASE_S}s\"\n",
+        mock.plugin_config(),
+        nats.url()
+    );
+    // Three deployments of one configuration, as three machines would have.
+    let dirs: Vec<_> = (0..3)
+        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
+        .collect();
+    let mut a = Service::start(dirs[0].path(), &db.url);
+    a.wait_for_log("leading", Duration::from_secs(20));
+    let mut b = Service::start(dirs[1].path(), &db.url);
+    b.wait_for_log("joined the cluster", Duration::from_secs(20));
+    let mut c = Service::start(dirs[2].path(), &db.url);
+    c.wait_for_log("joined the cluster", Duration::from_secs(20));
+
+    // Only the leader polls, and the provider sees only its requests.
+    a.wait_for_log(RAN, Duration::from_secs(10));
+    let (runs, requests) = (a.count_log(RAN), mock.state.requests());
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let ran = a.count_log(RAN) - runs;
+    let asked = mock.state.requests() - requests;
+    assert!(ran >= 2, "the leader ran {ran} times in 6 s");
+    // A run may be between its request and its log line at either end of the window.
+    assert!(
+        asked.abs_diff(ran) <= 1,
+        "{asked} requests for {ran} runs: more than one host polled"
+    );
+    for standby in [&mut b, &mut c] {
+        assert_eq!(standby.count_log(RAN), 0, "a standby ran a job");
+        assert_eq!(standby.count_log("leading"), 0);
+    }
+    let (status, body) = b.get("/jobs").await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, r#"{"jobs":[]}"#),
+        "a standby has no jobs"
+    );
+
+    // The leader dies: a standby leads within the lease (and one renewal period).
+    signal(&a, "-KILL");
+    let killed = Instant::now();
+    let next = loop {
+        if b.count_log("leading") > 0 {
+            break &mut b;
+        }
+        if c.count_log("leading") > 0 {
+            break &mut c;
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(LEASE_S * 3),
+            "no standby took over"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let takeover = killed.elapsed();
+    println!("takeover after SIGKILL: {takeover:?}");
+    assert!(takeover < Duration::from_secs(LEASE_S + 3), "{takeover:?}");
+    next.wait_for_log(RAN, Duration::from_secs(10));
+
+    // The new leader stalls (SIGSTOP) past its lease: the last standby takes over. Resumed,
+    // the stalled one finds its lease gone and stops running jobs.
+    let (stalled, last) = if b.count_log("leading") > 0 {
+        (&mut b, &mut c)
+    } else {
+        (&mut c, &mut b)
+    };
+    signal(stalled, "-STOP");
+    last.wait_for_log("leading", Duration::from_secs(LEASE_S * 3));
+    signal(stalled, "-CONT");
+    stalled.wait_for_log("lost the lead", Duration::from_secs(LEASE_S * 2));
+    let stalled_runs = stalled.count_log(RAN);
+    let (runs, requests) = (last.count_log(RAN), mock.state.requests());
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(
+        stalled.count_log(RAN) <= stalled_runs + 1,
+        "the stalled host kept running jobs"
+    );
+    let ran = last.count_log(RAN) - runs;
+    let asked = mock.state.requests() - requests;
+    assert!(ran >= 2, "the new leader ran {ran} times in 6 s");
+    assert!(asked.abs_diff(ran) <= 1, "{asked} requests for {ran} runs");
+
+    // A leader stopped with SIGTERM gives the lead up as it ends: the standby leads again
+    // at its next attempt, at most a third of the lease after the exit. Had the key been
+    // left to expire, that would take at least two thirds of the lease after it.
+    let led = stalled.count_log("leading");
+    last.terminate();
+    let stopped = Instant::now(); // `terminate` returns once the process exited
+    while stalled.count_log("leading") == led {
+        assert!(
+            stopped.elapsed() < Duration::from_secs(LEASE_S * 3),
+            "no takeover"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let takeover = stopped.elapsed();
+    println!("takeover after the SIGTERM-ed leader exited: {takeover:?}");
+    // One renewal period (a third of the lease) at most, not the lease.
+    assert!(
+        takeover < Duration::from_millis(LEASE_S * 1000 / 3 + 500),
+        "{takeover:?}"
+    );
+}
