@@ -1,7 +1,8 @@
 //! `[cluster]` with real `mdhost run` processes, a real NATS server and Postgres: one host
 //! leads and alone runs the jobs (the provider sees one host, not three); when the leader
 //! is killed with SIGKILL a standby takes over within the lease; a leader paused past its
-//! lease is replaced, and once resumed it finds its lease gone and stops running jobs.
+//! lease is replaced, and once resumed it finds its lease gone and stops running jobs; a
+//! NATS restart costs the lead until NATS is back.
 
 mod common;
 
@@ -31,7 +32,7 @@ fn signal(svc: &Service, sig: &str) {
 #[tokio::test(flavor = "multi_thread")]
 async fn one_host_leads_and_a_standby_takes_over_when_it_dies_or_stalls() {
     let mock = mock_provider::start(MockConfig::default()).await;
-    let nats = Nats::start();
+    let mut nats = Nats::start();
     let db = PgDb::create("mdhost_cluster").await;
     let config = format!(
         "{}\n[[jobs]]\nname = \"minute\"\nproviders = [\"mockrest\"]\nsymbols = [\"BTC/USD\"]\n\
@@ -138,4 +139,39 @@ async fn one_host_leads_and_a_standby_takes_over_when_it_dies_or_stalls() {
         takeover < Duration::from_millis(LEASE_S * 1000 / 3 + 500),
         "{takeover:?}"
     );
+
+    // NATS restarts: the leader cannot renew while it is down and steps down (it cannot
+    // prove it leads); once NATS is back it leads again and the jobs resume.
+    let (lost, led, runs) = (
+        stalled.count_log("lost the lead"),
+        stalled.count_log("leading"),
+        stalled.count_log(RAN),
+    );
+    nats.kill();
+    let down = Instant::now();
+    while stalled.count_log("lost the lead") == lost {
+        assert!(
+            down.elapsed() < Duration::from_secs(20),
+            "never stepped down"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    nats.up();
+    let up = Instant::now();
+    while stalled.count_log("leading") == led {
+        assert!(
+            up.elapsed() < Duration::from_secs(30),
+            "no leader after NATS came back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!("leading again {:?} after NATS came back", up.elapsed());
+    let resumed = Instant::now();
+    while stalled.count_log(RAN) <= runs {
+        assert!(
+            resumed.elapsed() < Duration::from_secs(10),
+            "jobs did not resume"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
