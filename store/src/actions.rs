@@ -119,8 +119,9 @@ impl Keyed for Dividend {
 pub(super) async fn write<DB: Dialect>(
     pool: &Pool<DB>,
     batch: &ActionsBatch,
+    fence: Option<&super::Fence>,
 ) -> Result<ActionsSummary, StoreError> {
-    let mut tx = DB::begin_write(pool, batch.run).await?;
+    let mut tx = DB::begin_write(pool, batch.run, fence).await?;
     let (source, at) = (&batch.source, batch.received_at);
     let splits = keyed::write(&mut tx, &batch.splits, source, at).await?;
     let dividends = keyed::write(&mut tx, &batch.dividends, source, at).await?;

@@ -11,8 +11,8 @@ use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{Database, Encode, Pool, Postgres, QueryBuilder, Sqlite, Transaction, Type};
 
-use super::StoreError;
 use super::rows::Columns;
+use super::{Fence, StoreError};
 
 /// `sql` followed by `k1 = v1 AND k2 = v2 …`, each value bound as text: the key of a row
 /// (a series, a stream) as every shared statement names it.
@@ -66,10 +66,12 @@ pub(super) trait Dialect: Database {
 
     /// Begins a transaction that will write (SQLite takes the write lock up front), for
     /// the job run `run` when one produced it: Postgres keeps the run in a setting local
-    /// to the transaction, which the outbox triggers copy into each entry.
+    /// to the transaction, which the outbox triggers copy into each entry, and checks a
+    /// cluster host's `fence` (`fence.rs`).
     fn begin_write(
         pool: &Pool<Self>,
         run: Option<i64>,
+        fence: Option<&Fence>,
     ) -> impl Future<Output = Result<Transaction<'static, Self>, StoreError>> + Send;
 
     /// Runs `q` in `tx`; its rows.
@@ -251,8 +253,12 @@ impl Dialect for Postgres {
     async fn begin_write(
         pool: &Pool<Self>,
         run: Option<i64>,
+        fence: Option<&Fence>,
     ) -> Result<Transaction<'static, Self>, StoreError> {
         let mut tx = pool.begin().await?;
+        if let Some(fence) = fence {
+            super::fence::check(&mut tx, fence).await?;
+        }
         if let Some(run) = run {
             sqlx::query("SELECT set_config('mdhost.run', $1, true)")
                 .bind(run.to_string())
@@ -315,6 +321,7 @@ impl Dialect for Sqlite {
     async fn begin_write(
         pool: &Pool<Self>,
         _run: Option<i64>,
+        _fence: Option<&Fence>,
     ) -> Result<Transaction<'static, Self>, StoreError> {
         Ok(pool.begin_with("BEGIN IMMEDIATE").await?)
     }
@@ -477,7 +484,7 @@ macro_rules! impl_store {
                 &self,
                 batch: &$crate::ActionsBatch,
             ) -> Result<$crate::ActionsSummary, $crate::StoreError> {
-                $crate::actions::write(&self.pool, batch).await
+                $crate::actions::write(&self.pool, batch, self.fence()).await
             }
 
             async fn splits(
@@ -509,7 +516,7 @@ macro_rules! impl_store {
                 &self,
                 batch: &$crate::SeriesBatch,
             ) -> Result<$crate::SeriesSummary, $crate::StoreError> {
-                $crate::series::write(&self.pool, batch).await
+                $crate::series::write(&self.pool, batch, self.fence()).await
             }
 
             async fn observations(
@@ -533,7 +540,7 @@ macro_rules! impl_store {
                 &self,
                 batch: &$crate::InstrumentsBatch,
             ) -> Result<$crate::InstrumentsSummary, $crate::StoreError> {
-                $crate::instruments::write(&self.pool, batch).await
+                $crate::instruments::write(&self.pool, batch, self.fence()).await
             }
 
             async fn instruments(

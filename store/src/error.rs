@@ -35,6 +35,16 @@ pub enum StoreError {
     /// before anything is written.
     #[error("a batch of series {expected:?} holds an observation of {found:?}")]
     MixedBatch { expected: String, found: String },
+    /// A host of a cluster wrote under a term a newer leader has replaced: it no longer
+    /// leads, and the write is refused (not retried, not spooled).
+    #[error(
+        "fenced: this host writes as leader of cluster {cluster:?} in term {term}, but term {newest} has begun; it no longer leads"
+    )]
+    Fenced {
+        cluster: String,
+        term: u64,
+        newest: u64,
+    },
     #[error("spool {path}: {source}")]
     Spool {
         path: String,

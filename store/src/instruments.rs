@@ -73,6 +73,7 @@ impl Keyed for Instrument {
 pub(super) async fn write<DB: Dialect>(
     pool: &Pool<DB>,
     batch: &InstrumentsBatch,
+    fence: Option<&super::Fence>,
 ) -> Result<InstrumentsSummary, StoreError> {
     let listed: std::collections::HashSet<&str> = batch
         .instruments
@@ -86,7 +87,7 @@ pub(super) async fn write<DB: Dialect>(
         .filter(|i| i.active && !listed.contains(i.provider_symbol.as_str()))
         .map(|i| Instrument { active: false, ..i });
     let rows: Vec<Instrument> = batch.instruments.iter().cloned().chain(gone).collect();
-    let mut tx = DB::begin_write(pool, None).await?;
+    let mut tx = DB::begin_write(pool, None, fence).await?;
     let counts = keyed::write(&mut tx, &rows, &batch.source, batch.received_at).await?;
     tx.commit().await?;
     Ok(InstrumentsSummary {

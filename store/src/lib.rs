@@ -23,6 +23,7 @@ mod convert;
 mod dialect;
 mod digest;
 mod error;
+mod fence;
 mod gaps;
 mod instruments;
 mod keyed;
@@ -53,6 +54,7 @@ use rust_decimal::Decimal;
 
 pub use actions::REVISED as ACTION_REVISED;
 pub use error::StoreError;
+pub use fence::Fence;
 pub use instruments::REVISED as INSTRUMENT_REVISED;
 pub use observation::Observation;
 pub use outbox::{OutboxEntry, OutboxLock, OutboxRecord};

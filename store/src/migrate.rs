@@ -71,6 +71,11 @@ const POSTGRES: Embedded = &[
         "outbox",
         include_str!("../../migrations/postgres/0012_outbox.sql"),
     ),
+    (
+        13,
+        "cluster terms",
+        include_str!("../../migrations/postgres/0013_cluster_terms.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[

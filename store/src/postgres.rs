@@ -33,6 +33,8 @@ const CHUNK: usize = 10_000;
 
 pub struct PgStore {
     pool: PgPool,
+    /// The term this host of a cluster writes under (`fence.rs`); none alone.
+    fence: Option<std::sync::Arc<Fence>>,
 }
 
 impl PgStore {
@@ -83,13 +85,25 @@ impl PgStore {
             }
             Err(e) => return Err(StoreError::connect(target, e)),
         };
-        let store = PgStore { pool };
+        let store = PgStore { pool, fence: None };
         store.migrate().await?;
         Ok(store)
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Writes from now on under `fence`'s term, refused once a newer term is claimed.
+    pub fn fenced(self, fence: std::sync::Arc<Fence>) -> Self {
+        PgStore {
+            fence: Some(fence),
+            ..self
+        }
+    }
+
+    fn fence(&self) -> Option<&Fence> {
+        self.fence.as_deref()
     }
 }
 
@@ -620,7 +634,9 @@ super::dialect::impl_store!(PgStore {
     }
 
     async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
-        let mut tx = <Postgres as super::dialect::Dialect>::begin_write(&self.pool, batch.run).await?;
+        let mut tx =
+            <Postgres as super::dialect::Dialect>::begin_write(&self.pool, batch.run, self.fence())
+                .await?;
         let mut sum = WriteSummary::default();
         let adjusted = batch.adjusted_json();
         for chunk in batch.bars.chunks(CHUNK) {

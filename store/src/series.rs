@@ -80,6 +80,7 @@ fn vintage_start(o: &Observation) -> NaiveDate {
 pub(super) async fn write<DB: Dialect>(
     pool: &Pool<DB>,
     batch: &SeriesBatch,
+    fence: Option<&super::Fence>,
 ) -> Result<SeriesSummary, StoreError> {
     if let Some(o) = batch
         .observations
@@ -91,7 +92,7 @@ pub(super) async fn write<DB: Dialect>(
             found: o.series_id.clone(),
         });
     }
-    let mut tx = DB::begin_write(pool, batch.run).await?;
+    let mut tx = DB::begin_write(pool, batch.run, fence).await?;
     let counts = keyed::write(
         &mut tx,
         &batch.observations,

@@ -43,6 +43,13 @@ fn stage_sql(rows: usize) -> String {
 }
 
 impl SqliteStore {
+    /// A SQLite store belongs to one host: nothing fences its writes.
+    fn fence(&self) -> Option<&Fence> {
+        None
+    }
+}
+
+impl SqliteStore {
     /// Opens (creating the file and its directory if needed) and migrates.
     pub async fn connect(url: &str) -> Result<Self, StoreError> {
         let target = match StoreUrl::sqlite_path(url) {

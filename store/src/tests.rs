@@ -104,6 +104,7 @@ macro_rules! both {
 }
 
 mod actions;
+mod fence;
 mod instruments;
 mod keys;
 mod outbox;

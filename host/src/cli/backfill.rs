@@ -63,7 +63,7 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     // Before anything else: a signal during start-up must stop this run, not kill it.
     let cancel = CancellationToken::new();
     stop_on_signal(cancel.clone())?;
-    let host = Host::start(args.config.as_ref(), &args.store).await?;
+    let host = Host::command(args.config.as_ref(), &args.store).await?;
     let config = host.registry.config();
     let job = job(&args, &config.jobs)?;
     let bar = Bar::new(host.metrics.clone());

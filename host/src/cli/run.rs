@@ -17,6 +17,7 @@ use crate::alerts::Alerting;
 use crate::cluster::{Cluster, duty::Duty};
 use crate::jobs::JobControl;
 use crate::reload::Watcher;
+use crate::store::StoreUrl;
 use crate::stream::{Connector, StreamContext};
 
 #[derive(Debug, Args)]
@@ -36,7 +37,7 @@ pub struct RunArgs {
 }
 
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    let host = Host::start(args.config.as_ref(), &args.store).await?;
+    let host = Host::service(args.config.as_ref(), &args.store).await?;
     let config = host.registry.config();
     let watcher = Arc::new(
         Watcher::start(host.registry.clone(), host.config_file.clone())
@@ -65,7 +66,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             None
         }
         Some(c) => {
-            let cluster = Cluster::join(c).await?;
+            let (StoreUrl::Postgres(url), Some(fence)) = (&host.store_url, &host.fence) else {
+                anyhow::bail!("[cluster] needs a Postgres store");
+            };
+            let cluster = Cluster::join(c, url, fence.clone()).await?;
             tracing::info!(cluster = %c.name, host = %cluster.id(), lease = ?c.lease, "joined the cluster; jobs and streams run on its leader");
             let follow = tokio::spawn(duty.clone().follow(
                 cluster.role(),

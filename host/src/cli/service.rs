@@ -23,15 +23,33 @@ pub(crate) struct Host {
     pub store: Arc<dyn Store>,
     pub registry: Arc<Registry>,
     pub metrics: Arc<Metrics>,
+    /// The term this host writes under, when it is one of a `[cluster]`.
+    pub fence: Option<Arc<crate::store::Fence>>,
     /// The store's outbox, when `[publish]` is on.
     pub outbox: Option<Arc<crate::store::PgStore>>,
 }
 
 impl Host {
+    /// The host of a command that runs jobs outside the service (`mdhost backfill`):
+    /// as [`Host::service`], but never fenced, since it does not take part in a
+    /// cluster's election.
+    pub async fn command(config: Option<&PathBuf>, store: &StoreArg) -> anyhow::Result<Host> {
+        Self::start(config, store, false).await
+    }
+
+    /// The host of `mdhost run`: in a `[cluster]`, its writes carry the term it leads in.
+    pub async fn service(config: Option<&PathBuf>, store: &StoreArg) -> anyhow::Result<Host> {
+        Self::start(config, store, true).await
+    }
+
     /// Loads the configuration, opens and migrates the store, and loads every plugin of
     /// the plugins directory (a plugin that fails to load is reported, not fatal; a job or
     /// stream naming a provider no plugin serves is).
-    pub async fn start(config: Option<&PathBuf>, store: &StoreArg) -> anyhow::Result<Host> {
+    async fn start(
+        config: Option<&PathBuf>,
+        store: &StoreArg,
+        service: bool,
+    ) -> anyhow::Result<Host> {
         let config_file = match config {
             Some(p) => Some(p.clone()),
             None => Some(PathBuf::from("plugins.toml")).filter(|p| p.is_file()),
@@ -43,13 +61,25 @@ impl Host {
         let store_url = store.resolve_with(config.host.store.as_ref())?;
         // Plugins first: a configuration they refuse stops here, before the store is touched.
         let registry = plugins(config).await?;
-        let store = super::store::open_for_writing(&store_url).await?;
+        // A host of a cluster writes under the term it leads in (`store::Fence`).
+        let fence = registry
+            .config()
+            .host
+            .cluster
+            .as_ref()
+            .filter(|_| service)
+            .map(|c| Arc::new(crate::store::Fence::new(&c.name)));
+        let store = match &fence {
+            Some(fence) => super::store::open_fenced(&store_url, fence.clone()).await?,
+            None => super::store::open_for_writing(&store_url).await?,
+        };
         registry.set_quota_ledger(Arc::new(crate::quotas::StoreLedger(store.clone())));
         let metrics = registry.metrics().clone();
         // Before any run writes: the outbox triggers on (or off) to match `[publish]`.
         let outbox =
             crate::publish::prepare(&store_url, registry.config().host.publish.as_ref()).await?;
         Ok(Host {
+            fence,
             outbox,
             config_file,
             store_url,

@@ -73,11 +73,32 @@ pub async fn open_url(url: &StoreUrl) -> anyhow::Result<Arc<dyn Store>> {
 /// Opens the store at `url` for a run that writes: once opened, a store that goes away
 /// mid-run is retried and then spooled to `data/spool.jsonl`, not lost.
 pub async fn open_for_writing(url: &StoreUrl) -> anyhow::Result<Arc<dyn Store>> {
-    Ok(Arc::new(store::Resilient::new(
-        open_url(url).await?,
+    Ok(resilient(open_url(url).await?))
+}
+
+/// As [`open_for_writing`], for a host of a cluster: the Postgres store at `url`, its
+/// writes refused once `fence`'s term is no longer the newest.
+pub async fn open_fenced(
+    url: &StoreUrl,
+    fence: Arc<store::Fence>,
+) -> anyhow::Result<Arc<dyn Store>> {
+    let StoreUrl::Postgres(pg) = url else {
+        anyhow::bail!(
+            "[cluster] needs a Postgres store (its hosts share it); the store is {}",
+            url.redacted()
+        );
+    };
+    Ok(resilient(Arc::new(
+        store::PgStore::connect(pg).await?.fenced(fence),
+    )))
+}
+
+fn resilient(store: Arc<dyn Store>) -> Arc<dyn Store> {
+    Arc::new(store::Resilient::new(
+        store,
         store::Resilient::default_spool_path(),
         store::RetryPolicy::default(),
-    )))
+    ))
 }
 
 #[derive(Debug, Args)]

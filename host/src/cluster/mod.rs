@@ -9,6 +9,9 @@
 //! lease; a leader paused past its lease finds its revision stale at its next renewal and
 //! steps down. A leader that cannot reach NATS steps down too: it cannot prove it still
 //! leads. Only the leader runs jobs and streams (`Duty`), so the provider sees one host.
+//!
+//! Taking the lead also claims the next term in the store (`store::Fence`): until the
+//! stalled leader's next renewal it may still try to write, and the store refuses it.
 
 pub mod duty;
 
@@ -22,12 +25,13 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterConfig;
+use crate::store::{Fence, PgStore};
 
 /// What this host is in its cluster now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Standby,
-    /// Leading since this revision of the `leader` key: the term.
+    /// Leading in this term (the store counts them: `store::Fence`).
     Leader {
         term: u64,
     },
@@ -44,11 +48,20 @@ pub struct Cluster {
     role: watch::Sender<Role>,
     /// The revision of the `leader` key this host wrote last, while it leads.
     revision: parking_lot::Mutex<Option<u64>>,
+    /// Where a new leader claims its term, and the term its writes carry.
+    terms: PgStore,
+    fence: Arc<Fence>,
 }
 
 impl Cluster {
-    /// Connects to the cluster's NATS server and opens (creating if needed) its bucket.
-    pub async fn join(config: &ClusterConfig) -> anyhow::Result<Arc<Cluster>> {
+    /// Connects to the cluster's NATS server and opens (creating if needed) its bucket;
+    /// terms are claimed in the Postgres store at `store` for `fence`.
+    pub async fn join(
+        config: &ClusterConfig,
+        store: &str,
+        fence: Arc<Fence>,
+    ) -> anyhow::Result<Arc<Cluster>> {
+        let terms = PgStore::connect(store).await?;
         let client = async_nats::ConnectOptions::new()
             .connection_timeout(Duration::from_secs(5))
             .connect(config.url.as_str())
@@ -83,6 +96,8 @@ impl Cluster {
             lease: config.lease,
             role,
             revision: parking_lot::Mutex::new(None),
+            terms,
+            fence,
         }))
     }
 
@@ -141,11 +156,23 @@ impl Cluster {
                 }
             }
             None => match self.bucket.create(LEADER, self.id.clone().into()).await {
-                Ok(term) => {
-                    tracing::info!(host = %self.id, term, "leading: this host runs the jobs and streams");
-                    self.set(Role::Leader { term });
-                    Some(term)
-                }
+                Ok(revision) => match self.terms.claim_term(&self.fence).await {
+                    Ok(term) => {
+                        tracing::info!(host = %self.id, term, "leading: this host runs the jobs and streams");
+                        self.set(Role::Leader { term });
+                        Some(revision)
+                    }
+                    // Leading without a term would be leading without writing: let
+                    // another host try.
+                    Err(e) => {
+                        tracing::warn!(host = %self.id, error = %e, "cannot claim a term in the store; not leading");
+                        let _ = self
+                            .bucket
+                            .delete_expect_revision(LEADER, Some(revision))
+                            .await;
+                        None
+                    }
+                },
                 Err(_) => None,
             },
         };

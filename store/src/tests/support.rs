@@ -83,6 +83,14 @@ impl TestDb {
         }
     }
 
+    /// The Postgres database's URL, to open more stores on it.
+    pub fn pg_url(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Postgres(_, name) => Some(format!("{}/{name}", pg_server())),
+            Backend::Sqlite(..) => None,
+        }
+    }
+
     /// The Postgres pool, for tests of that backend alone.
     pub fn pg_pool(&self) -> Option<&sqlx::PgPool> {
         match &self.backend {
