@@ -222,6 +222,7 @@ async fn start(setup: Setup<'_>) -> Host {
         config_error: setup.config_error.unwrap_or_else(|| Arc::new(|| None)),
         streams: Arc::new(Vec::new),
         alerts: Arc::new(Vec::new),
+        cluster: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

@@ -68,6 +68,19 @@ async fn one_host_leads_and_a_standby_takes_over_when_it_dies_or_stalls() {
         assert_eq!(standby.count_log(RAN), 0, "a standby ran a job");
         assert_eq!(standby.count_log("leading"), 0);
     }
+    // /readyz says who leads: the leader's term, the standbys' role.
+    let ready = |body: String| -> serde_json::Value {
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["cluster"].clone()
+    };
+    let leader = ready(a.get("/readyz").await.1);
+    assert_eq!(
+        (leader["name"].as_str(), leader["role"].as_str()),
+        (Some("test"), Some("leader"))
+    );
+    assert!(leader["term"].as_u64().unwrap() >= 1, "{leader}");
+    let standby = ready(b.get("/readyz").await.1);
+    assert_eq!(standby["role"], "standby", "{standby}");
+    assert_ne!(standby["host"], leader["host"]);
     let (status, body) = b.get("/jobs").await;
     assert_eq!(
         (status, body.as_str()),

@@ -149,6 +149,7 @@ async fn the_status_page_shows_what_an_operator_needs_at_a_glance() {
             let alerting = alerting.clone();
             Arc::new(move || alerting.alerts())
         },
+        cluster: None,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/", listener.local_addr().unwrap());

@@ -47,6 +47,8 @@ pub struct AdminState {
     pub streams: Arc<dyn Fn() -> Vec<crate::stream::StreamHealth> + Send + Sync>,
     /// The alerts now (`alerts::Alerting::alerts`).
     pub alerts: Arc<dyn Fn() -> Vec<crate::alerts::Alert> + Send + Sync>,
+    /// This host's cluster, when it is one of a `[cluster]` (its role is on `/readyz`).
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// The admin API's routes over `state`.

@@ -72,12 +72,16 @@ pub(super) async fn readyz(
         ));
     }
     if failed.is_empty() {
-        Ok(Json(json!({
+        let mut ready = json!({
             "status": "ready",
             "store": s.store.backend(),
             "plugins_serving": serving,
             "streams": streams,
-        })))
+        });
+        if let Some(c) = &s.cluster {
+            ready["cluster"] = c.status();
+        }
+        Ok(Json(ready))
     } else {
         Err(ApiError::Unavailable(format!(
             "not ready: {}",

@@ -77,7 +77,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 stop_follow.clone(),
             ));
             let lease = tokio::spawn(cluster.clone().run(stop_lease.clone()));
-            Some((follow, lease))
+            Some((follow, lease, cluster))
         }
     };
     let addr = args.admin_addr.unwrap_or(config.host.admin_addr);
@@ -112,6 +112,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let alerting = alerting.clone();
             Arc::new(move || alerting.alerts())
         },
+        cluster: cluster.as_ref().map(|(_, _, c)| c.clone()),
     };
     let stop_admin = tokio_util::sync::CancellationToken::new();
     let stop_relay = tokio_util::sync::CancellationToken::new();
@@ -156,7 +157,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (jobs_clean, streams_clean) = match cluster {
         // The lead is given up once the jobs and streams stopped, not before: a successor
         // must not start them while this host still runs them.
-        Some((follow, lease)) => {
+        Some((follow, lease, _)) => {
             stop_follow.cancel();
             let _ = follow.await;
             let stopped = duty.stop(args.grace).await;

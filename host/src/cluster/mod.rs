@@ -105,6 +105,20 @@ impl Cluster {
         &self.id
     }
 
+    /// What `/readyz` says of the cluster: its name, this host, its role and term.
+    pub fn status(&self) -> serde_json::Value {
+        let (role, term) = match *self.role.borrow() {
+            Role::Leader { term } => ("leader", Some(term)),
+            Role::Standby => ("standby", None),
+        };
+        serde_json::json!({
+            "name": self.fence.cluster(),
+            "host": self.id,
+            "role": role,
+            "term": term,
+        })
+    }
+
     /// The role now and every change of it.
     pub fn role(&self) -> watch::Receiver<Role> {
         self.role.subscribe()
