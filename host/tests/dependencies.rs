@@ -188,16 +188,20 @@ fn the_service_alone_builds_without_the_harness_test_util_and_yaml() {
         "none",
     ]);
     let tree = String::from_utf8(tree).unwrap();
-    for unwanted in [
-        "mdhost-harness",
-        "serde_norway",
-        "tokio feature \"test-util\"",
-    ] {
+    for unwanted in ["mdhost-harness", "serde_norway"] {
         assert!(
             !tree.contains(unwanted),
             "the service alone pulls in {unwanted}"
         );
     }
+    // tokio's test-util is asked for by one crate only: tryhard, the retry helper of
+    // async-nats's JetStream client, which asks for it unconditionally. Nothing of ours
+    // does, and nothing else may.
+    assert_eq!(
+        enablers_of_test_util(),
+        ["tryhard"],
+        "who turns on tokio's test-util in the service"
+    );
     // The same query does show them with the harness, so the check can fail.
     let with = cargo(&[
         "tree",
@@ -237,4 +241,50 @@ fn the_layering_rules_name_crates_that_exist() {
             "{krate} has no layer in LAYERS"
         );
     }
+}
+
+/// The crates that turn on tokio's `test-util` feature in the service built alone: the
+/// children of that feature's node in the tree of who uses tokio.
+fn enablers_of_test_util() -> Vec<String> {
+    let tree = cargo(&[
+        "tree",
+        "-p",
+        "mdhost",
+        "--no-default-features",
+        "--edges",
+        "normal,features",
+        "--invert",
+        "tokio",
+        "--prefix",
+        "depth",
+    ]);
+    let tree = String::from_utf8(tree).unwrap();
+    let depth_of = |line: &str| -> (usize, String) {
+        let digits = line.chars().take_while(char::is_ascii_digit).count();
+        (
+            line[..digits].parse().unwrap_or(0),
+            line[digits..].to_owned(),
+        )
+    };
+    let lines: Vec<(usize, String)> = tree.lines().map(depth_of).collect();
+    let mut found: Vec<String> = Vec::new();
+    for (i, (depth, text)) in lines.iter().enumerate() {
+        if text != "tokio feature \"test-util\"" {
+            continue;
+        }
+        for (d, child) in lines[i + 1..].iter().take_while(|(d, _)| d > depth) {
+            if *d == depth + 1 {
+                let name = child
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                if !found.contains(&name) {
+                    found.push(name);
+                }
+            }
+        }
+    }
+    found.sort();
+    found
 }
