@@ -2,7 +2,7 @@
 //! leads and alone runs the jobs (the provider sees one host, not three); when the leader
 //! is killed with SIGKILL a standby takes over within the lease; a leader paused past its
 //! lease is replaced, and once resumed it finds its lease gone and stops running jobs; a
-//! NATS restart costs the lead until NATS is back.
+//! NATS restart costs the lead until NATS is back. Only the leader sends alerts.
 
 mod common;
 
@@ -187,4 +187,36 @@ async fn one_host_leads_and_a_standby_takes_over_when_it_dies_or_stalls() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn only_the_leader_sends_alerts() {
+    let mock = mock_provider::start(MockConfig::default()).await;
+    mock.state.set_failing(&["BTC/USD"]);
+    let nats = Nats::start();
+    let db = PgDb::create("mdhost_cluster_alerts").await;
+    let (url, hook) = common::webhook::receiver().await;
+    let config = format!(
+        "{}\n[[jobs]]\nname = \"minute\"\nproviders = [\"mockrest\"]\nsymbols = [\"BTC/USD\"]\n\
+         timeframe = \"1m\"\nschedule = \"*/2 * * * * *\"\nlookback = \"10m\"\n\n\
+         [[alerts]]\nname = \"ops\"\nurl = \"{url}\"\nrules = [\"run_failed\"]\nevery = \"1s\"\n\n\
+         [cluster]\nurl = \"{}\"\nname = \"alerts\"\nlease = \"{LEASE_S}s\"\n",
+        mock.plugin_config(),
+        nats.url()
+    );
+    let dirs: Vec<_> = (0..2)
+        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
+        .collect();
+    let mut a = Service::start(dirs[0].path(), &db.url);
+    a.wait_for_log("leading", Duration::from_secs(20));
+    let mut b = Service::start(dirs[1].path(), &db.url);
+    b.wait_for_log("joined the cluster", Duration::from_secs(20));
+    // Both hosts read the same failed runs from the store; only the leader tells.
+    a.wait_for_log("alert sent", Duration::from_secs(15));
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(b.count_log("alert sent"), 0, "a standby sent an alert");
+    let got = hook.got.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "one notice, from one host: {got:?}");
+    assert_eq!(got[0]["alerts"][0]["labels"]["alertname"], "run_failed");
+    assert_eq!(b.count_log("leading"), 0);
 }

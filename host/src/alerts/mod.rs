@@ -168,8 +168,14 @@ impl Alerting {
         self.tracker.lock().alerts()
     }
 
-    /// Checks on a timer (the shortest `every` of the routes) until `stop`.
-    pub fn start(self: Arc<Self>, stop: CancellationToken) -> tokio::task::JoinHandle<()> {
+    /// Checks on a timer (the shortest `every` of the routes) until `stop`, whenever
+    /// `sends` says this host sends alerts: a cluster's standby does not, so a receiver
+    /// hears each condition from one host, the leader.
+    pub fn start(
+        self: Arc<Self>,
+        stop: CancellationToken,
+        sends: impl Fn() -> bool + Send + 'static,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             loop {
                 let every = self
@@ -184,7 +190,7 @@ impl Alerting {
                     () = stop.cancelled() => return,
                     () = tokio::time::sleep(every) => {}
                 }
-                if !self.registry.config().alerts.is_empty() {
+                if !self.registry.config().alerts.is_empty() && sends() {
                     self.check(Utc::now()).await;
                 }
             }

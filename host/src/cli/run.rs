@@ -96,7 +96,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         format!("http://{bound}"),
     )?);
     let stop_alerts = tokio_util::sync::CancellationToken::new();
-    let alert_task = alerting.clone().start(stop_alerts.clone());
+    let alert_task = {
+        let duty = duty.clone();
+        alerting
+            .clone()
+            .start(stop_alerts.clone(), move || duty.active())
+    };
     let errors = watcher.clone();
     let state = AdminState {
         registry: host.registry.clone(),

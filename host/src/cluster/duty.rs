@@ -74,6 +74,12 @@ impl Duty {
         }
     }
 
+    /// Whether the scheduler and the streams run here now (alone: always; in a cluster:
+    /// while this host leads).
+    pub fn active(&self) -> bool {
+        self.active.lock().is_some()
+    }
+
     /// The connection state of each running stream (none on a standby).
     pub fn health(&self) -> Vec<StreamHealth> {
         match &*self.active.lock() {

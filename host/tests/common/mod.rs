@@ -13,6 +13,7 @@ pub mod recorder;
 pub mod service;
 pub mod stream_server;
 pub mod tls;
+pub mod webhook;
 
 use std::path::{Path, PathBuf};
 
