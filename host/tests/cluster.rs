@@ -29,22 +29,34 @@ fn signal(svc: &Service, sig: &str) {
     );
 }
 
+/// `n` deployments of one configuration: the mock provider, a poll job every 2 s, `extra`
+/// and `[cluster]` named `name`.
+fn deployments(
+    n: usize,
+    mock: &mock_provider::MockProvider,
+    nats: &Nats,
+    name: &str,
+    extra: &str,
+) -> Vec<tempfile::TempDir> {
+    let config = format!(
+        "{}\n[[jobs]]\nname = \"minute\"\nproviders = [\"mockrest\"]\nsymbols = [\"BTC/USD\"]\n\
+         timeframe = \"1m\"\nschedule = \"*/2 * * * * *\"\nlookback = \"10m\"\n\n{extra}\n\
+         [cluster]\nurl = \"{}\"\nname = \"{name}\"\nlease = \"{LEASE_S}s\"\n",
+        mock.plugin_config(),
+        nats.url()
+    );
+    (0..n)
+        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn one_host_leads_and_a_standby_takes_over_when_it_dies_or_stalls() {
     let mock = mock_provider::start(MockConfig::default()).await;
     let mut nats = Nats::start();
     let db = PgDb::create("mdhost_cluster").await;
-    let config = format!(
-        "{}\n[[jobs]]\nname = \"minute\"\nproviders = [\"mockrest\"]\nsymbols = [\"BTC/USD\"]\n\
-         timeframe = \"1m\"\nschedule = \"*/2 * * * * *\"\nlookback = \"10m\"\n\n\
-         [cluster]\nurl = \"{}\"\nname = \"test\"\nlease = \"{LEASE_S}s\"\n",
-        mock.plugin_config(),
-        nats.url()
-    );
     // Three deployments of one configuration, as three machines would have.
-    let dirs: Vec<_> = (0..3)
-        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
-        .collect();
+    let dirs = deployments(3, &mock, &nats, "test", "");
     let mut a = Service::start(dirs[0].path(), &db.url);
     a.wait_for_log("leading", Duration::from_secs(20));
     let mut b = Service::start(dirs[1].path(), &db.url);
@@ -196,17 +208,10 @@ async fn only_the_leader_sends_alerts() {
     let nats = Nats::start();
     let db = PgDb::create("mdhost_cluster_alerts").await;
     let (url, hook) = common::webhook::receiver().await;
-    let config = format!(
-        "{}\n[[jobs]]\nname = \"minute\"\nproviders = [\"mockrest\"]\nsymbols = [\"BTC/USD\"]\n\
-         timeframe = \"1m\"\nschedule = \"*/2 * * * * *\"\nlookback = \"10m\"\n\n\
-         [[alerts]]\nname = \"ops\"\nurl = \"{url}\"\nrules = [\"run_failed\"]\nevery = \"1s\"\n\n\
-         [cluster]\nurl = \"{}\"\nname = \"alerts\"\nlease = \"{LEASE_S}s\"\n",
-        mock.plugin_config(),
-        nats.url()
+    let alerts = format!(
+        "[[alerts]]\nname = \"ops\"\nurl = \"{url}\"\nrules = [\"run_failed\"]\nevery = \"1s\"\n"
     );
-    let dirs: Vec<_> = (0..2)
-        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
-        .collect();
+    let dirs = deployments(2, &mock, &nats, "alerts", &alerts);
     let mut a = Service::start(dirs[0].path(), &db.url);
     a.wait_for_log("leading", Duration::from_secs(20));
     let mut b = Service::start(dirs[1].path(), &db.url);
