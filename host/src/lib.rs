@@ -66,4 +66,5 @@ pub mod metrics;
 pub mod publish;
 pub mod quotas;
 pub mod reload;
+pub mod retention;
 pub mod stream;

@@ -176,3 +176,52 @@ async fn the_service_polls_a_provider_over_http_into_postgres() {
     let runs = db.rows("SELECT status FROM runs").await;
     assert!(runs.iter().all(|r| r != "running"), "{runs:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_service_deletes_bars_past_their_retention_at_start() {
+    let db = PgDb::create("mdhost_retention").await;
+    // Bars a year old and from now, of two timeframes, written as a run would.
+    let store = mdhost::store::PgStore::connect(&db.url).await.unwrap();
+    let now = chrono::Utc::now();
+    let old = now - chrono::Duration::days(365);
+    let bar = |tf: &str, start: chrono::DateTime<chrono::Utc>| mdhost::domain::Bar {
+        symbol: "BTC/USD".into(),
+        timeframe: tf.parse().unwrap(),
+        start,
+        open: 1.into(),
+        high: 1.into(),
+        low: 1.into(),
+        close: 1.into(),
+        volume: None,
+        vwap: None,
+        trades: None,
+        complete: true,
+    };
+    let source = mdhost::store::Source {
+        provider: "seed".into(),
+        version: "1".into(),
+    };
+    let mut batch = mdhost::store::WriteBatch::new(source, now);
+    batch.bars = vec![
+        bar("1m", old),
+        bar("1m", now - chrono::Duration::hours(1)),
+        bar("1d", old),
+    ];
+    mdhost::store::Store::write(&store, &batch).await.unwrap();
+
+    let dir = common::deployment(
+        &[common::test_wasm("misbehave")],
+        "[retention]\n\"1m\" = \"30d\"\n",
+    );
+    let mut svc = Service::start(dir.path(), &db.url);
+    svc.wait_for_log("retention: old bars deleted", Duration::from_secs(30));
+    let left = db
+        .rows("SELECT timeframe, count(*) FROM bars GROUP BY timeframe ORDER BY timeframe")
+        .await;
+    assert_eq!(
+        left,
+        ["1d|1", "1m|1"],
+        "the old minute bar went, the rest stayed"
+    );
+    svc.terminate();
+}

@@ -480,6 +480,16 @@ macro_rules! impl_store {
                 $crate::gaps::forget(&self.pool, stream, timeframe, gaps).await
             }
 
+            async fn delete_bars_before(
+                &self,
+                timeframe: mdhost_core::domain::Timeframe,
+                before: chrono::DateTime<chrono::Utc>,
+                limit: u32,
+            ) -> Result<u64, $crate::StoreError> {
+                $crate::retention::delete_bars(&self.pool, timeframe, before, limit, self.fence())
+                    .await
+            }
+
             async fn write_actions(
                 &self,
                 batch: &$crate::ActionsBatch,

@@ -35,6 +35,7 @@ mod postgres;
 mod quotas;
 mod reads;
 mod records;
+mod retention;
 mod rows;
 mod runs;
 mod series;
@@ -274,6 +275,15 @@ pub trait Store: Send + Sync {
 
     /// Revokes key `name` as of `at`; false when there is no such unrevoked key.
     async fn revoke_api_key(&self, name: &str, at: DateTime<Utc>) -> Result<bool, StoreError>;
+
+    /// Deletes up to `limit` bars of `timeframe` that start before `before` (retention),
+    /// in one transaction; how many. Called again until it deletes fewer than `limit`.
+    async fn delete_bars_before(
+        &self,
+        timeframe: Timeframe,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError>;
 
     /// Writes waiting in a local spool for the store to come back (none for a store
     /// without one).

@@ -498,6 +498,18 @@ impl Store for Resilient {
         self.inner.forget_gaps(stream, timeframe, gaps).await
     }
 
+    /// Not spooled: a deletion that did not happen is done by the next sweep.
+    async fn delete_bars_before(
+        &self,
+        timeframe: Timeframe,
+        before: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.inner
+            .delete_bars_before(timeframe, before, limit)
+            .await
+    }
+
     // Actions are not spooled: the validated action types of mdhost-core serialize but do
     // not deserialize, so a spooled batch could not be read back. A write waits out an
     // outage as long as a bar write does before spooling, then fails, so the caller knows

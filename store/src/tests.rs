@@ -941,3 +941,53 @@ async fn stream_gaps_are_kept_until_forgotten(store: Arc<dyn Store>) {
 }
 
 both!(stream_gaps_are_kept_until_forgotten);
+
+/// Retention deletes only the old bars of its timeframe, at most `limit` at a time.
+async fn retention_deletes_old_bars_of_one_timeframe(store: Arc<dyn Store>) {
+    let mut minutes = batch(
+        "src",
+        vec![
+            bar("AAPL", "2025-07-08T14:30:00Z", "1"),
+            bar("AAPL", "2025-07-08T14:31:00Z", "2"),
+            bar("MSFT", "2025-07-08T14:30:00Z", "3"),
+            bar("AAPL", "2025-07-09T14:30:00Z", "4"),
+        ],
+    );
+    store.write(&minutes).await.unwrap();
+    let mut hour = bar("AAPL", "2025-07-08T14:00:00Z", "5");
+    hour.timeframe = "1h".parse().unwrap();
+    minutes.bars = vec![hour];
+    store.write(&minutes).await.unwrap();
+
+    let cutoff = t("2025-07-09T00:00:00Z");
+    // Three minute bars are older than the cutoff: two now, one next.
+    assert_eq!(store.delete_bars_before(tf(), cutoff, 2).await.unwrap(), 2);
+    assert_eq!(store.delete_bars_before(tf(), cutoff, 2).await.unwrap(), 1);
+    assert_eq!(store.delete_bars_before(tf(), cutoff, 2).await.unwrap(), 0);
+    let left: Vec<String> = all_bars(&*store, "AAPL")
+        .await
+        .into_iter()
+        .chain(all_bars(&*store, "MSFT").await)
+        .map(|b| {
+            format!(
+                "{} {} {}",
+                b.bar.symbol,
+                b.bar.timeframe,
+                b.bar.start.to_rfc3339()
+            )
+        })
+        .collect();
+    assert_eq!(left, ["AAPL 1m 2025-07-09T14:30:00+00:00"]);
+    let hours = store
+        .bars(
+            "AAPL",
+            "1h".parse().unwrap(),
+            t("2025-01-01T00:00:00Z"),
+            t("2026-01-01T00:00:00Z"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(hours.len(), 1, "another timeframe is untouched");
+}
+
+both!(retention_deletes_old_bars_of_one_timeframe);

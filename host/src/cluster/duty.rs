@@ -1,4 +1,5 @@
-//! What a host runs: the scheduler and the streams. A host alone runs them from start to
+//! What a host runs: the scheduler, the streams and the retention sweep
+//! (`crate::retention`). A host alone runs them from start to
 //! shutdown; a host of a cluster runs them while it leads and stops them (letting each
 //! job finish its page and each stream flush) when it stops leading. The admin API and
 //! the alerts see whichever instance runs now through here.
@@ -18,7 +19,14 @@ pub struct Duty {
     jobs: JobContext,
     streams: StreamContext,
     store: Arc<dyn Store>,
-    active: parking_lot::Mutex<Option<(Arc<Scheduler>, Arc<Streams>)>>,
+    active: parking_lot::Mutex<Option<Active>>,
+}
+
+/// What runs while this host does the work.
+struct Active {
+    scheduler: Arc<Scheduler>,
+    streams: Arc<Streams>,
+    retention: (CancellationToken, tokio::task::JoinHandle<()>),
 }
 
 impl Duty {
@@ -35,10 +43,14 @@ impl Duty {
     pub fn start(&self) {
         let mut active = self.active.lock();
         if active.is_none() {
-            *active = Some((
-                Scheduler::start(self.jobs.clone()),
-                Streams::start(self.streams.clone(), self.store.clone()),
-            ));
+            let stop = CancellationToken::new();
+            let sweep =
+                crate::retention::run(self.jobs.registry.clone(), self.store.clone(), stop.clone());
+            *active = Some(Active {
+                scheduler: Scheduler::start(self.jobs.clone()),
+                streams: Streams::start(self.streams.clone(), self.store.clone()),
+                retention: (stop, tokio::spawn(sweep)),
+            });
         }
     }
 
@@ -46,8 +58,12 @@ impl Duty {
     pub async fn stop(&self, grace: Duration) -> (bool, bool) {
         let active = self.active.lock().take();
         match active {
-            Some((scheduler, streams)) => {
-                tokio::join!(scheduler.shutdown(grace), streams.shutdown(grace))
+            Some(a) => {
+                let (stop, sweep) = a.retention;
+                stop.cancel();
+                // A sweep in flight is dropped between chunks; the next one resumes it.
+                sweep.abort();
+                tokio::join!(a.scheduler.shutdown(grace), a.streams.shutdown(grace))
             }
             None => (true, true),
         }
@@ -83,13 +99,13 @@ impl Duty {
     /// The connection state of each running stream (none on a standby).
     pub fn health(&self) -> Vec<StreamHealth> {
         match &*self.active.lock() {
-            Some((_, streams)) => streams.health(),
+            Some(a) => a.streams.health(),
             None => Vec::new(),
         }
     }
 
     fn scheduler(&self) -> Option<Arc<Scheduler>> {
-        self.active.lock().as_ref().map(|(s, _)| s.clone())
+        self.active.lock().as_ref().map(|a| a.scheduler.clone())
     }
 }
 

@@ -22,6 +22,7 @@ use crate::validate::Policies;
 mod alerts;
 mod cluster;
 mod publish;
+mod retention;
 mod schedule;
 mod selection;
 mod streams;
@@ -72,6 +73,9 @@ struct RawConfig {
     publish: Option<publish::RawPublish>,
     /// `[cluster]`: hosts sharing this configuration, one leading.
     cluster: Option<cluster::RawCluster>,
+    /// `[retention]`: how long each timeframe's bars are kept.
+    #[serde(default)]
+    retention: BTreeMap<String, Spanned<String>>,
     /// Validation policies per asset class and per instrument (see `validate::policy`).
     #[serde(default)]
     validation: Policies,
@@ -324,6 +328,8 @@ pub struct Config {
     pub streams: Vec<StreamConfig>,
     /// `[[alerts]]`: where conditions are sent.
     pub alerts: Vec<AlertRoute>,
+    /// `[retention]`: bars of a timeframe older than this are deleted (none: kept).
+    pub retention: BTreeMap<Timeframe, Duration>,
     pub validation: Policies,
     /// Lines of the values checked later against the loaded plugins.
     lines: Lines,
@@ -355,6 +361,7 @@ impl Config {
             jobs: Vec::new(),
             streams: Vec::new(),
             alerts: Vec::new(),
+            retention: BTreeMap::new(),
             validation: Policies::default(),
             lines: Lines::default(),
         }
@@ -488,7 +495,9 @@ impl Config {
             }
             alerts.push(route);
         }
+        let retention = src.retention(raw.retention)?;
         Ok(Config {
+            retention,
             file: path.to_owned(),
             host,
             plugins,
@@ -1367,6 +1376,28 @@ mod tests {
     }
 
     #[test]
+    fn retention_is_checked() {
+        let ok = "[retention]\n\"1m\" = \"730d\"\n\"1h\" = \"10years\"\n";
+        check(ok, Ok(()));
+        let c = Config::parse(ok, Path::new("p.toml")).unwrap();
+        assert_eq!(
+            c.retention.get(&"1m".parse().unwrap()),
+            Some(&Duration::from_secs(730 * 86_400))
+        );
+        assert_eq!(c.retention.len(), 2);
+        check(
+            "[retention]\n\"1x\" = \"30d\"\n",
+            Err(
+                "conf/plugins.toml:2: retention.1x: \"1x\" is not a timeframe like \"1m\", \"1h\" or \"1d\"",
+            ),
+        );
+        check(
+            "[retention]\n\"1m\" = \"2h\"\n",
+            Err("conf/plugins.toml:2: retention.1m: \"2h\" is not a duration of at least 1d"),
+        );
+    }
+
+    #[test]
     fn cluster_settings_are_checked() {
         let ok = "[cluster]\nurl = \"nats://127.0.0.1:4222\"\nname = \"prod\"\n";
         check(ok, Ok(()));
@@ -1502,7 +1533,7 @@ mod tests {
         check(
             "[hots]\n",
             Err(
-                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `alerts`, `publish`, `cluster`, `validation`",
+                "conf/plugins.toml:1: hots: unknown field `hots`, expected one of `host`, `plugins`, `jobs`, `streams`, `alerts`, `publish`, `cluster`, `retention`, `validation`",
             ),
         );
     }
