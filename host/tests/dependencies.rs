@@ -177,17 +177,7 @@ fn only_the_harness_asks_for_tokios_test_util() {
 /// neither tokio's test-util nor a YAML parser nor the harness.
 #[test]
 fn the_service_alone_builds_without_the_harness_test_util_and_yaml() {
-    let tree = cargo(&[
-        "tree",
-        "-p",
-        "mdhost",
-        "--no-default-features",
-        "--edges",
-        "normal,features",
-        "--prefix",
-        "none",
-    ]);
-    let tree = String::from_utf8(tree).unwrap();
+    let tree = service_tree(&["--prefix", "none"]);
     for unwanted in ["mdhost-harness", "serde_norway"] {
         assert!(
             !tree.contains(unwanted),
@@ -246,19 +236,7 @@ fn the_layering_rules_name_crates_that_exist() {
 /// The crates that turn on tokio's `test-util` feature in the service built alone: the
 /// children of that feature's node in the tree of who uses tokio.
 fn enablers_of_test_util() -> Vec<String> {
-    let tree = cargo(&[
-        "tree",
-        "-p",
-        "mdhost",
-        "--no-default-features",
-        "--edges",
-        "normal,features",
-        "--invert",
-        "tokio",
-        "--prefix",
-        "depth",
-    ]);
-    let tree = String::from_utf8(tree).unwrap();
+    let tree = service_tree(&["--invert", "tokio", "--prefix", "depth"]);
     let depth_of = |line: &str| -> (usize, String) {
         let digits = line.chars().take_while(char::is_ascii_digit).count();
         (
@@ -287,4 +265,18 @@ fn enablers_of_test_util() -> Vec<String> {
     }
     found.sort();
     found
+}
+
+/// `cargo tree` of the service built alone (normal edges and features), with `more`.
+fn service_tree(more: &[&str]) -> String {
+    let mut args = vec![
+        "tree",
+        "-p",
+        "mdhost",
+        "--no-default-features",
+        "--edges",
+        "normal,features",
+    ];
+    args.extend_from_slice(more);
+    String::from_utf8(cargo(&args)).unwrap()
 }
