@@ -69,12 +69,10 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     let bar = Bar::new(host.metrics.clone());
     let validator = Validator::new(config.validation.clone());
     // With `[publish]`, pages are published while the backfill runs, not only after.
-    let stop_relay = CancellationToken::new();
     let relay = crate::publish::Relay::start(
         host.outbox.as_ref(),
         config.host.publish.as_ref(),
         &host.metrics,
-        &stop_relay,
     )
     .await?;
     let summary = run_job(
@@ -87,10 +85,8 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
     )
     .await;
     bar.finish();
-    if let Some((relay, task)) = relay {
-        stop_relay.cancel();
-        let _ = task.await;
-        publish_rest(&relay).await;
+    if let Some(relay) = relay {
+        publish_rest(relay).await;
     }
     let waits = waits_line(&host.metrics.waits());
     if !waits.is_empty() {
@@ -122,8 +118,8 @@ pub async fn run(args: BackfillArgs) -> anyhow::Result<ExitCode> {
 /// Publishes what the outbox still holds, waiting up to a minute for NATS (not at all when
 /// a running service's relay holds the outbox); what is left stays in the outbox for
 /// `mdhost run` to publish, and is said.
-async fn publish_rest(relay: &crate::publish::Relay) {
-    match relay.drain(Duration::from_secs(60)).await {
+async fn publish_rest(relay: crate::publish::Running) {
+    match relay.finish(Duration::from_secs(60)).await {
         Ok(0) => {}
         Ok(left) => eprintln!(
             "published: {left} stored rows are still in the outbox (NATS unreachable, or another relay holds it); `mdhost run` publishes them"

@@ -17,7 +17,6 @@ use crate::alerts::Alerting;
 use crate::cluster::{Cluster, duty::Duty};
 use crate::jobs::JobControl;
 use crate::reload::Watcher;
-use crate::store::StoreUrl;
 use crate::stream::{Connector, StreamContext};
 
 #[derive(Debug, Args)]
@@ -66,10 +65,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             None
         }
         Some(c) => {
-            let (StoreUrl::Postgres(url), Some(fence)) = (&host.store_url, &host.fence) else {
+            let (Some(pg), Some(fence)) = (&host.pg, &host.fence) else {
                 anyhow::bail!("[cluster] needs a Postgres store");
             };
-            let cluster = Cluster::join(c, url, fence.clone()).await?;
+            let cluster = Cluster::join(c, pg.clone(), fence.clone()).await?;
             tracing::info!(cluster = %c.name, host = %cluster.id(), lease = ?c.lease, "joined the cluster; jobs and streams run on its leader");
             let follow = tokio::spawn(duty.clone().follow(
                 cluster.role(),
@@ -120,12 +119,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         cluster: cluster.as_ref().map(|(_, _, c)| c.clone()),
     };
     let stop_admin = tokio_util::sync::CancellationToken::new();
-    let stop_relay = tokio_util::sync::CancellationToken::new();
     let relay = crate::publish::Relay::start(
         host.outbox.as_ref(),
         config.host.publish.as_ref(),
         &host.metrics,
-        &stop_relay,
     )
     .await?;
     // The read API, when `[host] api_addr` turns it on, on its own listener.
@@ -174,10 +171,8 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let clean = jobs_clean && streams_clean;
     // What the last pages wrote is published before the process ends, if NATS allows.
-    if let Some((relay, task)) = relay {
-        stop_relay.cancel();
-        let _ = task.await;
-        match relay.drain(Duration::from_secs(5)).await {
+    if let Some(relay) = relay {
+        match relay.finish(Duration::from_secs(5)).await {
             Ok(0) => {}
             Ok(left) => tracing::warn!(
                 left,

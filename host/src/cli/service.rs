@@ -25,6 +25,9 @@ pub(crate) struct Host {
     pub metrics: Arc<Metrics>,
     /// The term this host writes under, when it is one of a `[cluster]`.
     pub fence: Option<Arc<crate::store::Fence>>,
+    /// The Postgres store (unfenced, a pool of its own) for the outbox and the cluster's
+    /// terms; none for SQLite.
+    pub pg: Option<Arc<crate::store::PgStore>>,
     /// The store's outbox, when `[publish]` is on.
     pub outbox: Option<Arc<crate::store::PgStore>>,
 }
@@ -75,12 +78,25 @@ impl Host {
         };
         registry.set_quota_ledger(Arc::new(crate::quotas::StoreLedger(store.clone())));
         let metrics = registry.metrics().clone();
+        // One pool of its own, unfenced, for what only Postgres has: the outbox and the
+        // cluster's terms.
+        let pg = match &store_url {
+            crate::store::StoreUrl::Postgres(url) => {
+                Some(Arc::new(crate::store::PgStore::connect(url).await?))
+            }
+            crate::store::StoreUrl::Sqlite(_) => None,
+        };
         // Before any run writes: the outbox triggers on (or off) to match `[publish]`.
-        let outbox =
-            crate::publish::prepare(&store_url, registry.config().host.publish.as_ref()).await?;
+        let outbox = crate::publish::prepare(
+            pg.as_ref(),
+            &store_url,
+            registry.config().host.publish.as_ref(),
+        )
+        .await?;
         Ok(Host {
             fence,
             outbox,
+            pg,
             config_file,
             store_url,
             store,

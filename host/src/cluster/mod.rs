@@ -49,19 +49,18 @@ pub struct Cluster {
     /// The revision of the `leader` key this host wrote last, while it leads.
     revision: parking_lot::Mutex<Option<u64>>,
     /// Where a new leader claims its term, and the term its writes carry.
-    terms: PgStore,
+    terms: Arc<PgStore>,
     fence: Arc<Fence>,
 }
 
 impl Cluster {
     /// Connects to the cluster's NATS server and opens (creating if needed) its bucket;
-    /// terms are claimed in the Postgres store at `store` for `fence`.
+    /// terms are claimed in `terms`, the Postgres store, for `fence`.
     pub async fn join(
         config: &ClusterConfig,
-        store: &str,
+        terms: Arc<PgStore>,
         fence: Arc<Fence>,
     ) -> anyhow::Result<Arc<Cluster>> {
-        let terms = PgStore::connect(store).await?;
         let client = async_nats::ConnectOptions::new()
             .connection_timeout(Duration::from_secs(5))
             .connect(config.url.as_str())

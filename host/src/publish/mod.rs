@@ -30,16 +30,19 @@ const KEEP: Duration = Duration::from_secs(3600);
 const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 /// How long one publish waits for its acknowledgement.
 const ACK_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often the backlog gauge is counted.
+const BACKLOG_EVERY: Duration = Duration::from_secs(5);
 /// How often an idle relay looks for new entries.
 const IDLE: Duration = Duration::from_millis(200);
 
 /// Turns the store's outbox on or off to match `publish` and returns the outbox to relay
 /// from when it is on. Publishing needs Postgres: the outbox is filled by its triggers.
 pub async fn prepare(
+    pg: Option<&Arc<PgStore>>,
     url: &StoreUrl,
     publish: Option<&PublishConfig>,
 ) -> anyhow::Result<Option<Arc<PgStore>>> {
-    let StoreUrl::Postgres(pg) = url else {
+    let Some(store) = pg else {
         if publish.is_some() {
             anyhow::bail!(
                 "[publish] needs a Postgres store (its outbox is filled by Postgres triggers); \
@@ -49,12 +52,11 @@ pub async fn prepare(
         }
         return Ok(None);
     };
-    let store = PgStore::connect(pg).await?;
     if store.set_outbox(publish.is_some()).await? {
         let state = if publish.is_some() { "on" } else { "off" };
         tracing::info!(outbox = state, "the store's outbox was turned {state}");
     }
-    Ok(publish.map(|_| Arc::new(store)))
+    Ok(publish.map(|_| store.clone()))
 }
 
 /// The relay: publishes what the outbox holds until `stop`.
@@ -87,19 +89,20 @@ impl Relay {
         })
     }
 
-    /// Starts a relay for `outbox`, if there is one, publishing until `stop`.
+    /// Starts a relay for `outbox`, if there is one (publishing is on), in a task of its
+    /// own until [`Running::finish`].
     pub async fn start(
         outbox: Option<&Arc<PgStore>>,
         config: Option<&PublishConfig>,
         metrics: &Arc<Metrics>,
-        stop: &CancellationToken,
-    ) -> anyhow::Result<Option<(Arc<Relay>, tokio::task::JoinHandle<()>)>> {
+    ) -> anyhow::Result<Option<Running>> {
         let (Some(outbox), Some(config)) = (outbox, config) else {
             return Ok(None);
         };
         let relay = Arc::new(Relay::new(outbox.clone(), config.clone(), metrics.clone()).await?);
+        let stop = CancellationToken::new();
         let task = tokio::spawn(relay.clone().run(stop.clone()));
-        Ok(Some((relay, task)))
+        Ok(Some(Running { relay, stop, task }))
     }
 
     /// Publishes until `stop`; a NATS or store failure is retried with backoff, so the
@@ -109,8 +112,17 @@ impl Relay {
         let mut backoff = Duration::from_millis(250);
         let mut failing = false;
         let mut last_prune = std::time::Instant::now();
+        let mut last_count: Option<std::time::Instant> = None;
         while !stop.is_cancelled() {
             let step = self.step(&mut js).await;
+            // The backlog gauge: a count of the pending entries, every few seconds rather
+            // than once per batch, which on a long backlog would cost more than the batch.
+            if last_count.is_none_or(|t| t.elapsed() > BACKLOG_EVERY) {
+                last_count = Some(std::time::Instant::now());
+                if let Ok(n) = self.outbox.outbox_backlog().await {
+                    self.metrics.outbox_backlog(n);
+                }
+            }
             let pause = match step {
                 Ok(Step::Elsewhere) => Duration::from_secs(2),
                 Ok(Step::Published(0)) => {
@@ -196,8 +208,6 @@ impl Relay {
             }
         }
         let pending = self.outbox.outbox_pending(BATCH).await?;
-        self.metrics
-            .outbox_backlog(self.outbox.outbox_backlog().await.unwrap_or_default());
         if pending.is_empty() {
             return Ok(Step::Published(0));
         }
@@ -281,6 +291,23 @@ impl Relay {
             Ok(n) => tracing::debug!(deleted = n, "published outbox entries pruned"),
             Err(e) => tracing::warn!(error = %e, "pruning the outbox failed; retried later"),
         }
+    }
+}
+
+/// A relay publishing in its own task.
+pub struct Running {
+    relay: Arc<Relay>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Stops the task, then publishes what the outbox still holds within `deadline`
+    /// ([`Relay::drain`]); how many entries are left.
+    pub async fn finish(self, deadline: Duration) -> anyhow::Result<u64> {
+        self.stop.cancel();
+        let _ = self.task.await;
+        self.relay.drain(deadline).await
     }
 }
 
