@@ -1,7 +1,8 @@
-//! `[retention]`: the bars of a timeframe older than its retention are deleted at start
-//! and every hour by the host that runs the jobs (a host alone, or a cluster's leader),
-//! in chunks that keep each transaction short. Only bars: quality events, runs and
-//! actions stay.
+//! `[retention]` and the store's months: at start and every hour the host that runs the
+//! jobs (a host alone, or a cluster's leader) makes the months ahead (Postgres `bars`
+//! partitions), drops whole months in which every bar has expired, and deletes the rest of
+//! each timeframe's expired bars in chunks that keep each transaction short. Only bars:
+//! quality events, runs and actions stay.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -18,20 +19,26 @@ use crate::store::{Store, StoreError};
 pub const EVERY: Duration = Duration::from_secs(3600);
 /// Bars deleted per transaction.
 const CHUNK: u32 = 10_000;
+/// Months of storage made ahead of the clock, so the first write of a month does not wait
+/// for its partition and a lapse of a few weeks in maintenance goes unnoticed.
+const AHEAD: u32 = 2;
 
-/// Deletes, for each timeframe of `rules`, the bars that start before `now` minus its
-/// retention; how many in all.
+/// For each timeframe of `rules`, removes the bars that start before `now` minus its
+/// retention: whole months first where every bar in them has expired, then the rest one
+/// chunk at a time; how many were deleted one by one (dropped months are logged with
+/// Postgres's estimate of their rows).
 pub async fn sweep(
     store: &dyn Store,
     rules: &BTreeMap<Timeframe, Duration>,
     now: DateTime<Utc>,
 ) -> Result<u64, StoreError> {
+    let cutoffs: BTreeMap<Timeframe, DateTime<Utc>> = rules
+        .iter()
+        .filter_map(|(&tf, &keep)| Some((tf, now - chrono::Duration::from_std(keep).ok()?)))
+        .collect();
+    store.drop_expired_partitions(&cutoffs).await?;
     let mut total = 0;
-    for (&timeframe, &keep) in rules {
-        let Ok(keep) = chrono::Duration::from_std(keep) else {
-            continue;
-        };
-        let before = now - keep;
+    for (&timeframe, &before) in &cutoffs {
         let mut deleted = 0;
         loop {
             let n = store.delete_bars_before(timeframe, before, CHUNK).await?;
@@ -52,6 +59,13 @@ pub async fn sweep(
 /// read at each sweep, so an edit applies at the next.
 pub async fn run(registry: Arc<Registry>, store: Arc<dyn Store>, stop: CancellationToken) {
     loop {
+        match store.prepare_months(Utc::now(), AHEAD).await {
+            Ok(made) if !made.is_empty() => tracing::info!(?made, "storage: months made ahead"),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "storage: the months ahead could not be made; writes make their own")
+            }
+        }
         let rules = registry.config().retention.clone();
         if !rules.is_empty() {
             if let Err(e) = sweep(&*store, &rules, Utc::now()).await {

@@ -5,6 +5,8 @@ mod common;
 
 use std::time::Duration;
 
+use chrono::Datelike;
+
 use common::mock_provider::{self, MockConfig};
 use common::pg::PgDb;
 use common::service::{Service, sample};
@@ -202,12 +204,16 @@ async fn the_service_deletes_bars_past_their_retention_at_start() {
         version: "1".into(),
     };
     let mut batch = mdhost::store::WriteBatch::new(source, now);
+    // Two months before `old`, a month that holds minute bars alone: dropped whole.
+    let alone = old - chrono::Duration::days(62);
     batch.bars = vec![
+        bar("1m", alone),
         bar("1m", old),
         bar("1m", now - chrono::Duration::hours(1)),
         bar("1d", old),
     ];
     mdhost::store::Store::write(&store, &batch).await.unwrap();
+    let month = |t: chrono::DateTime<chrono::Utc>| t.format("bars_p%Y_%m").to_string();
 
     let dir = common::deployment(
         &[common::test_wasm("misbehave")],
@@ -215,6 +221,22 @@ async fn the_service_deletes_bars_past_their_retention_at_start() {
     );
     let mut svc = Service::start(dir.path(), &db.url);
     svc.wait_for_log("retention: old bars deleted", Duration::from_secs(30));
+    let dropped = svc.wait_for_log("retention: partition dropped", Duration::from_secs(1));
+    assert!(dropped.contains(&month(alone)), "{dropped}");
+    // The month of `old` also holds a daily bar, kept for ever: only its minute bar went.
+    assert_eq!(svc.count_log("retention: partition dropped"), 1);
+    // The coming months were made ahead.
+    let ahead = now
+        .date_naive()
+        .with_day(1)
+        .and_then(|d| d.checked_add_months(chrono::Months::new(2)))
+        .unwrap()
+        .format("bars_p%Y_%m")
+        .to_string();
+    let parts = db
+        .rows("SELECT inhrelid::regclass::text FROM pg_inherits WHERE inhparent = 'bars'::regclass")
+        .await;
+    assert!(parts.contains(&ahead), "{ahead} not in {parts:?}");
     let left = db
         .rows("SELECT timeframe, count(*) FROM bars GROUP BY timeframe ORDER BY timeframe")
         .await;

@@ -31,6 +31,7 @@ mod keys;
 mod migrate;
 mod observation;
 mod outbox;
+mod partitions;
 mod postgres;
 mod quotas;
 mod reads;
@@ -59,6 +60,7 @@ pub use fence::Fence;
 pub use instruments::REVISED as INSTRUMENT_REVISED;
 pub use observation::Observation;
 pub use outbox::{OutboxEntry, OutboxLock, OutboxRecord};
+pub use partitions::DroppedPartition;
 pub use postgres::PgStore;
 pub use series::REVISED as OBSERVATION_REVISED;
 pub use spool::{Resilient, RetryPolicy};
@@ -284,6 +286,27 @@ pub trait Store: Send + Sync {
         before: DateTime<Utc>,
         limit: u32,
     ) -> Result<u64, StoreError>;
+
+    /// Makes the storage of `now`'s month and the `months` after it before anything is
+    /// written there (Postgres: `bars` partitions); the names of what was made. A store
+    /// without partitions has nothing to do.
+    async fn prepare_months(
+        &self,
+        _now: DateTime<Utc>,
+        _months: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    /// Drops whole stretches of bars in which every bar has passed its timeframe's cutoff
+    /// (Postgres: monthly partitions), which is cheaper than deleting them one by one;
+    /// what was dropped. Bars it leaves are for [`Store::delete_bars_before`].
+    async fn drop_expired_partitions(
+        &self,
+        _cutoffs: &std::collections::BTreeMap<Timeframe, DateTime<Utc>>,
+    ) -> Result<Vec<DroppedPartition>, StoreError> {
+        Ok(Vec::new())
+    }
 
     /// Writes waiting in a local spool for the store to come back (none for a store
     /// without one).

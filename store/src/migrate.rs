@@ -76,6 +76,11 @@ const POSTGRES: Embedded = &[
         "cluster terms",
         include_str!("../../migrations/postgres/0013_cluster_terms.sql"),
     ),
+    (
+        14,
+        "bars partitioned",
+        include_str!("../../migrations/postgres/0014_bars_partitioned.sql"),
+    ),
 ];
 
 const SQLITE: Embedded = &[
@@ -149,6 +154,14 @@ fn migrator(list: Embedded) -> Migrator {
 
 pub fn postgres() -> Migrator {
     migrator(POSTGRES)
+}
+
+/// The Postgres migrations up to `version`: a database as an older mdhost left it, for
+/// testing the migrations that follow on real rows.
+#[cfg(test)]
+pub fn postgres_until(version: i64) -> Migrator {
+    let upto = POSTGRES.iter().take_while(|m| m.0 <= version).count();
+    migrator(&POSTGRES[..upto])
 }
 
 pub fn sqlite() -> Migrator {

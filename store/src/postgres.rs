@@ -22,6 +22,7 @@ use sqlx::{Acquire, ConnectOptions, Postgres, Row, Transaction};
 
 use super::convert;
 use super::digest;
+use super::partitions;
 use super::rows::{self, BAR_COLUMNS};
 use super::runs;
 use super::*;
@@ -35,6 +36,8 @@ pub struct PgStore {
     pool: PgPool,
     /// The term this host of a cluster writes under (`fence.rs`); none alone.
     fence: Option<std::sync::Arc<Fence>>,
+    /// The months of `bars` known to have a partition (`partitions.rs`).
+    months: std::sync::Arc<partitions::Known>,
 }
 
 impl PgStore {
@@ -85,7 +88,11 @@ impl PgStore {
             }
             Err(e) => return Err(StoreError::connect(target, e)),
         };
-        let store = PgStore { pool, fence: None };
+        let store = PgStore {
+            pool,
+            fence: None,
+            months: Default::default(),
+        };
         store.migrate().await?;
         Ok(store)
     }
@@ -104,6 +111,28 @@ impl PgStore {
 
     fn fence(&self) -> Option<&Fence> {
         self.fence.as_deref()
+    }
+
+    /// The batch in one transaction; `write` makes its months' partitions first.
+    async fn write_once(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
+        let mut tx =
+            <Postgres as super::dialect::Dialect>::begin_write(&self.pool, batch.run, self.fence())
+                .await?;
+        let mut sum = WriteSummary::default();
+        let adjusted = batch.adjusted_json();
+        for chunk in batch.bars.chunks(CHUNK) {
+            let adjusted = adjusted.as_deref();
+            sum += upsert_chunk(&mut tx, chunk, &batch.source, batch.received_at, adjusted).await?;
+        }
+        quarantine(&mut tx, batch).await?;
+        events(&mut tx, batch).await?;
+        freshness(&mut tx, batch).await?;
+        checkpoint(&mut tx, batch).await?;
+        coverage(&mut tx, batch).await?;
+        tx.commit().await?;
+        sum.quarantined = batch.rejected.len() as u64;
+        sum.events = batch.events.len() as u64 + sum.revisions + sum.disagreements;
+        Ok(sum)
     }
 }
 
@@ -182,10 +211,19 @@ up AS (
     -- The guard that holds even against a concurrent writer: never another source's bar,
     -- never a closed bar back to forming.
     WHERE bars.source = EXCLUDED.source AND (NOT bars.complete OR EXCLUDED.complete)
-    RETURNING (xmax = 0) AS inserted
+    RETURNING symbol, timeframe, start
+),
+-- A row written is an insert if this statement's snapshot did not hold its key. (`xmax`
+-- would tell exactly, but a partitioned table cannot return system columns.) Only a row
+-- of the same source committed by another writer since the snapshot is then counted as
+-- inserted where it was updated; the number written is exact either way.
+written AS (
+    SELECT e.symbol IS NULL AS inserted
+    FROM up u
+    LEFT JOIN existing e ON e.symbol = u.symbol AND e.timeframe = u.timeframe AND e.start = u.start
 )
-SELECT (SELECT count(*) FROM up WHERE inserted) AS inserted,
-       (SELECT count(*) FROM up WHERE NOT inserted) AS updated,
+SELECT (SELECT count(*) FROM written WHERE inserted) AS inserted,
+       (SELECT count(*) FROM written WHERE NOT inserted) AS updated,
        (SELECT count(*) FROM ev WHERE kind = 'revision') AS revisions,
        (SELECT count(*) FROM ev WHERE kind = 'disagreement') AS disagreements
 "#;
@@ -634,25 +672,36 @@ super::dialect::impl_store!(PgStore {
     }
 
     async fn write(&self, batch: &WriteBatch) -> Result<WriteSummary, StoreError> {
-        let mut tx =
-            <Postgres as super::dialect::Dialect>::begin_write(&self.pool, batch.run, self.fence())
-                .await?;
-        let mut sum = WriteSummary::default();
-        let adjusted = batch.adjusted_json();
-        for chunk in batch.bars.chunks(CHUNK) {
-            let adjusted = adjusted.as_deref();
-            sum += upsert_chunk(&mut tx, chunk, &batch.source, batch.received_at, adjusted)
-                .await?;
+        self.months
+            .ensure(&self.pool, batch.bars.iter().map(|b| b.start))
+            .await?;
+        match self.write_once(batch).await {
+            // A month this process had seen was dropped by retention since (perhaps by
+            // another host): made again, and the batch written once more.
+            Err(e) if partitions::is_missing_partition(&e) => {
+                self.months.forget();
+                self.months
+                    .ensure(&self.pool, batch.bars.iter().map(|b| b.start))
+                    .await?;
+                self.write_once(batch).await
+            }
+            done => done,
         }
-        quarantine(&mut tx, batch).await?;
-        events(&mut tx, batch).await?;
-        freshness(&mut tx, batch).await?;
-        checkpoint(&mut tx, batch).await?;
-        coverage(&mut tx, batch).await?;
-        tx.commit().await?;
-        sum.quarantined = batch.rejected.len() as u64;
-        sum.events = batch.events.len() as u64 + sum.revisions + sum.disagreements;
-        Ok(sum)
+    }
+
+    async fn prepare_months(
+        &self,
+        now: DateTime<Utc>,
+        months: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        partitions::ahead(&self.pool, &self.months, now, months).await
+    }
+
+    async fn drop_expired_partitions(
+        &self,
+        cutoffs: &BTreeMap<Timeframe, DateTime<Utc>>,
+    ) -> Result<Vec<DroppedPartition>, StoreError> {
+        partitions::drop_expired(&self.pool, &self.months, self.fence(), cutoffs).await
     }
 
     async fn record_failure(&self, failure: &Failure) -> Result<(), StoreError> {

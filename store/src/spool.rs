@@ -510,6 +510,21 @@ impl Store for Resilient {
             .await
     }
 
+    async fn prepare_months(
+        &self,
+        now: DateTime<Utc>,
+        months: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.prepare_months(now, months).await
+    }
+
+    async fn drop_expired_partitions(
+        &self,
+        cutoffs: &std::collections::BTreeMap<Timeframe, DateTime<Utc>>,
+    ) -> Result<Vec<crate::DroppedPartition>, StoreError> {
+        self.inner.drop_expired_partitions(cutoffs).await
+    }
+
     // Actions are not spooled: the validated action types of mdhost-core serialize but do
     // not deserialize, so a spooled batch could not be read back. A write waits out an
     // outage as long as a bar write does before spooling, then fails, so the caller knows

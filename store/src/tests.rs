@@ -108,6 +108,7 @@ mod fence;
 mod instruments;
 mod keys;
 mod outbox;
+mod partitions;
 mod quotas;
 mod records;
 mod series;
@@ -820,6 +821,12 @@ async fn migrating_twice_is_harmless(store: Arc<dyn Store>) {
 async fn a_bar_committed_concurrently_is_compared_not_overwritten() {
     let db = TestDb::postgres().await;
     let pool = db.pg_pool().unwrap().clone();
+    // The store makes a month's partition before it writes there; this raw insert comes
+    // first.
+    sqlx::query("SELECT mdhost_bar_partition('2025-07-08T00:00:00Z')")
+        .execute(&pool)
+        .await
+        .unwrap();
     let mut other = pool.begin().await.unwrap();
     sqlx::query(
         "INSERT INTO bars (symbol, timeframe, start, open, high, low, close, complete, source,

@@ -68,6 +68,26 @@ impl TestDb {
         }
     }
 
+    /// A Postgres database as an mdhost with migrations up to `version` left it, holding
+    /// what `seed` (SQL) puts there, then opened by this mdhost (which migrates the rest).
+    pub async fn postgres_from(version: i64, seed: &'static str) -> Self {
+        let server = pg_server();
+        let name = unique_name("mdhost_test");
+        admin_exec(&server, format!("CREATE DATABASE {name}")).await;
+        let url = format!("{server}/{name}");
+        let pool = sqlx::PgPool::connect(&url).await.expect("connect");
+        crate::migrate::postgres_until(version)
+            .run(&pool)
+            .await
+            .expect("older migrations");
+        sqlx::raw_sql(seed).execute(&pool).await.expect("seed");
+        pool.close().await;
+        let store = PgStore::connect(&url).await.expect("migrate and open");
+        TestDb {
+            backend: Backend::Postgres(Arc::new(store), name),
+        }
+    }
+
     pub fn store(&self) -> Arc<dyn Store> {
         match &self.backend {
             Backend::Sqlite(s, _) => s.clone(),
