@@ -210,6 +210,12 @@ impl Runtime {
         self.shared.quotas.set_ledger(ledger);
     }
 
+    /// Gives this host `share` of every provider's rate limit, to use within `window`
+    /// (the hosts of a cluster split each limit among themselves).
+    pub fn set_rate_share(&self, share: net::Share, window: Option<net::Window>) {
+        self.shared.limiters.set_share(share, window);
+    }
+
     /// Whether the pooling allocator is in use.
     pub fn pooling(&self) -> bool {
         self.shared.pooling

@@ -84,9 +84,11 @@ impl Alerting {
         let mut errors = Vec::new();
         match self.store.runs(500).await {
             Ok(runs) => {
-                // Newest first: the first finished run of each configured job is its last.
+                // Newest first: the first finished run of each configured job is its last
+                // (and of each work item's part of one, in a cluster: `job#shard`).
                 for r in runs {
-                    let configured = config.jobs.iter().any(|j| j.name == r.start.job);
+                    let job = crate::jobs::dispatch::job_of(&r.start.job);
+                    let configured = config.jobs.iter().any(|j| j.name == job);
                     let seen = s.last_runs.iter().any(|l| l.start.job == r.start.job);
                     if configured && !seen && r.status != RunStatus::Running {
                         s.last_runs.push(r);

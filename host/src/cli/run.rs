@@ -14,8 +14,9 @@ use super::service::Host;
 use super::store::StoreArg;
 use crate::admin::{self, AdminState};
 use crate::alerts::Alerting;
-use crate::cluster::{Cluster, duty::Duty};
-use crate::jobs::JobControl;
+use crate::cluster::{Cluster, duty::Duty, work::WorkQueue};
+use crate::jobs::dispatch::Queue;
+use crate::jobs::{JobContext, JobControl};
 use crate::reload::Watcher;
 use crate::stream::{Connector, StreamContext};
 
@@ -46,8 +47,22 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let breakers = jobs.breakers.clone();
     let connector = Connector::new(config.host.connect_to.clone(), config.host.ca_pem())
         .context("cannot set up the stream transports")?;
+    // In a cluster: join it, open its work queue, and take a part of every provider's
+    // limit from now on.
+    let joined = match &config.host.cluster {
+        None => None,
+        Some(c) => {
+            let (Some(pg), Some(fence)) = (&host.pg, &host.fence) else {
+                anyhow::bail!("[cluster] needs a Postgres store");
+            };
+            let cluster = Cluster::join(c, pg.clone(), fence.clone()).await?;
+            let queue =
+                WorkQueue::open(cluster.jetstream().clone(), &c.name, cluster.lease()).await?;
+            Some((c, cluster, queue))
+        }
+    };
     let duty = Duty::new(
-        jobs,
+        jobs.clone(),
         StreamContext {
             registry: host.registry.clone(),
             connector: Arc::new(connector),
@@ -55,28 +70,53 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             health: Default::default(),
         },
         host.store.clone(),
+        joined.as_ref().map(|(_, _, q)| q.clone() as Arc<dyn Queue>),
     );
-    // Alone, this host runs the jobs and streams; in a cluster, only while it leads.
+    // Alone, this host runs the jobs and streams; in a cluster, only while it leads, and
+    // every host runs the work items of poll jobs.
     let stop_follow = tokio_util::sync::CancellationToken::new();
     let stop_lease = tokio_util::sync::CancellationToken::new();
-    let cluster = match &config.host.cluster {
+    let stop_work = tokio_util::sync::CancellationToken::new();
+    let cluster = match joined {
         None => {
             duty.start();
             None
         }
-        Some(c) => {
-            let (Some(pg), Some(fence)) = (&host.pg, &host.fence) else {
-                anyhow::bail!("[cluster] needs a Postgres store");
-            };
-            let cluster = Cluster::join(c, pg.clone(), fence.clone()).await?;
-            tracing::info!(cluster = %c.name, host = %cluster.id(), lease = ?c.lease, "joined the cluster; jobs and streams run on its leader");
+        Some((c, cluster, queue)) => {
+            tracing::info!(cluster = %c.name, host = %cluster.id(), lease = ?c.lease, "joined the cluster; its leader schedules, every host runs work items");
             let follow = tokio::spawn(duty.clone().follow(
                 cluster.role(),
                 args.grace,
                 stop_follow.clone(),
             ));
             let lease = tokio::spawn(cluster.clone().run(stop_lease.clone()));
-            Some((follow, lease, cluster))
+            // No request to any provider until this host knows its part of the limits.
+            let now = tokio::time::Instant::now();
+            let closed = crate::net::Window {
+                from: now,
+                until: now,
+            };
+            host.registry
+                .set_rate_share(crate::net::Share::WHOLE, Some(closed));
+            cluster.announce().await;
+            let mut share = cluster.share();
+            let registry = host.registry.clone();
+            tokio::spawn(async move {
+                loop {
+                    if let Some((part, window)) = *share.borrow_and_update() {
+                        registry.set_rate_share(part, Some(window));
+                    }
+                    if share.changed().await.is_err() {
+                        return;
+                    }
+                }
+            });
+            let work = JobContext {
+                store: super::store::open_for_work(&host.store_url).await?,
+                ..jobs.clone()
+            };
+            let worker = tokio::spawn(queue.work(work, stop_work.clone()));
+            Some((follow, lease, cluster, worker))
         }
     };
     let addr = args.admin_addr.unwrap_or(config.host.admin_addr);
@@ -116,7 +156,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             let alerting = alerting.clone();
             Arc::new(move || alerting.alerts())
         },
-        cluster: cluster.as_ref().map(|(_, _, c)| c.clone()),
+        cluster: cluster.as_ref().map(|(_, _, c, _)| c.clone()),
     };
     let stop_admin = tokio_util::sync::CancellationToken::new();
     let relay = crate::publish::Relay::start(
@@ -159,7 +199,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let (jobs_clean, streams_clean) = match cluster {
         // The lead is given up once the jobs and streams stopped, not before: a successor
         // must not start them while this host still runs them.
-        Some((follow, lease, _)) => {
+        Some((follow, lease, _, worker)) => {
+            // The item in hand finishes its page; an unfinished one goes to another host.
+            stop_work.cancel();
+            if tokio::time::timeout(args.grace, worker).await.is_err() {
+                tracing::warn!(
+                    "the work item in hand did not finish its page within the grace period"
+                );
+            }
             stop_follow.cancel();
             let _ = follow.await;
             let stopped = duty.stop(args.grace).await;

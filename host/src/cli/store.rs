@@ -93,6 +93,17 @@ pub async fn open_fenced(
     )))
 }
 
+/// The Postgres store at `url` for the work items a host of a cluster runs: unfenced,
+/// since any host runs them and they are idempotent, with a spool of its own
+/// (`data/spool-work.jsonl`) beside the service's.
+pub async fn open_for_work(url: &StoreUrl) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(Arc::new(store::Resilient::new(
+        open_url(url).await?,
+        std::path::Path::new("data/spool-work.jsonl"),
+        store::RetryPolicy::default(),
+    )))
+}
+
 fn resilient(store: Arc<dyn Store>) -> Arc<dyn Store> {
     Arc::new(store::Resilient::new(
         store,

@@ -11,12 +11,15 @@ use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use super::Role;
+use crate::jobs::dispatch::Queue;
 use crate::jobs::{JobContext, JobControl, JobStatus, Scheduler, TriggerError};
 use crate::store::Store;
 use crate::stream::{StreamContext, StreamHealth, Streams};
 
 pub struct Duty {
     jobs: JobContext,
+    /// The cluster's work queue, which takes the scheduler's poll ticks; none alone.
+    queue: Option<Arc<dyn Queue>>,
     streams: StreamContext,
     store: Arc<dyn Store>,
     active: parking_lot::Mutex<Option<Active>>,
@@ -30,9 +33,15 @@ struct Active {
 }
 
 impl Duty {
-    pub fn new(jobs: JobContext, streams: StreamContext, store: Arc<dyn Store>) -> Arc<Duty> {
+    pub fn new(
+        jobs: JobContext,
+        streams: StreamContext,
+        store: Arc<dyn Store>,
+        queue: Option<Arc<dyn Queue>>,
+    ) -> Arc<Duty> {
         Arc::new(Duty {
             jobs,
+            queue,
             streams,
             store,
             active: parking_lot::Mutex::new(None),
@@ -47,7 +56,7 @@ impl Duty {
             let sweep =
                 crate::retention::run(self.jobs.registry.clone(), self.store.clone(), stop.clone());
             *active = Some(Active {
-                scheduler: Scheduler::start(self.jobs.clone()),
+                scheduler: Scheduler::start_with(self.jobs.clone(), self.queue.clone()),
                 streams: Streams::start(self.streams.clone(), self.store.clone()),
                 retention: (stop, tokio::spawn(sweep)),
             });

@@ -8,23 +8,32 @@
 //! leader that dies stops renewing, the key expires, and a standby creates it within the
 //! lease; a leader paused past its lease finds its revision stale at its next renewal and
 //! steps down. A leader that cannot reach NATS steps down too: it cannot prove it still
-//! leads. Only the leader runs jobs and streams (`Duty`), so the provider sees one host.
+//! leads. The leader runs the scheduler, the streams and maintenance (`Duty`).
+//!
+//! The work of poll jobs is shared: the leader's scheduler puts each tick on the work
+//! queue (`work.rs`) as items, and every host, the leader too, takes items and runs them.
+//! Every provider's rate limit is split among the hosts announced in the bucket, each
+//! taking its part (`Share`), so the provider never sees more than its limit from the
+//! cluster as a whole; the parts change as hosts come and go.
 //!
 //! Taking the lead also claims the next term in the store (`store::Fence`): until the
 //! stalled leader's next renewal it may still try to write, and the store refuses it.
 
 pub mod duty;
+pub mod work;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::{self, kv};
+use futures_util::TryStreamExt;
 
 use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ClusterConfig;
+use crate::net::{Share, Window};
 use crate::store::{Fence, PgStore};
 
 /// What this host is in its cluster now.
@@ -41,7 +50,11 @@ pub enum Role {
 const LEADER: &str = "leader";
 
 pub struct Cluster {
+    js: jetstream::Context,
     bucket: kv::Store,
+    /// This host's part of the providers' limits (its place among the hosts announced)
+    /// and when it may use it; none until it has announced itself.
+    share: watch::Sender<Option<(Share, Window)>>,
     /// This host: `<hostname>-<pid>`, unique while it runs.
     id: String,
     lease: Duration,
@@ -67,6 +80,7 @@ impl Cluster {
             .await
             .with_context(|| format!("[cluster] cannot connect to {}", config.url))?;
         let js = jetstream::new(client);
+        let work_js = js.clone();
         let name = format!("mdhost-{}", config.name);
         // The bucket's stream made as the client library would make it, without its
         // account query, which NATS servers before 2.10 answer in a shape it cannot read.
@@ -89,8 +103,11 @@ impl Cluster {
             .await
             .with_context(|| format!("[cluster] cannot open the bucket {name}"))?;
         let (role, _) = watch::channel(Role::Standby);
+        let (share, _) = watch::channel(None);
         Ok(Arc::new(Cluster {
+            js: work_js,
             bucket,
+            share,
             id: host_id(),
             lease: config.lease,
             role,
@@ -102,6 +119,56 @@ impl Cluster {
 
     pub fn id(&self) -> &str {
         &self.id
+    }
+
+    /// The cluster's JetStream, for its work queue.
+    pub fn jetstream(&self) -> &jetstream::Context {
+        &self.js
+    }
+
+    /// The lease: how long a dead or stalled host keeps what it held.
+    pub fn lease(&self) -> Duration {
+        self.lease
+    }
+
+    /// This host's part of the providers' limits, renewed at every announcement.
+    pub fn share(&self) -> watch::Receiver<Option<(Share, Window)>> {
+        self.share.subscribe()
+    }
+
+    /// Announces this host and works out its part of the providers' limits: its place
+    /// among the hosts announced, to be used until this announcement's lease runs out
+    /// (less a tenth, for the clocks). A host that joins, or comes back after its window
+    /// lapsed (stalled, cut off), waits a third of the lease and a little more before
+    /// using it: by then every other host has announced itself again, seen it, and
+    /// shrunk its own part.
+    pub async fn announce(&self) {
+        let at = tokio::time::Instant::now();
+        let put = self
+            .bucket
+            .put(format!("host.{}", self.id), self.id.clone().into());
+        if let Err(e) = put.await {
+            tracing::debug!(error = %e, "cannot announce this host");
+            return;
+        }
+        let share = match self.members().await {
+            Ok(share) => share,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot list the cluster's hosts");
+                return;
+            }
+        };
+        let until = at + self.lease * 9 / 10;
+        self.share.send_modify(|current| {
+            let from = match current {
+                Some((_, w)) if at < w.until => w.from,
+                _ => at + self.lease / 3 + Duration::from_millis(250),
+            };
+            if current.map(|c| c.0) != Some(share) {
+                tracing::info!(host = %self.id, hosts = share.of, place = share.index, "the providers' limits are shared among the hosts");
+            }
+            *current = Some((share, Window { from, until }));
+        });
     }
 
     /// What `/readyz` says of the cluster: its name, this host, its role and term.
@@ -143,16 +210,33 @@ impl Cluster {
                 .await;
             tracing::info!(host = %self.id, "gave up the lead");
         }
+        // The others take this host's part of the limits at their next step.
+        let _ = self.bucket.delete(format!("host.{}", self.id)).await;
         self.set(Role::Standby);
     }
 
-    async fn step(&self) {
-        let announce = self
+    /// This host's place among the hosts announced now (sorted by id), as its share.
+    async fn members(&self) -> anyhow::Result<Share> {
+        let mut hosts: Vec<String> = self
             .bucket
-            .put(format!("host.{}", self.id), self.id.clone().into());
-        if let Err(e) = announce.await {
-            tracing::debug!(error = %e, "cannot announce this host");
-        }
+            .keys()
+            .await?
+            .try_filter_map(|k| async move { Ok(k.strip_prefix("host.").map(str::to_owned)) })
+            .try_collect()
+            .await?;
+        hosts.sort();
+        let index = hosts
+            .iter()
+            .position(|h| *h == self.id)
+            .context("this host is not announced")?;
+        Ok(Share {
+            index: index as u32,
+            of: hosts.len() as u32,
+        })
+    }
+
+    async fn step(&self) {
+        self.announce().await;
         let held = *self.revision.lock();
         let next = match held {
             Some(revision) => {
@@ -171,7 +255,7 @@ impl Cluster {
             None => match self.bucket.create(LEADER, self.id.clone().into()).await {
                 Ok(revision) => match self.terms.claim_term(&self.fence).await {
                     Ok(term) => {
-                        tracing::info!(host = %self.id, term, "leading: this host runs the jobs and streams");
+                        tracing::info!(host = %self.id, term, "leading: this host schedules the jobs and runs the streams");
                         self.set(Role::Leader { term });
                         Some(revision)
                     }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod book;
+pub mod dispatch;
 pub mod gathered;
 pub mod plan;
 pub mod run;

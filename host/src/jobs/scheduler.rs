@@ -3,6 +3,9 @@
 //! meanwhile (or while the service was down) are coalesced into one run. Configuration is
 //! read afresh for every run, so an edit of plugins.toml (a swapped provider, a new
 //! schedule, an added or removed job) takes effect on the next tick without a restart.
+//!
+//! The leader of a cluster that shares its work gives each tick of a poll job to the
+//! cluster's queue instead of running it (`dispatch`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -15,6 +18,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use super::dispatch::{self, Queue};
 use super::run::{JobContext, Quiet, run_job};
 use super::status::{JobControl, JobStatus, RunSummary, TriggerError};
 use crate::config::{Config, JobConfig, JobData, JobKind};
@@ -38,6 +42,8 @@ struct Slot {
 
 pub struct Scheduler {
     ctx: JobContext,
+    /// The cluster's work queue, which takes the ticks of poll jobs; none alone.
+    queue: Option<Arc<dyn Queue>>,
     /// Shutdown: no new runs, and running ones stop after the page in hand.
     shutdown: CancellationToken,
     slots: Mutex<BTreeMap<String, Arc<Slot>>>,
@@ -49,8 +55,15 @@ impl Scheduler {
     /// Starts a task for every job of the registry's configuration, and a watcher that
     /// follows configuration changes.
     pub fn start(ctx: JobContext) -> Arc<Self> {
+        Self::start_with(ctx, None)
+    }
+
+    /// As [`Scheduler::start`], giving each tick of a poll job to `queue` when there is
+    /// one (a cluster's leader).
+    pub fn start_with(ctx: JobContext, queue: Option<Arc<dyn Queue>>) -> Arc<Self> {
         let s = Arc::new(Scheduler {
             ctx,
+            queue,
             shutdown: CancellationToken::new(),
             slots: Mutex::default(),
             tasks: TaskTracker::new(),
@@ -152,8 +165,12 @@ impl Scheduler {
             slot.running.store(true, Ordering::SeqCst);
             *slot.next_run.lock() = None;
             let validator = Validator::new(self.ctx.registry.config().validation.clone());
-            let summary =
-                run_job(&self.ctx, &job, &validator, started, &self.shutdown, &Quiet).await;
+            let summary = match &self.queue {
+                Some(queue) if dispatch::shared(&job) => {
+                    dispatch::tick(&self.ctx, &**queue, &job, started, &self.shutdown).await
+                }
+                _ => run_job(&self.ctx, &job, &validator, started, &self.shutdown, &Quiet).await,
+            };
             *slot.last_run.lock() = Some(summary);
             slot.running.store(false, Ordering::SeqCst);
             // The next tick after this run's start: if it has passed already, ticks were

@@ -58,24 +58,17 @@ pub async fn failed(
     let run_id = book.close(&outcome).await;
     ctx.metrics.run(&job.name, RunStatus::Failed.as_str());
     tracing::warn!(job = %job.name, status = "failed", "{reason}");
+    let line = format!("no symbols to run: {reason}");
     RunSummary {
         run_id,
-        job: job.name.clone(),
-        providers: vec![],
-        started_at: now,
         finished_at,
-        status: RunStatus::Failed,
-        reason: Some(reason.clone()),
-        symbols_total: 0,
-        symbols_ok: 0,
-        symbols_failed: 0,
-        bars_fetched: 0,
-        bars_written: 0,
-        bars_rejected: 0,
-        bars_skipped: 0,
-        bars_spooled: 0,
-        errors: vec![reason.clone()],
-        uncovered: vec![],
-        line: format!("no symbols to run: {reason}"),
+        ..RunSummary::uncounted(
+            &job.name,
+            vec![],
+            now,
+            RunStatus::Failed,
+            Some(reason),
+            line,
+        )
     }
 }

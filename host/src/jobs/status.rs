@@ -41,6 +41,40 @@ pub struct RunSummary {
     pub line: String,
 }
 
+impl RunSummary {
+    /// A summary that counts nothing: a run that did no work of its own (no symbols to
+    /// run, or a tick run by the cluster's hosts as work items).
+    pub fn uncounted(
+        job: &str,
+        providers: Vec<String>,
+        started_at: DateTime<Utc>,
+        status: RunStatus,
+        reason: Option<String>,
+        line: String,
+    ) -> RunSummary {
+        RunSummary {
+            run_id: None,
+            job: job.to_owned(),
+            providers,
+            started_at,
+            finished_at: Utc::now(),
+            status,
+            errors: reason.iter().cloned().collect(),
+            reason,
+            symbols_total: 0,
+            symbols_ok: 0,
+            symbols_failed: 0,
+            bars_fetched: 0,
+            bars_written: 0,
+            bars_rejected: 0,
+            bars_skipped: 0,
+            bars_spooled: 0,
+            uncovered: Vec::new(),
+            line,
+        }
+    }
+}
+
 /// One job as `/jobs` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct JobStatus {

@@ -151,6 +151,12 @@ impl Registry {
         self.runtime.set_quota_ledger(ledger);
     }
 
+    /// Gives this host `share` of every provider's rate limit, to use within `window` (a
+    /// cluster's hosts split each limit among themselves).
+    pub fn set_rate_share(&self, share: crate::net::Share, window: Option<crate::net::Window>) {
+        self.runtime.set_rate_share(share, window);
+    }
+
     /// Loads every `*.wasm` in the plugins directory (hidden files are partial writes).
     pub async fn scan(&self) -> std::io::Result<()> {
         let mut paths: Vec<PathBuf> = std::fs::read_dir(&self.plugins_dir)?

@@ -127,6 +127,18 @@ impl Service {
         self.log.iter().filter(|l| l.contains(needle)).count()
     }
 
+    /// Sends `sig` (`-KILL`, `-STOP`, `-CONT`, …) to the process.
+    pub fn signal(&self, sig: &str) {
+        let pid = self.child.id().to_string();
+        assert!(
+            Command::new("kill")
+                .args([sig, &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+
     pub async fn get(&self, path: &str) -> (u16, String) {
         let r = reqwest::get(format!("http://{}{path}", self.admin))
             .await

@@ -9,7 +9,7 @@ pub mod retry;
 pub mod transport;
 
 pub use quota::{Exhausted, MemoryLedger, QuotaGate, QuotaGates, QuotaLedger};
-pub use ratelimit::{ProviderLimiter, RateLimiters, in_lane};
+pub use ratelimit::{ProviderLimiter, RateLimiters, Share, Window, in_lane};
 pub use retry::{Admission, RetryPolicy, SendError, send_with_retries};
 pub use transport::{HttpRequest, HttpResponse, ReqwestTransport, Transport, TransportError};
 

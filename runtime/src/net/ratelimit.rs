@@ -2,6 +2,9 @@
 //! call of that provider. Time comes from tokio's clock so that the replay harness's
 //! virtual time drives it too.
 //!
+//! Hosts of a cluster split each provider's limit ([`Share`]): each host's limiter allows
+//! its part, and the parts add up to the limit.
+//!
 //! The permits are shared fairly: each caller runs in a lane (a job, a stream's gap
 //! recovery; see [`in_lane`]), requests queue first in their lane and then, one per lane,
 //! in a single first-come queue for the next permit. So a job with many requests in flight
@@ -49,11 +52,87 @@ pub fn in_lane<F: std::future::Future>(
     LANE.scope(Arc::from(lane), fut)
 }
 
+/// This host's part of every provider's limit: the `index`th (from 0) of `of` hosts that
+/// share it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Share {
+    pub index: u32,
+    pub of: u32,
+}
+
+impl Share {
+    /// A host alone: the whole limit.
+    pub const WHOLE: Share = Share { index: 0, of: 1 };
+
+    /// The part of `limit` this host may use. The requests are split in whole numbers
+    /// that add up to the limit (7 among 3 hosts: 3, 2, 2), so in any window of the
+    /// limit's period the hosts together send at most the limit. A limit of fewer requests
+    /// than hosts cannot be split that way: each host then sends its requests over a
+    /// period as many times longer as there are hosts, which keeps the rate but not every
+    /// window.
+    pub fn of_limit(self, limit: RateLimit) -> RateLimit {
+        let n = self.of.max(1);
+        if n == 1 {
+            return limit;
+        }
+        if limit.requests >= n {
+            let extra = u32::from(self.index % n < limit.requests % n);
+            RateLimit {
+                requests: limit.requests / n + extra,
+                per_seconds: limit.per_seconds,
+            }
+        } else {
+            RateLimit {
+                requests: limit.requests.max(1),
+                per_seconds: limit.per_seconds.saturating_mul(n),
+            }
+        }
+    }
+
+    /// The part of a burst: at least one request.
+    fn of_burst(self, burst: u32) -> u32 {
+        (burst / self.of.max(1)).max(1)
+    }
+}
+
+/// When a host of a cluster may use its part: from `from` (once every other host has
+/// seen it join, so their parts have shrunk) until `until` (while its announcement
+/// holds; a host stalled past it, or cut off from the cluster, sends nothing until it
+/// has announced itself again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    pub from: Instant,
+    pub until: Instant,
+}
+
+/// How often a request outside its host's window looks again.
+const OUTSIDE: Duration = Duration::from_millis(100);
+
+struct Part {
+    share: Share,
+    gcra: Arc<Gcra>,
+    window: Option<Window>,
+}
+
+/// The GCRA of `limit` with `burst`, on `clock`.
+fn gcra(limit: RateLimit, burst: u32, clock: &TokioClock) -> Gcra {
+    let requests = u64::from(limit.requests.max(1));
+    let period_ns = u64::from(limit.per_seconds.max(1)) * 1_000_000_000 / requests;
+    let burst_nz = NonZeroU32::new(burst.max(1)).expect("burst ≥ 1");
+    let quota = Quota::with_period(Duration::from_nanos(period_ns.max(1)))
+        .expect("period > 0")
+        .allow_burst(burst_nz);
+    RateLimiter::direct_with_clock(quota, clock.clone())
+}
+
 /// The limiter of one provider.
 pub struct ProviderLimiter {
+    /// The provider's whole limit and burst, before this host's share.
     limit: RateLimit,
     burst: u32,
-    gcra: Gcra,
+    /// This host's part, its GCRA (replaced when the share changes), and when it may be
+    /// used (a cluster's host: only while its announcement holds).
+    part: Mutex<Part>,
     clock: TokioClock,
     /// Each lane's queue (tokio's mutex serves waiters in order).
     lanes: Mutex<HashMap<Arc<str>, Arc<tokio::sync::Mutex<()>>>>,
@@ -71,23 +150,52 @@ impl ProviderLimiter {
     /// requests at once. A burst of 1 guarantees the provider never sees more than the
     /// limit in any window of `per_seconds`.
     pub fn new(limit: RateLimit, burst: u32) -> Self {
-        let requests = u64::from(limit.requests.max(1));
-        let period_ns = u64::from(limit.per_seconds.max(1)) * 1_000_000_000 / requests;
-        let burst_nz = NonZeroU32::new(burst.max(1)).expect("burst ≥ 1");
-        let quota = Quota::with_period(Duration::from_nanos(period_ns.max(1)))
-            .expect("period > 0")
-            .allow_burst(burst_nz);
+        Self::shared(limit, burst, Share::WHOLE)
+    }
+
+    /// As [`ProviderLimiter::new`], allowing only `share` of the limit.
+    pub fn shared(limit: RateLimit, burst: u32, share: Share) -> Self {
         let clock = TokioClock {
             origin: Instant::now(),
         };
+        let g = gcra(share.of_limit(limit), share.of_burst(burst), &clock);
         ProviderLimiter {
             limit,
             burst,
-            gcra: RateLimiter::direct_with_clock(quota, clock.clone()),
+            part: Mutex::new(Part {
+                share,
+                gcra: Arc::new(g),
+                window: None,
+            }),
             clock,
             lanes: Mutex::new(HashMap::new()),
             turn: tokio::sync::Mutex::new(()),
         }
+    }
+
+    /// Allows only `share` of the limit from now on. The new part starts as if it had
+    /// just granted a request, so the switch never lets two through closer than its
+    /// spacing.
+    pub fn set_share(&self, share: Share, window: Option<Window>) {
+        let mut part = self.part.lock();
+        part.window = window;
+        if part.share == share {
+            return;
+        }
+        let g = gcra(
+            share.of_limit(self.limit),
+            share.of_burst(self.burst),
+            &self.clock,
+        );
+        let _ = g.check();
+        part.share = share;
+        part.gcra = Arc::new(g);
+    }
+
+    /// The limit this host may use now: its share of the provider's.
+    pub fn part(&self) -> RateLimit {
+        let share = self.part.lock().share;
+        share.of_limit(self.limit)
     }
 
     /// The queue of the current task's lane.
@@ -121,7 +229,25 @@ impl ProviderLimiter {
             Duration::ZERO
         };
         loop {
-            match self.gcra.check() {
+            let (gcra, window) = {
+                let part = self.part.lock();
+                (part.gcra.clone(), part.window)
+            };
+            let now = Instant::now();
+            let outside = match window {
+                Some(w) if now < w.from => w.from - now,
+                Some(w) if now >= w.until => OUTSIDE,
+                _ => Duration::ZERO,
+            };
+            if !outside.is_zero() {
+                if now + outside > deadline {
+                    return Err(WouldExceedDeadline(outside));
+                }
+                tokio::time::sleep(outside).await;
+                waited += outside;
+                continue;
+            }
+            match gcra.check() {
                 Ok(()) => return Ok(waited),
                 Err(not_until) => {
                     let wait = not_until.wait_time_from(self.clock.now());
@@ -154,10 +280,19 @@ async fn queue(
     }
 }
 
-/// The limiters of all providers, by plugin name.
-#[derive(Default)]
+/// The limiters of all providers, by plugin name, and this host's share of them.
 pub struct RateLimiters {
     map: Mutex<HashMap<String, Arc<ProviderLimiter>>>,
+    share: Mutex<(Share, Option<Window>)>,
+}
+
+impl Default for RateLimiters {
+    fn default() -> Self {
+        RateLimiters {
+            map: Mutex::default(),
+            share: Mutex::new((Share::WHOLE, None)),
+        }
+    }
 }
 
 impl RateLimiters {
@@ -167,10 +302,21 @@ impl RateLimiters {
         match map.get(provider) {
             Some(l) if l.limit == limit && l.burst == burst => l.clone(),
             _ => {
-                let l = Arc::new(ProviderLimiter::new(limit, burst));
+                let (share, window) = *self.share.lock();
+                let l = Arc::new(ProviderLimiter::shared(limit, burst, share));
+                l.set_share(share, window);
                 map.insert(provider.to_owned(), l.clone());
                 l
             }
+        }
+    }
+
+    /// Gives every provider's limiter, and those made later, `share` of its limit, to be
+    /// used within `window` (none: always).
+    pub fn set_share(&self, share: Share, window: Option<Window>) {
+        *self.share.lock() = (share, window);
+        for l in self.map.lock().values() {
+            l.set_share(share, window);
         }
     }
 }
@@ -290,6 +436,92 @@ mod tests {
         assert_eq!(Instant::now() - start, Duration::from_secs(3));
         assert_eq!(err, WouldExceedDeadline(Duration::from_secs(3)));
         waiting.await.unwrap().unwrap();
+    }
+
+    #[test]
+    fn shares_add_up_to_the_limit() {
+        let check = |requests: u32, per: u32, of: u32, expected: &[(u32, u32)]| {
+            let limit = RateLimit {
+                requests,
+                per_seconds: per,
+            };
+            let parts: Vec<(u32, u32)> = (0..of)
+                .map(|index| Share { index, of }.of_limit(limit))
+                .map(|p| (p.requests, p.per_seconds))
+                .collect();
+            assert_eq!(parts, expected, "{requests}/{per}s among {of}");
+        };
+        check(600, 60, 1, &[(600, 60)]);
+        check(600, 60, 3, &[(200, 60), (200, 60), (200, 60)]);
+        check(7, 60, 3, &[(3, 60), (2, 60), (2, 60)]);
+        check(5, 60, 2, &[(3, 60), (2, 60)]);
+        // Fewer requests than hosts: the rate is kept over a longer period.
+        check(1, 5, 3, &[(1, 15), (1, 15), (1, 15)]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_share_spaces_requests_by_its_part_and_a_change_applies_at_once() {
+        let ls = RateLimiters::default();
+        let limit = RateLimit {
+            requests: 6,
+            per_seconds: 60,
+        };
+        let l = ls.get("p", limit, 1);
+        ls.set_share(Share { index: 0, of: 3 }, None);
+        assert_eq!(
+            l.part(),
+            RateLimit {
+                requests: 2,
+                per_seconds: 60
+            }
+        );
+        let start = Instant::now();
+        let far = start + Duration::from_secs(3600);
+        // The switch counts as a request: the first under the share waits its spacing.
+        for _ in 0..2 {
+            l.acquire(far).await.unwrap();
+        }
+        assert_eq!(Instant::now() - start, Duration::from_secs(60));
+        // A host left: two share the limit, 20 s apart.
+        ls.set_share(Share { index: 1, of: 2 }, None);
+        let at = Instant::now();
+        l.acquire(far).await.unwrap();
+        assert_eq!(Instant::now() - at, Duration::from_secs(20));
+        // Outside its window a host sends nothing: not before `from`, and not after
+        // `until` until the window is renewed.
+        let from = Instant::now() + Duration::from_secs(100);
+        let w = Window {
+            from,
+            until: from + Duration::from_secs(10),
+        };
+        ls.set_share(Share { index: 1, of: 2 }, Some(w));
+        l.acquire(far).await.unwrap();
+        assert_eq!(Instant::now(), from);
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        let refused = l.acquire(Instant::now() + Duration::from_secs(5)).await;
+        assert!(refused.is_err(), "past its window");
+        let l2 = l.clone();
+        let waiting = tokio::spawn(async move { l2.acquire(far).await });
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let renewed = Instant::now();
+        ls.set_share(
+            Share { index: 1, of: 2 },
+            Some(Window {
+                from: renewed,
+                until: renewed + Duration::from_secs(10),
+            }),
+        );
+        waiting.await.unwrap().unwrap();
+        assert!(Instant::now() - renewed <= OUTSIDE);
+        // A limiter made later takes the share too.
+        let q = ls.get("q", limit, 1);
+        assert_eq!(
+            q.part(),
+            RateLimit {
+                requests: 3,
+                per_seconds: 60
+            }
+        );
     }
 
     #[test]

@@ -1,0 +1,211 @@
+//! `[cluster]` sharing the work: three real `mdhost run` processes, a real `nats-server
+//! -js`, Postgres, and the loopback provider logging every request under a limit of 300
+//! requests per 30 s. One tick of a 240-symbol poll job becomes 120 work items; all three
+//! hosts take them, each with a third of the provider's limit. Then one host is killed
+//! (SIGKILL) and another paused past its lease (SIGSTOP, SIGCONT) while the tick runs.
+//!
+//! Afterwards: every symbol's bars of the tick's window are stored, each once; a symbol
+//! asked for twice belongs to a work item delivered again (the log says so); the provider
+//! never answered 429 nor saw more than its limit in any window; and with three hosts
+//! busy the cluster used at least 85 % of the limit.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use common::mock_provider::{self, MockConfig, MockRateLimit};
+use common::nats::Nats;
+use common::pg::PgDb;
+use common::service::Service;
+
+const SYMBOLS: usize = 240;
+/// Symbols per item: the job's batch (1) times its concurrency (2).
+const PER_ITEM: usize = 2;
+const LIMIT: usize = 300;
+const PER_S: u64 = 30;
+
+fn symbol(i: usize) -> String {
+    format!("S{i:03}/USD")
+}
+
+/// The `delivered` and `shard` of each "work item taken" line of `svc`.
+fn taken(svc: &mut Service) -> Vec<(u64, usize)> {
+    svc.count_log("");
+    svc.log
+        .iter()
+        .filter(|l| l.contains("work item taken"))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let f = &v["fields"];
+            (
+                f["delivered"].as_u64().unwrap(),
+                f["shard"].as_u64().unwrap() as usize,
+            )
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn three_hosts_share_a_tick_and_the_limit_through_a_kill_and_a_stall() {
+    // The provider's clock stands still two minutes ago, so every request of the tick,
+    // early or late, sees the same closed bars.
+    let clock = chrono::Utc::now().timestamp() - 120;
+    let mock = mock_provider::start(MockConfig {
+        rate_limit: Some(MockRateLimit {
+            requests: LIMIT,
+            per: Duration::from_secs(PER_S),
+        }),
+        now: Some(clock),
+        latency: Duration::from_millis(20),
+        ..MockConfig::default()
+    })
+    .await;
+    let nats = Nats::start();
+    let db = PgDb::create("mdhost_cluster_work").await;
+    let list: Vec<String> = (0..SYMBOLS).map(|i| format!("\"{}\"", symbol(i))).collect();
+    // One tick, at the leader's start (the schedule's next is a year away).
+    let config = format!(
+        "{}rate_limit = {{ requests = {LIMIT}, per_seconds = {PER_S} }}\n\n\
+         [[jobs]]\nname = \"poll\"\nproviders = [\"mockrest\"]\nsymbols = [{}]\n\
+         timeframe = \"1m\"\nschedule = \"0 0 0 1 1 *\"\nlookback = \"10m\"\n\
+         batch_size = 1\nconcurrency = {PER_ITEM}\n\n\
+         [cluster]\nurl = \"{}\"\nname = \"work\"\nlease = \"3s\"\n",
+        mock.plugin_config(),
+        list.join(", "),
+        nats.url()
+    );
+    let dirs: Vec<_> = (0..3)
+        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
+        .collect();
+    let mut hosts: Vec<Service> = dirs
+        .iter()
+        .map(|d| Service::start(d.path(), &db.url))
+        .collect();
+    for h in &mut hosts {
+        h.wait_for_log("joined the cluster", Duration::from_secs(20));
+    }
+    let started = Instant::now();
+    let leader = loop {
+        if let Some(i) = (0..3).find(|&i| hosts[i].count_log("\"leading") > 0) {
+            break i;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "no leader");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (kill, stall) = ((leader + 1) % 3, (leader + 2) % 3);
+
+    // Three hosts busy: the rate the provider sees over 6 s, once all have their part.
+    hosts[leader].wait_for_log("tick shared as work items", Duration::from_secs(20));
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (n0, t0) = (mock.state.requests(), Instant::now());
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let busy_rate = (mock.state.requests() - n0) as f64 / t0.elapsed().as_secs_f64(); // float-ok: a rate for the report
+    let limit_rate = LIMIT as f64 / PER_S as f64; // float-ok
+    println!(
+        "three hosts busy: {busy_rate:.2} requests/s of the limit's {limit_rate:.2} ({:.1} %)",
+        busy_rate / limit_rate * 100.0 // float-ok
+    );
+
+    // One host dies, another stalls past its lease and comes back.
+    hosts[kill].signal("-KILL");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    hosts[stall].signal("-STOP");
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    hosts[stall].signal("-CONT");
+
+    let done = hosts[leader].wait_for_log("symbols run by the cluster", Duration::from_secs(120));
+    assert!(done.contains(&format!("{SYMBOLS} symbols")), "{done}");
+
+    // Every host took items.
+    let items: Vec<Vec<(u64, usize)>> = hosts.iter_mut().map(taken).collect();
+    for (i, t) in items.iter().enumerate() {
+        assert!(!t.is_empty(), "host {i} took no item");
+    }
+    println!(
+        "items taken: {:?} (leader {leader}, killed {kill}, stalled {stall})",
+        items.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    let again: BTreeSet<usize> = items
+        .iter()
+        .flatten()
+        .filter(|(delivered, _)| *delivered > 1)
+        .map(|&(_, shard)| shard)
+        .collect();
+
+    // The provider: never past its limit, never a 429.
+    assert_eq!(mock.state.rate_limited(), 0, "the provider answered 429");
+    assert!(
+        mock.state.max_in_window() <= LIMIT,
+        "{} requests in one window",
+        mock.state.max_in_window()
+    );
+    assert!(
+        busy_rate >= 0.85 * limit_rate, // float-ok
+        "three busy hosts used {busy_rate:.2}/s of {limit_rate:.2}/s"
+    );
+
+    // Each symbol asked for once, or again only as part of an item delivered again.
+    let mut asked: BTreeMap<String, usize> = BTreeMap::new();
+    for line in mock.state.log() {
+        let q = line.split_once('?').unwrap().1;
+        let s = url::form_urlencoded::parse(q.as_bytes())
+            .find(|(k, _)| k == "symbols")
+            .unwrap()
+            .1
+            .into_owned();
+        *asked.entry(s).or_default() += 1;
+    }
+    assert_eq!(asked.len(), SYMBOLS, "every symbol asked for");
+    for (s, n) in &asked {
+        let i: usize = s[1..4].parse().unwrap();
+        assert!(
+            *n == 1 || again.contains(&(i / PER_ITEM)),
+            "{s} asked for {n} times, but its item (shard {}) was delivered once",
+            i / PER_ITEM
+        );
+    }
+    println!(
+        "{} symbols asked for twice, all of items delivered again: {again:?}",
+        asked.values().filter(|n| **n > 1).count()
+    );
+
+    // The table against the provider's ground truth.
+    let tick: chrono::DateTime<chrono::Utc> = db
+        .rows("SELECT DISTINCT to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM runs WHERE job LIKE 'poll#%'")
+        .await
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .next()
+        .expect("runs of the items");
+    let window =
+        mdhost::jobs::plan::poll_window(tick, "1m".parse().unwrap(), Duration::from_secs(600));
+    let stored: BTreeMap<String, usize> = db
+        .rows("SELECT symbol || '|' || count(*) FROM bars GROUP BY symbol")
+        .await
+        .iter()
+        .map(|r| {
+            let (s, n) = r.split_once('|').unwrap();
+            (s.to_owned(), n.parse().unwrap())
+        })
+        .collect();
+    for i in 0..SYMBOLS {
+        let s = symbol(i);
+        let expected = mock
+            .state
+            .series(&s, "1m", window.start.timestamp(), window.end.timestamp())
+            .len();
+        assert!(expected > 0);
+        assert_eq!(stored.get(&s).copied(), Some(expected), "{s}");
+    }
+    // Every item's last run ended well.
+    let ok = db
+        .rows("SELECT count(DISTINCT job) FROM runs WHERE job LIKE 'poll#%' AND status = 'ok'")
+        .await;
+    assert_eq!(ok, [(SYMBOLS / PER_ITEM).to_string()]);
+    for (i, h) in hosts.iter_mut().enumerate() {
+        if i != kill {
+            h.terminate();
+        }
+    }
+}
