@@ -217,3 +217,32 @@ async fn retention_drops_a_month_only_when_every_bar_in_it_expired() {
         ]
     );
 }
+
+/// docs/scaling.md's way to split the attached old table into months, as written there.
+const SPLIT: &str = "
+BEGIN;
+SET LOCAL TIME ZONE 'UTC';
+ALTER TABLE bars DETACH PARTITION bars_unpartitioned;
+SELECT mdhost_bar_partition(m)
+FROM generate_series(date_trunc('month', (SELECT min(start) FROM bars_unpartitioned)),
+                     (SELECT max(start) FROM bars_unpartitioned), interval '1 month') m;
+INSERT INTO bars SELECT * FROM bars_unpartitioned;
+DROP TABLE bars_unpartitioned;
+COMMIT;
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_old_table_splits_into_months_as_the_scaling_guide_says() {
+    let db = TestDb::postgres_from(13, OLD_ROWS).await;
+    let pool = db.pg_pool().unwrap();
+    let before = all_bars(&*db.store(), "AAPL").await;
+    sqlx::raw_sql(SPLIT).execute(pool).await.unwrap();
+    assert_eq!(
+        placed(pool).await,
+        [
+            "AAPL 1m 2024-03-04 14:30 1.5000 bars_p2024_03",
+            "AAPL 1m 2024-05-31 23:59 2 bars_p2024_05",
+        ]
+    );
+    assert_eq!(all_bars(&*db.store(), "AAPL").await, before);
+}
