@@ -3,8 +3,9 @@
 //! provider sees one request per tick, not three); when the leader is killed with SIGKILL
 //! a standby takes over within the lease; a leader paused past its lease is replaced, and
 //! once resumed it finds its lease gone; a NATS restart costs the lead until NATS is
-//! back. Only the leader sends alerts. (How the hosts share a tick's work and the
-//! provider's limit: `cluster_work.rs`.)
+//! back. Only the leader sends alerts. A stream moves to the new leader with its leader,
+//! which recovers the bars that closed in between. (How the hosts share a tick's work and
+//! the provider's limit: `cluster_work.rs`.)
 
 mod common;
 
@@ -14,6 +15,8 @@ use common::mock_provider::{self, MockConfig};
 use common::nats::Nats;
 use common::pg::PgDb;
 use common::service::Service;
+use common::stream_server::{self, bar, handshake, session};
+use mdhost::harness::stream::{Frame, StreamTransport};
 
 const LEASE_S: u64 = 3;
 /// A run's log line: one poll of the one symbol, done.
@@ -228,4 +231,73 @@ async fn only_the_leader_sends_alerts() {
     assert_eq!(got.len(), 1, "one notice, from one host: {got:?}");
     assert_eq!(got[0]["alerts"][0]["labels"]["alertname"], "run_failed");
     assert_eq!(b.count_log("leading"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stream_moves_to_the_new_leader_which_recovers_the_gap() {
+    const MIN: i64 = 60;
+    let rest = mock_provider::start(MockConfig::default()).await;
+    let nats = Nats::start();
+    let db = PgDb::create("mdhost_cluster_stream").await;
+    let now = chrono::Utc::now().timestamp();
+    let minute = now - now % MIN;
+    let first = minute - 6 * MIN;
+    // The leader's connection: two bars, then silence (held open). Any later connection
+    // is held open silently too: the new leader gets nothing from the stream itself.
+    let mut frames = handshake(&["BTC/USD"]);
+    frames.extend([bar("BTC/USD", first), bar("BTC/USD", first + MIN)]);
+    frames.push(Frame::Delay(Duration::from_secs(600)));
+    let server =
+        stream_server::start(&session(StreamTransport::Websocket, frames), None, "mdhost").await;
+    let config = stream_server::mockrest_config(
+        &rest,
+        &server,
+        "",
+        &format!(
+            "[[streams]]\nname = \"live\"\nprovider = \"mockrest\"\nsymbols = [\"BTC/USD\"]\n\
+             timeframe = \"1m\"\nreconnect_min = \"50ms\"\nlate_grace = \"200ms\"\n\n\
+             [cluster]\nurl = \"{}\"\nname = \"streams\"\nlease = \"{LEASE_S}s\"\n",
+            nats.url()
+        ),
+    );
+    let dirs: Vec<_> = (0..2)
+        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
+        .collect();
+    let rows = "SELECT extract(epoch from start)::bigint FROM bars ORDER BY start";
+    let count = |n: usize| {
+        let db = &db;
+        async move {
+            let until = Instant::now() + Duration::from_secs(30);
+            loop {
+                let got = db.rows(rows).await;
+                if got.len() >= n || Instant::now() > until {
+                    return got;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
+    let mut a = Service::start(dirs[0].path(), &db.url);
+    a.wait_for_log("leading", Duration::from_secs(20));
+    let mut b = Service::start(dirs[1].path(), &db.url);
+    b.wait_for_log("joined the cluster", Duration::from_secs(20));
+    assert_eq!(
+        count(2).await.len(),
+        2,
+        "the leader's stream stored its bars"
+    );
+    assert_eq!(server.connections(), 1, "only the leader streams");
+
+    a.signal("-KILL");
+    let killed = Instant::now();
+    let got = count(6).await;
+    let took = killed.elapsed();
+    assert!(b.count_log("leading") > 0);
+    let expected: Vec<String> = (0..got.len() as i64)
+        .map(|i| (first + i * MIN).to_string())
+        .collect();
+    assert!(got.len() >= 6, "{got:?}");
+    assert_eq!(got, expected, "every minute from the first bar on, once");
+    println!("a stream's gap recovered by the new leader {took:?} after the kill");
+    b.terminate();
 }

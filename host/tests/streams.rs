@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use common::mock_provider::{self, MockBar, MockConfig, MockProvider, bar_at};
 use common::pg::PgDb;
 use common::service::{Service, sample};
-use common::stream_server::{self, StreamServer};
+use common::stream_server::{self, StreamServer, bar, bar_json, handshake, recv, send, session};
 use mdhost::harness::cassette::Cassette;
 use mdhost::harness::stream::{Frame, StreamSession, StreamTransport};
 
@@ -21,54 +21,6 @@ const MIN: i64 = 60;
 /// The value `{{secret:token}}` takes: the service reads it from `CARGO_PKG_NAME`, which
 /// cargo sets for the test and the child inherits.
 const TOKEN: &str = "mdhost";
-
-fn recv(text: impl Into<String>) -> Frame {
-    Frame::Recv(text.into().into_bytes())
-}
-
-fn send(text: &str) -> Frame {
-    Frame::Send(text.to_owned())
-}
-
-/// The greeting, auth and subscription of the mockrest stream protocol.
-fn handshake(symbols: &[&str]) -> Vec<Frame> {
-    vec![
-        recv(r#"{"t":"hello"}"#),
-        send(r#"{"op":"auth","token":"{{secret:token}}"}"#),
-        recv(r#"{"t":"authed"}"#),
-        send(&format!(
-            r#"{{"op":"subscribe","symbols":{},"tf":"1m"}}"#,
-            serde_json::to_string(symbols).unwrap()
-        )),
-        recv(r#"{"t":"subscribed"}"#),
-    ]
-}
-
-/// A bar message for the provider's series value at `t`.
-fn bar_json(b: &MockBar, closed: bool) -> String {
-    format!(
-        r#"{{"t":"bar","s":"{}","ts":{},"o":"{}","h":"{}","l":"{}","c":"{}","v":"{}","x":{closed}}}"#,
-        b.symbol, b.t, b.o, b.h, b.l, b.c, b.v
-    )
-}
-
-fn bar(symbol: &str, t: i64) -> Frame {
-    recv(bar_json(&bar_at(symbol, t, 0), true))
-}
-
-fn session(transport: StreamTransport, frames: Vec<Frame>) -> StreamSession {
-    let url = match transport {
-        StreamTransport::Websocket => "ws://mock.stream.test/v1/stream",
-        StreamTransport::HttpLines => "http://mock.stream.test/v1/lines",
-    };
-    StreamSession {
-        name: "test".into(),
-        source: Some("synthetic: the mockrest stream format".into()),
-        transport,
-        url: url.into(),
-        frames,
-    }
-}
 
 /// plugins.toml for mockrest on both loopback servers, then `streams`.
 fn config(rest: &MockProvider, server: &StreamServer, streams: &str) -> String {

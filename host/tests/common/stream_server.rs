@@ -12,6 +12,8 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use mdhost::harness::stream::{Frame, StreamSession, StreamTransport};
+
+use super::mock_provider::{MockBar, bar_at};
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -326,4 +328,58 @@ pub fn mockrest_config(
         HOST,
         HOST,
     )
+}
+
+// The mockrest stream protocol, as the stream tests script it.
+
+/// A message the server sends the host.
+pub fn recv(text: impl Into<String>) -> Frame {
+    Frame::Recv(text.into().into_bytes())
+}
+
+/// A message the host must send.
+pub fn send(text: &str) -> Frame {
+    Frame::Send(text.to_owned())
+}
+
+/// The greeting, auth and subscription of the mockrest stream protocol.
+pub fn handshake(symbols: &[&str]) -> Vec<Frame> {
+    vec![
+        recv(r#"{"t":"hello"}"#),
+        send(r#"{"op":"auth","token":"{{secret:token}}"}"#),
+        recv(r#"{"t":"authed"}"#),
+        send(&format!(
+            r#"{{"op":"subscribe","symbols":{},"tf":"1m"}}"#,
+            serde_json::to_string(symbols).unwrap()
+        )),
+        recv(r#"{"t":"subscribed"}"#),
+    ]
+}
+
+/// A bar message for the provider's series value at `t`.
+pub fn bar_json(b: &MockBar, closed: bool) -> String {
+    format!(
+        r#"{{"t":"bar","s":"{}","ts":{},"o":"{}","h":"{}","l":"{}","c":"{}","v":"{}","x":{closed}}}"#,
+        b.symbol, b.t, b.o, b.h, b.l, b.c, b.v
+    )
+}
+
+/// The closed bar of `symbol` at `t`, as the REST provider has it.
+pub fn bar(symbol: &str, t: i64) -> Frame {
+    recv(bar_json(&bar_at(symbol, t, 0), true))
+}
+
+/// A scripted session of `frames` on the mockrest stream's URL of `transport`.
+pub fn session(transport: StreamTransport, frames: Vec<Frame>) -> StreamSession {
+    let url = match transport {
+        StreamTransport::Websocket => "ws://mock.stream.test/v1/stream",
+        StreamTransport::HttpLines => "http://mock.stream.test/v1/lines",
+    };
+    StreamSession {
+        name: "test".into(),
+        source: Some("synthetic: the mockrest stream format".into()),
+        transport,
+        url: url.into(),
+        frames,
+    }
 }
