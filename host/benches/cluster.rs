@@ -45,9 +45,11 @@ async fn tick(hosts: usize, symbols: usize, limit: Option<usize>) -> (Duration, 
     let nats = Nats::start();
     let db = PgDb::create("mdhost_bench_cluster").await;
     let list: Vec<String> = (0..symbols).map(|i| format!("\"S{i:04}/USD\"")).collect();
-    let rate = limit.map_or(String::new(), |r| {
-        format!("rate_limit = {{ requests = {r}, per_seconds = 60 }}\n")
-    });
+    // Unlimited: the plugin's own declared limit (600 a minute) lifted too.
+    let rate = match limit {
+        Some(r) => format!("rate_limit = {{ requests = {r}, per_seconds = 60 }}\n"),
+        None => "rate_limit = { requests = 100000, per_seconds = 1 }\n".to_owned(),
+    };
     let config = format!(
         "{}{rate}\n[[jobs]]\nname = \"poll\"\nproviders = [\"mockrest\"]\nsymbols = [{}]\n\
          timeframe = \"1m\"\nschedule = \"0 0 0 1 1 *\"\nlookback = \"1h\"\n\
