@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 use common::mock_provider::{self, MockBar, MockConfig, MockProvider, bar_at};
 use common::pg::PgDb;
 use common::service::{Service, sample};
-use common::stream_server::{self, StreamServer, bar, bar_json, handshake, recv, send, session};
+use common::stream_server::{self, StreamServer, bar, bar_json, handshake, recv, session};
 use mdhost::harness::cassette::Cassette;
-use mdhost::harness::stream::{Frame, StreamSession, StreamTransport};
+use mdhost::harness::stream::{Frame, StreamTransport};
 
 /// A Tuesday, 15:00 UTC: every market the tests touch is open.
 const T0: i64 = 1_767_711_600;
