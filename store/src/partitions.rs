@@ -38,7 +38,16 @@ impl Known {
         pool: &PgPool,
         starts: impl Iterator<Item = DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        let wanted: BTreeSet<Month> = starts.map(month_of).collect();
+        // A batch's bars come series by series in time order: consecutive bars nearly
+        // always share a month, so only a change of month is collected.
+        let mut wanted = BTreeSet::new();
+        let mut last = None;
+        for m in starts.map(month_of) {
+            if last != Some(m) {
+                wanted.insert(m);
+                last = Some(m);
+            }
+        }
         let missing: Vec<Month> = {
             let known = self.0.lock().expect("partition cache");
             wanted.difference(&known).copied().collect()
@@ -146,9 +155,32 @@ fn parse_month(name: &str) -> Option<Month> {
     (1..=12).contains(&m).then_some(y * 12 + m - 1)
 }
 
-/// Drops `name` if every timeframe in it has expired by `end`, under a lock on `bars`
-/// taken first (as every writer takes it) and only for as long as the check takes: the
-/// check walks the primary key one series at a time, not the rows.
+/// The timeframes `name` holds, found by walking its primary key one series at a time
+/// rather than reading its rows.
+async fn timeframes<'c, E: sqlx::PgExecutor<'c>>(
+    conn: E,
+    name: &str,
+) -> Result<Vec<String>, StoreError> {
+    let distinct = format!(
+        "WITH RECURSIVE s(symbol, timeframe) AS (
+             (SELECT symbol, timeframe FROM {name} ORDER BY symbol, timeframe LIMIT 1)
+             UNION ALL
+             SELECT n.symbol, n.timeframe FROM s, LATERAL (
+                 SELECT symbol, timeframe FROM {name} p
+                 WHERE (p.symbol, p.timeframe) > (s.symbol, s.timeframe)
+                 ORDER BY symbol, timeframe LIMIT 1) n)
+         SELECT DISTINCT timeframe FROM s"
+    );
+    Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(distinct))
+        .fetch_all(conn)
+        .await?)
+}
+
+/// Drops `name` if every timeframe in it has expired by `end`. A month that holds a
+/// timeframe still kept is passed over without a lock, as it is at every sweep for good
+/// when that timeframe is kept forever; one that looks expired is checked again under a
+/// lock on `bars`, taken first (as every writer takes it) and held only as long as the
+/// check and the drop take, since a writer may have added a bar in between.
 async fn drop_one(
     pool: &PgPool,
     fence: Option<&Fence>,
@@ -156,6 +188,17 @@ async fn drop_one(
     end: DateTime<Utc>,
     cutoffs: &BTreeMap<Timeframe, DateTime<Utc>>,
 ) -> Result<bool, StoreError> {
+    let expired = |held: &[String]| {
+        held.iter().all(|tf| {
+            tf.parse::<Timeframe>()
+                .ok()
+                .and_then(|tf| cutoffs.get(&tf))
+                .is_some_and(|cut| end <= *cut)
+        })
+    };
+    if !expired(&timeframes(pool, name).await?) {
+        return Ok(false);
+    }
     let mut tx = <Postgres as Dialect>::begin_write(pool, None, fence).await?;
     // A busy table is tried again at the next sweep rather than queueing every reader
     // behind this lock.
@@ -169,26 +212,7 @@ async fn drop_one(
         tracing::warn!(partition = %name, error = %e, "retention: bars busy; partition left for the next sweep");
         return Ok(false);
     }
-    let distinct = format!(
-        "WITH RECURSIVE s(symbol, timeframe) AS (
-             (SELECT symbol, timeframe FROM {name} ORDER BY symbol, timeframe LIMIT 1)
-             UNION ALL
-             SELECT n.symbol, n.timeframe FROM s, LATERAL (
-                 SELECT symbol, timeframe FROM {name} p
-                 WHERE (p.symbol, p.timeframe) > (s.symbol, s.timeframe)
-                 ORDER BY symbol, timeframe LIMIT 1) n)
-         SELECT DISTINCT timeframe FROM s"
-    );
-    let held: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(distinct))
-        .fetch_all(&mut *tx)
-        .await?;
-    let expired = |tf: &String| {
-        tf.parse::<Timeframe>()
-            .ok()
-            .and_then(|tf| cutoffs.get(&tf))
-            .is_some_and(|cut| end <= *cut)
-    };
-    if !held.iter().all(expired) {
+    if !expired(&timeframes(&mut *tx, name).await?) {
         return Ok(false);
     }
     sqlx::query(sqlx::AssertSqlSafe(format!("DROP TABLE {name}")))
