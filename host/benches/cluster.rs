@@ -23,13 +23,10 @@ use common::mock_provider::{self, MockConfig, MockRateLimit};
 use common::nats::Nats;
 use common::pg::PgDb;
 use common::service::Service;
+use support::env_or;
 
-fn env_or(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+#[allow(dead_code)]
+mod support;
 
 /// Seconds for one tick on `hosts` hosts, and the bars stored.
 async fn tick(hosts: usize, symbols: usize, limit: Option<usize>) -> (Duration, usize) {
@@ -68,8 +65,9 @@ async fn tick(hosts: usize, symbols: usize, limit: Option<usize>) -> (Duration, 
         s.wait_for_log("joined the cluster", Duration::from_secs(30));
         svcs.push(s);
     }
+    let all: Vec<usize> = (0..hosts).collect();
     let leader = loop {
-        if let Some(i) = (0..hosts).find(|&i| svcs[i].count_log("\"leading") > 0) {
+        if let Some(i) = common::cluster::leader(&mut svcs, &all) {
             break i;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
@@ -101,8 +99,8 @@ async fn tick(hosts: usize, symbols: usize, limit: Option<usize>) -> (Duration, 
 }
 
 fn main() {
-    let symbols = env_or("BENCH_SYMBOLS", 2000);
-    let limit = env_or("BENCH_LIMIT", 1200);
+    let symbols = env_or("BENCH_SYMBOLS", 2000) as usize;
+    let limit = env_or("BENCH_LIMIT", 1200) as usize;
     // SAFETY: set before any thread reads the environment of this process's children.
     unsafe { std::env::set_var("CARGO_PKG_NAME", "mdhost") };
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -12,8 +12,10 @@
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
+
 use std::time::{Duration, Instant};
 
+use common::cluster::{items_taken, leader, redelivered, requested_symbols};
 use common::mock_provider::{self, MockConfig, MockRateLimit};
 use common::nats::Nats;
 use common::pg::PgDb;
@@ -27,42 +29,6 @@ const LIMIT: usize = 600;
 
 fn symbol(i: usize) -> String {
     format!("S{i:04}/USD")
-}
-
-/// (delivered, shard) of each "work item taken" line of `svc`.
-fn taken(svc: &mut Service) -> Vec<(u64, usize)> {
-    svc.count_log("");
-    svc.log
-        .iter()
-        .filter(|l| l.contains("work item taken"))
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let f = &v["fields"];
-            (
-                f["delivered"].as_u64().unwrap(),
-                f["shard"].as_u64().unwrap() as usize,
-            )
-        })
-        .collect()
-}
-
-fn leader_of(hosts: &mut [Service], alive: &[usize]) -> Option<usize> {
-    // The last host to log that it leads, among those alive, leads now.
-    alive
-        .iter()
-        .copied()
-        .filter_map(|i| {
-            hosts[i].count_log("");
-            hosts[i]
-                .log
-                .iter()
-                .rev()
-                .find(|l| l.contains("\"leading") || l.contains("lost the lead"))
-                .filter(|l| l.contains("\"leading"))
-                .map(|l| (l[..40].to_owned(), i))
-        })
-        .max()
-        .map(|(_, i)| i)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -108,18 +74,18 @@ async fn three_thousand_symbols_every_minute_through_a_kill_a_stall_and_a_nats_r
 
     // A quarter in: the host that does not lead, first in line, is killed.
     tokio::time::sleep(at(0.25)).await;
-    let leader = leader_of(&mut hosts, &alive).expect("a leader");
-    let killed = alive.iter().copied().find(|&i| i != leader).unwrap();
+    let lead = leader(&mut hosts, &alive).expect("a leader");
+    let killed = alive.iter().copied().find(|&i| i != lead).unwrap();
     hosts[killed].signal("-KILL");
     alive.retain(|&i| i != killed);
     println!(
-        "{:?}: killed host {killed} (leader {leader})",
+        "{:?}: killed host {killed} (leader {lead})",
         start.elapsed()
     );
 
     // Halfway: the leader stalls for three leases and comes back.
     tokio::time::sleep(at(0.5).saturating_sub(start.elapsed())).await;
-    let stalled = leader_of(&mut hosts, &alive).expect("a leader");
+    let stalled = leader(&mut hosts, &alive).expect("a leader");
     hosts[stalled].signal("-STOP");
     tokio::time::sleep(Duration::from_secs(9)).await;
     hosts[stalled].signal("-CONT");
@@ -133,7 +99,7 @@ async fn three_thousand_symbols_every_minute_through_a_kill_a_stall_and_a_nats_r
     println!("{:?}: NATS down for 5 s", start.elapsed());
 
     tokio::time::sleep(at(1.0).saturating_sub(start.elapsed())).await;
-    let items: Vec<Vec<(u64, usize)>> = hosts.iter_mut().map(taken).collect();
+    let items: Vec<Vec<(u64, usize)>> = hosts.iter_mut().map(items_taken).collect();
     for &i in &alive {
         hosts[i].terminate();
     }
@@ -145,12 +111,7 @@ async fn three_thousand_symbols_every_minute_through_a_kill_a_stall_and_a_nats_r
     assert!(most <= LIMIT, "{most} requests in one minute");
 
     // Requests made twice for one window belong to items delivered again.
-    let again: BTreeSet<usize> = items
-        .iter()
-        .flatten()
-        .filter(|(delivered, _)| *delivered > 1)
-        .map(|&(_, shard)| shard)
-        .collect();
+    let again = redelivered(&items);
     let mut asked: BTreeMap<String, usize> = BTreeMap::new();
     for line in mock.state.log() {
         *asked.entry(line).or_default() += 1;
@@ -161,15 +122,7 @@ async fn three_thousand_symbols_every_minute_through_a_kill_a_stall_and_a_nats_r
             continue;
         }
         twice += 1;
-        let q = line.split_once('?').unwrap().1;
-        let first = url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "symbols")
-            .unwrap()
-            .1
-            .split(',')
-            .next()
-            .unwrap()
-            .to_owned();
+        let first = requested_symbols(line).remove(0);
         let shard = first[1..5].parse::<usize>().unwrap() / PER_ITEM;
         assert!(
             again.contains(&shard),

@@ -11,9 +11,10 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use common::cluster::{items_taken, leader, redelivered, requested_symbols};
 use common::mock_provider::{self, MockConfig, MockRateLimit};
 use common::nats::Nats;
 use common::pg::PgDb;
@@ -27,23 +28,6 @@ const PER_S: u64 = 30;
 
 fn symbol(i: usize) -> String {
     format!("S{i:03}/USD")
-}
-
-/// The `delivered` and `shard` of each "work item taken" line of `svc`.
-fn taken(svc: &mut Service) -> Vec<(u64, usize)> {
-    svc.count_log("");
-    svc.log
-        .iter()
-        .filter(|l| l.contains("work item taken"))
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            let f = &v["fields"];
-            (
-                f["delivered"].as_u64().unwrap(),
-                f["shard"].as_u64().unwrap() as usize,
-            )
-        })
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -86,17 +70,17 @@ async fn three_hosts_share_a_tick_and_the_limit_through_a_kill_and_a_stall() {
         h.wait_for_log("joined the cluster", Duration::from_secs(20));
     }
     let started = Instant::now();
-    let leader = loop {
-        if let Some(i) = (0..3).find(|&i| hosts[i].count_log("\"leading") > 0) {
+    let lead = loop {
+        if let Some(i) = leader(&mut hosts, &[0, 1, 2]) {
             break i;
         }
         assert!(started.elapsed() < Duration::from_secs(20), "no leader");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let (kill, stall) = ((leader + 1) % 3, (leader + 2) % 3);
+    let (kill, stall) = ((lead + 1) % 3, (lead + 2) % 3);
 
     // Three hosts busy: the rate the provider sees over 6 s, once all have their part.
-    hosts[leader].wait_for_log("tick shared as work items", Duration::from_secs(20));
+    hosts[lead].wait_for_log("tick shared as work items", Duration::from_secs(20));
     tokio::time::sleep(Duration::from_secs(3)).await;
     let (n0, t0) = (mock.state.requests(), Instant::now());
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -114,24 +98,19 @@ async fn three_hosts_share_a_tick_and_the_limit_through_a_kill_and_a_stall() {
     tokio::time::sleep(Duration::from_secs(5)).await;
     hosts[stall].signal("-CONT");
 
-    let done = hosts[leader].wait_for_log("symbols run by the cluster", Duration::from_secs(120));
+    let done = hosts[lead].wait_for_log("symbols run by the cluster", Duration::from_secs(120));
     assert!(done.contains(&format!("{SYMBOLS} symbols")), "{done}");
 
     // Every host took items.
-    let items: Vec<Vec<(u64, usize)>> = hosts.iter_mut().map(taken).collect();
+    let items: Vec<Vec<(u64, usize)>> = hosts.iter_mut().map(items_taken).collect();
     for (i, t) in items.iter().enumerate() {
         assert!(!t.is_empty(), "host {i} took no item");
     }
     println!(
-        "items taken: {:?} (leader {leader}, killed {kill}, stalled {stall})",
+        "items taken: {:?} (leader {lead}, killed {kill}, stalled {stall})",
         items.iter().map(Vec::len).collect::<Vec<_>>()
     );
-    let again: BTreeSet<usize> = items
-        .iter()
-        .flatten()
-        .filter(|(delivered, _)| *delivered > 1)
-        .map(|&(_, shard)| shard)
-        .collect();
+    let again = redelivered(&items);
 
     // The provider: never past its limit, never a 429.
     assert_eq!(mock.state.rate_limited(), 0, "the provider answered 429");
@@ -148,13 +127,7 @@ async fn three_hosts_share_a_tick_and_the_limit_through_a_kill_and_a_stall() {
     // Each symbol asked for once, or again only as part of an item delivered again.
     let mut asked: BTreeMap<String, usize> = BTreeMap::new();
     for line in mock.state.log() {
-        let q = line.split_once('?').unwrap().1;
-        let s = url::form_urlencoded::parse(q.as_bytes())
-            .find(|(k, _)| k == "symbols")
-            .unwrap()
-            .1
-            .into_owned();
-        *asked.entry(s).or_default() += 1;
+        *asked.entry(requested_symbols(&line).join(",")).or_default() += 1;
     }
     assert_eq!(asked.len(), SYMBOLS, "every symbol asked for");
     for (s, n) in &asked {

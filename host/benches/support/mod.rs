@@ -1,5 +1,5 @@
-//! What the stream benchmarks share: their knobs, the service's CPU time and quantiles of
-//! the service's own histograms.
+//! What the benchmarks that run the service share: their knobs, the service's CPU time and
+//! quantiles of the service's own histograms.
 
 /// The number in environment variable `name`, or `default`.
 pub fn env_or(name: &str, default: u64) -> u64 {

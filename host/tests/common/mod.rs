@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod host;
 pub mod mock_provider;
 pub mod nats;
