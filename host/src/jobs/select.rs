@@ -7,7 +7,7 @@ use super::book::RunBook;
 use super::run::{JobContext, run_start};
 use super::status::RunSummary;
 use crate::config::{JobConfig, Selection};
-use crate::store::{RunOutcome, RunStatus, Store};
+use crate::store::{RunStatus, Store};
 
 /// The symbols `sel` takes from its provider's stored listing; the error says why there
 /// are none (nothing stored yet, nothing matching, the store unreachable).
@@ -41,34 +41,17 @@ pub async fn failed(
     reason: String,
 ) -> RunSummary {
     let book = RunBook::open(&*ctx.store, run_start(ctx, job, now)).await;
-    let finished_at = Utc::now();
-    let outcome = RunOutcome {
-        finished_at,
-        status: RunStatus::Failed,
-        reason: Some(reason.clone()),
-        symbols_ok: 0,
-        symbols_failed: 0,
-        bars_fetched: 0,
-        bars_written: 0,
-        bars_rejected: 0,
-        bars_skipped: 0,
-        errors: vec![reason.clone()],
-        uncovered: vec![],
-    };
-    let run_id = book.close(&outcome).await;
-    ctx.metrics.run(&job.name, RunStatus::Failed.as_str());
     tracing::warn!(job = %job.name, status = "failed", "{reason}");
     let line = format!("no symbols to run: {reason}");
-    RunSummary {
-        run_id,
-        finished_at,
-        ..RunSummary::uncounted(
-            &job.name,
-            vec![],
-            now,
-            RunStatus::Failed,
-            Some(reason),
-            line,
-        )
-    }
+    let summary = RunSummary::uncounted(
+        &job.name,
+        vec![],
+        now,
+        RunStatus::Failed,
+        Some(reason),
+        line,
+    );
+    let run_id = book.close(&summary.outcome()).await;
+    ctx.metrics.run(&job.name, RunStatus::Failed.as_str());
+    RunSummary { run_id, ..summary }
 }

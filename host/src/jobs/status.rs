@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::store::{RunStatus, Uncovered};
+use crate::store::{RunOutcome, RunStatus, Uncovered};
 
 /// The totals of one finished run; `line` is the summary log line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -71,6 +71,23 @@ impl RunSummary {
             bars_spooled: 0,
             uncovered: Vec::new(),
             line,
+        }
+    }
+
+    /// What the `runs` row keeps of this summary.
+    pub fn outcome(&self) -> RunOutcome {
+        RunOutcome {
+            finished_at: self.finished_at,
+            status: self.status,
+            reason: self.reason.clone(),
+            symbols_ok: self.symbols_ok,
+            symbols_failed: self.symbols_failed,
+            bars_fetched: self.bars_fetched,
+            bars_written: self.bars_written,
+            bars_rejected: self.bars_rejected,
+            bars_skipped: self.bars_skipped,
+            errors: self.errors.clone(),
+            uncovered: self.uncovered.clone(),
         }
     }
 }
