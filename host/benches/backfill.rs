@@ -81,6 +81,7 @@ async fn end_to_end(symbols: &[String], days: i64) -> (u64, f64 /* float-ok */, 
         data: JobData::Bars,
         providers: vec!["mockrest".into()],
         symbols: symbols.to_vec(),
+        symbols_from: None,
         timeframe: "1m".parse().unwrap(),
         batch_size: 10,
         concurrency: 2,
@@ -185,10 +186,13 @@ async fn store_only(
                     Vec::new()
                 },
             };
+            let no_adjustment = std::collections::BTreeMap::new();
             let p = Page {
                 req: &req,
                 source: &source,
                 last: i == last,
+                adjusted: &no_adjustment,
+                run: None,
             };
             ingest(&*store, &validator, p, page, commit, Utc::now())
                 .await
