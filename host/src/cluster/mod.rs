@@ -59,6 +59,9 @@ pub struct Cluster {
     id: String,
     lease: Duration,
     role: watch::Sender<Role>,
+    /// The revision of this host's announcement that (re)joined it: the others must have
+    /// announced themselves after it before this host uses its part of the limits.
+    joined: parking_lot::Mutex<Option<u64>>,
     /// The revision of the `leader` key this host wrote last, while it leads.
     revision: parking_lot::Mutex<Option<u64>>,
     /// Where a new leader claims its term, and the term its writes carry.
@@ -111,6 +114,7 @@ impl Cluster {
             id: host_id(),
             lease: config.lease,
             role,
+            joined: parking_lot::Mutex::new(None),
             revision: parking_lot::Mutex::new(None),
             terms,
             fence,
@@ -139,20 +143,34 @@ impl Cluster {
     /// Announces this host and works out its part of the providers' limits: its place
     /// among the hosts announced, to be used until this announcement's lease runs out
     /// (less a tenth, for the clocks). A host that joins, or comes back after its window
-    /// lapsed (stalled, cut off), waits a third of the lease and a little more before
-    /// using it: by then every other host has announced itself again, seen it, and
-    /// shrunk its own part.
+    /// lapsed (stalled, cut off), uses nothing until every other host listed has announced
+    /// itself after it: each host lists the bucket right after its own announcement, so
+    /// by then every other host has seen it and shrunk its own part. No clock decides
+    /// that, so a host whose announcements run late cannot overlap a newcomer.
     pub async fn announce(&self) {
         let at = tokio::time::Instant::now();
         let put = self
             .bucket
             .put(format!("host.{}", self.id), self.id.clone().into());
-        if let Err(e) = put.await {
-            tracing::debug!(error = %e, "cannot announce this host");
-            return;
-        }
-        let share = match self.members().await {
-            Ok(share) => share,
+        let revision = match put.await {
+            Ok(revision) => revision,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot announce this host");
+                return;
+            }
+        };
+        let lapsed = !matches!(*self.share.borrow(), Some((_, w)) if at < w.until);
+        let joined = {
+            let mut joined = self.joined.lock();
+            // A revision not past the one joined at: the bucket was made anew (a NATS
+            // server restarted without its store), so this is a join again.
+            if lapsed || joined.is_none_or(|j| revision <= j) {
+                *joined = Some(revision);
+            }
+            joined.expect("set above")
+        };
+        let (share, seen) = match self.members(joined).await {
+            Ok(members) => members,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot list the cluster's hosts");
                 return;
@@ -161,8 +179,11 @@ impl Cluster {
         let until = at + self.lease * 9 / 10;
         self.share.send_modify(|current| {
             let from = match current {
-                Some((_, w)) if at < w.until => w.from,
-                _ => at + self.lease / 3 + Duration::from_millis(250),
+                // Opened before and not lapsed since: it stays open.
+                Some((_, w)) if at < w.until && w.from < w.until => w.from,
+                _ if seen => at,
+                // Not yet seen by everyone: an empty window, until an announcement opens it.
+                _ => until,
             };
             if current.map(|c| c.0) != Some(share) {
                 tracing::info!(host = %self.id, hosts = share.of, place = share.index, "the providers' limits are shared among the hosts");
@@ -215,8 +236,9 @@ impl Cluster {
         self.set(Role::Standby);
     }
 
-    /// This host's place among the hosts announced now (sorted by id), as its share.
-    async fn members(&self) -> anyhow::Result<Share> {
+    /// This host's place among the hosts announced now (sorted by id), as its share, and
+    /// whether every other host has announced itself since this host's revision `joined`.
+    async fn members(&self, joined: u64) -> anyhow::Result<(Share, bool)> {
         let mut hosts: Vec<String> = self
             .bucket
             .keys()
@@ -229,10 +251,18 @@ impl Cluster {
             .iter()
             .position(|h| *h == self.id)
             .context("this host is not announced")?;
-        Ok(Share {
+        let mut seen = true;
+        for h in hosts.iter().filter(|h| **h != self.id) {
+            // A key gone since the listing belongs to a host that left: it sends nothing.
+            if let Some(e) = self.bucket.entry(format!("host.{h}")).await? {
+                seen &= e.revision > joined;
+            }
+        }
+        let share = Share {
             index: index as u32,
             of: hosts.len() as u32,
-        })
+        };
+        Ok((share, seen))
     }
 
     async fn step(&self) {
