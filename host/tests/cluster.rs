@@ -43,9 +43,7 @@ fn deployments(
         mock.plugin_config(),
         nats.url()
     );
-    (0..n)
-        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
-        .collect()
+    common::cluster::deployments(n, &config)
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -260,9 +258,7 @@ async fn a_stream_moves_to_the_new_leader_which_recovers_the_gap() {
             nats.url()
         ),
     );
-    let dirs: Vec<_> = (0..2)
-        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
-        .collect();
+    let dirs = common::cluster::deployments(2, &config);
     let rows = "SELECT extract(epoch from start)::bigint FROM bars ORDER BY start";
     let count = |n: usize| {
         let db = &db;

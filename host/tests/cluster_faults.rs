@@ -11,15 +11,14 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use std::time::{Duration, Instant};
 
-use common::cluster::{items_taken, leader, redelivered, requested_symbols};
+use common::cluster::{self, items_taken, leader, redelivered};
 use common::mock_provider::{self, MockConfig, MockRateLimit};
 use common::nats::Nats;
 use common::pg::PgDb;
-use common::service::Service;
 
 const SYMBOLS: usize = 3000;
 const BATCH: usize = 10;
@@ -58,13 +57,8 @@ async fn three_thousand_symbols_every_minute_through_a_kill_a_stall_and_a_nats_r
         list.join(", "),
         nats.url()
     );
-    let dirs: Vec<_> = (0..3)
-        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
-        .collect();
-    let mut hosts: Vec<Service> = dirs
-        .iter()
-        .map(|d| Service::start(d.path(), &db.url))
-        .collect();
+    let dirs = cluster::deployments(3, &config);
+    let mut hosts = cluster::start(&dirs, &db.url);
     for h in &mut hosts {
         h.wait_for_log("joined the cluster", Duration::from_secs(30));
     }
@@ -112,23 +106,9 @@ async fn three_thousand_symbols_every_minute_through_a_kill_a_stall_and_a_nats_r
 
     // Requests made twice for one window belong to items delivered again.
     let again = redelivered(&items);
-    let mut asked: BTreeMap<String, usize> = BTreeMap::new();
-    for line in mock.state.log() {
-        *asked.entry(line).or_default() += 1;
-    }
-    let mut twice = 0;
-    for (line, n) in &asked {
-        if *n == 1 {
-            continue;
-        }
-        twice += 1;
-        let first = requested_symbols(line).remove(0);
-        let shard = first[1..5].parse::<usize>().unwrap() / PER_ITEM;
-        assert!(
-            again.contains(&shard),
-            "{line} asked for {n} times; its item (shard {shard}) was never delivered again"
-        );
-    }
+    let twice = cluster::repeats_are_redeliveries(mock.state.log(), &again, |s| {
+        s[1..5].parse::<usize>().unwrap() / PER_ITEM
+    });
 
     // The table against the provider, row by row: each symbol holds exactly the bars of
     // the windows its runs fetched, every finished run's windows whole.

@@ -8,17 +8,19 @@
 //! asked for twice belongs to a work item delivered again (the log says so); the provider
 //! never answered 429 nor saw more than its limit in any window; and with three hosts
 //! busy the cluster used at least 85 % of the limit.
+//!
+//! And an item whose host dies with it, with `max_deliveries = 1`: the next host to take
+//! it gives it up (a failed run says why) and the tick ends.
 
 mod common;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::cluster::{items_taken, leader, redelivered, requested_symbols};
-use common::mock_provider::{self, MockConfig, MockRateLimit};
+use common::cluster::{self, items_taken, leader, redelivered, requested_symbols};
+use common::mock_provider::{self, Fault, FaultRule, MockConfig, MockRateLimit};
 use common::nats::Nats;
 use common::pg::PgDb;
-use common::service::Service;
 
 const SYMBOLS: usize = 240;
 /// Symbols per item: the job's batch (1) times its concurrency (2).
@@ -59,24 +61,12 @@ async fn three_hosts_share_a_tick_and_the_limit_through_a_kill_and_a_stall() {
         list.join(", "),
         nats.url()
     );
-    let dirs: Vec<_> = (0..3)
-        .map(|_| common::deployment(&[common::test_wasm("mockrest")], &config))
-        .collect();
-    let mut hosts: Vec<Service> = dirs
-        .iter()
-        .map(|d| Service::start(d.path(), &db.url))
-        .collect();
+    let dirs = cluster::deployments(3, &config);
+    let mut hosts = cluster::start(&dirs, &db.url);
     for h in &mut hosts {
         h.wait_for_log("joined the cluster", Duration::from_secs(20));
     }
-    let started = Instant::now();
-    let lead = loop {
-        if let Some(i) = leader(&mut hosts, &[0, 1, 2]) {
-            break i;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "no leader");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let lead = cluster::wait_for_leader(&mut hosts, &[0, 1, 2], Duration::from_secs(20)).await;
     let (kill, stall) = ((lead + 1) % 3, (lead + 2) % 3);
 
     // Three hosts busy: the rate the provider sees over 6 s, once all have their part.
@@ -181,4 +171,66 @@ async fn three_hosts_share_a_tick_and_the_limit_through_a_kill_and_a_stall() {
             h.terminate();
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_item_taken_too_often_is_given_up_and_its_tick_ends() {
+    let mock = mock_provider::start(MockConfig::default()).await;
+    // The first request stalls: the host that took the item holds it until it is killed.
+    mock.state.set_faults(vec![FaultRule {
+        start: None,
+        cursor: None,
+        times: 1,
+        fault: Fault::Stall(Duration::from_secs(120)),
+    }]);
+    let nats = Nats::start();
+    let db = PgDb::create("mdhost_cluster_give_up").await;
+    let config = format!(
+        "{}\n[[jobs]]\nname = \"poll\"\nproviders = [\"mockrest\"]\nsymbols = [\"S000/USD\"]\n\
+         timeframe = \"1m\"\nschedule = \"0 0 0 1 1 *\"\nlookback = \"10m\"\n\
+         batch_size = 1\nconcurrency = 1\n\n\
+         [cluster]\nurl = \"{}\"\nname = \"giveup\"\nlease = \"2s\"\nmax_deliveries = 1\n",
+        mock.plugin_config(),
+        nats.url()
+    );
+    let dirs = cluster::deployments(2, &config);
+    let mut hosts = cluster::start(&dirs, &db.url);
+    let started = Instant::now();
+    let taker = loop {
+        if let Some(i) = (0..2).find(|&i| hosts[i].count_log("work item taken") > 0) {
+            break i;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no host took the item"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    // Its request is in the provider's hands: the host dies with the item.
+    while mock.state.requests() == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let lead = leader(&mut hosts, &[0, 1]).expect("a leader published the tick");
+    hosts[taker].signal("-KILL");
+    let other = 1 - taker;
+
+    // Delivered a second time, past max_deliveries: given up, not run.
+    let line = hosts[other].wait_for_log(
+        "given up: every host that took it died or stalled",
+        Duration::from_secs(30),
+    );
+    assert!(line.contains("\"taken\":1"), "{line}");
+    let runs = db
+        .rows("SELECT status || '|' || coalesce(reason, '') FROM runs WHERE job = 'poll#0' ORDER BY id")
+        .await;
+    assert!(
+        runs.iter()
+            .any(|r| r.starts_with("failed|work item given up: taken by 1 host in turn")),
+        "{runs:?}"
+    );
+    // The tick ends: the surviving host, leader by now if it was not, finishes a tick.
+    hosts[other].wait_for_log("symbols run by the cluster", Duration::from_secs(30));
+    // The item given up is not fetched again; a new leader's first tick is a new item.
+    assert_eq!(mock.state.requests(), 1 + usize::from(taker == lead));
+    hosts[other].terminate();
 }

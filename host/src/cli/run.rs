@@ -56,8 +56,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 anyhow::bail!("[cluster] needs a Postgres store");
             };
             let cluster = Cluster::join(c, pg.clone(), fence.clone()).await?;
-            let queue =
-                WorkQueue::open(cluster.jetstream().clone(), &c.name, cluster.lease()).await?;
+            let queue = WorkQueue::open(cluster.jetstream().clone(), c).await?;
             Some((c, cluster, queue))
         }
     };

@@ -5,7 +5,9 @@
 //! that dies or stalls stops confirming it is still working (every third of the ack wait)
 //! and the item goes to the next host that asks, after the ack wait: the cluster's lease.
 //! Items are published with their id as message id, so a tick published twice within
-//! the stream's duplicate window is queued once.
+//! the stream's duplicate window is queued once. An item taken by more than `[cluster]
+//! max_deliveries` hosts, none of which finished it, is given up: its run is recorded
+//! failed and the item leaves the stream.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,12 +18,10 @@ use async_trait::async_trait;
 use futures_util::{StreamExt, TryStreamExt};
 use tokio_util::sync::CancellationToken;
 
+use crate::config::ClusterConfig;
 use crate::jobs::JobContext;
 use crate::jobs::dispatch::{self, Queue, WorkItem};
 
-/// Deliveries of an item after which each further one is logged as a warning: an item
-/// that keeps losing its hosts may be what kills them.
-const MANY_DELIVERIES: i64 = 3;
 /// How long one request for an item waits on an empty queue before asking again.
 const POLL: Duration = Duration::from_secs(5);
 /// The one consumer all hosts share.
@@ -34,16 +34,18 @@ pub struct WorkQueue {
     /// `mdhost_work.<cluster name>`.
     prefix: String,
     ack_wait: Duration,
+    /// Deliveries after which an item is given up rather than run (`give_up`).
+    max_deliveries: i64,
 }
 
 impl WorkQueue {
-    /// Opens (creating if needed) the queue of cluster `name` on `js`; a host that holds
-    /// an item longer than `ack_wait` without confirming it works on it loses it.
+    /// Opens (creating if needed) the queue of `config`'s cluster on `js`; a host that
+    /// holds an item longer than the lease without confirming it works on it loses it.
     pub async fn open(
         js: jetstream::Context,
-        name: &str,
-        ack_wait: Duration,
+        config: &ClusterConfig,
     ) -> anyhow::Result<Arc<WorkQueue>> {
+        let (name, ack_wait) = (&config.name, config.lease);
         let stream_name = format!("MDHOST_WORK_{name}");
         let prefix = format!("mdhost_work.{name}");
         let stream = js
@@ -66,8 +68,9 @@ impl WorkQueue {
                     durable_name: Some(CONSUMER.into()),
                     ack_policy: jetstream::consumer::AckPolicy::Explicit,
                     ack_wait,
-                    // Every item is delivered until a host finishes it: a tick waits for
-                    // all of its items.
+                    // No cap here: an item the server stopped delivering would stay in
+                    // the stream and its tick would wait for ever. The host that takes an
+                    // item once too often gives it up and removes it (`give_up`).
                     max_deliver: -1,
                     ..Default::default()
                 },
@@ -80,6 +83,7 @@ impl WorkQueue {
             js,
             prefix,
             ack_wait,
+            max_deliveries: i64::from(config.max_deliveries),
         }))
     }
 
@@ -139,8 +143,18 @@ impl WorkQueue {
             }
         };
         let delivered = message.info().map(|i| i.delivered).unwrap_or(1);
-        if delivered > MANY_DELIVERIES {
-            tracing::warn!(job = %item.job, shard = item.shard, delivered, "a work item delivered again and again: the hosts that took it died or stalled");
+        if delivered > self.max_deliveries {
+            let taken = delivered - 1;
+            dispatch::give_up(ctx, &item, taken).await;
+            tracing::error!(job = %item.job, shard = item.shard, taken, "work item given up: every host that took it died or stalled");
+            // Terminated, it leaves the work-queue stream, and its tick can end.
+            if let Err(e) = message.ack_with(AckKind::Term).await {
+                tracing::warn!(job = %item.job, shard = item.shard, error = %e, "a work item given up could not be removed; the next host gives it up too");
+            }
+            return;
+        }
+        if delivered > 1 {
+            tracing::warn!(job = %item.job, shard = item.shard, delivered, "a work item delivered again: the host that took it died or stalled");
         }
         tracing::info!(job = %item.job, shard = item.shard, shards = item.shards, delivered, tick = %item.tick.to_rfc3339(), "work item taken");
         // Confirms the item is being worked on, so it is not given to another host.

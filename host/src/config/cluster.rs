@@ -14,6 +14,7 @@ pub(super) struct RawCluster {
     url: Spanned<String>,
     name: Spanned<String>,
     lease: Option<Spanned<String>>,
+    max_deliveries: Option<Spanned<i64>>,
 }
 
 /// The validated `[cluster]` table.
@@ -26,10 +27,16 @@ pub struct ClusterConfig {
     /// How long a leader's lease lasts unless renewed: a host that dies or stalls is
     /// replaced within it.
     pub lease: Duration,
+    /// How many hosts may take one work item before it is given up: a run recorded
+    /// failed, so the tick ends instead of feeding an item that kills its hosts to the
+    /// next one.
+    pub max_deliveries: u32,
 }
 
 /// The lease when `[cluster]` gives none.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+/// `max_deliveries` when `[cluster]` gives none.
+pub const DEFAULT_MAX_DELIVERIES: u32 = 5;
 
 impl Source<'_> {
     pub(super) fn cluster(&self, c: RawCluster) -> Result<ClusterConfig, ConfigError> {
@@ -48,6 +55,24 @@ impl Source<'_> {
             },
             None => DEFAULT_LEASE,
         };
-        Ok(ClusterConfig { url, name, lease })
+        let max_deliveries = match &c.max_deliveries {
+            Some(m) => match u32::try_from(*m.get_ref()) {
+                Ok(n) if (1..=100).contains(&n) => n,
+                _ => {
+                    return self.err(
+                        m.span(),
+                        "cluster.max_deliveries".into(),
+                        format!("{} is not a number from 1 to 100", m.get_ref()),
+                    );
+                }
+            },
+            None => DEFAULT_MAX_DELIVERIES,
+        };
+        Ok(ClusterConfig {
+            url,
+            name,
+            lease,
+            max_deliveries,
+        })
     }
 }

@@ -1402,7 +1402,13 @@ mod tests {
         let ok = "[cluster]\nurl = \"nats://127.0.0.1:4222\"\nname = \"prod\"\n";
         check(ok, Ok(()));
         let c = Config::parse(ok, Path::new("p.toml")).unwrap();
-        assert_eq!(c.host.cluster.unwrap().lease, DEFAULT_LEASE);
+        let cluster = c.host.cluster.unwrap();
+        assert_eq!(cluster.lease, DEFAULT_LEASE);
+        assert_eq!(cluster.max_deliveries, cluster::DEFAULT_MAX_DELIVERIES);
+        check(
+            "[cluster]\nurl = \"nats://h:4222\"\nname = \"p\"\nmax_deliveries = 0\n",
+            Err("conf/plugins.toml:4: cluster.max_deliveries: 0 is not a number from 1 to 100"),
+        );
         check(
             "[cluster]\nurl = \"nats://h:4222\"\nname = \"a.b\"\n",
             Err(

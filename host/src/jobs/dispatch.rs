@@ -1,9 +1,12 @@
-//! A poll job shared by the hosts of a cluster: at each tick the leader cuts the job's
+//! A job shared by the hosts of a cluster: at each tick the leader cuts the job's
 //! symbols into work items and puts them on the cluster's queue, every host takes items
-//! and runs each as a run of its own (`<job>#<shard>`, over the tick's window), and the
-//! tick is done when the queue holds none of the job's items. The queue itself (NATS
+//! and runs each as a run of its own (`<job>#<shard>`), and the tick is done when the
+//! queue holds none of the job's items. A poll's item fetches its symbols over the tick's
+//! window; a backfill's range is cut further, one item per symbol part and backfill
+//! window not yet covered, so many hosts fill one long range. The queue itself (NATS
 //! JetStream) is `cluster::work`; this is what a tick and an item mean to a job.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -14,7 +17,7 @@ use tokio_util::sync::CancellationToken;
 use super::run::{JobContext, Quiet, run_job};
 use super::status::RunSummary;
 use crate::config::{JobConfig, JobData, JobKind};
-use crate::store::RunStatus;
+use crate::store::{RunStatus, Span};
 use crate::validate::Validator;
 
 /// One part of one tick of a job.
@@ -27,17 +30,32 @@ pub struct WorkItem {
     pub shard: u32,
     pub shards: u32,
     pub symbols: Vec<String>,
+    /// A backfill's item: the one window of its range it fills (a poll's has none: its
+    /// window follows from the tick).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<ItemWindow>,
+}
+
+/// A backfill window, `start ≤ bar start < end`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ItemWindow {
+    pub start: DateTime<Utc>,
+    pub end: DateTime<Utc>,
 }
 
 impl WorkItem {
     /// Identifies the item across redeliveries and a re-publication by a new leader.
     pub fn id(&self) -> String {
-        format!(
+        let id = format!(
             "{}:{}:{}",
             self.job,
             self.tick.timestamp_millis(),
             self.shard
-        )
+        );
+        match self.window {
+            Some(w) => format!("{id}:{}", w.start.timestamp_millis()),
+            None => id,
+        }
     }
 }
 
@@ -59,15 +77,20 @@ pub trait Queue: Send + Sync {
     async fn outstanding(&self, job: &str) -> anyhow::Result<u64>;
 }
 
-/// Whether the queue takes this job's ticks: poll jobs of bars. Backfills and the other
-/// kinds of data still run whole on the leader.
+/// Whether the queue takes this job's ticks: every job on a schedule, and backfills of
+/// bars. A backfill of actions or series (dated ranges, not bar windows) runs whole on
+/// the leader.
 pub fn shared(job: &JobConfig) -> bool {
-    job.data == JobData::Bars && matches!(job.kind, JobKind::Poll { .. })
+    job.data == JobData::Bars || matches!(job.kind, JobKind::Poll { .. })
 }
 
 /// The symbols of each item of a tick: what one host works on at once (a job's batch
-/// times its concurrency), so a host busy with one item keeps all its slots full.
+/// times its concurrency), so a host busy with one item keeps all its slots full. A job
+/// without symbols (an instruments job: each provider's whole listing) is one item.
 pub fn shards(symbols: &[String], batch_size: usize, concurrency: usize) -> Vec<Vec<String>> {
+    if symbols.is_empty() {
+        return vec![Vec::new()];
+    }
     super::plan::batches(symbols, batch_size.max(1) * concurrency.max(1))
 }
 
@@ -89,21 +112,29 @@ pub async fn tick(
         },
     };
     let parts = shards(&symbols, job.batch_size, job.concurrency);
-    let items = parts.len();
+    let mut items = 0;
     let outcome = async {
         drain(queue, job, cancel).await?;
         let n = parts.len() as u32;
-        for (i, part) in parts.into_iter().enumerate() {
-            let item = WorkItem {
-                job: job.name.clone(),
-                tick,
-                shard: i as u32,
-                shards: n,
-                symbols: part,
-            };
-            queue.publish(&item).await?;
+        for (window, done) in windows(ctx, job, &symbols).await {
+            for (i, part) in parts.iter().enumerate() {
+                // A backfill's window every symbol of the part has already.
+                if !part.is_empty() && part.iter().all(|s| done.contains(s)) {
+                    continue;
+                }
+                let item = WorkItem {
+                    job: job.name.clone(),
+                    tick,
+                    shard: i as u32,
+                    shards: n,
+                    symbols: part.clone(),
+                    window,
+                };
+                queue.publish(&item).await?;
+                items += 1;
+            }
         }
-        tracing::info!(job = %job.name, items = n, symbols = symbols.len(), "tick shared as work items");
+        tracing::info!(job = %job.name, items, symbols = symbols.len(), "tick shared as work items");
         drain(queue, job, cancel).await
     }
     .await;
@@ -134,9 +165,49 @@ pub async fn tick(
     }
 }
 
-/// Waits until the queue holds no item of `job`: every item run and acknowledged. An
-/// item whose host died or stalled is delivered again to another, however often it
-/// takes (each delivery is logged), so the wait ends when the work is done.
+/// The windows of a tick's items, each with the symbols already covered in it: a poll's
+/// one (its tick's), nothing covered; a backfill's windows of its range, with what earlier
+/// runs committed, so a backfill taken up again (a new leader, a restart) queues only
+/// what is left. Unreadable coverage counts as none: each item reads it again anyway.
+async fn windows(
+    ctx: &JobContext,
+    job: &JobConfig,
+    symbols: &[String],
+) -> Vec<(Option<ItemWindow>, BTreeSet<String>)> {
+    let JobKind::Backfill { from, to } = job.kind else {
+        return vec![(None, BTreeSet::new())];
+    };
+    let mut covered = Vec::with_capacity(symbols.len());
+    for s in symbols {
+        match ctx.store.coverage(&job.name, s, job.timeframe).await {
+            Ok(spans) => covered.push((s, spans)),
+            Err(e) => {
+                tracing::warn!(job = %job.name, error = %e, "cannot read the backfill's coverage; queueing every window");
+                covered.clear();
+                break;
+            }
+        }
+    }
+    super::plan::backfill_windows(from, to, job.timeframe)
+        .into_iter()
+        .map(|w| {
+            let span = Span::new(w.start, w.end);
+            let done = covered
+                .iter()
+                .filter(|(_, spans)| span.within(spans))
+                .map(|(s, _)| (*s).clone())
+                .collect();
+            let window = ItemWindow {
+                start: w.start,
+                end: w.end,
+            };
+            (Some(window), done)
+        })
+        .collect()
+}
+
+/// Waits until the queue holds no item of `job`: every item run and acknowledged, or
+/// given up after `[cluster] max_deliveries` hosts took it and none finished it.
 async fn drain(
     queue: &dyn Queue,
     job: &JobConfig,
@@ -153,23 +224,59 @@ async fn drain(
     }
 }
 
+/// The run of `item`, `<job>#<shard>`, in the job's current configuration; none when the
+/// job is gone.
+fn part(ctx: &JobContext, item: &WorkItem) -> Option<JobConfig> {
+    let config = ctx.registry.config();
+    let job = config.jobs.iter().find(|j| j.name == item.job)?;
+    let kind = match (item.window, &job.kind) {
+        // A backfill's window, as a backfill of its own (resuming from the job's
+        // checkpoint, adding to the job's coverage: `run::Runner::progress_job`).
+        (Some(w), JobKind::Backfill { .. }) => JobKind::Backfill {
+            from: w.start,
+            to: w.end,
+        },
+        (None, kind @ JobKind::Poll { .. }) => kind.clone(),
+        // The job changed kind since the item was queued: not the work it describes.
+        _ => return None,
+    };
+    Some(JobConfig {
+        name: format!("{}#{}", item.job, item.shard),
+        symbols: item.symbols.clone(),
+        symbols_from: None,
+        kind,
+        ..job.clone()
+    })
+}
+
 /// Runs `item` on this host as the run `<job>#<shard>` of the job's current
-/// configuration, over the window of the item's tick; none when the job is gone.
+/// configuration, over the window of the item's tick or its backfill window; none when
+/// the job is gone.
 pub async fn run_item(
     ctx: &JobContext,
     item: &WorkItem,
     cancel: &CancellationToken,
 ) -> Option<RunSummary> {
-    let config = ctx.registry.config();
-    let job = config.jobs.iter().find(|j| j.name == item.job)?;
-    let part = JobConfig {
-        name: format!("{}#{}", item.job, item.shard),
-        symbols: item.symbols.clone(),
-        symbols_from: None,
-        ..job.clone()
-    };
-    let validator = Validator::new(config.validation.clone());
+    let part = part(ctx, item)?;
+    let validator = Validator::new(ctx.registry.config().validation.clone());
     Some(run_job(ctx, &part, &validator, item.tick, cancel, &Quiet).await)
+}
+
+/// Gives `item` up without running it, after `delivered` hosts took it and none finished
+/// (each died or stalled with it): its run is recorded failed, so the alerts and `/runs`
+/// say so, and the job's next tick asks for its symbols again. None when the job is gone.
+pub async fn give_up(ctx: &JobContext, item: &WorkItem, delivered: i64) -> Option<RunSummary> {
+    let part = part(ctx, item)?;
+    let hosts = if delivered == 1 { "host" } else { "hosts" };
+    let reason = format!(
+        "work item given up: taken by {delivered} {hosts} in turn, none of which finished it (each died or stalled past the lease)"
+    );
+    let line = format!(
+        "{} symbols not fetched for the tick of {}: {reason}",
+        item.symbols.len(),
+        item.tick.to_rfc3339()
+    );
+    Some(super::run::not_run(ctx, &part, item.tick, reason, line).await)
 }
 
 #[cfg(test)]
@@ -192,7 +299,7 @@ mod tests {
         check(3000, 50, 4, &[200; 15]);
         check(450, 50, 4, &[200, 200, 50]);
         check(5, 1, 1, &[1; 5]);
-        check(0, 50, 4, &[]);
+        check(0, 50, 4, &[0]);
     }
 
     #[test]

@@ -120,6 +120,30 @@ pub(super) fn run_start(ctx: &JobContext, job: &JobConfig, now: DateTime<Utc>) -
     }
 }
 
+/// A run of `job` at `now` that could not run at all: recorded failed with `reason`, and
+/// `line` logged and kept as its summary.
+pub(super) async fn not_run(
+    ctx: &JobContext,
+    job: &JobConfig,
+    now: DateTime<Utc>,
+    reason: String,
+    line: String,
+) -> RunSummary {
+    let book = RunBook::open(&*ctx.store, run_start(ctx, job, now)).await;
+    tracing::warn!(job = %job.name, status = "failed", "{line}");
+    let summary = RunSummary::uncounted(
+        &job.name,
+        vec![],
+        now,
+        RunStatus::Failed,
+        Some(reason),
+        line,
+    );
+    let run_id = book.close(&summary.outcome()).await;
+    ctx.metrics.run(&job.name, RunStatus::Failed.as_str());
+    RunSummary { run_id, ..summary }
+}
+
 /// One run of `job`, as of `now`. Never fails as a whole: what went wrong is in the
 /// summary (and the `runs` row).
 pub async fn run_job(
@@ -241,6 +265,13 @@ impl Spent {
 }
 
 impl Runner<'_> {
+    /// The job whose coverage and checkpoints this run reads and advances: the job
+    /// itself, or for the run of a cluster's work item (`<job>#<n>`) the job it is part
+    /// of, so progress carries over whichever host, or a single one, does the work.
+    fn progress_job(&self) -> &str {
+        super::dispatch::job_of(&self.job.name)
+    }
+
     /// Every window of one batch, each request failing over along the provider list.
     async fn batch(
         &self,
@@ -356,7 +387,7 @@ impl Runner<'_> {
             a.done = self
                 .ctx
                 .store
-                .coverage(&self.job.name, symbol, self.job.timeframe)
+                .coverage(self.progress_job(), symbol, self.job.timeframe)
                 .await?;
         }
         Ok(())
@@ -430,7 +461,7 @@ impl Runner<'_> {
             let cp = self
                 .ctx
                 .store
-                .checkpoint(&self.job.name, &key, tf, window.start)
+                .checkpoint(self.progress_job(), &key, tf, window.start)
                 .await
                 .map_err(|e| Fail::Store(format!("store: {e}")))?;
             req.cursor = resume_cursor(cp.as_ref(), window, name);
@@ -535,7 +566,7 @@ impl Runner<'_> {
             return Commit::default();
         }
         let checkpoint = Checkpoint {
-            job: self.job.name.clone(),
+            job: self.progress_job().to_owned(),
             symbol: key.to_owned(),
             timeframe: self.job.timeframe,
             cursor: next.map(|c| format!("{provider} {c}")),
@@ -547,7 +578,7 @@ impl Runner<'_> {
             None => symbols
                 .iter()
                 .map(|s| Coverage {
-                    job: self.job.name.clone(),
+                    job: self.progress_job().to_owned(),
                     symbol: s.clone(),
                     timeframe: self.job.timeframe,
                     span: Span::new(window.start, window.end),

@@ -3,11 +3,10 @@
 
 use chrono::{DateTime, Utc};
 
-use super::book::RunBook;
-use super::run::{JobContext, run_start};
+use super::run::{JobContext, not_run};
 use super::status::RunSummary;
 use crate::config::{JobConfig, Selection};
-use crate::store::{RunStatus, Store};
+use crate::store::Store;
 
 /// The symbols `sel` takes from its provider's stored listing; the error says why there
 /// are none (nothing stored yet, nothing matching, the store unreachable).
@@ -40,18 +39,6 @@ pub async fn failed(
     now: DateTime<Utc>,
     reason: String,
 ) -> RunSummary {
-    let book = RunBook::open(&*ctx.store, run_start(ctx, job, now)).await;
-    tracing::warn!(job = %job.name, status = "failed", "{reason}");
     let line = format!("no symbols to run: {reason}");
-    let summary = RunSummary::uncounted(
-        &job.name,
-        vec![],
-        now,
-        RunStatus::Failed,
-        Some(reason),
-        line,
-    );
-    let run_id = book.close(&summary.outcome()).await;
-    ctx.metrics.run(&job.name, RunStatus::Failed.as_str());
-    RunSummary { run_id, ..summary }
+    not_run(ctx, job, now, reason, line).await
 }
