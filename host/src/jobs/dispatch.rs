@@ -78,8 +78,8 @@ pub trait Queue: Send + Sync {
 }
 
 /// Whether the queue takes this job's ticks: every job on a schedule, and backfills of
-/// bars. A backfill of actions or series (dated ranges, not bar windows) runs whole on
-/// the leader.
+/// bars (the only backfills a configuration holds). A backfill of actions or series,
+/// made by `mdhost backfill --job` on one host, would not be cut into bar windows.
 pub fn shared(job: &JobConfig) -> bool {
     job.data == JobData::Bars || matches!(job.kind, JobKind::Poll { .. })
 }
