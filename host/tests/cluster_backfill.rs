@@ -68,6 +68,14 @@ async fn three_hosts_fill_one_backfill_window_by_window_through_a_kill() {
 
     let done = hosts[lead].wait_for_log("symbols run by the cluster", Duration::from_secs(180));
     assert!(done.contains(&format!("{SYMBOLS} symbols")), "{done}");
+    // Every item counted once, by its last run, the one delivered again too.
+    assert!(
+        done.contains(&format!(
+            "{} of the items' last runs ok, 0 not",
+            WINDOWS * SYMBOLS / PER_ITEM
+        )),
+        "{done}"
+    );
     let items: Vec<Vec<(u64, usize)>> = hosts.iter_mut().map(items_taken).collect();
     println!(
         "items taken per host: {:?} (leader {lead}, killed {kill})",

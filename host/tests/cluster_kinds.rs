@@ -168,6 +168,19 @@ async fn every_kind_of_job_is_shared_as_work_items() {
     for (job, (status, line)) in &ticks {
         assert_eq!(*status, RunStatus::Ok, "{job}: {line}");
     }
+    // Each tick's summary counts what its items' runs did.
+    let counted = |job: &str, what: &str| {
+        let line = &ticks[job].1;
+        assert!(line.contains(what), "{job}: {line}");
+    };
+    counted(
+        "macro",
+        "3 of the items' last runs ok, 0 not; 3 symbols ok, 0 failed",
+    );
+    counted(
+        "coin-days",
+        "1 of the items' last runs ok, 0 not; 2 symbols ok, 0 failed",
+    );
 
     // The items: one for the listing, one per series id, one for the selected coins.
     let mut taken: Vec<String> = queue

@@ -90,6 +90,14 @@ async fn three_hosts_share_a_tick_and_the_limit_through_a_kill_and_a_stall() {
 
     let done = hosts[lead].wait_for_log("symbols run by the cluster", Duration::from_secs(120));
     assert!(done.contains(&format!("{SYMBOLS} symbols")), "{done}");
+    // The tick's own summary counts what its items' last runs did.
+    assert!(
+        done.contains(&format!(
+            "{} of the items' last runs ok, 0 not; {SYMBOLS} symbols ok, 0 failed",
+            SYMBOLS / PER_ITEM
+        )),
+        "{done}"
+    );
 
     // Every host took items.
     let items: Vec<Vec<(u64, usize)>> = hosts.iter_mut().map(items_taken).collect();

@@ -395,6 +395,14 @@ macro_rules! impl_store {
                 $crate::reads::runs(&self.pool, limit).await
             }
 
+            async fn runs_started(
+                &self,
+                jobs: &[String],
+                started_at: chrono::DateTime<chrono::Utc>,
+            ) -> Result<Vec<$crate::RunRow>, $crate::StoreError> {
+                $crate::reads::runs_started(&self.pool, jobs, started_at).await
+            }
+
             async fn checkpoint(
                 &self,
                 job: &str,

@@ -135,6 +135,14 @@ pub trait Store: Send + Sync {
     /// The newest runs first.
     async fn runs(&self, limit: u32) -> Result<Vec<RunRow>, StoreError>;
 
+    /// The runs of `jobs` that started at `started_at`, oldest first: a cluster tick's
+    /// work items (`<job>#<n>`) all start at the tick's time, whoever runs them.
+    async fn runs_started(
+        &self,
+        jobs: &[String],
+        started_at: DateTime<Utc>,
+    ) -> Result<Vec<RunRow>, StoreError>;
+
     /// Where the window of `job` starting at `window_start`, for the request `symbol`
     /// (symbols joined with commas), resumes: its saved cursor, if a page of it committed
     /// and its last page did not.

@@ -125,6 +125,26 @@ pub(super) async fn runs<DB: Dialect>(
     rows::all(DB::all(pool, q).await?, rows::run)
 }
 
+/// The runs of `jobs` that started at `started_at`, oldest first (by `runs_job`).
+pub(super) async fn runs_started<DB: Dialect>(
+    pool: &Pool<DB>,
+    jobs: &[String],
+    started_at: DateTime<Utc>,
+) -> Result<Vec<RunRow>, StoreError> {
+    if jobs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = QueryBuilder::<DB>::new("SELECT * FROM runs WHERE job IN (");
+    let mut list = q.separated(", ");
+    for j in jobs {
+        list.push_bind(DB::text(j));
+    }
+    q.push(") AND started_at = ")
+        .push_bind(DB::at(started_at))
+        .push(" ORDER BY id");
+    rows::all(DB::all(pool, q).await?, rows::run)
+}
+
 /// The newest quality events first, of one kind if given.
 pub(super) async fn events<DB: Dialect>(
     pool: &Pool<DB>,

@@ -386,6 +386,14 @@ impl Store for Resilient {
         self.inner.runs(limit).await
     }
 
+    async fn runs_started(
+        &self,
+        jobs: &[String],
+        started_at: DateTime<Utc>,
+    ) -> Result<Vec<RunRow>, StoreError> {
+        self.inner.runs_started(jobs, started_at).await
+    }
+
     async fn checkpoint(
         &self,
         job: &str,

@@ -998,3 +998,46 @@ async fn retention_deletes_old_bars_of_one_timeframe(store: Arc<dyn Store>) {
 }
 
 both!(retention_deletes_old_bars_of_one_timeframe);
+
+both!(a_ticks_item_runs_are_found_by_their_names_and_start);
+async fn a_ticks_item_runs_are_found_by_their_names_and_start(store: Arc<dyn Store>) {
+    // A tick's time as the scheduler takes it: nanoseconds, which Postgres keeps to the
+    // microsecond; the query binds it the same way, so it finds what was written.
+    let tick = t("2025-07-08T14:00:00Z") + chrono::Duration::nanoseconds(123_456_789);
+    let start = |job: &str, at: DateTime<Utc>| RunStart {
+        job: job.into(),
+        provider: "mockrest".into(),
+        plugin_version: "0.1.0".into(),
+        started_at: at,
+    };
+    let mut ids = Vec::new();
+    for (job, at) in [
+        ("poll#0", tick),
+        ("poll#1", tick),
+        ("poll#1", tick),
+        ("poll#2", tick + chrono::Duration::seconds(60)),
+        ("other#0", tick),
+        ("poll#10", tick),
+    ] {
+        ids.push(store.begin_run(&start(job, at)).await.unwrap());
+    }
+    let names: Vec<String> = (0..3).map(|i| format!("poll#{i}")).collect();
+    let found: Vec<(String, i64)> = store
+        .runs_started(&names, tick)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.start.job, r.id))
+        .collect();
+    // This tick's runs of the names asked for, oldest first; not the next tick's, not
+    // another job's, not a name that was not asked for.
+    assert_eq!(
+        found,
+        [
+            ("poll#0".to_owned(), ids[0]),
+            ("poll#1".to_owned(), ids[1]),
+            ("poll#1".to_owned(), ids[2]),
+        ]
+    );
+    assert!(store.runs_started(&[], tick).await.unwrap().is_empty());
+}

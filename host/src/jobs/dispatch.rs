@@ -34,6 +34,10 @@ pub struct WorkItem {
     /// window follows from the tick).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<ItemWindow>,
+    /// A backfill's item: its number among the tick's items, which names its run
+    /// (`<job>#<number>`), as a part has one item per window. None: the shard names it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
 }
 
 /// A backfill window, `start ≤ bar start < end`.
@@ -44,6 +48,11 @@ pub struct ItemWindow {
 }
 
 impl WorkItem {
+    /// The name of the item's run, `<job>#<n>`.
+    pub fn run_name(&self) -> String {
+        format!("{}#{}", self.job, self.number.unwrap_or(self.shard))
+    }
+
     /// Identifies the item across redeliveries and a re-publication by a new leader.
     pub fn id(&self) -> String {
         let id = format!(
@@ -96,7 +105,8 @@ pub fn shards(symbols: &[String], batch_size: usize, concurrency: usize) -> Vec<
 
 /// One tick of `job` at `tick` through `queue`: waits for the previous tick's items (a
 /// job never overlaps itself), puts this tick's on the queue and waits until every one
-/// has been run. The runs themselves are the items'; this summary says what was shared.
+/// has been run. The runs themselves are the items'; this summary adds up each item's
+/// last run that ended, so the leader's `/jobs` tells what the tick did.
 pub async fn tick(
     ctx: &JobContext,
     queue: &dyn Queue,
@@ -112,7 +122,7 @@ pub async fn tick(
         },
     };
     let parts = shards(&symbols, job.batch_size, job.concurrency);
-    let mut items = 0;
+    let mut items: u32 = 0;
     let outcome = async {
         drain(queue, job, cancel).await?;
         let n = parts.len() as u32;
@@ -129,6 +139,7 @@ pub async fn tick(
                     shards: n,
                     symbols: part.clone(),
                     window,
+                    number: window.map(|_| items),
                 };
                 queue.publish(&item).await?;
                 items += 1;
@@ -138,20 +149,42 @@ pub async fn tick(
         drain(queue, job, cancel).await
     }
     .await;
-    let (status, reason, line) = match outcome {
-        Ok(()) => (
-            RunStatus::Ok,
-            None,
-            format!(
-                "{} symbols run by the cluster as {items} work items ({}#0…); their runs have the results",
+    let shared = match outcome {
+        Ok(()) => items_done(ctx, job, items, tick).await,
+        Err(e) => Err(e),
+    };
+    let (status, reason, line, counts) = match shared {
+        Ok(c) => {
+            let line = format!(
+                "{} symbols run by the cluster as {items} work items ({}#0…): {} of the items' last runs ok, {} not; {} symbols ok, {} failed; {} bars written, {} rejected",
                 symbols.len(),
-                job.name
-            ),
-        ),
+                job.name,
+                c.ok_items,
+                c.other_items,
+                c.symbols_ok,
+                c.symbols_failed,
+                c.bars_written,
+                c.bars_rejected
+            );
+            // The tick did its part; whether its work succeeded is the items' to say.
+            let status = match (c.ok_items, c.other_items) {
+                (_, 0) => RunStatus::Ok,
+                (0, _) => RunStatus::Failed,
+                _ => RunStatus::Partial,
+            };
+            let reason = (c.other_items > 0).then(|| {
+                format!(
+                    "{} work items did not end well; their runs say why",
+                    c.other_items
+                )
+            });
+            (status, reason, line, c)
+        }
         Err(e) => (
             RunStatus::Failed,
             Some(e.to_string()),
             format!("{} symbols not shared: {e:#}", symbols.len()),
+            Counts::default(),
         ),
     };
     if status == RunStatus::Ok {
@@ -161,8 +194,69 @@ pub async fn tick(
     }
     RunSummary {
         symbols_total: symbols.len() as u64,
+        symbols_ok: counts.symbols_ok,
+        symbols_failed: counts.symbols_failed,
+        bars_fetched: counts.bars_fetched,
+        bars_written: counts.bars_written,
+        bars_rejected: counts.bars_rejected,
+        bars_skipped: counts.bars_skipped,
         ..RunSummary::uncounted(&job.name, job.providers.clone(), tick, status, reason, line)
     }
+}
+
+/// What the runs of a tick's items did, each item counted by its last run (one delivered
+/// again has an earlier, interrupted run too).
+#[derive(Debug, Default, Clone, Copy)]
+struct Counts {
+    ok_items: u64,
+    other_items: u64,
+    symbols_ok: u64,
+    symbols_failed: u64,
+    bars_fetched: u64,
+    bars_written: u64,
+    bars_rejected: u64,
+    bars_skipped: u64,
+}
+
+/// Reads the runs of the tick's `items` (`<job>#<n>`, started at `tick`).
+async fn items_done(
+    ctx: &JobContext,
+    job: &JobConfig,
+    items: u32,
+    tick: DateTime<Utc>,
+) -> anyhow::Result<Counts> {
+    let names: Vec<String> = (0..items).map(|i| format!("{}#{i}", job.name)).collect();
+    let runs = ctx
+        .store
+        .runs_started(&names, tick)
+        .await
+        .map_err(|e| anyhow::anyhow!("the items ran, but their runs cannot be read: {e}"))?;
+    // Each item's last run that ended (one that did not was its host dying or stopping;
+    // the item went to another host, or was given up, which records a failed run).
+    let mut last = std::collections::BTreeMap::new();
+    for r in runs {
+        if matches!(
+            r.status,
+            RunStatus::Ok | RunStatus::Partial | RunStatus::Failed
+        ) {
+            last.insert(r.start.job.clone(), r);
+        }
+    }
+    let mut c = Counts::default();
+    for r in last.values() {
+        if r.status == RunStatus::Ok {
+            c.ok_items += 1;
+        } else {
+            c.other_items += 1;
+        }
+        c.symbols_ok += r.symbols_ok;
+        c.symbols_failed += r.symbols_failed;
+        c.bars_fetched += r.bars_fetched;
+        c.bars_written += r.bars_written;
+        c.bars_rejected += r.bars_rejected;
+        c.bars_skipped += r.bars_skipped;
+    }
+    Ok(c)
 }
 
 /// The windows of a tick's items, each with the symbols already covered in it: a poll's
@@ -241,7 +335,7 @@ fn part(ctx: &JobContext, item: &WorkItem) -> Option<JobConfig> {
         _ => return None,
     };
     Some(JobConfig {
-        name: format!("{}#{}", item.job, item.shard),
+        name: item.run_name(),
         symbols: item.symbols.clone(),
         symbols_from: None,
         kind,
