@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
 
+use super::account::Tally;
 use super::run::{JobContext, Quiet, run_job};
 use super::status::RunSummary;
 use crate::config::{JobConfig, JobData, JobKind};
@@ -163,8 +164,8 @@ pub async fn tick(
                 c.other_items,
                 c.symbols_ok,
                 c.symbols_failed,
-                c.bars_written,
-                c.bars_rejected
+                c.bars.written,
+                c.bars.rejected
             );
             // The tick did its part; whether its work succeeded is the items' to say.
             let status = match (c.ok_items, c.other_items) {
@@ -196,10 +197,10 @@ pub async fn tick(
         symbols_total: symbols.len() as u64,
         symbols_ok: counts.symbols_ok,
         symbols_failed: counts.symbols_failed,
-        bars_fetched: counts.bars_fetched,
-        bars_written: counts.bars_written,
-        bars_rejected: counts.bars_rejected,
-        bars_skipped: counts.bars_skipped,
+        bars_fetched: counts.bars.fetched,
+        bars_written: counts.bars.written,
+        bars_rejected: counts.bars.rejected,
+        bars_skipped: counts.bars.skipped,
         ..RunSummary::uncounted(&job.name, job.providers.clone(), tick, status, reason, line)
     }
 }
@@ -212,10 +213,7 @@ struct Counts {
     other_items: u64,
     symbols_ok: u64,
     symbols_failed: u64,
-    bars_fetched: u64,
-    bars_written: u64,
-    bars_rejected: u64,
-    bars_skipped: u64,
+    bars: Tally,
 }
 
 /// Reads the runs of the tick's `items` (`<job>#<n>`, started at `tick`).
@@ -251,10 +249,13 @@ async fn items_done(
         }
         c.symbols_ok += r.symbols_ok;
         c.symbols_failed += r.symbols_failed;
-        c.bars_fetched += r.bars_fetched;
-        c.bars_written += r.bars_written;
-        c.bars_rejected += r.bars_rejected;
-        c.bars_skipped += r.bars_skipped;
+        c.bars += Tally {
+            fetched: r.bars_fetched,
+            written: r.bars_written,
+            rejected: r.bars_rejected,
+            skipped: r.bars_skipped,
+            ..Tally::default()
+        };
     }
     Ok(c)
 }
