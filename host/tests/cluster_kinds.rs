@@ -158,7 +158,11 @@ async fn every_kind_of_job_is_shared_as_work_items() {
         } else {
             now
         };
-        let s = dispatch::tick(&h.ctx, &*queue, job, at, &stop).await;
+        let tick = dispatch::Tick {
+            started: at,
+            scheduled: None,
+        };
+        let s = dispatch::tick(&h.ctx, &*queue, job, tick, &stop).await;
         ticks.insert(job.name.clone(), (s.status, s.line));
     }
     stop.cancel();

@@ -27,6 +27,11 @@ pub struct WorkItem {
     pub job: String,
     /// The tick's time: the item's window ends here, whoever runs it and however late.
     pub tick: DateTime<Utc>,
+    /// The schedule's instant the tick is for, when the schedule brought it: it names the
+    /// item, so the same tick published by two leaders (one stalled past its lease that
+    /// has not yet found out, and its successor) is queued once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduled: Option<DateTime<Utc>>,
     /// Which part (from 0) of how many.
     pub shard: u32,
     pub shards: u32,
@@ -59,7 +64,7 @@ impl WorkItem {
         let id = format!(
             "{}:{}:{}",
             self.job,
-            self.tick.timestamp_millis(),
+            self.scheduled.unwrap_or(self.tick).timestamp_millis(),
             self.shard
         );
         match self.window {
@@ -104,7 +109,15 @@ pub fn shards(symbols: &[String], batch_size: usize, concurrency: usize) -> Vec<
     super::plan::batches(symbols, batch_size.max(1) * concurrency.max(1))
 }
 
-/// One tick of `job` at `tick` through `queue`: waits for the previous tick's items (a
+/// When a tick runs: `started`, and the schedule's instant it is for if the schedule
+/// brought it (not a start or a trigger).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    pub started: DateTime<Utc>,
+    pub scheduled: Option<DateTime<Utc>>,
+}
+
+/// One tick of `job` at `at` through `queue`: waits for the previous tick's items (a
 /// job never overlaps itself), puts this tick's on the queue and waits until every one
 /// has been run. The runs themselves are the items'; this summary adds up each item's
 /// last run that ended, so the leader's `/jobs` tells what the tick did.
@@ -112,9 +125,10 @@ pub async fn tick(
     ctx: &JobContext,
     queue: &dyn Queue,
     job: &JobConfig,
-    tick: DateTime<Utc>,
+    at: Tick,
     cancel: &CancellationToken,
 ) -> RunSummary {
+    let tick = at.started;
     let symbols = match &job.symbols_from {
         None => job.symbols.clone(),
         Some(sel) => match super::select::symbols(&*ctx.store, sel).await {
@@ -141,6 +155,7 @@ pub async fn tick(
                     symbols: part.clone(),
                     window,
                     number: window.map(|_| items),
+                    scheduled: at.scheduled,
                 };
                 queue.publish(&item).await?;
                 items += 1;
@@ -395,6 +410,29 @@ mod tests {
         check(450, 50, 4, &[200, 200, 50]);
         check(5, 1, 1, &[1; 5]);
         check(0, 50, 4, &[0]);
+    }
+
+    #[test]
+    fn a_scheduled_tick_is_named_by_its_instant_whoever_publishes_it() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let item = |tick: &str, scheduled: Option<&str>| WorkItem {
+            job: "poll".into(),
+            tick: at(tick),
+            scheduled: scheduled.map(at),
+            shard: 3,
+            shards: 10,
+            symbols: vec!["A".into()],
+            window: None,
+            number: None,
+        };
+        // Two leaders woke for 12:01 a few milliseconds apart: one item.
+        let a = item("2026-01-02T12:01:00.004Z", Some("2026-01-02T12:01:00Z"));
+        let b = item("2026-01-02T12:01:00.019Z", Some("2026-01-02T12:01:00Z"));
+        assert_eq!(a.id(), b.id());
+        assert_eq!(a.id(), "poll:1767355260000:3");
+        // A start or a trigger has no scheduled instant: named by when it ran.
+        let c = item("2026-01-02T12:01:00.019Z", None);
+        assert_eq!(c.id(), "poll:1767355260019:3");
     }
 
     #[test]

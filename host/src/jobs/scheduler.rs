@@ -140,6 +140,9 @@ impl Scheduler {
                 JobKind::Backfill { .. } => None,
             };
             *slot.next_run.lock() = if due { Some(Utc::now()) } else { next };
+            // The schedule's instant this run is for, when the schedule (not a start or
+            // a trigger) brought it.
+            let mut scheduled = None;
             if !due {
                 let sleep = async {
                     match next {
@@ -155,7 +158,7 @@ impl Scheduler {
                     _ = slot.removed.cancelled() => return,
                     _ = slot.reconfigured.notified() => continue,
                     _ = slot.trigger.notified() => {}
-                    _ = sleep => {}
+                    _ = sleep => scheduled = next,
                 }
             }
             due = false;
@@ -167,7 +170,8 @@ impl Scheduler {
             let validator = Validator::new(self.ctx.registry.config().validation.clone());
             let summary = match &self.queue {
                 Some(queue) if dispatch::shared(&job) => {
-                    dispatch::tick(&self.ctx, &**queue, &job, started, &self.shutdown).await
+                    let at = dispatch::Tick { started, scheduled };
+                    dispatch::tick(&self.ctx, &**queue, &job, at, &self.shutdown).await
                 }
                 _ => run_job(&self.ctx, &job, &validator, started, &self.shutdown, &Quiet).await,
             };
