@@ -12,26 +12,44 @@ pub struct Nats {
 }
 
 impl Nats {
+    /// A server on a free port. The port is found free and then given to the server, so
+    /// another test may take it in between: then the server cannot listen and exits, and
+    /// another port is tried.
     pub fn start() -> Nats {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let mut nats = Nats {
-            port,
+            port: 0,
             dir: tempfile::tempdir().unwrap(),
             child: None,
         };
-        nats.up();
-        nats
+        for _ in 0..5 {
+            nats.port = std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port();
+            if nats.try_up() {
+                return nats;
+            }
+        }
+        panic!("nats-server did not start on any of five free ports");
     }
 
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
+    /// Starts the server again on its port (after `kill`).
     pub fn up(&mut self) {
+        assert!(
+            self.try_up(),
+            "nats-server did not start again on port {}",
+            self.port
+        );
+    }
+
+    /// Starts the server; true once it greets a client on its port (a TCP connection
+    /// alone could be another process's listener), false if it exits first.
+    fn try_up(&mut self) -> bool {
         let child = Command::new("nats-server")
             .args([
                 "-js",
@@ -48,7 +66,15 @@ impl Nats {
             .expect("nats-server is installed");
         self.child = Some(child);
         let until = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+        loop {
+            if greets(self.port) {
+                return true;
+            }
+            let exited = self.child.as_mut().unwrap().try_wait().unwrap().is_some();
+            if exited {
+                self.child = None;
+                return false;
+            }
             assert!(
                 std::time::Instant::now() < until,
                 "nats-server did not start"
@@ -64,6 +90,17 @@ impl Nats {
             c.wait().unwrap();
         }
     }
+}
+
+/// Whether a NATS server answers on `port`: its first line is `INFO {…}`.
+fn greets(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut tcp) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    tcp.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+    let mut head = [0u8; 4];
+    tcp.read_exact(&mut head).is_ok() && &head == b"INFO"
 }
 
 impl Drop for Nats {
