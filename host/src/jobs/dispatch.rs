@@ -27,9 +27,9 @@ pub struct WorkItem {
     pub job: String,
     /// The tick's time: the item's window ends here, whoever runs it and however late.
     pub tick: DateTime<Utc>,
-    /// The schedule's instant the tick is for, when the schedule brought it: it names the
-    /// item, so the same tick published by two leaders (one stalled past its lease that
-    /// has not yet found out, and its successor) is queued once.
+    /// The schedule's instant the tick is for, when the schedule brought it (then also
+    /// `tick`): it names the item, so the same tick published by two leaders (one stalled
+    /// past its lease that has not yet found out, and its successor) is queued once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduled: Option<DateTime<Utc>>,
     /// Which part (from 0) of how many.
@@ -128,7 +128,9 @@ pub async fn tick(
     at: Tick,
     cancel: &CancellationToken,
 ) -> RunSummary {
-    let tick = at.started;
+    // A scheduled tick's items are the schedule's instant's, whichever leader publishes
+    // them: the same window, the same runs, named the same.
+    let tick = at.scheduled.unwrap_or(at.started);
     let symbols = match &job.symbols_from {
         None => job.symbols.clone(),
         Some(sel) => match super::select::symbols(&*ctx.store, sel).await {
