@@ -160,6 +160,8 @@ impl Cluster {
             }
         };
         let lapsed = !matches!(*self.share.borrow(), Some((_, w)) if at < w.until);
+        // Open and not lapsed: nobody's revision needs reading again.
+        let open = matches!(*self.share.borrow(), Some((_, w)) if at < w.until && w.from < w.until);
         let joined = {
             let mut joined = self.joined.lock();
             // A revision not past the one joined at: the bucket was made anew (a NATS
@@ -169,7 +171,7 @@ impl Cluster {
             }
             joined.expect("set above")
         };
-        let (share, seen) = match self.members(joined).await {
+        let (share, seen) = match self.members((!open).then_some(joined)).await {
             Ok(members) => members,
             Err(e) => {
                 tracing::debug!(error = %e, "cannot list the cluster's hosts");
@@ -237,8 +239,9 @@ impl Cluster {
     }
 
     /// This host's place among the hosts announced now (sorted by id), as its share, and
-    /// whether every other host has announced itself since this host's revision `joined`.
-    async fn members(&self, joined: u64) -> anyhow::Result<(Share, bool)> {
+    /// whether every other host has announced itself since this host's revision `joined`
+    /// (one read per host, so only asked while this host's part is not yet open).
+    async fn members(&self, joined: Option<u64>) -> anyhow::Result<(Share, bool)> {
         let mut hosts: Vec<String> = self
             .bucket
             .keys()
@@ -252,10 +255,15 @@ impl Cluster {
             .position(|h| *h == self.id)
             .context("this host is not announced")?;
         let mut seen = true;
-        for h in hosts.iter().filter(|h| **h != self.id) {
-            // A key gone since the listing belongs to a host that left: it sends nothing.
-            if let Some(e) = self.bucket.entry(format!("host.{h}")).await? {
-                seen &= e.revision > joined;
+        if let Some(joined) = joined {
+            for h in hosts.iter().filter(|h| **h != self.id) {
+                // A key gone since the listing belongs to a host that left: it sends nothing.
+                if let Some(e) = self.bucket.entry(format!("host.{h}")).await? {
+                    if e.revision <= joined {
+                        seen = false;
+                        break;
+                    }
+                }
             }
         }
         let share = Share {
