@@ -87,7 +87,7 @@ struct WireDividend {
 pub fn parse_actions(body: &[u8], ctx: &Context<'_>) -> Result<ActionsPage, ProviderError> {
     let parsed: Body = decode_json(object(body)?)?;
     let buckets: Buckets = decode_json(object(parsed.corporate_actions.get().as_bytes())?)?;
-    let (start, end) = (key(ctx.start)?, key(ctx.end)?);
+    let (start, end) = (ctx.start.day_key()?, ctx.end.day_key()?);
     let in_range = |text: &str| -> Result<Option<Date>, ProviderError> {
         let k = time::parse_date(text).map_err(bad)?;
         Ok((start <= k && k < end).then(|| Date::of_key(k)))
@@ -154,11 +154,6 @@ fn object(text: &[u8]) -> Result<&[u8], ProviderError> {
 
 fn order(symbol: &str, d: Date) -> (&str, i32, u8, u8) {
     (symbol, d.year, d.month, d.day)
-}
-
-fn key(d: Date) -> Result<i64, ProviderError> {
-    d.key()
-        .ok_or_else(|| ProviderError::Unsupported(format!("{d} is not a date")))
 }
 
 /// The canonical symbol of a row, which must be one asked for.

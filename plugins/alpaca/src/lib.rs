@@ -25,41 +25,35 @@ pub struct Alpaca;
 
 impl mdhost_sdk::Provider for Alpaca {
     fn describe() -> Info {
-        Info {
-            name: "alpaca".into(),
-            version: "0.1.0".into(),
-            description:
-                "Alpaca market data: US equities, ETFs (IEX feed) and crypto, minute to monthly bars, streamed minute bars; US splits and cash dividends; the tradable asset list"
-                    .into(),
-            asset_classes: vec![AssetClass::Equity, AssetClass::Etf, AssetClass::Crypto],
-            timeframes: request::timeframes(),
-            allowed_hosts: vec![
-                "data.alpaca.markets".into(),
-                "stream.data.alpaca.markets".into(),
-                // The trading API, for the asset list only.
-                "api.alpaca.markets".into(),
-            ],
-            secrets: vec!["key_id".into(), "secret_key".into()],
+        Info::new(
+            "alpaca",
+            "0.1.0",
+            "Alpaca market data: US equities, ETFs (IEX feed) and crypto, minute to monthly bars, streamed minute bars; US splits and cash dividends; the tradable asset list",
             // The free plan's documented limit for historical data.
-            default_rate_limit: RateLimit {
-                requests: 200,
-                per_seconds: 60,
-            },
-            max_symbols_per_request: request::MAX_SYMBOLS,
-            streaming: true,
-            kinds: vec![
-                DataKind::Bars,
-                DataKind::CorporateActions,
-                DataKind::Instruments,
-            ],
-            default_quotas: vec![],
-            options: vec![OptionSpec::choice(
-                "feed",
-                "US stock data: iex (every plan) or sip (all US exchanges, a paid plan)",
-                &request::Feed::WORDS,
-                "iex",
-            )],
-        }
+            RateLimit::per_minute(200),
+        )
+        .kinds(&[
+            DataKind::Bars,
+            DataKind::CorporateActions,
+            DataKind::Instruments,
+        ])
+        .classes(&[AssetClass::Equity, AssetClass::Etf, AssetClass::Crypto])
+        .timeframes(request::timeframes())
+        .hosts(&[
+            "data.alpaca.markets",
+            "stream.data.alpaca.markets",
+            // The trading API, for the asset list only.
+            "api.alpaca.markets",
+        ])
+        .secrets(&["key_id", "secret_key"])
+        .symbols_per_request(request::MAX_SYMBOLS)
+        .streaming()
+        .options(vec![OptionSpec::choice(
+            "feed",
+            "US stock data: iex (every plan) or sip (all US exchanges, a paid plan)",
+            &request::Feed::WORDS,
+            "iex",
+        )])
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {

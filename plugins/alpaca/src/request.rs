@@ -112,12 +112,7 @@ pub struct Plan {
 pub fn plan(req: &BarsRequest, feed: Feed) -> Result<Plan, ProviderError> {
     let symbols = symbol_map(&req.symbols)?;
     let timeframe = alpaca_timeframe(req.timeframe)?;
-    if req.start >= req.end {
-        return Err(ProviderError::Unsupported(format!(
-            "empty range: start {} is not before end {}",
-            req.start, req.end
-        )));
-    }
+    page::nonempty(req.start, req.end)?;
     let (from, to) = query_range(req.timeframe.unit, req.start, req.end);
     let base = match symbols.class() {
         Class::Stocks => STOCK_BARS,
@@ -210,18 +205,7 @@ pub fn actions(req: &ActionsRequest) -> Result<ActionsPlan, ProviderError> {
             "{first}: Alpaca has corporate actions of US stocks and ETFs only"
         )));
     }
-    let key = |d: Date| {
-        d.key().ok_or_else(|| {
-            ProviderError::Unsupported(format!("{}-{}-{} is not a date", d.year, d.month, d.day))
-        })
-    };
-    let (start, end) = (key(req.start)?, key(req.end)?);
-    if start >= end {
-        return Err(ProviderError::Unsupported(format!(
-            "empty range: start {} is not before end {}",
-            req.start, req.end
-        )));
-    }
+    let (start, end) = page::days(req)?;
     // The last ex-date asked for is the day before `end`.
     let from = Date::of_key(start.saturating_sub(PROCESS_BEFORE_EX_DAYS * NANOS_PER_DAY));
     let to =
@@ -255,11 +239,7 @@ pub fn assets(req: &InstrumentsRequest) -> Result<String, ProviderError> {
     let class = match (req.asset_class, req.cursor.as_deref()) {
         (None, None) | (Some(AssetClass::Equity), None) => "us_equity",
         (None, Some(CRYPTO_CURSOR)) | (Some(AssetClass::Crypto), None) => "crypto",
-        (_, Some(cursor)) => {
-            return Err(ProviderError::Unsupported(format!(
-                "cursor {cursor:?} was not issued by this plugin"
-            )));
-        }
+        (_, Some(cursor)) => return Err(page::foreign_cursor(cursor)),
         (Some(AssetClass::Etf), None) => {
             return Err(ProviderError::Unsupported(
                 "Alpaca's asset list does not tell ETFs from stocks: the equity list holds both"
@@ -301,9 +281,7 @@ fn class_name(class: AssetClass) -> &'static str {
 fn check_cursor(cursor: &str) -> Result<&str, ProviderError> {
     let base64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_');
     if cursor.is_empty() || cursor.len() > 1024 || !cursor.bytes().all(base64) {
-        return Err(ProviderError::Unsupported(format!(
-            "cursor {cursor:?} was not issued by this plugin"
-        )));
+        return Err(page::foreign_cursor(cursor));
     }
     Ok(cursor)
 }

@@ -31,16 +31,8 @@ pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let av_symbol = symbols::to_alphavantage(symbol)?;
     let currency = symbols::dividend_currency(&av_symbol)?;
-    if let Some(c) = &req.cursor {
-        return Err(ProviderError::Unsupported(format!(
-            "cursor {c:?} was not issued by this plugin, which never pages"
-        )));
-    }
-    let key = |d: Date| {
-        d.key().ok_or_else(|| {
-            ProviderError::Unsupported(format!("{}-{}-{} is not a date", d.year, d.month, d.day))
-        })
-    };
+    page::no_cursor(req.cursor.as_deref())?;
+    let (start, end) = page::days(req)?;
     let url = UrlBuilder::new(request::BASE)
         .query("function", "TIME_SERIES_DAILY_ADJUSTED")
         .query("symbol", &av_symbol)
@@ -52,8 +44,8 @@ pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
         av_symbol,
         currency,
         url,
-        start: key(req.start)?,
-        end: key(req.end)?,
+        start,
+        end,
     })
 }
 

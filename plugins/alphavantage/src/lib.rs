@@ -7,40 +7,33 @@ pub mod parse;
 pub mod request;
 pub mod symbols;
 
-use mdhost_sdk::{AssetClass, BarsPage, BarsRequest, Info, ProviderError, RateLimit, http};
+use mdhost_sdk::{
+    AssetClass, BarsPage, BarsRequest, DataKind, Info, ProviderError, Quota, QuotaPeriod,
+    RateLimit, http,
+};
 
 /// The plugin; `describe` and `fetch_bars` are also callable natively (tests, benchmarks).
 pub struct AlphaVantage;
 
 impl mdhost_sdk::Provider for AlphaVantage {
     fn describe() -> Info {
-        Info {
-            name: "alphavantage".into(),
-            version: "0.1.0".into(),
-            description: "Alpha Vantage time series: US equities and ETFs, intraday and daily bars"
-                .into(),
-            asset_classes: vec![AssetClass::Equity, AssetClass::Etf],
-            timeframes: request::timeframes(),
-            allowed_hosts: vec!["www.alphavantage.co".into()],
-            secrets: vec!["api_key".into()],
+        Info::new(
+            "alphavantage",
+            "0.1.0",
+            "Alpha Vantage time series: US equities and ETFs, intraday and daily bars",
             // The free tier's documented limit.
-            default_rate_limit: RateLimit {
-                requests: 5,
-                per_seconds: 60,
-            },
-            max_symbols_per_request: 1,
-            streaming: false,
-            kinds: vec![
-                mdhost_sdk::DataKind::Bars,
-                mdhost_sdk::DataKind::CorporateActions,
-            ],
-            // The free tier's documented daily allowance.
-            default_quotas: vec![mdhost_sdk::Quota {
-                requests: 25,
-                period: mdhost_sdk::QuotaPeriod::Day,
-            }],
-            options: vec![],
-        }
+            RateLimit::per_minute(5),
+        )
+        .kinds(&[DataKind::Bars, DataKind::CorporateActions])
+        .classes(&[AssetClass::Equity, AssetClass::Etf])
+        .timeframes(request::timeframes())
+        .hosts(&["www.alphavantage.co"])
+        .secrets(&["api_key"])
+        // The free tier's documented daily allowance.
+        .quotas(&[Quota {
+            requests: 25,
+            period: QuotaPeriod::Day,
+        }])
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {

@@ -77,11 +77,7 @@ pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let series = series(req.timeframe)?;
     let av_symbol = symbols::to_alphavantage(symbol)?;
-    if let Some(c) = &req.cursor {
-        return Err(ProviderError::Unsupported(format!(
-            "cursor {c:?} was not issued by this plugin, which never pages"
-        )));
-    }
+    page::no_cursor(req.cursor.as_deref())?;
     let builder = match series {
         Series::Intraday(interval) => UrlBuilder::new(BASE)
             .query("function", "TIME_SERIES_INTRADAY")

@@ -11,7 +11,8 @@ pub mod stream;
 pub mod symbols;
 
 use mdhost_sdk::{
-    AssetClass, BarsPage, BarsRequest, Event, Info, Plan, ProviderError, RateLimit, Timeframe, http,
+    AssetClass, BarsPage, BarsRequest, DataKind, Event, Info, Plan, ProviderError, RateLimit,
+    Timeframe, http,
 };
 
 /// The plugin; its functions are also callable natively (tests, benchmarks).
@@ -19,32 +20,20 @@ pub struct Binance;
 
 impl mdhost_sdk::Provider for Binance {
     fn describe() -> Info {
-        Info {
-            name: "binance".into(),
-            version: "0.1.0".into(),
-            description:
-                "Binance spot klines: crypto pairs, 1 second to 1 month, history and live stream"
-                    .into(),
-            asset_classes: vec![AssetClass::Crypto],
-            timeframes: interval::timeframes(),
-            allowed_hosts: vec!["api.binance.com".into(), "stream.binance.com".into()],
-            secrets: vec![],
+        Info::new(
+            "binance",
+            "0.1.0",
+            "Binance spot klines: crypto pairs, 1 second to 1 month, history and live stream",
             // Binance meters each IP by request weight: 6000 per minute, and a klines
             // request weighs 2. 1200 requests a minute (the old weight budget) spend at most
             // 2400 of it, leaving room for anything else on the same address.
-            default_rate_limit: RateLimit {
-                requests: 1200,
-                per_seconds: 60,
-            },
-            max_symbols_per_request: 1,
-            streaming: true,
-            kinds: vec![
-                mdhost_sdk::DataKind::Bars,
-                mdhost_sdk::DataKind::Instruments,
-            ],
-            default_quotas: vec![],
-            options: vec![],
-        }
+            RateLimit::per_minute(1200),
+        )
+        .kinds(&[DataKind::Bars, DataKind::Instruments])
+        .classes(&[AssetClass::Crypto])
+        .timeframes(interval::timeframes())
+        .hosts(&["api.binance.com", "stream.binance.com"])
+        .streaming()
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {

@@ -27,12 +27,7 @@ pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let binance = symbols::to_binance(symbol)?;
     let interval = interval::interval(req.timeframe)?;
-    if req.start >= req.end {
-        return Err(ProviderError::Unsupported(format!(
-            "empty range: start {} is not before end {}",
-            req.start, req.end
-        )));
-    }
+    page::nonempty(req.start, req.end)?;
     // Binance filters on the open time with both bounds inclusive, in milliseconds: the
     // last millisecond before `end` is the last open time that belongs to the range.
     let first_ms = time::to_epoch_millis(req.start);

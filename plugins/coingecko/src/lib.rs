@@ -19,44 +19,38 @@ pub struct CoinGecko;
 
 impl mdhost_sdk::Provider for CoinGecko {
     fn describe() -> Info {
-        Info {
-            name: "coingecko".into(),
-            version: "0.1.0".into(),
-            description: "CoinGecko: coin prices as daily bars, and its coin list".into(),
-            kinds: vec![DataKind::Bars, DataKind::Instruments],
-            asset_classes: vec![AssetClass::Crypto],
-            timeframes: request::timeframes(),
-            allowed_hosts: vec!["api.coingecko.com".into(), "pro-api.coingecko.com".into()],
-            secrets: vec!["api_key".into()],
+        Info::new(
+            "coingecko",
+            "0.1.0",
+            "CoinGecko: coin prices as daily bars, and its coin list",
             // The keyless API allows "5 to 15 calls per minute" depending on its load: the
             // middle of that, with a 429 retried after CoinGecko's retry-after. A demo key
             // allows 30 (and 10,000 a month), paid plans more: operators with a key raise it.
-            default_rate_limit: RateLimit {
-                requests: 10,
-                per_seconds: 60,
-            },
-            default_quotas: vec![],
-            max_symbols_per_request: 1,
-            streaming: false,
-            options: vec![
-                OptionSpec::choice(
-                    "plan",
-                    "public (keyless), demo (a free key) or pro (a paid key: OHLC candles)",
-                    request::PLANS,
-                    "public",
-                ),
-                OptionSpec::text(
-                    "coins",
-                    "coins for symbols CoinGecko's list shares between coins: \"XRP=ripple, BTC=bitcoin\"",
-                    "",
-                ),
-                OptionSpec::text(
-                    "quote",
-                    "the currency the instrument list prices coins in",
-                    "USD",
-                ),
-            ],
-        }
+            RateLimit::per_minute(10),
+        )
+        .kinds(&[DataKind::Bars, DataKind::Instruments])
+        .classes(&[AssetClass::Crypto])
+        .timeframes(request::timeframes())
+        .hosts(&["api.coingecko.com", "pro-api.coingecko.com"])
+        .secrets(&["api_key"])
+        .options(vec![
+            OptionSpec::choice(
+                "plan",
+                "public (keyless), demo (a free key) or pro (a paid key: OHLC candles)",
+                request::PLANS,
+                "public",
+            ),
+            OptionSpec::text(
+                "coins",
+                "coins for symbols CoinGecko's list shares between coins: \"XRP=ripple, BTC=bitcoin\"",
+                "",
+            ),
+            OptionSpec::text(
+                "quote",
+                "the currency the instrument list prices coins in",
+                "USD",
+            ),
+        ])
     }
 
     /// The first page looks the coin up in CoinGecko's list (unless the `coins` option

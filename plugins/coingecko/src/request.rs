@@ -117,8 +117,7 @@ pub fn window(req: &BarsRequest, pair: Pair, from: Timestamp, span: i64) -> Wind
 /// The coin and start a cursor carries; refused when this plugin could not have issued it
 /// for this request.
 pub fn read_cursor(cursor: &str, req: &BarsRequest) -> Result<(Pair, Timestamp), ProviderError> {
-    let refuse =
-        || ProviderError::Unsupported(format!("cursor {cursor:?} was not issued by this plugin"));
+    let refuse = || mdhost_sdk::page::foreign_cursor(cursor);
     let mut parts = cursor.split('|');
     let (Some(id), Some(vs), Some(from), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())

@@ -15,30 +15,23 @@ pub struct Finnhub;
 
 impl mdhost_sdk::Provider for Finnhub {
     fn describe() -> Info {
-        Info {
-            name: "finnhub".into(),
-            version: "0.1.0".into(),
-            description: "Finnhub: stock, FX (OANDA) and crypto (Binance) candles; stock splits and dividends".into(),
-            kinds: vec![DataKind::Bars, DataKind::CorporateActions],
-            asset_classes: vec![
-                AssetClass::Equity,
-                AssetClass::Etf,
-                AssetClass::Forex,
-                AssetClass::Crypto,
-            ],
-            timeframes: request::timeframes(),
-            allowed_hosts: vec!["finnhub.io".into()],
-            secrets: vec!["api_key".into()],
+        Info::new(
+            "finnhub",
+            "0.1.0",
+            "Finnhub: stock, FX (OANDA) and crypto (Binance) candles; stock splits and dividends",
             // The free plan's documented limit.
-            default_rate_limit: RateLimit {
-                requests: 60,
-                per_seconds: 60,
-            },
-            default_quotas: vec![],
-            max_symbols_per_request: 1,
-            streaming: false,
-            options: vec![],
-        }
+            RateLimit::per_minute(60),
+        )
+        .kinds(&[DataKind::Bars, DataKind::CorporateActions])
+        .classes(&[
+            AssetClass::Equity,
+            AssetClass::Etf,
+            AssetClass::Forex,
+            AssetClass::Crypto,
+        ])
+        .timeframes(request::timeframes())
+        .hosts(&["finnhub.io"])
+        .secrets(&["api_key"])
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {

@@ -4,7 +4,7 @@
 use mdhost_sdk::time::{self, NANOS_PER_DAY};
 use mdhost_sdk::url::UrlBuilder;
 use mdhost_sdk::{
-    ActionsRequest, BarsRequest, Date, ProviderError, TimeUnit, Timeframe, Timestamp, page,
+    ActionsRequest, BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp, page,
 };
 
 use crate::symbols::{self, Market};
@@ -40,7 +40,7 @@ pub fn candles(req: &BarsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let resolution = page::table_name(RESOLUTIONS, req.timeframe)?;
     let (market, fh_symbol) = symbols::to_finnhub(symbol)?;
-    no_cursor(req.cursor.as_deref())?;
+    page::no_cursor(req.cursor.as_deref())?;
     // Finnhub filters by the candle's own stamp, which for days and longer may lie before
     // the bar's key (an FX day opens at 17:00 New York the evening before): asking from a
     // day earlier brings that candle back, and the parser keeps bars by key.
@@ -61,15 +61,6 @@ pub fn candles(req: &BarsRequest) -> Result<Plan, ProviderError> {
     Ok(Plan { market, url })
 }
 
-/// Refuses a cursor: this plugin never issues one.
-fn no_cursor(cursor: Option<&str>) -> Result<(), ProviderError> {
-    cursor.map_or(Ok(()), |c| {
-        Err(ProviderError::Unsupported(format!(
-            "cursor {c:?} was not issued by this plugin, which never pages"
-        )))
-    })
-}
-
 /// The split and dividend requests of an actions call, in that order.
 pub fn actions(req: &ActionsRequest) -> Result<[String; 2], ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
@@ -78,13 +69,8 @@ pub fn actions(req: &ActionsRequest) -> Result<[String; 2], ProviderError> {
             "{symbol}: splits and dividends are served for equities only"
         )));
     };
-    no_cursor(req.cursor.as_deref())?;
-    let day = |d: Date| {
-        d.key().ok_or_else(|| {
-            ProviderError::Unsupported(format!("{}-{}-{} is not a date", d.year, d.month, d.day))
-        })
-    };
-    let (from, end) = (day(req.start)?, day(req.end)?);
+    page::no_cursor(req.cursor.as_deref())?;
+    let (from, end) = page::days(req)?;
     // Both bounds are inclusive dates; the request's end is not.
     let ymd = |key: Timestamp| time::utc_date(key).to_string();
     Ok(["split", "dividend"].map(|what| {
@@ -185,7 +171,7 @@ mod tests {
 
     #[test]
     fn action_urls_cover_the_dates_inclusively() {
-        let date = |year, month, day| Date { year, month, day };
+        let date = |year, month, day| mdhost_sdk::Date { year, month, day };
         let req = |symbol: &str| ActionsRequest {
             symbols: vec![symbol.into()],
             start: date(2019, 2, 1),

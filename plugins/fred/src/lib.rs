@@ -13,34 +13,25 @@ pub struct Fred;
 
 impl mdhost_sdk::Provider for Fred {
     fn describe() -> Info {
-        Info {
-            name: "fred".into(),
-            version: "0.1.0".into(),
-            description:
-                "FRED (St. Louis Fed) economic series: observations, vintages and descriptions"
-                    .into(),
-            kinds: vec![DataKind::EconomicSeries],
-            asset_classes: vec![AssetClass::Economic],
-            // No bars: bars, actions and instruments answer `unsupported` (SDK defaults).
-            timeframes: vec![],
-            allowed_hosts: vec!["api.stlouisfed.org".into()],
-            secrets: vec!["api_key".into()],
+        Info::new(
+            "fred",
+            "0.1.0",
+            "FRED (St. Louis Fed) economic series: observations, vintages and descriptions",
             // FRED's documented limit per key.
-            default_rate_limit: RateLimit {
-                requests: 120,
-                per_seconds: 60,
-            },
-            default_quotas: vec![],
-            max_symbols_per_request: 1,
-            streaming: false,
-            options: vec![],
-        }
+            RateLimit::per_minute(120),
+        )
+        // No bars: bars, actions and instruments answer `unsupported` (SDK defaults).
+        .kinds(&[DataKind::EconomicSeries])
+        .classes(&[AssetClass::Economic])
+        .hosts(&["api.stlouisfed.org"])
+        .secrets(&["api_key"])
     }
 
     /// The first page also carries the series' description (one more request); later
     /// pages are observations only.
     fn fetch_series(req: SeriesRequest) -> Result<SeriesPage, ProviderError> {
-        let offset = request::offset(req.cursor.as_deref())?;
+        // This plugin's cursors are the row offset of the next page.
+        let offset = mdhost_sdk::page::cursor_number(req.cursor.as_deref())?;
         let get = |url: &str| parse::check(http::get_json(url)?, &req.series_id);
         let meta = match req.cursor {
             None => Some(parse::meta(

@@ -54,15 +54,6 @@ pub fn observations_url(req: &SeriesRequest, offset: u64) -> Result<String, Prov
         .build())
 }
 
-/// The row offset a cursor names: this plugin's cursors are the offset of the next page.
-pub fn offset(cursor: Option<&str>) -> Result<u64, ProviderError> {
-    cursor.map_or(Ok(0), |c| {
-        c.parse().map_err(|_| {
-            ProviderError::Unsupported(format!("cursor {c:?} was not issued by this plugin"))
-        })
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,16 +105,5 @@ mod tests {
         ] {
             check(observations_url(&req(vintage), offset), expected);
         }
-    }
-
-    #[test]
-    fn cursors_are_offsets() {
-        for (cursor, expected) in [(None, Ok(0)), (Some("100000"), Ok(100_000))] {
-            assert_eq!(offset(cursor), expected);
-        }
-        assert!(matches!(
-            offset(Some("page-2")),
-            Err(ProviderError::Unsupported(_))
-        ));
     }
 }

@@ -11,8 +11,8 @@ pub mod stream;
 pub mod symbols;
 
 use mdhost_sdk::{
-    AssetClass, BarsPage, BarsRequest, Event, Info, OptionSpec, Plan, ProviderError, RateLimit,
-    Timeframe, http,
+    AssetClass, BarsPage, BarsRequest, DataKind, Event, Info, OptionSpec, Plan, ProviderError,
+    RateLimit, Timeframe, http,
 };
 
 /// The plugin; its functions are also callable natively (tests, benchmarks).
@@ -20,42 +20,35 @@ pub struct Oanda;
 
 impl mdhost_sdk::Provider for Oanda {
     fn describe() -> Info {
-        Info {
-            name: "oanda".into(),
-            version: "0.1.0".into(),
-            description:
-                "OANDA v20: FX and CFD mid-price candles, 5 seconds to 1 month, and live prices"
-                    .into(),
-            asset_classes: vec![AssetClass::Forex, AssetClass::Commodity],
-            timeframes: granularity::timeframes(),
-            // The live (fxTrade) hosts, and the practice ones for `environment = "practice"`.
-            allowed_hosts: vec![
-                "api-fxtrade.oanda.com".into(),
-                "stream-fxtrade.oanda.com".into(),
-                "api-fxpractice.oanda.com".into(),
-                "stream-fxpractice.oanda.com".into(),
-            ],
-            secrets: vec!["api_token".into(), "account_id".into()],
+        Info::new(
+            "oanda",
+            "0.1.0",
+            "OANDA v20: FX and CFD mid-price candles, 5 seconds to 1 month, and live prices",
             // OANDA allows 120 REST requests per second per IP; 100 leaves headroom for
             // anything else the operator runs with the same token.
-            default_rate_limit: RateLimit {
+            RateLimit {
                 requests: 100,
                 per_seconds: 1,
             },
-            max_symbols_per_request: 1,
-            streaming: true,
-            kinds: vec![
-                mdhost_sdk::DataKind::Bars,
-                mdhost_sdk::DataKind::Instruments,
-            ],
-            default_quotas: vec![],
-            options: vec![OptionSpec::choice(
-                "environment",
-                "the account's environment: live (fxTrade) or practice (fxPractice)",
-                &request::Environment::WORDS,
-                "live",
-            )],
-        }
+        )
+        .kinds(&[DataKind::Bars, DataKind::Instruments])
+        .classes(&[AssetClass::Forex, AssetClass::Commodity])
+        .timeframes(granularity::timeframes())
+        // The live (fxTrade) hosts, and the practice ones for `environment = "practice"`.
+        .hosts(&[
+            "api-fxtrade.oanda.com",
+            "stream-fxtrade.oanda.com",
+            "api-fxpractice.oanda.com",
+            "stream-fxpractice.oanda.com",
+        ])
+        .secrets(&["api_token", "account_id"])
+        .streaming()
+        .options(vec![OptionSpec::choice(
+            "environment",
+            "the account's environment: live (fxTrade) or practice (fxPractice)",
+            &request::Environment::WORDS,
+            "live",
+        )])
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {

@@ -91,12 +91,7 @@ pub fn plan(req: &BarsRequest, env: Environment) -> Result<Plan, ProviderError> 
     let symbol = page::single_symbol(&req.symbols)?;
     let instrument = symbols::to_oanda(symbol)?;
     let granularity = granularity::granularity(req.timeframe)?;
-    if req.start >= req.end {
-        return Err(ProviderError::Unsupported(format!(
-            "empty range: start {} is not before end {}",
-            req.start, req.end
-        )));
-    }
+    page::nonempty(req.start, req.end)?;
     let from = match &req.cursor {
         None => req.start,
         Some(cursor) => parse_cursor(cursor, req.start, req.end)?,

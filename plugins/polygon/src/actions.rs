@@ -46,18 +46,7 @@ pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
         )));
     }
     let ticker = symbols::to_polygon(symbol)?;
-    let key = |d: Date| {
-        d.key()
-            .ok_or_else(|| ProviderError::Unsupported(format!("{} is not a date", ymd(d))))
-    };
-    let (start, end) = (key(req.start)?, key(req.end)?);
-    if start >= end {
-        return Err(ProviderError::Unsupported(format!(
-            "empty range: start {} is not before end {}",
-            ymd(req.start),
-            ymd(req.end)
-        )));
-    }
+    let (start, end) = page::days(req)?;
     let url = |base: &str, date_param: &str| {
         UrlBuilder::new(base)
             .query("ticker", &ticker)
@@ -104,8 +93,7 @@ impl Cursor {
                 splits: vec![],
             });
         };
-        let refuse =
-            || ProviderError::Unsupported(format!("cursor {text:?} was not issued by this plugin"));
+        let refuse = || page::foreign_cursor(text);
         let mut parts = text.splitn(3, '|');
         let (Some(stage), Some(next), Some(splits)) = (parts.next(), parts.next(), parts.next())
         else {

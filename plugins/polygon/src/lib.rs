@@ -23,40 +23,33 @@ pub struct Polygon;
 
 impl mdhost_sdk::Provider for Polygon {
     fn describe() -> Info {
-        Info {
-            name: "polygon".into(),
-            version: "0.1.0".into(),
-            description:
-                "Polygon.io aggregates: US equities, ETFs, FX and crypto, second to monthly bars; streamed stock aggregates; splits and dividends; ticker list"
-                    .into(),
-            asset_classes: vec![
-                AssetClass::Equity,
-                AssetClass::Etf,
-                AssetClass::Forex,
-                AssetClass::Crypto,
-            ],
-            timeframes: request::timeframes(),
-            allowed_hosts: vec!["api.polygon.io".into(), "socket.polygon.io".into()],
-            secrets: vec!["api_key".into()],
+        Info::new(
+            "polygon",
+            "0.1.0",
+            "Polygon.io aggregates: US equities, ETFs, FX and crypto, second to monthly bars; streamed stock aggregates; splits and dividends; ticker list",
             // The free tier's documented limit.
-            default_rate_limit: RateLimit {
-                requests: 5,
-                per_seconds: 60,
-            },
-            max_symbols_per_request: 1,
-            streaming: true,
-            kinds: vec![
-                DataKind::Bars,
-                DataKind::CorporateActions,
-                DataKind::Instruments,
-            ],
-            default_quotas: vec![],
-            options: vec![OptionSpec::flag(
-                "adjusted",
-                "prices and volumes restated for splits (Polygon's default); false: as traded",
-                true,
-            )],
-        }
+            RateLimit::per_minute(5),
+        )
+        .kinds(&[
+            DataKind::Bars,
+            DataKind::CorporateActions,
+            DataKind::Instruments,
+        ])
+        .classes(&[
+            AssetClass::Equity,
+            AssetClass::Etf,
+            AssetClass::Forex,
+            AssetClass::Crypto,
+        ])
+        .timeframes(request::timeframes())
+        .hosts(&["api.polygon.io", "socket.polygon.io"])
+        .secrets(&["api_key"])
+        .streaming()
+        .options(vec![OptionSpec::flag(
+            "adjusted",
+            "prices and volumes restated for splits (Polygon's default); false: as traded",
+            true,
+        )])
     }
 
     fn adjustment(_req: &BarsRequest) -> Adjustment {

@@ -70,12 +70,7 @@ pub fn plan(req: &BarsRequest, adjusted: bool) -> Result<Plan, ProviderError> {
     if req.timeframe.count == 0 {
         return Err(page::unsupported_timeframe(req.timeframe, &timeframes()));
     }
-    if req.start >= req.end {
-        return Err(ProviderError::Unsupported(format!(
-            "empty range: start {} is not before end {}",
-            req.start, req.end
-        )));
-    }
+    page::nonempty(req.start, req.end)?;
     let url = match &req.cursor {
         Some(cursor) => page_url(cursor)?,
         None => first_url(&ticker, req.timeframe, req.start, req.end, adjusted),
@@ -118,9 +113,7 @@ pub fn first_url(
 /// A later page's URL: the `next_url` kept in the cursor, with the key placeholder added
 /// (Polygon's `next_url` never carries the key).
 pub fn page_url(cursor: &str) -> Result<String, ProviderError> {
-    let next = cursor_from_next_url(cursor).map_err(|_| {
-        ProviderError::Unsupported(format!("cursor {cursor:?} was not issued by this plugin"))
-    })?;
+    let next = cursor_from_next_url(cursor).map_err(|_| page::foreign_cursor(cursor))?;
     Ok(UrlBuilder::new(&next)
         .secret_query("apiKey", "api_key")
         .build())

@@ -118,3 +118,9 @@ pub fn send(
 pub fn get_json(url: &str) -> Result<Response, ProviderError> {
     send("GET", url, &[("accept", "application/json")], None)
 }
+
+/// [`get_json`], then [`Response::check_common`]: what is left is a 2xx or a 4xx whose body
+/// only the plugin can read.
+pub fn get_checked(url: &str) -> Result<Response, ProviderError> {
+    get_json(url)?.check_common()
+}

@@ -152,6 +152,118 @@ impl Date {
         chrono::NaiveDate::from_ymd_opt(self.year, u32::from(self.month), u32::from(self.day))
             .map(time::date_key)
     }
+
+    /// [`Date::key`] for a date the host sent: one that does not exist is a request the
+    /// plugin cannot serve.
+    pub fn day_key(self) -> Result<Timestamp, ProviderError> {
+        self.key()
+            .ok_or_else(|| ProviderError::Unsupported(format!("{self} is not a date")))
+    }
+}
+
+/// `&["a", "b"]` as the owned list a description holds.
+fn owned(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| (*n).to_owned()).collect()
+}
+
+impl Info {
+    /// A description with what most plugins leave at its default: bars only, no quotas,
+    /// no options, no stream, one symbol per request, no host allowed yet. The methods
+    /// below name the rest:
+    ///
+    /// ```ignore
+    /// Info::new("fred", "0.1.0", "FRED economic series", RateLimit::per_minute(120))
+    ///     .kinds(&[DataKind::EconomicSeries])
+    ///     .hosts(&["api.stlouisfed.org"])
+    ///     .secrets(&["api_key"])
+    /// ```
+    pub fn new(name: &str, version: &str, description: &str, limit: RateLimit) -> Info {
+        Info {
+            name: name.into(),
+            version: version.into(),
+            description: description.into(),
+            kinds: vec![DataKind::Bars],
+            asset_classes: Vec::new(),
+            timeframes: Vec::new(),
+            allowed_hosts: Vec::new(),
+            secrets: Vec::new(),
+            default_rate_limit: limit,
+            default_quotas: Vec::new(),
+            max_symbols_per_request: 1,
+            streaming: false,
+            options: Vec::new(),
+        }
+    }
+
+    /// The kinds of data served (bars only when not called).
+    pub fn kinds(self, kinds: &[DataKind]) -> Info {
+        Info {
+            kinds: kinds.to_vec(),
+            ..self
+        }
+    }
+
+    pub fn classes(self, classes: &[AssetClass]) -> Info {
+        Info {
+            asset_classes: classes.to_vec(),
+            ..self
+        }
+    }
+
+    pub fn timeframes(self, timeframes: Vec<Timeframe>) -> Info {
+        Info { timeframes, ..self }
+    }
+
+    /// The hosts the plugin may reach; every URL it plans must be on one of them.
+    pub fn hosts(self, hosts: &[&str]) -> Info {
+        Info {
+            allowed_hosts: owned(hosts),
+            ..self
+        }
+    }
+
+    /// The secrets' names, which URLs and messages name as `{{secret:<name>}}`.
+    pub fn secrets(self, secrets: &[&str]) -> Info {
+        Info {
+            secrets: owned(secrets),
+            ..self
+        }
+    }
+
+    pub fn quotas(self, quotas: &[Quota]) -> Info {
+        Info {
+            default_quotas: quotas.to_vec(),
+            ..self
+        }
+    }
+
+    pub fn options(self, options: Vec<OptionSpec>) -> Info {
+        Info { options, ..self }
+    }
+
+    pub fn streaming(self) -> Info {
+        Info {
+            streaming: true,
+            ..self
+        }
+    }
+
+    pub fn symbols_per_request(self, max: u32) -> Info {
+        Info {
+            max_symbols_per_request: max,
+            ..self
+        }
+    }
+}
+
+impl RateLimit {
+    /// `requests` per minute, the unit most providers document.
+    pub const fn per_minute(requests: u32) -> RateLimit {
+        RateLimit {
+            requests,
+            per_seconds: 60,
+        }
+    }
 }
 
 impl OptionSpec {

@@ -1,7 +1,7 @@
 //! Request checks and page shaping that every bar-fetching plugin shares: one symbol per
 //! call, the accepted timeframes, and the final form of a page (range, order, `complete`).
 
-use crate::{Bar, ProviderError, TimeUnit, Timeframe, Timestamp};
+use crate::{ActionsRequest, Bar, ProviderError, TimeUnit, Timeframe, Timestamp};
 
 /// The one symbol of a request, for plugins whose `max-symbols-per-request` is 1.
 /// The host never sends more, so more than one is a host bug answered with `unsupported`.
@@ -16,6 +16,45 @@ pub fn single_symbol(symbols: &[String]) -> Result<&str, ProviderError> {
             many.len()
         ))),
     }
+}
+
+/// Refuses a range that holds no instant: `start` must come before `end`.
+pub fn nonempty<T: PartialOrd + std::fmt::Display>(start: T, end: T) -> Result<(), ProviderError> {
+    if start < end {
+        return Ok(());
+    }
+    Err(empty(start, end))
+}
+
+fn empty(start: impl std::fmt::Display, end: impl std::fmt::Display) -> ProviderError {
+    ProviderError::Unsupported(format!(
+        "empty range: start {start} is not before end {end}"
+    ))
+}
+
+/// The day keys of an actions request's `[start, end)`, refusing a date that does not
+/// exist and an empty range.
+pub fn days(req: &ActionsRequest) -> Result<(Timestamp, Timestamp), ProviderError> {
+    let (start, end) = (req.start.day_key()?, req.end.day_key()?);
+    // Compared as keys, named as dates.
+    nonempty(start, end).map_err(|_| empty(req.start, req.end))?;
+    Ok((start, end))
+}
+
+/// The refusal of a cursor this plugin did not issue (a corrupted checkpoint): sending it
+/// on would ask the provider for something nobody meant.
+pub fn foreign_cursor(cursor: &str) -> ProviderError {
+    ProviderError::Unsupported(format!("cursor {cursor:?} was not issued by this plugin"))
+}
+
+/// Refuses any cursor, for a plugin that answers every request in one page.
+pub fn no_cursor(cursor: Option<&str>) -> Result<(), ProviderError> {
+    cursor.map_or(Ok(()), |c| Err(foreign_cursor(c)))
+}
+
+/// The number a cursor holds (an offset, a page), or 0 on the first page.
+pub fn cursor_number(cursor: Option<&str>) -> Result<u64, ProviderError> {
+    cursor.map_or(Ok(0), |c| c.parse().map_err(|_| foreign_cursor(c)))
 }
 
 /// A provider's names for the timeframes it serves, e.g. `(TimeUnit::Minute, 1, "1m")`.
@@ -161,6 +200,57 @@ mod tests {
         assert_eq!(
             e,
             ProviderError::Unsupported("timeframe 1s is not supported; accepted: 1m, 1d".into())
+        );
+    }
+
+    #[test]
+    fn ranges_must_hold_something() {
+        let d = |day| crate::Date {
+            year: 2024,
+            month: 2,
+            day,
+        };
+        let req = |start, end| ActionsRequest {
+            symbols: vec!["AAPL".into()],
+            start,
+            end,
+            cursor: None,
+        };
+        let key = |day: i64| (19_754 + day) * 86_400_000_000_000;
+        assert_eq!(days(&req(d(1), d(29))), Ok((key(0), key(28))));
+        let refused = |text: &str| ProviderError::Unsupported(text.into());
+        assert_eq!(
+            days(&req(d(29), d(29))),
+            Err(refused(
+                "empty range: start 2024-02-29 is not before end 2024-02-29"
+            ))
+        );
+        assert_eq!(
+            days(&req(d(1), d(30))),
+            Err(refused("2024-02-30 is not a date"))
+        );
+        assert_eq!(nonempty(1, 2), Ok(()));
+        assert_eq!(
+            nonempty(2, 2),
+            Err(refused("empty range: start 2 is not before end 2"))
+        );
+    }
+
+    #[test]
+    fn cursors_a_plugin_did_not_issue_are_refused() {
+        assert_eq!(no_cursor(None), Ok(()));
+        assert_eq!(no_cursor(Some("x")), Err(foreign_cursor("x")));
+        for (cursor, expected) in [
+            (None, Ok(0)),
+            (Some("100000"), Ok(100_000)),
+            (Some("page-2"), Err(foreign_cursor("page-2"))),
+            (Some("-1"), Err(foreign_cursor("-1"))),
+        ] {
+            assert_eq!(cursor_number(cursor), expected);
+        }
+        assert_eq!(
+            foreign_cursor("a"),
+            ProviderError::Unsupported("cursor \"a\" was not issued by this plugin".into())
         );
     }
 }

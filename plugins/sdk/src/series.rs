@@ -69,6 +69,7 @@ pub fn parse_offset_time(text: &str, fmt: &str) -> Result<Timestamp, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ProviderError;
     use crate::time::format_rfc3339;
 
     fn check<T: PartialEq + std::fmt::Debug>(got: T, expected: T) {
@@ -96,6 +97,13 @@ mod tests {
         ] {
             check(date.day_before(), before);
         }
+        check(d(2024, 2, 29).day_key(), Ok(19_782 * 86_400_000_000_000));
+        check(
+            d(2024, 2, 30).day_key(),
+            Err(ProviderError::Unsupported(
+                "2024-02-30 is not a date".into(),
+            )),
+        );
     }
 
     #[test]

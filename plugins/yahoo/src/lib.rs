@@ -6,8 +6,8 @@ pub mod request;
 pub mod symbols;
 
 use mdhost_sdk::{
-    ActionsPage, ActionsRequest, AssetClass, BarsPage, BarsRequest, Info, ProviderError, RateLimit,
-    http, log, time,
+    ActionsPage, ActionsRequest, AssetClass, BarsPage, BarsRequest, DataKind, Info, ProviderError,
+    RateLimit, http, log, time,
 };
 
 /// The plugin; `describe` and `fetch_bars` are also callable natively (tests, benchmarks).
@@ -21,30 +21,22 @@ impl mdhost_sdk::Provider for Yahoo {
     }
 
     fn describe() -> Info {
-        Info {
-            name: "yahoo".into(),
-            version: "0.1.0".into(),
-            description: "Yahoo Finance chart API: equities, ETFs, indices, FX and crypto, intraday to monthly bars".into(),
-            asset_classes: vec![
-                AssetClass::Equity,
-                AssetClass::Etf,
-                AssetClass::Index,
-                AssetClass::Forex,
-                AssetClass::Crypto,
-            ],
-            timeframes: request::timeframes(),
-            allowed_hosts: vec!["query1.finance.yahoo.com".into(), "query2.finance.yahoo.com".into()],
-            secrets: vec![],
-            default_rate_limit: RateLimit { requests: 60, per_seconds: 60 },
-            max_symbols_per_request: 1,
-            streaming: false,
-            kinds: vec![
-                mdhost_sdk::DataKind::Bars,
-                mdhost_sdk::DataKind::CorporateActions,
-            ],
-            default_quotas: vec![],
-            options: vec![],
-        }
+        Info::new(
+            "yahoo",
+            "0.1.0",
+            "Yahoo Finance chart API: equities, ETFs, indices, FX and crypto, intraday to monthly bars",
+            RateLimit::per_minute(60),
+        )
+        .kinds(&[DataKind::Bars, DataKind::CorporateActions])
+        .classes(&[
+            AssetClass::Equity,
+            AssetClass::Etf,
+            AssetClass::Index,
+            AssetClass::Forex,
+            AssetClass::Crypto,
+        ])
+        .timeframes(request::timeframes())
+        .hosts(&["query1.finance.yahoo.com", "query2.finance.yahoo.com"])
     }
 
     /// Splits and dividends from the daily chart's `events` (the same request as daily
@@ -85,19 +77,12 @@ impl Yahoo {
 
     /// The daily chart request covering the actions' dates, and its parsing context.
     fn actions_plan(req: &ActionsRequest) -> Result<request::Plan, ProviderError> {
-        let key = |d: mdhost_sdk::Date| {
-            d.key().ok_or_else(|| {
-                ProviderError::Unsupported(format!(
-                    "{}-{}-{} is not a date",
-                    d.year, d.month, d.day
-                ))
-            })
-        };
+        let (start, end) = mdhost_sdk::page::days(req)?;
         request::plan(&BarsRequest {
             symbols: req.symbols.clone(),
             timeframe: mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Day, 1),
-            start: key(req.start)?,
-            end: key(req.end)?,
+            start,
+            end,
             cursor: None,
         })
     }
