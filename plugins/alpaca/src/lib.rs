@@ -13,7 +13,7 @@ pub mod request;
 pub mod stream;
 pub mod symbols;
 
-use mdhost_sdk::http::{Response, snippet};
+use mdhost_sdk::http::Response;
 use mdhost_sdk::{
     ActionsPage, ActionsRequest, AssetClass, BarsPage, BarsRequest, DataKind, Event, Info,
     InstrumentsPage, InstrumentsRequest, OptionSpec, Plan, ProviderError, RateLimit, Timeframe,
@@ -96,30 +96,9 @@ impl mdhost_sdk::Provider for Alpaca {
     }
 }
 
-/// A response to read, or the error of a refused one. 429, 401/403 and 5xx are classified
-/// the way every provider's are; Alpaca explains other refusals in a `message`
-/// (`{"code": 42210000, "message": "invalid page token"}`), and since the request is what
-/// it cannot serve, retrying it is pointless: `unsupported`, with Alpaca's words.
+/// A response to read, or the error of a refused one (see [`parse::REFUSALS`]).
 fn answered(resp: Response) -> Result<Response, ProviderError> {
-    #[derive(serde::Deserialize)]
-    struct Refusal {
-        message: String,
-    }
-    let resp = resp.check_common()?;
-    if (200..300).contains(&resp.status) {
-        return Ok(resp);
-    }
-    match serde_json::from_slice::<Refusal>(&resp.body) {
-        Ok(r) if (400..500).contains(&resp.status) => Err(ProviderError::Unsupported(format!(
-            "Alpaca refused the request (HTTP {}): {}",
-            resp.status, r.message
-        ))),
-        _ => Err(ProviderError::BadResponse(format!(
-            "HTTP {}: {}",
-            resp.status,
-            snippet(&resp.body)
-        ))),
-    }
+    parse::REFUSALS.check(resp, "")
 }
 
 /// The operator's `feed` option.

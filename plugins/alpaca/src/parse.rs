@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use mdhost_sdk::http::{Response, snippet};
+use mdhost_sdk::refusal::Refusals;
 use mdhost_sdk::time::{self, NANOS_PER_DAY, US_EASTERN};
 use mdhost_sdk::{
     Bar, BarsPage, Dec, ProviderError, TimeUnit, Timeframe, Timestamp, decode_json, page,
@@ -84,42 +85,31 @@ impl RawBar {
     }
 }
 
-/// `{"code": 42210000, "message": "invalid timeframe"}` or `{"message": "invalid symbol: X"}`.
-#[derive(Deserialize)]
-struct Refusal {
-    #[serde(default)]
-    message: Option<String>,
-}
+/// Alpaca explains a refusal in a `message` (`{"code": 42210000, "message": "invalid
+/// timeframe"}`, `{"message": "invalid symbol: X"}`). The request is what it cannot serve
+/// (a parameter, a range, a plan's limit), so retrying it is pointless: `unsupported`,
+/// with Alpaca's words.
+pub const REFUSALS: Refusals = Refusals {
+    provider: "Alpaca",
+    message_at: &["/message"],
+    rules: &[],
+};
 
 /// Classifies a response and parses a successful one. 429, 401/403 and 5xx are classified
-/// the way every provider's are; Alpaca explains other refusals in a `message`.
+/// the way every provider's are.
 pub fn parse_response(resp: Response, ctx: &Context<'_>) -> Result<BarsPage, ProviderError> {
     let resp = resp.check_common()?;
     if (200..300).contains(&resp.status) {
         return parse_bars(&resp.body, ctx);
     }
-    Err(refusal(resp.status, &resp.body, ctx))
-}
-
-/// The error of a 4xx response (other than 401/403/429).
-fn refusal(status: u16, body: &[u8], ctx: &Context<'_>) -> ProviderError {
-    let message = serde_json::from_slice::<Refusal>(body)
-        .ok()
-        .and_then(|r| r.message);
-    let Some(message) = message else {
-        return ProviderError::BadResponse(format!("HTTP {status}: {}", snippet(body)));
-    };
-    if !(400..500).contains(&status) {
-        return ProviderError::BadResponse(format!("HTTP {status}: {message}"));
+    // An invalid symbol names the one refused, which a table cannot.
+    let named = REFUSALS.message(&resp.body);
+    if (400..500).contains(&resp.status)
+        && let Some(symbol) = named.and_then(|m| invalid_symbol(&m, ctx.symbols))
+    {
+        return Err(ProviderError::UnknownSymbol(symbol.to_owned()));
     }
-    if let Some(symbol) = invalid_symbol(&message, ctx.symbols) {
-        return ProviderError::UnknownSymbol(symbol.to_owned());
-    }
-    // The request is what Alpaca cannot serve (a parameter, a range, a plan's limit), so
-    // retrying the same request is pointless: `unsupported`, with Alpaca's words.
-    ProviderError::Unsupported(format!(
-        "Alpaca refused the request (HTTP {status}): {message}"
-    ))
+    Err(REFUSALS.read(resp.status, &resp.body, ""))
 }
 
 /// The canonical symbol an "invalid symbol" refusal is about: the one it names

@@ -8,10 +8,9 @@
 //! 24-hour figure at each sample, not the interval's). A candle is `[ms, o, h, l, c]`
 //! stamped at its close, without volume.
 
+use mdhost_sdk::refusal::{Means, Refusals};
 use mdhost_sdk::time;
-use mdhost_sdk::{
-    Bar, Dec, ProviderError, Timeframe, Timestamp, decode_json, http::snippet, page, period,
-};
+use mdhost_sdk::{Bar, Dec, ProviderError, Timeframe, Timestamp, decode_json, page, period};
 use serde::Deserialize;
 
 /// What a bars body is read against.
@@ -109,36 +108,25 @@ fn instant(ms: i64) -> Result<Timestamp, ProviderError> {
     time::from_epoch_millis(ms).ok_or_else(|| bad(format!("stamp {ms} is out of range")))
 }
 
-/// `{"error":"coin not found"}` (404) and `{"status":{"error_code":…,"error_message":…}}`
-/// (its other errors): the statuses `check_common` leaves to the plugin.
-#[derive(Deserialize)]
-struct ErrorBody {
-    error: Option<String>,
-    status: Option<Status>,
-}
+/// CoinGecko's refusals, `{"error":"coin not found"}` (404) and `{"status":{"error_code":…,
+/// "error_message":…}}`: a coin it does not know is an unknown symbol, a currency it does
+/// not price in is unsupported, anything else a bad response.
+pub const REFUSALS: Refusals = Refusals {
+    provider: "CoinGecko",
+    message_at: &["/error", "/status/error_message"],
+    rules: &[
+        (404, "", Means::UnknownSymbol),
+        (400, "vs_currency", Means::Unsupported),
+        (0, "", Means::Bad),
+    ],
+};
 
-#[derive(Deserialize)]
-struct Status {
-    error_message: Option<String>,
-}
-
-/// Classifies a non-2xx answer: a coin CoinGecko does not know is an unknown symbol, a
-/// currency it does not price in is unsupported, anything else a bad response.
+/// The statuses `check_common` leaves to the plugin: 2xx, or what [`REFUSALS`] says.
 pub fn ok_status(status: u16, body: &[u8], symbol: &str) -> Result<(), ProviderError> {
-    if (200..300).contains(&status) {
-        return Ok(());
+    match status {
+        200..=299 => Ok(()),
+        _ => Err(REFUSALS.read(status, body, symbol)),
     }
-    let message = serde_json::from_slice::<ErrorBody>(body)
-        .ok()
-        .and_then(|e| e.error.or(e.status.and_then(|s| s.error_message)))
-        .unwrap_or_else(|| snippet(body));
-    Err(match (status, message.as_str()) {
-        (404, _) => ProviderError::UnknownSymbol(symbol.to_owned()),
-        (400, m) if m.contains("vs_currency") => {
-            ProviderError::Unsupported(format!("{symbol}: CoinGecko says {m:?}"))
-        }
-        _ => bad(format!("HTTP {status}: {message}")),
-    })
 }
 
 fn bad(message: impl Into<String>) -> ProviderError {
@@ -295,7 +283,7 @@ mod tests {
                 samples,
                 400,
                 br#"{"error":"invalid vs_currency"}"#,
-                ProviderError::Unsupported("BTC/USD: CoinGecko says \"invalid vs_currency\"".into()),
+                ProviderError::Unsupported("CoinGecko refused the request (HTTP 400): invalid vs_currency".into()),
             ),
             (
                 candles,

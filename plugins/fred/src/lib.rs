@@ -32,7 +32,7 @@ impl mdhost_sdk::Provider for Fred {
     fn fetch_series(req: SeriesRequest) -> Result<SeriesPage, ProviderError> {
         // This plugin's cursors are the row offset of the next page.
         let offset = mdhost_sdk::page::cursor_number(req.cursor.as_deref())?;
-        let get = |url: &str| parse::check(http::get_json(url)?, &req.series_id);
+        let get = |url: &str| parse::REFUSALS.check(http::get_json(url)?, &req.series_id);
         let meta = match req.cursor {
             None => Some(parse::meta(
                 &get(&request::series_url(&req.series_id))?.body,

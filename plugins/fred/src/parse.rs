@@ -1,7 +1,7 @@
 //! FRED's JSON answers read into the contract's types: a page of observations (`"."` is a
 //! missing value), a series' description, and error bodies classified.
 
-use mdhost_sdk::http::{Response, snippet};
+use mdhost_sdk::refusal::{Means, Refusals};
 use mdhost_sdk::series::{parse_offset_time, value_or_missing};
 use mdhost_sdk::{Date, Observation, ProviderError, SeriesMeta, SeriesRequest, Vintage};
 use serde::Deserialize;
@@ -110,39 +110,22 @@ pub fn meta(body: &[u8]) -> Result<SeriesMeta, ProviderError> {
     })
 }
 
-#[derive(Deserialize)]
-struct ErrorBody {
-    error_message: String,
-}
-
-/// A 2xx response, or the error FRED's answer means. 429, 401/403 and 5xx are classified
-/// as the SDK does; FRED refuses everything else with 400 and `error_message`.
-pub fn check(resp: Response, series_id: &str) -> Result<Response, ProviderError> {
-    let resp = resp.check_common()?;
-    if (200..300).contains(&resp.status) {
-        return Ok(resp);
-    }
-    Err(refusal(resp.status, &resp.body, series_id))
-}
-
-fn refusal(status: u16, body: &[u8], series_id: &str) -> ProviderError {
-    let Ok(ErrorBody { error_message: m }) = serde_json::from_slice(body) else {
-        return bad(format!("HTTP {status}: {}", snippet(body)));
-    };
-    if m.contains("api_key") {
-        ProviderError::Unauthorized(format!("FRED (HTTP {status}): {m}"))
-    } else if m.contains("series") {
+/// FRED's refusals: 429, 401/403 and 5xx are classified as the SDK does; FRED refuses
+/// everything else with 400 and an `error_message`.
+pub const REFUSALS: Refusals = Refusals {
+    provider: "FRED",
+    message_at: &["/error_message"],
+    rules: &[
+        (0, "api_key", Means::Unauthorized),
         // "Invalid value for variable series_id", "The series does not exist".
-        ProviderError::UnknownSymbol(series_id.to_owned())
-    } else {
-        // The request itself is refused: asking again will not help.
-        ProviderError::Unsupported(format!("FRED refused the request (HTTP {status}): {m}"))
-    }
-}
+        (0, "series", Means::UnknownSymbol),
+    ],
+};
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mdhost_sdk::http::{Response, snippet};
     use mdhost_sdk::time::format_rfc3339;
 
     const CURRENT: &[u8] =
@@ -310,7 +293,8 @@ mod tests {
         use ProviderError::*;
         let check = |status, headers: &[(&str, &str)], body: &[u8], expected| {
             assert_eq!(
-                super::check(Response::new(status, headers, body), "bad_series_id")
+                REFUSALS
+                    .check(Response::new(status, headers, body), "bad_series_id")
                     .map(|r| r.status),
                 expected,
                 "HTTP {status}: {}",

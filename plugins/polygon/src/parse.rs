@@ -7,6 +7,7 @@
 //! kept as the exact text sent.
 
 use mdhost_sdk::http::snippet;
+use mdhost_sdk::refusal::Refusals;
 use mdhost_sdk::time::{self, NANOS_PER_DAY, Tz, US_EASTERN};
 use mdhost_sdk::{
     Bar, BarsPage, Dec, ProviderError, TimeUnit, Timeframe, Timestamp, decode_json, page,
@@ -69,6 +70,15 @@ struct Agg {
     n: Option<u64>,
 }
 
+/// Polygon explains a refused request in the body (`{"status":"ERROR","error":"…"}`): the
+/// request is what it cannot serve (a bad range or parameter), so retrying it is
+/// pointless: `unsupported`, with Polygon's words.
+pub const REFUSALS: Refusals = Refusals {
+    provider: "Polygon",
+    message_at: &["/error", "/message"],
+    rules: &[],
+};
+
 /// Parses a response: `status` is what is left after
 /// [`mdhost_sdk::http::Response::check_common`] (2xx, or a 4xx other than 401/403/429).
 pub fn parse_response(
@@ -79,22 +89,7 @@ pub fn parse_response(
     if (200..300).contains(&status) {
         return parse_aggs(body, ctx);
     }
-    // Polygon explains a refused request in the body: {"status":"ERROR","error":"…"}.
-    // The request is what it cannot serve (a bad range or parameter), so retrying the same
-    // request is pointless: `unsupported`, with Polygon's words.
-    let message = serde_json::from_slice::<Body>(body)
-        .ok()
-        .and_then(|b| b.message().map(str::to_owned));
-    match message {
-        Some(m) if (400..500).contains(&status) => Err(ProviderError::Unsupported(format!(
-            "Polygon refused the request (HTTP {status}): {m}"
-        ))),
-        Some(m) => Err(ProviderError::BadResponse(format!("HTTP {status}: {m}"))),
-        None => Err(ProviderError::BadResponse(format!(
-            "HTTP {status}: {}",
-            snippet(body)
-        ))),
-    }
+    Err(REFUSALS.read(status, body, ctx.symbol))
 }
 
 /// Parses the body of a successful aggregates response into one page: the bars of
