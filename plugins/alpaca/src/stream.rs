@@ -2,6 +2,7 @@
 //! greeting with the credentials, its `authenticated` with the subscription, and turns bar,
 //! trade and quote messages into events of the canonical symbols asked for.
 
+use mdhost_sdk::stream::Handshake;
 use mdhost_sdk::time::parse_rfc3339;
 use mdhost_sdk::{Event, Plan, ProviderError, Quote, TimeUnit, Timeframe, Trade, Transport};
 use serde::Serialize;
@@ -22,23 +23,12 @@ pub const AUTH: &str =
 /// Alpaca streams minute bars only (`b`); other timeframes are the host's to aggregate.
 const STREAM_TIMEFRAME: Timeframe = Timeframe::of(TimeUnit::Minute, 1);
 
-/// Where a connection is in Alpaca's handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Waiting for `connected`.
-    Greeting,
-    /// The credentials were sent; waiting for `authenticated`.
-    Auth,
-    /// The subscription was sent; data flows.
-    Subscribed,
-}
-
 /// The state of one connection: what was asked for and how far the handshake got.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     symbols: SymbolMap,
     timeframe: Timeframe,
-    stage: Stage,
+    handshake: Handshake,
 }
 
 /// Plans a connection for `symbols` (one asset class) in `timeframe` (1m only) and returns
@@ -70,7 +60,7 @@ pub fn connect(
         Session {
             symbols,
             timeframe,
-            stage: Stage::Greeting,
+            handshake: Handshake::Greeting,
         },
     ))
 }
@@ -105,16 +95,9 @@ impl Session {
     fn handle(&mut self, message: Message, out: &mut Vec<Event>) -> Result<(), ProviderError> {
         match message {
             Message::Success(msg) => {
-                let reply = match (msg.as_str(), self.stage) {
-                    ("connected", Stage::Greeting) => {
-                        self.stage = Stage::Auth;
-                        Some(AUTH.to_owned())
-                    }
-                    // Once: a repeated `authenticated` must not subscribe twice.
-                    ("authenticated", Stage::Greeting | Stage::Auth) => {
-                        self.stage = Stage::Subscribed;
-                        Some(self.subscribe_message())
-                    }
+                let reply = match msg.as_str() {
+                    "connected" => self.handshake.greeted(AUTH),
+                    "authenticated" => self.handshake.accepted(self.subscribe_message()),
                     _ => None,
                 };
                 out.push(Event::Status(msg));

@@ -3,6 +3,7 @@
 //! subscription, and turns `AM` (1m) or `A` (1s) aggregates into bars of the canonical
 //! symbols asked for.
 
+use mdhost_sdk::stream::Handshake;
 use mdhost_sdk::symbol::{self, Instrument};
 use mdhost_sdk::{Event, Plan, ProviderError, TimeUnit, Timeframe, Trade, Transport, time};
 use serde::Serialize;
@@ -16,17 +17,6 @@ const STOCKS_URL: &str = "wss://socket.polygon.io/stocks";
 /// the stream host), so the plugin never holds it.
 pub const AUTH: &str = r#"{"action":"auth","params":"{{secret:api_key}}"}"#;
 
-/// Where a connection is in Polygon's handshake.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stage {
-    /// Waiting for the greeting (`connected`, or `success` "Connected Successfully").
-    Greeting,
-    /// The key was sent; waiting for `auth_success`.
-    Auth,
-    /// The subscription was sent; data flows. A `success` now confirms the subscription.
-    Subscribed,
-}
-
 /// The state of one connection: what was asked for and how far the handshake got.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
@@ -34,7 +24,7 @@ pub struct Session {
     symbols: Vec<(String, String)>,
     channel: Channel,
     timeframe: Timeframe,
-    stage: Stage,
+    handshake: Handshake,
 }
 
 /// The aggregate channel that streams `timeframe`.
@@ -84,7 +74,7 @@ pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<(Plan, Sessio
             symbols: map,
             channel,
             timeframe,
-            stage: Stage::Greeting,
+            handshake: Handshake::Greeting,
         },
     ))
 }
@@ -180,31 +170,29 @@ impl Session {
     fn status(&mut self, status: String, message: String, out: &mut Vec<Event>) {
         let text = format!("{status}: {message}");
         let error = |e: ProviderError| Event::Error(e);
-        match (status.as_str(), self.stage) {
+        let reply = match status.as_str() {
             // The greeting: `connected` (Polygon's servers), `success` "Connected
-            // Successfully" (its specification).
-            ("connected" | "success", Stage::Greeting) => {
-                self.stage = Stage::Auth;
-                out.push(Event::Status(text));
-                out.push(Event::Reply(AUTH.to_owned()));
+            // Successfully" (its specification); later, a `success` confirms the
+            // subscription.
+            "connected" | "success" => self.handshake.greeted(AUTH),
+            "auth_success" => self.handshake.accepted(self.subscribe_message()),
+            "auth_failed" => {
+                return out.push(error(ProviderError::Unauthorized(format!(
+                    "Polygon stream {text}"
+                ))));
             }
-            // Once: a repeated `auth_success` must not subscribe twice.
-            ("auth_success", Stage::Greeting | Stage::Auth) => {
-                self.stage = Stage::Subscribed;
-                out.push(Event::Status(text));
-                out.push(Event::Reply(self.subscribe_message()));
-            }
-            ("auth_failed", _) => out.push(error(ProviderError::Unauthorized(format!(
-                "Polygon stream {text}"
-            )))),
             // Too many connections for the key.
-            ("max_connections", _) => out.push(error(ProviderError::RateLimited(None))),
+            "max_connections" => return out.push(error(ProviderError::RateLimited(None))),
             // A reconnection may well succeed.
-            ("auth_timeout" | "error", _) => out.push(error(ProviderError::Transient(format!(
-                "Polygon stream {text}"
-            )))),
-            _ => out.push(Event::Status(text)),
-        }
+            "auth_timeout" | "error" => {
+                return out.push(error(ProviderError::Transient(format!(
+                    "Polygon stream {text}"
+                ))));
+            }
+            _ => None,
+        };
+        out.push(Event::Status(text));
+        out.extend(reply.map(Event::Reply));
     }
 }
 

@@ -73,6 +73,39 @@ pub fn frame_events(
     Ok(out)
 }
 
+/// Where a connection stands in the handshake Alpaca's and Polygon's streams share: the
+/// provider greets, the plugin answers with its credentials, the provider accepts them,
+/// the plugin subscribes. Each answer is sent once: a repeated greeting or acceptance
+/// must not authenticate or subscribe again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Handshake {
+    /// Waiting for the greeting.
+    #[default]
+    Greeting,
+    /// The credentials were sent; waiting for their acceptance.
+    Auth,
+    /// The subscription was sent; data flows.
+    Subscribed,
+}
+
+impl Handshake {
+    /// The provider greeted: the credentials to send, the first time only.
+    pub fn greeted(&mut self, auth: &str) -> Option<String> {
+        (*self == Handshake::Greeting).then(|| {
+            *self = Handshake::Auth;
+            auth.to_owned()
+        })
+    }
+
+    /// The provider accepted the credentials: the subscription to send, the first time only.
+    pub fn accepted(&mut self, subscribe: String) -> Option<String> {
+        (*self != Handshake::Subscribed).then(|| {
+            *self = Handshake::Subscribed;
+            subscribe
+        })
+    }
+}
+
 /// Helpers for plugins' frame tests.
 pub mod testing {
     use crate::{Event, ProviderError};
@@ -116,6 +149,24 @@ mod tests {
         assert_eq!(with_session(|s: &mut String| Ok(s.len())), Ok(17));
         forget();
         assert!(with_session(|s: &mut String| Ok(s.len())).is_err());
+    }
+
+    #[test]
+    fn each_handshake_answer_is_sent_once() {
+        let mut h = Handshake::default();
+        let sub = || "subscribe".to_owned();
+        assert_eq!(h.greeted("auth"), Some("auth".into()));
+        assert_eq!(h.greeted("auth"), None);
+        assert_eq!(h, Handshake::Auth);
+        assert_eq!(h.accepted(sub()), Some("subscribe".into()));
+        assert_eq!(h.accepted(sub()), None);
+        // Once subscribed, a late greeting authenticates nothing again.
+        assert_eq!(h.greeted("auth"), None);
+        // An acceptance without a greeting (a provider that greets implicitly) subscribes.
+        assert_eq!(
+            Handshake::Greeting.accepted(sub()),
+            Some("subscribe".into())
+        );
     }
 
     #[test]
