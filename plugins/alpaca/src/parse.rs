@@ -69,19 +69,11 @@ impl RawBar {
         start: Timestamp,
         complete: bool,
     ) -> Bar {
-        Bar {
-            symbol: symbol.to_owned(),
-            timeframe,
-            start,
-            open: self.o.into(),
-            high: self.h.into(),
-            low: self.l.into(),
-            close: self.c.into(),
-            volume: self.v.map(Into::into),
-            vwap: self.vw.map(Into::into),
-            trades: self.n,
-            complete,
-        }
+        let bar = Bar::new(symbol, timeframe, start, self.o, self.h, self.l, self.c);
+        bar.volume(self.v)
+            .vwap(self.vw)
+            .trades(self.n)
+            .complete(complete)
     }
 }
 

@@ -67,19 +67,9 @@ pub fn parse_series(
             Series::Daily => time::parse_date(&stamp),
         }
         .map_err(|e| ProviderError::BadResponse(format!("{key}: {e}")))?;
-        bars.push(Bar {
-            symbol: ctx.symbol.to_owned(),
-            timeframe: ctx.timeframe,
-            start,
-            open: row.open.into(),
-            high: row.high.into(),
-            low: row.low.into(),
-            close: row.close.into(),
-            volume: row.volume.map(Into::into),
-            vwap: None,
-            trades: None,
-            complete: page::is_complete(ctx.timeframe, start, ctx.end),
-        });
+        let (o, h, l, c) = (row.open, row.high, row.low, row.close);
+        let bar = Bar::new(ctx.symbol, ctx.timeframe, start, o, h, l, c);
+        bars.push(bar.volume(row.volume).complete_by(ctx.end));
     }
     // The series comes newest first; `finish` orders it and applies the range.
     Ok(page::finish(bars, ctx.start, ctx.end))

@@ -118,22 +118,21 @@ pub fn parse_klines(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, Provider
     );
     let mut bars = Vec::with_capacity(rows.len());
     for k in rows {
-        let start = time::from_epoch_millis(k.open_time).ok_or_else(|| {
-            ProviderError::BadResponse(format!("open time {} is out of range", k.open_time))
-        })?;
-        bars.push(Bar {
-            symbol: ctx.symbol.to_owned(),
-            timeframe: ctx.timeframe,
+        let start = time::millis(k.open_time, "open time")?;
+        let bar = Bar::new(
+            ctx.symbol,
+            ctx.timeframe,
             start,
-            open: k.open.into(),
-            high: k.high.into(),
-            low: k.low.into(),
-            close: k.close.into(),
-            volume: Some(k.volume.into()),
-            vwap: None,
-            trades: Some(k.trades),
-            complete: page::is_complete(ctx.timeframe, start, ctx.end),
-        });
+            k.open,
+            k.high,
+            k.low,
+            k.close,
+        );
+        bars.push(
+            bar.volume(Some(k.volume))
+                .trades(Some(k.trades))
+                .complete_by(ctx.end),
+        );
     }
     Ok(BarsPage {
         bars: page::finish(bars, ctx.start, ctx.end),

@@ -151,22 +151,10 @@ impl Session {
                 k.s, k.i, self.interval
             )));
         }
-        let start = time::from_epoch_millis(k.t).ok_or_else(|| {
-            ProviderError::BadResponse(format!("kline start {} is out of range", k.t))
-        })?;
-        Ok(vec![Event::Bar(Bar {
-            symbol: symbol.to_owned(),
-            timeframe: self.timeframe,
-            start,
-            open: k.o.into(),
-            high: k.h.into(),
-            low: k.l.into(),
-            close: k.c.into(),
-            volume: Some(k.v.into()),
-            vwap: None,
-            trades: Some(k.n),
-            complete: k.x,
-        })])
+        let start = time::millis(k.t, "kline start")?;
+        let bar = Bar::new(symbol, self.timeframe, start, k.o, k.h, k.l, k.c);
+        let bar = bar.volume(Some(k.v)).trades(Some(k.n)).complete(k.x);
+        Ok(vec![Event::Bar(bar)])
     }
 }
 

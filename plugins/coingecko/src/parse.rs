@@ -81,19 +81,7 @@ pub fn candles(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Vec<Bar>, 
 }
 
 fn bar_of(ctx: &Context<'_>, start: Timestamp, [o, h, l, c]: [Dec; 4]) -> Bar {
-    Bar {
-        symbol: ctx.symbol.to_owned(),
-        timeframe: ctx.timeframe,
-        start,
-        open: o.into(),
-        high: h.into(),
-        low: l.into(),
-        close: c.into(),
-        volume: None,
-        vwap: None,
-        trades: None,
-        complete: page::is_complete(ctx.timeframe, start, ctx.request_end),
-    }
+    Bar::new(ctx.symbol, ctx.timeframe, start, o, h, l, c).complete_by(ctx.request_end)
 }
 
 /// Hours start at the top of the hour; days are already keyed by `period::key`.
@@ -105,7 +93,7 @@ fn align(start: Timestamp, tf: Timeframe) -> Timestamp {
 }
 
 fn instant(ms: i64) -> Result<Timestamp, ProviderError> {
-    time::from_epoch_millis(ms).ok_or_else(|| bad(format!("stamp {ms} is out of range")))
+    time::millis(ms, "stamp")
 }
 
 /// CoinGecko's refusals, `{"error":"coin not found"}` (404) and `{"status":{"error_code":…,

@@ -72,22 +72,10 @@ pub fn candles(status: u16, body: &[u8], ctx: &Context<'_>) -> Result<Vec<Bar>, 
     let mut bars = Vec::with_capacity(t.len());
     let rows = t.iter().zip(o).zip(h).zip(l).zip(c).zip(v);
     for (((((secs, o), h), l), c), v) in rows {
-        let instant =
-            time::from_epoch_secs(*secs).ok_or_else(|| bad(format!("t {secs} is out of range")))?;
+        let instant = time::secs(*secs, "t")?;
         let start = period::key(instant, ctx.timeframe.unit, day_key(ctx.market));
-        bars.push(Bar {
-            symbol: ctx.symbol.to_owned(),
-            timeframe: ctx.timeframe,
-            start,
-            open: o.into(),
-            high: h.into(),
-            low: l.into(),
-            close: c.into(),
-            volume: v.map(Into::into),
-            vwap: None,
-            trades: None,
-            complete: page::is_complete(ctx.timeframe, start, ctx.end),
-        });
+        let bar = Bar::new(ctx.symbol, ctx.timeframe, start, o, h, l, c);
+        bars.push(bar.volume(v).complete_by(ctx.end));
     }
     Ok(page::finish(bars, ctx.start, ctx.end))
 }

@@ -115,19 +115,8 @@ pub fn parse_candles(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, Provide
         let mid = candle.mid.ok_or_else(|| {
             ProviderError::BadResponse(format!("candle at {} has no mid prices", candle.time))
         })?;
-        bars.push(Bar {
-            symbol: ctx.symbol.to_owned(),
-            timeframe: ctx.timeframe,
-            start,
-            open: mid.o.into(),
-            high: mid.h.into(),
-            low: mid.l.into(),
-            close: mid.c.into(),
-            volume: None,
-            vwap: None,
-            trades: None,
-            complete: candle.complete,
-        });
+        let bar = Bar::new(ctx.symbol, ctx.timeframe, start, mid.o, mid.h, mid.l, mid.c);
+        bars.push(bar.complete(candle.complete));
     }
     let next_cursor = request::next_cursor(
         ctx.count,

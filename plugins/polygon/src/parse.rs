@@ -138,29 +138,22 @@ pub fn parse_aggs(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, ProviderEr
     let mut bars = Vec::with_capacity(results.len());
     for agg in results {
         check_ticker(agg.ticker.as_deref(), &ticker, ctx)?;
-        let instant = time::from_epoch_millis(agg.t)
-            .ok_or_else(|| ProviderError::BadResponse(format!("t {} is out of range", agg.t)))?;
+        let instant = time::millis(agg.t, "t")?;
         let start = bar_start(instant, ctx.timeframe.unit, zone);
         let (volume, trades) = if forex {
             // Spot FX has neither volume nor trades; Polygon's `v` and `n` for it count
             // quote updates (they are equal in its own example).
             (None, None)
         } else {
-            (agg.v.map(Into::into), agg.n)
+            (agg.v, agg.n)
         };
-        bars.push(Bar {
-            symbol: ctx.symbol.to_owned(),
-            timeframe: ctx.timeframe,
-            start,
-            open: agg.o.into(),
-            high: agg.h.into(),
-            low: agg.l.into(),
-            close: agg.c.into(),
-            volume,
-            vwap: agg.vw.map(Into::into),
-            trades,
-            complete: page::is_complete(ctx.timeframe, start, ctx.end),
-        });
+        let bar = Bar::new(ctx.symbol, ctx.timeframe, start, agg.o, agg.h, agg.l, agg.c);
+        bars.push(
+            bar.volume(volume)
+                .vwap(agg.vw)
+                .trades(trades)
+                .complete_by(ctx.end),
+        );
     }
     Ok(BarsPage {
         bars: page::finish(bars, ctx.start, ctx.end),

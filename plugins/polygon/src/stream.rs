@@ -5,7 +5,7 @@
 
 use mdhost_sdk::stream::Handshake;
 use mdhost_sdk::symbol::{self, Instrument};
-use mdhost_sdk::{Event, Plan, ProviderError, TimeUnit, Timeframe, Trade, Transport, time};
+use mdhost_sdk::{Bar, Event, Plan, ProviderError, TimeUnit, Timeframe, Trade, Transport, time};
 use serde::Serialize;
 
 use crate::events::{self, Channel, Message};
@@ -129,31 +129,15 @@ impl Session {
                 if channel != self.channel {
                     return Ok(());
                 }
-                let start = time::from_epoch_millis(agg.s).ok_or_else(|| {
-                    ProviderError::BadResponse(format!("s {} is out of range", agg.s))
-                })?;
-                out.push(Event::Bar(mdhost_sdk::Bar {
-                    symbol: canonical.to_owned(),
-                    timeframe: self.timeframe,
-                    start,
-                    open: agg.o.into(),
-                    high: agg.h.into(),
-                    low: agg.l.into(),
-                    close: agg.c.into(),
-                    volume: agg.v.map(Into::into),
-                    vwap: agg.vw.map(Into::into),
-                    // Polygon's stream aggregates carry no trade count (`z` is the
-                    // average trade size).
-                    trades: None,
-                    // Stream aggregates are sent once their interval has closed.
-                    complete: true,
-                }));
+                let start = time::millis(agg.s, "s")?;
+                // Stream aggregates are sent once their interval has closed, and carry no
+                // trade count (`z` is the average trade size).
+                let bar = Bar::new(canonical, self.timeframe, start, agg.o, agg.h, agg.l, agg.c);
+                out.push(Event::Bar(bar.volume(agg.v).vwap(agg.vw)));
             }
             Message::Trade(t) => {
                 if let Some(canonical) = self.canonical(&t.sym) {
-                    let time = time::from_epoch_millis(t.t).ok_or_else(|| {
-                        ProviderError::BadResponse(format!("t {} is out of range", t.t))
-                    })?;
+                    let time = time::millis(t.t, "t")?;
                     out.push(Event::Trade(Trade {
                         symbol: canonical.to_owned(),
                         time,

@@ -87,6 +87,64 @@ pub struct Bar {
     pub complete: bool,
 }
 
+impl Bar {
+    /// A complete bar of `symbol` with its prices and nothing else known; the methods below
+    /// add the rest:
+    /// `Bar::new(sym, tf, start, a.o, a.h, a.l, a.c).volume(a.v).complete_by(req_end)`.
+    pub fn new(
+        symbol: &str,
+        timeframe: Timeframe,
+        start: Timestamp,
+        open: impl Into<RawDecimal>,
+        high: impl Into<RawDecimal>,
+        low: impl Into<RawDecimal>,
+        close: impl Into<RawDecimal>,
+    ) -> Bar {
+        Bar {
+            symbol: symbol.to_owned(),
+            timeframe,
+            start,
+            open: open.into(),
+            high: high.into(),
+            low: low.into(),
+            close: close.into(),
+            volume: None,
+            vwap: None,
+            trades: None,
+            complete: true,
+        }
+    }
+
+    pub fn volume<D: Into<RawDecimal>>(self, volume: Option<D>) -> Bar {
+        Bar {
+            volume: volume.map(Into::into),
+            ..self
+        }
+    }
+
+    pub fn vwap<D: Into<RawDecimal>>(self, vwap: Option<D>) -> Bar {
+        Bar {
+            vwap: vwap.map(Into::into),
+            ..self
+        }
+    }
+
+    pub fn trades(self, trades: Option<u64>) -> Bar {
+        Bar { trades, ..self }
+    }
+
+    pub fn complete(self, complete: bool) -> Bar {
+        Bar { complete, ..self }
+    }
+
+    /// Complete when its interval ends no later than `end`, the request's end
+    /// ([`page::is_complete`]).
+    pub fn complete_by(self, end: Timestamp) -> Bar {
+        let complete = page::is_complete(self.timeframe, self.start, end);
+        Bar { complete, ..self }
+    }
+}
+
 /// One page of bars as rows; `next_cursor` is none on the last page.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct BarsPage {

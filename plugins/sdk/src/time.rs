@@ -8,7 +8,7 @@ pub use chrono_tz::Tz;
 /// The zone US equity providers (Alpha Vantage, Polygon dailies) report local times in.
 pub const US_EASTERN: Tz = chrono_tz::America::New_York;
 
-use crate::Timestamp;
+use crate::{ProviderError, Timestamp};
 
 const NANOS_PER_SEC: i64 = 1_000_000_000;
 /// One calendar day of UTC time in nanoseconds (UTC has no DST).
@@ -22,6 +22,21 @@ pub fn from_epoch_secs(secs: i64) -> Option<Timestamp> {
 /// Epoch milliseconds to a timestamp; `None` outside the representable range.
 pub fn from_epoch_millis(ms: i64) -> Option<Timestamp> {
     ms.checked_mul(1_000_000)
+}
+
+/// A provider's epoch-seconds stamp in member `field`, refused as a bad response when out
+/// of range.
+pub fn secs(secs: i64, field: &str) -> Result<Timestamp, ProviderError> {
+    from_epoch_secs(secs).ok_or_else(|| out_of_range(field, secs))
+}
+
+/// A provider's epoch-milliseconds stamp in member `field` (see [`secs`]).
+pub fn millis(ms: i64, field: &str) -> Result<Timestamp, ProviderError> {
+    from_epoch_millis(ms).ok_or_else(|| out_of_range(field, ms))
+}
+
+fn out_of_range(field: &str, value: i64) -> ProviderError {
+    ProviderError::BadResponse(format!("{field} {value} is out of range"))
 }
 
 /// Whole seconds since the epoch (floor).
@@ -201,6 +216,19 @@ mod tests {
             "2005-04-01T05:00:00Z",
         );
         check(parse_date("2017-11-16"), "2017-11-16T00:00:00Z");
+        assert_eq!(
+            millis(1_112_331_600_000, "t"),
+            Ok(1_112_331_600_000_000_000)
+        );
+        assert_eq!(secs(1_727_875_800, "t"), Ok(1_727_875_800_000_000_000));
+        assert_eq!(
+            millis(i64::MAX, "open time"),
+            Err(ProviderError::BadResponse(format!(
+                "open time {} is out of range",
+                i64::MAX
+            )))
+        );
+        assert!(secs(i64::MIN, "t").is_err());
         // Polygon stamps US dailies at New York midnight, which is the previous UTC day
         // plus 4-5 hours: the key is the New York date.
         let t = from_epoch_millis(1112331600000).unwrap();

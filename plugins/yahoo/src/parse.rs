@@ -383,9 +383,7 @@ fn rows_to_bars(
         {
             continue;
         }
-        let instant = time::from_epoch_secs(secs).ok_or_else(|| {
-            ProviderError::BadResponse(format!("timestamp {secs} is out of range"))
-        })?;
+        let instant = time::secs(secs, "timestamp")?;
         let start = bar_start(instant, ctx.timeframe, zone);
         let volume = match v {
             // Spot FX has no traded volume; Yahoo writes 0.
@@ -393,21 +391,10 @@ fn rows_to_bars(
             // Some indices (^VIX) report 0 because they do not trade; others report the
             // volume of their members, which is kept.
             Some(v) if index && v.is_zero() => None,
-            v => v.map(Into::into),
+            v => v,
         };
-        bars.push(Bar {
-            symbol: ctx.symbol.to_owned(),
-            timeframe: ctx.timeframe,
-            start,
-            open: open.into(),
-            high: high.into(),
-            low: low.into(),
-            close: close.into(),
-            volume,
-            vwap: None,
-            trades: None,
-            complete: page::is_complete(ctx.timeframe, start, ctx.end),
-        });
+        let bar = Bar::new(ctx.symbol, ctx.timeframe, start, open, high, low, close);
+        bars.push(bar.volume(volume).complete_by(ctx.end));
     }
     Ok(Chart {
         bars: page::finish(bars, ctx.window_start, ctx.window_end),
