@@ -42,6 +42,7 @@ pub mod http;
 pub mod log;
 pub mod page;
 pub mod period;
+pub mod ratio;
 pub mod refusal;
 pub mod series;
 pub mod stream;
