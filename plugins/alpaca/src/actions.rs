@@ -159,7 +159,7 @@ fn order(symbol: &str, d: Date) -> (&str, i32, u8, u8) {
 /// The canonical symbol of a row, which must be one asked for.
 fn requested<'m>(symbols: &'m SymbolMap, alpaca: &str) -> Result<&'m str, ProviderError> {
     symbols.canonical(alpaca).ok_or_else(|| {
-        let asked: Vec<&str> = symbols.alpaca().collect();
+        let asked: Vec<&str> = symbols.spelled().collect();
         bad(format!(
             "the response has an action of {alpaca}, which was not asked for (asked: {})",
             asked.join(",")

@@ -170,7 +170,7 @@ pub fn parse_bars(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, ProviderEr
         }
     }
     let mut out = Vec::new();
-    for canonical in ctx.symbols.canonical_symbols() {
+    for canonical in ctx.symbols.canonicals() {
         let Some((_, raw)) = by_symbol.iter_mut().find(|(s, _)| *s == canonical) else {
             continue;
         };
@@ -207,7 +207,7 @@ fn bars_of(value: &RawValue) -> Result<Vec<RawBar>, ProviderError> {
 /// Guards against bars of an instrument that was not asked for.
 fn requested<'m>(symbols: &'m SymbolMap, alpaca: &str) -> Result<&'m str, ProviderError> {
     symbols.canonical(alpaca).ok_or_else(|| {
-        let asked: Vec<&str> = symbols.alpaca().collect();
+        let asked: Vec<&str> = symbols.spelled().collect();
         ProviderError::BadResponse(format!(
             "the response has bars of {alpaca}, which was not asked for (asked: {})",
             asked.join(",")

@@ -118,7 +118,7 @@ pub fn plan(req: &BarsRequest, feed: Feed) -> Result<Plan, ProviderError> {
         Class::Stocks => STOCK_BARS,
         Class::Crypto => CRYPTO_BARS,
     };
-    let list: Vec<&str> = symbols.alpaca().collect();
+    let list: Vec<&str> = symbols.spelled().collect();
     let mut url = UrlBuilder::new(base)
         .query("symbols", list.join(","))
         .query("timeframe", timeframe)
@@ -200,7 +200,7 @@ pub struct ActionsPlan {
 pub fn actions(req: &ActionsRequest) -> Result<ActionsPlan, ProviderError> {
     let symbols = symbol_map(&req.symbols)?;
     if symbols.class() != Class::Stocks {
-        let first = symbols.canonical_symbols().next().unwrap_or_default();
+        let first = symbols.canonicals().next().unwrap_or_default();
         return Err(ProviderError::Unsupported(format!(
             "{first}: Alpaca has corporate actions of US stocks and ETFs only"
         )));
@@ -210,7 +210,7 @@ pub fn actions(req: &ActionsRequest) -> Result<ActionsPlan, ProviderError> {
     let from = Date::of_key(start.saturating_sub(PROCESS_BEFORE_EX_DAYS * NANOS_PER_DAY));
     let to =
         Date::of_key((end - NANOS_PER_DAY).saturating_add(PROCESS_AFTER_EX_DAYS * NANOS_PER_DAY));
-    let list: Vec<&str> = symbols.alpaca().collect();
+    let list: Vec<&str> = symbols.spelled().collect();
     let mut url = UrlBuilder::new(CORPORATE_ACTIONS)
         .query("symbols", list.join(","))
         .query("start", from)

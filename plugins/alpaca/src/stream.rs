@@ -80,8 +80,8 @@ impl Session {
     pub fn subscribe_message(&self) -> String {
         let msg = Subscribe {
             action: "subscribe",
-            bars: self.symbols.alpaca().collect(),
-            updated_bars: self.symbols.alpaca().collect(),
+            bars: self.symbols.spelled().collect(),
+            updated_bars: self.symbols.spelled().collect(),
         };
         serde_json::to_string(&msg).unwrap_or_default()
     }

@@ -5,6 +5,7 @@
 
 use mdhost_sdk::ProviderError;
 use mdhost_sdk::symbol::{self, Instrument, PairKind};
+use mdhost_sdk::symbol_map;
 
 /// Which of Alpaca's data sets a symbol belongs to; each has its own URLs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,24 +45,21 @@ pub fn to_alpaca(canonical: &str) -> Result<(Class, String), ProviderError> {
     }
 }
 
-/// The symbols of one request or stream in Alpaca's spelling, in the order asked, with the
-/// way back: responses and stream events name Alpaca's spelling, bars carry the canonical one.
+/// The symbols of one request or stream in Alpaca's spelling, all of one class (the
+/// provider's map of them is reached through `Deref`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct SymbolMap {
     class: Class,
-    /// (Alpaca, canonical), without repeats.
-    entries: Vec<(String, String)>,
+    map: symbol_map::SymbolMap,
 }
 
 impl SymbolMap {
     /// Maps the symbols asked for; they must be non-empty and of one class.
     pub fn new(symbols: &[String]) -> Result<SymbolMap, ProviderError> {
         let mut class: Option<(Class, &str)> = None;
-        let mut entries: Vec<(String, String)> = Vec::with_capacity(symbols.len());
         for canonical in symbols {
-            let (c, alpaca) = to_alpaca(canonical)?;
+            let c = to_alpaca(canonical)?.0;
             match class {
-                None => class = Some((c, canonical)),
                 Some((first, first_symbol)) if first != c => {
                     return Err(ProviderError::Unsupported(format!(
                         "one request covers one asset class: {first_symbol} is {}, {canonical} is {}",
@@ -70,53 +68,24 @@ impl SymbolMap {
                     )));
                 }
                 Some(_) => {}
-            }
-            if !entries.iter().any(|(_, known)| known == canonical) {
-                entries.push((alpaca, canonical.clone()));
+                None => class = Some((c, canonical)),
             }
         }
-        match class {
-            Some((class, _)) => Ok(SymbolMap { class, entries }),
-            None => Err(ProviderError::Unsupported("no symbol was named".into())),
-        }
+        let map = symbol_map::SymbolMap::new(symbols, |c| Ok(to_alpaca(c)?.1))?;
+        let class = class.map_or(Class::Stocks, |(c, _)| c);
+        Ok(SymbolMap { class, map })
     }
 
     pub fn class(&self) -> Class {
         self.class
     }
+}
 
-    /// Alpaca's spellings, in the order asked.
-    pub fn alpaca(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(a, _)| a.as_str())
-    }
+impl std::ops::Deref for SymbolMap {
+    type Target = symbol_map::SymbolMap;
 
-    /// The canonical symbols, in the order asked.
-    pub fn canonical_symbols(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(_, c)| c.as_str())
-    }
-
-    /// The canonical symbol of an Alpaca spelling, when it was asked for.
-    pub fn canonical(&self, alpaca: &str) -> Option<&str> {
-        self.entries
-            .iter()
-            .find(|(a, _)| a == alpaca)
-            .map(|(_, c)| c.as_str())
-    }
-
-    /// The canonical symbol when exactly one was asked for.
-    pub fn single(&self) -> Option<&str> {
-        match self.entries.as_slice() {
-            [(_, c)] => Some(c.as_str()),
-            _ => None,
-        }
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+    fn deref(&self) -> &symbol_map::SymbolMap {
+        &self.map
     }
 }
 
@@ -134,7 +103,7 @@ mod tests {
         match (got, expected) {
             (Ok(map), Ok((class, alpaca))) => {
                 assert_eq!(map.class(), class, "{symbols:?}");
-                assert_eq!(map.alpaca().collect::<Vec<_>>(), alpaca, "{symbols:?}");
+                assert_eq!(map.spelled().collect::<Vec<_>>(), alpaca, "{symbols:?}");
             }
             (Err(ProviderError::Unsupported(_)), Err(())) => {}
             (got, _) => panic!("{symbols:?}: unexpected {got:?}"),
@@ -169,6 +138,6 @@ mod tests {
         assert_eq!(map.len(), 2);
         let one = SymbolMap::new(&strings(&["BTC/USD"])).unwrap();
         assert_eq!(one.single(), Some("BTC/USD"));
-        assert_eq!(one.canonical_symbols().collect::<Vec<_>>(), ["BTC/USD"]);
+        assert_eq!(one.canonicals().collect::<Vec<_>>(), ["BTC/USD"]);
     }
 }

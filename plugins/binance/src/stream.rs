@@ -12,7 +12,8 @@ use serde_json::value::RawValue;
 
 use crate::error::{self, ErrorBody};
 use crate::interval;
-use crate::symbols::SymbolMap;
+use crate::symbols;
+use mdhost_sdk::symbol_map::SymbolMap;
 
 pub const COMBINED: &str = "wss://stream.binance.com:9443/stream";
 
@@ -31,7 +32,7 @@ pub struct Session {
 /// symbol, all on one combined connection. Nothing is sent after opening: the streams are
 /// named in the URL.
 pub fn plan(symbols: &[String], timeframe: Timeframe) -> Result<(Plan, Session), ProviderError> {
-    let map = SymbolMap::new(symbols)?;
+    let map = symbols::map(symbols)?;
     let interval = interval::interval(timeframe)?;
     if map.len() > MAX_STREAMS {
         return Err(ProviderError::Unsupported(format!(
@@ -42,7 +43,7 @@ pub fn plan(symbols: &[String], timeframe: Timeframe) -> Result<(Plan, Session),
     // Stream names are lowercase symbols; the interval keeps its case (`1M` is a month).
     // `@` and `/` are written as Binance documents them, not percent-encoded.
     let streams: Vec<String> = map
-        .binance_symbols()
+        .spelled()
         .map(|s| format!("{}@kline_{interval}", s.to_ascii_lowercase()))
         .collect();
     let plan = Plan {

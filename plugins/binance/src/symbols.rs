@@ -2,10 +2,9 @@
 //! names). A Binance symbol has no separator, so the way back goes only through the map of
 //! the symbols that were asked for: `ETHBTC` alone could be `ETH/BTC` or `ETHB/TC`.
 
-use std::collections::BTreeMap;
-
 use mdhost_sdk::ProviderError;
 use mdhost_sdk::symbol::{self, Instrument};
+use mdhost_sdk::symbol_map::SymbolMap;
 
 /// The Binance symbol of a canonical pair: base and quote concatenated, uppercase.
 pub fn to_binance(canonical: &str) -> Result<String, ProviderError> {
@@ -19,69 +18,11 @@ pub fn to_binance(canonical: &str) -> Result<String, ProviderError> {
     }
 }
 
-/// The symbols of one request or connection, findable by their Binance spelling.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SymbolMap {
-    /// (Binance symbol, canonical symbol) in the order asked, without repeats.
-    entries: Vec<(String, String)>,
-    /// Binance symbol → index into `entries`.
-    index: BTreeMap<String, usize>,
-}
-
-impl SymbolMap {
-    /// Maps the requested canonical symbols. Two different canonical spellings that
-    /// concatenate to one Binance symbol (`BTC/USDT`, `BTCU/SDT`) are refused: their
-    /// messages could not be told apart.
-    pub fn new(canonicals: &[String]) -> Result<SymbolMap, ProviderError> {
-        if canonicals.is_empty() {
-            return Err(ProviderError::Unsupported(
-                "no symbols were asked for".into(),
-            ));
-        }
-        let mut map = SymbolMap {
-            entries: Vec::with_capacity(canonicals.len()),
-            index: BTreeMap::new(),
-        };
-        for canonical in canonicals {
-            let binance = to_binance(canonical)?;
-            match map.index.get(&binance) {
-                Some(&i) if map.entries[i].1 == *canonical => {}
-                Some(&i) => {
-                    return Err(ProviderError::Unsupported(format!(
-                        "{} and {canonical} are both {binance} at Binance",
-                        map.entries[i].1
-                    )));
-                }
-                None => {
-                    map.index.insert(binance.clone(), map.entries.len());
-                    map.entries.push((binance, canonical.clone()));
-                }
-            }
-        }
-        Ok(map)
-    }
-
-    /// The canonical symbol of a Binance symbol (either case), when it was asked for.
-    pub fn canonical(&self, binance: &str) -> Option<&str> {
-        let i = match self.index.get(binance) {
-            Some(i) => *i,
-            None => *self.index.get(&binance.to_ascii_uppercase())?,
-        };
-        Some(self.entries[i].1.as_str())
-    }
-
-    /// The Binance symbols, in the order asked.
-    pub fn binance_symbols(&self) -> impl Iterator<Item = &str> {
-        self.entries.iter().map(|(b, _)| b.as_str())
-    }
-
-    pub fn len(&self) -> usize {
-        self.entries.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
+/// The symbols of one request or connection, findable by their Binance spelling (either
+/// case: stream names are lowercase). Two canonical spellings that concatenate to one
+/// Binance symbol (`BTC/USDT`, `BTCU/SDT`) are refused.
+pub fn map(canonicals: &[String]) -> Result<SymbolMap, ProviderError> {
+    SymbolMap::new(canonicals, to_binance)
 }
 
 #[cfg(test)]
@@ -114,16 +55,13 @@ mod tests {
     }
 
     fn map(symbols: &[&str]) -> Result<SymbolMap, ProviderError> {
-        SymbolMap::new(&symbols.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
+        super::map(&symbols.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
     }
 
     #[test]
     fn maps_back_only_what_was_asked() {
         let m = map(&["BTC/USDT", "ETH/BTC", "BTC/USDT"]).unwrap();
-        assert_eq!(
-            m.binance_symbols().collect::<Vec<_>>(),
-            ["BTCUSDT", "ETHBTC"]
-        );
+        assert_eq!(m.spelled().collect::<Vec<_>>(), ["BTCUSDT", "ETHBTC"]);
         assert_eq!(m.len(), 2);
         for (binance, expected) in [
             ("BTCUSDT", Some("BTC/USDT")),

@@ -12,12 +12,13 @@ use serde::Deserialize;
 
 use crate::error;
 use crate::request::Environment;
-use crate::symbols::InstrumentMap;
+use crate::symbols;
+use mdhost_sdk::symbol_map::SymbolMap;
 
 /// What the lines of one connection are read against.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    instruments: InstrumentMap,
+    instruments: SymbolMap,
 }
 
 /// Plans the connection for `symbols` (canonical): one stream for all of them. The account
@@ -27,7 +28,7 @@ pub fn plan(
     _timeframe: Timeframe,
     env: Environment,
 ) -> Result<(Plan, Session), ProviderError> {
-    let instruments = InstrumentMap::new(symbols)?;
+    let instruments = symbols::map(symbols)?;
     let base = format!(
         "{}/{}/pricing/stream",
         env.accounts(),
@@ -37,7 +38,10 @@ pub fn plan(
         transport: Transport::HttpLines,
         // The comma between instruments is percent-encoded like any query value (%2C).
         url: UrlBuilder::new(&base)
-            .query("instruments", instruments.instruments().join(","))
+            .query(
+                "instruments",
+                instruments.spelled().collect::<Vec<_>>().join(","),
+            )
             .build(),
         headers: vec![
             (
@@ -104,7 +108,7 @@ impl Session {
             None => match line.error_message {
                 Some(m) => Ok(vec![Event::Error(error::from_message(
                     &m,
-                    self.instruments.only(),
+                    self.instruments.single(),
                 ))]),
                 None => Err(bad("neither a PRICE, a HEARTBEAT nor an error")),
             },

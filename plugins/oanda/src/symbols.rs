@@ -2,10 +2,9 @@
 //! pairs (`XAU_USD`, `DE30_EUR`) map the same way. Events go back through the map of the
 //! instruments that were asked for, so nothing unrequested reaches the host.
 
-use std::collections::BTreeMap;
-
 use mdhost_sdk::ProviderError;
 use mdhost_sdk::symbol::{self, Instrument};
+use mdhost_sdk::symbol_map::SymbolMap;
 
 /// The OANDA instrument of a canonical pair.
 pub fn to_oanda(canonical: &str) -> Result<String, ProviderError> {
@@ -28,52 +27,8 @@ pub fn same_instrument(reported: &str, asked: &str) -> bool {
 }
 
 /// The instruments of one connection, findable by their OANDA spelling.
-#[derive(Debug, Clone, PartialEq)]
-pub struct InstrumentMap {
-    /// OANDA instrument → canonical symbol.
-    by_oanda: BTreeMap<String, String>,
-    /// The instruments in the order asked, without repeats.
-    order: Vec<String>,
-}
-
-impl InstrumentMap {
-    pub fn new(canonicals: &[String]) -> Result<InstrumentMap, ProviderError> {
-        if canonicals.is_empty() {
-            return Err(ProviderError::Unsupported(
-                "no symbols were asked for".into(),
-            ));
-        }
-        let mut map = InstrumentMap {
-            by_oanda: BTreeMap::new(),
-            order: Vec::with_capacity(canonicals.len()),
-        };
-        for canonical in canonicals {
-            let oanda = to_oanda(canonical)?;
-            if !map.by_oanda.contains_key(&oanda) {
-                map.order.push(oanda.clone());
-                map.by_oanda.insert(oanda, canonical.clone());
-            }
-        }
-        Ok(map)
-    }
-
-    /// The canonical symbol of an instrument, when it was asked for.
-    pub fn canonical(&self, oanda: &str) -> Option<&str> {
-        self.by_oanda.get(oanda).map(String::as_str)
-    }
-
-    /// The instruments, in the order asked.
-    pub fn instruments(&self) -> &[String] {
-        &self.order
-    }
-
-    /// The one canonical symbol, when exactly one was asked for.
-    pub fn only(&self) -> Option<&str> {
-        match self.order.as_slice() {
-            [one] => self.canonical(one),
-            _ => None,
-        }
-    }
+pub fn map(canonicals: &[String]) -> Result<SymbolMap, ProviderError> {
+    SymbolMap::new(canonicals, to_oanda)
 }
 
 #[cfg(test)]
@@ -124,14 +79,14 @@ mod tests {
     #[test]
     fn maps_back_only_what_was_asked() {
         let list = |l: &[&str]| l.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
-        let m = InstrumentMap::new(&list(&["EUR/USD", "USD/JPY", "EUR/USD"])).unwrap();
-        assert_eq!(m.instruments(), ["EUR_USD", "USD_JPY"]);
+        let m = map(&list(&["EUR/USD", "USD/JPY", "EUR/USD"])).unwrap();
+        assert_eq!(m.spelled().collect::<Vec<_>>(), ["EUR_USD", "USD_JPY"]);
         assert_eq!(m.canonical("EUR_USD"), Some("EUR/USD"));
         assert_eq!(m.canonical("EUR_JPY"), None);
-        assert_eq!(m.only(), None);
-        let one = InstrumentMap::new(&list(&["USD/JPY"])).unwrap();
-        assert_eq!(one.only(), Some("USD/JPY"));
-        assert!(InstrumentMap::new(&[]).is_err());
-        assert!(InstrumentMap::new(&list(&["EUR/USD", "SPY"])).is_err());
+        assert_eq!(m.single(), None);
+        let one = map(&list(&["USD/JPY"])).unwrap();
+        assert_eq!(one.single(), Some("USD/JPY"));
+        assert!(map(&[]).is_err());
+        assert!(map(&list(&["EUR/USD", "SPY"])).is_err());
     }
 }

@@ -5,6 +5,7 @@
 
 use mdhost_sdk::stream::Handshake;
 use mdhost_sdk::symbol::{self, Instrument};
+use mdhost_sdk::symbol_map::SymbolMap;
 use mdhost_sdk::{Bar, Event, Plan, ProviderError, TimeUnit, Timeframe, Trade, Transport, time};
 use serde::Serialize;
 
@@ -20,8 +21,7 @@ pub const AUTH: &str = r#"{"action":"auth","params":"{{secret:api_key}}"}"#;
 /// The state of one connection: what was asked for and how far the handshake got.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
-    /// (Polygon ticker, canonical symbol), without repeats, in the order asked.
-    symbols: Vec<(String, String)>,
+    symbols: SymbolMap,
     channel: Channel,
     timeframe: Timeframe,
     handshake: Handshake,
@@ -42,25 +42,16 @@ fn channel(timeframe: Timeframe) -> Result<Channel, ProviderError> {
 /// session that reads its messages.
 pub fn connect(symbols: &[String], timeframe: Timeframe) -> Result<(Plan, Session), ProviderError> {
     let channel = channel(timeframe)?;
-    if symbols.is_empty() {
-        return Err(ProviderError::Unsupported("no symbol was named".into()));
-    }
-    let mut map: Vec<(String, String)> = Vec::with_capacity(symbols.len());
-    for canonical in symbols {
+    let map = SymbolMap::new(symbols, |canonical| {
         // FX and crypto stream on other clusters (`/forex`, `/crypto`) with other channels;
         // this plugin streams the stocks cluster only.
         match symbol::classify(canonical).map_err(ProviderError::Unsupported)? {
-            Instrument::Ticker(_) => {}
-            _ => {
-                return Err(ProviderError::Unsupported(format!(
-                    "{canonical}: this plugin streams US stocks only"
-                )));
-            }
+            Instrument::Ticker(_) => symbols::to_polygon(canonical),
+            _ => Err(ProviderError::Unsupported(format!(
+                "{canonical}: this plugin streams US stocks only"
+            ))),
         }
-        if !map.iter().any(|(_, c)| c == canonical) {
-            map.push((symbols::to_polygon(canonical)?, canonical.clone()));
-        }
-    }
+    })?;
     let plan = Plan {
         transport: Transport::Websocket,
         url: STOCKS_URL.to_owned(),
@@ -90,21 +81,14 @@ impl Session {
     pub fn subscribe_message(&self) -> String {
         let params: Vec<String> = self
             .symbols
-            .iter()
-            .map(|(ticker, _)| format!("{}.{ticker}", self.channel.prefix()))
+            .spelled()
+            .map(|ticker| format!("{}.{ticker}", self.channel.prefix()))
             .collect();
         let msg = Subscribe {
             action: "subscribe",
             params: params.join(","),
         };
         serde_json::to_string(&msg).unwrap_or_default()
-    }
-
-    fn canonical(&self, ticker: &str) -> Option<&str> {
-        self.symbols
-            .iter()
-            .find(|(t, _)| t == ticker)
-            .map(|(_, c)| c.as_str())
     }
 
     /// The events of one frame, in order (a message that cannot be read is an error
@@ -123,7 +107,7 @@ impl Session {
             } => {
                 // Another channel's aggregates (an `A` on a 1m stream) are not bars of this
                 // timeframe, and a ticker not asked for is not this stream's business.
-                let Some(canonical) = self.canonical(&symbol) else {
+                let Some(canonical) = self.symbols.canonical(&symbol) else {
                     return Ok(());
                 };
                 if channel != self.channel {
@@ -136,7 +120,7 @@ impl Session {
                 out.push(Event::Bar(bar.volume(agg.v).vwap(agg.vw)));
             }
             Message::Trade(t) => {
-                if let Some(canonical) = self.canonical(&t.sym) {
+                if let Some(canonical) = self.symbols.canonical(&t.sym) {
                     let time = time::millis(t.t, "t")?;
                     out.push(Event::Trade(Trade {
                         symbol: canonical.to_owned(),

@@ -46,6 +46,7 @@ pub mod ratio;
 pub mod refusal;
 pub mod series;
 pub mod stream;
+pub mod symbol_map;
 pub mod time;
 pub mod url;
 
