@@ -8,23 +8,13 @@
 use std::fmt;
 
 use mdhost_sdk::http::{Response, snippet};
-use mdhost_sdk::{
-    Bar, BarsPage, Dec, ProviderError, Timeframe, Timestamp, decode_json, page, time,
-};
+use mdhost_sdk::{Bar, BarsPage, Dec, ProviderError, decode_json, page, time};
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, SeqAccess, Visitor};
 
 use crate::{error, request};
 
 /// What a response is read against.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Context<'a> {
-    /// The canonical symbol asked for; every bar carries it.
-    pub symbol: &'a str,
-    pub timeframe: Timeframe,
-    /// Bars are kept when their start lies in `[start, end)`; `end` also decides `complete`.
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
+pub type Context<'a> = page::Window<'a>;
 
 /// The fields of a kline row that a bar uses.
 #[derive(Debug)]
@@ -144,7 +134,7 @@ pub fn parse_klines(body: &[u8], ctx: &Context<'_>) -> Result<BarsPage, Provider
 mod tests {
     use super::*;
     use mdhost_sdk::time::{format_rfc3339, parse_rfc3339};
-    use mdhost_sdk::{RawDecimal, TimeUnit};
+    use mdhost_sdk::{RawDecimal, TimeUnit, Timeframe};
 
     const BNBBTC_FIRST: &[u8] =
         include_bytes!("../testdata/klines_BNBBTC_1m_first_available_python-binance_test.json");

@@ -9,23 +9,13 @@
 use mdhost_sdk::http::snippet;
 use mdhost_sdk::refusal::Refusals;
 use mdhost_sdk::time::{self, NANOS_PER_DAY, Tz, US_EASTERN};
-use mdhost_sdk::{
-    Bar, BarsPage, Dec, ProviderError, TimeUnit, Timeframe, Timestamp, decode_json, page,
-};
+use mdhost_sdk::{Bar, BarsPage, Dec, ProviderError, TimeUnit, Timestamp, decode_json, page};
 use serde::Deserialize;
 
 use crate::{request, symbols};
 
 /// What a response is read against.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Context<'a> {
-    /// The canonical symbol asked for; every bar carries it.
-    pub symbol: &'a str,
-    pub timeframe: Timeframe,
-    /// Bars are kept when their start lies in `[start, end)`; `end` also decides `complete`.
-    pub start: Timestamp,
-    pub end: Timestamp,
-}
+pub type Context<'a> = page::Window<'a>;
 
 #[derive(Deserialize)]
 struct Body {
@@ -201,6 +191,7 @@ fn check_ticker(got: Option<&str>, asked: &str, ctx: &Context<'_>) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mdhost_sdk::Timeframe;
     use mdhost_sdk::time::{format_rfc3339, parse_rfc3339};
 
     const D1: Timeframe = Timeframe::of(TimeUnit::Day, 1);

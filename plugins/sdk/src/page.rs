@@ -3,6 +3,17 @@
 
 use crate::{ActionsRequest, Bar, ProviderError, TimeUnit, Timeframe, Timestamp};
 
+/// What a page of one symbol's bars is read against: the canonical symbol asked for, which
+/// every bar carries, the timeframe, and the request's `[start, end)`, which decides which
+/// bars are kept and (by `end`) whether they are complete.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Window<'a> {
+    pub symbol: &'a str,
+    pub timeframe: Timeframe,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
 /// The one symbol of a request, for plugins whose `max-symbols-per-request` is 1.
 /// The host never sends more, so more than one is a host bug answered with `unsupported`.
 pub fn single_symbol(symbols: &[String]) -> Result<&str, ProviderError> {
