@@ -39,12 +39,25 @@ impl mdhost_sdk::Provider for Yahoo {
         .hosts(&["query1.finance.yahoo.com", "query2.finance.yahoo.com"])
     }
 
-    /// Splits and dividends from the daily chart's `events` (the same request as daily
-    /// bars), dated by the exchange's trading date.
+    /// Splits and dividends from the daily chart's `events`, dated by the exchange's
+    /// trading date. The chart is asked from the range's start to [`request::PRESENT`], so
+    /// that every split after a dividend is there to restate it (see
+    /// [`parse::parse_events`]); only the range's actions are kept.
     fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
-        let plan = Yahoo::actions_plan(&req)?;
+        let (start, end) = mdhost_sdk::page::days(&req)?;
+        let plan = request::plan(&BarsRequest {
+            symbols: req.symbols.clone(),
+            timeframe: mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Day, 1),
+            start,
+            end: end.max(request::PRESENT),
+            cursor: None,
+        })?;
         let resp = Yahoo::get(&plan)?;
-        parse::parse_events(resp.status, &resp.body, &plan.context())
+        let ctx = parse::Context {
+            end,
+            ..plan.context()
+        };
+        parse::parse_events(resp.status, &resp.body, &ctx)
     }
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
@@ -73,18 +86,6 @@ impl Yahoo {
     /// classified.
     fn get(plan: &request::Plan) -> Result<http::Response, ProviderError> {
         http::send("GET", &plan.url, request::HEADERS, None)?.check_common()
-    }
-
-    /// The daily chart request covering the actions' dates, and its parsing context.
-    fn actions_plan(req: &ActionsRequest) -> Result<request::Plan, ProviderError> {
-        let (start, end) = mdhost_sdk::page::days(req)?;
-        request::plan(&BarsRequest {
-            symbols: req.symbols.clone(),
-            timeframe: mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Day, 1),
-            start,
-            end,
-            cursor: None,
-        })
     }
 }
 

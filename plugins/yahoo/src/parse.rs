@@ -6,6 +6,7 @@
 //! `timestamp`, each value a number or `null`.
 
 use mdhost_sdk::http::snippet;
+use mdhost_sdk::ratio::{Ratio, restate};
 use mdhost_sdk::time::{self, Tz};
 use mdhost_sdk::{
     ActionsPage, Bar, Date, Dec, Dividend, DividendKind, ProviderError, Split, TimeUnit, Timeframe,
@@ -204,6 +205,11 @@ fn chart_result(
 /// The splits and dividends of one chart response whose ex-date (the exchange's trading
 /// date of Yahoo's stamp) lies in `[ctx.window_start, ctx.end)`, ordered by ex-date. Errors
 /// are classified as for bars: it is the same response, read once.
+///
+/// Yahoo lists a dividend restated for every split after it (AAPL's 0.82 of 2020-08-07
+/// as 0.205, after the 4-for-1 of 2020-08-31), while the contract's amount is as paid. So
+/// each dividend is multiplied back by the ratio of every split in the response after its
+/// ex-date, inside the range or not: the request runs to the present for that reason.
 pub fn parse_events(
     status: u16,
     body: &[u8],
@@ -217,34 +223,51 @@ pub fn parse_events(
         });
     };
     let zone = ExchangeZone::of(&result.meta);
-    let ex_date = |secs: i64| -> Result<Option<Date>, ProviderError> {
-        let at = time::from_epoch_secs(secs)
-            .ok_or_else(|| ProviderError::BadResponse(format!("event time {secs} out of range")))?;
-        let key = zone.date_key(at);
-        Ok((ctx.window_start <= key && key < ctx.end).then(|| Date::of_key(key)))
-    };
+    let key = |secs: i64| time::secs(secs, "event time").map(|at| zone.date_key(at));
+    let in_range = |key: Timestamp| ctx.window_start <= key && key < ctx.end;
+    let mut later = Vec::new();
     let mut splits = Vec::new();
     for s in result.events.splits.into_values() {
-        if let Some(ex_date) = ex_date(s.date)? {
+        let (key, to, from) = (
+            key(s.date)?,
+            s.numerator.into_string(),
+            s.denominator.into_string(),
+        );
+        let ratio = Ratio::of(&to, &from).ok_or_else(|| {
+            ProviderError::BadResponse(format!(
+                "split ratio {to}:{from} is not two positive numbers"
+            ))
+        })?;
+        later.push((key, ratio));
+        if in_range(key) {
             splits.push(Split {
                 symbol: ctx.symbol.to_owned(),
-                ex_date,
-                numerator: s.numerator.into_string(),
-                denominator: s.denominator.into_string(),
+                ex_date: Date::of_key(key),
+                numerator: to,
+                denominator: from,
                 provider_id: None,
             });
         }
     }
     let mut dividends = Vec::new();
     for d in result.events.dividends.into_values() {
-        if let Some(ex_date) = ex_date(d.date)? {
+        let key = key(d.date)?;
+        if in_range(key) {
             let currency = result.meta.currency.clone().ok_or_else(|| {
                 ProviderError::BadResponse("a dividend in a chart without a currency".into())
             })?;
+            let ratio = (later.iter().filter(|(k, _)| *k > key))
+                .try_fold(Ratio::ONE, |acc, (_, r)| acc.times(*r));
+            let listed = d.amount.into_string();
+            let amount = ratio.and_then(|r| restate(&listed, r)).ok_or_else(|| {
+                ProviderError::BadResponse(format!(
+                    "dividend {listed} restated for later splits overflows"
+                ))
+            })?;
             dividends.push(Dividend {
                 symbol: ctx.symbol.to_owned(),
-                ex_date,
-                amount: d.amount.into_string(),
+                ex_date: Date::of_key(key),
+                amount,
                 currency,
                 // The chart's events do not say; Yahoo lists regular cash dividends there.
                 kind: DividendKind::Regular,
@@ -928,6 +951,44 @@ mod tests {
                 &ctx("AAPL", D1, "2020-08-31T00:00:00Z", "2020-11-07T00:00:00Z")),
             Err(ProviderError::UnknownSymbol(_))
         ));
+    }
+
+    #[test]
+    fn dividends_before_a_split_are_restated_to_the_amount_paid() {
+        // The real body, with AAPL's dividend of 2020-08-07 added the way Yahoo lists it
+        // after the 4-for-1 split of 2020-08-31: 0.205 (paid: 0.82). Synthetic: the capture
+        // starts at the split.
+        let real = include_str!(
+            "../testdata/chart_AAPL_1d_2020-08-31_2020-11-07_split_dividend_events.json"
+        );
+        let body = real.replacen(
+            r#""dividends": {"#,
+            r#""dividends": {"1596807000": {"amount": 0.205, "date": 1596807000},"#,
+            1,
+        );
+        let amounts = |start, end| {
+            let page = parse_events(200, body.as_bytes(), &ctx("AAPL", D1, start, end)).unwrap();
+            let dates = |d: &Date| format!("{}-{:02}-{:02}", d.year, d.month, d.day);
+            let splits: Vec<String> = page.splits.iter().map(|s| dates(&s.ex_date)).collect();
+            let dividends: Vec<(String, String)> = (page.dividends.iter())
+                .map(|d| (dates(&d.ex_date), d.amount.clone()))
+                .collect();
+            (splits, dividends)
+        };
+        let pair = |d: &str, a: &str| (d.to_owned(), a.to_owned());
+        // The whole span: the early dividend ×4, the later one as listed.
+        assert_eq!(
+            amounts("2020-08-01T00:00:00Z", "2020-11-07T00:00:00Z"),
+            (
+                vec!["2020-08-31".to_owned()],
+                vec![pair("2020-08-07", "0.82"), pair("2020-11-06", "0.205")]
+            )
+        );
+        // A range that ends before the split still restates by it, without listing it.
+        assert_eq!(
+            amounts("2020-08-01T00:00:00Z", "2020-08-31T00:00:00Z"),
+            (vec![], vec![pair("2020-08-07", "0.82")])
+        );
     }
 
     #[test]

@@ -13,6 +13,11 @@ use crate::symbols;
 /// The chart endpoint; `query2.finance.yahoo.com` serves the same API.
 pub const BASE: &str = "https://query1.finance.yahoo.com/v8/finance/chart";
 
+/// An end later than any chart: the start of 2100, UTC. A plugin has no clock, so a
+/// request that must reach the present (every split after a dividend) asks until then,
+/// and Yahoo answers with the chart as far as it goes.
+pub const PRESENT: Timestamp = 4_102_444_800 * 1_000_000_000;
+
 /// Headers of every request. Yahoo answers 429 to clients without a browser-like
 /// user agent, whatever their request rate.
 pub const HEADERS: &[(&str, &str)] = &[
