@@ -151,10 +151,16 @@ mod tests {
 
     /// Released contracts and the SHA-256 of their file as released: plugins built against
     /// them must keep loading, so not a byte of them changes (a change is a new version).
-    const RELEASED: &[(&str, &str)] = &[(
-        "0.1.0",
-        "5773a03046c1143db1f323934fa02b25dbe783ca3f5a387836487a035aba670f",
-    )];
+    const RELEASED: &[(&str, &str)] = &[
+        (
+            "0.1.0",
+            "5773a03046c1143db1f323934fa02b25dbe783ca3f5a387836487a035aba670f",
+        ),
+        (
+            "0.2.0",
+            "9ff5bb53b63a86d0b0be8f8c1178aac48d41f4fc0a772d8bc28a1139a21402e1",
+        ),
+    ];
 
     #[test]
     fn released_contracts_are_frozen_byte_for_byte() {
