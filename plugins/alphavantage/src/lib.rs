@@ -38,7 +38,7 @@ impl mdhost_sdk::Provider for AlphaVantage {
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
         let plan = request::plan(&req)?;
-        let resp = http::get_json(&plan.url)?.check_common()?;
+        let resp = http::get_checked(&plan.url)?;
         let ctx = parse::Context {
             symbol: &plan.symbol,
             av_symbol: &plan.av_symbol,
@@ -59,7 +59,7 @@ impl mdhost_sdk::Provider for AlphaVantage {
         req: mdhost_sdk::ActionsRequest,
     ) -> Result<mdhost_sdk::ActionsPage, ProviderError> {
         let plan = actions::plan(&req)?;
-        let resp = http::get_json(&plan.url)?.check_common()?;
+        let resp = http::get_checked(&plan.url)?;
         actions::parse(resp.status, &resp.body, &plan)
     }
 }

@@ -71,7 +71,7 @@ impl mdhost_sdk::Provider for CoinGecko {
             }
         };
         let window = request::window(&req, pair, from, span);
-        let resp = http::get_json(&request::bars_url(plan, source, &window))?.check_common()?;
+        let resp = http::get_checked(&request::bars_url(plan, source, &window))?;
         let ctx = parse::Context {
             symbol,
             timeframe: req.timeframe,
@@ -117,7 +117,7 @@ impl mdhost_sdk::Provider for CoinGecko {
 
 /// CoinGecko's coin list; `what` names what it was fetched for in errors.
 fn coin_list(plan: Plan, what: &str) -> Result<Vec<Coin>, ProviderError> {
-    let resp = http::get_json(&request::list_url(plan))?.check_common()?;
+    let resp = http::get_checked(&request::list_url(plan))?;
     parse::ok_status(resp.status, &resp.body, what)?;
     coins::parse_list(&resp.body)
 }

@@ -38,7 +38,7 @@ impl mdhost_sdk::Provider for Finnhub {
         let plan = request::candles(&req)?;
         // 401/403 (Finnhub's "You don't have access to this resource."), 429 and 5xx are
         // classified by `check_common`; the rest is the parser's.
-        let resp = http::get_json(&plan.url)?.check_common()?;
+        let resp = http::get_checked(&plan.url)?;
         let ctx = parse::Context {
             symbol: &req.symbols[0],
             market: plan.market,
@@ -55,8 +55,8 @@ impl mdhost_sdk::Provider for Finnhub {
     /// Splits and dividends: one request to each endpoint.
     fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
         let [split_url, dividend_url] = request::actions(&req)?;
-        let splits = http::get_json(&split_url)?.check_common()?;
-        let dividends = http::get_json(&dividend_url)?.check_common()?;
+        let splits = http::get_checked(&split_url)?;
+        let dividends = http::get_checked(&dividend_url)?;
         let key = |d: mdhost_sdk::Date| d.key().unwrap_or_default();
         let ctx = parse::ActionsContext {
             symbol: &req.symbols[0],

@@ -63,7 +63,7 @@ impl mdhost_sdk::Provider for Polygon {
 
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
         let plan = request::plan(&req, adjusted())?;
-        let resp = http::get_json(&plan.url)?.check_common()?;
+        let resp = http::get_checked(&plan.url)?;
         let ctx = parse::Context {
             symbol: &plan.symbol,
             timeframe: plan.timeframe,
@@ -78,13 +78,13 @@ impl mdhost_sdk::Provider for Polygon {
     fn fetch_actions(req: ActionsRequest) -> Result<ActionsPage, ProviderError> {
         let plan = actions::plan(&req)?;
         let cursor = actions::Cursor::of(req.cursor.as_deref())?;
-        let resp = http::get_json(&cursor.url(&plan)?)?.check_common()?;
+        let resp = http::get_checked(&cursor.url(&plan)?)?;
         actions::answer(&plan, cursor, resp.status, &resp.body)
     }
 
     /// One page of the ticker list; the next one through the `next_url` cursor.
     fn fetch_instruments(req: InstrumentsRequest) -> Result<InstrumentsPage, ProviderError> {
-        let resp = http::get_json(&tickers::url(&req)?)?.check_common()?;
+        let resp = http::get_checked(&tickers::url(&req)?)?;
         tickers::parse(resp.status, &resp.body, req.asset_class)
     }
 }
