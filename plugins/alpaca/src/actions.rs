@@ -6,6 +6,7 @@
 //! actions left out. Rates are JSON numbers, kept as the exact text sent; dates are
 //! `YYYY-MM-DD`.
 
+use mdhost_sdk::actions::optional_date;
 use mdhost_sdk::http::snippet;
 use mdhost_sdk::time;
 use mdhost_sdk::{
@@ -97,36 +98,27 @@ pub fn parse_actions(body: &[u8], ctx: &Context<'_>) -> Result<ActionsPage, Prov
     for s in forward.chain(buckets.reverse_splits.into_iter().flatten()) {
         let symbol = requested(ctx.symbols, &s.symbol)?;
         if let Some(ex_date) = in_range(&s.ex_date)? {
-            splits.push(Split {
-                symbol: symbol.to_owned(),
-                ex_date,
-                numerator: s.new_rate.into_string(),
-                denominator: s.old_rate.into_string(),
-                provider_id: s.id,
-            });
+            let (to, from) = (s.new_rate.into_string(), s.old_rate.into_string());
+            splits.push(Split::new(symbol, ex_date, to, from).id(s.id));
         }
     }
     let mut dividends = Vec::new();
     for d in buckets.cash_dividends.into_iter().flatten() {
         let symbol = requested(ctx.symbols, &d.symbol)?;
         if let Some(ex_date) = in_range(&d.ex_date)? {
-            dividends.push(Dividend {
-                symbol: symbol.to_owned(),
-                ex_date,
-                amount: d.rate.into_string(),
-                // The body names no currency: Alpaca lists US securities, in US dollars.
-                currency: "USD".into(),
-                kind: if d.special {
-                    DividendKind::Special
-                } else {
-                    DividendKind::Regular
-                },
-                // Alpaca does not give the declaration date.
-                declared_date: None,
-                record_date: optional_date(d.record_date.as_deref())?,
-                pay_date: optional_date(d.payable_date.as_deref())?,
-                provider_id: d.id,
-            });
+            // The body names no currency: Alpaca lists US securities, in US dollars. It
+            // does not give the declaration date.
+            let dividend = Dividend::new(symbol, ex_date, d.rate.into_string(), "USD".into());
+            let kind = match d.special {
+                true => DividendKind::Special,
+                false => DividendKind::Regular,
+            };
+            let (record, pay) = (d.record_date.as_deref(), d.payable_date.as_deref());
+            dividends.push((dividend.kind(kind).id(d.id)).dates(
+                None,
+                optional_date(record)?,
+                optional_date(pay)?,
+            ));
         }
     }
     // Alpaca orders by process date, and forward and reverse splits come in two lists.
@@ -165,12 +157,6 @@ fn requested<'m>(symbols: &'m SymbolMap, alpaca: &str) -> Result<&'m str, Provid
             asked.join(",")
         ))
     })
-}
-
-/// A date that may be absent or null.
-fn optional_date(text: Option<&str>) -> Result<Option<Date>, ProviderError> {
-    text.map(|t| time::parse_date(t).map(Date::of_key).map_err(bad))
-        .transpose()
 }
 
 fn bad(message: impl Into<String>) -> ProviderError {

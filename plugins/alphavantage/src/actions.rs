@@ -6,8 +6,7 @@
 use mdhost_sdk::time;
 use mdhost_sdk::url::UrlBuilder;
 use mdhost_sdk::{
-    ActionsPage, ActionsRequest, Date, Dec, Dividend, DividendKind, ProviderError, Split,
-    Timestamp, page,
+    ActionsPage, ActionsRequest, Date, Dec, Dividend, ProviderError, Split, Timestamp, page,
 };
 use serde::Deserialize;
 
@@ -63,11 +62,7 @@ pub fn parse(status: u16, body: &[u8], plan: &Plan) -> Result<ActionsPage, Provi
     let days: std::collections::BTreeMap<String, Day> =
         parse::series_rows(&members, "Time Series (Daily)")?;
     let one = Dec::parse("1").expect("1 is a decimal");
-    let mut out = ActionsPage {
-        splits: vec![],
-        dividends: vec![],
-        next_cursor: None,
-    };
+    let mut out = ActionsPage::default();
     // Keys are ISO dates, so the map's order is the calendar's.
     for (date, day) in days {
         let key = time::parse_date(&date)
@@ -79,28 +74,16 @@ pub fn parse(status: u16, body: &[u8], plan: &Plan) -> Result<ActionsPage, Provi
         // The coefficient is the split's whole ratio (`20.0` for 20-for-1, `0.5` for a
         // 1-for-2 reverse split) as an exact decimal, so it goes over as n/1.
         if day.split.cmp_value(&one).is_ne() {
-            out.splits.push(Split {
-                symbol: plan.symbol.clone(),
-                ex_date,
-                numerator: day.split.into_string(),
-                denominator: "1".into(),
-                provider_id: None,
-            });
+            let ratio = day.split.into_string();
+            out.splits
+                .push(Split::new(&plan.symbol, ex_date, ratio, "1".into()));
         }
         if !day.dividend.is_zero() {
-            out.dividends.push(Dividend {
-                symbol: plan.symbol.clone(),
-                ex_date,
-                amount: day.dividend.into_string(),
-                currency: plan.currency.into(),
-                // Alpha Vantage does not say which kind; cash dividends are regular most
-                // often, and the amount is what matters to adjusted prices.
-                kind: DividendKind::Regular,
-                declared_date: None,
-                record_date: None,
-                pay_date: None,
-                provider_id: None,
-            });
+            // Alpha Vantage does not say which kind; cash dividends are regular most
+            // often, and the amount is what matters to adjusted prices.
+            let amount = day.dividend.into_string();
+            let dividend = Dividend::new(&plan.symbol, ex_date, amount, plan.currency.into());
+            out.dividends.push(dividend);
         }
     }
     Ok(out)

@@ -5,10 +5,11 @@
 //! "s":"ok"}` with `t` the candle's start in epoch seconds. An empty window is HTTP 200
 //! with `"s":"no_data"`, with the arrays left out or every one of them `null`.
 
+use mdhost_sdk::actions::{self, optional_date};
 use mdhost_sdk::time;
 use mdhost_sdk::{
-    ActionsPage, Bar, Date, Dec, Dividend, DividendKind, ProviderError, Split, Timeframe,
-    Timestamp, decode_json, fx, http::snippet, page, period,
+    ActionsPage, Bar, Date, Dec, Dividend, ProviderError, Split, Timeframe, Timestamp, decode_json,
+    fx, http::snippet, page, period,
 };
 use serde::Deserialize;
 
@@ -135,47 +136,30 @@ pub fn actions(
 ) -> Result<ActionsPage, ProviderError> {
     ok_status(splits.0, splits.1)?;
     ok_status(dividends.0, dividends.1)?;
-    let mut page = ActionsPage {
-        splits: vec![],
-        dividends: vec![],
-        next_cursor: None,
-    };
+    let mut page = ActionsPage::default();
     for s in decode_json::<Vec<WireSplit>>(splits.1)? {
         if let Some(ex_date) = ex_date(&s.date, s.symbol.as_deref(), ctx)? {
-            page.splits.push(Split {
-                symbol: ctx.symbol.to_owned(),
-                ex_date,
-                numerator: s.to_factor.into_string(),
-                denominator: s.from_factor.into_string(),
-                provider_id: None,
-            });
+            let (to, from) = (s.to_factor.into_string(), s.from_factor.into_string());
+            page.splits.push(Split::new(ctx.symbol, ex_date, to, from));
         }
     }
     for d in decode_json::<Vec<WireDividend>>(dividends.1)? {
         if let Some(ex_date) = ex_date(&d.date, d.symbol.as_deref(), ctx)? {
-            page.dividends.push(Dividend {
-                symbol: ctx.symbol.to_owned(),
-                ex_date,
-                amount: d.amount.into_string(),
-                // Legacy rows name no currency. Finnhub's unsuffixed tickers are US
-                // listings, which pay in dollars; a row of another listing without a
-                // currency would be mislabelled (the contract has no "unknown").
-                currency: d.currency.unwrap_or_else(|| "USD".into()),
-                // Finnhub does not say; its endpoint lists cash dividends.
-                kind: DividendKind::Regular,
-                declared_date: optional_date(d.declaration_date.as_deref())?,
-                record_date: optional_date(d.record_date.as_deref())?,
-                pay_date: optional_date(d.pay_date.as_deref())?,
-                provider_id: None,
-            });
+            // Legacy rows name no currency. Finnhub's unsuffixed tickers are US listings,
+            // which pay in dollars; a row of another listing without a currency would be
+            // mislabelled (the contract has no "unknown"). Finnhub does not say the kind;
+            // its endpoint lists cash dividends.
+            let currency = d.currency.unwrap_or_else(|| "USD".into());
+            let dividend = Dividend::new(ctx.symbol, ex_date, d.amount.into_string(), currency);
+            page.dividends.push(dividend.dates(
+                optional_date(d.declaration_date.as_deref())?,
+                optional_date(d.record_date.as_deref())?,
+                optional_date(d.pay_date.as_deref())?,
+            ));
         }
     }
     // Finnhub sends the newest first.
-    page.splits
-        .sort_by_key(|s| (s.ex_date.year, s.ex_date.month, s.ex_date.day));
-    page.dividends
-        .sort_by_key(|d| (d.ex_date.year, d.ex_date.month, d.ex_date.day));
-    Ok(page)
+    Ok(actions::sorted(page))
 }
 
 /// The ex-date of a row when it lies in the range; a row about another symbol is refused.
@@ -194,15 +178,6 @@ fn ex_date(
     Ok((ctx.start <= key && key < ctx.end).then(|| Date::of_key(key)))
 }
 
-/// A date that may be absent: Finnhub has sent an empty string and `0000-00-00` for one
-/// it did not know.
-fn optional_date(text: Option<&str>) -> Result<Option<Date>, ProviderError> {
-    match text {
-        None | Some("" | "0000-00-00") => Ok(None),
-        Some(t) => Ok(Some(Date::of_key(time::parse_date(t).map_err(bad)?))),
-    }
-}
-
 /// Statuses `check_common` leaves to the plugin (401/403, 429 and 5xx are its): anything
 /// but 2xx is an answer this plugin cannot read.
 fn ok_status(status: u16, body: &[u8]) -> Result<(), ProviderError> {
@@ -219,6 +194,7 @@ fn bad(message: impl Into<String>) -> ProviderError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mdhost_sdk::DividendKind;
     use mdhost_sdk::TimeUnit;
     use mdhost_sdk::time::{format_rfc3339, parse_rfc3339};
 

@@ -8,7 +8,8 @@
 //! multiplied back by `split_to / split_from` of every split of its ticker executed after
 //! its ex-date, in exact decimal arithmetic.
 
-use mdhost_sdk::ratio::{Ratio, restate};
+use mdhost_sdk::actions::{self, optional_date};
+use mdhost_sdk::ratio::{Ratio, Splits};
 use mdhost_sdk::url::UrlBuilder;
 use mdhost_sdk::{
     ActionsPage, ActionsRequest, Date, Dec, Dividend, DividendKind, ProviderError, Split,
@@ -281,17 +282,8 @@ pub fn page(
                 s.execution_date
             ))
         })?;
-        read.push(ReadSplit {
-            key,
-            ratio,
-            split: Split {
-                symbol: plan.symbol.clone(),
-                ex_date: Date::of_key(key),
-                numerator: to,
-                denominator: from,
-                provider_id: s.id,
-            },
-        });
+        let split = Split::new(&plan.symbol, Date::of_key(key), to, from).id(s.id);
+        read.push(ReadSplit { key, ratio, split });
     }
     read.sort_by_key(|s| s.key);
     // The same event twice (pages that overlap) would restate twice. Only identical rows
@@ -303,6 +295,10 @@ pub fn page(
             && a.split.numerator == b.split.numerator
             && a.split.denominator == b.split.denominator
     });
+    let mut later = Splits::default();
+    for s in &read {
+        later.push(s.key, s.ratio);
+    }
 
     let mut out = Vec::with_capacity(dividends.len());
     for d in dividends {
@@ -311,41 +307,34 @@ pub fn page(
         if !(plan.start <= key && key < plan.end) {
             continue;
         }
-        let later = read
-            .iter()
-            .filter(|s| s.key > key)
-            .try_fold(Ratio::ONE, |acc, s| acc.times(s.ratio));
-        let amount = d.cash_amount.into_string();
-        let amount = later.and_then(|r| restate(&amount, r)).ok_or_else(|| {
+        let listed = d.cash_amount.into_string();
+        let amount = later.as_paid(&listed, key).ok_or_else(|| {
             bad(format!(
-                "dividend of {}: {amount} restated for later splits overflows",
+                "dividend of {}: {listed} restated for later splits overflows",
                 d.ex_dividend_date
             ))
         })?;
-        out.push(Dividend {
-            symbol: plan.symbol.clone(),
-            ex_date: Date::of_key(key),
-            amount,
-            // Some rows (the older ones in Polygon's own samples) name no currency.
-            // Polygon lists US tickers, which pay in dollars.
-            currency: d.currency.unwrap_or_else(|| "USD".into()),
-            kind: kind(d.dividend_type.as_deref()),
-            declared_date: optional_date(d.declaration_date.as_deref())?,
-            record_date: optional_date(d.record_date.as_deref())?,
-            pay_date: optional_date(d.pay_date.as_deref())?,
-            provider_id: d.id,
-        });
+        // Some rows (the older ones in Polygon's own samples) name no currency. Polygon
+        // lists US tickers, which pay in dollars.
+        let currency = d.currency.unwrap_or_else(|| "USD".into());
+        let dividend = Dividend::new(&plan.symbol, Date::of_key(key), amount, currency);
+        let (declared, record, pay) = (
+            optional_date(d.declaration_date.as_deref())?,
+            optional_date(d.record_date.as_deref())?,
+            optional_date(d.pay_date.as_deref())?,
+        );
+        out.push(
+            (dividend.kind(kind(d.dividend_type.as_deref())).id(d.id)).dates(declared, record, pay),
+        );
     }
-    out.sort_by_key(|d| (d.ex_date.year, d.ex_date.month, d.ex_date.day));
-    Ok(ActionsPage {
-        splits: read
-            .into_iter()
-            .filter(|s| plan.start <= s.key && s.key < plan.end)
-            .map(|s| s.split)
-            .collect(),
+    let splits = read
+        .into_iter()
+        .filter(|s| plan.start <= s.key && s.key < plan.end);
+    Ok(actions::sorted(ActionsPage {
+        splits: splits.map(|s| s.split).collect(),
         dividends: out,
         next_cursor: None,
-    })
+    }))
 }
 
 /// Polygon's `dividend_type`: CD a regular cash dividend, SC a special one, LT/ST a
@@ -371,13 +360,6 @@ fn same_ticker(row: Option<&str>, plan: &Plan) -> Result<(), ProviderError> {
 
 fn date_key(text: &str) -> Result<Timestamp, ProviderError> {
     time::parse_date(text).map_err(bad)
-}
-
-fn optional_date(text: Option<&str>) -> Result<Option<Date>, ProviderError> {
-    match text {
-        None | Some("") => Ok(None),
-        Some(t) => Ok(Some(Date::of_key(date_key(t)?))),
-    }
 }
 
 fn ymd(d: Date) -> String {

@@ -34,6 +34,7 @@ pub mod bindings {
 #[global_allocator]
 static TALC: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
+pub mod actions;
 pub mod columns;
 pub mod decimal;
 mod export;

@@ -2,6 +2,8 @@
 //! ratios of several splits, and an amount restated by one (a dividend a provider lists
 //! split-adjusted, multiplied back to the amount paid), all in integer arithmetic.
 
+use crate::Timestamp;
+
 /// A positive fraction `num / den` in lowest terms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Ratio {
@@ -69,6 +71,25 @@ fn scaled(text: &str) -> Option<(i128, u32)> {
         m = m.checked_mul(10)?.checked_add(i128::from(b - b'0'))?;
     }
     Some((if neg { -m } else { m }, u32::try_from(frac.len()).ok()?))
+}
+
+/// The splits of one instrument, by ex-date key, that a provider's dividend amounts were
+/// restated for: an amount listed today is restated for every split after its ex-date.
+#[derive(Debug, Clone, Default)]
+pub struct Splits(Vec<(Timestamp, Ratio)>);
+
+impl Splits {
+    pub fn push(&mut self, key: Timestamp, ratio: Ratio) {
+        self.0.push((key, ratio));
+    }
+
+    /// `amount`, listed restated for every split here after `key`, as paid on `key`;
+    /// `None` on overflow or unreadable text.
+    pub fn as_paid(&self, amount: &str, key: Timestamp) -> Option<String> {
+        let later = (self.0.iter().filter(|(k, _)| *k > key))
+            .try_fold(Ratio::ONE, |acc, (_, r)| acc.times(*r))?;
+        restate(amount, later)
+    }
 }
 
 /// `amount × ratio` as decimal text; `None` on overflow or unreadable text.
@@ -158,5 +179,30 @@ mod tests {
         assert_eq!(r, Ratio::ONE);
         assert_eq!(Ratio::of("0", "1"), None);
         assert_eq!(Ratio::of("1", "-1"), None);
+    }
+
+    #[test]
+    fn amounts_are_restated_by_the_splits_after_their_date() {
+        let mut splits = Splits::default();
+        splits.push(10, Ratio::of("4", "1").unwrap());
+        splits.push(20, Ratio::of("3", "2").unwrap());
+        for (key, listed, expected) in [
+            (5, "0.1", "0.6"),  // before both: × 4 × 3/2
+            (10, "0.2", "0.3"), // on the first: only the second restates it
+            (15, "0.2", "0.3"), // between
+            (20, "0.2", "0.2"), // on the last: as listed
+            (25, "0.205", "0.205"),
+        ] {
+            assert_eq!(
+                splits.as_paid(listed, key).as_deref(),
+                Some(expected),
+                "{key}"
+            );
+        }
+        assert_eq!(
+            Splits::default().as_paid("0.82", 0).as_deref(),
+            Some("0.82")
+        );
+        assert_eq!(splits.as_paid("x", 0), None);
     }
 }

@@ -5,12 +5,13 @@
 //! "open", "high", "low", "close", "volume"}]}}], "error"}}`: parallel arrays indexed like
 //! `timestamp`, each value a number or `null`.
 
+use mdhost_sdk::actions;
 use mdhost_sdk::http::snippet;
-use mdhost_sdk::ratio::{Ratio, restate};
+use mdhost_sdk::ratio::{Ratio, Splits};
 use mdhost_sdk::time::{self, Tz};
 use mdhost_sdk::{
-    ActionsPage, Bar, Date, Dec, Dividend, DividendKind, ProviderError, Split, TimeUnit, Timeframe,
-    Timestamp, decode_json, page,
+    ActionsPage, Bar, Date, Dec, Dividend, ProviderError, Split, TimeUnit, Timeframe, Timestamp,
+    decode_json, page,
 };
 use serde::Deserialize;
 
@@ -216,76 +217,44 @@ pub fn parse_events(
     ctx: &Context<'_>,
 ) -> Result<ActionsPage, ProviderError> {
     let Some(result) = chart_result(status, body, ctx)? else {
-        return Ok(ActionsPage {
-            splits: vec![],
-            dividends: vec![],
-            next_cursor: None,
-        });
+        return Ok(ActionsPage::default());
     };
     let zone = ExchangeZone::of(&result.meta);
     let key = |secs: i64| time::secs(secs, "event time").map(|at| zone.date_key(at));
     let in_range = |key: Timestamp| ctx.window_start <= key && key < ctx.end;
-    let mut later = Vec::new();
-    let mut splits = Vec::new();
+    let bad = |m: String| ProviderError::BadResponse(m);
+    let (mut page, mut later) = (ActionsPage::default(), Splits::default());
     for s in result.events.splits.into_values() {
-        let (key, to, from) = (
-            key(s.date)?,
-            s.numerator.into_string(),
-            s.denominator.into_string(),
-        );
+        let key = key(s.date)?;
+        let (to, from) = (s.numerator.into_string(), s.denominator.into_string());
         let ratio = Ratio::of(&to, &from).ok_or_else(|| {
-            ProviderError::BadResponse(format!(
+            bad(format!(
                 "split ratio {to}:{from} is not two positive numbers"
             ))
         })?;
-        later.push((key, ratio));
+        later.push(key, ratio);
         if in_range(key) {
-            splits.push(Split {
-                symbol: ctx.symbol.to_owned(),
-                ex_date: Date::of_key(key),
-                numerator: to,
-                denominator: from,
-                provider_id: None,
-            });
+            page.splits
+                .push(Split::new(ctx.symbol, Date::of_key(key), to, from));
         }
     }
-    let mut dividends = Vec::new();
     for d in result.events.dividends.into_values() {
         let key = key(d.date)?;
         if in_range(key) {
-            let currency = result.meta.currency.clone().ok_or_else(|| {
-                ProviderError::BadResponse("a dividend in a chart without a currency".into())
-            })?;
-            let ratio = (later.iter().filter(|(k, _)| *k > key))
-                .try_fold(Ratio::ONE, |acc, (_, r)| acc.times(*r));
+            let currency = (result.meta.currency.clone())
+                .ok_or_else(|| bad("a dividend in a chart without a currency".into()))?;
             let listed = d.amount.into_string();
-            let amount = ratio.and_then(|r| restate(&listed, r)).ok_or_else(|| {
-                ProviderError::BadResponse(format!(
+            let amount = later.as_paid(&listed, key).ok_or_else(|| {
+                bad(format!(
                     "dividend {listed} restated for later splits overflows"
                 ))
             })?;
-            dividends.push(Dividend {
-                symbol: ctx.symbol.to_owned(),
-                ex_date: Date::of_key(key),
-                amount,
-                currency,
-                // The chart's events do not say; Yahoo lists regular cash dividends there.
-                kind: DividendKind::Regular,
-                declared_date: None,
-                record_date: None,
-                pay_date: None,
-                provider_id: None,
-            });
+            // The chart's events do not say the kind; Yahoo lists regular cash dividends.
+            let dividend = Dividend::new(ctx.symbol, Date::of_key(key), amount, currency);
+            page.dividends.push(dividend);
         }
     }
-    let by_date = |d: &Date| (d.year, d.month, d.day);
-    splits.sort_by_key(|s| by_date(&s.ex_date));
-    dividends.sort_by_key(|d| by_date(&d.ex_date));
-    Ok(ActionsPage {
-        splits,
-        dividends,
-        next_cursor: None,
-    })
+    Ok(actions::sorted(page))
 }
 
 /// Non-2xx statuses that `check_common` leaves to the plugin.
@@ -512,6 +481,7 @@ fn bar_start(instant: Timestamp, tf: Timeframe, zone: ExchangeZone) -> Timestamp
 #[cfg(test)]
 mod tests {
     use super::*;
+    use mdhost_sdk::DividendKind;
     use mdhost_sdk::time::{format_rfc3339, parse_rfc3339};
 
     const M1: Timeframe = Timeframe::of(TimeUnit::Minute, 1);
