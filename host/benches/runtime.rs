@@ -1,6 +1,7 @@
 //! Runtime benchmarks (criterion): `describe` on a warm instance, instantiation from the
 //! `InstancePre`, and polygon `fetch-bars` on a 50,000-bar body served from memory, next
-//! to native Rust decoding the same body with the plugin's own parser, in the same run.
+//! to native Rust decoding the same body with the plugin's own parser, in the same run;
+//! then the same body asked for a window that keeps no bar (the parser's own floor).
 //!
 //! Needs the components built in release mode: `cargo xtask plugins`.
 //! Run: `cargo bench -p mdhost --bench runtime`. `MDHOST_BENCH_POLYGON` names another
@@ -212,5 +213,108 @@ fn fetch_bars(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, calls, fetch_bars);
+/// The floor no page representation can lower: the same body and the same parse, asked
+/// for a window a year after every bar, so the plugin reads and builds all 50,000 bars
+/// and then keeps none. The page that crosses the boundary is empty, so what the wasm
+/// call costs here is the guest's compiled parse, the body copied in and a fresh
+/// instance; against the native parse of the same window it is the wasm/native ratio of
+/// the parser alone.
+///
+/// Besides criterion's groups (one benchmark after another, which this shared VM's drift
+/// between seconds can skew), the four calls also run interleaved, one of each per round,
+/// and the medians of their per-round ratios are printed: `MDHOST_BENCH_ROUNDS` rounds
+/// (default 40).
+fn parse_floor(c: &mut Criterion) {
+    let body = Arc::new(polygon_body());
+    let (rt, plugin, _) = setup(body.clone());
+    let year_ms = 366 * 86_400_000;
+    let full = request();
+    let mut none = request();
+    none.start += chrono::Duration::milliseconds(year_ms);
+    none.end += chrono::Duration::milliseconds(year_ms);
+    let empty = rt.block_on(plugin.fetch_bars(&none)).unwrap().unwrap();
+    assert!(empty.bars.is_empty() && empty.next_cursor.is_none());
+    let ctx = |shift_ms: i64| polygon::parse::Context {
+        symbol: "AAPL",
+        timeframe: mdhost_sdk::Timeframe::of(mdhost_sdk::TimeUnit::Minute, 1),
+        start: (FIRST_MS + shift_ms) * 1_000_000,
+        end: (FIRST_MS + shift_ms + BARS as i64 * 60_000) * 1_000_000,
+    };
+    let (full_ctx, none_ctx) = (ctx(0), ctx(year_ms));
+    let kept = |ctx| polygon::parse::parse_aggs(&body, ctx).unwrap().bars.len();
+    assert_eq!((kept(&full_ctx), kept(&none_ctx)), (BARS, 0));
+
+    let wasm = |req: &BarsRequest| {
+        rt.block_on(plugin.fetch_bars(req)).unwrap().unwrap();
+    };
+    let native_columns = |ctx| {
+        mdhost_sdk::columns::series(polygon::parse::parse_aggs(&body, ctx).unwrap().bars);
+    };
+    let native = |ctx| {
+        polygon::parse::parse_aggs(&body, ctx).unwrap();
+    };
+    let rounds = std::env::var("MDHOST_BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(40);
+    interleaved(
+        rounds,
+        &mut [
+            ("wasm, every bar kept", &mut || wasm(&full)),
+            ("native parse + columns, every bar kept", &mut || {
+                native_columns(&full_ctx)
+            }),
+            ("wasm, no bar kept", &mut || wasm(&none)),
+            ("native parse, no bar kept", &mut || native(&none_ctx)),
+        ],
+        &[(0, 1), (2, 3), (0, 2)],
+    );
+
+    let mut g = c.benchmark_group("polygon_50k_bars_none_kept");
+    g.throughput(Throughput::Elements(BARS as u64));
+    g.sample_size(30);
+    g.bench_function("wasm_fetch_bars", |b| b.iter(|| wasm(&none)));
+    g.bench_function("native_parse", |b| b.iter(|| native(&none_ctx)));
+    g.finish();
+}
+
+/// Runs each call once per round, starting each round one call later so that none
+/// always follows the same one, and prints each call's median time and, for each pair
+/// `(a, b)`, the median over rounds of `a / b`.
+fn interleaved(rounds: usize, calls: &mut [(&str, &mut dyn FnMut())], ratios: &[(usize, usize)]) {
+    let n = calls.len();
+    let mut times = vec![Vec::with_capacity(rounds); n];
+    for round in 0..rounds {
+        for k in 0..n {
+            let i = (round + k) % n;
+            let started = std::time::Instant::now();
+            (calls[i].1)();
+            times[i].push(started.elapsed().as_secs_f64());
+        }
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("interleaved, {rounds} rounds:");
+    for (i, (name, _)) in calls.iter().enumerate() {
+        let t = median(times[i].clone());
+        println!(
+            "  {name}: median {:.1} ms, {:.2} M bars/s",
+            t * 1e3,
+            BARS as f64 / t / 1e6
+        );
+    }
+    for &(a, b) in ratios {
+        let per_round = times[a].iter().zip(&times[b]).map(|(x, y)| x / y).collect();
+        println!(
+            "  {} / {}: median {:.2}",
+            calls[a].0,
+            calls[b].0,
+            median(per_round)
+        );
+    }
+}
+
+criterion_group!(benches, calls, fetch_bars, parse_floor);
 criterion_main!(benches);
