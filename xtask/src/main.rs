@@ -1,6 +1,9 @@
 //! Project tasks that cargo alone does not do: `cargo xtask plugins` builds every plugin
 //! crate into a wasm32-wasip2 component and drops `<name>.wasm` where the host looks for
-//! it; `cargo xtask test` builds them and runs the whole test suite.
+//! it; `cargo xtask test` builds them and runs the whole test suite; `cargo xtask loc`
+//! counts each plugin's own code.
+
+mod loc;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -19,6 +22,9 @@ tasks:
             local cluster with pg_ctlcluster if it is down), then
             `cargo test --workspace` (the whole suite), then build the service
             alone (`-p mdhost --no-default-features`: no replay harness)
+  loc       each plugin's own code in lines (not blank, not only a comment, not
+            in a #[cfg(test)] item), for plugins/ and plugins/testing/;
+            `loc --files` also per file
   help      this text
 ";
 
@@ -30,6 +36,11 @@ fn main() -> std::process::ExitCode {
             .and_then(|_| ensure_postgres())
             .and_then(|_| run_tests())
             .and_then(|_| build_service_alone()),
+        "loc" => {
+            let files = std::env::args().nth(2).as_deref() == Some("--files");
+            loc::report(&root().join("plugins"), files)
+                .and_then(|_| loc::report(&root().join("plugins/testing"), files))
+        }
         "help" | "--help" | "-h" => {
             print!("{HELP}");
             Ok(())
