@@ -51,7 +51,7 @@ impl mdhost_sdk::Provider for Alpaca {
         .options(vec![OptionSpec::choice(
             "feed",
             "US stock data: iex (every plan) or sip (all US exchanges, a paid plan)",
-            &request::Feed::WORDS,
+            request::Feed::WORDS,
             "iex",
         )])
     }
@@ -103,7 +103,7 @@ fn answered(resp: Response) -> Result<Response, ProviderError> {
 
 /// The operator's `feed` option.
 fn feed() -> request::Feed {
-    request::Feed::from_word(mdhost_sdk::text_option("feed").as_deref())
+    request::Feed::from_option("feed")
 }
 
 impl mdhost_sdk::Stream for Alpaca {

@@ -12,33 +12,10 @@ use mdhost_sdk::{
 
 use crate::symbols::{Class, SymbolMap};
 
-/// The US stock data feed (the `feed` option): IEX, which every plan (the free one
-/// included) may query up to the present, or SIP, all US exchanges (a paid plan).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Feed {
-    Iex,
-    Sip,
-}
-
-impl Feed {
-    /// The option's words, default first.
-    pub const WORDS: [&str; 2] = ["iex", "sip"];
-
-    /// The option's value; anything but `sip` is IEX (the host admits only the two).
-    pub fn from_word(word: Option<&str>) -> Self {
-        match word {
-            Some("sip") => Feed::Sip,
-            _ => Feed::Iex,
-        }
-    }
-
-    /// The feed's name in Alpaca's URLs.
-    pub fn word(self) -> &'static str {
-        match self {
-            Feed::Iex => "iex",
-            Feed::Sip => "sip",
-        }
-    }
+mdhost_sdk::choice_option! {
+    /// The US stock data feed (the `feed` option): IEX, which every plan (the free one
+    /// included) may query up to the present, or SIP, all US exchanges (a paid plan).
+    pub enum Feed { Iex = "iex", Sip = "sip" }
 }
 
 const STOCK_BARS: &str = "https://data.alpaca.markets/v2/stocks/bars";

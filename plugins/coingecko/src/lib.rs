@@ -37,7 +37,7 @@ impl mdhost_sdk::Provider for CoinGecko {
             OptionSpec::choice(
                 "plan",
                 "public (keyless), demo (a free key) or pro (a paid key: OHLC candles)",
-                request::PLANS,
+                Plan::WORDS,
                 "public",
             ),
             OptionSpec::text(
@@ -56,7 +56,7 @@ impl mdhost_sdk::Provider for CoinGecko {
     /// The first page looks the coin up in CoinGecko's list (unless the `coins` option
     /// names it); its cursor carries the coin to the later pages.
     fn fetch_bars(req: BarsRequest) -> Result<BarsPage, ProviderError> {
-        let plan = plan()?;
+        let plan = plan();
         let symbol = page::single_symbol(&req.symbols)?;
         let (source, span) = request::source(plan, req.timeframe)?;
         let (pair, from) = match req.cursor.as_deref() {
@@ -101,7 +101,7 @@ impl mdhost_sdk::Provider for CoinGecko {
             Some(_) => return Ok(empty),
         }
         let overrides = coins::overrides(&text("coins"))?;
-        let list = coin_list(plan()?, "the coin list")?;
+        let list = coin_list(plan(), "the coin list")?;
         let (instruments, left_out) = coins::instruments(&list, &text("quote"), &overrides);
         if left_out > 0 {
             mdhost_sdk::log::info(&format!(
@@ -122,8 +122,8 @@ fn coin_list(plan: Plan, what: &str) -> Result<Vec<Coin>, ProviderError> {
     coins::parse_list(&resp.body)
 }
 
-fn plan() -> Result<Plan, ProviderError> {
-    Plan::parse(&mdhost_sdk::text_option("plan").unwrap_or_else(|| "public".into()))
+fn plan() -> Plan {
+    Plan::from_option("plan")
 }
 
 /// A text option's value; the declared defaults stand in for a native build's.

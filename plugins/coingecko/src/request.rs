@@ -12,34 +12,22 @@ use mdhost_sdk::{BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp};
 
 use crate::coins::Pair;
 
-/// The `plan` option: which API and key the operator has.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Plan {
-    /// Keyless, the public API's shared limit.
-    Public,
-    /// A free demo key, sent as `x_cg_demo_api_key`.
-    Demo,
-    /// A paid key on pro-api.coingecko.com: adds `/ohlc/range`.
-    Pro,
+mdhost_sdk::choice_option! {
+    /// The `plan` option: which API and key the operator has.
+    pub enum Plan {
+        /// Keyless, the public API's shared limit.
+        Public = "public",
+        /// A free demo key, sent as `x_cg_demo_api_key`.
+        Demo = "demo",
+        /// A paid key on pro-api.coingecko.com: adds `/ohlc/range`.
+        Pro = "pro",
+    }
 }
 
-pub const PLANS: &[&str] = &["public", "demo", "pro"];
 pub const PUBLIC_BASE: &str = "https://api.coingecko.com/api/v3";
 pub const PRO_BASE: &str = "https://pro-api.coingecko.com/api/v3";
 
 impl Plan {
-    pub fn parse(word: &str) -> Result<Plan, ProviderError> {
-        match word {
-            "public" => Ok(Plan::Public),
-            "demo" => Ok(Plan::Demo),
-            "pro" => Ok(Plan::Pro),
-            other => Err(ProviderError::Unsupported(format!(
-                "option plan = {other:?}: expected one of {}",
-                PLANS.join(", ")
-            ))),
-        }
-    }
-
     /// A URL under this plan's base, its key added.
     fn url(self, segments: &[&str]) -> UrlBuilder {
         let base = if self == Plan::Pro {
@@ -281,9 +269,8 @@ mod tests {
             list_url(Plan::Public),
             "https://api.coingecko.com/api/v3/coins/list"
         );
-        assert!(matches!(
-            Plan::parse("free"),
-            Err(ProviderError::Unsupported(_))
-        ));
+        // The host admits only the declared words; anything else is the default.
+        assert_eq!(Plan::from_word(Some("pro")), Plan::Pro);
+        assert_eq!(Plan::from_word(None), Plan::Public);
     }
 }

@@ -46,7 +46,7 @@ impl mdhost_sdk::Provider for Oanda {
         .options(vec![OptionSpec::choice(
             "environment",
             "the account's environment: live (fxTrade) or practice (fxPractice)",
-            &request::Environment::WORDS,
+            request::Environment::WORDS,
             "live",
         )])
     }
@@ -78,7 +78,7 @@ impl mdhost_sdk::Provider for Oanda {
 
 /// The operator's `environment` option.
 fn environment() -> request::Environment {
-    request::Environment::from_word(mdhost_sdk::text_option("environment").as_deref())
+    request::Environment::from_option("environment")
 }
 
 impl mdhost_sdk::Stream for Oanda {

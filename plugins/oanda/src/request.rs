@@ -11,26 +11,14 @@ use mdhost_sdk::{BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp, pag
 
 use crate::{granularity, symbols};
 
-/// Which of OANDA's two environments the operator's account lives in (the `environment`
-/// option): live (fxTrade) or practice (fxPractice). Each has its own hosts and tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Environment {
-    Live,
-    Practice,
+mdhost_sdk::choice_option! {
+    /// Which of OANDA's two environments the operator's account lives in (the
+    /// `environment` option): live (fxTrade) or practice (fxPractice). Each has its own
+    /// hosts and tokens.
+    pub enum Environment { Live = "live", Practice = "practice" }
 }
 
 impl Environment {
-    /// The option's words, default first.
-    pub const WORDS: [&str; 2] = ["live", "practice"];
-
-    /// The option's value; anything but `practice` is live (the host admits only the two).
-    pub fn from_word(word: Option<&str>) -> Self {
-        match word {
-            Some("practice") => Environment::Practice,
-            _ => Environment::Live,
-        }
-    }
-
     /// The REST instruments endpoint.
     pub fn candles(self) -> &'static str {
         match self {

@@ -360,6 +360,62 @@ impl OptionSpec {
     }
 }
 
+/// Declares the values of a choice option as an enum, with the option's words (`WORDS`,
+/// the default first, for [`OptionSpec::choice`]), `from_word`, `word` and `from_option`
+/// (the operator's value of the named option, the default where there is none, as in a
+/// native build):
+///
+/// ```ignore
+/// mdhost_sdk::choice_option! {
+///     /// The US stock data feed.
+///     pub enum Feed { Iex = "iex", Sip = "sip" }
+/// }
+/// ```
+#[macro_export]
+macro_rules! choice_option {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $name:ident {
+            $(#[$first_meta:meta])* $first:ident = $first_word:literal
+            $(, $(#[$vmeta:meta])* $variant:ident = $word:literal)* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $(#[$first_meta])* $first,
+            $($(#[$vmeta])* $variant,)*
+        }
+
+        impl $name {
+            /// The option's words, the default first.
+            pub const WORDS: &'static [&'static str] = &[$first_word $(, $word)*];
+
+            /// The value a word names; the default for any other (the host admits only
+            /// the declared words).
+            pub fn from_word(word: Option<&str>) -> Self {
+                match word {
+                    $(Some($word) => $name::$variant,)*
+                    _ => $name::$first,
+                }
+            }
+
+            /// The operator's value of option `option`.
+            pub fn from_option(option: &str) -> Self {
+                Self::from_word($crate::text_option(option).as_deref())
+            }
+
+            /// The value's word.
+            pub fn word(self) -> &'static str {
+                match self {
+                    $name::$first => $first_word,
+                    $($name::$variant => $word,)*
+                }
+            }
+        }
+    };
+}
+
 /// Implements [`Stream`] for a plugin that does not stream: both hooks answer
 /// `unsupported`.
 #[macro_export]
