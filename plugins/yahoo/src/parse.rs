@@ -98,10 +98,9 @@ struct ChartResult {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Events {
-    #[serde(default)]
     dividends: std::collections::BTreeMap<String, DividendEvent>,
-    #[serde(default)]
     splits: std::collections::BTreeMap<String, SplitEvent>,
 }
 
@@ -120,43 +119,37 @@ struct SplitEvent {
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Meta {
-    #[serde(default)]
     symbol: Option<String>,
     /// The currency of prices and dividends (ISO 4217).
-    #[serde(default)]
     currency: Option<String>,
-    #[serde(default, rename = "exchangeTimezoneName")]
+    #[serde(rename = "exchangeTimezoneName")]
     exchange_timezone_name: Option<String>,
-    #[serde(default)]
     gmtoffset: Option<i64>,
     /// The live quote, which Yahoo also appends to an intraday chart as a last row.
-    #[serde(default, rename = "regularMarketPrice")]
+    #[serde(rename = "regularMarketPrice")]
     regular_market_price: Option<Dec>,
     /// When that quote was made (epoch seconds).
-    #[serde(default, rename = "regularMarketTime")]
+    #[serde(rename = "regularMarketTime")]
     regular_market_time: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Indicators {
-    #[serde(default)]
     quote: Vec<Quote>,
 }
 
 /// One price series. Values stay decimal text ([`Dec`]): Yahoo's numbers are float32
 /// artefacts such as 34.54999923706055, and they are stored exactly as sent.
 #[derive(Deserialize, Default)]
+#[serde(default)]
 struct Quote {
-    #[serde(default)]
     open: Option<Vec<Option<Dec>>>,
-    #[serde(default)]
     high: Option<Vec<Option<Dec>>>,
-    #[serde(default)]
     low: Option<Vec<Option<Dec>>>,
-    #[serde(default)]
     close: Option<Vec<Option<Dec>>>,
-    #[serde(default)]
     volume: Option<Vec<Option<Dec>>>,
 }
 
