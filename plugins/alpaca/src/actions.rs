@@ -122,8 +122,8 @@ pub fn parse_actions(body: &[u8], ctx: &Context<'_>) -> Result<ActionsPage, Prov
         }
     }
     // Alpaca orders by process date, and forward and reverse splits come in two lists.
-    splits.sort_by(|a, b| order(&a.symbol, a.ex_date).cmp(&order(&b.symbol, b.ex_date)));
-    dividends.sort_by(|a, b| order(&a.symbol, a.ex_date).cmp(&order(&b.symbol, b.ex_date)));
+    splits.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
+    dividends.sort_by(|a, b| (&a.symbol, a.ex_date).cmp(&(&b.symbol, b.ex_date)));
     Ok(ActionsPage {
         splits,
         dividends,
@@ -142,10 +142,6 @@ fn object(text: &[u8]) -> Result<&[u8], ProviderError> {
             snippet(text)
         ))),
     }
-}
-
-fn order(symbol: &str, d: Date) -> (&str, i32, u8, u8) {
-    (symbol, d.year, d.month, d.day)
 }
 
 /// The canonical symbol of a row, which must be one asked for.

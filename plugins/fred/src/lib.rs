@@ -41,12 +41,7 @@ impl mdhost_sdk::Provider for Fred {
         };
         let resp = get(&request::observations_url(&req, offset)?)?;
         let page = parse::observations(&resp.body, &req, offset)?;
-        Ok(SeriesPage {
-            series_id: req.series_id,
-            meta,
-            observations: page.observations,
-            next_cursor: page.next_offset.map(|o| o.to_string()),
-        })
+        Ok(SeriesPage { meta, ..page })
     }
 }
 

@@ -3,7 +3,9 @@
 
 use mdhost_sdk::refusal::{Means, Refusals};
 use mdhost_sdk::series::{parse_offset_time, value_or_missing};
-use mdhost_sdk::{Date, Observation, ProviderError, SeriesMeta, SeriesRequest, Vintage};
+use mdhost_sdk::{
+    Date, Observation, ProviderError, SeriesMeta, SeriesPage, SeriesRequest, Vintage,
+};
 use serde::Deserialize;
 
 #[derive(Deserialize)]
@@ -22,30 +24,25 @@ struct WireObservation {
     value: String,
 }
 
-/// One page of observations and the offset of the next page, if FRED holds more rows.
-#[derive(Debug, PartialEq)]
-pub struct Page {
-    pub observations: Vec<Observation>,
-    pub next_offset: Option<u64>,
-}
-
 fn bad(e: String) -> ProviderError {
     ProviderError::BadResponse(e)
 }
 
-fn ymd(d: &Date) -> (i32, u8, u8) {
-    (d.year, d.month, d.day)
-}
-
-/// The observations of a 200 body asked for at row `offset`, dated in `[start, end)`.
-pub fn observations(body: &[u8], req: &SeriesRequest, offset: u64) -> Result<Page, ProviderError> {
+/// The observations of a 200 body asked for at row `offset`, dated in `[start, end)`, as a
+/// page without the description; its cursor is the offset of the next page, if FRED holds
+/// more rows.
+pub fn observations(
+    body: &[u8],
+    req: &SeriesRequest,
+    offset: u64,
+) -> Result<SeriesPage, ProviderError> {
     let wire: Observations = mdhost_sdk::decode_json(body)?;
     let rows = wire.observations.len() as u64;
     let mut observations = Vec::with_capacity(wire.observations.len());
     for w in wire.observations {
         let date = Date::parse(&w.date).map_err(bad)?;
         // FRED answers the window asked for; a row outside it is not the host's to judge.
-        if ymd(&date) < ymd(&req.start) || ymd(&date) >= ymd(&req.end) {
+        if date < req.start || date >= req.end {
             continue;
         }
         // The latest values come with today as their realtime period: not a vintage, and
@@ -67,9 +64,11 @@ pub fn observations(body: &[u8], req: &SeriesRequest, offset: u64) -> Result<Pag
     // `count` is FRED's total for the window, so a page short of it has a successor; an
     // empty page ends the walk whatever `count` says.
     let next = offset + rows;
-    Ok(Page {
+    Ok(SeriesPage {
+        series_id: req.series_id.clone(),
+        meta: None,
         observations,
-        next_offset: (rows > 0 && next < wire.count).then_some(next),
+        next_cursor: (rows > 0 && next < wire.count).then(|| next.to_string()),
     })
 }
 
@@ -156,7 +155,9 @@ mod tests {
     type Row<'a> = (&'a str, Option<&'a str>, Option<(&'a str, &'a str)>);
 
     fn check(body: &[u8], req: SeriesRequest, offset: u64, rows: &[Row<'_>], next: Option<u64>) {
-        let expected = Page {
+        let expected = SeriesPage {
+            series_id: req.series_id.clone(),
+            meta: None,
             observations: rows
                 .iter()
                 .map(|(date, value, realtime)| Observation {
@@ -166,7 +167,7 @@ mod tests {
                     realtime_end: realtime.map(|r| day(r.1)),
                 })
                 .collect(),
-            next_offset: next,
+            next_cursor: next.map(|n| n.to_string()),
         };
         assert_eq!(observations(body, &req, offset), Ok(expected));
     }
@@ -237,7 +238,12 @@ mod tests {
                 &req(Vintage::Latest, "1929-01-01", "2014-01-01"),
                 offset,
             );
-            page.map(|p| (p.observations.len(), p.next_offset))
+            page.map(|p| {
+                (
+                    p.observations.len(),
+                    p.next_cursor.map(|n| n.parse().unwrap()),
+                )
+            })
         };
         // 84 rows in the window, one per page here: pages go on until row 84.
         for (offset, expected) in [(0, (1, Some(1))), (82, (1, Some(83))), (83, (1, None))] {

@@ -52,7 +52,7 @@ pub fn plan(req: &ActionsRequest) -> Result<Plan, ProviderError> {
     let url = |base: &str, date_param: &str| {
         UrlBuilder::new(base)
             .query("ticker", &ticker)
-            .query(date_param, ymd(req.start))
+            .query(date_param, req.start)
             .query("limit", 1000)
             .secret_query("apiKey", "api_key")
             .build()
@@ -362,10 +362,6 @@ fn date_key(text: &str) -> Result<Timestamp, ProviderError> {
     time::parse_date(text).map_err(bad)
 }
 
-fn ymd(d: Date) -> String {
-    format!("{:04}-{:02}-{:02}", d.year, d.month, d.day)
-}
-
 fn bad(message: impl Into<String>) -> ProviderError {
     ProviderError::BadResponse(message.into())
 }
@@ -420,7 +416,7 @@ mod tests {
         let plan = plan(req).unwrap();
         let page = page(&plan, rows(splits), rows(dividends))?;
         assert_eq!(page.next_cursor, None);
-        let opt = |d: &Option<Date>| d.map_or("-".into(), ymd);
+        let opt = |d: &Option<Date>| d.map_or("-".into(), |d| d.to_string());
         let id = |i: &Option<String>| i.as_deref().map_or("-".into(), |i| i[..6].to_owned());
         let splits = page
             .splits
@@ -429,7 +425,7 @@ mod tests {
                 assert_eq!(s.symbol, plan.symbol);
                 format!(
                     "{} {}/{} {}",
-                    ymd(s.ex_date),
+                    s.ex_date.to_string(),
                     s.numerator,
                     s.denominator,
                     id(&s.provider_id)
@@ -444,7 +440,7 @@ mod tests {
                 let kind = format!("{:?}", d.kind);
                 format!(
                     "{} {} {} {} {} {} {} {}",
-                    ymd(d.ex_date),
+                    d.ex_date.to_string(),
                     d.amount,
                     d.currency,
                     kind.trim_start_matches("DividendKind::"),

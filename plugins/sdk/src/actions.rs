@@ -96,9 +96,8 @@ pub fn optional_date(text: Option<&str>) -> Result<Option<Date>, ProviderError> 
 /// The page with its splits and its dividends each in ex-date order. The sort is stable:
 /// actions of one date stay in the provider's order.
 pub fn sorted(mut page: ActionsPage) -> ActionsPage {
-    let by_date = |d: &Date| (d.year, d.month, d.day);
-    page.splits.sort_by_key(|s| by_date(&s.ex_date));
-    page.dividends.sort_by_key(|d| by_date(&d.ex_date));
+    page.splits.sort_by_key(|s| s.ex_date);
+    page.dividends.sort_by_key(|d| d.ex_date);
     page
 }
 
