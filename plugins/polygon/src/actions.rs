@@ -425,7 +425,7 @@ mod tests {
                 assert_eq!(s.symbol, plan.symbol);
                 format!(
                     "{} {}/{} {}",
-                    s.ex_date.to_string(),
+                    s.ex_date,
                     s.numerator,
                     s.denominator,
                     id(&s.provider_id)
@@ -440,7 +440,7 @@ mod tests {
                 let kind = format!("{:?}", d.kind);
                 format!(
                     "{} {} {} {} {} {} {} {}",
-                    d.ex_date.to_string(),
+                    d.ex_date,
                     d.amount,
                     d.currency,
                     kind.trim_start_matches("DividendKind::"),
