@@ -112,12 +112,7 @@ pub fn plan(req: &BarsRequest) -> Result<Plan, ProviderError> {
     let symbol = page::single_symbol(&req.symbols)?;
     let (name, span) = interval(req.timeframe)?;
     let yahoo_symbol = symbols::to_yahoo(symbol)?;
-    if req.start >= req.end {
-        return Err(ProviderError::Unsupported(format!(
-            "empty range: start {} is not before end {}",
-            req.start, req.end
-        )));
-    }
+    page::nonempty(req.start, req.end)?;
     let window_start = match &req.cursor {
         None => req.start,
         // Only windowed (intraday) requests issue cursors.
