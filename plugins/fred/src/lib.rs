@@ -33,12 +33,8 @@ impl mdhost_sdk::Provider for Fred {
         // This plugin's cursors are the row offset of the next page.
         let offset = mdhost_sdk::page::cursor_number(req.cursor.as_deref())?;
         let get = |url: &str| parse::REFUSALS.check(http::get_json(url)?, &req.series_id);
-        let meta = match req.cursor {
-            None => Some(parse::meta(
-                &get(&request::series_url(&req.series_id))?.body,
-            )?),
-            Some(_) => None,
-        };
+        let series = || parse::meta(&get(&request::series_url(&req.series_id))?.body);
+        let meta = req.cursor.is_none().then(series).transpose()?;
         let resp = get(&request::observations_url(&req, offset)?)?;
         let page = parse::observations(&resp.body, &req, offset)?;
         Ok(SeriesPage { meta, ..page })

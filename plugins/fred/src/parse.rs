@@ -4,7 +4,7 @@
 use mdhost_sdk::refusal::{Means, Refusals};
 use mdhost_sdk::series::{parse_offset_time, value_or_missing};
 use mdhost_sdk::{
-    Date, Observation, ProviderError, SeriesMeta, SeriesPage, SeriesRequest, Vintage,
+    Date, Observation, ProviderError, SeriesMeta, SeriesPage, SeriesRequest, Vintage, page,
 };
 use serde::Deserialize;
 
@@ -17,15 +17,11 @@ struct Observations {
 
 #[derive(Deserialize)]
 struct WireObservation {
-    realtime_start: String,
-    realtime_end: String,
-    date: String,
+    realtime_start: Date,
+    realtime_end: Date,
+    date: Date,
     /// Decimal text, or `"."` where FRED publishes the date without a value.
     value: String,
-}
-
-fn bad(e: String) -> ProviderError {
-    ProviderError::BadResponse(e)
 }
 
 /// The observations of a 200 body asked for at row `offset`, dated in `[start, end)`, as a
@@ -37,38 +33,30 @@ pub fn observations(
     offset: u64,
 ) -> Result<SeriesPage, ProviderError> {
     let wire: Observations = mdhost_sdk::decode_json(body)?;
+    // The latest values come with today as their realtime period: not a vintage, and one
+    // a poll tomorrow would call new. Vintages are kept only when asked for.
+    let vintages = req.vintage != Vintage::Latest;
     let rows = wire.observations.len() as u64;
-    let mut observations = Vec::with_capacity(wire.observations.len());
-    for w in wire.observations {
-        let date = Date::parse(&w.date).map_err(bad)?;
+    let observations = wire
+        .observations
+        .into_iter()
         // FRED answers the window asked for; a row outside it is not the host's to judge.
-        if date < req.start || date >= req.end {
-            continue;
-        }
-        // The latest values come with today as their realtime period: not a vintage, and
-        // one a poll tomorrow would call new. Vintages are kept only when asked for.
-        let (realtime_start, realtime_end) = match req.vintage {
-            Vintage::Latest => (None, None),
-            Vintage::AsOf(_) | Vintage::All => (
-                Some(Date::parse(&w.realtime_start).map_err(bad)?),
-                Some(Date::parse(&w.realtime_end).map_err(bad)?),
-            ),
-        };
-        observations.push(Observation {
-            date,
-            value: value_or_missing(&w.value, &["."]).map_err(bad)?,
-            realtime_start,
-            realtime_end,
-        });
-    }
-    // `count` is FRED's total for the window, so a page short of it has a successor; an
-    // empty page ends the walk whatever `count` says.
-    let next = offset + rows;
+        .filter(|w| (req.start..req.end).contains(&w.date))
+        .map(|w| {
+            Ok(Observation {
+                date: w.date,
+                value: value_or_missing(&w.value, &["."])?,
+                realtime_start: vintages.then_some(w.realtime_start),
+                realtime_end: vintages.then_some(w.realtime_end),
+            })
+        })
+        .collect::<Result<_, ProviderError>>()?;
     Ok(SeriesPage {
         series_id: req.series_id.clone(),
         meta: None,
         observations,
-        next_cursor: (rows > 0 && next < wire.count).then(|| next.to_string()),
+        // `count` is FRED's total for the window.
+        next_cursor: page::next_offset(offset, rows, wire.count),
     })
 }
 
@@ -89,17 +77,13 @@ struct WireMeta {
 
 /// The description in a 200 body of `/fred/series`: its last entry, the current one.
 pub fn meta(body: &[u8]) -> Result<SeriesMeta, ProviderError> {
-    let wire: Seriess = mdhost_sdk::decode_json(body)?;
-    let m = wire
-        .seriess
-        .into_iter()
-        .next_back()
-        .ok_or_else(|| bad("`seriess` is empty: no description of the series".into()))?;
+    let mut wire: Seriess = mdhost_sdk::decode_json(body)?;
+    let empty = || ProviderError::BadResponse("`seriess` is empty: no description".into());
+    let m = wire.seriess.pop().ok_or_else(empty)?;
     let last_updated = m
         .last_updated
         .map(|t| parse_offset_time(&t, "%Y-%m-%d %H:%M:%S%#z"))
-        .transpose()
-        .map_err(bad)?;
+        .transpose()?;
     Ok(SeriesMeta {
         title: m.title,
         units: m.units,

@@ -28,10 +28,7 @@ pub fn series_url(series_id: &str) -> String {
 /// The page of `req`'s observations that starts `offset` rows into the window.
 pub fn observations_url(req: &SeriesRequest, offset: u64) -> Result<String, ProviderError> {
     // FRED's observation_end is inclusive; the contract's end is not.
-    let last = req
-        .end
-        .day_before()
-        .ok_or_else(|| ProviderError::Unsupported(format!("end {:?} is not a date", req.end)))?;
+    let last = req.end.day_before()?;
     let url = UrlBuilder::new(BASE)
         .segment("series")
         .segment("observations")

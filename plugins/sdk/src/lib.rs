@@ -218,8 +218,20 @@ impl Date {
     /// [`Date::key`] for a date the host sent: one that does not exist is a request the
     /// plugin cannot serve.
     pub fn day_key(self) -> Result<Timestamp, ProviderError> {
+        self.key().ok_or_else(|| self.not_a_date())
+    }
+
+    /// The refusal of a date the host sent that does not exist.
+    fn not_a_date(self) -> ProviderError {
+        ProviderError::Unsupported(format!("{self} is not a date"))
+    }
+
+    /// The day before, for providers whose ranges include their end while the contract's
+    /// exclude it; a date that does not exist is refused as [`Date::day_key`] refuses it.
+    pub fn day_before(self) -> Result<Date, ProviderError> {
         self.key()
-            .ok_or_else(|| ProviderError::Unsupported(format!("{self} is not a date")))
+            .map(|key| Date::of_key(key - time::NANOS_PER_DAY))
+            .ok_or_else(|| self.not_a_date())
     }
 }
 

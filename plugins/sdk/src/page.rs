@@ -68,6 +68,14 @@ pub fn cursor_number(cursor: Option<&str>) -> Result<u64, ProviderError> {
     cursor.map_or(Ok(0), |c| c.parse().map_err(|_| foreign_cursor(c)))
 }
 
+/// The cursor after a page of `rows` rows read at row `offset` of a window the provider
+/// says holds `total`: none once the total is reached, and none after an empty page
+/// whatever the total says, so that a provider's miscount cannot loop a backfill.
+pub fn next_offset(offset: u64, rows: u64, total: u64) -> Option<String> {
+    let next = offset + rows;
+    (rows > 0 && next < total).then(|| next.to_string())
+}
+
 /// A provider's names for the timeframes it serves, e.g. `(TimeUnit::Minute, 1, "1m")`.
 pub type TimeframeNames = [(TimeUnit, u32, &'static str)];
 
@@ -245,6 +253,21 @@ mod tests {
             nonempty(2, 2),
             Err(refused("empty range: start 2 is not before end 2"))
         );
+    }
+
+    #[test]
+    fn offsets_walk_to_the_total_and_stop_at_an_empty_page() {
+        for ((offset, rows, total), expected) in [
+            ((0, 100, 250), Some("100")),
+            ((200, 50, 250), None),
+            ((0, 0, 0), None),
+            // A provider that still counts rows it no longer sends.
+            ((100, 0, 250), None),
+            // One that sends more than it counts.
+            ((0, 300, 250), None),
+        ] {
+            assert_eq!(next_offset(offset, rows, total).as_deref(), expected);
+        }
     }
 
     #[test]

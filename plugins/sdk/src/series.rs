@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Datelike, NaiveDate};
 
-use crate::{Date, Dec, Timestamp};
+use crate::{Date, Dec, ProviderError, Timestamp};
 
 impl Date {
     /// A `YYYY-MM-DD` date; the text says what was wrong for a `bad-response`.
@@ -13,11 +13,23 @@ impl Date {
             .map(Date::from)
             .map_err(|e| format!("not a date YYYY-MM-DD: {text:?} ({e})"))
     }
+}
 
-    /// The day before, for providers whose ranges include their end while the contract's
-    /// exclude it. `None` for a date that does not exist.
-    pub fn day_before(self) -> Option<Date> {
-        NaiveDate::try_from(self).ok()?.pred_opt().map(Date::from)
+/// A provider's `"YYYY-MM-DD"` reads straight into a `Date`; anything else is the
+/// decoding's error, which `decode_json` reports as a `bad-response`.
+impl<'de> serde::Deserialize<'de> for Date {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Date, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = Date;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a date YYYY-MM-DD")
+            }
+            fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Date, E> {
+                Date::parse(text).map_err(E::custom)
+            }
+        }
+        d.deserialize_str(Text)
     }
 }
 
@@ -65,26 +77,29 @@ impl std::fmt::Display for Date {
 /// An observation's value: `None` when the text is one of the provider's `missing`
 /// markers (FRED's `"."`), so that a missing value is never read as zero or dropped; else
 /// exact decimal text.
-pub fn value_or_missing(text: &str, missing: &[&str]) -> Result<Option<String>, String> {
+pub fn value_or_missing(text: &str, missing: &[&str]) -> Result<Option<String>, ProviderError> {
     if missing.contains(&text) {
         return Ok(None);
     }
-    Dec::parse(text).map(|d| Some(d.into_string()))
+    Dec::parse(text)
+        .map(|d| Some(d.into_string()))
+        .map_err(ProviderError::BadResponse)
 }
 
 /// A time with a numeric offset, the offset's minutes optional (`%#z`): `fmt`
 /// `%Y-%m-%d %H:%M:%S%#z` reads `2024-10-30 07:54:01-05` as 12:54:01 UTC.
-pub fn parse_offset_time(text: &str, fmt: &str) -> Result<Timestamp, String> {
+pub fn parse_offset_time(text: &str, fmt: &str) -> Result<Timestamp, ProviderError> {
     DateTime::parse_from_str(text, fmt)
         .ok()
         .and_then(|t| t.timestamp_nanos_opt())
-        .ok_or_else(|| format!("not a time in the form {fmt:?}: {text:?}"))
+        .ok_or_else(|| {
+            ProviderError::BadResponse(format!("not a time in the form {fmt:?}: {text:?}"))
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ProviderError;
     use crate::time::format_rfc3339;
 
     fn check<T: PartialEq + std::fmt::Debug>(got: T, expected: T) {
@@ -105,20 +120,37 @@ mod tests {
             check(Date::parse(text).map_err(|_| ()), expected);
         }
         check(d(1947, 1, 1).to_string(), "1947-01-01".to_owned());
+        let refused = |text: &str| ProviderError::Unsupported(format!("{text} is not a date"));
         for (date, before) in [
-            (d(2024, 3, 1), Some(d(2024, 2, 29))),
-            (d(2025, 1, 1), Some(d(2024, 12, 31))),
-            (d(2024, 2, 30), None),
+            (d(2024, 3, 1), Ok(d(2024, 2, 29))),
+            (d(2025, 1, 1), Ok(d(2024, 12, 31))),
+            (d(1970, 1, 1), Ok(d(1969, 12, 31))),
+            (d(2024, 2, 30), Err(refused("2024-02-30"))),
         ] {
             check(date.day_before(), before);
         }
         check(d(2024, 2, 29).day_key(), Ok(19_782 * 86_400_000_000_000));
+        check(d(2024, 2, 30).day_key(), Err(refused("2024-02-30")));
+    }
+
+    #[test]
+    fn dates_decode_from_provider_json() {
+        let d = |year, month, day| Date { year, month, day };
+        let decode = |json: &str| crate::decode_json::<Vec<Date>>(json.as_bytes());
         check(
-            d(2024, 2, 30).day_key(),
-            Err(ProviderError::Unsupported(
-                "2024-02-30 is not a date".into(),
-            )),
+            decode(r#"["2024-10-30", "1776-07-04"]"#),
+            Ok(vec![d(2024, 10, 30), d(1776, 7, 4)]),
         );
+        for bad in [
+            r#"["2024-02-30"]"#,
+            r#"["2024-10-30T00:00:00Z"]"#,
+            "[20241030]",
+        ] {
+            assert!(
+                matches!(decode(bad), Err(ProviderError::BadResponse(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
