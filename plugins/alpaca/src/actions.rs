@@ -8,7 +8,6 @@
 
 use mdhost_sdk::actions::optional_date;
 use mdhost_sdk::http::snippet;
-use mdhost_sdk::time;
 use mdhost_sdk::{
     ActionsPage, Date, Dec, Dividend, DividendKind, ProviderError, Split, decode_json,
 };
@@ -59,7 +58,7 @@ struct WireSplit {
     #[serde(default)]
     id: Option<String>,
     symbol: String,
-    ex_date: String,
+    ex_date: Date,
     old_rate: Dec,
     new_rate: Dec,
 }
@@ -71,7 +70,7 @@ struct WireDividend {
     #[serde(default)]
     id: Option<String>,
     symbol: String,
-    ex_date: String,
+    ex_date: Date,
     rate: Dec,
     #[serde(default)]
     special: bool,
@@ -88,27 +87,23 @@ struct WireDividend {
 pub fn parse_actions(body: &[u8], ctx: &Context<'_>) -> Result<ActionsPage, ProviderError> {
     let parsed: Body = decode_json(object(body)?)?;
     let buckets: Buckets = decode_json(object(parsed.corporate_actions.get().as_bytes())?)?;
-    let (start, end) = (ctx.start.day_key()?, ctx.end.day_key()?);
-    let in_range = |text: &str| -> Result<Option<Date>, ProviderError> {
-        let k = time::parse_date(text).map_err(bad)?;
-        Ok((start <= k && k < end).then(|| Date::of_key(k)))
-    };
+    let in_range = |date: &Date| (ctx.start..ctx.end).contains(date);
     let mut splits = Vec::new();
     let forward = buckets.forward_splits.into_iter().flatten();
     for s in forward.chain(buckets.reverse_splits.into_iter().flatten()) {
         let symbol = requested(ctx.symbols, &s.symbol)?;
-        if let Some(ex_date) = in_range(&s.ex_date)? {
+        if in_range(&s.ex_date) {
             let (to, from) = (s.new_rate.into_string(), s.old_rate.into_string());
-            splits.push(Split::new(symbol, ex_date, to, from).id(s.id));
+            splits.push(Split::new(symbol, s.ex_date, to, from).id(s.id));
         }
     }
     let mut dividends = Vec::new();
     for d in buckets.cash_dividends.into_iter().flatten() {
         let symbol = requested(ctx.symbols, &d.symbol)?;
-        if let Some(ex_date) = in_range(&d.ex_date)? {
+        if in_range(&d.ex_date) {
             // The body names no currency: Alpaca lists US securities, in US dollars. It
             // does not give the declaration date.
-            let dividend = Dividend::new(symbol, ex_date, d.rate.into_string(), "USD".into());
+            let dividend = Dividend::new(symbol, d.ex_date, d.rate.into_string(), "USD".into());
             let kind = match d.special {
                 true => DividendKind::Special,
                 false => DividendKind::Regular,

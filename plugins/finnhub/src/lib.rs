@@ -57,11 +57,10 @@ impl mdhost_sdk::Provider for Finnhub {
         let [split_url, dividend_url] = request::actions(&req)?;
         let splits = http::get_checked(&split_url)?;
         let dividends = http::get_checked(&dividend_url)?;
-        let key = |d: mdhost_sdk::Date| d.key().unwrap_or_default();
         let ctx = parse::ActionsContext {
             symbol: &req.symbols[0],
-            start: key(req.start),
-            end: key(req.end),
+            start: req.start,
+            end: req.end,
         };
         parse::actions(
             (splits.status, &splits.body),

@@ -97,8 +97,8 @@ fn day_key(market: Market) -> fn(Timestamp) -> Timestamp {
 pub struct ActionsContext<'a> {
     pub symbol: &'a str,
     /// Ex-dates in `[start, end)` are kept.
-    pub start: Timestamp,
-    pub end: Timestamp,
+    pub start: Date,
+    pub end: Date,
 }
 
 /// `{"symbol":"DIS","date":"1998-07-10","fromFactor":1,"toFactor":3}`: each share held
@@ -107,7 +107,7 @@ pub struct ActionsContext<'a> {
 #[serde(rename_all = "camelCase")]
 struct WireSplit {
     symbol: Option<String>,
-    date: String,
+    date: Date,
     from_factor: Dec,
     to_factor: Dec,
 }
@@ -118,7 +118,7 @@ struct WireSplit {
 #[serde(rename_all = "camelCase")]
 struct WireDividend {
     symbol: Option<String>,
-    date: String,
+    date: Date,
     amount: Dec,
     currency: Option<String>,
     declaration_date: Option<String>,
@@ -138,13 +138,13 @@ pub fn actions(
     ok_status(dividends.0, dividends.1)?;
     let mut page = ActionsPage::default();
     for s in decode_json::<Vec<WireSplit>>(splits.1)? {
-        if let Some(ex_date) = ex_date(&s.date, s.symbol.as_deref(), ctx)? {
+        if let Some(ex_date) = ex_date(s.date, s.symbol.as_deref(), ctx)? {
             let (to, from) = (s.to_factor.into_string(), s.from_factor.into_string());
             page.splits.push(Split::new(ctx.symbol, ex_date, to, from));
         }
     }
     for d in decode_json::<Vec<WireDividend>>(dividends.1)? {
-        if let Some(ex_date) = ex_date(&d.date, d.symbol.as_deref(), ctx)? {
+        if let Some(ex_date) = ex_date(d.date, d.symbol.as_deref(), ctx)? {
             // Legacy rows name no currency. Finnhub's unsuffixed tickers are US listings,
             // which pay in dollars; a row of another listing without a currency would be
             // mislabelled (the contract has no "unknown"). Finnhub does not say the kind;
@@ -164,7 +164,7 @@ pub fn actions(
 
 /// The ex-date of a row when it lies in the range; a row about another symbol is refused.
 fn ex_date(
-    text: &str,
+    date: Date,
     symbol: Option<&str>,
     ctx: &ActionsContext<'_>,
 ) -> Result<Option<Date>, ProviderError> {
@@ -174,8 +174,7 @@ fn ex_date(
             ctx.symbol
         )));
     }
-    let key = time::parse_date(text).map_err(bad)?;
-    Ok((ctx.start <= key && key < ctx.end).then(|| Date::of_key(key)))
+    Ok((ctx.start..ctx.end).contains(&date).then_some(date))
 }
 
 /// Statuses `check_common` leaves to the plugin (401/403, 429 and 5xx are its): anything
@@ -386,8 +385,8 @@ mod tests {
     fn actions_ctx<'a>(symbol: &'a str, start: &str, end: &str) -> ActionsContext<'a> {
         ActionsContext {
             symbol,
-            start: time::parse_date(start).unwrap(),
-            end: time::parse_date(end).unwrap(),
+            start: Date::parse(start).unwrap(),
+            end: Date::parse(end).unwrap(),
         }
     }
 

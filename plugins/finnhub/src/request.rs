@@ -3,9 +3,7 @@
 
 use mdhost_sdk::time::{self, NANOS_PER_DAY};
 use mdhost_sdk::url::UrlBuilder;
-use mdhost_sdk::{
-    ActionsRequest, BarsRequest, ProviderError, TimeUnit, Timeframe, Timestamp, page,
-};
+use mdhost_sdk::{ActionsRequest, BarsRequest, ProviderError, TimeUnit, Timeframe, page};
 
 use crate::symbols::{self, Market};
 
@@ -70,16 +68,16 @@ pub fn actions(req: &ActionsRequest) -> Result<[String; 2], ProviderError> {
         )));
     };
     page::no_cursor(req.cursor.as_deref())?;
-    let (from, end) = page::days(req)?;
+    page::days(req)?;
     // Both bounds are inclusive dates; the request's end is not.
-    let ymd = |key: Timestamp| time::utc_date(key).to_string();
+    let last = req.end.day_before()?;
     Ok(["split", "dividend"].map(|what| {
         UrlBuilder::new(BASE)
             .segment("stock")
             .segment(what)
             .query("symbol", symbol)
-            .query("from", ymd(from))
-            .query("to", ymd(end - NANOS_PER_DAY))
+            .query("from", req.start)
+            .query("to", last)
             .secret_query("token", "api_key")
             .build()
     }))
