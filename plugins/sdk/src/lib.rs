@@ -222,16 +222,8 @@ impl Date {
     }
 
     /// The refusal of a date the host sent that does not exist.
-    fn not_a_date(self) -> ProviderError {
+    pub(crate) fn not_a_date(self) -> ProviderError {
         ProviderError::Unsupported(format!("{self} is not a date"))
-    }
-
-    /// The day before, for providers whose ranges include their end while the contract's
-    /// exclude it; a date that does not exist is refused as [`Date::day_key`] refuses it.
-    pub fn day_before(self) -> Result<Date, ProviderError> {
-        self.key()
-            .map(|key| Date::of_key(key - time::NANOS_PER_DAY))
-            .ok_or_else(|| self.not_a_date())
     }
 }
 

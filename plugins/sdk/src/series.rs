@@ -13,6 +13,18 @@ impl Date {
             .map(Date::from)
             .map_err(|e| format!("not a date YYYY-MM-DD: {text:?} ({e})"))
     }
+
+    /// The day before, for providers whose ranges include their end while the contract's
+    /// exclude it; a date that does not exist is refused as [`Date::day_key`] refuses it.
+    /// Calendar arithmetic, not day keys: FRED's dates run from 1776 to 9999, beyond the
+    /// nanosecond keys' 1677–2262.
+    pub fn day_before(self) -> Result<Date, ProviderError> {
+        NaiveDate::try_from(self)
+            .ok()
+            .and_then(|d| d.pred_opt())
+            .map(Date::from)
+            .ok_or_else(|| self.not_a_date())
+    }
 }
 
 /// A provider's `"YYYY-MM-DD"` reads straight into a `Date`; anything else is the
@@ -125,6 +137,8 @@ mod tests {
             (d(2024, 3, 1), Ok(d(2024, 2, 29))),
             (d(2025, 1, 1), Ok(d(2024, 12, 31))),
             (d(1970, 1, 1), Ok(d(1969, 12, 31))),
+            (d(1776, 7, 5), Ok(d(1776, 7, 4))),
+            (d(9999, 12, 31), Ok(d(9999, 12, 30))),
             (d(2024, 2, 30), Err(refused("2024-02-30"))),
         ] {
             check(date.day_before(), before);
