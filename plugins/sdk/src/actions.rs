@@ -1,7 +1,7 @@
 //! Corporate actions as a plugin builds them: a split or a dividend from a provider's
 //! fields, the dates a provider leaves blank, and a page in ex-date order.
 
-use crate::{ActionsPage, Date, Dividend, DividendKind, ProviderError, Split, time};
+use crate::{ActionsPage, Date, Dividend, DividendKind, ProviderError, Split};
 
 /// An empty last page: no splits, no dividends, no cursor.
 impl Default for ActionsPage {
@@ -87,9 +87,8 @@ impl Dividend {
 pub fn optional_date(text: Option<&str>) -> Result<Option<Date>, ProviderError> {
     match text {
         None | Some("" | "0000-00-00") => Ok(None),
-        Some(t) => time::parse_date(t)
-            .map(|key| Some(Date::of_key(key)))
-            .map_err(ProviderError::BadResponse),
+        // Read as a date, not through a day key, which saturates after 2262.
+        Some(t) => Date::parse(t).map(Some).map_err(ProviderError::BadResponse),
     }
 }
 
@@ -116,6 +115,8 @@ mod tests {
             (Some(""), Ok(None)),
             (Some("0000-00-00"), Ok(None)),
             (Some("2020-08-13"), Ok(Some(d(2020, 8, 13)))),
+            // Past 2262, where nanosecond day keys saturate, a date still reads as itself.
+            (Some("9999-12-31"), Ok(Some(d(9999, 12, 31)))),
         ] {
             assert_eq!(optional_date(text), expected, "{text:?}");
         }

@@ -9,9 +9,7 @@ use crate::{Date, Dec, ProviderError, Timestamp};
 impl Date {
     /// A `YYYY-MM-DD` date; the text says what was wrong for a `bad-response`.
     pub fn parse(text: &str) -> Result<Date, String> {
-        NaiveDate::parse_from_str(text, "%Y-%m-%d")
-            .map(Date::from)
-            .map_err(|e| format!("not a date YYYY-MM-DD: {text:?} ({e})"))
+        crate::time::naive_date(text).map(Date::from)
     }
 
     /// The day before, for providers whose ranges include their end while the contract's

@@ -74,11 +74,16 @@ pub fn parse_local(text: &str, fmt: &str, zone: Tz) -> Result<Timestamp, String>
     }
 }
 
+/// A provider's calendar date, `YYYY-MM-DD`; the text says what was wrong for a
+/// `bad-response`. The one reading of date text: `Date::parse` and [`parse_date`] use it.
+pub fn naive_date(text: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map_err(|e| format!("not a date YYYY-MM-DD: {text:?} ({e})"))
+}
+
 /// A calendar date (`2017-11-16`) to the daily-bar key: that date at 00:00:00 UTC.
 pub fn parse_date(text: &str) -> Result<Timestamp, String> {
-    let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
-        .map_err(|e| format!("not a date YYYY-MM-DD: {text:?} ({e})"))?;
-    Ok(date_key(date))
+    naive_date(text).map(date_key)
 }
 
 /// The daily-bar key of a date: 00:00:00 UTC of that date.
